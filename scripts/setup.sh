@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Create .venv with dockyard and everything its tests need, exactly as uv.lock pins them.
+# Needs python3 >= 3.11 and access to PyPI; installs uv into .tools/ if it is not on PATH.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export UV_PYTHON_DOWNLOADS=never
+
+python=""
+for candidate in python3.11 python3.12 python3.13 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+        "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        python=$(command -v "$candidate")
+        break
+    fi
+done
+[ -n "$python" ] || { echo "dockyard needs Python >= 3.11 (python3.11 or newer on PATH)" >&2; exit 1; }
+
+if command -v uv >/dev/null 2>&1; then
+    uv=$(command -v uv)
+else
+    if [ ! -x .tools/bin/uv ]; then
+        "$python" -m venv .tools
+        .tools/bin/pip install --quiet --disable-pip-version-check "uv==0.13.9"
+    fi
+    uv=.tools/bin/uv
+fi
+"$uv" sync --frozen --all-extras --python "$python" --quiet

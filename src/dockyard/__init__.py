@@ -1,0 +1,77 @@
+"""dockyard: a self-hosted machine-learning platform.
+
+``import dockyard as dy``; ``dy.connect()`` gives a client on the embedded home
+(``~/.dockyard``) or, with ``DOCKYARD_URL`` set, on a dockyard server. Names load lazily so
+that importing dockyard stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from dockyard._version import __version__
+
+_EXPORTS = {
+    "connect": "dockyard.client.client",
+    "Client": "dockyard.client.client",
+    "Settings": "dockyard.core.config",
+    "load_settings": "dockyard.core.config",
+    "Principal": "dockyard.core.principal",
+    "Project": "dockyard.projects.schemas",
+    "DockyardError": "dockyard.core.errors",
+    "InvalidInput": "dockyard.core.errors",
+    "DigestMismatch": "dockyard.core.errors",
+    "NotFound": "dockyard.core.errors",
+    "Conflict": "dockyard.core.errors",
+    "Unauthorized": "dockyard.core.errors",
+    "Forbidden": "dockyard.core.errors",
+    "Unavailable": "dockyard.core.errors",
+}
+
+__all__ = [
+    "Client",
+    "Conflict",
+    "DigestMismatch",
+    "DockyardError",
+    "Forbidden",
+    "InvalidInput",
+    "NotFound",
+    "Principal",
+    "Project",
+    "Settings",
+    "Unauthorized",
+    "Unavailable",
+    "__version__",
+    "connect",
+    "load_settings",
+]
+
+if TYPE_CHECKING:
+    from dockyard.client.client import Client, connect
+    from dockyard.core.config import Settings, load_settings
+    from dockyard.core.errors import (
+        Conflict,
+        DigestMismatch,
+        DockyardError,
+        Forbidden,
+        InvalidInput,
+        NotFound,
+        Unauthorized,
+        Unavailable,
+    )
+    from dockyard.core.principal import Principal
+    from dockyard.projects.schemas import Project
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dockyard' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

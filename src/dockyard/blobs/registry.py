@@ -1,0 +1,32 @@
+"""Choose a blob backend from a URL: a plain path or file:// is a local folder, a scheme
+registered under the ``dockyard.blob_backends`` entry point group gets that backend, and
+any other scheme fsspec knows (s3://, gs://, az://, memory://) goes through fsspec."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from dockyard.blobs.backend import BlobBackend
+from dockyard.core.errors import InvalidInput
+
+GROUP = "dockyard.blob_backends"
+
+
+def open_backend(url: str, **options: Any) -> BlobBackend:
+    """The backend for ``url``, built with ``options``."""
+    if "://" not in url:
+        scheme, location = "file", str(Path(url).expanduser())
+    else:
+        scheme, location = url.split("://", 1)[0], url
+        if scheme == "file":
+            location = url.removeprefix("file://")
+    for ep in entry_points(group=GROUP, name=scheme):
+        backend: BlobBackend = ep.load()(location, **options)
+        return backend
+    if scheme == "file":
+        raise InvalidInput("the built-in local blob backend is not registered; reinstall dockyard")
+    from dockyard.blobs.fsspec import FsspecBackend  # fsspec loads only for remote storage
+
+    return FsspecBackend(url, **options)

@@ -1,0 +1,1 @@
+"""The client: one interface over the embedded services or a dockyard server."""

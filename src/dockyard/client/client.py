@@ -1,0 +1,88 @@
+"""``dockyard.connect()``: the client, embedded or against a server, through one interface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+from dockyard.client.blobs import BlobsClient
+from dockyard.client.inprocess import InProcessTransport
+from dockyard.client.projects import ProjectsClient
+from dockyard.client.transport import Transport
+from dockyard.core.config import Settings, load_settings
+from dockyard.core.operations import build, operations_by_name
+from dockyard.core.principal import Principal, local_principal
+from dockyard.gc.service import GarbageCollector, GcReport, GcRequest
+from dockyard.services import Services
+
+_GC = operations_by_name(GarbageCollector)
+
+
+class Client:
+    """Everything dockyard does, as methods; build it with :func:`connect`."""
+
+    def __init__(self, transport: Transport, settings: Settings) -> None:
+        self.transport = transport
+        self.settings = settings
+        self.projects = ProjectsClient(transport)
+        self.blobs = BlobsClient(transport)
+
+    @property
+    def is_remote(self) -> bool:
+        return self.settings.is_remote
+
+    def gc(self, *, dry_run: bool = False, grace_seconds: int = 3600) -> GcReport:
+        """Delete blobs nothing references (older than the grace period) from storage."""
+        body = build(GcRequest, dry_run=dry_run, grace_seconds=grace_seconds)
+        result: GcReport = self.transport.call(_GC["collect"], {"body": body})
+        return result
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = self.settings.url if self.is_remote else f"embedded at {self.settings.home}"
+        return f"<dockyard.Client {where}>"
+
+
+def connect(
+    url: str | None = None,
+    *,
+    home: str | Path | None = None,
+    db: str | None = None,
+    blobs: str | None = None,
+    token: str | None = None,
+    principal: Principal | None = None,
+) -> Client:
+    """Connect to dockyard: a server at ``url`` (or ``DOCKYARD_URL``), else the embedded home.
+
+    Explicit arguments win over ``DOCKYARD_*`` environment variables, which win over
+    ``$DOCKYARD_HOME/config.toml``; with nothing set, everything lives in ``~/.dockyard``.
+    """
+    settings = load_settings(home=home, db=db, blobs=blobs, url=url, token=token)
+    return connect_with(settings, principal=principal)
+
+
+def connect_with(settings: Settings, *, principal: Principal | None = None) -> Client:
+    """A client for already-resolved settings."""
+    who = principal or local_principal()
+    transport: Transport
+    if settings.url:
+        # httpx imports its own CLI (click, rich, pygments): load it only for remote use.
+        from dockyard.client.http import HttpTransport
+
+        transport = HttpTransport(settings.url, who, token=settings.token)
+    else:
+        transport = InProcessTransport(Services.open(settings), who)
+    return Client(transport, settings)

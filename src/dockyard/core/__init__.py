@@ -1,0 +1,1 @@
+"""The innermost layer: settings, errors, ids, the acting principal and operation declarations."""

@@ -1,0 +1,106 @@
+"""Typed errors shared by every layer.
+
+Each error has a stable ``code`` (the JSON error body carries it over HTTP and the
+client raises the same class again from it), an HTTP status and a CLI exit code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DockyardError(Exception):
+    """Base class of every error dockyard raises on purpose."""
+
+    code: ClassVar[str] = "internal"
+    http_status: ClassVar[int] = 500
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def to_body(self) -> dict[str, Any]:
+        """The JSON error body sent over HTTP."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class InvalidInput(DockyardError):
+    """The request is malformed: a bad name, value or argument. The message says what to fix."""
+
+    code = "invalid_input"
+    http_status = 422
+    exit_code = 2
+
+
+class DigestMismatch(InvalidInput):
+    """Bytes sent for a blob do not hash to the digest the caller announced."""
+
+    code = "digest_mismatch"
+
+
+class NotFound(DockyardError):
+    """The named object does not exist."""
+
+    code = "not_found"
+    http_status = 404
+    exit_code = 3
+
+
+class Conflict(DockyardError):
+    """The request collides with existing state, e.g. a name already taken."""
+
+    code = "conflict"
+    http_status = 409
+    exit_code = 4
+
+
+class Unauthorized(DockyardError):
+    """No valid credentials were given."""
+
+    code = "unauthorized"
+    http_status = 401
+    exit_code = 5
+
+
+class Forbidden(DockyardError):
+    """The acting principal may not do this."""
+
+    code = "forbidden"
+    http_status = 403
+    exit_code = 5
+
+
+class Unavailable(DockyardError):
+    """A service dockyard depends on (database, blob storage, server) cannot be reached."""
+
+    code = "unavailable"
+    http_status = 503
+    exit_code = 6
+
+
+ERRORS_BY_CODE: dict[str, type[DockyardError]] = {
+    cls.code: cls
+    for cls in (
+        DockyardError,
+        InvalidInput,
+        DigestMismatch,
+        NotFound,
+        Conflict,
+        Unauthorized,
+        Forbidden,
+        Unavailable,
+    )
+}
+
+
+def error_from_body(status: int, body: Any) -> DockyardError:
+    """Rebuild the typed error from an HTTP error response body."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return DockyardError(
+            f"server answered HTTP {status} with an unexpected body: {body!r:.200}"
+        )
+    cls = ERRORS_BY_CODE.get(str(error.get("code")), DockyardError)
+    return cls(str(error.get("message", "")), details=error.get("details") or {})

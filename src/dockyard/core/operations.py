@@ -1,0 +1,155 @@
+"""Operations: a service method declared once, served over HTTP and called in-process alike.
+
+A service method marked with :func:`operation` carries its HTTP method and path. Its
+signature says the rest: the ``principal`` is injected, parameters named in the path are
+path parameters, a pydantic model is the JSON body (POST, PUT, PATCH) or the query string
+(GET, DELETE), a ``BinaryIO`` parameter is a streamed raw request body, other plain
+parameters are query parameters, and a ``BinaryIO`` return value is a streamed response.
+The server builds its routes and the HTTP client its requests from this one declaration.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any, BinaryIO, TypeVar
+
+import pydantic
+
+from dockyard.core.errors import InvalidInput
+from dockyard.core.principal import Principal
+
+F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M", bound=pydantic.BaseModel)
+_MARK = "__dockyard_operation__"
+_STREAM_TYPES = (BinaryIO, IO[bytes], typing.IO)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """Everything both transports need to know about one service method."""
+
+    service: str
+    name: str
+    method: str
+    path: str
+    status: int
+    summary: str
+    path_params: tuple[tuple[str, Any], ...]
+    query_params: tuple[tuple[str, Any, Any], ...]
+    query_model: tuple[str, type[pydantic.BaseModel]] | None
+    body: tuple[str, type[pydantic.BaseModel]] | None
+    stream_in: str | None
+    stream_out: bool
+    returns: Any
+
+    @property
+    def key(self) -> str:
+        return f"{self.service}.{self.name}"
+
+
+def operation(method: str, path: str, *, status: int = 200) -> Callable[[F], F]:
+    """Declare a service method as an operation served at ``method path``."""
+
+    def mark(fn: F) -> F:
+        setattr(fn, _MARK, (method.upper(), path, status))
+        return fn
+
+    return mark
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, pydantic.BaseModel)
+
+
+def _is_stream(tp: Any) -> bool:
+    return tp in _STREAM_TYPES or typing.get_origin(tp) in (typing.IO,)
+
+
+def _describe(service: str, fn: Callable[..., Any], mark: tuple[str, str, int]) -> Operation:
+    method, path, status = mark
+    hints = typing.get_type_hints(fn)
+    names_in_path = set(re.findall(r"{(\w+)}", path))
+    path_params: list[tuple[str, Any]] = []
+    query_params: list[tuple[str, Any, Any]] = []
+    query_model = body = None
+    stream_in = None
+    for name, param in inspect.signature(fn).parameters.items():
+        if name == "self":
+            continue
+        tp = hints.get(name, str)
+        if tp is Principal:
+            continue
+        if name in names_in_path:
+            path_params.append((name, tp))
+        elif _is_stream(tp):
+            stream_in = name
+        elif _is_model(tp) and method in ("POST", "PUT", "PATCH"):
+            body = (name, tp)
+        elif _is_model(tp):
+            query_model = (name, tp)
+        else:
+            default = None if param.default is inspect.Parameter.empty else param.default
+            query_params.append((name, tp, default))
+    missing = names_in_path - {name for name, _ in path_params}
+    if missing:
+        raise TypeError(
+            f"{fn.__qualname__}: path {path} names {missing} missing from the signature"
+        )
+    returns = hints.get("return", type(None))
+    doc = inspect.getdoc(fn) or fn.__name__
+    return Operation(
+        service=service,
+        name=fn.__name__,
+        method=method,
+        path=path,
+        status=status,
+        summary=doc.splitlines()[0],
+        path_params=tuple(path_params),
+        query_params=tuple(query_params),
+        query_model=query_model,
+        body=body,
+        stream_in=stream_in,
+        stream_out=_is_stream(returns),
+        returns=returns,
+    )
+
+
+def operations_of(service_cls: type) -> list[Operation]:
+    """The operations a service class declares, in definition order."""
+    service = getattr(service_cls, "service_name", None)
+    if not isinstance(service, str):
+        raise TypeError(f"{service_cls.__name__} needs a class attribute service_name")
+    found = []
+    for attr in vars(service_cls).values():
+        mark = getattr(attr, _MARK, None)
+        if mark is not None:
+            found.append(_describe(service, attr, mark))
+    return found
+
+
+def format_validation_error(exc: pydantic.ValidationError | list[Any]) -> str:
+    """One readable sentence per problem: where it is and what to fix."""
+    errors = exc.errors() if isinstance(exc, pydantic.ValidationError) else exc
+    parts = []
+    for err in errors:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{loc or 'input'}: {message}")
+    return "; ".join(parts) or "invalid input"
+
+
+def build(model: type[M], **values: Any) -> M:
+    """Construct a request model, turning validation errors into :class:`InvalidInput`."""
+    try:
+        return model(**values)
+    except pydantic.ValidationError as exc:
+        raise InvalidInput(format_validation_error(exc)) from None
+
+
+def operations_by_name(service_cls: type) -> dict[str, Operation]:
+    """A service class's operations keyed by method name."""
+    return {op.name: op for op in operations_of(service_cls)}

@@ -1,0 +1,1 @@
+"""Garbage collection: remove blobs nothing references from the backing store."""

@@ -1,0 +1,1 @@
+"""Projects: the top-level grouping every experiment, dataset and model belongs to."""

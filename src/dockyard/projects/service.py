@@ -1,0 +1,126 @@
+"""The project service: create, list, get, rename and delete projects."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dockyard.core.errors import Conflict, NotFound
+from dockyard.core.ids import is_id, new_id
+from dockyard.core.operations import operation
+from dockyard.core.principal import Principal
+from dockyard.core.schemas import Page, decode_cursor, encode_cursor
+from dockyard.projects.schemas import Project, ProjectCreate, ProjectQuery, ProjectUpdate
+from dockyard.store.db import Database
+from dockyard.store.tables import ProjectRow, utcnow
+
+
+def _to_model(row: ProjectRow) -> Project:
+    return Project(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def find_project(session: Session, ref: str) -> ProjectRow:
+    """The project named ``ref`` (or with id ``ref``); raises NotFound."""
+    row = session.scalar(select(ProjectRow).where(ProjectRow.name == ref))
+    if row is None and is_id(ref):
+        row = session.get(ProjectRow, ref)
+    if row is None:
+        raise NotFound(f"no project named {ref!r}; `dockyard projects list` shows the projects")
+    return row
+
+
+class ProjectService:
+    """Projects group experiments, datasets and models; names are unique."""
+
+    service_name = "projects"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @operation("POST", "/projects", status=201)
+    def create(self, principal: Principal, body: ProjectCreate) -> Project:
+        """Create a project."""
+
+        def insert(session: Session) -> Project:
+            now = utcnow()
+            row = ProjectRow(
+                id=new_id(),
+                name=body.name,
+                description=body.description,
+                created_by=principal.name,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            session.flush()
+            return _to_model(row)
+
+        try:
+            return self.db.write(insert)
+        except IntegrityError:
+            raise Conflict(
+                f"a project named {body.name!r} already exists; pick another name"
+            ) from None
+
+    @operation("GET", "/projects")
+    def list(self, principal: Principal, query: ProjectQuery) -> Page[Project]:
+        """List projects by name, a page at a time."""
+
+        def fetch(session: Session) -> Page[Project]:
+            stmt = select(ProjectRow).order_by(ProjectRow.name).limit(query.limit + 1)
+            if query.cursor:
+                (after,) = decode_cursor(query.cursor, 1)
+                stmt = stmt.where(ProjectRow.name > str(after))
+            rows = list(session.scalars(stmt))
+            more = len(rows) > query.limit
+            rows = rows[: query.limit]
+            cursor = encode_cursor([rows[-1].name]) if more else None
+            return Page[Project](items=[_to_model(r) for r in rows], next_cursor=cursor)
+
+        return self.db.query(fetch)
+
+    @operation("GET", "/projects/{project}")
+    def get(self, principal: Principal, project: str) -> Project:
+        """Get a project by name or id."""
+        return self.db.query(lambda s: _to_model(find_project(s, project)))
+
+    @operation("PATCH", "/projects/{project}")
+    def update(self, principal: Principal, project: str, body: ProjectUpdate) -> Project:
+        """Rename a project or change its description."""
+
+        def change(session: Session) -> Project:
+            row = find_project(session, project)
+            if body.name is not None:
+                row.name = body.name
+            if body.description is not None:
+                row.description = body.description
+            row.updated_at = utcnow()
+            session.flush()
+            return _to_model(row)
+
+        try:
+            return self.db.write(change)
+        except IntegrityError:
+            raise Conflict(
+                f"cannot rename {project!r}: a project named {body.name!r} already exists"
+            ) from None
+
+    @operation("DELETE", "/projects/{project}")
+    def delete(self, principal: Principal, project: str) -> Project:
+        """Delete a project; returns what was deleted."""
+
+        def remove(session: Session) -> Project:
+            row = find_project(session, project)
+            gone = _to_model(row)
+            session.execute(delete(ProjectRow).where(ProjectRow.id == row.id))
+            return gone
+
+        return self.db.write(remove)

@@ -1,0 +1,1 @@
+"""The HTTP server: the REST API (OpenAPI) over the services."""

@@ -1,0 +1,65 @@
+"""``create_app(settings)``: the FastAPI application over the services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
+
+from dockyard._version import __version__
+from dockyard.core.config import Settings
+from dockyard.core.operations import operations_of
+from dockyard.server.auth import make_authenticator
+from dockyard.server.errors import install_error_handlers
+from dockyard.server.routes import add_operation
+from dockyard.services import SERVICE_CLASSES, Services
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    settings: Settings | None = None, *, services: Services | None = None, token: str | None = None
+) -> FastAPI:
+    """The API app for ``services`` (or services opened from ``settings``, closed on shutdown)."""
+    if services is None:
+        if settings is None:
+            raise TypeError("create_app needs settings or services")
+        services = Services.open(settings)
+        owned = True
+    else:
+        owned = False
+    running = services
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            running.close()
+
+    app = FastAPI(
+        title="dockyard",
+        version=__version__,
+        description="The dockyard REST API. Errors are JSON: {error: {code, message, details}}.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    authenticate = make_authenticator(token if token is not None else running.settings.token)
+    router = APIRouter(prefix=API_PREFIX)
+    for cls in SERVICE_CLASSES:
+        for op in operations_of(cls):
+            add_operation(router, op, running.service(op.service), authenticate)
+
+    @router.get("/health", tags=["server"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__, "database": running.db.dialect}
+
+    app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    app.state.services = running
+    return app

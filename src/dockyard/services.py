@@ -1,0 +1,61 @@
+"""The composition root of the embedded platform: every service, built from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dockyard.blobs.registry import open_backend
+from dockyard.blobs.service import BlobService
+from dockyard.blobs.store import BlobStore
+from dockyard.core.config import Settings
+from dockyard.core.operations import Operation, operations_of
+from dockyard.gc.service import GarbageCollector
+from dockyard.projects.service import ProjectService
+from dockyard.store.db import Database
+from dockyard.store.migrate import ensure_schema
+
+SERVICE_CLASSES: tuple[type, ...] = (ProjectService, BlobService, GarbageCollector)
+
+
+def all_operations() -> list[Operation]:
+    """Every operation of every service, in a stable order."""
+    return [op for cls in SERVICE_CLASSES for op in operations_of(cls)]
+
+
+@dataclass
+class Services:
+    """The services of one dockyard home (or team deployment), sharing one DB and blob store."""
+
+    settings: Settings
+    db: Database
+    blob_store: BlobStore
+    projects: ProjectService
+    blobs: BlobService
+    gc: GarbageCollector
+
+    @classmethod
+    def open(cls, settings: Settings, *, blob_options: dict[str, Any] | None = None) -> Services:
+        """Connect to the database (migrating it if needed) and the blob store."""
+        db = Database(settings.db)
+        try:
+            ensure_schema(db)
+            store = BlobStore(open_backend(settings.blobs, **(blob_options or {})))
+        except BaseException:
+            db.dispose()
+            raise
+        return cls(
+            settings=settings,
+            db=db,
+            blob_store=store,
+            projects=ProjectService(db),
+            blobs=BlobService(store),
+            gc=GarbageCollector(db, store),
+        )
+
+    def service(self, name: str) -> object:
+        """The service mounted under ``name`` (an :attr:`Operation.service`)."""
+        return getattr(self, name)
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,1 @@
+"""The metadata store: SQLAlchemy tables, the database wrapper and the migration tree."""

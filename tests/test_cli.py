@@ -1,0 +1,171 @@
+"""The ``dockyard`` command: output for people and scripts, and exit codes that mean something."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dockyard.cli.main import main
+
+EXE = Path(sys.executable).with_name("dockyard")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DOCKYARD_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DOCKYARD_URL", raising=False)
+    return tmp_path / "home"
+
+
+def test_project_lifecycle_with_json(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "projects", "create", "demo", "-d", "a demo")[0] == 0
+    code, out, _ = run(capsys, "projects", "list", "--json")
+    assert code == 0
+    assert [(p["name"], p["description"]) for p in json.loads(out)] == [("demo", "a demo")]
+    code, out, _ = run(capsys, "projects", "rename", "demo", "demo2", "--json")
+    assert json.loads(out)["name"] == "demo2"
+    code, out, _ = run(capsys, "projects", "show", "demo2")
+    assert code == 0 and "demo2" in out
+    assert run(capsys, "projects", "delete", "demo2", "--yes")[0] == 0
+    assert json.loads(run(capsys, "projects", "list", "--json")[1]) == []
+
+
+def test_table_output_for_people(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "projects", "create", "alpha")
+    code, out, _ = run(capsys, "projects", "list")
+    assert code == 0 and "alpha" in out and "created by" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "exit_code", "message"),
+    [
+        (["projects", "create", "bad name"], 2, "not a valid name"),
+        (["projects", "show", "missing"], 3, "no project named"),
+        (["projects", "delete", "missing", "--yes"], 3, "no project named"),
+        (["projects", "frobnicate"], 2, "No such command"),
+        (["projects", "create"], 2, "Missing argument"),
+        (["gc", "--grace", "soon"], 2, "not a duration"),
+        (["--db", "mysql://x/y", "projects", "list"], 2, "not supported"),
+        (["--db", "postgresql://u@127.0.0.1:1/x", "projects", "list"], 6, "cannot reach"),
+        (
+            ["--url", "http://127.0.0.1:1", "projects", "list"],
+            6,
+            "cannot reach the dockyard server",
+        ),
+    ],
+)
+def test_errors_have_messages_and_exit_codes(
+    home: Path, capsys: pytest.CaptureFixture[str], argv: list[str], exit_code: int, message: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == exit_code, (out, err)
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_duplicate_is_exit_code_4(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "projects", "create", "twice")
+    code, _, err = run(capsys, "projects", "create", "twice")
+    assert code == 4 and "already exists" in err
+
+
+def test_delete_asks_and_keeps_on_no(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(capsys, "projects", "create", "keep")
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    code, _, _ = run(capsys, "projects", "delete", "keep")
+    assert code == 130
+    assert "keep" in run(capsys, "projects", "list")[1]
+
+
+def test_config_show_says_where_each_setting_comes_from(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "--blobs", "/tmp/elsewhere", "config", "show", "--json")
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert code == 0
+    assert rows["home"]["source"] == "env DOCKYARD_HOME"
+    assert rows["blobs"] == {"name": "blobs", "value": "/tmp/elsewhere", "source": "argument"}
+    assert rows["db"]["source"] == "default"
+
+
+def test_db_upgrade_and_gc(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "db", "upgrade", "--json")
+    assert code == 0 and json.loads(out)["to"] == "0001" and json.loads(out)["from"] is None
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert "up to date" in out
+    code, out, _ = run(capsys, "gc", "--grace", "0", "--json")
+    assert code == 0 and json.loads(out)["blobs_deleted"] == 0
+
+
+@pytest.fixture
+def cli_server(tmp_path: Path) -> Iterator[str]:
+    """``dockyard server`` as its own process, the way users run it."""
+    env = {**os.environ, "DOCKYARD_HOME": str(tmp_path / "server-home")}
+    env.pop("DOCKYARD_URL", None)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [EXE, "server", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/api/v1/health").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"dockyard server did not start: {proc.stderr.read()!r}")  # type: ignore[union-attr]
+        time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_same_commands_against_a_server(
+    cli_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {**os.environ, "DOCKYARD_HOME": str(tmp_path / "client-home"), "DOCKYARD_URL": cli_server}
+    created = subprocess.run(
+        [EXE, "projects", "create", "demo"], env=env, capture_output=True, text=True
+    )
+    assert created.returncode == 0, created.stderr
+    listed = subprocess.run(
+        [EXE, "projects", "list", "--json"], env=env, capture_output=True, text=True
+    )
+    assert [p["name"] for p in json.loads(listed.stdout)] == ["demo"]
+    dup = subprocess.run(
+        [EXE, "projects", "create", "demo"], env=env, capture_output=True, text=True
+    )
+    assert dup.returncode == 4 and "already exists" in dup.stderr
+    refused = subprocess.run([EXE, "server"], env=env, capture_output=True, text=True)
+    assert refused.returncode == 2 and "DOCKYARD_URL" in refused.stderr
+
+
+def test_help_is_served_by_the_installed_script() -> None:
+    result = subprocess.run([EXE, "--help"], capture_output=True, text=True, check=True)
+    assert "projects" in result.stdout and "server" in result.stdout

@@ -1,0 +1,65 @@
+"""The public surface and the layering rules of the package."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import dockyard
+
+SRC = Path(dockyard.__file__).parent
+
+# package -> dockyard packages it must never import (see shared/DESIGN.md, "Layers").
+OUTER = {"server", "client", "cli"}
+FORBIDDEN = {
+    "core": {"store", "blobs", "projects", "gc", "services", *OUTER},
+    "store": {"blobs", "projects", "gc", "services", *OUTER},
+    "blobs": {"store", "projects", "gc", "services", *OUTER},
+    "projects": {"gc", "services", *OUTER},
+    "gc": {"projects", "services", *OUTER},
+    "services": OUTER,
+    "server": {"client", "cli"},
+    "client": {"server", "cli"},
+}
+
+
+def test_all_matches_what_the_package_exports() -> None:
+    assert len(dockyard.__all__) == len(set(dockyard.__all__))
+    assert set(dockyard.__all__) == {"__version__", *dockyard._EXPORTS}
+    for name in dockyard.__all__:
+        assert getattr(dockyard, name) is not None, name
+    public = {n for n in dir(dockyard) if not n.startswith("_")} | {"__version__"}
+    assert public == set(dockyard.__all__)
+
+
+def test_import_dockyard_is_lazy() -> None:
+    code = (
+        "import sys, dockyard; heavy = [m for m in ('sqlalchemy', 'fastapi', 'httpx', 'pydantic')"
+        " if m in sys.modules]; print(','.join(heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
+def _dockyard_imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("dockyard."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("dockyard."))
+    return found
+
+
+def test_layers_only_import_inward() -> None:
+    violations = []
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC)
+        package = rel.parts[0].removesuffix(".py")
+        for imported in _dockyard_imports(path) & FORBIDDEN.get(package, set()):
+            violations.append(f"{rel} imports dockyard.{imported}")
+    assert violations == []

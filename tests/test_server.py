@@ -1,0 +1,162 @@
+"""What only the HTTP transport has: status codes, JSON error bodies, tokens, streaming."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import socket
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from dockyard.client.client import connect_with
+from dockyard.core.config import Settings
+from dockyard.core.errors import DigestMismatch, InvalidInput, NotFound, Unauthorized, Unavailable
+from dockyard.server.app import create_app
+from dockyard.server.runner import RunningServer, serve_in_thread
+from dockyard.services import Services, all_operations
+
+
+@pytest.fixture
+def http(server: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url + "/api/v1") as client:
+        yield client
+
+
+def error_of(response: httpx.Response) -> dict[str, str]:
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert body["error"]["message"], body
+    return body["error"]  # type: ignore[no-any-return]
+
+
+def test_openapi_document_lists_every_operation(http: httpx.Client, server: RunningServer) -> None:
+    spec = httpx.get(server.url + "/openapi.json").json()
+    operation_ids = {op["operationId"] for path in spec["paths"].values() for op in path.values()}
+    assert {op.key for op in all_operations()} <= operation_ids
+    assert http.get("/health").json()["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "code"),
+    [
+        (
+            "POST",
+            "/projects",
+            {"content": b"{not json", "headers": {"content-type": "application/json"}},
+            422,
+            "invalid_input",
+        ),
+        ("POST", "/projects", {"json": {"name": 5}}, 422, "invalid_input"),
+        ("POST", "/projects", {"json": {"name": "ok", "surprise": 1}}, 422, "invalid_input"),
+        ("POST", "/projects", {"json": {}}, 422, "invalid_input"),
+        ("POST", "/projects", {"json": {"name": "bad name"}}, 422, "invalid_input"),
+        ("GET", "/projects", {"params": {"limit": "many"}}, 422, "invalid_input"),
+        ("GET", "/projects", {"params": {"limit": 5000}}, 422, "invalid_input"),
+        ("GET", "/projects/nope", {}, 404, "not_found"),
+        ("GET", "/no/such/route", {}, 404, "not_found"),
+        ("PUT", "/projects", {}, 405, "invalid_input"),
+        ("GET", "/blobs/not-a-digest", {}, 422, "invalid_input"),
+        ("GET", "/blobs/" + "0" * 64, {}, 404, "not_found"),
+    ],
+)
+def test_bad_requests_get_a_4xx_json_error(
+    http: httpx.Client,
+    method: str,
+    path: str,
+    kwargs: dict,
+    status: int,
+    code: str,  # type: ignore[type-arg]
+) -> None:
+    response = http.request(method, path, **kwargs)
+    assert response.status_code == status, response.text
+    assert error_of(response)["code"] == code
+
+
+def test_validation_message_names_the_field(http: httpx.Client) -> None:
+    response = http.post("/projects", json={"name": "x" * 80})
+    assert "name" in error_of(response)["message"]
+
+
+def test_blob_round_trip_streams_through_the_server(server: RunningServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data = hashlib.sha512(b"seed").digest() * (40 * 1024 * 1024 // 64)  # 40 MiB
+    source = tmp_path / "big.bin"
+    source.write_bytes(data)
+    with connect_with(Settings(home=tmp_path, db="", blobs="", url=server.url)) as client:
+        info = client.blobs.put_file(source)
+        assert info.digest == hashlib.sha256(data).hexdigest() and info.size == len(data)
+        assert client.blobs.put_file(source).deduplicated
+        out = client.blobs.download(info.digest, tmp_path / "copy.bin")
+        assert out.read_bytes() == data
+        assert client.blobs.info(info.digest).size == len(data)
+        with client.blobs.open(info.digest) as stream:
+            assert stream.read(10) == data[:10]
+
+
+def test_upload_with_wrong_digest_is_rejected_and_stores_nothing(
+    server: RunningServer,
+    services: Services,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    with connect_with(Settings(home=tmp_path, db="", blobs="", url=server.url)) as client:
+        with pytest.raises(DigestMismatch, match="nothing was stored"):
+            client.blobs.put(io.BytesIO(b"payload" * 100_000), digest="a" * 64)
+        with pytest.raises(InvalidInput):
+            client.blobs.put(b"x", digest="not-hex")
+        with pytest.raises(NotFound):
+            client.blobs.get("b" * 64)
+    assert list(services.blob_store.list()) == []
+    assert list(services.blob_store.staged()) == []
+
+
+def test_interrupted_upload_leaves_nothing_behind(
+    server: RunningServer, services: Services
+) -> None:
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(
+            b"POST /api/v1/blobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Length: 50000000\r\n\r\n" + b"x" * 3_000_000
+        )
+        time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and list(services.blob_store.staged()):
+        time.sleep(0.05)
+    assert list(services.blob_store.staged()) == []
+    assert list(services.blob_store.list()) == []
+
+
+def test_server_with_a_token_refuses_requests_without_it(services: Services, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    running = serve_in_thread(create_app(services=services, token="s3cret-token"))
+    try:
+        assert httpx.get(running.url + "/api/v1/projects").status_code == 401
+        anonymous = Settings(home=tmp_path, db="", blobs="", url=running.url)
+        with connect_with(anonymous) as client, pytest.raises(Unauthorized, match="DOCKYARD_TOKEN"):
+            client.projects.list()
+        wrong = Settings(home=tmp_path, db="", blobs="", url=running.url, token="nope")
+        with connect_with(wrong) as client, pytest.raises(Unauthorized):
+            client.projects.create("x")
+        right = Settings(home=tmp_path, db="", blobs="", url=running.url, token="s3cret-token")
+        with connect_with(right) as client:
+            assert client.projects.create("x").name == "x"
+    finally:
+        running.stop()
+
+
+def test_client_names_the_principal(server: RunningServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dockyard.core.principal import Principal
+
+    settings = Settings(home=tmp_path, db="", blobs="", url=server.url)
+    with connect_with(settings, principal=Principal(name="ada")) as client:
+        assert client.projects.create("owned").created_by == "ada"
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(home=tmp_path, db="", blobs="", url=f"http://127.0.0.1:{port}")
+    with connect_with(settings) as client, pytest.raises(Unavailable, match="DOCKYARD_URL"):
+        client.projects.list()
