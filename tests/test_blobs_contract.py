@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -210,7 +209,3 @@ def test_open_backend_by_url(tmp_path: Path, s3_server: dict[str, Any]) -> None:
     assert isinstance(s3, FsspecBackend)
     with pytest.raises(InvalidInput, match="fsspec driver"):
         open_backend("nosuchscheme://bucket/x")
-
-
-def iter_files(root: Path) -> Iterator[Path]:
-    return (p for p in root.rglob("*") if p.is_file())

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from dockyard.cli.main import main
+from dockyard.store.migrate import HEAD
 
 EXE = Path(sys.executable).with_name("dockyard")
 
@@ -109,7 +110,7 @@ def test_config_show_says_where_each_setting_comes_from(
 
 def test_db_upgrade_and_gc(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "db", "upgrade", "--json")
-    assert code == 0 and json.loads(out)["to"] == "0001" and json.loads(out)["from"] is None
+    assert code == 0 and json.loads(out)["to"] == HEAD and json.loads(out)["from"] is None
     code, out, _ = run(capsys, "db", "upgrade")
     assert "up to date" in out
     code, out, _ = run(capsys, "gc", "--grace", "0", "--json")

@@ -14,11 +14,12 @@ SRC = Path(dockyard.__file__).parent
 # package -> dockyard packages it must never import (see shared/DESIGN.md, "Layers").
 OUTER = {"server", "client", "cli"}
 FORBIDDEN = {
-    "core": {"store", "blobs", "projects", "gc", "services", *OUTER},
-    "store": {"blobs", "projects", "gc", "services", *OUTER},
-    "blobs": {"store", "projects", "gc", "services", *OUTER},
-    "projects": {"gc", "services", *OUTER},
-    "gc": {"projects", "services", *OUTER},
+    "core": {"store", "blobs", "projects", "tracking", "gc", "services", *OUTER},
+    "store": {"blobs", "projects", "tracking", "gc", "services", *OUTER},
+    "blobs": {"store", "projects", "tracking", "gc", "services", *OUTER},
+    "projects": {"tracking", "gc", "services", *OUTER},
+    "tracking": {"gc", "services", *OUTER},
+    "gc": {"projects", "tracking", "services", *OUTER},
     "services": OUTER,
     "server": {"client", "cli"},
     "client": {"server", "cli"},

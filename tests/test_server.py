@@ -59,6 +59,22 @@ def test_openapi_document_lists_every_operation(http: httpx.Client, server: Runn
         ("GET", "/no/such/route", {}, 404, "not_found"),
         ("PUT", "/projects", {}, 405, "invalid_input"),
         ("GET", "/blobs/not-a-digest", {}, 422, "invalid_input"),
+        ("POST", "/runs", {"json": {"project": "nope"}}, 404, "not_found"),
+        ("POST", "/runs/" + "0" * 32 + "/metrics", {"json": {"series": {}}}, 404, "not_found"),
+        (
+            "POST",
+            "/runs/" + "0" * 32 + "/metrics",
+            {"json": {"series": {"x": {"steps": [1, 2], "timestamps": [1], "values": [1.0]}}}},
+            422,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/runs/" + "0" * 32 + "/metrics",
+            {"content": b'{"series": {"x": {"steps": [1], "timestamps": [1], "values": [NaN]}}}'},
+            422,
+            "invalid_input",
+        ),
         ("GET", "/blobs/" + "0" * 64, {}, 404, "not_found"),
     ],
 )

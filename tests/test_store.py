@@ -177,6 +177,6 @@ def test_many_threads_writing_at_once_never_see_a_lock_error(tmp_path: Path) -> 
     for t in threads:
         t.join()
     assert errors == [], errors[:3]
-    with services.db.read() as session:
-        assert session.scalar(sa.text("SELECT count(*) FROM projects")) == 160
+    count = services.db.query(lambda s: s.scalar(sa.text("SELECT count(*) FROM projects")))
+    assert count == 160
     services.close()

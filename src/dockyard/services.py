@@ -14,8 +14,18 @@ from dockyard.gc.service import GarbageCollector
 from dockyard.projects.service import ProjectService
 from dockyard.store.db import Database
 from dockyard.store.migrate import ensure_schema
+from dockyard.tracking.experiments import ExperimentService
+from dockyard.tracking.metrics import MetricService
+from dockyard.tracking.runs import RunService
 
-SERVICE_CLASSES: tuple[type, ...] = (ProjectService, BlobService, GarbageCollector)
+SERVICE_CLASSES: tuple[type, ...] = (
+    ProjectService,
+    ExperimentService,
+    RunService,
+    MetricService,
+    BlobService,
+    GarbageCollector,
+)
 
 
 def all_operations() -> list[Operation]:
@@ -31,6 +41,9 @@ class Services:
     db: Database
     blob_store: BlobStore
     projects: ProjectService
+    experiments: ExperimentService
+    runs: RunService
+    metrics: MetricService
     blobs: BlobService
     gc: GarbageCollector
 
@@ -49,6 +62,9 @@ class Services:
             db=db,
             blob_store=store,
             projects=ProjectService(db),
+            experiments=ExperimentService(db),
+            runs=RunService(db),
+            metrics=MetricService(db),
             blobs=BlobService(store),
             gc=GarbageCollector(db, store),
         )

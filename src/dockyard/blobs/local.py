@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -76,7 +75,3 @@ class LocalBackend:
     def disk_path(self, key: str) -> Path:
         """The file holding ``key`` (lets the server hand files to the OS directly)."""
         return self._path(key)
-
-    def destroy(self) -> None:
-        """Remove the whole folder (tests and throwaway homes)."""
-        shutil.rmtree(self.root, ignore_errors=True)

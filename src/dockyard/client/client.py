@@ -8,6 +8,7 @@ from types import TracebackType
 from dockyard.client.blobs import BlobsClient
 from dockyard.client.inprocess import InProcessTransport
 from dockyard.client.projects import ProjectsClient
+from dockyard.client.tracking import ExperimentsClient, RunsClient
 from dockyard.client.transport import Transport
 from dockyard.core.config import Settings, load_settings
 from dockyard.core.operations import build, operations_by_name
@@ -26,6 +27,8 @@ class Client:
         self.settings = settings
         self.projects = ProjectsClient(transport)
         self.blobs = BlobsClient(transport)
+        self.experiments = ExperimentsClient(transport)
+        self.runs = RunsClient(transport)
 
     @property
     def is_remote(self) -> bool:

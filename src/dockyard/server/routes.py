@@ -90,7 +90,7 @@ def add_operation(
         _endpoint(op, method, authenticate),
         methods=[op.method],
         status_code=op.status,
-        response_model=None if op.stream_out else op.returns,
+        response_model=None if op.stream_out or op.returns is type(None) else op.returns,
         summary=op.summary,
         description=inspect.getdoc(method) or "",
         tags=[op.service],

@@ -127,12 +127,6 @@ class Database:
             "Check DOCKYARD_DB (or --db) and that the database server is running."
         )
 
-    @contextmanager
-    def read(self) -> Iterator[Session]:
-        """A session for queries; it never writes."""
-        with self._read_sessions() as session:
-            yield session
-
     def query(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn`` in a read session, retrying transient lock errors."""
 

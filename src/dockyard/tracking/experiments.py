@@ -1,0 +1,122 @@
+"""The experiment service: named groups of runs inside a project."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dockyard.core.errors import Conflict, NotFound
+from dockyard.core.ids import new_id
+from dockyard.core.operations import operation
+from dockyard.core.principal import Principal
+from dockyard.projects.service import find_project
+from dockyard.store.db import Database
+from dockyard.store.tables import ExperimentRow, ProjectRow, utcnow
+from dockyard.tracking.schemas import Experiment, ExperimentCreate
+
+
+def to_experiment(row: ExperimentRow, project: str) -> Experiment:
+    return Experiment(
+        id=row.id,
+        project=project,
+        name=row.name,
+        description=row.description,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        deleted=row.deleted_at is not None,
+    )
+
+
+def find_experiment(session: Session, project: ProjectRow, name: str) -> ExperimentRow:
+    row = session.scalar(
+        select(ExperimentRow).where(
+            ExperimentRow.project_id == project.id, ExperimentRow.name == name
+        )
+    )
+    if row is None:
+        raise NotFound(f"project {project.name!r} has no experiment named {name!r}")
+    return row
+
+
+def get_or_create_experiment(
+    session: Session, project: ProjectRow, name: str, principal: Principal
+) -> ExperimentRow:
+    """The experiment named ``name``, created on first use (safe under concurrent writers)."""
+    found = session.scalar(
+        select(ExperimentRow).where(
+            ExperimentRow.project_id == project.id, ExperimentRow.name == name
+        )
+    )
+    if found is not None:
+        return found
+    row = ExperimentRow(
+        id=new_id(),
+        project_id=project.id,
+        name=name,
+        description="",
+        created_by=principal.name,
+        created_at=utcnow(),
+    )
+    with session.begin_nested():
+        session.add(row)
+    return row
+
+
+class ExperimentService:
+    """Experiments group the runs of one question inside a project."""
+
+    service_name = "experiments"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @operation("POST", "/experiments", status=201)
+    def create(self, principal: Principal, body: ExperimentCreate) -> Experiment:
+        """Create an experiment in a project."""
+
+        def insert(session: Session) -> Experiment:
+            project = find_project(session, body.project)
+            row = ExperimentRow(
+                id=new_id(),
+                project_id=project.id,
+                name=body.name,
+                description=body.description,
+                created_by=principal.name,
+                created_at=utcnow(),
+            )
+            session.add(row)
+            session.flush()
+            return to_experiment(row, project.name)
+
+        try:
+            return self.db.write(insert)
+        except IntegrityError:
+            raise Conflict(
+                f"project {body.project!r} already has an experiment named {body.name!r}"
+            ) from None
+
+    @operation("GET", "/projects/{project}/experiments")
+    def list(self, principal: Principal, project: str) -> list[Experiment]:
+        """The experiments of a project, by name."""
+
+        def fetch(session: Session) -> list[Experiment]:
+            found = find_project(session, project)
+            rows = session.scalars(
+                select(ExperimentRow)
+                .where(ExperimentRow.project_id == found.id)
+                .order_by(ExperimentRow.name)
+            )
+            return [to_experiment(r, found.name) for r in rows]
+
+        return self.db.query(fetch)
+
+    @operation("GET", "/projects/{project}/experiments/{experiment}")
+    def get(self, principal: Principal, project: str, experiment: str) -> Experiment:
+        """One experiment by project and name."""
+
+        def fetch(session: Session) -> Experiment:
+            found = find_project(session, project)
+            return to_experiment(find_experiment(session, found, experiment), found.name)
+
+        return self.db.query(fetch)

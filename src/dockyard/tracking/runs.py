@@ -1,0 +1,248 @@
+"""The run service: one execution of training code, with its params, tags and status."""
+
+from __future__ import annotations
+
+import math
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dockyard.core.errors import Conflict, InvalidInput, NotFound
+from dockyard.core.ids import is_id, new_id
+from dockyard.core.operations import operation
+from dockyard.core.principal import Principal
+from dockyard.projects.service import find_project
+from dockyard.store.db import Database
+from dockyard.store.tables import (
+    ExperimentRow,
+    MetricSeriesRow,
+    ParamRow,
+    ProjectRow,
+    RunRow,
+    TagRow,
+    utcnow,
+)
+from dockyard.tracking.experiments import get_or_create_experiment
+from dockyard.tracking.schemas import (
+    FINAL_STATUSES,
+    MetricSummary,
+    ParamsLog,
+    Run,
+    RunCreate,
+    RunUpdate,
+    TagsSet,
+)
+
+
+def find_run(session: Session, run_id: str, *, include_deleted: bool = False) -> RunRow:
+    row = session.get(RunRow, run_id) if is_id(run_id) else None
+    if row is None or (row.deleted_at is not None and not include_deleted):
+        raise NotFound(f"no run with id {run_id!r}")
+    return row
+
+
+def as_number(value: str) -> float | None:
+    """A param's numeric reading, so that ``params.lr > 0.01`` compares numbers."""
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def load_runs(session: Session, rows: list[RunRow]) -> list[Run]:
+    """Runs with their params, tags and metric summaries, in three queries for all of them."""
+    ids = [r.id for r in rows]
+    params: dict[str, dict[str, str]] = {i: {} for i in ids}
+    tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+    metrics: dict[str, dict[str, MetricSummary]] = {i: {} for i in ids}
+    if ids:
+        for p in session.scalars(select(ParamRow).where(ParamRow.run_id.in_(ids))):
+            params[p.run_id][p.key] = p.value
+        for t in session.scalars(select(TagRow).where(TagRow.run_id.in_(ids))):
+            tags[t.run_id][t.key] = t.value
+        for m in session.scalars(select(MetricSeriesRow).where(MetricSeriesRow.run_id.in_(ids))):
+            metrics[m.run_id][m.key] = MetricSummary(
+                last=m.last_value,
+                min=m.min_value,
+                max=m.max_value,
+                step=m.last_step,
+                count=m.count,
+                timestamp=m.last_ts,
+            )
+    names = dict(
+        session.execute(
+            select(ExperimentRow.id, ExperimentRow.name).where(
+                ExperimentRow.id.in_({r.experiment_id for r in rows})
+            )
+        ).all()
+    )
+    projects = dict(
+        session.execute(
+            select(ProjectRow.id, ProjectRow.name).where(
+                ProjectRow.id.in_({r.project_id for r in rows})
+            )
+        ).all()
+    )
+    return [
+        Run(
+            id=r.id,
+            project=projects[r.project_id],
+            experiment=names[r.experiment_id],
+            parent_id=r.parent_id,
+            name=r.name,
+            status=r.status,
+            user=r.user,
+            note=r.note,
+            start_time=r.start_time,
+            end_time=r.end_time,
+            heartbeat_at=r.heartbeat_at,
+            deleted=r.deleted_at is not None,
+            params=params[r.id],
+            tags=tags[r.id],
+            metrics=metrics[r.id],
+        )
+        for r in rows
+    ]
+
+
+def write_params(session: Session, run: RunRow, params: dict[str, str]) -> None:
+    """Add params; a key logged again must keep its value (params are immutable)."""
+    if not params:
+        return
+    existing = {
+        p.key: p.value
+        for p in session.scalars(
+            select(ParamRow).where(ParamRow.run_id == run.id, ParamRow.key.in_(list(params)))
+        )
+    }
+    for key, value in params.items():
+        if key in existing and existing[key] != value:
+            raise Conflict(
+                f"param {key!r} of run {run.id} is already {existing[key]!r}, not {value!r}: "
+                "params do not change; log the new value under another key or start a new run"
+            )
+    session.add_all(
+        ParamRow(run_id=run.id, key=k, value=v, value_num=as_number(v))
+        for k, v in params.items()
+        if k not in existing
+    )
+
+
+def write_tags(session: Session, run: RunRow, tags: dict[str, str]) -> None:
+    """Set tags, replacing earlier values of the same keys."""
+    for key, value in tags.items():
+        session.merge(TagRow(run_id=run.id, key=key, value=value))
+
+
+class RunService:
+    """Runs: created inside an experiment (made on first use), then logged to and ended."""
+
+    service_name = "runs"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @operation("POST", "/runs", status=201)
+    def create(self, principal: Principal, body: RunCreate) -> Run:
+        """Start a run (status ``running``) with its first params and tags."""
+
+        def insert(session: Session) -> Run:
+            project = find_project(session, body.project)
+            experiment = get_or_create_experiment(session, project, body.experiment, principal)
+            if body.parent_id is not None:
+                parent = find_run(session, body.parent_id)
+                if parent.project_id != project.id:
+                    raise InvalidInput(
+                        f"parent run {parent.id} belongs to another project than {project.name!r}"
+                    )
+            run_id = new_id()
+            now = utcnow()
+            row = RunRow(
+                id=run_id,
+                project_id=project.id,
+                experiment_id=experiment.id,
+                parent_id=body.parent_id,
+                name=body.name or f"run-{run_id[-8:]}",
+                status="running",
+                user=principal.name,
+                note=body.note,
+                start_time=now,
+                heartbeat_at=now,
+            )
+            session.add(row)
+            session.flush()
+            write_params(session, row, body.params)
+            write_tags(session, row, body.tags)
+            session.flush()
+            return load_runs(session, [row])[0]
+
+        return self.db.write(insert)
+
+    @operation("GET", "/runs/{run_id}")
+    def get(self, principal: Principal, run_id: str) -> Run:
+        """A run with its params, tags and the latest, min and max of each metric."""
+        return self.db.query(lambda s: load_runs(s, [find_run(s, run_id, include_deleted=True)])[0])
+
+    @operation("PATCH", "/runs/{run_id}")
+    def update(self, principal: Principal, run_id: str, body: RunUpdate) -> Run:
+        """Rename a run, change its note, or end it with a final status."""
+
+        def change(session: Session) -> Run:
+            row = find_run(session, run_id)
+            if body.name is not None:
+                row.name = body.name
+            if body.note is not None:
+                row.note = body.note
+            if body.status is not None and body.status != row.status:
+                if row.status in FINAL_STATUSES and body.status == "running":
+                    raise Conflict(f"run {run_id} has ended ({row.status}); start a new run")
+                row.status = body.status
+                row.end_time = utcnow() if body.status in FINAL_STATUSES else None
+            session.flush()
+            return load_runs(session, [row])[0]
+
+        return self.db.write(change)
+
+    @operation("POST", "/runs/{run_id}/params", status=204)
+    def log_params(self, principal: Principal, run_id: str, body: ParamsLog) -> None:
+        """Log params; logging a key again with another value is a conflict."""
+        self.db.write(lambda s: write_params(s, find_run(s, run_id), body.params))
+
+    @operation("POST", "/runs/{run_id}/tags", status=204)
+    def set_tags(self, principal: Principal, run_id: str, body: TagsSet) -> None:
+        """Set tags (a key set again takes the new value)."""
+        self.db.write(lambda s: write_tags(s, find_run(s, run_id), body.tags))
+
+    @operation("POST", "/runs/{run_id}/heartbeat", status=204)
+    def heartbeat(self, principal: Principal, run_id: str) -> None:
+        """Say the run's process is alive (a run silent too long is marked failed)."""
+
+        def beat(session: Session) -> None:
+            find_run(session, run_id).heartbeat_at = utcnow()
+
+        self.db.write(beat)
+
+    @operation("DELETE", "/runs/{run_id}")
+    def delete(self, principal: Principal, run_id: str) -> Run:
+        """Move a run to the bin; it can be restored until it is purged."""
+
+        def remove(session: Session) -> Run:
+            row = find_run(session, run_id)
+            row.deleted_at = utcnow()
+            session.flush()
+            return load_runs(session, [row])[0]
+
+        return self.db.write(remove)
+
+    @operation("POST", "/runs/{run_id}/restore")
+    def restore(self, principal: Principal, run_id: str) -> Run:
+        """Bring a deleted run back."""
+
+        def undelete(session: Session) -> Run:
+            row = find_run(session, run_id, include_deleted=True)
+            row.deleted_at = None
+            session.flush()
+            return load_runs(session, [row])[0]
+
+        return self.db.write(undelete)

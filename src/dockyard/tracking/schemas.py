@@ -1,0 +1,161 @@
+"""Request and response models of experiment tracking."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html import escape
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from dockyard.core.schemas import Limit, Model, Name
+
+RunStatus = Literal["running", "finished", "failed", "killed"]
+FINAL_STATUSES = ("finished", "failed", "killed")
+_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-./: ]{0,249}$")
+KEY_RULE = "1-250 letters, digits, spaces or '_-./:', starting with a letter, digit or '_'"
+
+
+def check_key(value: str) -> str:
+    """Param, metric and tag keys: things people type in queries and column headers."""
+    if not _KEY.match(value) or value != value.strip():
+        raise ValueError(f"{value[:80]!r} is not a valid key: use {KEY_RULE}")
+    return value
+
+
+Key = Annotated[str, AfterValidator(check_key)]
+ParamValue = Annotated[str, Field(max_length=6000)]
+TagValue = Annotated[str, Field(max_length=6000)]
+RunName = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class ExperimentCreate(Model):
+    project: Name
+    name: Name
+    description: str = Field("", max_length=10_000)
+
+
+class Experiment(Model):
+    id: str
+    project: str
+    name: str
+    description: str
+    created_by: str
+    created_at: dt.datetime
+    deleted: bool = False
+
+
+class RunCreate(Model):
+    project: Name
+    experiment: Name = "default"
+    name: RunName | None = None
+    parent_id: str | None = None
+    params: dict[Key, ParamValue] = Field(default_factory=dict)
+    tags: dict[Key, TagValue] = Field(default_factory=dict)
+    note: str = Field("", max_length=100_000)
+
+
+class RunUpdate(Model):
+    """Fields to change; ending a run sets its status to a final one."""
+
+    name: RunName | None = None
+    status: RunStatus | None = None
+    note: str | None = Field(None, max_length=100_000)
+
+
+class ParamsLog(Model):
+    params: dict[Key, ParamValue]
+
+
+class TagsSet(Model):
+    tags: dict[Key, TagValue]
+
+
+class MetricSummary(Model):
+    last: float
+    min: float
+    max: float
+    step: int
+    count: int
+    timestamp: int
+
+
+class Run(Model):
+    id: str
+    project: str
+    experiment: str
+    parent_id: str | None
+    name: str
+    status: RunStatus
+    user: str
+    note: str
+    start_time: dt.datetime
+    end_time: dt.datetime | None
+    heartbeat_at: dt.datetime
+    deleted: bool = False
+    params: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+    metrics: dict[str, MetricSummary] = Field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{escape(kind)}</td><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>"
+            for kind, items in (
+                ("param", self.params.items()),
+                ("metric", ((k, m.last) for k, m in self.metrics.items())),
+                ("tag", self.tags.items()),
+            )
+            for k, v in items
+        )
+        return (
+            f"<div><b>run</b> <code>{escape(self.name)}</code> <small>{self.id}</small> "
+            f"<b>{self.status}</b> in {escape(self.project)}/{escape(self.experiment)} "
+            f"by {escape(self.user)}<table>{rows}</table></div>"
+        )
+
+
+class MetricSeries(Model):
+    """Points of one metric, column-wise: steps[i], timestamps[i] (ms), values[i]."""
+
+    steps: list[int]
+    timestamps: list[int]
+    values: list[Annotated[float, Field(allow_inf_nan=False)]]
+
+    @model_validator(mode="after")
+    def _same_lengths(self) -> MetricSeries:
+        if not len(self.steps) == len(self.timestamps) == len(self.values):
+            raise ValueError("steps, timestamps and values must have the same length")
+        return self
+
+
+class MetricBatch(Model):
+    """Metric points to log; a batch sent twice with the same ``batch_id`` is stored once."""
+
+    batch_id: str | None = Field(None, min_length=1, max_length=64)
+    series: dict[Key, MetricSeries]
+
+
+class MetricsLogged(Model):
+    points: int
+    duplicate: bool = False
+
+
+class HistoryQuery(Model):
+    key: Key
+    max_points: int | None = Field(None, ge=3, le=1_000_000)
+
+
+class MetricHistory(Model):
+    run_id: str
+    key: str
+    total_points: int
+    downsampled: bool
+    steps: list[int]
+    timestamps: list[int]
+    values: list[float]
+
+
+class RunQuery(Model):
+    limit: Limit = 100
+    cursor: str | None = None

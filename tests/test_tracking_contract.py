@@ -1,0 +1,170 @@
+"""Experiments, runs, params, tags and metrics through both transports on both databases."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dockyard.client.client import Client
+from dockyard.core.errors import Conflict, InvalidInput, NotFound
+from dockyard.core.operations import build
+from dockyard.tracking.schemas import MetricBatch, MetricSeries
+
+
+@pytest.fixture
+def project(client: Client) -> str:
+    return client.projects.create("fraud").name
+
+
+def test_run_lifecycle(client: Client, project: str) -> None:
+    run = client.runs.create(
+        project,
+        experiment="baseline",
+        params={"lr": 0.05, "depth": 6},
+        tags={"team": "risk"},
+        name="first",
+    )
+    assert (run.status, run.name, run.experiment, run.project) == (
+        "running",
+        "first",
+        "baseline",
+        project,
+    )
+    assert run.params == {"lr": "0.05", "depth": "6"}
+    assert run.tags == {"team": "risk"}
+    assert run.end_time is None
+    assert [e.name for e in client.experiments.list(project)] == ["baseline"]
+    client.runs.set_tags(run.id, {"team": "fraud", "stage": "dev"})
+    client.runs.log_params(run.id, {"epochs": 10, "lr": 0.05})  # same value again is fine
+    ended = client.runs.end(run.id)
+    assert ended.status == "finished" and ended.end_time is not None
+    assert ended.tags == {"team": "fraud", "stage": "dev"}
+    assert ended.params["epochs"] == "10"
+    with pytest.raises(Conflict, match="has ended"):
+        client.runs.update(run.id, status="running")
+
+
+def test_nested_runs(client: Client, project: str) -> None:
+    parent = client.runs.create(project, name="sweep")
+    child = client.runs.create(project, parent_id=parent.id, params={"lr": 0.1})
+    assert child.parent_id == parent.id
+    client.projects.create("other")
+    with pytest.raises(InvalidInput, match="another project"):
+        client.runs.create("other", parent_id=parent.id)
+    with pytest.raises(NotFound):
+        client.runs.create(project, parent_id="f" * 32)
+
+
+def test_metrics_summary_and_history(client: Client, project: str) -> None:
+    run = client.runs.create(project)
+    for step in range(10):
+        client.runs.log_metrics(
+            run.id, {"loss": 1.0 / (step + 1), "auc": 0.5 + step / 100}, step=step
+        )
+    summary = client.runs.get(run.id).metrics
+    assert summary["loss"].last == pytest.approx(0.1)
+    assert summary["loss"].min == pytest.approx(0.1) and summary["loss"].max == 1.0
+    assert summary["auc"].step == 9 and summary["auc"].count == 10
+    history = client.runs.history(run.id, "loss")
+    assert history.steps == list(range(10))
+    assert history.values == pytest.approx([1.0 / (s + 1) for s in range(10)])
+    assert not history.downsampled and history.total_points == 10
+
+
+def test_downsampled_history_keeps_extremes_and_shape(client: Client, project: str) -> None:
+    run = client.runs.create(project)
+    n = 5000
+    steps = list(range(n))
+    values = [math.sin(s / 300) for s in steps]
+    values[1234] = 50.0  # a spike must survive downsampling
+    batch = MetricBatch(series={"wave": MetricSeries(steps=steps, timestamps=steps, values=values)})
+    assert client.runs.log_batch(run.id, batch).points == n
+    history = client.runs.history(run.id, "wave", max_points=200)
+    assert history.downsampled and history.total_points == n
+    assert len(history.values) <= 200
+    assert history.steps == sorted(history.steps)
+    assert 50.0 in history.values and history.steps[history.values.index(50.0)] == 1234
+    assert min(history.values) == pytest.approx(min(values))
+    for step, value in zip(history.steps, history.values, strict=True):
+        assert values[step] == value  # every kept point is a real point
+
+
+def test_a_resent_batch_is_stored_once(client: Client, project: str) -> None:
+    run = client.runs.create(project)
+    batch = MetricBatch(
+        batch_id="b-1",
+        series={"x": MetricSeries(steps=[1, 2], timestamps=[1, 2], values=[1.0, 2.0])},
+    )
+    assert client.runs.log_batch(run.id, batch).points == 2
+    again = client.runs.log_batch(run.id, batch)
+    assert again.duplicate and again.points == 0
+    assert client.runs.history(run.id, "x").values == [1.0, 2.0]
+    assert client.runs.get(run.id).metrics["x"].count == 2
+
+
+def test_param_logged_again_with_another_value_is_a_conflict(client: Client, project: str) -> None:
+    run = client.runs.create(project, params={"lr": 0.1})
+    with pytest.raises(Conflict, match=r"'lr'.*already '0.1'"):
+        client.runs.log_params(run.id, {"lr": 0.2, "new": 1})
+    assert client.runs.get(run.id).params == {"lr": "0.1"}  # nothing of the bad call landed
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_non_finite_metric_values_are_rejected(client: Client, project: str, value: float) -> None:
+    run = client.runs.create(project)
+    with pytest.raises(InvalidInput, match="finite"):
+        client.runs.log_metrics(run.id, {"loss": value})
+    assert client.runs.get(run.id).metrics == {}
+
+
+@pytest.mark.parametrize("key", ["", "x" * 251, " leading", "semi;colon", "new\nline"])
+def test_bad_keys_are_rejected(client: Client, project: str, key: str) -> None:
+    run = client.runs.create(project)
+    with pytest.raises(InvalidInput, match="valid key"):
+        client.runs.log_metrics(run.id, {key: 1.0})
+    with pytest.raises(InvalidInput, match="valid key"):
+        client.runs.log_params(run.id, {key: 1})
+
+
+def test_non_numeric_metric_values_are_rejected(client: Client, project: str) -> None:
+    run = client.runs.create(project)
+    with pytest.raises(InvalidInput):
+        client.runs.log_metrics(run.id, {"loss": "high"})  # type: ignore[dict-item]
+
+
+def test_mismatched_series_lengths_are_rejected(client: Client, project: str) -> None:
+    with pytest.raises(InvalidInput, match="same length"):
+        build(MetricBatch, series={"x": {"steps": [1, 2], "timestamps": [1], "values": [1.0]}})
+
+
+def test_unknown_runs_and_metrics_are_not_found(client: Client, project: str) -> None:
+    for bad in ("nope", "0" * 32, "../x"):
+        with pytest.raises(NotFound):
+            client.runs.get(bad)
+        with pytest.raises(NotFound):
+            client.runs.log_metrics(bad, {"x": 1.0})
+    run = client.runs.create(project)
+    with pytest.raises(NotFound, match="no metric"):
+        client.runs.history(run.id, "never-logged")
+    with pytest.raises(NotFound):
+        client.runs.create("no-such-project")
+
+
+def test_delete_and_restore(client: Client, project: str) -> None:
+    run = client.runs.create(project)
+    assert client.runs.delete(run.id).deleted
+    assert client.runs.get(run.id).deleted
+    with pytest.raises(NotFound):
+        client.runs.log_metrics(run.id, {"x": 1.0})
+    assert not client.runs.restore(run.id).deleted
+    client.runs.log_metrics(run.id, {"x": 1.0})
+
+
+def test_experiments(client: Client, project: str) -> None:
+    created = client.experiments.create(project, "ablation", description="drop features")
+    assert client.experiments.get(project, "ablation") == created
+    with pytest.raises(Conflict):
+        client.experiments.create(project, "ablation")
+    with pytest.raises(NotFound):
+        client.experiments.get(project, "missing")
