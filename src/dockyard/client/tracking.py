@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from dockyard.client.transport import Transport
 from dockyard.core.operations import build, operations_by_name
+from dockyard.core.schemas import Page
 from dockyard.tracking.experiments import ExperimentService
 from dockyard.tracking.metrics import MetricService
 from dockyard.tracking.runs import RunService
@@ -21,6 +22,7 @@ from dockyard.tracking.schemas import (
     ParamsLog,
     Run,
     RunCreate,
+    RunSearch,
     RunStatus,
     RunUpdate,
     TagsSet,
@@ -142,6 +144,31 @@ class RunsClient:
             _METRICS["log"], {"run_id": run_id, "body": batch}
         )
         return result
+
+    def search(
+        self,
+        query: str = "",
+        *,
+        order_by: str = "",
+        projects: list[str] | None = None,
+        experiments: list[str] | None = None,
+        include_deleted: bool = False,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[Run]:
+        """Runs matching ``query`` (e.g. ``"params.lr < 0.1 AND metrics.auc > 0.9"``), ordered
+        by ``order_by`` (e.g. ``"metrics.auc DESC"``), one page; pass ``next_cursor`` on."""
+        body = build(
+            RunSearch,
+            query=query,
+            order_by=order_by,
+            projects=projects or [],
+            experiments=experiments or [],
+            include_deleted=include_deleted,
+            limit=limit,
+            cursor=cursor,
+        )
+        return self._call("search", body=body)  # type: ignore[return-value]
 
     def history(self, run_id: str, key: str, *, max_points: int | None = None) -> MetricHistory:
         """A metric's points, whole or downsampled to about ``max_points``."""

@@ -40,6 +40,20 @@ class DigestMismatch(InvalidInput):
     code = "digest_mismatch"
 
 
+class InvalidQuery(InvalidInput):
+    """A search query that does not parse; ``details`` has its ``position`` and ``query``."""
+
+    code = "invalid_query"
+
+    @property
+    def position(self) -> int:
+        return int(self.details.get("position", 0))
+
+    @property
+    def text(self) -> str:
+        return str(self.details.get("query", ""))
+
+
 class NotFound(DockyardError):
     """The named object does not exist."""
 
@@ -86,6 +100,7 @@ ERRORS_BY_CODE: dict[str, type[DockyardError]] = {
         DockyardError,
         InvalidInput,
         DigestMismatch,
+        InvalidQuery,
         NotFound,
         Conflict,
         Unauthorized,

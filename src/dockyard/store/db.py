@@ -180,6 +180,7 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
             time.sleep(0.05 * (0.5 + random.random()))
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA case_sensitive_like = ON")  # LIKE as on PostgreSQL; ILIKE ignores case
     cursor.close()
 
 

@@ -11,6 +11,7 @@ from dockyard.core.errors import Conflict, InvalidInput, NotFound
 from dockyard.core.ids import is_id, new_id
 from dockyard.core.operations import operation
 from dockyard.core.principal import Principal
+from dockyard.core.schemas import Page, decode_cursor, encode_cursor
 from dockyard.projects.service import find_project
 from dockyard.store.db import Database
 from dockyard.store.tables import (
@@ -23,15 +24,18 @@ from dockyard.store.tables import (
     utcnow,
 )
 from dockyard.tracking.experiments import get_or_create_experiment
+from dockyard.tracking.query import parse_order_by, parse_query
 from dockyard.tracking.schemas import (
     FINAL_STATUSES,
     MetricSummary,
     ParamsLog,
     Run,
     RunCreate,
+    RunSearch,
     RunUpdate,
     TagsSet,
 )
+from dockyard.tracking.search import search_run_ids
 
 
 def find_run(session: Session, run_id: str, *, include_deleted: bool = False) -> RunRow:
@@ -246,3 +250,42 @@ class RunService:
             return load_runs(session, [row])[0]
 
         return self.db.write(undelete)
+
+    @operation("POST", "/runs/search")
+    def search(self, principal: Principal, body: RunSearch) -> Page[Run]:
+        """Runs matching a query, in the requested order, a page at a time."""
+        where = parse_query(body.query)
+        order_by = parse_order_by(body.order_by)
+        offset = int(decode_cursor(body.cursor, 1)[0]) if body.cursor else 0
+
+        def fetch(session: Session) -> Page[Run]:
+            project_ids = [find_project(session, name).id for name in body.projects]
+            experiment_ids = (
+                list(
+                    session.scalars(
+                        select(ExperimentRow.id).where(ExperimentRow.name.in_(body.experiments))
+                    )
+                )
+                if body.experiments
+                else []
+            )
+            if body.experiments and not experiment_ids:
+                return Page[Run](items=[])
+            ids = search_run_ids(
+                session,
+                where=where,
+                order_by=order_by,
+                project_ids=project_ids,
+                experiment_ids=experiment_ids,
+                include_deleted=body.include_deleted,
+                offset=offset,
+                limit=body.limit + 1,
+            )
+            more = len(ids) > body.limit
+            ids = ids[: body.limit]
+            rows = {r.id: r for r in session.scalars(select(RunRow).where(RunRow.id.in_(ids)))}
+            runs = load_runs(session, [rows[i] for i in ids])
+            cursor = encode_cursor([offset + body.limit]) if more else None
+            return Page[Run](items=runs, next_cursor=cursor)
+
+        return self.db.query(fetch)

@@ -159,3 +159,15 @@ class MetricHistory(Model):
 class RunQuery(Model):
     limit: Limit = 100
     cursor: str | None = None
+
+
+class RunSearch(Model):
+    """Find runs: ``query`` in the search language, ``order_by`` like 'metrics.auc DESC'."""
+
+    query: str = Field("", max_length=10_000)
+    order_by: str = Field("", max_length=10_000)
+    projects: list[Name] = Field(default_factory=list, description="empty: every project")
+    experiments: list[Name] = Field(default_factory=list, description="empty: every experiment")
+    include_deleted: bool = False
+    limit: Limit = 100
+    cursor: str | None = None
