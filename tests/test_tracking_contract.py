@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -168,3 +169,10 @@ def test_experiments(client: Client, project: str) -> None:
         client.experiments.create(project, "ablation")
     with pytest.raises(NotFound):
         client.experiments.get(project, "missing")
+
+
+def test_runs_started_at_once_share_one_new_experiment(client: Client, project: str) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda i: client.runs.create(project, experiment="race"), range(16)))
+    assert {r.experiment for r in made} == {"race"}
+    assert [e.name for e in client.experiments.list(project)] == ["race"]

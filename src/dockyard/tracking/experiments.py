@@ -39,6 +39,19 @@ def find_experiment(session: Session, project: ProjectRow, name: str) -> Experim
     return row
 
 
+def _new_row(
+    project: ProjectRow, name: str, description: str, principal: Principal
+) -> ExperimentRow:
+    return ExperimentRow(
+        id=new_id(),
+        project_id=project.id,
+        name=name,
+        description=description,
+        created_by=principal.name,
+        created_at=utcnow(),
+    )
+
+
 def get_or_create_experiment(
     session: Session, project: ProjectRow, name: str, principal: Principal
 ) -> ExperimentRow:
@@ -50,16 +63,12 @@ def get_or_create_experiment(
     )
     if found is not None:
         return found
-    row = ExperimentRow(
-        id=new_id(),
-        project_id=project.id,
-        name=name,
-        description="",
-        created_by=principal.name,
-        created_at=utcnow(),
-    )
-    with session.begin_nested():
-        session.add(row)
+    row = _new_row(project, name, "", principal)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # another writer created it first
+        return find_experiment(session, project, name)
     return row
 
 
@@ -77,14 +86,7 @@ class ExperimentService:
 
         def insert(session: Session) -> Experiment:
             project = find_project(session, body.project)
-            row = ExperimentRow(
-                id=new_id(),
-                project_id=project.id,
-                name=body.name,
-                description=body.description,
-                created_by=principal.name,
-                created_at=utcnow(),
-            )
+            row = _new_row(project, body.name, body.description, principal)
             session.add(row)
             session.flush()
             return to_experiment(row, project.name)
