@@ -21,8 +21,9 @@ FORBIDDEN = {
     "tracking": {"gc", "services", *OUTER},
     "gc": {"projects", "tracking", "services", *OUTER},
     "services": OUTER,
-    "server": {"client", "cli"},
-    "client": {"server", "cli"},
+    "server": {"client", "sdk", "cli"},
+    "client": {"server", "sdk", "cli"},
+    "sdk": {"server", "cli"},
 }
 
 

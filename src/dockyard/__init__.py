@@ -27,24 +27,44 @@ _EXPORTS = {
     "Unauthorized": "dockyard.core.errors",
     "Forbidden": "dockyard.core.errors",
     "Unavailable": "dockyard.core.errors",
+    "InvalidQuery": "dockyard.core.errors",
+    "Run": "dockyard.tracking.schemas",
+    "ActiveRun": "dockyard.sdk.runs",
+    "start_run": "dockyard.sdk.runs",
+    "active_run": "dockyard.sdk.runs",
+    "log_metric": "dockyard.sdk.runs",
+    "log_metrics": "dockyard.sdk.runs",
+    "log_params": "dockyard.sdk.runs",
+    "set_tags": "dockyard.sdk.runs",
+    "deliver_spool": "dockyard.sdk.runs",
 }
 
 __all__ = [
+    "ActiveRun",
     "Client",
     "Conflict",
     "DigestMismatch",
     "DockyardError",
     "Forbidden",
     "InvalidInput",
+    "InvalidQuery",
     "NotFound",
     "Principal",
     "Project",
+    "Run",
     "Settings",
     "Unauthorized",
     "Unavailable",
     "__version__",
+    "active_run",
     "connect",
+    "deliver_spool",
     "load_settings",
+    "log_metric",
+    "log_metrics",
+    "log_params",
+    "set_tags",
+    "start_run",
 ]
 
 if TYPE_CHECKING:
@@ -56,12 +76,24 @@ if TYPE_CHECKING:
         DockyardError,
         Forbidden,
         InvalidInput,
+        InvalidQuery,
         NotFound,
         Unauthorized,
         Unavailable,
     )
     from dockyard.core.principal import Principal
     from dockyard.projects.schemas import Project
+    from dockyard.sdk.runs import (
+        ActiveRun,
+        active_run,
+        deliver_spool,
+        log_metric,
+        log_metrics,
+        log_params,
+        set_tags,
+        start_run,
+    )
+    from dockyard.tracking.schemas import Run
 
 
 def __getattr__(name: str) -> Any:

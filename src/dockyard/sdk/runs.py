@@ -1,0 +1,178 @@
+"""``dy.start_run``: a tracked run as a context manager, and the module-level logging API."""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from dockyard.client.client import Client, connect
+from dockyard.core.errors import InvalidInput
+from dockyard.sdk.batcher import MetricBatcher
+from dockyard.sdk.spool import Spool
+from dockyard.tracking.schemas import Run, RunStatus
+
+_ACTIVE: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
+    "dockyard_active_runs", default=()
+)
+
+
+class ActiveRun:
+    """A run being recorded. Metrics are batched in the background; use it as a context
+    manager (or call :meth:`end`) so that everything is delivered and the run is closed."""
+
+    def __init__(self, client: Client, run: Run, *, owns_client: bool) -> None:
+        self.client = client
+        self.id = run.id
+        self.project = run.project
+        self.experiment = run.experiment
+        self._owns_client = owns_client
+        self._batcher = MetricBatcher(client.runs, run.id, Spool(client.settings.home / "spool"))
+        self._ended = False
+
+    def log_metrics(
+        self, metrics: Mapping[str, float], *, step: int = 0, timestamp_ms: int | None = None
+    ) -> None:
+        """Record one value per metric at ``step``; returns at once (sent in the background)."""
+        stamp = timestamp_ms if timestamp_ms is not None else time.time_ns() // 1_000_000
+        self._batcher.add(metrics, step, stamp)
+
+    def log_metric(self, key: str, value: float, *, step: int = 0) -> None:
+        """Record one metric value at ``step``."""
+        self.log_metrics({key: value}, step=step)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Record params (each key once; logging it again with another value is refused)."""
+        self.client.runs.log_params(self.id, params)
+
+    def log_param(self, key: str, value: Any) -> None:
+        self.log_params({key: value})
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        """Set tags (a key set again takes the new value)."""
+        self.client.runs.set_tags(self.id, tags)
+
+    def flush(self) -> None:
+        """Deliver every metric point logged so far."""
+        self._batcher.flush()
+
+    def info(self) -> Run:
+        """The run as stored now (params, tags, metric summaries, status)."""
+        self.flush()
+        return self.client.runs.get(self.id)
+
+    def end(self, status: RunStatus = "finished") -> Run | None:
+        """Deliver what is pending and close the run with ``status``."""
+        if self._ended:
+            return None
+        self._ended = True
+        try:
+            self._batcher.close()
+            return self.client.runs.end(self.id, status)
+        finally:
+            if self._owns_client:
+                self.client.close()
+
+    def __enter__(self) -> ActiveRun:
+        _ACTIVE.set((*_ACTIVE.get(), self))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack = _ACTIVE.get()
+        _ACTIVE.set(tuple(r for r in stack if r is not self))
+        if exc_type is None:
+            status: RunStatus = "finished"
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = "killed"
+        else:
+            status = "failed"
+        self.end(status)
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun {self.id} in {self.project}/{self.experiment}>"
+
+    def _repr_html_(self) -> str:
+        return self.info()._repr_html_()
+
+
+def start_run(
+    project: str,
+    *,
+    experiment: str = "default",
+    name: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+    note: str = "",
+    nested: bool = False,
+    client: Client | None = None,
+) -> ActiveRun:
+    """Start recording a run; ``with dy.start_run("fraud") as run: run.log_metrics(...)``.
+
+    With ``nested=True`` inside another run, the new run is its child. ``client`` defaults
+    to ``dy.connect()`` (embedded, or the server in ``DOCKYARD_URL``). Batches a crashed
+    process left in the spool are delivered first.
+    """
+    owns = client is None
+    active_client = client if client is not None else connect()
+    try:
+        parent = _ACTIVE.get()[-1].id if nested and _ACTIVE.get() else None
+        Spool(active_client.settings.home / "spool").deliver(active_client.runs.log_batch)
+        run = active_client.runs.create(
+            project,
+            experiment=experiment,
+            name=name,
+            parent_id=parent,
+            params=params,
+            tags=tags,
+            note=note,
+        )
+    except BaseException:
+        if owns:
+            active_client.close()
+        raise
+    return ActiveRun(active_client, run, owns_client=owns)
+
+
+def active_run() -> ActiveRun:
+    """The innermost run started with ``with dy.start_run(...)`` in this context."""
+    stack = _ACTIVE.get()
+    if not stack:
+        raise InvalidInput("no active run: use `with dy.start_run(project=...) as run:` first")
+    return stack[-1]
+
+
+def log_metrics(metrics: Mapping[str, float], *, step: int = 0) -> None:
+    """Log metrics to the active run."""
+    active_run().log_metrics(metrics, step=step)
+
+
+def log_metric(key: str, value: float, *, step: int = 0) -> None:
+    """Log one metric to the active run."""
+    active_run().log_metrics({key: value}, step=step)
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Log params to the active run."""
+    active_run().log_params(params)
+
+
+def set_tags(tags: Mapping[str, str]) -> None:
+    """Set tags on the active run."""
+    active_run().set_tags(tags)
+
+
+def deliver_spool(client: Client | None = None) -> int:
+    """Send metric batches a crashed or disconnected process left behind; return the count."""
+    target = client if client is not None else connect()
+    try:
+        return Spool(target.settings.home / "spool").deliver(target.runs.log_batch)
+    finally:
+        if client is None:
+            target.close()

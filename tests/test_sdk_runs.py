@@ -1,0 +1,165 @@
+"""``dy.start_run`` and the module-level API: batching, the spool, crashes and concurrency."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import dockyard as dy
+from dockyard.client.client import Client, connect
+from dockyard.core.errors import InvalidInput
+from dockyard.sdk.spool import Spool
+
+
+def test_the_issue_example(client: Client) -> None:
+    client.projects.create("fraud")
+    with dy.start_run(
+        "fraud", experiment="baseline", params={"lr": 0.05, "depth": 6}, client=client
+    ) as run:
+        for step in range(1000):
+            run.log_metrics({"loss": 1 / (step + 1), "auc": 0.5 + step / 2000}, step=step)
+        run.set_tags({"team": "risk"})
+    stored = client.runs.get(run.id)
+    assert stored.status == "finished" and stored.end_time is not None
+    assert stored.params == {"lr": "0.05", "depth": "6"}
+    assert stored.tags == {"team": "risk"}
+    assert stored.metrics["loss"].count == 1000
+    assert stored.metrics["auc"].last == pytest.approx(0.5 + 999 / 2000)
+    assert client.runs.history(run.id, "loss").steps == list(range(1000))
+
+
+def test_module_level_api_and_nesting(client: Client) -> None:
+    client.projects.create("p")
+    with pytest.raises(InvalidInput, match="no active run"):
+        dy.log_metric("x", 1.0)
+    with dy.start_run("p", name="parent", client=client) as parent:
+        dy.log_params({"batch": 32})
+        dy.log_metric("x", 1.0, step=1)
+        with dy.start_run("p", name="child", nested=True, client=client) as child:
+            assert dy.active_run() is child
+            dy.log_metrics({"y": 2.0})
+            dy.set_tags({"kind": "fold"})
+        assert dy.active_run() is parent
+    assert client.runs.get(child.id).parent_id == parent.id
+    assert client.runs.get(child.id).tags == {"kind": "fold"}
+    assert client.runs.get(parent.id).metrics["x"].last == 1.0
+    assert client.runs.get(parent.id).params == {"batch": "32"}
+
+
+def test_an_exception_marks_the_run_failed_and_keeps_its_points(client: Client) -> None:
+    client.projects.create("p")
+    with pytest.raises(RuntimeError), dy.start_run("p", client=client) as run:
+        run.log_metric("loss", 0.5, step=1)
+        raise RuntimeError("training diverged")
+    stored = client.runs.get(run.id)
+    assert stored.status == "failed"
+    assert stored.metrics["loss"].count == 1
+
+
+def test_bad_values_fail_at_the_call(client: Client) -> None:
+    client.projects.create("p")
+    with dy.start_run("p", client=client) as run:
+        for bad in (math.nan, math.inf):
+            with pytest.raises(InvalidInput, match="finite"):
+                run.log_metric("loss", bad)
+        with pytest.raises(InvalidInput, match="valid key"):
+            run.log_metric("bad;key", 1.0)
+        with pytest.raises(InvalidInput):
+            run.log_metric("loss", "high")  # type: ignore[arg-type]
+        run.log_params({"lr": 0.1})
+        with pytest.raises(dy.Conflict):
+            run.log_params({"lr": 0.2})
+    assert client.runs.get(run.id).metrics == {}
+
+
+def test_a_resent_spool_does_not_duplicate(tmp_path: Path) -> None:
+    with connect(home=tmp_path) as client:
+        client.projects.create("p")
+        with dy.start_run("p", client=client) as run:
+            run.log_metrics({"x": 1.0}, step=0)
+            batch = run._batcher._take()
+            assert batch is not None
+            spool = Spool(tmp_path / "spool")
+            spool.write(run.id, batch)
+            assert dy.deliver_spool(client) == 1
+            spool.write(run.id, batch)  # as if the process died before removing the file
+            assert dy.deliver_spool(client) == 1
+        assert client.runs.history(run.id, "x").values == [1.0]
+        assert list(spool.pending()) == []
+
+
+CRASHING = """
+import os, sys
+import dockyard as dy
+run = dy.start_run("crash")
+step = 0
+while True:
+    run.log_metrics({"loss": 1.0 / (step + 1)}, step=step)
+    step += 1
+    if step % 100 == 0:
+        run.flush()
+        print(step, flush=True)
+"""
+
+
+def test_kill_minus_nine_loses_nothing_flushed(tmp_path: Path) -> None:
+    env = {**os.environ, "DOCKYARD_HOME": str(tmp_path)}
+    env.pop("DOCKYARD_URL", None)
+    with connect(home=tmp_path) as client:
+        client.projects.create("crash")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHING], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    flushed = 0
+    while flushed < 500:
+        flushed = int(proc.stdout.readline())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with connect(home=tmp_path) as client:
+        dy.deliver_spool(client)  # what the next start does first
+        (run,) = client.runs.search(projects=["crash"]).items
+        history = client.runs.history(run.id, "loss")
+    assert history.steps == list(range(len(history.steps)))  # no gap, no duplicate
+    assert len(history.steps) >= flushed
+
+
+WRITER = """
+import sys
+import dockyard as dy
+with dy.start_run("busy", name=sys.argv[1]) as run:
+    for step in range(200):
+        run.log_metrics({"loss": step / 200, "acc": 1 - step / 200}, step=step)
+        if step % 50 == 0:
+            run.flush()
+"""
+
+
+def test_32_processes_logging_to_one_embedded_home(tmp_path: Path) -> None:
+    env = {**os.environ, "DOCKYARD_HOME": str(tmp_path)}
+    env.pop("DOCKYARD_URL", None)
+    with connect(home=tmp_path) as client:
+        client.projects.create("busy")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(WRITER), f"w{i}"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(32)
+    ]
+    outcomes = [(p.wait(timeout=300), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
+    assert outcomes == [(0, "")] * 32
+    with connect(home=tmp_path) as client:
+        runs = client.runs.search(projects=["busy"], limit=100).items
+    assert len(runs) == 32
+    assert all(r.status == "finished" for r in runs)
+    assert all(r.metrics["loss"].count == 200 and r.metrics["acc"].count == 200 for r in runs)
