@@ -15,13 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+import dockyard as dy
 from dockyard.cli.main import main
 from dockyard.store.migrate import HEAD
 
 EXE = Path(sys.executable).with_name("dockyard")
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     with pytest.raises(SystemExit) as exit_info:
         main(list(argv))
     out, err = capsys.readouterr()
@@ -36,21 +37,21 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_project_lifecycle_with_json(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "projects", "create", "demo", "-d", "a demo")[0] == 0
-    code, out, _ = run(capsys, "projects", "list", "--json")
+    assert run_cli(capsys, "projects", "create", "demo", "-d", "a demo")[0] == 0
+    code, out, _ = run_cli(capsys, "projects", "list", "--json")
     assert code == 0
     assert [(p["name"], p["description"]) for p in json.loads(out)] == [("demo", "a demo")]
-    code, out, _ = run(capsys, "projects", "rename", "demo", "demo2", "--json")
+    code, out, _ = run_cli(capsys, "projects", "rename", "demo", "demo2", "--json")
     assert json.loads(out)["name"] == "demo2"
-    code, out, _ = run(capsys, "projects", "show", "demo2")
+    code, out, _ = run_cli(capsys, "projects", "show", "demo2")
     assert code == 0 and "demo2" in out
-    assert run(capsys, "projects", "delete", "demo2", "--yes")[0] == 0
-    assert json.loads(run(capsys, "projects", "list", "--json")[1]) == []
+    assert run_cli(capsys, "projects", "delete", "demo2", "--yes")[0] == 0
+    assert json.loads(run_cli(capsys, "projects", "list", "--json")[1]) == []
 
 
 def test_table_output_for_people(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "projects", "create", "alpha")
-    code, out, _ = run(capsys, "projects", "list")
+    run_cli(capsys, "projects", "create", "alpha")
+    code, out, _ = run_cli(capsys, "projects", "list")
     assert code == 0 and "alpha" in out and "created by" in out
 
 
@@ -75,32 +76,32 @@ def test_table_output_for_people(home: Path, capsys: pytest.CaptureFixture[str])
 def test_errors_have_messages_and_exit_codes(
     home: Path, capsys: pytest.CaptureFixture[str], argv: list[str], exit_code: int, message: str
 ) -> None:
-    code, out, err = run(capsys, *argv)
+    code, out, err = run_cli(capsys, *argv)
     assert code == exit_code, (out, err)
     assert message in err
     assert "Traceback" not in err
 
 
 def test_duplicate_is_exit_code_4(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run(capsys, "projects", "create", "twice")
-    code, _, err = run(capsys, "projects", "create", "twice")
+    run_cli(capsys, "projects", "create", "twice")
+    code, _, err = run_cli(capsys, "projects", "create", "twice")
     assert code == 4 and "already exists" in err
 
 
 def test_delete_asks_and_keeps_on_no(
     home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run(capsys, "projects", "create", "keep")
+    run_cli(capsys, "projects", "create", "keep")
     monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
-    code, _, _ = run(capsys, "projects", "delete", "keep")
+    code, _, _ = run_cli(capsys, "projects", "delete", "keep")
     assert code == 130
-    assert "keep" in run(capsys, "projects", "list")[1]
+    assert "keep" in run_cli(capsys, "projects", "list")[1]
 
 
 def test_config_show_says_where_each_setting_comes_from(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(capsys, "--blobs", "/tmp/elsewhere", "config", "show", "--json")
+    code, out, _ = run_cli(capsys, "--blobs", "/tmp/elsewhere", "config", "show", "--json")
     rows = {row["name"]: row for row in json.loads(out)}
     assert code == 0
     assert rows["home"]["source"] == "env DOCKYARD_HOME"
@@ -109,11 +110,11 @@ def test_config_show_says_where_each_setting_comes_from(
 
 
 def test_db_upgrade_and_gc(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "db", "upgrade", "--json")
+    code, out, _ = run_cli(capsys, "db", "upgrade", "--json")
     assert code == 0 and json.loads(out)["to"] == HEAD and json.loads(out)["from"] is None
-    code, out, _ = run(capsys, "db", "upgrade")
+    code, out, _ = run_cli(capsys, "db", "upgrade")
     assert "up to date" in out
-    code, out, _ = run(capsys, "gc", "--grace", "0", "--json")
+    code, out, _ = run_cli(capsys, "gc", "--grace", "0", "--json")
     assert code == 0 and json.loads(out)["blobs_deleted"] == 0
 
 
@@ -170,3 +171,28 @@ def test_same_commands_against_a_server(
 def test_help_is_served_by_the_installed_script() -> None:
     result = subprocess.run([EXE, "--help"], capture_output=True, text=True, check=True)
     assert "projects" in result.stdout and "server" in result.stdout
+
+
+def test_runs_commands(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+
+    with dy.connect() as client:
+        client.projects.create("fraud")
+        ids = []
+        for lr, auc in ((0.1, 0.8), (0.01, 0.9)):
+            with dy.start_run("fraud", params={"lr": lr}, client=client) as run:
+                run.log_metric("auc", auc)
+            ids.append(run.id)
+    code, out, _ = run_cli(capsys, "runs", "list", "--json")
+    assert code == 0 and len(json.loads(out)) == 2
+    code, out, _ = run_cli(capsys, "runs", "search", "metrics.auc > 0.85", "--json")
+    assert [r["params"]["lr"] for r in json.loads(out)] == ["0.01"]
+    code, out, _ = run_cli(capsys, "runs", "search", "params.lr <", "--json")
+    assert code == 2 and "position 11" in _
+    code, out, _ = run_cli(capsys, "runs", "show", ids[0])
+    assert code == 0 and "auc" in out and "lr" in out
+    code, out, _ = run_cli(capsys, "runs", "compare", *ids, "--json")
+    assert {row["params.lr"] for row in json.loads(out).values()} == {"0.1", "0.01"}
+    assert run_cli(capsys, "runs", "delete", ids[0])[0] == 0
+    assert len(json.loads(run_cli(capsys, "runs", "list", "--json")[1])) == 1
+    assert run_cli(capsys, "runs", "restore", ids[0])[0] == 0
+    assert run_cli(capsys, "runs", "show", "nope")[0] == 3

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from dockyard.cli import admin, projects
+from dockyard.cli import admin, projects, runs
 from dockyard.cli.context import Overrides
 from dockyard.cli.output import error
 from dockyard.core.errors import DockyardError
@@ -25,6 +25,7 @@ app = typer.Typer(
     rich_markup_mode=None,  # Rich help costs 0.3 s of imports; tables still use Rich
 )
 app.add_typer(projects.app, name="projects")
+app.add_typer(runs.app, name="runs")
 app.add_typer(admin.config_app, name="config")
 app.add_typer(admin.db_app, name="db")
 app.command("gc")(admin.gc)

@@ -11,7 +11,7 @@ from dockyard.core.errors import Conflict, InvalidInput, NotFound
 from dockyard.core.ids import is_id, new_id
 from dockyard.core.operations import operation
 from dockyard.core.principal import Principal
-from dockyard.core.schemas import Page, decode_cursor, encode_cursor
+from dockyard.core.schemas import decode_cursor, encode_cursor
 from dockyard.projects.service import find_project
 from dockyard.store.db import Database
 from dockyard.store.tables import (
@@ -31,6 +31,7 @@ from dockyard.tracking.schemas import (
     ParamsLog,
     Run,
     RunCreate,
+    RunPage,
     RunSearch,
     RunUpdate,
     TagsSet,
@@ -252,13 +253,13 @@ class RunService:
         return self.db.write(undelete)
 
     @operation("POST", "/runs/search")
-    def search(self, principal: Principal, body: RunSearch) -> Page[Run]:
+    def search(self, principal: Principal, body: RunSearch) -> RunPage:
         """Runs matching a query, in the requested order, a page at a time."""
         where = parse_query(body.query)
         order_by = parse_order_by(body.order_by)
         offset = int(decode_cursor(body.cursor, 1)[0]) if body.cursor else 0
 
-        def fetch(session: Session) -> Page[Run]:
+        def fetch(session: Session) -> RunPage:
             project_ids = [find_project(session, name).id for name in body.projects]
             experiment_ids = (
                 list(
@@ -270,7 +271,7 @@ class RunService:
                 else []
             )
             if body.experiments and not experiment_ids:
-                return Page[Run](items=[])
+                return RunPage(items=[])
             ids = search_run_ids(
                 session,
                 where=where,
@@ -286,6 +287,6 @@ class RunService:
             rows = {r.id: r for r in session.scalars(select(RunRow).where(RunRow.id.in_(ids)))}
             runs = load_runs(session, [rows[i] for i in ids])
             cursor = encode_cursor([offset + body.limit]) if more else None
-            return Page[Run](items=runs, next_cursor=cursor)
+            return RunPage(items=runs, next_cursor=cursor)
 
         return self.db.query(fetch)

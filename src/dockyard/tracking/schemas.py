@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from dockyard.core.schemas import Limit, Model, Name
+from dockyard.core.schemas import Limit, Model, Name, Page
 
 RunStatus = Literal["running", "finished", "failed", "killed"]
 FINAL_STATUSES = ("finished", "failed", "killed")
@@ -171,3 +171,30 @@ class RunSearch(Model):
     include_deleted: bool = False
     limit: Limit = 100
     cursor: str | None = None
+
+
+class RunPage(Page[Run]):
+    """One page of runs; shows as a table in Jupyter."""
+
+    def _repr_html_(self) -> str:
+        params = sorted({k for r in self.items for k in r.params})
+        metrics = sorted({k for r in self.items for k in r.metrics})
+        head = "".join(
+            f"<th>{escape(h)}</th>"
+            for h in ["name", "status", "experiment", "started (UTC)"]
+            + [f"params.{k}" for k in params]
+            + [f"metrics.{k}" for k in metrics]
+        )
+        body = "".join(
+            "<tr>"
+            + "".join(
+                f"<td>{escape(str(v))}</td>"
+                for v in [r.name, r.status, r.experiment, f"{r.start_time:%Y-%m-%d %H:%M}"]
+                + [r.params.get(k, "") for k in params]
+                + [f"{r.metrics[k].last:.6g}" if k in r.metrics else "" for k in metrics]
+            )
+            + "</tr>"
+            for r in self.items
+        )
+        more = "<p>more: pass next_cursor</p>" if self.next_cursor else ""
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
