@@ -14,6 +14,7 @@ from dockyard.gc.service import GarbageCollector
 from dockyard.projects.service import ProjectService
 from dockyard.store.db import Database
 from dockyard.store.migrate import ensure_schema
+from dockyard.tracking.artifacts import ArtifactService
 from dockyard.tracking.experiments import ExperimentService
 from dockyard.tracking.metrics import MetricService
 from dockyard.tracking.runs import RunService
@@ -23,6 +24,7 @@ SERVICE_CLASSES: tuple[type, ...] = (
     ExperimentService,
     RunService,
     MetricService,
+    ArtifactService,
     BlobService,
     GarbageCollector,
 )
@@ -44,6 +46,7 @@ class Services:
     experiments: ExperimentService
     runs: RunService
     metrics: MetricService
+    artifacts: ArtifactService
     blobs: BlobService
     gc: GarbageCollector
 
@@ -65,6 +68,7 @@ class Services:
             experiments=ExperimentService(db),
             runs=RunService(db),
             metrics=MetricService(db),
+            artifacts=ArtifactService(db, store),
             blobs=BlobService(store),
             gc=GarbageCollector(db, store),
         )

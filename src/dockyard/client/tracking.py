@@ -5,14 +5,18 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from dockyard.client.transport import Transport
+from dockyard.core.errors import InvalidInput
 from dockyard.core.operations import build, operations_by_name
+from dockyard.tracking.artifacts import ArtifactService
 from dockyard.tracking.experiments import ExperimentService
 from dockyard.tracking.metrics import MetricService
 from dockyard.tracking.runs import RunService
 from dockyard.tracking.schemas import (
+    Artifact,
     Experiment,
     ExperimentCreate,
     HistoryQuery,
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
 _EXPERIMENTS = operations_by_name(ExperimentService)
 _RUNS = operations_by_name(RunService)
 _METRICS = operations_by_name(MetricService)
+_ARTIFACTS = operations_by_name(ArtifactService)
 
 
 class ExperimentsClient:
@@ -121,6 +126,65 @@ class RunsClient:
 
     def delete(self, run_id: str) -> Run:
         return self._call("delete", run_id=run_id)  # type: ignore[return-value]
+
+    def purge(self, run_id: str) -> None:
+        """Erase a deleted run (and its children) for good; ``gc`` then frees its blobs."""
+        self._call("purge", run_id=run_id)
+
+    def log_artifact(
+        self, run_id: str, local_path: str | Path, artifact_path: str | None = None
+    ) -> list[Artifact]:
+        """Upload a file, or every file of a folder, as the run's artifacts.
+
+        A file lands at ``artifact_path`` (default: its name); a folder's files land under
+        ``artifact_path`` (default: the folder's name), keeping their relative paths.
+        """
+        source = Path(local_path)
+        if source.is_file():
+            target = artifact_path or source.name
+            with open(source, "rb") as stream:
+                return [self.upload_artifact(run_id, target, stream)]
+        if not source.is_dir():
+            raise InvalidInput(f"{source} is neither a file nor a folder")
+        base = (artifact_path or source.name).strip("/")
+        stored = []
+        for file in sorted(p for p in source.rglob("*") if p.is_file()):
+            with open(file, "rb") as stream:
+                rel = file.relative_to(source).as_posix()
+                stored.append(self.upload_artifact(run_id, f"{base}/{rel}", stream))
+        return stored
+
+    def upload_artifact(self, run_id: str, path: str, data: BinaryIO) -> Artifact:
+        """Store a stream as the artifact ``path``."""
+        args = {"run_id": run_id, "data": data, "path": path}
+        result: Artifact = self._transport.call(_ARTIFACTS["upload"], args)
+        return result
+
+    def artifacts(self, run_id: str, prefix: str = "") -> list[Artifact]:
+        """The run's artifacts (under the folder ``prefix`` if given)."""
+        args = {"run_id": run_id, "prefix": prefix}
+        result: list[Artifact] = self._transport.call(_ARTIFACTS["list"], args)
+        return result
+
+    def open_artifact(self, run_id: str, path: str) -> BinaryIO:
+        """A stream of an artifact's bytes; close it when done."""
+        args = {"run_id": run_id, "path": path}
+        result: BinaryIO = self._transport.call(_ARTIFACTS["download"], args)
+        return result
+
+    def download_artifacts(self, run_id: str, dest: str | Path, prefix: str = "") -> list[Path]:
+        """Write the run's artifacts (or those under ``prefix``) below ``dest``."""
+        written = []
+        for artifact in self.artifacts(run_id, prefix):
+            target = Path(dest) / artifact.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".part")
+            with self.open_artifact(run_id, artifact.path) as stream, open(partial, "wb") as out:
+                while chunk := stream.read(1 << 20):
+                    out.write(chunk)
+            partial.replace(target)
+            written.append(target)
+        return written
 
     def restore(self, run_id: str) -> Run:
         return self._call("restore", run_id=run_id)  # type: ignore[return-value]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -53,6 +54,10 @@ class ActiveRun:
     def set_tags(self, tags: Mapping[str, str]) -> None:
         """Set tags (a key set again takes the new value)."""
         self.client.runs.set_tags(self.id, tags)
+
+    def log_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> None:
+        """Upload a file or a whole folder as the run's artifact(s)."""
+        self.client.runs.log_artifact(self.id, local_path, artifact_path)
 
     def flush(self) -> None:
         """Deliver every metric point logged so far."""

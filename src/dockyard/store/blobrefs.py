@@ -41,3 +41,14 @@ def drop_refs(session: Session, owner_type: str, owner_id: str) -> None:
 def referenced(session: Session) -> Iterator[str]:
     """Every referenced digest (streamed)."""
     yield from session.scalars(select(BlobRefRow.digest).distinct()).yield_per(10_000)
+
+
+def drop_ref(session: Session, owner_type: str, owner_id: str, digest: str) -> None:
+    """Forget that ``owner`` needs one blob."""
+    session.execute(
+        delete(BlobRefRow).where(
+            BlobRefRow.owner_type == owner_type,
+            BlobRefRow.owner_id == owner_id,
+            BlobRefRow.digest == digest,
+        )
+    )

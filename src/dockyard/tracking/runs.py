@@ -13,6 +13,7 @@ from dockyard.core.operations import operation
 from dockyard.core.principal import Principal
 from dockyard.core.schemas import decode_cursor, encode_cursor
 from dockyard.projects.service import find_project
+from dockyard.store import blobrefs
 from dockyard.store.db import Database
 from dockyard.store.tables import (
     ExperimentRow,
@@ -239,6 +240,26 @@ class RunService:
             return load_runs(session, [row])[0]
 
         return self.db.write(remove)
+
+    @operation("POST", "/runs/{run_id}/purge", status=204)
+    def purge(self, principal: Principal, run_id: str) -> None:
+        """Erase a deleted run and its child runs for good; ``gc`` then frees their blobs."""
+
+        def erase(session: Session) -> None:
+            row = find_run(session, run_id, include_deleted=True)
+            if row.deleted_at is None:
+                raise Conflict(f"run {run_id} is not deleted; delete it before purging it")
+            doomed, frontier = [row.id], [row.id]
+            while frontier:
+                frontier = list(
+                    session.scalars(select(RunRow.id).where(RunRow.parent_id.in_(frontier)))
+                )
+                doomed.extend(frontier)
+            for doomed_id in doomed:
+                blobrefs.drop_refs(session, "run", doomed_id)
+            session.delete(row)
+
+        self.db.write(erase)
 
     @operation("POST", "/runs/{run_id}/restore")
     def restore(self, principal: Principal, run_id: str) -> Run:

@@ -198,3 +198,11 @@ class RunPage(Page[Run]):
         )
         more = "<p>more: pass next_cursor</p>" if self.next_cursor else ""
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+
+
+class Artifact(Model):
+    path: str
+    size: int
+    digest: str
+    media_type: str
+    created_at: dt.datetime

@@ -1,0 +1,130 @@
+"""Run artifacts: files (and folders of files) a run produced, stored as content-addressed blobs."""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+import re
+from typing import BinaryIO
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dockyard.blobs.store import BlobStore
+from dockyard.core.errors import InvalidInput, NotFound
+from dockyard.core.operations import operation
+from dockyard.core.principal import Principal
+from dockyard.store import blobrefs
+from dockyard.store.db import Database
+from dockyard.store.tables import ArtifactRow, utcnow
+from dockyard.tracking.runs import find_run
+from dockyard.tracking.schemas import Artifact
+
+OWNER = "run"
+_SEGMENT = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
+
+
+def check_artifact_path(path: str) -> str:
+    """A relative POSIX path inside the run, without '..' or empty segments."""
+    segments = path.split("/")
+    if (
+        not path
+        or len(path) > 1024
+        or path.startswith("/")
+        or any(s in ("", ".", "..") or not _SEGMENT.match(s) for s in segments)
+    ):
+        raise InvalidInput(
+            f"artifact path {path[:100]!r} is not allowed: use a relative path like "
+            "'plots/roc.png' with no '..', '.' or empty parts"
+        )
+    return path
+
+
+def media_type(path: str) -> str:
+    guessed, _ = mimetypes.guess_type(path, strict=False)
+    if guessed:
+        return guessed
+    if posixpath.splitext(path)[1].lower() in (".parquet",):
+        return "application/vnd.apache.parquet"
+    return "application/octet-stream"
+
+
+def _to_model(row: ArtifactRow) -> Artifact:
+    return Artifact(
+        path=row.path,
+        size=row.size,
+        digest=row.digest,
+        media_type=row.media_type,
+        created_at=row.created_at,
+    )
+
+
+class ArtifactService:
+    """Upload, list and download a run's files; each keeps its blob alive until purged."""
+
+    service_name = "artifacts"
+
+    def __init__(self, db: Database, blobs: BlobStore) -> None:
+        self.db = db
+        self.blobs = blobs
+
+    @operation("POST", "/runs/{run_id}/artifacts", status=201)
+    def upload(self, principal: Principal, run_id: str, data: BinaryIO, path: str) -> Artifact:
+        """Store a file as ``path`` in the run (a path logged again is replaced)."""
+        check_artifact_path(path)
+        self.db.query(lambda s: find_run(s, run_id))  # fail before taking the bytes
+        stored = self.blobs.put(data)
+
+        def record(session: Session) -> Artifact:
+            run = find_run(session, run_id)
+            old = session.get(ArtifactRow, (run.id, path))
+            if old is not None and old.digest != stored.digest:
+                shared = session.scalar(
+                    select(func.count()).where(
+                        ArtifactRow.run_id == run.id,
+                        ArtifactRow.digest == old.digest,
+                        ArtifactRow.path != path,
+                    )
+                )
+                if not shared:
+                    blobrefs.drop_ref(session, OWNER, run.id, old.digest)
+            row = ArtifactRow(
+                run_id=run.id,
+                path=path,
+                digest=stored.digest,
+                size=stored.size,
+                media_type=media_type(path),
+                created_at=utcnow(),
+            )
+            session.merge(row)
+            blobrefs.add_refs(session, OWNER, run.id, [stored.digest])
+            return _to_model(row)
+
+        return self.db.write(record)
+
+    @operation("GET", "/runs/{run_id}/artifacts")
+    def list(self, principal: Principal, run_id: str, prefix: str = "") -> list[Artifact]:
+        """The run's artifacts by path, optionally only those under the folder ``prefix``."""
+
+        def fetch(session: Session) -> list[Artifact]:
+            run = find_run(session, run_id, include_deleted=True)
+            stmt = select(ArtifactRow).where(ArtifactRow.run_id == run.id)
+            if prefix:
+                folder = prefix.rstrip("/") + "/"
+                stmt = stmt.where(ArtifactRow.path.startswith(folder, autoescape=True))
+            return [_to_model(r) for r in session.scalars(stmt.order_by(ArtifactRow.path))]
+
+        return self.db.query(fetch)
+
+    @operation("GET", "/runs/{run_id}/artifacts/content")
+    def download(self, principal: Principal, run_id: str, path: str) -> BinaryIO:
+        """Stream an artifact's bytes (verified against its digest as they are read)."""
+
+        def locate(session: Session) -> str:
+            run = find_run(session, run_id, include_deleted=True)
+            row = session.get(ArtifactRow, (run.id, path))
+            if row is None:
+                raise NotFound(f"run {run_id} has no artifact {path!r}")
+            return row.digest
+
+        return self.blobs.open(self.db.query(locate), verify=True)
