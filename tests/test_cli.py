@@ -196,3 +196,5 @@ def test_runs_commands(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert len(json.loads(run_cli(capsys, "runs", "list", "--json")[1])) == 1
     assert run_cli(capsys, "runs", "restore", ids[0])[0] == 0
     assert run_cli(capsys, "runs", "show", "nope")[0] == 3
+    code, out, _ = run_cli(capsys, "runs", "reap", "--timeout", "1h", "--json")
+    assert code == 0 and json.loads(out) == {"failed": []}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,7 @@ def test_the_issue_example(client: Client) -> None:
     stored = client.runs.get(run.id)
     assert stored.status == "finished" and stored.end_time is not None
     assert stored.params == {"lr": "0.05", "depth": "6"}
-    assert stored.tags == {"team": "risk"}
+    assert stored.tags["team"] == "risk"
     assert stored.metrics["loss"].count == 1000
     assert stored.metrics["auc"].last == pytest.approx(0.5 + 999 / 2000)
     assert client.runs.history(run.id, "loss").steps == list(range(1000))
@@ -48,9 +50,67 @@ def test_module_level_api_and_nesting(client: Client) -> None:
             dy.set_tags({"kind": "fold"})
         assert dy.active_run() is parent
     assert client.runs.get(child.id).parent_id == parent.id
-    assert client.runs.get(child.id).tags == {"kind": "fold"}
+    assert client.runs.get(child.id).tags["kind"] == "fold"
     assert client.runs.get(parent.id).metrics["x"].last == 1.0
     assert client.runs.get(parent.id).params == {"batch": "32"}
+
+
+def test_automatic_capture(client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=repo, check=True)
+    (repo / "train.py").write_text("print('v1')\n")
+    subprocess.run([*git, "add", "."], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], cwd=repo, check=True)
+    (repo / "train.py").write_text("print('v2')\n")
+    monkeypatch.chdir(repo)
+    client.projects.create("p")
+    capture = dy.Capture(system_interval=0.05)
+    with dy.start_run("p", client=client, capture=capture) as run:
+        print("epoch 1 done")
+        time.sleep(0.3)
+    stored = client.runs.get(run.id)
+    assert len(stored.tags["dockyard.git.commit"]) == 40
+    assert stored.tags["dockyard.git.branch"] == "main"
+    assert stored.tags["dockyard.git.dirty"] == "true"
+    assert stored.tags["dockyard.python"].startswith("3.")
+    paths = {a.path for a in client.runs.artifacts(run.id)}
+    assert {
+        "dockyard/git.diff",
+        "dockyard/environment.json",
+        "dockyard/requirements.txt",
+        "dockyard/output.log",
+    } <= paths
+    with client.runs.open_artifact(run.id, "dockyard/git.diff") as stream:
+        assert "+print('v2')" in stream.read().decode()
+    with client.runs.open_artifact(run.id, "dockyard/environment.json") as stream:
+        record = json.loads(stream.read())
+    assert any(p.startswith("pydantic==") for p in record["packages"])
+    assert record["memory_bytes"] > 0 and record["cpu_count"] >= 1
+    with client.runs.open_artifact(run.id, "dockyard/output.log") as stream:
+        assert "epoch 1 done" in stream.read().decode()
+    assert stored.metrics["system/cpu_percent"].count >= 2
+    assert "system/process_rss_mib" in stored.metrics
+
+
+def test_capture_off_records_nothing_extra(client: Client) -> None:
+    client.projects.create("p")
+    with dy.start_run("p", client=client, capture=dy.Capture.off()) as run:
+        print("not kept")
+    stored = client.runs.get(run.id)
+    assert stored.tags == {} and stored.metrics == {}
+    assert client.runs.artifacts(run.id) == []
+
+
+def test_a_run_whose_process_died_is_marked_failed(client: Client) -> None:
+    client.projects.create("p")
+    orphan = client.runs.create("p")
+    time.sleep(1.1)
+    assert client.runs.reap(timeout_seconds=1).failed == [orphan.id]
+    stored = client.runs.get(orphan.id)
+    assert stored.status == "failed" and stored.end_time == stored.heartbeat_at
+    assert client.runs.reap(timeout_seconds=1).failed == []
 
 
 def test_an_exception_marks_the_run_failed_and_keeps_its_points(client: Client) -> None:

@@ -30,6 +30,7 @@ _EXPORTS = {
     "InvalidQuery": "dockyard.core.errors",
     "Run": "dockyard.tracking.schemas",
     "ActiveRun": "dockyard.sdk.runs",
+    "Capture": "dockyard.sdk.capture",
     "start_run": "dockyard.sdk.runs",
     "active_run": "dockyard.sdk.runs",
     "log_metric": "dockyard.sdk.runs",
@@ -41,6 +42,7 @@ _EXPORTS = {
 
 __all__ = [
     "ActiveRun",
+    "Capture",
     "Client",
     "Conflict",
     "DigestMismatch",
@@ -83,6 +85,7 @@ if TYPE_CHECKING:
     )
     from dockyard.core.principal import Principal
     from dockyard.projects.schemas import Project
+    from dockyard.sdk.capture import Capture
     from dockyard.sdk.runs import (
         ActiveRun,
         active_run,

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from dockyard.cli.admin import parse_duration
 from dockyard.cli.context import overrides
 from dockyard.cli.output import dump_json, say, table
 
@@ -153,3 +154,18 @@ def restore(ctx: typer.Context, run_id: str, as_json: bool = JSON) -> None:
         dump_json(run)
     else:
         say(f"restored run {run.name} ({run.id})")
+
+
+@app.command()
+def reap(
+    ctx: typer.Context,
+    timeout: str = typer.Option("5m", help="Silence after which a running run has died."),
+    as_json: bool = JSON,
+) -> None:
+    """Mark runs whose process stopped sending heartbeats as failed."""
+    with overrides(ctx).client() as client:
+        reaped = client.runs.reap(parse_duration(timeout))
+    if as_json:
+        dump_json(reaped)
+    else:
+        say(f"marked {len(reaped.failed)} silent runs as failed")

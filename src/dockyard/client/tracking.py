@@ -24,6 +24,8 @@ from dockyard.tracking.schemas import (
     MetricHistory,
     MetricsLogged,
     ParamsLog,
+    Reaped,
+    ReapRequest,
     Run,
     RunCreate,
     RunPage,
@@ -126,6 +128,10 @@ class RunsClient:
 
     def delete(self, run_id: str) -> Run:
         return self._call("delete", run_id=run_id)  # type: ignore[return-value]
+
+    def reap(self, timeout_seconds: int = 300) -> Reaped:
+        """Mark runs silent for ``timeout_seconds`` (their process died) as failed."""
+        return self._call("reap", body=build(ReapRequest, timeout_seconds=timeout_seconds))  # type: ignore[return-value]
 
     def purge(self, run_id: str) -> None:
         """Erase a deleted run (and its children) for good; ``gc`` then frees its blobs."""

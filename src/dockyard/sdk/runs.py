@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import io
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,6 +13,14 @@ from typing import Any
 from dockyard.client.client import Client, connect
 from dockyard.core.errors import InvalidInput
 from dockyard.sdk.batcher import MetricBatcher
+from dockyard.sdk.capture import (
+    Capture,
+    OutputCapture,
+    SystemSampler,
+    environment,
+    environment_files,
+    git_state,
+)
 from dockyard.sdk.spool import Spool
 from dockyard.tracking.schemas import Run, RunStatus
 
@@ -24,7 +33,9 @@ class ActiveRun:
     """A run being recorded. Metrics are batched in the background; use it as a context
     manager (or call :meth:`end`) so that everything is delivered and the run is closed."""
 
-    def __init__(self, client: Client, run: Run, *, owns_client: bool) -> None:
+    def __init__(
+        self, client: Client, run: Run, *, owns_client: bool, capture: Capture = Capture.off()
+    ) -> None:
         self.client = client
         self.id = run.id
         self.project = run.project
@@ -32,6 +43,12 @@ class ActiveRun:
         self._owns_client = owns_client
         self._batcher = MetricBatcher(client.runs, run.id, Spool(client.settings.home / "spool"))
         self._ended = False
+        self._output = OutputCapture() if capture.output else None
+        self._sampler = (
+            SystemSampler(self.log_metrics, capture.system_interval)
+            if capture.system_metrics
+            else None
+        )
 
     def log_metrics(
         self, metrics: Mapping[str, float], *, step: int = 0, timestamp_ms: int | None = None
@@ -74,6 +91,14 @@ class ActiveRun:
             return None
         self._ended = True
         try:
+            if self._sampler is not None:
+                self._sampler.stop()
+            if self._output is not None:
+                log = self._output.stop()
+                if log:
+                    self.client.runs.upload_artifact(
+                        self.id, "dockyard/output.log", io.BytesIO(log)
+                    )
             self._batcher.close()
             return self.client.runs.end(self.id, status)
         finally:
@@ -116,33 +141,53 @@ def start_run(
     tags: Mapping[str, str] | None = None,
     note: str = "",
     nested: bool = False,
+    capture: Capture | None = None,
     client: Client | None = None,
 ) -> ActiveRun:
     """Start recording a run; ``with dy.start_run("fraud") as run: run.log_metrics(...)``.
 
     With ``nested=True`` inside another run, the new run is its child. ``client`` defaults
     to ``dy.connect()`` (embedded, or the server in ``DOCKYARD_URL``). Batches a crashed
-    process left in the spool are delivered first.
+    process left in the spool are delivered first, and runs whose process died are marked
+    failed. ``capture`` chooses what is recorded automatically: the git commit, branch,
+    remote and uncommitted diff; the environment (Python, packages, OS, CPU, memory, GPUs,
+    command line); the run's printed output; system metrics (default: all of them).
     """
+    wanted = capture if capture is not None else Capture()
     owns = client is None
     active_client = client if client is not None else connect()
     try:
         parent = _ACTIVE.get()[-1].id if nested and _ACTIVE.get() else None
         Spool(active_client.settings.home / "spool").deliver(active_client.runs.log_batch)
+        active_client.runs.reap()
+        auto_tags: dict[str, str] = {}
+        files: dict[str, bytes] = {}
+        if wanted.git:
+            state = git_state(Path.cwd())
+            if state is not None:
+                auto_tags.update(state[0])
+                if state[1]:
+                    files["dockyard/git.diff"] = state[1].encode()
+        if wanted.environment:
+            env_tags, record = environment()
+            auto_tags.update(env_tags)
+            files.update(environment_files(record))
         run = active_client.runs.create(
             project,
             experiment=experiment,
             name=name,
             parent_id=parent,
             params=params,
-            tags=tags,
+            tags={**auto_tags, **(tags or {})},
             note=note,
         )
+        for path, content in files.items():
+            active_client.runs.upload_artifact(run.id, path, io.BytesIO(content))
     except BaseException:
         if owns:
             active_client.close()
         raise
-    return ActiveRun(active_client, run, owns_client=owns)
+    return ActiveRun(active_client, run, owns_client=owns, capture=wanted)
 
 
 def active_run() -> ActiveRun:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dockyard.core.errors import Conflict, InvalidInput, NotFound
@@ -30,6 +31,8 @@ from dockyard.tracking.schemas import (
     FINAL_STATUSES,
     MetricSummary,
     ParamsLog,
+    Reaped,
+    ReapRequest,
     Run,
     RunCreate,
     RunPage,
@@ -240,6 +243,24 @@ class RunService:
             return load_runs(session, [row])[0]
 
         return self.db.write(remove)
+
+    @operation("POST", "/runs/reap")
+    def reap(self, principal: Principal, body: ReapRequest) -> Reaped:
+        """Mark runs whose process stopped sending heartbeats as failed."""
+        cutoff = utcnow() - dt.timedelta(seconds=body.timeout_seconds)
+
+        def mark(session: Session) -> Reaped:
+            stale = RunRow.status == "running", RunRow.heartbeat_at < cutoff
+            ids = list(session.scalars(select(RunRow.id).where(*stale)))
+            if ids:
+                session.execute(
+                    update(RunRow)
+                    .where(RunRow.id.in_(ids), *stale)
+                    .values(status="failed", end_time=RunRow.heartbeat_at)
+                )
+            return Reaped(failed=ids)
+
+        return self.db.write(mark)
 
     @operation("POST", "/runs/{run_id}/purge", status=204)
     def purge(self, principal: Principal, run_id: str) -> None:

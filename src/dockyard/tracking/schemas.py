@@ -206,3 +206,11 @@ class Artifact(Model):
     digest: str
     media_type: str
     created_at: dt.datetime
+
+
+class ReapRequest(Model):
+    timeout_seconds: int = Field(300, ge=1, description="silence after which a run has died")
+
+
+class Reaped(Model):
+    failed: list[str]

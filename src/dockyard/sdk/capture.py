@@ -1,0 +1,227 @@
+"""What a run records about itself without being asked: code, environment, output, load.
+
+Each part can be switched off through :class:`Capture`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from importlib.metadata import distributions
+from pathlib import Path
+from typing import Any, TextIO
+
+import psutil
+
+_GIT_TIMEOUT = 10
+
+
+@dataclass(frozen=True)
+class Capture:
+    """Switches for automatic capture; ``Capture.off()`` records nothing extra."""
+
+    git: bool = True
+    environment: bool = True
+    output: bool = True
+    system_metrics: bool = True
+    system_interval: float = 10.0
+
+    @classmethod
+    def off(cls) -> Capture:
+        return cls(git=False, environment=False, output=False, system_metrics=False)
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=_GIT_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def git_state(cwd: Path) -> tuple[dict[str, str], str] | None:
+    """Tags (commit, branch, remote, dirty) and the uncommitted diff, or None outside git."""
+    commit = _git(["rev-parse", "HEAD"], cwd)
+    if commit is None:
+        return None
+    diff = _git(["diff", "HEAD", "--binary"], cwd) or ""
+    untracked = _git(["ls-files", "--others", "--exclude-standard"], cwd) or ""
+    tags = {
+        "dockyard.git.commit": commit.strip(),
+        "dockyard.git.branch": (_git(["rev-parse", "--abbrev-ref", "HEAD"], cwd) or "").strip(),
+        "dockyard.git.dirty": str(bool(diff.strip() or untracked.strip())).lower(),
+    }
+    remote = (_git(["config", "--get", "remote.origin.url"], cwd) or "").strip()
+    if remote:
+        tags["dockyard.git.remote"] = remote
+    if untracked.strip():
+        diff += "".join(f"# untracked: {line}\n" for line in untracked.splitlines())
+    return {k: v for k, v in tags.items() if v}, diff
+
+
+def _gpus() -> list[dict[str, str]]:
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gpus = []
+    for line in out.strip().splitlines():
+        name, memory, driver = (part.strip() for part in line.split(",", 2))
+        gpus.append({"name": name, "memory": memory, "driver": driver})
+    return gpus
+
+
+def environment() -> tuple[dict[str, str], dict[str, Any]]:
+    """Tags for search (python, host, entry point) and the full record (packages, hardware)."""
+    packages = sorted(
+        {f"{d.metadata['Name']}=={d.version}" for d in distributions() if d.metadata["Name"]},
+        key=str.lower,
+    )
+    entry = sys.argv[0] if sys.argv and sys.argv[0] else "<interactive>"
+    record: dict[str, Any] = {
+        "python": sys.version,
+        "executable": sys.executable,
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "cpu_count": os.cpu_count(),
+        "cpu": platform.processor() or platform.machine(),
+        "memory_bytes": psutil.virtual_memory().total,
+        "gpus": _gpus(),
+        "entry_point": entry,
+        "command": sys.argv,
+        "cwd": str(Path.cwd()),
+        "packages": packages,
+    }
+    tags = {
+        "dockyard.python": platform.python_version(),
+        "dockyard.host": record["host"],
+        "dockyard.entry_point": entry[:6000],
+        "dockyard.command": " ".join(sys.argv)[:6000] or entry,
+        "dockyard.gpus": str(len(record["gpus"])),
+    }
+    return tags, record
+
+
+def environment_files(record: dict[str, Any]) -> dict[str, bytes]:
+    """Artifacts describing the environment: the whole record and a requirements file."""
+    return {
+        "dockyard/environment.json": json.dumps(record, indent=2).encode(),
+        "dockyard/requirements.txt": ("\n".join(record["packages"]) + "\n").encode(),
+    }
+
+
+class Tee(io.TextIOBase):
+    """Writes go to the original stream and to a copy kept for the run."""
+
+    def __init__(self, original: TextIO, copy: TextIO, lock: threading.Lock) -> None:
+        self._original = original
+        self._copy = copy
+        self._lock = lock
+
+    def write(self, text: str) -> int:
+        self._original.write(text)
+        with self._lock:
+            self._copy.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._original.flush()
+
+    def isatty(self) -> bool:
+        return self._original.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._original.encoding
+
+
+class OutputCapture:
+    """Copies ``sys.stdout`` and ``sys.stderr`` (Python-level writes) into one log."""
+
+    def __init__(self) -> None:
+        self._log = io.StringIO()
+        self._lock = threading.Lock()
+        self._saved = (sys.stdout, sys.stderr)
+        sys.stdout = Tee(sys.stdout, self._log, self._lock)
+        sys.stderr = Tee(sys.stderr, self._log, self._lock)
+
+    def stop(self) -> bytes:
+        """Restore the streams and return what was written."""
+        if isinstance(sys.stdout, Tee):
+            sys.stdout = self._saved[0]
+        if isinstance(sys.stderr, Tee):
+            sys.stderr = self._saved[1]
+        with self._lock:
+            return self._log.getvalue().encode()
+
+
+class SystemSampler:
+    """Logs CPU, memory and process RSS (and GPU use when nvidia-smi is there) every interval."""
+
+    def __init__(self, log: Any, interval: float) -> None:
+        self._log = log
+        self._interval = interval
+        self._stop = threading.Event()
+        self._process = psutil.Process()
+        psutil.cpu_percent(None)  # prime: the first reading is against this moment
+        self._thread = threading.Thread(target=self._loop, name="dockyard-system", daemon=True)
+        self._thread.start()
+
+    def sample(self) -> dict[str, float]:
+        values = {
+            "system/cpu_percent": float(psutil.cpu_percent(None)),
+            "system/memory_percent": float(psutil.virtual_memory().percent),
+            "system/process_rss_mib": self._process.memory_info().rss / 2**20,
+        }
+        for i, gpu in enumerate(_gpu_load()):
+            values[f"system/gpu{i}_percent"] = gpu
+        return values
+
+    def _loop(self) -> None:
+        step = 0
+        while not self._stop.wait(self._interval):
+            self._log(self.sample(), step=step)
+            step += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _gpu_load() -> list[float]:
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout
+        return [float(x) for x in out.split()]
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return []
