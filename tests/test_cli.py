@@ -181,6 +181,8 @@ def test_runs_commands(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
         for lr, auc in ((0.1, 0.8), (0.01, 0.9)):
             with dy.start_run("fraud", params={"lr": lr}, client=client) as run:
                 run.log_metric("auc", auc)
+                (home.parent / "model.txt").write_text(f"lr={lr}")
+                run.log_artifact(home.parent / "model.txt", "model/model.txt")
             ids.append(run.id)
     code, out, _ = run_cli(capsys, "runs", "list", "--json")
     assert code == 0 and len(json.loads(out)) == 2
@@ -196,5 +198,12 @@ def test_runs_commands(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert len(json.loads(run_cli(capsys, "runs", "list", "--json")[1])) == 1
     assert run_cli(capsys, "runs", "restore", ids[0])[0] == 0
     assert run_cli(capsys, "runs", "show", "nope")[0] == 3
+    code, out, _ = run_cli(capsys, "runs", "artifacts", ids[1], "--prefix", "model", "--json")
+    assert code == 0 and [a["path"] for a in json.loads(out)] == ["model/model.txt"]
+    dest = home.parent / "dl"
+    code, out, _ = run_cli(
+        capsys, "runs", "download", ids[1], "--dest", str(dest), "--prefix", "model"
+    )
+    assert code == 0 and (dest / "model" / "model.txt").read_text() == "lr=0.01"
     code, out, _ = run_cli(capsys, "runs", "reap", "--timeout", "1h", "--json")
     assert code == 0 and json.loads(out) == {"failed": []}

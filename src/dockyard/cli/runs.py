@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -169,3 +170,50 @@ def reap(
         dump_json(reaped)
     else:
         say(f"marked {len(reaped.failed)} silent runs as failed")
+
+
+@app.command()
+def artifacts(
+    ctx: typer.Context,
+    run_id: str,
+    prefix: str = typer.Option("", help="Only files under this folder."),
+    as_json: bool = JSON,
+) -> None:
+    """List a run's artifacts with their size and media type."""
+    with overrides(ctx).client() as client:
+        found = client.runs.artifacts(run_id, prefix)
+    if as_json:
+        dump_json(found)
+        return
+    table(
+        None,
+        ["path", "size", "media type", "sha256"],
+        [(a.path, f"{a.size:,}", a.media_type, a.digest[:12]) for a in found],
+    )
+
+
+@app.command()
+def download(
+    ctx: typer.Context,
+    run_id: str,
+    dest: Path = typer.Option(Path(), "--dest", "-d", help="Folder to write into."),
+    prefix: str = typer.Option("", help="Only files under this folder."),
+    as_json: bool = JSON,
+) -> None:
+    """Download a run's artifacts (each verified against its digest)."""
+    from rich.progress import Progress
+
+    with overrides(ctx).client() as client:
+        listed = client.runs.artifacts(run_id, prefix)
+        with Progress(transient=True, disable=as_json) as progress:
+            task = progress.add_task("downloading", total=sum(a.size for a in listed) or 1)
+            written = [
+                client.runs.download_artifact(
+                    run_id, a.path, dest / a.path, on_chunk=lambda n: progress.advance(task, n)
+                )
+                for a in listed
+            ]
+    if as_json:
+        dump_json([str(p) for p in written])
+    else:
+        say(f"downloaded {len(written)} files to {dest}")

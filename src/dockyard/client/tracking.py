@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -178,19 +178,32 @@ class RunsClient:
         result: BinaryIO = self._transport.call(_ARTIFACTS["download"], args)
         return result
 
+    def download_artifact(
+        self,
+        run_id: str,
+        path: str,
+        target: str | Path,
+        *,
+        on_chunk: Callable[[int], object] | None = None,
+    ) -> Path:
+        """Write one artifact to ``target`` (a partial download never has that name)."""
+        final = Path(target)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        partial = final.with_name(final.name + ".part")
+        with self.open_artifact(run_id, path) as stream, open(partial, "wb") as out:
+            while chunk := stream.read(1 << 20):
+                out.write(chunk)
+                if on_chunk is not None:
+                    on_chunk(len(chunk))
+        partial.replace(final)
+        return final
+
     def download_artifacts(self, run_id: str, dest: str | Path, prefix: str = "") -> list[Path]:
         """Write the run's artifacts (or those under ``prefix``) below ``dest``."""
-        written = []
-        for artifact in self.artifacts(run_id, prefix):
-            target = Path(dest) / artifact.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(target.name + ".part")
-            with self.open_artifact(run_id, artifact.path) as stream, open(partial, "wb") as out:
-                while chunk := stream.read(1 << 20):
-                    out.write(chunk)
-            partial.replace(target)
-            written.append(target)
-        return written
+        return [
+            self.download_artifact(run_id, a.path, Path(dest) / a.path)
+            for a in self.artifacts(run_id, prefix)
+        ]
 
     def restore(self, run_id: str) -> Run:
         return self._call("restore", run_id=run_id)  # type: ignore[return-value]
