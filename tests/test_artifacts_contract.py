@@ -96,6 +96,6 @@ def test_purge_then_gc_frees_the_blobs(
 def test_active_run_logs_artifacts(client: Client, tmp_path: Path) -> None:
     client.projects.create("p")
     (tmp_path / "notes.md").write_text("# notes")
-    with dy.start_run("p", client=client) as run:
+    with dy.start_run("p", client=client, capture=dy.Capture.off()) as run:
         run.log_artifact(tmp_path / "notes.md", "docs/notes.md")
     assert [a.path for a in client.runs.artifacts(run.id)] == ["docs/notes.md"]
