@@ -209,3 +209,43 @@ def test_open_backend_by_url(tmp_path: Path, s3_server: dict[str, Any]) -> None:
     assert isinstance(s3, FsspecBackend)
     with pytest.raises(InvalidInput, match="fsspec driver"):
         open_backend("nosuchscheme://bucket/x")
+
+
+def test_mixed_small_and_large_reads_hash_in_order(store: BlobStore) -> None:
+    sizes = [10, 3000, 2 << 20, 7, 1 << 20, 5 << 20, 1]
+    pieces = [bytes([i]) * size for i, size in enumerate(sizes)]
+
+    class Pieces(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def read(self, n: int = -1) -> bytes:
+            return pieces.pop(0) if pieces else b""
+
+    data = b"".join(pieces)
+    stored = store.put(Pieces())  # type: ignore[arg-type]
+    assert stored.digest == sha(data) and stored.size == len(data)
+    assert store.read_bytes(stored.digest) == data
+
+
+def test_local_publish_is_durable_and_a_duplicate_costs_no_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    store = BlobStore(LocalBackend(tmp_path / "blobs"))
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    first = store.put(io.BytesIO(b"durable bytes"))
+    assert not first.deduplicated
+    assert len(synced) >= 2, "publishing must fsync the file and its folder"
+    synced.clear()
+    again = store.put(io.BytesIO(b"durable bytes"))
+    assert again.deduplicated and synced == []
+    assert list(store.staged()) == []

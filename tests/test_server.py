@@ -176,3 +176,75 @@ def test_unreachable_server_is_a_clear_error(tmp_path) -> None:  # type: ignore[
     settings = Settings(home=tmp_path, db="", blobs="", url=f"http://127.0.0.1:{port}")
     with connect_with(settings) as client, pytest.raises(Unavailable, match="DOCKYARD_URL"):
         client.projects.list()
+
+
+def test_large_upload_that_fills_the_request_queue_completes(
+    server: RunningServer,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Regression: an upload whose body fills the pipe's queue used to hang or fail."""
+    from dockyard.server import streams
+
+    waits: list[int] = []
+    put_blocking = streams.RequestPipe._put_blocking
+
+    def counting(self: streams.RequestPipe, item: object) -> None:
+        waits.append(1)
+        put_blocking(self, item)
+
+    monkeypatch.setattr(streams.RequestPipe, "_put_blocking", counting)
+    backend = services.blob_store.backend
+    put = backend.put
+
+    def slow_put(key: str, stream: io.BufferedIOBase) -> int:
+        time.sleep(0.5)  # the body keeps arriving: the queue fills up meanwhile
+        return put(key, stream)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(backend, "put", slow_put)
+    data = hashlib.sha512(b"queue").digest() * (48 * 1024 * 1024 // 64)  # 48 MiB
+    with connect_with(Settings(home=tmp_path, db="", blobs="", url=server.url)) as client:
+        info = client.blobs.put(io.BytesIO(data), digest=hashlib.sha256(data).hexdigest())
+        assert info.size == len(data) and not info.deduplicated
+        assert waits, "the request queue never filled up: the test does not test the fix"
+        assert client.blobs.get(info.digest) == data
+    assert list(services.blob_store.staged()) == []
+
+
+def test_request_pipe_reads_at_most_n_bytes_in_order() -> None:
+    import anyio
+
+    from dockyard.server.streams import BLOCK, RequestPipe
+
+    pieces = [bytes([i % 251]) * size for i, size in enumerate([1, 65536, BLOCK, 3, BLOCK + 7])]
+
+    class FakeRequest:
+        async def stream(self):  # type: ignore[no-untyped-def]
+            for piece in pieces:
+                yield piece
+
+    pipe = RequestPipe(depth=64)
+    anyio.run(pipe.fill_from, FakeRequest())  # type: ignore[arg-type]
+    got: list[bytes] = []
+    while chunk := pipe.read(1_000_003):
+        assert len(chunk) <= 1_000_003
+        got.append(chunk)
+    assert b"".join(got) == b"".join(pieces)
+    assert pipe.read(10) == b"" and pipe.read() == b""
+
+
+def test_a_corrupted_download_is_refused_and_leaves_no_file(
+    client,  # type: ignore[no-untyped-def]
+    services: Services,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    data = b"the real bytes " * 100_000
+    info = client.blobs.put(data)
+    key = next(iter(services.blob_store.backend.list("sha256"))).key
+    services.blob_store.backend.put(key, io.BytesIO(b"x" * len(data)))  # same size, other bytes
+    target = tmp_path / "out" / "copy.bin"
+    target.parent.mkdir()
+    with pytest.raises(DigestMismatch):
+        client.blobs.download(info.digest, target)
+    assert list(target.parent.iterdir()) == []

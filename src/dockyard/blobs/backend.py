@@ -10,7 +10,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from dockyard.core.errors import InvalidInput
 
-CHUNK = 1 << 20
+CHUNK = 4 << 20  # bytes per read/write when streaming; a whole RequestPipe block
 _KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$")
 
 
@@ -35,7 +35,12 @@ def check_key(key: str) -> str:
 
 @runtime_checkable
 class BlobBackend(Protocol):
-    """Where bytes live. Implementations stay dumb: no hashing, no dedup."""
+    """Where bytes live. Implementations stay dumb: no hashing, no dedup.
+
+    Writing is two steps: :meth:`put` stages bytes under a private key (fast, not
+    necessarily durable), :meth:`move` publishes them (atomic and durable). Only moved
+    keys are promised to survive a crash.
+    """
 
     url: str
 
@@ -43,11 +48,20 @@ class BlobBackend(Protocol):
         """Copy ``stream`` to ``key`` in chunks and return the number of bytes written.
 
         Readers must not rely on ``key`` until this returns; :meth:`move` publishes.
+        ``put`` need not make the bytes durable (a local folder does not fsync here): a
+        staged copy that is then deleted (a duplicate, a digest mismatch) costs no flush.
+        Whatever must survive a crash goes through :meth:`move`.
         """
         ...
 
     def move(self, src: str, dst: str) -> None:
-        """Atomically publish ``src`` as ``dst``: a reader sees all of ``dst`` or nothing."""
+        """Atomically and durably publish ``src`` as ``dst``.
+
+        A reader sees all of ``dst`` or nothing, and once this returns ``dst`` survives a
+        crash with all of its bytes: the backend makes ``src``'s content durable before it
+        becomes visible as ``dst`` (a local folder: fsync the file, rename, fsync the
+        folder; an object store: the upload is durable when it completes).
+        """
         ...
 
     def open(self, key: str) -> BinaryIO:

@@ -4,12 +4,89 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from dockyard.blobs.backend import CHUNK, ObjectInfo, check_key
 from dockyard.core.errors import NotFound
+
+FLUSH_EVERY = 64 << 20
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make the entries of folder ``path`` (a rename, a new file) durable."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _makedirs(path: Path, root: Path) -> None:
+    """``mkdir -p`` below ``root``, fsyncing the parent of each folder it creates."""
+    if path.is_dir():
+        return
+    missing: list[Path] = []
+    while not path.is_dir() and path != root and path.is_relative_to(root):
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir()
+        except FileExistsError:  # created meanwhile by a concurrent put
+            continue
+        _fsync_dir(folder.parent)
+
+
+class _Flusher:
+    """A thread that fdatasyncs ``fd`` whenever asked, while the writer goes on writing."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._wake = threading.Condition()
+        self._pending = False
+        self._stop = False
+        self._error: OSError | None = None
+        self._thread: threading.Thread | None = None
+
+    def request(self) -> None:
+        if self._error is not None:
+            raise self._error
+        with self._wake:
+            self._pending = True
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="blob-flush", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending and not self._stop:
+                    self._wake.wait()
+                if not self._pending:
+                    return
+                self._pending = False
+            try:
+                os.fdatasync(self._fd)
+            except OSError as exc:
+                self._error = exc
+                return
+
+    def __enter__(self) -> _Flusher:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        with self._wake:
+            self._stop = True
+            self._pending = False  # the final fsync (in move) covers what is left
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None and exc_type is None:
+            raise self._error
 
 
 class LocalBackend:
@@ -27,21 +104,38 @@ class LocalBackend:
         return path
 
     def put(self, key: str, stream: BinaryIO) -> int:
+        """Write ``stream`` to ``key``; the bytes reach the disk while they arrive.
+
+        A background thread flushes every :data:`FLUSH_EVERY` bytes, so :meth:`move`'s
+        fsync (the durability point) only waits for the tail. ``put`` itself does not
+        fsync: a staged copy that turns out to be a duplicate is deleted without paying it.
+        """
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _makedirs(path.parent, self.root)
         written = 0
-        with open(path, "wb") as out:
+        with open(path, "wb") as out, _Flusher(out.fileno()) as flusher:
+            flushed = 0
             while chunk := stream.read(CHUNK):
                 out.write(chunk)
                 written += len(chunk)
+                if written - flushed >= FLUSH_EVERY:
+                    out.flush()
+                    flusher.request()
+                    flushed = written
             out.flush()
-            os.fsync(out.fileno())
         return written
 
     def move(self, src: str, dst: str) -> None:
-        target = self._path(dst)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self._path(src).replace(target)
+        """fsync ``src``, rename it over ``dst``, then fsync the folder: a durable publish."""
+        source, target = self._path(src), self._path(dst)
+        fd = os.open(source, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _makedirs(target.parent, self.root)
+        source.replace(target)
+        _fsync_dir(target.parent)
 
     def open(self, key: str) -> BinaryIO:
         try:

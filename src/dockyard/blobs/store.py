@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from dockyard.blobs.backend import BlobBackend, ObjectInfo
+from dockyard.blobs.hashing import BackgroundSha256
 from dockyard.core.errors import DigestMismatch, InvalidInput, NotFound
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -43,17 +44,18 @@ class StoredBlob:
 
 
 class _Hashing:
-    """A read-through wrapper that hashes and counts what passes."""
+    """A read-through wrapper that counts what passes and hashes it (off the reading thread)."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
-        self.sha = hashlib.sha256()
+        self.sha = BackgroundSha256()
         self.size = 0
 
     def read(self, n: int = -1) -> bytes:
         data = self._stream.read(n)
-        self.sha.update(data)
-        self.size += len(data)
+        if data:
+            self.size += len(data)
+            self.sha.update(data)
         return data
 
 
@@ -112,7 +114,10 @@ class BlobStore:
         staging = f"{STAGING}/{uuid.uuid4().hex}"
         hashing = _Hashing(stream)
         try:
-            self.backend.put(staging, hashing)  # type: ignore[arg-type]
+            try:
+                self.backend.put(staging, hashing)  # type: ignore[arg-type]
+            finally:
+                hashing.sha.close()
             actual = hashing.sha.hexdigest()
             if expected is not None and actual != expected:
                 raise DigestMismatch(
@@ -120,6 +125,8 @@ class BlobStore:
                     f"sha256:{expected}; nothing was stored"
                 )
             if self.backend.exists(blob_key(actual)):
+                # put() did not make the staged copy durable (move() does): dropping a
+                # duplicate costs no fsync.
                 self.backend.delete(staging)
                 return StoredBlob(actual, hashing.size, deduplicated=True)
             self.backend.move(staging, blob_key(actual))

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import io
-import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from dockyard.blobs.backend import CHUNK
+from dockyard.blobs.hashing import BackgroundSha256
 from dockyard.blobs.service import BlobInfo, BlobService
+from dockyard.blobs.store import check_digest
 from dockyard.client.transport import Transport
+from dockyard.core.errors import DigestMismatch
 from dockyard.core.operations import operations_by_name
 
 _OPS = operations_by_name(BlobService)
+
+
+def _chunks_of(stream: BinaryIO) -> Iterator[bytes]:
+    """A stream's bytes as they come: a response's own chunks, else ``CHUNK``-sized reads."""
+    chunks = getattr(stream, "chunks", None)
+    if callable(chunks):
+        yield from chunks()
+        return
+    while chunk := stream.read(CHUNK):
+        yield chunk
 
 
 class BlobsClient:
@@ -42,12 +56,34 @@ class BlobsClient:
             return stream.read()
 
     def download(self, digest: str, path: str | Path) -> Path:
-        """Write a blob to ``path`` (atomically: a partial download never has that name)."""
+        """Write a blob to ``path``, verified and atomically.
+
+        The bytes go to ``<path>.part`` as they arrive and are hashed on the way; only if
+        they hash to ``digest`` is the file renamed to ``path``. Otherwise
+        :class:`DigestMismatch` is raised and nothing is left behind.
+        """
+        expected = check_digest(digest)
         target = Path(path)
         partial = target.with_name(target.name + ".part")
-        with self.open(digest) as stream, open(partial, "wb") as out:
-            shutil.copyfileobj(stream, out, 1 << 20)
-        partial.replace(target)
+        try:
+            with (
+                BackgroundSha256() as sha,
+                self.open(expected) as stream,
+                open(partial, "wb") as out,
+            ):
+                for chunk in _chunks_of(stream):
+                    sha.update(chunk)
+                    out.write(chunk)
+            actual = sha.hexdigest()
+            if actual != expected:
+                raise DigestMismatch(
+                    f"the bytes received for blob sha256:{expected} hash to "
+                    f"sha256:{actual}; {target} was not written"
+                )
+            partial.replace(target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         return target
 
     def info(self, digest: str) -> BlobInfo:

@@ -29,31 +29,60 @@ def _chunks(stream: BinaryIO) -> Iterator[bytes]:
 
 
 class ResponseStream:
-    """A streamed response body read like a file; close it (or use ``with``) when done."""
+    """A streamed response body read like a file; close it (or use ``with``) when done.
+
+    Without a Content-Encoding the body is taken as the network delivers it
+    (``iter_raw``: no decoding, no re-chunking); :meth:`read` hands chunks over whole
+    when they fit and slices them once otherwise.
+    """
 
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
-        self._chunks = response.iter_bytes(CHUNK)
-        self._buffer = b""
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        raw = encoding in ("", "identity")
+        self._chunks = response.iter_raw() if raw else response.iter_bytes()
+        self._chunk = b""
+        self._offset = 0
+
+    def _rest(self) -> bytes:
+        """What is left of the current chunk (and forget it)."""
+        rest = self._chunk[self._offset :] if self._offset else self._chunk
+        self._chunk, self._offset = b"", 0
+        return rest
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
-            data = self._buffer + b"".join(self._chunks)
-            self._buffer = b""
-            return data
-        while len(self._buffer) < n:
-            chunk = next(self._chunks, b"")
-            if not chunk:
-                break
-            self._buffer += chunk
-        data, self._buffer = self._buffer[:n], self._buffer[n:]
-        return data
+            return self._rest() + b"".join(self._chunks)
+        parts: list[bytes] = []
+        need = n
+        while need > 0:
+            if self._offset >= len(self._chunk):
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                self._chunk, self._offset = chunk, 0
+                continue
+            available = len(self._chunk) - self._offset
+            if available <= need:
+                parts.append(self._rest())
+                need -= available
+            else:
+                end = self._offset + need
+                parts.append(self._chunk[self._offset : end])
+                self._offset = end
+                need = 0
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The rest of the body, chunk by chunk as it arrives (no copies)."""
+        if rest := self._rest():
+            yield rest
+        for chunk in self._chunks:
+            if chunk:
+                yield chunk
 
     def __iter__(self) -> Iterator[bytes]:
-        if self._buffer:
-            yield self._buffer
-            self._buffer = b""
-        yield from self._chunks
+        return self.chunks()
 
     def close(self) -> None:
         self._response.close()

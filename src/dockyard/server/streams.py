@@ -10,34 +10,63 @@ from typing import BinaryIO, TypeVar
 import anyio
 from starlette.requests import Request
 
+from dockyard.blobs.backend import CHUNK as BACKEND_CHUNK
+
 T = TypeVar("T")
-CHUNK = 1 << 20
+CHUNK = BACKEND_CHUNK  # what a download sends per piece, and what uploads are read in
+BLOCK = BACKEND_CHUNK  # the request body crosses to the worker thread in blocks of at most this
 _EOF = object()
 
 
 class RequestPipe:
-    """A file-like reader, for a worker thread, of bytes the event loop pushes in."""
+    """A file-like reader, for a worker thread, of bytes the event loop pushes in.
 
-    def __init__(self, depth: int = 8) -> None:
+    The body crosses in ~4 MiB blocks (one join per block); :meth:`read` hands a block
+    over as it is when it fits, else a slice of it. At most ``depth`` blocks wait in the
+    queue, so memory stays bounded (~``depth * BLOCK``) whatever the size of the upload.
+    """
+
+    def __init__(self, depth: int = 4) -> None:
         self._queue: queue.Queue[object] = queue.Queue(depth)
-        self._buffer = bytearray()
+        self._block = b""
+        self._offset = 0
         self._done = False
         self.closed = False
 
-    def read(self, n: int = -1) -> bytes:
-        while not self._done and (n < 0 or len(self._buffer) < n):
+    def _next_block(self) -> bool:
+        """Wait for the next block; False at the end of the body."""
+        while not self._done:
             item = self._queue.get()
             if item is _EOF:
                 self._done = True
             elif isinstance(item, BaseException):
                 self._done = True
                 raise item
-            elif isinstance(item, bytes):
-                self._buffer += item
-        size = len(self._buffer) if n < 0 else min(n, len(self._buffer))
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return data
+            elif isinstance(item, bytes) and item:
+                self._block, self._offset = item, 0
+                return True
+        return False
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (all the rest if ``n`` < 0); ``b""`` only at the end."""
+        if n is None or n < 0:
+            parts = [self._block[self._offset :]] if self._offset < len(self._block) else []
+            self._block, self._offset = b"", 0
+            while self._next_block():
+                parts.append(self._block)
+            self._block = b""
+            return b"".join(parts)
+        if n == 0:
+            return b""
+        if self._offset >= len(self._block) and not self._next_block():
+            return b""
+        block, start = self._block, self._offset
+        if start == 0 and len(block) <= n:  # the whole block: no copy
+            self._block = b""
+            return block
+        end = min(start + n, len(block))
+        self._offset = end
+        return block[start:end]
 
     def _put_blocking(self, item: object) -> None:
         while not self.closed:
@@ -54,21 +83,27 @@ class RequestPipe:
             await anyio.to_thread.run_sync(self._put_blocking, item)
 
     async def fill_from(self, request: Request) -> None:
-        """Push the request body in ~1 MiB pieces, then the end (or the failure)."""
-        pending = bytearray()
+        """Push the request body in ~4 MiB blocks, then the end (or the failure)."""
+        pending: list[bytes] = []
+        size = 0
         try:
             async for chunk in request.stream():
                 if self.closed:
                     return
-                pending += chunk
-                if len(pending) >= CHUNK:
-                    await self._put(bytes(pending))
+                if not chunk:
+                    continue
+                if size + len(chunk) > BLOCK and pending:  # blocks stay <= BLOCK: a
+                    block = b"".join(pending)  # CHUNK-sized read takes one whole
                     pending.clear()
+                    size = 0
+                    await self._put(block)
+                pending.append(chunk if isinstance(chunk, bytes) else bytes(chunk))
+                size += len(chunk)
         except Exception as exc:  # client went away: the reader must not wait forever
             await self._put(ConnectionError(f"upload interrupted: {exc!r}"))
             return
         if pending:
-            await self._put(bytes(pending))
+            await self._put(b"".join(pending))
         await self._put(_EOF)
 
 
@@ -96,7 +131,7 @@ async def call_with_request_body(request: Request, fn: Callable[[RequestPipe], T
 
 
 def iter_stream(stream: BinaryIO) -> Iterator[bytes]:
-    """Read a blocking stream in 1 MiB chunks, closing it at the end."""
+    """Read a blocking stream in ``CHUNK``-sized pieces, closing it at the end."""
     try:
         while chunk := stream.read(CHUNK):
             yield chunk

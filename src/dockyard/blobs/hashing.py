@@ -1,0 +1,62 @@
+"""sha256 that overlaps I/O: large inputs are hashed in a helper thread (hashlib releases
+the GIL), so hashing one block runs while the next is read or written."""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+
+from dockyard.blobs.backend import CHUNK
+
+
+class BackgroundSha256:
+    """Feed bytes with :meth:`update`; :meth:`hexdigest` waits for the hasher and answers.
+
+    Pieces are handed over in batches of about ``CHUNK`` bytes through a bounded queue
+    (bounded memory); input smaller than one batch never starts a thread.
+    """
+
+    def __init__(self, depth: int = 4) -> None:
+        self._sha = hashlib.sha256()
+        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(depth)
+        self._thread: threading.Thread | None = None
+        self._batch: list[bytes] = []
+        self._batched = 0
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            for piece in batch:
+                self._sha.update(piece)
+
+    def update(self, data: bytes) -> None:
+        self._batch.append(data)
+        self._batched += len(data)
+        if self._batched >= CHUNK:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="blob-hash", daemon=True)
+                self._thread.start()
+            self._queue.put(self._batch)
+            self._batch, self._batched = [], 0
+
+    def close(self) -> None:
+        """Hash what is left and stop the helper thread (idempotent)."""
+        if self._thread is not None and self._thread.is_alive():
+            if self._batch:
+                self._queue.put(self._batch)
+            self._queue.put(None)
+            self._thread.join()
+        elif self._thread is None:
+            for piece in self._batch:
+                self._sha.update(piece)
+        self._batch, self._batched = [], 0
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self._sha.hexdigest()
+
+    def __enter__(self) -> BackgroundSha256:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
