@@ -103,9 +103,13 @@ def test_a_database_from_a_newer_dockyard_is_refused(db_url: str) -> None:
     ensure_schema(db)
     with db.engine.begin() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
-    with pytest.raises(Unavailable, match="upgrade dockyard"):
-        ensure_schema(db)
-    db.dispose()
+    try:
+        with pytest.raises(Unavailable, match="upgrade dockyard"):
+            ensure_schema(db)
+    finally:  # the PostgreSQL database is shared by the session's tests
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": HEAD})
+        db.dispose()
 
 
 def _create_in_process(db_url: str, home: str, name: str) -> None:
