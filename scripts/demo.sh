@@ -42,7 +42,19 @@ with dy.connect() as client:  # DOCKYARD_URL is set: this talks to the server
         client.projects.create("fraud")
     except dy.Conflict as exc:
         print("a duplicate name is refused:", exc)
+
+    for lr in (0.3, 0.1, 0.03):  # three tracked runs, metrics batched in the background
+        with dy.start_run("fraud", experiment="baseline", params={"lr": lr}, client=client) as run:
+            for step in range(200):
+                run.log_metrics({"loss": 1 / (1 + lr * step), "auc": 0.9 - 0.5 / (1 + lr * step)},
+                                step=step)
+    best = client.runs.search("metrics.auc > 0.8", order_by="metrics.auc DESC").items
+    print("runs with auc > 0.8, best first:",
+          [(r.params["lr"], round(r.metrics["auc"].last, 4)) for r in best])
+    print(client.runs.compare([r.id for r in best]).filter(like="params").to_string())
 PY
+echo "== dockyard runs list"
+dockyard runs list --project fraud
 echo "== raw REST: GET $url/api/v1/projects"
 python -c "import httpx, json; print(json.dumps(httpx.get('$url/api/v1/projects').json(), indent=2))"
 echo "== done; the server stops now"
