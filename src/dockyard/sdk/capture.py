@@ -74,12 +74,13 @@ def git_state(cwd: Path) -> tuple[dict[str, str], str] | None:
     return {k: v for k, v in tags.items() if v}, diff
 
 
-def _gpus() -> list[dict[str, str]]:
+def _nvidia_smi(fields: str) -> list[list[str]]:
+    """One row per GPU of the requested ``--query-gpu`` fields; none without nvidia-smi."""
     if shutil.which("nvidia-smi") is None:
         return []
     try:
         out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            ["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader,nounits"],
             capture_output=True,
             text=True,
             timeout=10,
@@ -87,11 +88,14 @@ def _gpus() -> list[dict[str, str]]:
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
-    gpus = []
-    for line in out.strip().splitlines():
-        name, memory, driver = (part.strip() for part in line.split(",", 2))
-        gpus.append({"name": name, "memory": memory, "driver": driver})
-    return gpus
+    return [[part.strip() for part in line.split(",")] for line in out.strip().splitlines()]
+
+
+def _gpus() -> list[dict[str, str]]:
+    return [
+        dict(zip(("name", "memory_mib", "driver"), row, strict=False))
+        for row in _nvidia_smi("name,memory.total,driver_version")
+    ]
 
 
 def environment() -> tuple[dict[str, str], dict[str, Any]]:
@@ -212,16 +216,10 @@ class SystemSampler:
 
 
 def _gpu_load() -> list[float]:
-    if shutil.which("nvidia-smi") is None:
-        return []
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout
-        return [float(x) for x in out.split()]
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return []
+    loads = []
+    for row in _nvidia_smi("utilization.gpu"):
+        try:
+            loads.append(float(row[0]))
+        except (IndexError, ValueError):
+            continue
+    return loads
