@@ -176,3 +176,24 @@ def test_runs_started_at_once_share_one_new_experiment(client: Client, project: 
         made = list(pool.map(lambda i: client.runs.create(project, experiment="race"), range(16)))
     assert {r.experiment for r in made} == {"race"}
     assert [e.name for e in client.experiments.list(project)] == ["race"]
+
+
+def test_delete_restore_and_purge_experiments(client: Client, project: str) -> None:
+    kept = client.runs.create(project, experiment="kept")
+    binned = client.runs.create(project, experiment="old")
+    client.runs.log_metrics(binned.id, {"x": 1.0})
+    assert client.experiments.delete(project, "old").deleted
+    assert [r.id for r in client.runs.search(projects=[project]).items] == [kept.id]
+    assert len(client.runs.search(projects=[project], include_deleted=True).items) == 2
+    with pytest.raises(Conflict, match="is deleted"):
+        client.runs.create(project, experiment="old")
+    assert not client.experiments.restore(project, "old").deleted
+    assert len(client.runs.search(projects=[project]).items) == 2
+    with pytest.raises(Conflict, match="not deleted"):
+        client.experiments.purge(project, "old")
+    client.experiments.delete(project, "old")
+    client.experiments.purge(project, "old")
+    with pytest.raises(NotFound):
+        client.runs.get(binned.id)
+    with pytest.raises(NotFound):
+        client.experiments.get(project, "old")

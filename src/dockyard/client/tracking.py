@@ -64,6 +64,22 @@ class ExperimentsClient:
         result: Experiment = self._transport.call(_EXPERIMENTS["get"], args)
         return result
 
+    def delete(self, project: str, name: str) -> Experiment:
+        """Move an experiment and its runs to the bin."""
+        args = {"project": project, "experiment": name}
+        result: Experiment = self._transport.call(_EXPERIMENTS["delete"], args)
+        return result
+
+    def restore(self, project: str, name: str) -> Experiment:
+        """Bring a deleted experiment and its runs back."""
+        args = {"project": project, "experiment": name}
+        result: Experiment = self._transport.call(_EXPERIMENTS["restore"], args)
+        return result
+
+    def purge(self, project: str, name: str) -> None:
+        """Erase a deleted experiment and its runs for good; ``gc`` then frees their blobs."""
+        self._transport.call(_EXPERIMENTS["purge"], {"project": project, "experiment": name})
+
 
 class RunsClient:
     """Runs and what they log, one call at a time (``dy.start_run`` batches for you)."""

@@ -11,8 +11,9 @@ from dockyard.core.ids import new_id
 from dockyard.core.operations import operation
 from dockyard.core.principal import Principal
 from dockyard.projects.service import find_project
+from dockyard.store import blobrefs
 from dockyard.store.db import Database
-from dockyard.store.tables import ExperimentRow, ProjectRow, utcnow
+from dockyard.store.tables import ExperimentRow, ProjectRow, RunRow, utcnow
 from dockyard.tracking.schemas import Experiment, ExperimentCreate
 
 
@@ -62,6 +63,11 @@ def get_or_create_experiment(
         )
     )
     if found is not None:
+        if found.deleted_at is not None:
+            raise Conflict(
+                f"experiment {name!r} of project {project.name!r} is deleted; restore it "
+                "(`experiments.restore`) or use another name"
+            )
         return found
     row = _new_row(project, name, "", principal)
     try:
@@ -122,3 +128,37 @@ class ExperimentService:
             return to_experiment(find_experiment(session, found, experiment), found.name)
 
         return self.db.query(fetch)
+
+    def _set_deleted(self, project: str, experiment: str, deleted: bool) -> Experiment:
+        def change(session: Session) -> Experiment:
+            found = find_project(session, project)
+            row = find_experiment(session, found, experiment)
+            row.deleted_at = utcnow() if deleted else None
+            session.flush()
+            return to_experiment(row, found.name)
+
+        return self.db.write(change)
+
+    @operation("DELETE", "/projects/{project}/experiments/{experiment}")
+    def delete(self, principal: Principal, project: str, experiment: str) -> Experiment:
+        """Move an experiment and its runs to the bin (``restore`` brings them back)."""
+        return self._set_deleted(project, experiment, True)
+
+    @operation("POST", "/projects/{project}/experiments/{experiment}/restore")
+    def restore(self, principal: Principal, project: str, experiment: str) -> Experiment:
+        """Bring a deleted experiment and its runs back."""
+        return self._set_deleted(project, experiment, False)
+
+    @operation("POST", "/projects/{project}/experiments/{experiment}/purge", status=204)
+    def purge(self, principal: Principal, project: str, experiment: str) -> None:
+        """Erase a deleted experiment and all its runs; ``gc`` then frees their blobs."""
+
+        def erase(session: Session) -> None:
+            row = find_experiment(session, find_project(session, project), experiment)
+            if row.deleted_at is None:
+                raise Conflict(f"experiment {experiment!r} is not deleted; delete it first")
+            for run_id in session.scalars(select(RunRow.id).where(RunRow.experiment_id == row.id)):
+                blobrefs.drop_refs(session, "run", run_id)
+            session.delete(row)
+
+        self.db.write(erase)

@@ -175,6 +175,8 @@ def search_run_ids(
     conditions: list[ColumnElement[bool]] = []
     if not include_deleted:
         conditions.append(RunRow.deleted_at.is_(None))
+        binned = select(ExperimentRow.id).where(ExperimentRow.deleted_at.is_not(None))
+        conditions.append(RunRow.experiment_id.not_in(binned))
     if project_ids:
         conditions.append(RunRow.project_id.in_(project_ids))
     if experiment_ids:
