@@ -15,9 +15,15 @@ from pathlib import Path
 import pytest
 
 import dockyard as dy
-from dockyard.client.client import Client, connect
+from dockyard.client.client import Client, connect, connect_with
+from dockyard.core.config import Settings
 from dockyard.core.errors import InvalidInput
+from dockyard.core.principal import local_principal
+from dockyard.projects.schemas import ProjectCreate
 from dockyard.sdk.spool import Spool
+from dockyard.server.app import create_app
+from dockyard.server.runner import serve_in_thread
+from dockyard.services import Services
 
 
 def test_the_issue_example(client: Client) -> None:
@@ -223,3 +229,45 @@ def test_32_processes_logging_to_one_embedded_home(tmp_path: Path) -> None:
     assert len(runs) == 32
     assert all(r.status == "finished" for r in runs)
     assert all(r.metrics["loss"].count == 200 and r.metrics["acc"].count == 200 for r in runs)
+
+
+FORGETFUL = """
+import dockyard as dy
+run = dy.start_run("p", capture=dy.Capture.off())
+for step in range(50):
+    run.log_metric("loss", 1.0 / (step + 1), step=step)
+print(run.id)
+"""
+
+
+def test_a_run_never_ended_is_flushed_and_finished_at_exit(tmp_path: Path) -> None:
+    env = {**os.environ, "DOCKYARD_HOME": str(tmp_path)}
+    env.pop("DOCKYARD_URL", None)
+    with connect(home=tmp_path) as client:
+        client.projects.create("p")
+    done = subprocess.run(
+        [sys.executable, "-c", FORGETFUL], env=env, capture_output=True, text=True, check=True
+    )
+    with connect(home=tmp_path) as client:
+        run = client.runs.get(done.stdout.strip())
+    assert run.status == "finished"
+    assert run.metrics["loss"].count == 50
+
+
+def test_an_unreachable_server_at_the_end_leaves_the_points_spooled(
+    services: Services, tmp_path: Path
+) -> None:
+    services.projects.create(local_principal(), ProjectCreate(name="p"))
+    running = serve_in_thread(create_app(services=services))
+    remote = connect_with(Settings(home=tmp_path / "client", db="", blobs="", url=running.url))
+    run = dy.start_run("p", client=remote, capture=dy.Capture.off())
+    run.log_metrics({"loss": 0.5}, step=1)
+    running.stop()
+    with pytest.warns(UserWarning, match="stay in the local spool"):
+        run.end()
+    assert len(list(Spool(tmp_path / "client" / "spool").pending())) == 1
+    remote.close()
+    with connect_with(services.settings) as local:
+        assert dy.deliver_spool(local) == 0  # another home: its spool is elsewhere
+        assert Spool(tmp_path / "client" / "spool").deliver(local.runs.log_batch) == 1
+        assert local.runs.get(run.id).metrics["loss"].count == 1

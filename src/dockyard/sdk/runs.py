@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import io
 import time
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from dockyard.client.client import Client, connect
-from dockyard.core.errors import InvalidInput
+from dockyard.core.errors import InvalidInput, Unavailable
 from dockyard.sdk.batcher import MetricBatcher
 from dockyard.sdk.capture import (
     Capture,
@@ -49,6 +51,7 @@ class ActiveRun:
             if capture.system_metrics
             else None
         )
+        atexit.register(self.end)  # a script that never ends its run still flushes at exit
 
     def log_metrics(
         self, metrics: Mapping[str, float], *, step: int = 0, timestamp_ms: int | None = None
@@ -86,10 +89,16 @@ class ActiveRun:
         return self.client.runs.get(self.id)
 
     def end(self, status: RunStatus = "finished") -> Run | None:
-        """Deliver what is pending and close the run with ``status``."""
+        """Deliver what is pending and close the run with ``status``.
+
+        If the server cannot be reached, the points stay in the local spool (delivered by
+        the next run or :func:`deliver_spool`) and a warning says so instead of failing
+        the program at its very end.
+        """
         if self._ended:
             return None
         self._ended = True
+        atexit.unregister(self.end)
         try:
             if self._sampler is not None:
                 self._sampler.stop()
@@ -101,6 +110,13 @@ class ActiveRun:
                     )
             self._batcher.close()
             return self.client.runs.end(self.id, status)
+        except Unavailable as exc:
+            warnings.warn(
+                f"run {self.id} could not be closed ({exc}); its metrics stay in the local "
+                "spool and are delivered by the next run or dy.deliver_spool()",
+                stacklevel=2,
+            )
+            return None
         finally:
             if self._owns_client:
                 self.client.close()
