@@ -78,10 +78,12 @@ class MetricBatcher:
 
     def flush(self) -> None:
         """Spool what is queued, then deliver everything spooled for this process."""
+        self._spool.deliver(self._runs.log_batch)  # older leftovers first, in order
         batch = self._take()
         if batch is not None:
-            self._spool.write(self._run_id, batch)
-        self._spool.deliver(self._runs.log_batch)
+            spooled = self._spool.write(self._run_id, batch)  # the crash copy
+            self._runs.log_batch(self._run_id, batch)
+            spooled.unlink(missing_ok=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
