@@ -1,0 +1,419 @@
+"""Tracking: metric writes, run search and metric history, beside MLflow.
+
+Run from the project root, one mode at a time:
+
+    .venv/bin/python benchmarks/tracking.py write   [--repeat 3] [--smoke]
+    .venv/bin/python benchmarks/tracking.py search  [--repeat 20] [--smoke]
+    .venv/bin/python benchmarks/tracking.py history [--repeat 20] [--smoke]
+
+write: 100 runs x 10 metrics x 1,000 steps through `dy.start_run` / `run.log_metrics`
+(automatic capture at its default, on), embedded (SQLite), through `dockyard server` (SQLite,
+a subprocess) and embedded on PostgreSQL; points/s over the time from each run's first log
+call to the end of its ``with`` block (everything delivered), summed over the runs. MLflow
+logs a smaller workload (it is ~100x slower) with its usual API, on a SQLite file and through
+`mlflow server`; points/s are compared. Modes run round-robin per repetition.
+search: 100k runs x 20 params x 10 metrics inserted straight into the tables (SQLite and
+PostgreSQL), then `client.runs.search` filtered on a param and a metric, sorted by a metric,
+top 100; MLflow's SQLite schema gets the same runs (same seed) for `search_runs`.
+history: one series of 1M points (10 `log_batch` calls of 100k), fetched downsampled to 1,000
+points; MLflow's `get_metric_history` on 25k points (its cap per call).
+
+Targets (2 cores, 24 GiB): write embedded >= 200k points/s, server >= 100k points/s, >= 20x
+MLflow on the same backend; search p50 <= 50 ms on SQLite and PostgreSQL (and >= 20x MLflow);
+history <= 50 ms. MLflow runs in its own venv (.bench/mlflow) via benchmarks/tracking_mlflow.py.
+PostgreSQL: throwaway databases created and dropped on --pg (trust auth). Scratch data goes
+to benchmarks/.data/ and is removed at the end. Exits 1 if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+import dockyard as dy
+from dockyard.tracking.schemas import MetricBatch, MetricSeries
+from tracking_data import ORDER_BY, QUERY, TOP, expected_top, history_point
+from tracking_env import (
+    SqlLog,
+    Statement,
+    code_version,
+    dockyard_server,
+    explain,
+    mlflow_server,
+    postgres_database,
+    postgres_ok,
+    run_mlflow,
+    seed_tracking,
+)
+
+DATA = Path(__file__).resolve().parent / ".data"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+console = Console(width=160)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    runs: int = 100  # write: runs x metrics x steps through the SDK
+    steps: int = 1000
+    metrics: int = 10
+    ml_runs: int = 2  # write: MLflow's smaller workload
+    ml_steps: int = 200
+    search_runs: int = 100_000
+    history_points: int = 1_000_000
+    ml_history_points: int = 25_000
+
+
+FULL, SMOKE = Sizes(), Sizes(2, 1000, 10, 1, 40, 2_000, 20_000, 500)
+
+
+@dataclass
+class Row:
+    """One thing measured: its timings (s) and what it is compared with."""
+
+    name: str
+    times: list[float] = field(default_factory=list)
+    work: int = 0  # points per timed call (write) or runs searched / points stored
+    error: str | None = None
+    note: str = ""
+    starts: list[float] = field(default_factory=list)  # write: seconds in start_run per run
+    statements: list[Statement] = field(default_factory=list)
+    plan: list[str] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times) if self.times and not self.error else float("nan")
+
+    @property
+    def p90(self) -> float:
+        if len(self.times) < 2:
+            return self.median
+        return statistics.quantiles(self.times, n=10, method="inclusive")[8]
+
+    @property
+    def rate(self) -> float:
+        return self.work / self.median
+
+
+def verdict(ok: bool) -> str:
+    return "[green]PASS[/]" if ok else "[red]FAIL[/]"
+
+
+def timed_calls(fn: Callable[[], object], repeat: int) -> list[float]:
+    """One warm-up call, then ``repeat`` timed ones."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+@contextlib.contextmanager
+def connected(kind: str, work: Path, pg: str, tag: str) -> Iterator[dy.Client]:
+    """A client on a fresh home: "embedded", "server" (SQLite behind it) or "postgres"."""
+    home = work / f"{tag}-{kind}"
+    if kind == "embedded":
+        with dy.connect(home=home) as client:
+            yield client
+    elif kind == "server":
+        with dockyard_server(home) as url, dy.connect(url=url, home=work / "client") as c:
+            yield c
+    else:
+        with postgres_database(pg, tag) as db, dy.connect(home=home, db=db) as client:
+            yield client
+    shutil.rmtree(home, ignore_errors=True)
+
+
+# --- write ----------------------------------------------------------------------------------
+
+
+def log_like_a_user(client: dy.Client, sizes: Sizes) -> tuple[float, float]:
+    """Log the write workload with the SDK's defaults. Returns the seconds spent from each
+    run's first log call to the end of its ``with`` block (all delivered), summed over the
+    runs, and the seconds spent in ``start_run`` (run creation and automatic capture)."""
+    keys = [f"m{i}" for i in range(sizes.metrics)]
+    rnd = random.Random(0).random
+    logging = starting = 0.0
+    for r in range(sizes.runs):
+        params = {"lr": "0.01", "batch": 64, "run": r}
+        began = time.perf_counter()
+        with dy.start_run("bench", experiment="e", params=params, client=client) as run:
+            first = time.perf_counter()
+            for step in range(sizes.steps):
+                run.log_metrics({k: rnd() for k in keys}, step=step)
+        logging += time.perf_counter() - first
+        starting += first - began
+    return logging, starting
+
+
+def stored_points(client: dy.Client, metrics: int) -> int:
+    """Points stored under m0..m9 (automatic capture adds system metrics besides)."""
+    keys = {f"m{i}" for i in range(metrics)}
+    runs = client.runs.search(projects=["bench"], limit=1000).items
+    return sum(m.count for run in runs for key, m in run.metrics.items() if key in keys)
+
+
+def write(sizes: Sizes, repeat: int, work: Path, pg: str) -> bool:
+    points = sizes.runs * sizes.steps * sizes.metrics
+    ml_points = sizes.ml_runs * sizes.ml_steps * sizes.metrics
+    kinds = {"embedded": "embedded (SQLite)", "server": "server (SQLite)"}
+    kinds["postgres"] = "embedded (PostgreSQL)"
+    rows = {kind: Row(name, work=points) for kind, name in kinds.items()}
+    ml_file, ml_server = Row("MLflow, SQLite file", work=ml_points), Row("MLflow server (SQLite)")
+    ml_server.work = ml_points
+    rows["postgres"].error = postgres_ok(pg)
+    ml_args = ["--runs", str(sizes.ml_runs), "--steps", str(sizes.ml_steps)]
+    for i in range(repeat):
+        for kind, row in rows.items():
+            if row.error:
+                continue
+            try:
+                with connected(kind, work, pg, f"write{i}") as client:
+                    client.projects.create("bench")
+                    seconds, starting = log_like_a_user(client, sizes)
+                    row.times.append(seconds)
+                    row.starts.append(starting / sizes.runs)
+                    if (got := stored_points(client, sizes.metrics)) != points:
+                        row.error = f"{got} points stored of {points}"
+            except dy.DockyardError as exc:
+                row.error = f"{type(exc).__name__}: {exc}"
+        rep = work / f"mlflow-{i}"
+        rep.mkdir()
+        uri = f"sqlite:///{rep / 'mlflow.db'}"
+        for peer, server in ((ml_file, False), (ml_server, True)):
+            with mlflow_server(rep) if server else contextlib.nullcontext(uri) as target:
+                result = run_mlflow("write", ["--uri", target, *ml_args], rep)
+            peer.times.append(result["seconds"])
+            peer.starts.append(result["start_run"] / sizes.ml_runs)
+        console.print(f"  repetition {i + 1}/{repeat} done", style="dim")
+
+    table = Table(title=f"write: medians over {repeat} repetition(s), points/s")
+    columns = ("mode", "points", "median s", "points/s", "runs (s)", "start_run s", "vs MLflow")
+    for column in (*columns, "target"):
+        table.add_column(column, justify="left" if column in ("mode", "target") else "right")
+    table.add_column("result")
+    peers = {"embedded": ml_file, "server": ml_server}
+    targets = {"embedded": 200_000, "server": 100_000, "postgres": 200_000}
+    ok = True
+    for kind, row in rows.items():
+        peer = peers.get(kind)
+        ratio = row.rate / peer.rate if peer else None
+        passed = not row.error and row.rate >= targets[kind]
+        passed &= ratio is None or ratio >= 20
+        ok &= passed
+        table.add_row(
+            row.name,
+            f"{row.work:,}",
+            f"{row.median:.2f}",
+            f"{row.rate:,.0f}" if not row.error else "ERROR",
+            " ".join(f"{t:.1f}" for t in row.times),
+            f"{statistics.median(row.starts):.2f}" if row.starts else "",
+            f"{ratio:.0f}x" if ratio else "",
+            f">= {targets[kind] // 1000}k/s" + (", >= 20x" if peer else ""),
+            verdict(passed),
+        )
+    for peer in (ml_file, ml_server):
+        runs = " ".join(f"{t:.1f}" for t in peer.times)
+        start = f"{statistics.median(peer.starts):.2f}"
+        cells = (f"{peer.work:,}", f"{peer.median:.2f}", f"{peer.rate:,.0f}", runs, start)
+        table.add_row(peer.name, *cells)
+    console.print(table)
+    console.print(
+        f"MLflow logs a smaller workload ({sizes.ml_runs} runs x {sizes.metrics} metrics x "
+        f"{sizes.ml_steps} steps = {ml_points:,} points); ratios compare points/s. Seconds "
+        "run from each run's first log call to the end of its `with` block, summed over the "
+        "runs; start_run s: median per run, spent before the first log call (not in points/s)."
+    )
+    for row in rows.values():
+        if row.error:
+            console.print(f"[red]{row.name}[/]: {row.error}")
+    return ok
+
+
+# --- search and history ---------------------------------------------------------------------
+
+
+def breakdown(row: Row, client: dy.Client, call: Callable[[], object], sql: SqlLog) -> None:
+    """Record the SQL one call runs; EXPLAIN the slowest statement when over target."""
+    with sql.capture() as statements:
+        call()
+    row.statements = list(statements)
+    if row.median > 0.05 and row.statements:
+        services = getattr(client.transport, "services", None)
+        if services is not None:
+            slowest = max(row.statements, key=lambda s: s.seconds)
+            row.plan = explain(services.db.engine, slowest)
+
+
+def show_sql(row: Row) -> None:
+    total = sum(s.seconds for s in row.statements)
+    console.print(
+        f"  {row.name}: {len(row.statements)} SQL statements, {total * 1000:.1f} ms in the "
+        f"database of a {row.median * 1000:.1f} ms (median) call",
+        style="dim",
+    )
+    for s in sorted(row.statements, key=lambda s: -s.seconds)[:4]:
+        text = " ".join(s.sql.split())
+        console.print(f"    {s.seconds * 1000:7.1f} ms  {text[:100]}", style="dim")
+    if row.plan:
+        console.print("    plan of the slowest:", style="dim")
+        for line in row.plan[:25]:
+            console.print(f"      {line}", style="dim", markup=False, highlight=False)
+
+
+def search(sizes: Sizes, repeat: int, work: Path, pg: str) -> bool:
+    expected = expected_top(sizes.search_runs)
+    sql = SqlLog()
+    rows = [Row("dockyard, SQLite"), Row("dockyard, PostgreSQL")]
+    rows[1].error = postgres_ok(pg)
+    for row, kind in zip(rows, ("embedded", "postgres"), strict=True):
+        if row.error:
+            continue
+        with contextlib.ExitStack() as stack:
+            db = None
+            if kind == "postgres":
+                db = stack.enter_context(postgres_database(pg, "search"))
+            home = work / f"search-{kind}"
+            seconds = seed_tracking(home, db, sizes.search_runs)
+            row.note = f"seeded in {seconds:.0f} s"
+            client = stack.enter_context(dy.connect(home=home, db=db))
+            found: list[str] = []
+
+            def once(client: dy.Client = client, found: list[str] = found) -> None:
+                page = client.runs.search(QUERY, order_by=ORDER_BY, limit=TOP)
+                found[:] = [run.name for run in page.items]
+
+            row.times = timed_calls(once, repeat)
+            row.work = sizes.search_runs
+            if found != expected:
+                row.error = f"wrong top {TOP}: {found[:3]}... expected {expected[:3]}..."
+            breakdown(row, client, once, sql)
+        console.print(f"  {row.name} done", style="dim")
+    peer = Row("MLflow search_runs, SQLite", work=sizes.search_runs)
+    args = ["--db", str(work / "mlflow-search.db"), "--runs", str(sizes.search_runs)]
+    result = run_mlflow("search", [*args, "--repeat", str(repeat)], work)
+    peer.times, peer.note = result["times"], f"seeded in {result['seed_seconds']:.0f} s"
+    if result["top"] != expected:
+        peer.error = f"wrong top {TOP}: {result['top'][:3]}..."
+    return report_reads("search", rows, peer, 0.05, len(peer.times))
+
+
+def history(sizes: Sizes, repeat: int, work: Path, pg: str) -> bool:
+    rows = [Row("dockyard, SQLite"), Row("dockyard, PostgreSQL")]
+    rows[1].error = postgres_ok(pg)
+    sql = SqlLog()
+    rng = random.Random(3)
+    steps = list(range(sizes.history_points))
+    values = [history_point(s, rng) for s in steps]
+    stamps = [1_000_000 + s for s in steps]
+    chunk = sizes.history_points // 10
+    for row, kind in zip(rows, ("embedded", "postgres"), strict=True):
+        if row.error:
+            continue
+        with connected(kind, work, pg, "history") as client:
+            client.projects.create("bench")
+            run_id = client.runs.create("bench", experiment="h").id
+            began = time.perf_counter()
+            for lo in range(0, sizes.history_points, chunk):
+                part = slice(lo, lo + chunk)
+                series = MetricSeries(
+                    steps=steps[part], timestamps=stamps[part], values=values[part]
+                )
+                client.runs.log_batch(run_id, MetricBatch(series={"loss": series}))
+            logged = time.perf_counter() - began
+            got: list[int] = []
+
+            def once(c: dy.Client = client, run_id: str = run_id, got: list[int] = got) -> None:
+                h = c.runs.history(run_id, "loss", max_points=1000)
+                got[:] = [h.total_points, len(h.steps), int(h.downsampled)]
+
+            row.times = timed_calls(once, repeat)
+            row.work = sizes.history_points
+            rate = sizes.history_points / logged
+            row.note = f"{got[1]} points returned; log_batch {rate:,.0f} points/s"
+            if got[0] != sizes.history_points or not got[2] or not 2 <= got[1] <= 1000:
+                row.error = f"unexpected history: total, returned, downsampled = {got}"
+            breakdown(row, client, once, sql)
+        console.print(f"  {row.name} done", style="dim")
+    peer = Row("MLflow get_metric_history, SQLite", work=sizes.ml_history_points)
+    args = ["--db", str(work / "mlflow-history.db"), "--points", str(sizes.ml_history_points)]
+    result = run_mlflow("history", [*args, "--repeat", str(repeat)], work)
+    peer.times = result["times"]
+    peer.note = f"{result['returned']:,} points returned (all; no downsampling)"
+    return report_reads("history", rows, peer, 0.05, len(peer.times))
+
+
+def report_reads(mode: str, rows: list[Row], peer: Row, target: float, peer_n: int) -> bool:
+    repeat = len(rows[0].times) or len(rows[1].times)
+    table = Table(title=f"{mode}: {repeat} timed calls after a warm-up (MLflow: {peer_n})")
+    for column in ("backend", "size", "p50 ms", "p90 ms", "min ms", "MLflow p50 / p50"):
+        table.add_column(column, justify="left" if column == "backend" else "right")
+    for column in ("target", "result", "note"):
+        table.add_column(column)
+    ok = True
+    for row in [*rows, peer]:
+        is_peer = row is peer
+        passed = not row.error and row.median <= target
+        ok &= passed or is_peer
+        ratio = "" if is_peer or row.error else f"{peer.median / row.median:.1f}x"
+        table.add_row(
+            row.name,
+            f"{row.work:,}",
+            "ERROR" if row.error else f"{row.median * 1000:.1f}",
+            f"{row.p90 * 1000:.1f}" if not row.error else "",
+            f"{min(row.times) * 1000:.1f}" if row.times else "",
+            ratio,
+            "" if is_peer else f"<= {target * 1000:.0f} ms",
+            "" if is_peer else verdict(passed),
+            row.note,
+        )
+    console.print(table)
+    for row in [*rows, peer]:
+        if row.error:
+            console.print(f"[red]{row.name}[/]: {row.error}")
+        elif row.statements:
+            show_sql(row)
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", choices=("write", "search", "history"))
+    parser.add_argument("--repeat", type=int, help="repetitions (write 3, search/history 20)")
+    parser.add_argument("--smoke", action="store_true", help="CI size: about 1/50 of the work")
+    parser.add_argument("--pg", default=PG_ADMIN, help="PostgreSQL URL to create databases on")
+    args = parser.parse_args()
+    sizes = SMOKE if args.smoke else FULL
+    repeat = args.repeat or (3 if args.mode == "write" else 20) // (3 if args.smoke else 1)
+    if repeat < 1:
+        parser.error("--repeat must be at least 1")
+    for var in [v for v in os.environ if v.startswith("DOCKYARD_")]:
+        del os.environ[var]  # the benchmark picks its own homes, databases and URLs
+    DATA.mkdir(parents=True, exist_ok=True)
+    console.print(f"{args.mode}: {code_version()}", style="dim")
+    work = Path(tempfile.mkdtemp(prefix=f"tracking-{args.mode}-", dir=DATA))
+    try:
+        run = {"write": write, "search": search, "history": history}[args.mode]
+        ok = run(sizes, repeat, work, args.pg)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        console.print(f"{args.mode}: {code_version()} at the end", style="dim")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

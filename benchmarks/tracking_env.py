@@ -1,0 +1,258 @@
+"""What benchmarks/tracking.py runs on: servers, throwaway PostgreSQL databases, the MLflow
+subprocess, a bulk seed of dockyard's tables, and a log of the SQL a call executes."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import random
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy import event, insert
+from sqlalchemy.engine import Connection, Engine
+
+from dockyard.core.config import load_settings
+from dockyard.services import Services
+from dockyard.store.tables import (
+    ExperimentRow,
+    MetricSeriesRow,
+    ParamRow,
+    ProjectRow,
+    RunRow,
+)
+from dockyard.tracking.runs import as_number
+from tracking_data import EXPERIMENTS, STEPS_PER_RUN, SeedRun, seed_runs
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+DOCKYARD = ROOT / ".venv" / "bin" / "dockyard"
+MLFLOW_VENV = ROOT / ".bench" / "mlflow" / "bin"
+PEER_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "PYTHONNOUSERSITE": "1"}
+
+
+def code_version() -> str:
+    """The dockyard code measured: its commit, and whether the working tree has changes."""
+    git = ["git", "-C", str(ROOT)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run([*git, "status", "--porcelain", "src"], capture_output=True, text=True)
+    changes = " + uncommitted changes in src/" if dirty.stdout.strip() else ""
+    return f"dockyard at commit {head.stdout.strip() or '?'}{changes}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def process_serving(argv: list[str], health: str, log_path: Path, cwd: Path) -> Iterator[None]:
+    """Run ``argv`` until the block ends; enter once GET ``health`` answers 200."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKYARD_", "MLFLOW_"))}
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=env | PEER_ENV
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{argv[0]} did not start:\n{log_path.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(health, timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def dockyard_server(home: Path, db: str | None = None) -> Iterator[str]:
+    """`dockyard [--db URL] server` over ``home`` in a subprocess; yields its URL."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [str(DOCKYARD), "--home", str(home), *(["--db", db] if db else [])]
+    argv += ["server", "--port", str(port)]
+    with process_serving(argv, f"{url}/api/v1/health", home.parent / f"{home.name}.log", home):
+        yield url
+
+
+@contextlib.contextmanager
+def mlflow_server(work: Path) -> Iterator[str]:
+    """`mlflow server` on a new SQLite file in ``work`` (its default workers); yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [str(MLFLOW_VENV / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--backend-store-uri", f"sqlite:///{work / 'mlflow-server.db'}"]
+    argv += ["--default-artifact-root", str(work / "mlflow-artifacts")]
+    with process_serving(argv, f"{url}/health", work / "mlflow-server.log", work):
+        yield url
+
+
+def run_mlflow(mode: str, args: list[str], work: Path) -> dict[str, Any]:
+    """Run tracking_mlflow.py in MLflow's venv (cwd ``work``); return its JSON result."""
+    argv = [str(MLFLOW_VENV / "python"), str(BENCH / "tracking_mlflow.py"), mode, *args]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKYARD_", "MLFLOW_"))}
+    env.pop("VIRTUAL_ENV", None)
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=work, env=env | PEER_ENV)
+    if done.returncode != 0:
+        raise RuntimeError(f"MLflow {mode} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+@contextlib.contextmanager
+def postgres_database(admin_url: str, tag: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for the block (dropped after); yields its URL."""
+    name = f"bench_{tag}_{os.getpid()}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def postgres_ok(admin_url: str) -> str | None:
+    """None if PostgreSQL answers at ``admin_url``, else why not."""
+    try:
+        with psycopg.connect(admin_url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return f"PostgreSQL at {admin_url} unreachable: {str(exc).strip()}"
+    return None
+
+
+# --- seeding --------------------------------------------------------------------------------
+
+
+def _ms(millis: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(millis / 1000, dt.UTC)
+
+
+def _run_id(run: SeedRun, rng: random.Random) -> str:
+    """A time-ordered 32-hex id like dockyard's own (48-bit ms, then random bits)."""
+    return f"{(run.start_ms << 80) | rng.getrandbits(80):032x}"
+
+
+def seed_tracking(home: Path, db: str | None, runs: int, chunk: int = 5000) -> float:
+    """Create the schema (Services.open), then insert ``runs`` runs of tracking_data with
+    SQLAlchemy Core; ANALYZE on PostgreSQL as autovacuum would. Returns the seconds taken."""
+    began = time.perf_counter()
+    services = Services.open(load_settings(home=home, db=db))
+    try:
+        now = dt.datetime.now(dt.UTC)
+        project = {"id": "0" * 31 + "1", "name": "bench", "description": "", "created_by": "seed"}
+        project |= {"created_at": now, "updated_at": now}
+        experiments = [
+            {"id": f"{i + 1:032x}", "project_id": project["id"], "name": f"e{i}"}
+            | {"description": "", "created_by": "seed", "created_at": now, "deleted_at": None}
+            for i in range(EXPERIMENTS)
+        ]
+        rng = random.Random(5)
+        with services.db.write_connection() as conn:
+            conn.execute(insert(ProjectRow.__table__), [project])
+            conn.execute(insert(ExperimentRow.__table__), experiments)
+            rows: dict[str, list[dict[str, Any]]] = {"runs": [], "params": [], "metrics": []}
+            for run in seed_runs(runs):
+                rid = _run_id(run, rng)
+                start, end = _ms(run.start_ms), _ms(run.end_ms)
+                rows["runs"].append(
+                    {"id": rid, "project_id": project["id"], "parent_id": None}
+                    | {"experiment_id": experiments[run.experiment]["id"], "name": run.name}
+                    | {"status": run.status, "user": run.user, "note": "", "start_time": start}
+                    | {"end_time": end, "heartbeat_at": end, "deleted_at": None}
+                )
+                for key, value in run.params:
+                    rows["params"].append(
+                        {"run_id": rid, "key": key, "value": value, "value_num": as_number(value)}
+                    )
+                for key, last, low, high in run.metrics:
+                    rows["metrics"].append(
+                        {"run_id": rid, "key": key, "count": STEPS_PER_RUN}
+                        | {"last_step": STEPS_PER_RUN - 1, "last_ts": run.end_ms}
+                        | {"last_value": last, "min_value": low, "max_value": high}
+                    )
+                if len(rows["runs"]) >= chunk or run.index == runs - 1:
+                    _flush(conn, rows)
+        if services.db.dialect == "postgresql":
+            with services.db.engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+    finally:
+        services.close()
+    return time.perf_counter() - began
+
+
+def _flush(conn: Connection, rows: dict[str, list[dict[str, Any]]]) -> None:
+    tables = {"runs": RunRow, "params": ParamRow, "metrics": MetricSeriesRow}
+    for name, batch in rows.items():
+        conn.execute(insert(tables[name].__table__), batch)
+        batch.clear()
+
+
+# --- what SQL a call runs -------------------------------------------------------------------
+
+
+@dataclass
+class Statement:
+    sql: str
+    params: Any
+    seconds: float
+
+
+@dataclass
+class SqlLog:
+    """Every statement any engine executes while :meth:`capture` is active, with its time."""
+
+    statements: list[Statement] = field(default_factory=list)
+    _on: bool = False
+
+    def __post_init__(self) -> None:
+        event.listen(Engine, "before_cursor_execute", self._before)
+        event.listen(Engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn: Connection, _cursor: Any, *_: Any) -> None:
+        conn.info["bench_t0"] = time.perf_counter()
+
+    def _after(self, conn: Connection, _c: Any, sql: str, params: Any, *_: Any) -> None:
+        if self._on:
+            seconds = time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
+            self.statements.append(Statement(sql, params, seconds))
+
+    @contextlib.contextmanager
+    def capture(self) -> Iterator[list[Statement]]:
+        self.statements, self._on = [], True
+        try:
+            yield self.statements
+        finally:
+            self._on = False
+
+
+def explain(engine: Engine, statement: Statement) -> list[str]:
+    """The plan of ``statement``: EXPLAIN QUERY PLAN (SQLite), EXPLAIN ANALYZE (PostgreSQL)."""
+    postgres = engine.dialect.name == "postgresql"
+    prefix = "EXPLAIN (ANALYZE, BUFFERS) " if postgres else "EXPLAIN QUERY PLAN "
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(prefix + statement.sql, statement.params).all()
+    if postgres:
+        return [str(row[0]) for row in rows]
+    return [f"{row[0]:>3} {row[1]:>3} {row[3]}" for row in rows]
