@@ -49,8 +49,13 @@ class Spool:
         """Batches not yet delivered, oldest first."""
         if not self.folder.is_dir():
             return
-        files = sorted(self.folder.glob(f"*{_SUFFIX}"), key=lambda p: p.stat().st_mtime)
-        for path in files:
+        found = []
+        for path in self.folder.glob(f"*{_SUFFIX}"):
+            try:
+                found.append((path.stat().st_mtime, path))
+            except FileNotFoundError:  # delivered meanwhile by another process
+                continue
+        for _, path in sorted(found):
             run_id = path.name.split(".", 1)[0]
             try:
                 batch = MetricBatch.model_validate_json(path.read_bytes())
