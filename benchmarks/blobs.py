@@ -24,7 +24,6 @@ import contextlib
 import hashlib
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,11 +35,11 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 
 import dockyard as dy
+from tracking_env import dockyard_server
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / ".data"
@@ -134,36 +133,6 @@ def exercise(mode: Mode, client: dy.Client, home: Path, src: Path, expected: str
 
 
 @contextlib.contextmanager
-def server(home: Path) -> Iterator[str]:
-    """`dockyard server` over ``home`` in a subprocess; yields its URL once healthy."""
-    with socket.socket() as sock:  # a free port
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    url = f"http://127.0.0.1:{port}"
-    log_path = home.parent / f"{home.name}-server.log"
-    argv = [str(DOCKYARD), "--home", str(home), "server", "--port", str(port)]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the server did not start:\n{log_path.read_text()}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@contextlib.contextmanager
 def client_for(mode: Mode, home: Path) -> Iterator[dy.Client]:
     """An embedded client on ``home``, or one talking to a server over ``home``."""
     home.mkdir()
@@ -171,7 +140,7 @@ def client_for(mode: Mode, home: Path) -> Iterator[dy.Client]:
         with dy.connect(home=home) as client:
             yield client
     else:
-        with server(home) as url, dy.connect(url=url) as client:
+        with dockyard_server(home) as url, dy.connect(url=url) as client:
             yield client
 
 
