@@ -14,12 +14,13 @@ SRC = Path(dockyard.__file__).parent
 # package -> dockyard packages it must never import (see shared/DESIGN.md, "Layers").
 OUTER = {"server", "client", "cli"}
 FORBIDDEN = {
-    "core": {"store", "blobs", "projects", "tracking", "gc", "services", *OUTER},
-    "store": {"blobs", "projects", "tracking", "gc", "services", *OUTER},
-    "blobs": {"store", "projects", "tracking", "gc", "services", *OUTER},
-    "projects": {"tracking", "gc", "services", *OUTER},
-    "tracking": {"gc", "services", *OUTER},
-    "gc": {"projects", "tracking", "services", *OUTER},
+    "core": {"store", "blobs", "projects", "tracking", "data", "gc", "services", *OUTER},
+    "store": {"blobs", "projects", "tracking", "data", "gc", "services", *OUTER},
+    "blobs": {"store", "projects", "tracking", "data", "gc", "services", *OUTER},
+    "projects": {"tracking", "data", "gc", "services", *OUTER},
+    "tracking": {"data", "gc", "services", *OUTER},
+    "data": {"gc", "services", *OUTER},
+    "gc": {"projects", "tracking", "data", "services", *OUTER},
     "services": OUTER,
     "server": {"client", "sdk", "cli"},
     "client": {"server", "sdk", "cli"},

@@ -38,6 +38,9 @@ _EXPORTS = {
     "log_params": "dockyard.sdk.runs",
     "set_tags": "dockyard.sdk.runs",
     "deliver_spool": "dockyard.sdk.runs",
+    "dataset": "dockyard.sdk.data",
+    "DatasetHandle": "dockyard.sdk.data",
+    "DatasetVersion": "dockyard.sdk.data",
 }
 
 __all__ = [
@@ -45,6 +48,8 @@ __all__ = [
     "Capture",
     "Client",
     "Conflict",
+    "DatasetHandle",
+    "DatasetVersion",
     "DigestMismatch",
     "DockyardError",
     "Forbidden",
@@ -60,6 +65,7 @@ __all__ = [
     "__version__",
     "active_run",
     "connect",
+    "dataset",
     "deliver_spool",
     "load_settings",
     "log_metric",
@@ -86,6 +92,7 @@ if TYPE_CHECKING:
     from dockyard.core.principal import Principal
     from dockyard.projects.schemas import Project
     from dockyard.sdk.capture import Capture
+    from dockyard.sdk.data import DatasetHandle, DatasetVersion, dataset
     from dockyard.sdk.runs import (
         ActiveRun,
         active_run,

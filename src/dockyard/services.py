@@ -10,12 +10,14 @@ from dockyard.blobs.service import BlobService
 from dockyard.blobs.store import BlobStore
 from dockyard.core.config import Settings
 from dockyard.core.operations import Operation, operations_of
+from dockyard.data.service import DatasetService
 from dockyard.gc.service import GarbageCollector
 from dockyard.projects.service import ProjectService
 from dockyard.store.db import Database
 from dockyard.store.migrate import ensure_schema
 from dockyard.tracking.artifacts import ArtifactService
 from dockyard.tracking.experiments import ExperimentService
+from dockyard.tracking.lineage import RunIOService
 from dockyard.tracking.metrics import MetricService
 from dockyard.tracking.runs import RunService
 
@@ -25,6 +27,8 @@ SERVICE_CLASSES: tuple[type, ...] = (
     RunService,
     MetricService,
     ArtifactService,
+    RunIOService,
+    DatasetService,
     BlobService,
     GarbageCollector,
 )
@@ -47,6 +51,8 @@ class Services:
     runs: RunService
     metrics: MetricService
     artifacts: ArtifactService
+    run_io: RunIOService
+    datasets: DatasetService
     blobs: BlobService
     gc: GarbageCollector
 
@@ -69,6 +75,8 @@ class Services:
             runs=RunService(db),
             metrics=MetricService(db),
             artifacts=ArtifactService(db, store),
+            run_io=RunIOService(db),
+            datasets=DatasetService(db, store, settings.home / "cache"),
             blobs=BlobService(store),
             gc=GarbageCollector(db, store),
         )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
-from dockyard.blobs.backend import BlobBackend, ObjectInfo
+from dockyard.blobs.backend import CHUNK, BlobBackend, ObjectInfo
 from dockyard.blobs.hashing import BackgroundSha256
 from dockyard.core.errors import DigestMismatch, InvalidInput, NotFound
 
@@ -155,6 +157,39 @@ class BlobStore:
 
     def exists(self, digest: str) -> bool:
         return self.backend.exists(blob_key(check_digest(digest)))
+
+    def local_path(self, digest: str) -> Path | None:
+        """The file holding a blob when the backend keeps it on a local disk, else None.
+
+        Read it, never write it: it is the stored blob itself.
+        """
+        disk_path = getattr(self.backend, "disk_path", None)
+        if disk_path is None:
+            return None
+        path: Path = disk_path(blob_key(check_digest(digest)))
+        if not path.is_file():
+            raise NotFound(f"no blob sha256:{digest} is stored")
+        return path
+
+    def local_copy(self, digest: str, cache_dir: Path) -> Path:
+        """A local file with a blob's bytes: the stored file itself on a local disk, else a
+        verified copy kept in ``cache_dir`` (blobs never change, so the copy stays valid)."""
+        direct = self.local_path(digest)
+        if direct is not None:
+            return direct
+        target = cache_dir / digest[:2] / digest
+        if target.is_file():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f"{digest}.{uuid.uuid4().hex}.part")
+        try:
+            with self.open(digest, verify=True) as stream, open(partial, "wb") as out:
+                shutil.copyfileobj(stream, out, CHUNK)
+            partial.replace(target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return target
 
     def delete(self, digest: str) -> None:
         self.backend.delete(blob_key(check_digest(digest)))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from dockyard.cli import admin, projects, runs
+from dockyard.cli import admin, data, projects, runs
 from dockyard.cli.context import Overrides
 from dockyard.cli.output import error
 from dockyard.core.errors import DockyardError
@@ -26,6 +26,7 @@ app = typer.Typer(
 )
 app.add_typer(projects.app, name="projects")
 app.add_typer(runs.app, name="runs")
+app.add_typer(data.app, name="data")
 app.add_typer(admin.config_app, name="config")
 app.add_typer(admin.db_app, name="db")
 app.command("gc")(admin.gc)
@@ -50,7 +51,9 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI and exit with a code that says what happened."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="dockyard", standalone_mode=False)
+        # Without standalone mode, click returns a command's `typer.Exit` code instead of
+        # raising it.
+        returned = command.main(args=argv, prog_name="dockyard", standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -64,4 +67,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-    sys.exit(0)
+    sys.exit(returned if isinstance(returned, int) else 0)

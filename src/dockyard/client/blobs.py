@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -84,6 +85,26 @@ class BlobsClient:
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
+        return target
+
+    def local_copy(self, digest: str, cache_dir: Path) -> Path:
+        """A local file with a blob's bytes, for tools that read files (DuckDB, pyarrow).
+
+        Embedded on a local disk this is the stored file itself (read it, never write it);
+        otherwise a verified copy in ``cache_dir``, downloaded once: blobs never change.
+        """
+        expected = check_digest(digest)
+        in_process = getattr(self._transport, "local_blob_copy", None)
+        if in_process is not None:
+            path: Path = in_process(expected, cache_dir)
+            return path
+        target = cache_dir / expected[:2] / expected
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # A private name first: other processes may be fetching the same blob.
+            private = target.with_name(f"{expected}.{uuid.uuid4().hex}")
+            self.download(expected, private)
+            private.replace(target)
         return target
 
     def info(self, digest: str) -> BlobInfo:

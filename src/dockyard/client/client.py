@@ -6,6 +6,7 @@ from pathlib import Path
 from types import TracebackType
 
 from dockyard.client.blobs import BlobsClient
+from dockyard.client.data import DatasetsClient
 from dockyard.client.inprocess import InProcessTransport
 from dockyard.client.projects import ProjectsClient
 from dockyard.client.tracking import ExperimentsClient, RunsClient
@@ -29,6 +30,7 @@ class Client:
         self.blobs = BlobsClient(transport)
         self.experiments = ExperimentsClient(transport)
         self.runs = RunsClient(transport)
+        self.datasets = DatasetsClient(transport, self.blobs, settings.home / "cache" / "blobs")
 
     @property
     def is_remote(self) -> bool:

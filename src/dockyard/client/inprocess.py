@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from dockyard.core.operations import Operation
@@ -19,6 +20,10 @@ class InProcessTransport:
     def call(self, op: Operation, arguments: dict[str, Any]) -> Any:
         method = getattr(self.services.service(op.service), op.name)
         return method(self.principal, **arguments)
+
+    def local_blob_copy(self, digest: str, cache_dir: Path) -> Path:
+        """The blob as a local file, without copying it when the store is a local folder."""
+        return self.services.blob_store.local_copy(digest, cache_dir)
 
     def close(self) -> None:
         self.services.close()

@@ -13,6 +13,7 @@ from dockyard.core.errors import InvalidInput
 from dockyard.core.operations import build, operations_by_name
 from dockyard.tracking.artifacts import ArtifactService
 from dockyard.tracking.experiments import ExperimentService
+from dockyard.tracking.lineage import RunIO, RunIOService
 from dockyard.tracking.metrics import MetricService
 from dockyard.tracking.runs import RunService
 from dockyard.tracking.schemas import (
@@ -42,6 +43,7 @@ _EXPERIMENTS = operations_by_name(ExperimentService)
 _RUNS = operations_by_name(RunService)
 _METRICS = operations_by_name(MetricService)
 _ARTIFACTS = operations_by_name(ArtifactService)
+_RUN_IO = operations_by_name(RunIOService)
 
 
 class ExperimentsClient:
@@ -144,6 +146,11 @@ class RunsClient:
 
     def delete(self, run_id: str) -> Run:
         return self._call("delete", run_id=run_id)  # type: ignore[return-value]
+
+    def io(self, run_id: str) -> list[RunIO]:
+        """What the run read (inputs) and wrote (outputs): dataset versions, models..."""
+        result: list[RunIO] = self._transport.call(_RUN_IO["list"], {"run_id": run_id})
+        return result
 
     def reap(self, timeout_seconds: int = 300) -> Reaped:
         """Mark runs silent for ``timeout_seconds`` (their process died) as failed."""

@@ -23,6 +23,7 @@ from dockyard.sdk.capture import (
     environment_files,
     git_state,
 )
+from dockyard.sdk.projects import ensure_project
 from dockyard.sdk.spool import Spool
 from dockyard.tracking.schemas import Run, RunStatus
 
@@ -174,6 +175,7 @@ def start_run(
     active_client = client if client is not None else connect()
     try:
         parent = _ACTIVE.get()[-1].id if nested and _ACTIVE.get() else None
+        ensure_project(active_client, project)
         Spool(active_client.settings.home / "spool").deliver(active_client.runs.log_batch)
         active_client.runs.reap()
         auto_tags: dict[str, str] = {}
