@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -534,3 +535,19 @@ def test_no_files_with_typed_schema() -> None:
     with sandbox([]) as con:
         report = validate(con, rules, columns, 0, CREATED)
     assert [r.passed for r in report.results] == [True, True, False]
+
+
+def test_the_sandbox_reads_only_its_own_files(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"a": [1, 2]}), tmp_path / "mine")
+    (tmp_path / "neighbour.csv").write_text("secret\n42\n")
+    with sandbox([tmp_path / "mine"], temp_dir=tmp_path / "spill") as con:
+        assert con.execute("SELECT sum(a) FROM data").fetchall() == [(3,)]
+        for sql in (
+            f"SELECT * FROM read_csv('{tmp_path / 'neighbour.csv'}')",
+            f"SELECT * FROM read_csv('{tmp_path / 'mine'}/../neighbour.csv')",
+            "COPY (SELECT 1) TO '/tmp/dockyard-sandbox-escape.csv'",
+            "SET enable_external_access = true",
+        ):
+            with pytest.raises(duckdb.Error):
+                con.execute(sql)
+    assert list((tmp_path / "spill").iterdir()) == []
