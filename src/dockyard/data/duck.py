@@ -1,13 +1,15 @@
 """DuckDB over a version's Parquet files, in a sandbox.
 
-Rules, filters and diffs carry user-written SQL. Each connection can read only the folders
-holding the files it was opened for: file access elsewhere, extensions and changes to the
+Rules and diffs carry user-written SQL. Each connection can read only the files it was
+opened for (and its own spill folder): other files, extensions and changes to the
 configuration are switched off before any user SQL runs.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,31 +45,41 @@ def sandbox(
     memory_limit: str = MEMORY_LIMIT,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A DuckDB connection with a view ``data`` over ``paths`` (and one view per entry of
-    ``views``) that can read nothing else."""
+    ``views``) that can read those files and nothing else: not their neighbours (other
+    blobs), not other folders. Spills go to a private folder under ``temp_dir``."""
     import duckdb
 
+    spill = None
+    if temp_dir is not None:
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        spill = Path(tempfile.mkdtemp(prefix="duckdb-", dir=temp_dir))
     con = duckdb.connect(config={"threads": max(1, os.cpu_count() or 1)})
     try:
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute("SET autoinstall_known_extensions = false")
         con.execute("SET autoload_known_extensions = false")
         all_views = {"data": paths, **(views or {})}
-        folders = sorted(
-            {str(Path(p).resolve().parent) + os.sep for v in all_views.values() for p in v}
-        )
-        if temp_dir is not None:
-            temp_dir.mkdir(parents=True, exist_ok=True)
-            con.execute(f"SET temp_directory = '{str(temp_dir).replace(chr(39), chr(39) * 2)}'")
-            folders.append(str(temp_dir.resolve()) + os.sep)
-        for name, files in all_views.items():
-            if files:
-                con.execute(f"CREATE VIEW {quote(name)} AS SELECT * FROM {parquet_scan(files)}")
+        files = sorted({str(Path(p).resolve()) for v in all_views.values() for p in v})
+        folders: list[str] = []
+        if spill is not None:
+            con.execute(f"SET temp_directory = '{_literal(str(spill))}'")
+            folders.append(str(spill.resolve()) + os.sep)
+        for name, members in all_views.items():
+            if members:
+                con.execute(f"CREATE VIEW {quote(name)} AS SELECT * FROM {parquet_scan(members)}")
+        con.execute("SET allowed_paths = $files", {"files": files})
         con.execute("SET allowed_directories = $dirs", {"dirs": folders})
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         yield con
     finally:
         con.close()
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
+
+
+def _literal(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def check_expression(expression: str, what: str = "expression") -> str:

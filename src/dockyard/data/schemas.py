@@ -75,6 +75,12 @@ class ColumnStats(Model):
     )
     top: list[TopValue] = Field(default_factory=list, description="most frequent values")
     histogram: Histogram | None = None
+    nans: int = Field(
+        0,
+        description="NaN values of a float column: in count, not in min, max, mean, std, "
+        "quantiles or histogram",
+    )
+    infinities: int = Field(0, description="inf and -inf values of a float column, as nans")
 
 
 # -- validation rules -------------------------------------------------------------------

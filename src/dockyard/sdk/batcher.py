@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
+from math import isfinite
 
 from dockyard.client.tracking import RunsClient
 from dockyard.core.errors import InvalidInput, Unavailable
@@ -31,6 +32,7 @@ class MetricBatcher:
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[list[int], list[int], list[float]]] = {}
         self._count = 0
+        self._known_keys: set[str] = set()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._last_beat = time.monotonic()
@@ -43,13 +45,16 @@ class MetricBatcher:
     def add(self, metrics: Mapping[str, float], step: int, timestamp_ms: int) -> None:
         """Queue one value per key at ``step`` (checked here, so errors reach the caller)."""
         checked = []
+        known = self._known_keys
         for key, value in metrics.items():
             try:
-                check_key(key)
+                if key not in known:  # a training loop logs the same few keys again and again
+                    check_key(key)
+                    known.add(key)
                 number = float(value)
             except (ValueError, TypeError) as exc:
                 raise InvalidInput(f"metric {key!r}: {exc}") from None
-            if number != number or number in (float("inf"), float("-inf")):
+            if not isfinite(number):
                 raise InvalidInput(
                     f"metric {key!r} at step {step} is {number}: values must be finite"
                 )

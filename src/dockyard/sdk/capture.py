@@ -5,6 +5,7 @@ Each part can be switched off through :class:`Capture`.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -98,14 +99,18 @@ def _gpus() -> list[dict[str, str]]:
     ]
 
 
-def environment() -> tuple[dict[str, str], dict[str, Any]]:
-    """Tags for search (python, host, entry point) and the full record (packages, hardware)."""
+@functools.cache
+def _machine() -> dict[str, Any]:
+    """What stays put for the life of a process: interpreter, packages, hardware.
+
+    Listing the installed packages takes ~0.1 s, so it is done once per process, not once
+    per run (a package installed while the process runs shows from the next process on).
+    """
     packages = sorted(
         {f"{d.metadata['Name']}=={d.version}" for d in distributions() if d.metadata["Name"]},
         key=str.lower,
     )
-    entry = sys.argv[0] if sys.argv and sys.argv[0] else "<interactive>"
-    record: dict[str, Any] = {
+    return {
         "python": sys.version,
         "executable": sys.executable,
         "platform": platform.platform(),
@@ -114,10 +119,21 @@ def environment() -> tuple[dict[str, str], dict[str, Any]]:
         "cpu": platform.processor() or platform.machine(),
         "memory_bytes": psutil.virtual_memory().total,
         "gpus": _gpus(),
-        "entry_point": entry,
-        "command": sys.argv,
-        "cwd": str(Path.cwd()),
         "packages": packages,
+    }
+
+
+def environment() -> tuple[dict[str, str], dict[str, Any]]:
+    """Tags for search (python, host, entry point) and the full record (packages, hardware)."""
+    machine = _machine()
+    entry = sys.argv[0] if sys.argv and sys.argv[0] else "<interactive>"
+    record: dict[str, Any] = {
+        **{k: v for k, v in machine.items() if k != "packages"},
+        "gpus": [dict(gpu) for gpu in machine["gpus"]],
+        "entry_point": entry,
+        "command": list(sys.argv),
+        "cwd": str(Path.cwd()),
+        "packages": list(machine["packages"]),
     }
     tags = {
         "dockyard.python": platform.python_version(),

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from dockyard.core.errors import NotFound
 from dockyard.core.operations import operation
 from dockyard.core.principal import Principal
 from dockyard.store.db import Database
-from dockyard.store.tables import MetricBatchRow, MetricSeriesRow, metric_points
+from dockyard.store.tables import MetricSeriesRow, metric_points
 from dockyard.tracking.runs import find_run
 from dockyard.tracking.schemas import (
     HistoryQuery,
@@ -24,32 +27,161 @@ from dockyard.tracking.schemas import (
 
 
 def _summarize(series: MetricSeries) -> tuple[int, int, float, float, float]:
-    """(last step, its timestamp, its value, min, max) of a batch of points."""
-    last = max(range(len(series.steps)), key=lambda i: (series.steps[i], series.timestamps[i]))
+    """(last step, its timestamp, its value, min, max) of a batch of points: the last point
+    is the one with the highest (step, timestamp), the first of equals."""
+    steps, stamps, values = series.steps, series.timestamps, series.values
+    top = max(steps)
+    first = steps.index(top)
+    if steps.count(top) == len(steps) - first:  # the usual case: the top step is at the end
+        candidates: Sequence[int] = range(first, len(steps))
+    else:
+        candidates = [i for i in range(first, len(steps)) if steps[i] == top]
+    last = max(candidates, key=stamps.__getitem__)
+    return top, stamps[last], values[last], min(values), max(values)
+
+
+# RETURNING came with SQLite 3.35 (2021); older builds look the ids up after the upsert.
+_SQLITE_RETURNING = sqlite3.sqlite_version_info >= (3, 35)
+
+
+@functools.cache
+def _series_upsert(dialect: str, rows: int, returning: bool) -> str:
+    """One statement that inserts or merges ``rows`` series summaries (and returns their ids).
+
+    A merge adds the counts, keeps the lower minimum and the higher maximum, and takes the
+    incoming last point when its (step, timestamp) is at least the stored one's.
+    """
+    mark = "%s" if dialect == "postgresql" else "?"
+    values = ", ".join([f"({', '.join([mark] * 8)})"] * rows)
+    old, new = "metric_series", "excluded"
+    newer = (
+        f"({new}.last_step > {old}.last_step OR ({new}.last_step = {old}.last_step "
+        f"AND {new}.last_ts >= {old}.last_ts))"
+    )
+    last = ", ".join(
+        f"{col} = CASE WHEN {newer} THEN {new}.{col} ELSE {old}.{col} END"
+        for col in ("last_step", "last_ts", "last_value")
+    )
     return (
-        series.steps[last],
-        series.timestamps[last],
-        series.values[last],
-        min(series.values),
-        max(series.values),
+        'INSERT INTO metric_series (run_id, "key", "count", last_step, last_ts, last_value, '
+        f"min_value, max_value) VALUES {values} "
+        'ON CONFLICT (run_id, "key") DO UPDATE SET '
+        f'"count" = {old}."count" + {new}."count", '
+        f"min_value = CASE WHEN {new}.min_value < {old}.min_value "
+        f"THEN {new}.min_value ELSE {old}.min_value END, "
+        f"max_value = CASE WHEN {new}.max_value > {old}.max_value "
+        f"THEN {new}.max_value ELSE {old}.max_value END, "
+        f"{last}" + (' RETURNING id, "key"' if returning else "")
     )
 
 
-def _copy_points(session: Session, rows: list[tuple[int, int, int, float]]) -> None:
-    """Bulk-load points: COPY on PostgreSQL, executemany elsewhere."""
-    connection = session.connection()
+# Keys per upsert statement: 8 parameters each stays under the 999 variables of old SQLites.
+_SERIES_PER_STATEMENT = 120
+
+
+def _upsert_series(
+    connection: Connection, run_id: str, series: dict[str, MetricSeries]
+) -> dict[str, int]:
+    """Insert or merge the summary of each series of a batch; return their ids by key."""
+    dialect = connection.dialect.name
+    returning = dialect != "sqlite" or _SQLITE_RETURNING
+    keys = sorted(series)  # one lock order for concurrent batches of a run (PostgreSQL)
+    ids: dict[str, int] = {}
+    for lo in range(0, len(keys), _SERIES_PER_STATEMENT):
+        chunk = keys[lo : lo + _SERIES_PER_STATEMENT]
+        params: list[object] = []
+        for key in chunk:
+            points = series[key]
+            step, ts, value, low, high = _summarize(points)
+            params += (run_id, key, len(points.values), step, ts, value, low, high)
+        result = connection.exec_driver_sql(
+            _series_upsert(dialect, len(chunk), returning), tuple(params)
+        )
+        if not returning:
+            marks = ", ".join(["?"] * len(chunk))
+            result = connection.exec_driver_sql(
+                f'SELECT id, "key" FROM metric_series WHERE run_id = ? AND "key" IN ({marks})',
+                (run_id, *chunk),
+            )
+        ids.update((key, sid) for sid, key in result)
+    return ids
+
+
+def _claim_batch(connection: Connection, run_id: str, batch_id: str, points: int) -> bool:
+    """Record a batch as stored; False if it already was (a resend to skip)."""
+    mark = "%s" if connection.dialect.name == "postgresql" else "?"
+    result = connection.exec_driver_sql(
+        f"INSERT INTO metric_batches (run_id, batch_id, points) VALUES ({mark}, {mark}, {mark}) "
+        "ON CONFLICT (run_id, batch_id) DO NOTHING",
+        (run_id, batch_id, points),
+    )
+    return bool(result.rowcount)
+
+
+# Points per INSERT on SQLite: 4 parameters each stays under the 999 variables of old builds.
+_POINTS_PER_INSERT = 200
+
+
+@functools.cache
+def _points_insert(rows: int) -> str:
+    values = ", ".join(["(?, ?, ?, ?)"] * rows)
+    return f"INSERT INTO metric_points (series_id, step, ts, value) VALUES {values}"
+
+
+def _insert_points(
+    connection: Connection, ids: dict[str, int], series: dict[str, MetricSeries]
+) -> int:
+    """Bulk-load the points of a batch: binary COPY on PostgreSQL, multi-row INSERTs on SQLite.
+
+    Returns how many points were stored.
+    """
     if connection.dialect.name == "postgresql":
+        # Binary COPY with declared types: a third of the client CPU of text COPY (psycopg
+        # then packs each row in C instead of formatting text) and cheaper for the server.
         raw: Any = connection.connection.driver_connection
+        stored = 0
         with (
             raw.cursor() as cursor,
-            cursor.copy("COPY metric_points (series_id, step, ts, value) FROM STDIN") as copy,
+            cursor.copy(
+                "COPY metric_points (series_id, step, ts, value) FROM STDIN (FORMAT BINARY)"
+            ) as copy,
         ):
-            for row in rows:
-                copy.write_row(row)
-    else:  # plain executemany of tuples: SQLAlchemy's per-row bind processing costs 5x more
+            copy.set_types(["int8", "int8", "int8", "float8"])
+            for key, points in series.items():
+                sid = ids[key]
+                for row in zip(
+                    [sid] * len(points.steps),
+                    points.steps,
+                    points.timestamps,
+                    points.values,
+                    strict=True,
+                ):
+                    copy.write_row(row)
+                stored += len(points.steps)
+        return stored
+    # SQLite: the parameters of all rows in one flat list, filled column by column (C speed),
+    # then INSERTs of 200 rows each: about half the time of an executemany of single rows.
+    total = sum(len(points.steps) for points in series.values())
+    flat: list[object] = [None] * (4 * total)
+    at = 0
+    for key, points in series.items():
+        n = len(points.steps)
+        end = 4 * (at + n)
+        flat[4 * at : end : 4] = [ids[key]] * n
+        flat[4 * at + 1 : end : 4] = points.steps
+        flat[4 * at + 2 : end : 4] = points.timestamps
+        flat[4 * at + 3 : end : 4] = points.values
+        at += n
+    width = 4 * _POINTS_PER_INSERT
+    whole = len(flat) - len(flat) % width
+    if whole:
         connection.exec_driver_sql(
-            "INSERT INTO metric_points (series_id, step, ts, value) VALUES (?, ?, ?, ?)", rows
+            _points_insert(_POINTS_PER_INSERT),
+            [tuple(flat[i : i + width]) for i in range(0, whole, width)],
         )
+    if whole < len(flat):
+        connection.exec_driver_sql(_points_insert((len(flat) - whole) // 4), tuple(flat[whole:]))
+    return total
 
 
 class MetricService:
@@ -62,56 +194,15 @@ class MetricService:
 
     def _store(self, session: Session, run_id: str, body: MetricBatch) -> MetricsLogged:
         run = find_run(session, run_id)
-        if body.batch_id is not None:
-            try:
-                with session.begin_nested():
-                    session.add(MetricBatchRow(run_id=run.id, batch_id=body.batch_id, points=0))
-            except IntegrityError:
-                return MetricsLogged(points=0, duplicate=True)
+        connection = session.connection()
         series = {key: s for key, s in body.series.items() if s.values}
-        existing = {
-            row.key: row
-            for row in session.scalars(
-                select(MetricSeriesRow).where(
-                    MetricSeriesRow.run_id == run.id, MetricSeriesRow.key.in_(list(series))
-                )
-            )
-        }
-        rows: list[tuple[int, int, int, float]] = []
-        for key, points in series.items():
-            step, ts, value, low, high = _summarize(points)
-            row = existing.get(key)
-            if row is None:
-                row = MetricSeriesRow(
-                    run_id=run.id,
-                    key=key,
-                    count=0,
-                    last_step=step,
-                    last_ts=ts,
-                    last_value=value,
-                    min_value=low,
-                    max_value=high,
-                )
-                session.add(row)
-                session.flush()
-            elif (step, ts) >= (row.last_step, row.last_ts):
-                row.last_step, row.last_ts, row.last_value = step, ts, value
-            row.count += len(points.values)
-            row.min_value = min(row.min_value, low)
-            row.max_value = max(row.max_value, high)
-            sid = row.id
-            rows.extend(
-                zip(
-                    [sid] * len(points.steps),
-                    points.steps,
-                    points.timestamps,
-                    points.values,
-                    strict=True,
-                )
-            )
-        if rows:
-            _copy_points(session, rows)
-        return MetricsLogged(points=len(rows))
+        total = sum(len(s.values) for s in series.values())
+        if body.batch_id is not None and not _claim_batch(connection, run.id, body.batch_id, total):
+            return MetricsLogged(points=0, duplicate=True)
+        if not series:
+            return MetricsLogged(points=0)
+        ids = _upsert_series(connection, run.id, series)
+        return MetricsLogged(points=_insert_points(connection, ids, series))
 
     @operation("POST", "/runs/{run_id}/metrics")
     def log(self, principal: Principal, run_id: str, body: MetricBatch) -> MetricsLogged:
