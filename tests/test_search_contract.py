@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
-from dockyard.client.client import Client
+import pytest
+from sqlalchemy import Select, event
+
+from dockyard.client.client import Client, connect_with
 from dockyard.core.errors import InvalidInput
+from dockyard.services import Services
+from dockyard.tracking import search
+from dockyard.tracking.schemas import Run
 
 
 @pytest.fixture
@@ -104,3 +110,205 @@ def test_bad_order_by_and_times(client: Client, runs: dict[str, str]) -> None:
     with pytest.raises(InvalidInput, match="ISO time"):
         client.runs.search("start_time > 'yesterday'")
     assert len(names(client, "start_time > '2000-01-01'")) == 6
+
+
+# --- ordering by a param or metric that some runs lack ------------------------------------
+#
+# Sorted by a metric's last value or a param's number, the runs having the key are fetched
+# apart from (and before) the runs lacking it; these tests pin the order across that boundary.
+
+
+@pytest.fixture
+def sparse(client: Client) -> dict[str, Run]:
+    """Runs where auc and lr are missing from some, tied in others; two of them deleted."""
+    client.projects.create("sparse")
+    specs: list[tuple[str, dict[str, object], list[float]]] = [
+        ("r0", {"lr": 0.1}, [0.9, 0.5]),
+        ("r1", {"lr": "auto"}, [0.7]),
+        ("r2", {"lr": 0.1}, []),
+        ("r3", {}, [0.2, 0.5]),
+        ("r4", {"lr": 0.01}, [0.9]),
+        ("r5", {"lr": 0.5}, []),
+        ("r6", {"lr": 0.1}, [0.7]),
+        ("r7", {}, []),
+        ("r8", {"lr": 0.3}, [0.8]),
+        ("r9", {"lr": 0.01}, [0.95]),
+        ("r10", {"lr": 0.5}, [0.5]),
+    ]
+    made = {}
+    for name, params, aucs in specs:
+        run = client.runs.create("sparse", name=name, params=params)
+        for step, auc in enumerate(aucs):
+            client.runs.log_metrics(run.id, {"auc": auc}, step=step)
+        made[name] = run.id
+    for name in ("r7", "r9"):
+        client.runs.delete(made[name])
+    return {name: client.runs.get(run_id) for name, run_id in made.items()}
+
+
+def _value(run: Run, field: str) -> float | None:
+    if field == "metrics.auc":
+        return run.metrics["auc"].last if "auc" in run.metrics else None
+    if field == "min(metrics.auc)":
+        return run.metrics["auc"].min if "auc" in run.metrics else None
+    assert field == "params.lr"
+    try:
+        return float(run.params["lr"])
+    except (KeyError, ValueError):
+        return None  # absent, or not a number ("auto"): sorts with the runs lacking it
+
+
+def expected_order(runs: list[Run], order_by: str) -> list[str]:
+    """Names in the documented order: each key with missing values last, then newest first."""
+    ranked = sorted(runs, key=lambda r: (r.start_time, r.id), reverse=True)
+    for item in reversed(order_by.split(", ") if order_by else []):
+        field, _, direction = item.partition(" ")
+        sign = -1 if direction == "DESC" else 1
+        ranked.sort(key=lambda r: (_value(r, field) is None, sign * (_value(r, field) or 0)))
+    return [r.name for r in ranked]
+
+
+def all_pages(client: Client, limit: int, **kwargs: object) -> list[str]:
+    """Every page of a search, checking that only the last one has no next_cursor."""
+    found: list[str] = []
+    cursor = None
+    while True:
+        page = client.runs.search(limit=limit, cursor=cursor, **kwargs)  # type: ignore[arg-type]
+        found += [r.name for r in page.items]
+        if page.next_cursor is None:
+            return found
+        assert len(page.items) == limit
+        cursor = page.next_cursor
+
+
+ORDERS = [
+    "metrics.auc",
+    "metrics.auc DESC",
+    "params.lr",
+    "params.lr DESC",
+    "metrics.auc DESC, params.lr",
+    "params.lr DESC, metrics.auc DESC",
+    "min(metrics.auc) DESC",
+]
+
+
+@pytest.mark.parametrize("order_by", ORDERS)
+def test_missing_keys_sort_last_ties_newest_first(
+    client: Client, sparse: dict[str, Run], order_by: str
+) -> None:
+    live = [run for name, run in sparse.items() if name not in ("r7", "r9")]
+    expected = expected_order(live, order_by)
+    assert names(client, projects=["sparse"], order_by=order_by) == expected
+    for limit in (1, 2, 3, 4, 5, 8, 9, 10):  # page breaks inside, at and after the boundary
+        assert all_pages(client, limit, projects=["sparse"], order_by=order_by) == expected
+    everything = expected_order(list(sparse.values()), order_by)
+    found = all_pages(client, 3, projects=["sparse"], order_by=order_by, include_deleted=True)
+    assert found == everything
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_filters_on_the_sort_key_and_pages_at_the_boundary(
+    client: Client, sparse: dict[str, Run], descending: bool
+) -> None:
+    suffix = " DESC" if descending else ""
+    auc, lr = "metrics.auc" + suffix, "params.lr" + suffix
+    live = [run for name, run in sparse.items() if name not in ("r7", "r9")]
+    having = [r for r in live if "auc" in r.metrics]
+    assert names(client, "metrics.auc IS NULL", order_by=auc) == expected_order(
+        [r for r in live if "auc" not in r.metrics], auc
+    )
+    assert names(client, "metrics.auc >= 0.7", order_by=auc) == expected_order(
+        [r for r in having if r.metrics["auc"].last >= 0.7], auc
+    )
+    assert names(client, "params.lr = 'auto' OR params.lr > 0.2", order_by=lr) == (
+        expected_order([sparse["r5"], sparse["r8"], sparse["r10"], sparse["r1"]], lr)
+    )
+    # A page that ends exactly where the runs having auc end still has a next page.
+    first = client.runs.search(projects=["sparse"], order_by=auc, limit=len(having))
+    assert [r.name for r in first.items] == expected_order(having, auc)
+    assert first.next_cursor is not None
+    rest = client.runs.search(projects=["sparse"], order_by=auc, cursor=first.next_cursor)
+    assert [r.name for r in rest.items] == ["r5", "r2"] and rest.next_cursor is None
+
+
+def test_sort_key_no_run_has_or_every_run_has(client: Client, sparse: dict[str, Run]) -> None:
+    newest_first = expected_order([r for n, r in sparse.items() if n not in ("r7", "r9")], "")
+    assert all_pages(client, 4, projects=["sparse"], order_by="metrics.nothing") == newest_first
+    assert all_pages(client, 4, projects=["sparse"], order_by="params.nothing DESC") == (
+        newest_first
+    )
+    assert all_pages(client, 2, query="params.lr > 0", order_by="params.lr") == [
+        "r4", "r6", "r2", "r0", "r8", "r10", "r5",
+    ]  # fmt: skip
+
+
+def test_cursors_are_checked(client: Client, sparse: dict[str, Run]) -> None:
+    page = client.runs.search(projects=["sparse"], order_by="metrics.auc", limit=8)
+    assert page.next_cursor is not None  # into the runs lacking auc
+    with pytest.raises(InvalidInput, match="cursor"):
+        client.runs.search(order_by="name", cursor=page.next_cursor)
+    for bad in ("not-a-cursor", "WyJ4IiwgMF0", "WzEsIC0xXQ", "Wzdd"):  # ["x", 0], [1, -1], [7]
+        with pytest.raises(InvalidInput, match="cursor"):
+            client.runs.search(order_by="metrics.auc", cursor=bad)
+
+
+def test_order_when_sqlite_gives_up_the_index_walk(
+    client: Client, sparse: dict[str, Run], db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A walk that costs too much (a selective filter) is interrupted and the runs having the
+    # key are fetched again by SQLite's own plan: same results, same pages.
+    monkeypatch.setattr(search, "_WALK_STEPS_PER_ROW", 0)
+    monkeypatch.setattr(search, "_PROGRESS_EVERY", 1)
+    walks: list[bool] = []
+    statement = search._Search.statement
+
+    def spy(self: search._Search, part: int | None, *, walk: bool = False) -> Select[Any]:
+        walks.append(walk)
+        return statement(self, part, walk=walk)
+
+    monkeypatch.setattr(search._Search, "statement", spy)
+    live = [run for name, run in sparse.items() if name not in ("r7", "r9")]
+    for order_by in ("metrics.auc DESC", "params.lr"):
+        expected = expected_order(live, order_by)
+        assert all_pages(client, 3, projects=["sparse"], order_by=order_by) == expected
+        assert names(client, "metrics.auc > 0.6", order_by=order_by) == [
+            name for name in expected if (_value(sparse[name], "metrics.auc") or 0) > 0.6
+        ]
+    if db_url.startswith("sqlite"):
+        assert True in walks and False in walks  # tried to walk, then let SQLite plan
+    else:
+        assert True not in walks  # PostgreSQL has statistics to plan with
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_sqlite_walks_the_sort_key_index(services: Services) -> None:
+    """The plan that makes a sorted page cheap: the (key, value) index of the sort key read in
+    order, ending after one page, rather than every match sorted."""
+    with connect_with(services.settings) as client:
+        client.projects.create("plan")
+        for i in range(30):
+            run = client.runs.create("plan", params={"lr": i / 10, "opt": "adam"})
+            client.runs.log_metrics(run.id, {"auc": (i % 7) / 7, "loss": i}, step=0)
+        seen: list[tuple[str, Any]] = []
+
+        def capture(_c: Any, _cur: Any, sql: str, parameters: Any, *_: Any) -> None:
+            if sql.split()[:3] == ["SELECT", "runs.id", "FROM"]:  # the search, not loading
+                seen.append((sql, parameters))
+
+        engine = client.transport.services.db.engine  # type: ignore[attr-defined]
+        event.listen(engine, "before_cursor_execute", capture)
+        query = "params.opt = 'adam' AND metrics.loss > 3"
+        for order_by, index in (
+            ("metrics.auc DESC", "ix_metric_series_key_last"),
+            ("params.lr", "ix_run_params_key_num"),
+        ):
+            seen.clear()
+            assert len(client.runs.search(query, order_by=order_by, limit=5).items) == 5
+            ((sql, parameters),) = seen  # one page of runs having the key: one query
+            with engine.connect() as conn:
+                plan = [
+                    row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters)
+                ]
+            assert plan[0].startswith("SEARCH") and index in plan[0], plan
+            assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan  # only its RIGHT PART
+        event.remove(engine, "before_cursor_execute", capture)

@@ -12,7 +12,6 @@ from dockyard.core.errors import Conflict, InvalidInput, NotFound
 from dockyard.core.ids import is_id, new_id
 from dockyard.core.operations import operation
 from dockyard.core.principal import Principal
-from dockyard.core.schemas import decode_cursor, encode_cursor
 from dockyard.projects.service import find_project
 from dockyard.store import blobrefs
 from dockyard.store.db import Database
@@ -40,7 +39,7 @@ from dockyard.tracking.schemas import (
     RunUpdate,
     TagsSet,
 )
-from dockyard.tracking.search import search_run_ids
+from dockyard.tracking.search import Position, search_run_ids
 
 
 def find_run(session: Session, run_id: str, *, include_deleted: bool = False) -> RunRow:
@@ -65,19 +64,22 @@ def load_runs(session: Session, rows: list[RunRow]) -> list[Run]:
     params: dict[str, dict[str, str]] = {i: {} for i in ids}
     tags: dict[str, dict[str, str]] = {i: {} for i in ids}
     metrics: dict[str, dict[str, MetricSummary]] = {i: {} for i in ids}
-    if ids:
-        for p in session.scalars(select(ParamRow).where(ParamRow.run_id.in_(ids))):
-            params[p.run_id][p.key] = p.value
-        for t in session.scalars(select(TagRow).where(TagRow.run_id.in_(ids))):
-            tags[t.run_id][t.key] = t.value
-        for m in session.scalars(select(MetricSeriesRow).where(MetricSeriesRow.run_id.in_(ids))):
-            metrics[m.run_id][m.key] = MetricSummary(
-                last=m.last_value,
-                min=m.min_value,
-                max=m.max_value,
-                step=m.last_step,
-                count=m.count,
-                timestamp=m.last_ts,
+    if ids:  # columns, not ORM objects: a page of 100 runs holds thousands of these rows
+        p, t, m = ParamRow, TagRow, MetricSeriesRow
+        for run_id, key, value in session.execute(
+            select(p.run_id, p.key, p.value).where(p.run_id.in_(ids))
+        ):
+            params[run_id][key] = value
+        for run_id, key, value in session.execute(
+            select(t.run_id, t.key, t.value).where(t.run_id.in_(ids))
+        ):
+            tags[run_id][key] = value
+        summaries = select(
+            m.run_id, m.key, m.last_value, m.min_value, m.max_value, m.last_step, m.count, m.last_ts
+        ).where(m.run_id.in_(ids))
+        for run_id, key, last, low, high, step, count, ts in session.execute(summaries):
+            metrics[run_id][key] = MetricSummary(
+                last=last, min=low, max=high, step=step, count=count, timestamp=ts
             )
     names = dict(
         session.execute(
@@ -299,7 +301,7 @@ class RunService:
         """Runs matching a query, in the requested order, a page at a time."""
         where = parse_query(body.query)
         order_by = parse_order_by(body.order_by)
-        offset = int(decode_cursor(body.cursor, 1)[0]) if body.cursor else 0
+        start = Position.from_cursor(body.cursor)
 
         def fetch(session: Session) -> RunPage:
             project_ids = [find_project(session, name).id for name in body.projects]
@@ -314,21 +316,18 @@ class RunService:
             )
             if body.experiments and not experiment_ids:
                 return RunPage(items=[])
-            ids = search_run_ids(
+            ids, following = search_run_ids(
                 session,
                 where=where,
                 order_by=order_by,
                 project_ids=project_ids,
                 experiment_ids=experiment_ids,
                 include_deleted=body.include_deleted,
-                offset=offset,
-                limit=body.limit + 1,
+                start=start,
+                limit=body.limit,
             )
-            more = len(ids) > body.limit
-            ids = ids[: body.limit]
             rows = {r.id: r for r in session.scalars(select(RunRow).where(RunRow.id.in_(ids)))}
             runs = load_runs(session, [rows[i] for i in ids])
-            cursor = encode_cursor([offset + body.limit]) if more else None
-            return RunPage(items=runs, next_cursor=cursor)
+            return RunPage(items=runs, next_cursor=following.cursor() if following else None)
 
         return self.db.query(fetch)

@@ -2,17 +2,30 @@
 
 Each param, tag or metric a query names becomes one outer join on its key, so filters and
 ordering use the ``(run_id, key)`` and ``(key, value)`` indexes instead of Python loops.
+
+Sorted by a metric's last value or a param's number, a search runs in two parts: first the
+runs having that key, ordered by its indexed column so that the database can walk the
+``(key, value)`` index in order and stop after one page; then, only once those run out, the
+runs lacking it (which sort after them in either direction). A cursor names the part and the
+offset in it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, Join, Select, and_, func, not_, or_, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from dockyard.core.errors import InvalidInput
+from dockyard.core.schemas import decode_cursor, encode_cursor
 from dockyard.store.tables import (
     ExperimentRow,
     MetricSeriesRow,
@@ -37,6 +50,26 @@ from dockyard.tracking.query import (
 
 _METRIC_COLUMNS = {"last": "last_value", "min": "min_value", "max": "max_value"}
 _TIMES = ("start_time", "end_time")
+_TABLES: dict[str, Any] = {"param": ParamRow, "tag": TagRow, "metric": MetricSeriesRow}
+_WALK_STEPS_PER_ROW = 1000
+"""SQLite VM steps an index walk may take per row of its page (each run it looks at costs
+~20 and more with more filters): filters that keep fewer than ~1 in 50 of the runs having the
+sort key are quicker to start from their own index, so the walk gives up and lets SQLite."""
+_PROGRESS_EVERY = 1000  # VM steps between two calls of the SQLite progress handler
+
+
+class _CrossJoin(Join):
+    """An inner join that SQLite runs in the order written (its left table as the outer loop)."""
+
+    inherit_cache = True
+
+
+@compiles(_CrossJoin)
+def _compile_cross_join(join: _CrossJoin, compiler: SQLCompiler, **kw: Any) -> str:
+    # Only built on SQLite, whose CROSS JOIN takes an ON clause; the left side is one table,
+    # so the first " JOIN " of the text is this join's.
+    text: str = compiler.visit_join(join, **kw)  # type: ignore[no-untyped-call]
+    return text.replace(" JOIN ", " CROSS JOIN ", 1)
 
 
 class RunQueryCompiler:
@@ -46,28 +79,56 @@ class RunQueryCompiler:
         self.stmt = stmt
         self.dialect = dialect
         self._joined: dict[tuple[str, str], Any] = {}
+        self._correlated_to: ColumnElement[str] | None = None
 
     def _join(self, kind: str, key: str) -> Any:
         alias = self._joined.get((kind, key))
         if alias is None:
-            table = {"param": ParamRow, "tag": TagRow, "metric": MetricSeriesRow}[kind]
-            alias = aliased(table)
+            alias = aliased(_TABLES[kind])
             self.stmt = self.stmt.outerjoin(
                 alias, and_(alias.run_id == RunRow.id, alias.key == key)
             )
             self._joined[(kind, key)] = alias
         return alias
 
+    def lead(self, field: Field, *, having: bool, walk: bool = False) -> ColumnElement[Any]:
+        """Join on ``field``'s key ahead of the other fields; the column to sort by.
+
+        ``having``: an inner join (the runs having the key), else an outer one (to find the
+        runs lacking it). ``walk`` (SQLite): fix the plan to walk the ``(key, value)`` index
+        in order. SQLite has no statistics and would rather start from a filter's index and
+        sort all its matches, so the key's table leads by a CROSS JOIN and the other fields
+        are read by correlated subqueries (same values, NULL when a run lacks the key), which
+        cannot lead, on the walked run id, so that filters reject a run before its lookup.
+        """
+        alias = aliased(_TABLES[field.kind])
+        on = and_(alias.run_id == RunRow.id, alias.key == field.key)
+        if not having:
+            self.stmt = self.stmt.outerjoin(alias, on)
+        elif walk:
+            self.stmt = self.stmt.select_from(_CrossJoin(alias, RunRow, on))
+            self._correlated_to = alias.run_id
+        else:
+            self.stmt = self.stmt.join(alias, on)
+        self._joined[(field.kind, field.key)] = alias
+        return self.column(field, numeric=True)
+
     def column(self, field: Field, *, numeric: bool = False) -> ColumnElement[Any]:
         """The SQL expression of ``field`` (a param's number when compared with numbers)."""
+        if field.kind == "attribute":
+            return self._attribute(field.key)
         if field.kind == "metric":
-            return getattr(self._join("metric", field.key), _METRIC_COLUMNS[field.agg or "last"])  # type: ignore[no-any-return]
-        if field.kind == "param":
-            alias = self._join("param", field.key)
-            return alias.value_num if numeric else alias.value  # type: ignore[no-any-return]
-        if field.kind == "tag":
-            return self._join("tag", field.key).value  # type: ignore[no-any-return]
-        return self._attribute(field.key)
+            name = _METRIC_COLUMNS[field.agg or "last"]
+        else:
+            name = "value_num" if numeric and field.kind == "param" else "value"
+        run_id = self._correlated_to
+        if run_id is not None and (field.kind, field.key) not in self._joined:
+            table = aliased(_TABLES[field.kind])
+            value = select(getattr(table, name)).where(
+                table.run_id == run_id, table.key == field.key
+            )
+            return value.scalar_subquery()
+        return getattr(self._join(field.kind, field.key), name)  # type: ignore[no-any-return]
 
     def _attribute(self, name: str) -> ColumnElement[Any]:
         if name == "experiment":
@@ -159,6 +220,67 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _indexed(field: Field) -> bool:
+    """Whether a ``(key, value)`` index holds ``field`` in order: a param's number (nulls
+    aside) or a metric's last value."""
+    return field.kind == "param" or (field.kind == "metric" and field.agg == "last")
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page of results starts: an offset into one part of them.
+
+    Part 0 is every match or, when the first sort key is indexed (see :func:`_indexed`), the
+    matches having it; part 1 the matches lacking it, which come after all of part 0.
+    """
+
+    part: int = 0
+    offset: int = 0
+
+    @classmethod
+    def from_cursor(cls, cursor: str | None) -> Position:
+        """The position a ``next_cursor`` stands for (the start without one)."""
+        if not cursor:
+            return cls()
+        part, offset = decode_cursor(cursor, 2)
+        if type(part) is not int or type(offset) is not int or part not in (0, 1) or offset < 0:
+            raise InvalidInput(f"cursor {cursor!r} is not valid; pass a next_cursor from a listing")
+        return cls(part, offset)
+
+    def cursor(self) -> str:
+        """The ``next_cursor`` of this position."""
+        return encode_cursor([self.part, self.offset])
+
+
+@dataclass(frozen=True)
+class _Search:
+    """The statements of one search: everything but the offset and limit."""
+
+    dialect: str
+    where: Expr | None
+    order_by: list[OrderBy]
+    scope: list[ColumnElement[bool]]
+
+    def statement(self, part: int | None, *, walk: bool = False) -> Select[Any]:
+        """All matches (``part`` None), or those having (0) or lacking (1) the first sort key;
+        ``walk``: see :meth:`RunQueryCompiler.lead`."""
+        compiler = RunQueryCompiler(select(RunRow.id), self.dialect)
+        conditions, ordering, rest = list(self.scope), [], self.order_by
+        if part is not None:
+            first, rest = self.order_by[0], self.order_by[1:]
+            value = compiler.lead(first.field, having=part == 0, walk=walk)
+            if part == 1:
+                conditions.append(value.is_(None))
+            else:
+                if first.field.kind == "param":
+                    conditions.append(value.is_not(None))  # params that are not numbers
+                ordering.append(value.desc() if first.descending else value.asc())
+        if self.where is not None:
+            conditions.append(compiler.where(self.where))
+        ordering += compiler.order(rest)
+        return compiler.stmt.where(*conditions).order_by(*ordering)
+
+
 def search_run_ids(
     session: Session,
     *,
@@ -167,22 +289,93 @@ def search_run_ids(
     project_ids: list[str],
     experiment_ids: list[str],
     include_deleted: bool,
-    offset: int,
+    start: Position,
     limit: int,
-) -> list[str]:
-    """Ids of the runs matching ``where`` in order, one page of them."""
-    compiler = RunQueryCompiler(select(RunRow.id), session.get_bind().dialect.name)
-    conditions: list[ColumnElement[bool]] = []
+) -> tuple[list[str], Position | None]:
+    """Ids of up to ``limit`` runs matching ``where`` in order from ``start``, and where the
+    next page starts (None after the last match).
+
+    Sorted by an indexed key (:func:`_indexed`), the runs having it are fetched first, ordered
+    by the indexed column itself, so that the database walks the index and stops after one
+    page; the runs lacking the key, which sort after them either way, are fetched only once
+    those run out. Otherwise one query sorts all matches, missing values last.
+    """
+    dialect = session.get_bind().dialect.name
+    scope: list[ColumnElement[bool]] = []
     if not include_deleted:
-        conditions.append(RunRow.deleted_at.is_(None))
+        scope.append(RunRow.deleted_at.is_(None))
         binned = select(ExperimentRow.id).where(ExperimentRow.deleted_at.is_not(None))
-        conditions.append(RunRow.experiment_id.not_in(binned))
+        scope.append(RunRow.experiment_id.not_in(binned))
     if project_ids:
-        conditions.append(RunRow.project_id.in_(project_ids))
+        scope.append(RunRow.project_id.in_(project_ids))
     if experiment_ids:
-        conditions.append(RunRow.experiment_id.in_(experiment_ids))
-    if where is not None:
-        conditions.append(compiler.where(where))
-    ordering = compiler.order(order_by)
-    stmt = compiler.stmt.where(*conditions).order_by(*ordering).offset(offset).limit(limit)
-    return list(session.scalars(stmt))
+        scope.append(RunRow.experiment_id.in_(experiment_ids))
+    search = _Search(dialect, where, order_by, scope)
+
+    def fetch(part: int | None, offset: int, count: int, *, walk: bool = False) -> list[str]:
+        stmt = search.statement(part, walk=walk).offset(offset).limit(count)
+        return list(session.scalars(stmt))
+
+    def having(offset: int, count: int) -> list[str]:
+        if dialect == "postgresql":
+            with _serial_plans(session):
+                return fetch(0, offset, count)
+        if dialect == "sqlite":
+            try:
+                with _interrupted_after(session, _WALK_STEPS_PER_ROW * (offset + count)):
+                    return fetch(0, offset, count, walk=True)
+            except OperationalError as exc:
+                if "interrupted" not in str(exc.orig):
+                    raise
+        return fetch(0, offset, count)  # the planner's choice, e.g. from a selective filter
+
+    if not (order_by and _indexed(order_by[0].field)):
+        if start.part != 0:
+            raise InvalidInput("this cursor belongs to a search with another order; start over")
+        ids = fetch(None, start.offset, limit + 1)
+        return ids[:limit], Position(0, start.offset + limit) if len(ids) > limit else None
+    ids, offset = [], start.offset
+    if start.part == 0:
+        ids = having(start.offset, limit + 1)
+        if len(ids) > limit:
+            return ids[:limit], Position(0, start.offset + limit)
+        offset = 0
+    taken = len(ids)
+    ids += fetch(1, offset, limit + 1 - taken)
+    more = len(ids) > limit
+    return ids[:limit], Position(1, offset + limit - taken) if more else None
+
+
+@contextmanager
+def _serial_plans(session: Session) -> Iterator[None]:
+    """PostgreSQL plans the block's statements without parallel workers or JIT compilation.
+
+    An index walk that stops after a page takes milliseconds; starting parallel workers for it
+    took ~30 ms on two busy cores, and JIT compiling ~1 s. The settings are undone with a
+    savepoint, since larger sorts (the runs lacking the key, say) gain from parallel workers.
+    """
+    savepoint = session.begin_nested()
+    try:
+        off = ("max_parallel_workers_per_gather", "0"), ("jit", "off")
+        session.execute(select(*(func.set_config(name, value, True) for name, value in off)))
+        yield
+    finally:
+        savepoint.rollback()
+
+
+@contextmanager
+def _interrupted_after(session: Session, steps: int) -> Iterator[None]:
+    """SQLite statements of the block fail ("interrupted") after about ``steps`` VM steps."""
+    connection: Any = session.connection().connection.dbapi_connection
+    calls = steps // _PROGRESS_EVERY + 1
+
+    def spent() -> bool:
+        nonlocal calls
+        calls -= 1
+        return calls < 0
+
+    connection.set_progress_handler(spent, _PROGRESS_EVERY)
+    try:
+        yield
+    finally:
+        connection.set_progress_handler(None, 0)
