@@ -667,10 +667,13 @@ def _pandas_plan(frame: Any, types: dict[str, pa.DataType]) -> _Plan:
         for start in range(0, len(frame), SLICE_ROWS):
             piece = frame.iloc[start : start + SLICE_ROWS]
             try:
-                batch = pa.RecordBatch.from_pandas(piece, schema=raw, preserve_index=False)
+                # A Table, not a RecordBatch: pandas 3's Arrow-backed columns can arrive in
+                # several chunks (after a concat, say), which a RecordBatch cannot hold.
+                table = pa.Table.from_pandas(piece, schema=raw, preserve_index=False)
             except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
                 raise _pandas_error(exc, description, _failing_column(piece)) from None
-            yield _conform(batch, target, types, description), start + len(piece)
+            for batch in table.combine_chunks().to_batches():
+                yield _conform(batch, target, types, description), start + len(piece)
 
     return _Plan(description, len(frame), stream())
 
@@ -682,7 +685,7 @@ def _failing_column(frame: Any) -> str | None:
     for name in frame.columns:
         try:
             pa.Schema.from_pandas(frame[[name]], preserve_index=False)
-            pa.RecordBatch.from_pandas(frame[[name]].iloc[:SLICE_ROWS], preserve_index=False)
+            pa.Table.from_pandas(frame[[name]].iloc[:SLICE_ROWS], preserve_index=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             return str(name)
     return None

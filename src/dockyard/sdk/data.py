@@ -110,7 +110,8 @@ class DatasetVersion:
     ) -> pl.DataFrame:
         from dockyard.data import read
 
-        return read.to_polars(self._read(), columns=columns, filter=filter)
+        frame: pl.DataFrame = read.to_polars(self._read(), columns=columns, filter=filter)
+        return frame
 
     def to_duckdb(
         self, connection: duckdb.DuckDBPyConnection | None = None
