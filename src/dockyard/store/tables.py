@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -181,6 +182,34 @@ metric_points = Table(
     Column("ts", BigInteger, nullable=False),
     Column("value", Float, nullable=False),
     Index("ix_metric_points_series_step", "series_id", "step"),
+)
+
+
+# Min/max rollups of each series, maintained on write so that downsampled history never
+# scans the raw points of a long series: per level L (buckets of 2^L steps, see
+# dockyard.tracking.rollups), one row per bucket = step >> L with the point count and the
+# lowest and highest points (value, step, ts). WITHOUT ROWID on SQLite: the primary key is
+# the only index, so a row is stored once, not in a table and again in an index.
+metric_rollups = Table(
+    "metric_rollups",
+    Base.metadata,
+    Column(
+        "series_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("metric_series.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("bucket", BigInteger, primary_key=True, autoincrement=False),
+    Column("count", BigInteger, nullable=False),
+    Column("min_value", Float, nullable=False),
+    Column("min_step", BigInteger, nullable=False),
+    Column("min_ts", BigInteger, nullable=False),
+    Column("max_value", Float, nullable=False),
+    Column("max_step", BigInteger, nullable=False),
+    Column("max_ts", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 

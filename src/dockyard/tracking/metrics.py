@@ -16,6 +16,7 @@ from dockyard.core.operations import operation
 from dockyard.core.principal import Principal
 from dockyard.store.db import Database
 from dockyard.store.tables import MetricSeriesRow, metric_points
+from dockyard.tracking import rollups
 from dockyard.tracking.runs import find_run
 from dockyard.tracking.schemas import (
     HistoryQuery,
@@ -202,6 +203,10 @@ class MetricService:
         if not series:
             return MetricsLogged(points=0)
         ids = _upsert_series(connection, run.id, series)
+        rollup_rows: list[tuple[object, ...]] = []
+        for key in sorted(series):
+            rollup_rows += rollups.batch_rollups(ids[key], series[key])
+        rollups.upsert_rollups(connection, rollup_rows)
         return MetricsLogged(points=_insert_points(connection, ids, series))
 
     @operation("POST", "/runs/{run_id}/metrics")
@@ -234,8 +239,11 @@ class MetricService:
                     )
                 ]
                 downsampled = False
-            else:
+            elif series.count <= rollups.RAW_FACTOR * query.max_points:
                 rows = _minmax_buckets(session, series, query.max_points)
+                downsampled = True
+            else:
+                rows = _from_rollups(session, series, query.max_points)
                 downsampled = True
             return MetricHistory(
                 run_id=run.id,
@@ -286,3 +294,14 @@ def _minmax_buckets(
             )
         picked.update((int(a), int(b), float(c)) for a, b, c in session.execute(stmt))
     return sorted(picked)
+
+
+def _from_rollups(
+    session: Session, series: MetricSeriesRow, max_points: int
+) -> list[tuple[int, int, float]]:
+    """Downsample a long series from its rollups, not its raw points (those only if it has
+    no rollups: points written around dockyard)."""
+    picked = rollups.downsample(
+        session.connection(), series.id, series.count, series.last_step, max_points
+    )
+    return _minmax_buckets(session, series, max_points) if picked is None else picked
