@@ -403,3 +403,16 @@ def test_timestamp_fractions_in_iso_form(tmp_path: Path) -> None:
     assert dt.datetime.fromisoformat(str(stats["us"].min)) == dt.datetime(
         2024, 1, 2, 3, 4, 5, 600000
     )
+
+
+def test_quantiles_of_a_large_version_come_from_a_sample(tmp_path: Path) -> None:
+    values = np.random.default_rng(3).normal(100, 15, 400_000)
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"x": values}), path)
+    with sandbox([path]) as con:
+        (sampled,) = compute_stats(con, [Column(name="x", type="double")], rows=40_000_000)
+        (full,) = compute_stats(con, [Column(name="x", type="double")])
+    assert sampled.count == full.count == 400_000  # counts, mean and std are exact
+    assert sampled.mean == pytest.approx(full.mean)
+    for key in ("p05", "p50", "p95"):
+        assert sampled.quantiles[key] == pytest.approx(full.quantiles[key], rel=0.05)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from dockyard.client.blobs import BlobsClient
 from dockyard.client.transport import Transport
+from dockyard.core.errors import NotFound
 from dockyard.core.operations import build, operations_by_name
 from dockyard.data.schemas import (
     Dataset,
@@ -108,7 +109,10 @@ class DatasetsClient:
             sent = 0
             files = []
             for f in ingested.files:
-                info = self._blobs.put_file(f.path)
+                try:  # already stored (the same data again, or shared with a version)
+                    info = self._blobs.info(f.digest)
+                except NotFound:
+                    info = self._blobs.put_file(f.path, digest=f.digest)
                 sent += f.size
                 if progress:
                     progress("upload", sent, total)

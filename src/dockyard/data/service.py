@@ -478,7 +478,7 @@ class DatasetService:
         from dockyard.data.validation import validate
 
         with sandbox(paths, temp_dir=self.cache_dir / "duckdb") as con:
-            stats = compute_stats(con, columns)
+            stats = compute_stats(con, columns, rows)
             report = validate(con, rules, columns, rows, created_at) if rules else None
         return stats, report
 
