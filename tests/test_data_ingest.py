@@ -20,8 +20,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from dockyard.core.errors import InvalidInput
-from dockyard.data import ingest
-from dockyard.data.ingest import Ingested, columns_of, parse_type, to_parquet
+from dockyard.data.ingest import (
+    Ingested,
+    columns_of,
+    csv_source,
+    json_source,
+    parse_type,
+    plans,
+    to_parquet,
+)
+from dockyard.data.ingest import files as source_files
+from dockyard.data.ingest import writer as part_writer
 from dockyard.data.schemas import Column
 
 ROWS = 300
@@ -224,10 +233,10 @@ def test_files_roll_over_every_rows_per_file(tmp_path: Path) -> None:
 def test_files_roll_over_by_size_by_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest, "FILE_BYTES", 1)
-    monkeypatch.setattr(ingest, "ROW_GROUP_BYTES", 1)
+    monkeypatch.setattr(part_writer, "FILE_BYTES", 1)
+    monkeypatch.setattr(part_writer, "ROW_GROUP_BYTES", 1)
     result = to_parquet(arrow_table(sample(5000)), tmp_path / "out")
-    group = ingest.MIN_GROUP_ROWS
+    group = part_writer.MIN_GROUP_ROWS
     assert [f.rows for f in result.files] == [group] * 4 + [5000 - 4 * group]
     assert read_rows(result) == arrow_table(sample(5000)).to_pylist()
 
@@ -235,13 +244,13 @@ def test_files_roll_over_by_size_by_default(
 def test_row_groups_have_a_fixed_power_of_two_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest, "PROBE_ROWS", 100)
-    monkeypatch.setattr(ingest, "ROW_GROUP_BYTES", 40 * 1024)
+    monkeypatch.setattr(part_writer, "PROBE_ROWS", 100)
+    monkeypatch.setattr(part_writer, "ROW_GROUP_BYTES", 40 * 1024)
     chunks = pa.Table.from_batches(arrow_table(sample(5000)).to_batches(max_chunksize=333))
     result = to_parquet(chunks, tmp_path / "out")
     meta = pq.ParquetFile(result.files[0].path).metadata
     sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-    assert sizes[0] == ingest.MIN_GROUP_ROWS and sizes[-1] == 5000 - sum(sizes[:-1])
+    assert sizes[0] == part_writer.MIN_GROUP_ROWS and sizes[-1] == 5000 - sum(sizes[:-1])
     assert set(sizes[:-1]) == {sizes[0]}
 
 
@@ -315,8 +324,8 @@ def test_a_schema_naming_a_missing_column_is_refused(kind: str, tmp_path: Path) 
 def test_a_column_empty_in_the_first_rows_is_string(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest, "HEAD_BYTES", 200)
-    monkeypatch.setattr(ingest, "STREAM_BLOCK", 256)
+    monkeypatch.setattr(source_files, "HEAD_BYTES", 200)
+    monkeypatch.setattr(csv_source, "STREAM_BLOCK", 256)
     lines = ["id,later"] + [f"{i}," for i in range(100)] + ["100,7", "101,x"]
     path = tmp_path / "d.csv"
     path.write_text("\n".join(lines) + "\n")
@@ -344,8 +353,8 @@ def test_types_are_inferred_from_the_whole_head(tmp_path: Path) -> None:
 def test_mixed_types_in_a_column_name_the_value_line_and_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest, "HEAD_BYTES", 300)
-    monkeypatch.setattr(ingest, "STREAM_BLOCK", 512)
+    monkeypatch.setattr(source_files, "HEAD_BYTES", 300)
+    monkeypatch.setattr(csv_source, "STREAM_BLOCK", 512)
     lines = ["id,amount"] + [f"{i},{i * 10}" for i in range(200)] + ["200,abc"]
     path = tmp_path / "d.csv"
     path.write_text("\n".join(lines) + "\n")
@@ -377,8 +386,8 @@ def test_a_row_with_the_wrong_number_of_fields(
     late: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if late:
-        monkeypatch.setattr(ingest, "HEAD_BYTES", 100)
-        monkeypatch.setattr(ingest, "STREAM_BLOCK", 256)
+        monkeypatch.setattr(source_files, "HEAD_BYTES", 100)
+        monkeypatch.setattr(csv_source, "STREAM_BLOCK", 256)
     lines = ["a,b,c"] + [f"{i},{i},{i}" for i in range(50)] + ["1,2,3,4"]
     path = tmp_path / "d.csv"
     path.write_text("\n".join(lines) + "\n")
@@ -517,8 +526,8 @@ def test_json_lines_errors_and_fields_that_start_late(
     ):
         to_parquet(mixed, tmp_path / "out")
 
-    monkeypatch.setattr(ingest, "HEAD_BYTES", 64)
-    monkeypatch.setattr(ingest, "STREAM_BLOCK", 128)
+    monkeypatch.setattr(source_files, "HEAD_BYTES", 64)
+    monkeypatch.setattr(json_source, "STREAM_BLOCK", 128)
     late = tmp_path / "late.jsonl"
     late.write_text("".join(f'{{"a": {i}}}\n' for i in range(40)) + '{"a": 40, "b": "new"}\n')
     with pytest.raises(InvalidInput, match=r"a field appears that the first records lack"):
@@ -565,7 +574,7 @@ def test_polars_categoricals_and_string_layouts_are_plain_strings(tmp_path: Path
 def test_progress_reports_bytes_up_to_the_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest, "STREAM_BLOCK", 16 << 10)
+    monkeypatch.setattr(csv_source, "STREAM_BLOCK", 16 << 10)
     path = write_csv(tmp_path / "d.csv", sample(20_000))
     calls: list[tuple[int, int | None]] = []
     to_parquet(path, tmp_path / "out", progress=lambda done, total: calls.append((done, total)))
@@ -615,9 +624,9 @@ def test_on_batch_sees_every_row_once(tmp_path: Path) -> None:
 
 
 def test_an_error_midway_leaves_no_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest, "HEAD_BYTES", 200)
-    monkeypatch.setattr(ingest, "STREAM_BLOCK", 4096)
-    monkeypatch.setattr(ingest, "PROBE_ROWS", 100)
+    monkeypatch.setattr(source_files, "HEAD_BYTES", 200)
+    monkeypatch.setattr(csv_source, "STREAM_BLOCK", 4096)
+    monkeypatch.setattr(part_writer, "PROBE_ROWS", 100)
     lines = ["id,v"] + [f"{i},{i}" for i in range(5000)] + ["5000,oops"]
     path = tmp_path / "d.csv"
     path.write_text("\n".join(lines) + "\n")
@@ -681,15 +690,15 @@ def test_s3_urls_and_globs(tmp_path: Path, s3_server: dict[str, Any]) -> None:
 def test_in_memory_tables_are_converted_in_slices(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest, "SLICE_ROWS", 64)
+    monkeypatch.setattr(plans, "SLICE_ROWS", 64)
     seen: list[int] = []
-    original = ingest._conform
+    original = plans._conform
 
     def spy(batch: pa.RecordBatch, *args: Any) -> pa.RecordBatch:
         seen.append(batch.num_rows)
         return original(batch, *args)
 
-    monkeypatch.setattr(ingest, "_conform", spy)
+    monkeypatch.setattr(plans, "_conform", spy)
     to_parquet(sample(), tmp_path / "out")
     assert max(seen) == 64 and sum(seen) == ROWS
 
