@@ -1,0 +1,141 @@
+"""ONNX graphs run with onnxruntime on the CPU.
+
+The model is an ``onnx.ModelProto`` or the path of a ``.onnx`` file. A graph with one
+input gets all the DataFrame's columns, in signature order, as one 2-D tensor of the
+input's element type; a graph with several inputs gets each column under its name, as an
+(n, 1) tensor. ``predict`` returns the first output; a second output holding
+probabilities (as skl2onnx writes for classifiers; a ZipMap list of dicts too) is
+``predict_proba``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dockyard.core.errors import InvalidInput
+from dockyard.registry.flavors.base import SavedFlavor, SaveRequest, mro_modules, no_proba
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dockyard.registry.manifest import ModelManifest
+
+MODEL_FILE = "model.onnx"
+_TENSOR_DTYPES = {
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(float16)": "float16",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(int16)": "int16",
+    "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8",
+    "tensor(bool)": "bool",
+    "tensor(string)": "object",
+}
+
+
+@dataclass
+class OnnxPredictor:
+    """An onnxruntime InferenceSession and how to feed it."""
+
+    session: Any
+    predict_output: str
+    proba_output: str | None
+
+    @property
+    def native(self) -> Any:
+        return self.session
+
+    def _feed(self, data: pd.DataFrame) -> dict[str, Any]:
+        inputs = self.session.get_inputs()
+        if len(inputs) == 1:
+            dtype = _TENSOR_DTYPES.get(inputs[0].type, "float32")
+            return {inputs[0].name: data.to_numpy(dtype=dtype)}
+        feed = {}
+        for spec in inputs:
+            if spec.name not in data.columns:
+                raise InvalidInput(
+                    f"the ONNX graph takes an input {spec.name!r} that is not a column; "
+                    f"given {', '.join(map(str, data.columns))}"
+                )
+            dtype = _TENSOR_DTYPES.get(spec.type, "float32")
+            feed[spec.name] = data[spec.name].to_numpy(dtype=dtype).reshape(-1, 1)
+        return feed
+
+    def predict(self, data: pd.DataFrame) -> Any:
+        return self.session.run([self.predict_output], self._feed(data))[0]
+
+    def predict_proba(self, data: pd.DataFrame) -> Any:
+        if self.proba_output is None:
+            raise no_proba("ONNX")
+        result = self.session.run([self.proba_output], self._feed(data))[0]
+        if isinstance(result, list):  # ZipMap: one {class: probability} dict per row
+            import pandas as pd
+
+            return pd.DataFrame(result).to_numpy()
+        return result
+
+
+def _is_onnx_path(obj: Any) -> bool:
+    return isinstance(obj, str | Path) and str(obj).endswith(".onnx") and Path(obj).is_file()
+
+
+class OnnxFlavor:
+    """ONNX graphs (onnx.ModelProto or a .onnx file), run with onnxruntime."""
+
+    name = "onnx"
+    framework = "onnxruntime"
+
+    def matches(self, obj: Any) -> bool:
+        if _is_onnx_path(obj):
+            return True
+        if "onnx" not in mro_modules(obj):
+            return False
+        import onnx
+
+        return isinstance(obj, onnx.ModelProto)
+
+    def save(self, obj: Any, folder: Path, request: SaveRequest) -> SavedFlavor:
+        import onnx
+
+        path = folder / MODEL_FILE
+        if _is_onnx_path(obj):
+            shutil.copyfile(obj, path)
+            model = onnx.load(path)
+        elif isinstance(obj, onnx.ModelProto):
+            model = obj
+            onnx.save(model, path)
+        else:
+            raise InvalidInput(f"the onnx flavor cannot store a {type(obj).__qualname__}")
+        try:
+            onnx.checker.check_model(path)
+        except onnx.checker.ValidationError as exc:
+            raise InvalidInput(f"the ONNX model does not pass onnx.checker: {exc}") from exc
+        outputs = [o.name for o in model.graph.output]
+        if not outputs:
+            raise InvalidInput("the ONNX graph has no output")
+        proba = next((n for n in outputs[1:] if "prob" in n.lower()), None)
+        if proba is None and len(outputs) == 2:
+            proba = outputs[1]
+        return SavedFlavor(
+            options={
+                "file": MODEL_FILE,
+                "inputs": [i.name for i in model.graph.input],
+                "predict_output": outputs[0],
+                "proba_output": proba,
+            },
+            modules=["onnxruntime", "onnx"],
+            predict_proba=proba is not None,
+        )
+
+    def load(self, folder: Path, manifest: ModelManifest) -> OnnxPredictor:
+        import onnxruntime as ort
+
+        options = manifest.flavor_options
+        session = ort.InferenceSession(str(folder / MODEL_FILE), providers=["CPUExecutionProvider"])
+        proba = options.get("proba_output")
+        return OnnxPredictor(session, str(options["predict_output"]), str(proba) if proba else None)

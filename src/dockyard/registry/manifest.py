@@ -1,0 +1,81 @@
+"""The manifest of a logged model: ``model.json`` at the root of the model's folder.
+
+It says how to load the model (flavor and its options), what it needs (framework, Python
+and requirements), what it takes and returns (the signature) and which files make it up,
+each with its sha256, so a changed byte anywhere refuses to load. The registry reads it
+to register a version; loading reads it to pick the flavor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from dockyard.core.schemas import Model
+
+MANIFEST_NAME = "model.json"
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ColumnSpec(Model):
+    """One input or output column: its name and type.
+
+    Types are the logical names ``bool``, ``int8``..``int64``, ``uint8``..``uint64``,
+    ``float32``, ``float64``, ``string``, ``binary``, ``datetime`` and ``category``.
+    """
+
+    name: str = Field(min_length=1, max_length=256)
+    type: str = Field(min_length=1, max_length=64)
+    nullable: bool = True
+
+
+class Signature(Model):
+    """The columns a model takes and the columns (or single output) it returns."""
+
+    inputs: list[ColumnSpec]
+    outputs: list[ColumnSpec] = Field(default_factory=list)
+
+
+class ModelFile(Model):
+    """One file of the model folder (every file but the manifest itself)."""
+
+    path: str = Field(min_length=1, max_length=1024, description="POSIX path in the folder")
+    digest: str = Field(description="sha256 of the file's bytes, hex")
+    size: int = Field(ge=0)
+
+    @field_validator("digest")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        if not _DIGEST.match(value):
+            raise ValueError("digest must be 64 lower-case hex characters (sha256)")
+        return value
+
+
+class ModelManifest(Model):
+    """What ``model.json`` holds."""
+
+    format_version: Literal[1] = 1
+    flavor: str = Field(min_length=1, max_length=64, description="sklearn, xgboost, ...")
+    framework: str = Field(default="", description="the library the model comes from")
+    framework_version: str = ""
+    python_version: str = ""
+    requirements: list[str] = Field(
+        default_factory=list, description="pip requirements to load the model"
+    )
+    signature: Signature | None = None
+    input_example: str | None = Field(
+        default=None, description="path of the stored input example in the folder"
+    )
+    predict_proba: bool = Field(default=False, description="the model has predict_proba")
+    needs_trust: bool = Field(
+        default=False,
+        description="loading runs pickled code: only with trusted=True",
+    )
+    flavor_options: dict[str, Any] = Field(
+        default_factory=dict, description="what the flavor needs to load it again"
+    )
+    files: list[ModelFile] = Field(default_factory=list)
+    created_at: dt.datetime | None = None
