@@ -146,6 +146,27 @@ def test_onnx_from_skl2onnx(tmp_path: Path, data: tuple[pd.DataFrame, Any]) -> N
     np.testing.assert_array_equal(from_file.predict(x), clf.predict(x))
 
 
+def test_onnx_graph_with_named_inputs(tmp_path: Path) -> None:
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Sub", ["a", "b"], ["diff"])],
+        "diff",
+        [
+            helper.make_tensor_value_info("a", TensorProto.FLOAT, [None, 1]),
+            helper.make_tensor_value_info("b", TensorProto.FLOAT, [None, 1]),
+        ],
+        [helper.make_tensor_value_info("diff", TensorProto.FLOAT, [None, 1])],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    x = pd.DataFrame({"b": [1.0, 2.0, 3.0], "a": [10.0, 20.0, 30.5]})
+    model = roundtrip(proto, tmp_path / "m", x)
+    np.testing.assert_allclose(model.predict(x), [9.0, 18.0, 27.5])
+    with pytest.raises(InvalidInput, match="onnx model has no predict_proba"):
+        model.predict_proba(x)
+
+
 @pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
 def test_torchscript_module(tmp_path: Path, data: tuple[pd.DataFrame, Any]) -> None:
     torch = pytest.importorskip("torch")

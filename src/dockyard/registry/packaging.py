@@ -199,7 +199,7 @@ def _sha256(path: Path) -> str:
 
 
 def _folder_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if (p.is_file() or p.is_symlink()) and p.name != "")
+    return sorted(p for p in folder.rglob("*") if (p.is_file() or p.is_symlink()))
 
 
 def _list_files(folder: Path) -> list[ModelFile]:
