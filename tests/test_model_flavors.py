@@ -230,7 +230,8 @@ def test_pyfunc_with_artifact(tmp_path: Path, data: tuple[pd.DataFrame, Any]) ->
     instance.limit = 55.0
     assert detect_flavor(instance) == "pyfunc"
     paths_before = list(sys.path)
-    model = roundtrip(instance, tmp_path / "m", x, artifacts={"limit": limit})
+    with pytest.warns(UserWarning, match="attributes limit are not saved"):
+        model = roundtrip(instance, tmp_path / "m", x, artifacts={"limit": limit})
     assert sys.path == paths_before
     assert sys.modules["threshold_model"] is module  # the installed module stays in place
     assert type(model.native).__module__.startswith("_dockyard_pyfunc_")

@@ -30,6 +30,15 @@ from dockyard.registry.flavors.base import (
 from dockyard.registry.manifest import MANIFEST_NAME, ModelFile, ModelManifest, Signature
 from dockyard.registry.signature import enforce, infer_signature, to_frame
 
+__all__ = [
+    "LoadedModel",
+    "detect_flavor",
+    "load_folder",
+    "read_manifest",
+    "save_model",
+    "verify_files",
+]
+
 EXAMPLE_PARQUET = "input_example.parquet"
 EXAMPLE_NPY = "input_example.npy"
 

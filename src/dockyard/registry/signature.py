@@ -19,9 +19,12 @@ from pandas.api import types as ptypes
 from dockyard.core.errors import InvalidInput
 from dockyard.registry.manifest import ColumnSpec, Signature
 
+__all__ = ["LOGICAL_TYPES", "column_type", "enforce", "infer_signature", "to_frame"]
+
 INT_TYPES = ("int8", "int16", "int32", "int64")
 UINT_TYPES = ("uint8", "uint16", "uint32", "uint64")
 FLOAT_TYPES = ("float32", "float64")
+_NUMPY_LOGICAL = {np.dtype(name): name for name in ("bool", *INT_TYPES, *UINT_TYPES, *FLOAT_TYPES)}
 LOGICAL_TYPES = (
     "bool",
     *INT_TYPES,
@@ -155,15 +158,30 @@ def enforce(signature: Signature, data: Any) -> pd.DataFrame:
         )
     if len(set(given)) != len(given):
         raise InvalidInput(f"input columns repeat a name: {', '.join(given)}")
-    frame = frame.set_axis(given, axis=1)
-    columns = {spec.name: _conform(spec, frame[spec.name]) for spec in signature.inputs}
-    return pd.DataFrame(columns, index=frame.index)
+    if any(not isinstance(name, str) for name in frame.columns):
+        frame = frame.set_axis(given, axis=1)
+    dtypes = dict(zip(given, frame.dtypes, strict=True))
+    cast: dict[str, pd.Series] = {}
+    for spec in signature.inputs:
+        dtype = dtypes[spec.name]
+        if _NUMPY_LOGICAL.get(dtype) == spec.type and (spec.nullable or dtype.kind in "iub"):
+            continue  # a numpy column of the declared type (ints and bools hold no nulls)
+        series = frame[spec.name]
+        conformed = _conform(spec, series)
+        if conformed is not series:
+            cast[spec.name] = conformed
+    if given == expected and not cast:
+        return frame  # nothing to cast or reorder: the caller's frame, not a copy
+    return pd.DataFrame(
+        {name: cast[name] if name in cast else frame[name] for name in expected},
+        index=frame.index,
+    )
 
 
 def _conform(spec: ColumnSpec, series: pd.Series) -> pd.Series:
     given = column_type(series)
-    nulls = int(series.isna().sum())
-    if nulls and not spec.nullable:
+    nulls = 0 if spec.nullable else int(series.isna().sum())
+    if nulls:
         raise InvalidInput(
             f"column {spec.name!r} has {nulls} missing value{'s' if nulls > 1 else ''} "
             f"but the model declares it non-nullable ({spec.type})"

@@ -23,6 +23,7 @@ import re
 import shutil
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -106,6 +107,15 @@ class PyfuncFlavor:
             raise InvalidInput(
                 f"{cls.__qualname__} is defined inside a function; define the model class at "
                 "the top level of a module so its code can be stored"
+            )
+        state = sorted(getattr(obj, "__dict__", {}))
+        if state:
+            warnings.warn(
+                f"{cls.__qualname__}'s attributes {', '.join(state)} are not saved: at load the "
+                "class is created with no arguments and load_context sets its state from the "
+                "artifacts",
+                UserWarning,
+                stacklevel=4,
             )
         code = folder / CODE_DIR
         code.mkdir()
