@@ -239,8 +239,9 @@ def test_pyfunc_with_artifact(tmp_path: Path, data: tuple[pd.DataFrame, Any]) ->
     np.testing.assert_allclose(model.predict_proba(x), instance.predict_proba(x))
     files = {f.path for f in model.manifest.files}
     assert {"code/threshold_model.py", "artifacts/limit/limit.txt"} <= files
-    # loading twice writes no __pycache__ into the folder (it would fail verification)
-    load_folder(tmp_path / "m")
+    # loading again writes no __pycache__ into the folder (it would fail verification) and
+    # reuses the privately named module of the same code
+    assert type(load_folder(tmp_path / "m").native) is type(model.native)
 
 
 def test_pyfunc_imports_its_code_paths(tmp_path: Path, data: tuple[pd.DataFrame, Any]) -> None:

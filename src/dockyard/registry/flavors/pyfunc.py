@@ -16,9 +16,9 @@ lazily in ``predict``.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
-import itertools
 import re
 import shutil
 import sys
@@ -42,7 +42,6 @@ ARTIFACTS_DIR = "artifacts"
 _ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
 _import_lock = threading.Lock()
-_counter = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -231,7 +230,12 @@ class PyfuncFlavor:
 
 
 def _import_private(path: Path) -> ModuleType:
-    name = f"_dockyard_pyfunc_{next(_counter)}_{path.stem}"
+    """The module of ``path`` under a private name made of its sha256: loading the same code
+    again reuses the module, different code never shares a name."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    name = f"_dockyard_pyfunc_{digest}_{path.stem}"
+    if name in sys.modules:
+        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise InvalidInput(f"cannot import the stored model code {path.name}")
