@@ -13,14 +13,26 @@ SRC = Path(dockyard.__file__).parent
 
 # package -> dockyard packages it must never import (see shared/DESIGN.md, "Layers").
 OUTER = {"server", "client", "cli"}
+CAPABILITIES = {"tracking", "data", "registry", "gc"}
 FORBIDDEN = {
-    "core": {"store", "blobs", "projects", "tracking", "data", "gc", "services", *OUTER},
-    "store": {"blobs", "projects", "tracking", "data", "gc", "services", *OUTER},
-    "blobs": {"store", "projects", "tracking", "data", "gc", "services", *OUTER},
-    "projects": {"tracking", "data", "gc", "services", *OUTER},
-    "tracking": {"data", "gc", "services", *OUTER},
-    "data": {"gc", "services", *OUTER},
-    "gc": {"projects", "tracking", "data", "services", *OUTER},
+    "core": {
+        "store",
+        "blobs",
+        "projects",
+        "tracking",
+        "data",
+        "registry",
+        "gc",
+        "services",
+        *OUTER,
+    },
+    "store": {"blobs", "projects", "tracking", "data", "registry", "gc", "services", *OUTER},
+    "blobs": {"store", "projects", "tracking", "data", "registry", "gc", "services", *OUTER},
+    "projects": {"tracking", "data", "registry", "gc", "services", *OUTER},
+    "tracking": {"data", "registry", "gc", "services", *OUTER},
+    "data": {"registry", "gc", "services", *OUTER},
+    "registry": {"gc", "services", *OUTER},
+    "gc": {"projects", "tracking", "data", "registry", "services", *OUTER},
     "services": OUTER,
     "server": {"client", "sdk", "cli"},
     "client": {"server", "sdk", "cli"},

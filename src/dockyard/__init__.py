@@ -41,6 +41,19 @@ _EXPORTS = {
     "dataset": "dockyard.sdk.data",
     "DatasetHandle": "dockyard.sdk.data",
     "DatasetVersion": "dockyard.sdk.data",
+    "log_model": "dockyard.sdk.models",
+    "register_model": "dockyard.sdk.models",
+    "load_model": "dockyard.sdk.models",
+    "set_alias": "dockyard.sdk.models",
+    "rollback_alias": "dockyard.sdk.models",
+    "set_alias_policy": "dockyard.sdk.models",
+    "alias_history": "dockyard.sdk.models",
+    "check_gates": "dockyard.sdk.models",
+    "model_card": "dockyard.sdk.models",
+    "LoggedModel": "dockyard.sdk.models",
+    "ModelVersion": "dockyard.registry.schemas",
+    "GateFailed": "dockyard.core.errors",
+    "PythonModel": "dockyard.registry.flavors.pyfunc",
 }
 
 __all__ = [
@@ -53,24 +66,37 @@ __all__ = [
     "DigestMismatch",
     "DockyardError",
     "Forbidden",
+    "GateFailed",
     "InvalidInput",
     "InvalidQuery",
+    "LoggedModel",
+    "ModelVersion",
     "NotFound",
     "Principal",
     "Project",
+    "PythonModel",
     "Run",
     "Settings",
     "Unauthorized",
     "Unavailable",
     "__version__",
     "active_run",
+    "alias_history",
+    "check_gates",
     "connect",
     "dataset",
     "deliver_spool",
+    "load_model",
     "load_settings",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_params",
+    "model_card",
+    "register_model",
+    "rollback_alias",
+    "set_alias",
+    "set_alias_policy",
     "set_tags",
     "start_run",
 ]
@@ -83,6 +109,7 @@ if TYPE_CHECKING:
         DigestMismatch,
         DockyardError,
         Forbidden,
+        GateFailed,
         InvalidInput,
         InvalidQuery,
         NotFound,
@@ -91,8 +118,22 @@ if TYPE_CHECKING:
     )
     from dockyard.core.principal import Principal
     from dockyard.projects.schemas import Project
+    from dockyard.registry.flavors.pyfunc import PythonModel
+    from dockyard.registry.schemas import ModelVersion
     from dockyard.sdk.capture import Capture
     from dockyard.sdk.data import DatasetHandle, DatasetVersion, dataset
+    from dockyard.sdk.models import (
+        LoggedModel,
+        alias_history,
+        check_gates,
+        load_model,
+        log_model,
+        model_card,
+        register_model,
+        rollback_alias,
+        set_alias,
+        set_alias_policy,
+    )
     from dockyard.sdk.runs import (
         ActiveRun,
         active_run,

@@ -13,6 +13,7 @@ from dockyard.core.operations import Operation, operations_of
 from dockyard.data.service import DatasetService
 from dockyard.gc.service import GarbageCollector
 from dockyard.projects.service import ProjectService
+from dockyard.registry.service import ModelRegistry
 from dockyard.store.db import Database
 from dockyard.store.migrate import ensure_schema
 from dockyard.tracking.artifacts import ArtifactService
@@ -29,6 +30,7 @@ SERVICE_CLASSES: tuple[type, ...] = (
     ArtifactService,
     RunIOService,
     DatasetService,
+    ModelRegistry,
     BlobService,
     GarbageCollector,
 )
@@ -53,6 +55,7 @@ class Services:
     artifacts: ArtifactService
     run_io: RunIOService
     datasets: DatasetService
+    models: ModelRegistry
     blobs: BlobService
     gc: GarbageCollector
 
@@ -77,6 +80,7 @@ class Services:
             artifacts=ArtifactService(db, store),
             run_io=RunIOService(db),
             datasets=DatasetService(db, store, settings.home / "cache"),
+            models=ModelRegistry(db, store),
             blobs=BlobService(store),
             gc=GarbageCollector(db, store),
         )

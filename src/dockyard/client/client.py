@@ -8,6 +8,7 @@ from types import TracebackType
 from dockyard.client.blobs import BlobsClient
 from dockyard.client.data import DatasetsClient
 from dockyard.client.inprocess import InProcessTransport
+from dockyard.client.models import ModelsClient
 from dockyard.client.projects import ProjectsClient
 from dockyard.client.tracking import ExperimentsClient, RunsClient
 from dockyard.client.transport import Transport
@@ -31,6 +32,9 @@ class Client:
         self.experiments = ExperimentsClient(transport)
         self.runs = RunsClient(transport)
         self.datasets = DatasetsClient(transport, self.blobs, settings.home / "cache" / "blobs")
+        self.models = ModelsClient(
+            transport, self.blobs, self.runs, settings.home / "cache" / "models"
+        )
 
     @property
     def is_remote(self) -> bool:

@@ -70,6 +70,12 @@ class Conflict(DockyardError):
     exit_code = 4
 
 
+class GateFailed(Conflict):
+    """Moving an alias was blocked by its promotion policy; ``details`` has the report."""
+
+    code = "gate_failed"
+
+
 class Unauthorized(DockyardError):
     """No valid credentials were given."""
 
@@ -103,6 +109,7 @@ ERRORS_BY_CODE: dict[str, type[DockyardError]] = {
         InvalidQuery,
         NotFound,
         Conflict,
+        GateFailed,
         Unauthorized,
         Forbidden,
         Unavailable,
