@@ -1,0 +1,109 @@
+"""``dockyard models ...``: register, show, alias with gates, rollback, history, download, card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.tree import DecisionTreeClassifier
+
+import dockyard as dy
+from dockyard.cli.main import main
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DOCKYARD_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DOCKYARD_URL", raising=False)
+    monkeypatch.setenv("COLUMNS", "240")  # Rich tables wide enough for run ids
+    return tmp_path / "home"
+
+
+def log_and_evaluate(auc: float) -> str:
+    """A training run that logs a model, and an evaluation run of it logging ``auc``."""
+    x = pd.DataFrame({"amount": np.arange(40.0), "reports": np.arange(40) % 4})
+    y = (x.amount > 20).astype(int)
+    with dy.start_run(project="fraud", capture=dy.Capture.off()) as run:
+        dy.log_model(DecisionTreeClassifier(max_depth=2).fit(x, y), "model", input_example=x)
+    return run.id
+
+
+def test_register_alias_gates_rollback_history_card(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = [log_and_evaluate(0.9) for _ in range(3)]
+    for run_id in runs:
+        code, out, _ = run_cli(capsys, "models", "register", run_id, "-n", "det", "--json")
+        assert code == 0, out
+    assert json.loads(out)["version"] == 3
+    code, out, _ = run_cli(capsys, "models", "list")
+    assert code == 0 and "det" in out and "fraud" in out
+    code, out, _ = run_cli(capsys, "models", "show", "det")
+    assert code == 0 and "sklearn" in out and runs[2] in out
+    code, out, _ = run_cli(capsys, "models", "show", "det/2")
+    assert code == 0 and "models:/det/2" in out and "amount" in out
+    for version in ("1", "2"):
+        code, out, _ = run_cli(capsys, "models", "alias", "det", "champion", version)
+        assert code == 0 and f"det@champion -> v{version}" in out
+    code, out, _ = run_cli(
+        capsys, "models", "policy", "det", "champion", "--gate", "auc>=0.95", "--not-worse"
+    )
+    assert code == 0 and "requires auc >= 0.95" in out
+    code, out, _ = run_cli(capsys, "models", "check", "det", "champion", "3")
+    assert code == 4 and "FAILED" in out and "no metric 'auc'" in out
+    code, _, err = run_cli(capsys, "models", "alias", "det", "champion", "3")
+    assert code == 4 and "does not pass the gates" in err
+    code, out, _ = run_cli(
+        capsys, "models", "alias", "det", "champion", "3", "--force", "-r", "urgent fix"
+    )
+    assert code == 0 and "-> v3" in out
+    code, out, _ = run_cli(capsys, "models", "rollback", "det", "champion", "-r", "v3 broke")
+    assert code == 0 and "det@champion -> v2" in out
+    code, out, _ = run_cli(capsys, "models", "history", "det", "champion", "--json")
+    moves = json.loads(out)
+    assert [(m["action"], m["from_version"], m["to_version"]) for m in moves] == [
+        ("rollback", 3, 2),
+        ("override", 2, 3),
+        ("set", 1, 2),
+        ("set", None, 1),
+    ]
+    code, out, _ = run_cli(capsys, "models", "history", "det", "champion")
+    assert code == 0 and "urgent fix" in out and "v3 broke" in out
+    dest = tmp_path / "downloaded"
+    code, out, _ = run_cli(capsys, "models", "download", "det@champion", str(dest))
+    assert code == 0 and (dest / "model.json").is_file()
+    assert json.loads((dest / "model.json").read_text())["flavor"] == "sklearn"
+    code, out, _ = run_cli(capsys, "models", "card", "det/2")
+    assert code == 0 and out.startswith("# Model card: det v2") and "Signature" in out
+    page = tmp_path / "card.html"
+    code, out, _ = run_cli(capsys, "models", "card", "det@champion", "--html", "-o", str(page))
+    assert code == 0 and page.read_text().startswith("<!doctype html>")
+    code, out, _ = run_cli(capsys, "models", "policy", "det", "champion", "--clear")
+    assert code == 0 and "no gates" in out
+
+
+def test_bad_input_exit_codes(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_id = log_and_evaluate(0.9)
+    code, _, err = run_cli(capsys, "models", "show", "missing")
+    assert code == 3 and "no registered model 'missing'" in err
+    code, _, err = run_cli(capsys, "models", "register", run_id, "-n", "det", "--path", "nope")
+    assert code == 3 and "has no artifact folder 'nope'" in err
+    run_cli(capsys, "models", "register", run_id, "-n", "det")
+    code, _, err = run_cli(capsys, "models", "rollback", "det", "champion")
+    assert code == 3 and "no alias 'champion'" in err
+    code, _, err = run_cli(capsys, "models", "policy", "det", "champion", "--gate", "auc=0.9")
+    assert code == 2 and "METRIC OP NUMBER" in err
+    code, _, err = run_cli(capsys, "models", "alias", "det", "champion", "7")
+    assert code == 3 and "no version 7" in err
+    code, _, err = run_cli(capsys, "models", "show", "det/x")
+    assert code == 2 and "not a model URI" in err
