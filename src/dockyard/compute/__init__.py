@@ -1,0 +1,1 @@
+"""Compute: executors that run units of work in-process, in local processes or on Ray."""
