@@ -1,0 +1,487 @@
+"""The local process executor (the default): long-lived worker processes on this machine.
+
+Workers are fresh interpreters (never a fork of the caller, which may hold database
+connections and threads), start when work first needs them and live until ``close()``. Work
+is shipped with cloudpickle, so lambdas, closures and functions of ``__main__`` or a test
+module run. The executor counts CPUs, GPUs and memory: work waits, first come first served,
+until what it asks for is free. Work running past its timeout has its worker killed; a
+worker that dies fails only its own work; both are replaced on the next task.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import weakref
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any, TypeVar
+
+import cloudpickle
+import psutil
+
+from dockyard.compute.executor import (
+    Resources,
+    WorkerLost,
+    WorkTimedOut,
+    parse_duration,
+    parse_memory,
+)
+from dockyard.core.errors import DockyardError, InvalidInput, Unavailable
+
+T = TypeVar("T")
+
+# One-byte tags of the messages between the executor and a worker.
+_CONTEXT, _WORK = b"C", b"W"
+_RESULT, _RAISED, _UNPICKLABLE = b"R", b"E", b"U"
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an exception raised in a worker, attached as its ``__cause__``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+# ---------------------------------------------------------------- the worker process side
+
+
+_WORKER_CODE = (
+    "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+    "from dockyard.compute.pool import _worker_main; _worker_main(int(sys.argv[2]))"
+)
+
+
+def _worker_main(fd: int) -> None:
+    """A worker's loop: take work, run it, send back its result or exception, repeat."""
+    os.set_inheritable(fd, False)
+    conn = Connection(fd)
+    while True:
+        try:
+            message = conn.recv_bytes()
+        except (EOFError, OSError):  # the executor closed or died
+            return
+        if message[:1] == _CONTEXT:
+            _apply_context(pickle.loads(message[1:]))
+            continue
+        reply = _run_work(message[1:])
+        try:
+            conn.send_bytes(reply)
+        except OSError:
+            return
+
+
+def _apply_context(context: _Context) -> None:
+    sys.path[:] = context.path
+    if dict(os.environ) != context.env:
+        os.environ.clear()
+        os.environ.update(context.env)
+    with contextlib.suppress(OSError):
+        os.chdir(context.cwd)
+
+
+def _run_work(payload: bytes) -> bytes:
+    try:
+        result = pickle.loads(payload)()
+    except BaseException as exc:  # every failure goes back to the caller's future
+        return _RAISED + _pickle_exception(exc)
+    try:
+        return _RESULT + bytes(cloudpickle.dumps(result))
+    except Exception as exc:
+        return _UNPICKLABLE + f"{type(result).__name__}: {exc}".encode()
+
+
+def _pickle_exception(exc: BaseException) -> bytes:
+    text = "".join(traceback.format_exception(exc))
+    original: bytes | None
+    try:
+        original = cloudpickle.dumps(exc)
+        pickle.loads(original)  # an exception whose __init__ needs other args won't load
+    except Exception:
+        original = None
+    kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    return pickle.dumps((original, kind, str(exc), text))
+
+
+# ---------------------------------------------------------------- the executor side
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What work sees of its caller besides its own closure: cwd, sys.path, environment."""
+
+    cwd: str
+    path: tuple[str, ...]
+    env: dict[str, str]
+
+    @classmethod
+    def current(cls) -> _Context:
+        return cls(str(Path.cwd()), tuple(sys.path), dict(os.environ))
+
+
+@dataclass(eq=False)
+class _Task:
+    future: Future[Any]
+    payload: bytes
+    context: _Context
+    resources: Resources
+    timeout: float | None
+    label: str
+
+
+@dataclass(eq=False)
+class _Worker:
+    process: subprocess.Popen[bytes]
+    conn: Connection
+    pidfd: int | None  # readable once the process has exited (Linux)
+    context: _Context | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None and not self.conn.closed
+
+    def wait_for_reply(self, timeout: float | None) -> bytes | None:
+        """The worker's reply, or None if it died or ``timeout`` passed (see ``alive``)."""
+        watched: list[Any] = [self.conn] if self.pidfd is None else [self.conn, self.pidfd]
+        if self.conn not in wait(watched, timeout=timeout):
+            return None
+        return self.conn.recv_bytes()
+
+    def close(self) -> None:
+        self.conn.close()
+        if self.pidfd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.pidfd)
+            self.pidfd = None
+
+
+@dataclass(eq=False)
+class _Slot:
+    """One thread that feeds one worker process, one task at a time."""
+
+    thread: threading.Thread | None = None
+    worker: _Worker | None = None
+    task: _Task | None = None
+
+
+class ProcessExecutor:
+    """Runs work in up to ``max_workers`` local worker processes, within ``cpus``, ``gpus``
+    and ``memory`` (defaults: every CPU, no GPU, all of the RAM).
+
+    ``kill_grace`` is how long a worker past its timeout gets between SIGTERM and SIGKILL.
+    """
+
+    name = "process"
+
+    def __init__(
+        self,
+        *,
+        max_workers: int | None = None,
+        cpus: float | None = None,
+        gpus: float = 0.0,
+        memory: int | str | None = None,
+        kill_grace: float | str = 1.0,
+    ) -> None:
+        self.max_workers = max_workers or os.cpu_count() or 1
+        if self.max_workers < 1:
+            raise InvalidInput("max_workers must be at least 1")
+        self.capacity = {
+            "cpu": float(cpus if cpus is not None else os.cpu_count() or 1),
+            "gpu": float(gpus),
+            "memory": float(parse_memory(memory) or psutil.virtual_memory().total),
+        }
+        self.kill_grace = parse_duration(kill_grace) or 1.0
+        self._used = dict.fromkeys(self.capacity, 0.0)
+        self._cond = threading.Condition()
+        self._queue: deque[_Task] = deque()
+        self._slots: list[_Slot] = []
+        self._idle = 0
+        self._closed = False
+        _LIVE.add(self)
+
+    def __enter__(self) -> ProcessExecutor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def submit(
+        self,
+        work: Callable[[], T],
+        *,
+        resources: Resources = Resources(),
+        timeout: float | None = None,
+        label: str = "",
+    ) -> Future[T]:
+        label = label or getattr(work, "__qualname__", "work")
+        for resource, need in _needs(resources).items():
+            if need > self.capacity[resource]:
+                raise InvalidInput(
+                    f"{label} needs {_show(resource, need)}, but the process executor has "
+                    f"{_show(resource, self.capacity[resource])} in all"
+                )
+        try:
+            payload = cloudpickle.dumps(work)
+        except Exception as exc:
+            raise InvalidInput(f"{label} cannot be pickled to run in a worker: {exc}") from exc
+        future: Future[T] = Future()
+        task = _Task(future, payload, _Context.current(), resources, timeout, label)
+        with self._cond:
+            if self._closed:
+                raise Unavailable("the process executor is closed")
+            self._queue.append(task)
+            if len(self._queue) > self._idle and len(self._slots) < self.max_workers:
+                self._add_slot()
+            self._cond.notify_all()
+        return future
+
+    def close(self) -> None:
+        """Cancel waiting work, kill the workers (running work fails with WorkerLost)."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            while self._queue:
+                self._queue.popleft().future.cancel()
+            slots = list(self._slots)
+            self._cond.notify_all()
+        _LIVE.discard(self)
+        # Only signals here: each slot's thread sees its worker end and closes its pipe.
+        _kill([slot.worker.process for slot in slots if slot.worker is not None], grace=0.2)
+        current = threading.current_thread()
+        for slot in slots:
+            if slot.thread is not None and slot.thread is not current:
+                slot.thread.join(timeout=2.0)
+
+    # ---- scheduling
+
+    def _add_slot(self) -> None:
+        slot = _Slot()
+        slot.thread = threading.Thread(
+            target=self._serve, args=(slot,), name=f"dockyard-process-{len(self._slots)}"
+        )
+        slot.thread.daemon = True
+        self._slots.append(slot)
+        slot.thread.start()
+
+    def _serve(self, slot: _Slot) -> None:
+        while True:
+            task = self._take()
+            if task is None:
+                if slot.worker is not None:
+                    _kill([slot.worker.process], grace=0.2)
+                    slot.worker.close()
+                return
+            slot.task = task
+            try:
+                self._run(slot, task)
+            except BaseException as exc:  # a bug here must not leave the future hanging
+                _settle(task.future, exc=exc)
+            finally:
+                slot.task = None
+                with self._cond:
+                    for resource, need in _needs(task.resources).items():
+                        self._used[resource] -= need
+                    self._cond.notify_all()
+
+    def _take(self) -> _Task | None:
+        """The first waiting task, once what it needs is free; None once closed."""
+        with self._cond:
+            while not self._closed:
+                while self._queue and self._queue[0].future.cancelled():
+                    self._queue.popleft()
+                if self._queue and self._fits(self._queue[0].resources):
+                    task = self._queue.popleft()
+                    if not task.future.set_running_or_notify_cancel():
+                        continue
+                    for resource, need in _needs(task.resources).items():
+                        self._used[resource] += need
+                    return task
+                self._idle += 1
+                self._cond.wait()
+                self._idle -= 1
+            return None
+
+    def _fits(self, resources: Resources) -> bool:
+        return all(
+            self._used[resource] + need <= self.capacity[resource] + 1e-9
+            for resource, need in _needs(resources).items()
+        )
+
+    # ---- running one task on one worker
+
+    def _run(self, slot: _Slot, task: _Task) -> None:
+        worker = slot.worker
+        if worker is None or not worker.alive:
+            worker = slot.worker = self._start_worker()
+            if self._closed:  # close() came while it started and did not see it
+                _kill([worker.process], grace=0.2)
+        try:
+            if worker.context != task.context:
+                worker.conn.send_bytes(_CONTEXT + pickle.dumps(task.context))
+                worker.context = task.context
+            worker.conn.send_bytes(_WORK + task.payload)
+            reply = worker.wait_for_reply(task.timeout)
+        except (EOFError, OSError):
+            reply = None
+        if reply is not None:
+            self._deliver(task, reply)
+            return
+        slot.worker = None
+        if worker.process.poll() is None and not self._closed:
+            # still running: the timeout passed (or, rarely, its end of the pipe broke)
+            _kill([worker.process], grace=self.kill_grace)
+            worker.close()
+            _settle(
+                task.future,
+                exc=WorkTimedOut(
+                    f"{task.label} ran over its {task.timeout:g} s timeout and was stopped",
+                    details={"label": task.label, "timeout": task.timeout},
+                ),
+            )
+            return
+        _kill([worker.process], grace=0.5)
+        worker.close()
+        how = _exit_description(worker.process.returncode)
+        message = (
+            f"{task.label} did not finish: the process executor was closed"
+            if self._closed
+            else f"the worker running {task.label} died ({how})"
+        )
+        _settle(task.future, exc=WorkerLost(message, details={"label": task.label, "exit": how}))
+
+    def _deliver(self, task: _Task, reply: bytes) -> None:
+        tag, body = reply[:1], reply[1:]
+        if tag == _RESULT:
+            try:
+                _settle(task.future, result=pickle.loads(body))
+            except Exception as exc:
+                _settle(
+                    task.future,
+                    exc=DockyardError(f"the result of {task.label} cannot be loaded: {exc}"),
+                )
+        elif tag == _UNPICKLABLE:
+            _settle(
+                task.future,
+                exc=DockyardError(f"the result of {task.label} cannot be pickled: {body.decode()}"),
+            )
+        else:
+            _settle(task.future, exc=_load_exception(task.label, body))
+
+    def _start_worker(self) -> _Worker:
+        # A fresh interpreter, not multiprocessing's spawn or fork server: those run the
+        # caller's __main__ script again in the worker, and a pipeline script without an
+        # ``if __name__ == "__main__"`` guard would start itself over in every worker.
+        ours, theirs = socket.socketpair()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-c", _WORKER_CODE, json.dumps(sys.path), str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C reaches only the caller; a kill takes
+                # the work's own child processes too
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        pidfd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):
+            pidfd = os.pidfd_open(process.pid)
+        return _Worker(process, Connection(ours.detach()), pidfd)
+
+
+def _kill(processes: list[subprocess.Popen[bytes]], *, grace: float) -> None:
+    """SIGTERM each process's group, SIGKILL what still runs after ``grace`` seconds."""
+    for sig, wait_for in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
+        running = [process for process in processes if process.poll() is None]
+        for process in running:
+            try:
+                os.killpg(process.pid, sig)  # its own session: its children go too
+            except OSError:
+                with contextlib.suppress(OSError):
+                    process.send_signal(sig)
+        deadline = time.monotonic() + wait_for
+        for process in running:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(max(0.0, deadline - time.monotonic()))
+
+
+def _needs(resources: Resources) -> dict[str, float]:
+    return {
+        "cpu": resources.cpu,
+        "gpu": resources.gpu,
+        "memory": float(resources.memory_bytes or 0),
+    }
+
+
+def _show(resource: str, amount: float) -> str:
+    if resource == "memory":
+        return f"{amount / 2**30:.1f} GiB of memory"
+    return f"{amount:g} {'CPU' if resource == 'cpu' else 'GPU'}{'' if amount == 1 else 's'}"
+
+
+def _exit_description(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "exit status unknown"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = ", perhaps out of memory" if -exitcode == signal.SIGKILL else ""
+        return f"killed by {name}{hint}"
+    return f"exit code {exitcode}"
+
+
+def _load_exception(label: str, body: bytes) -> BaseException:
+    original, kind, message, text = pickle.loads(body)
+    exc: BaseException | None = None
+    if original is not None:
+        with contextlib.suppress(Exception):
+            exc = pickle.loads(original)
+    if exc is None:
+        exc = DockyardError(
+            f"{label} raised {kind}: {message}",
+            details={"type": kind, "message": message, "traceback": text},
+        )
+    exc.__cause__ = RemoteTraceback(text)
+    return exc
+
+
+def _settle(future: Future[Any], *, result: Any = None, exc: BaseException | None = None) -> None:
+    with contextlib.suppress(InvalidStateError):
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+
+# Workers leave when their pipe closes, so they end with the caller; closing at exit also
+# stops work that is still running.
+_LIVE: weakref.WeakSet[ProcessExecutor] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for executor in list(_LIVE):
+        executor.close()
