@@ -13,7 +13,7 @@ SRC = Path(dockyard.__file__).parent
 
 # package -> dockyard packages it must never import (see shared/DESIGN.md, "Layers").
 OUTER = {"server", "client", "cli"}
-CAPABILITIES = {"tracking", "data", "registry", "gc"}
+CAPABILITIES = {"tracking", "data", "registry", "pipelines", "gc"}
 FORBIDDEN = {
     "core": {
         "store",
@@ -28,10 +28,12 @@ FORBIDDEN = {
     },
     "store": {"blobs", "projects", "tracking", "data", "registry", "gc", "services", *OUTER},
     "blobs": {"store", "projects", "tracking", "data", "registry", "gc", "services", *OUTER},
-    "projects": {"tracking", "data", "registry", "gc", "services", *OUTER},
-    "tracking": {"data", "registry", "gc", "services", *OUTER},
-    "data": {"registry", "gc", "services", *OUTER},
-    "registry": {"gc", "services", *OUTER},
+    "projects": {*CAPABILITIES, "services", *OUTER},
+    "tracking": {"data", "registry", "pipelines", "compute", "gc", "services", "sdk", *OUTER},
+    "data": {"registry", "pipelines", "compute", "gc", "services", "sdk", *OUTER},
+    "registry": {"pipelines", "compute", "gc", "services", "sdk", *OUTER},
+    "pipelines": {"gc", "services", "sdk", *OUTER},
+    "compute": {"store", "blobs", "projects", *CAPABILITIES, "services", "sdk", *OUTER},
     "gc": {"projects", "tracking", "data", "registry", "services", *OUTER},
     "services": OUTER,
     "server": {"client", "sdk", "cli"},

@@ -54,6 +54,16 @@ _EXPORTS = {
     "ModelVersion": "dockyard.registry.schemas",
     "GateFailed": "dockyard.core.errors",
     "PythonModel": "dockyard.registry.flavors.pyfunc",
+    "step": "dockyard.pipelines.graph",
+    "pipeline": "dockyard.pipelines.graph",
+    "load": "dockyard.pipelines.graph",
+    "Model": "dockyard.pipelines.graph",
+    "Step": "dockyard.pipelines.graph",
+    "Pipeline": "dockyard.pipelines.graph",
+    "Resources": "dockyard.compute.executor",
+    "run": "dockyard.sdk.pipelines",
+    "resume": "dockyard.sdk.pipelines",
+    "PipelineResult": "dockyard.sdk.pipelines",
 }
 
 __all__ = [
@@ -70,13 +80,18 @@ __all__ = [
     "InvalidInput",
     "InvalidQuery",
     "LoggedModel",
+    "Model",
     "ModelVersion",
     "NotFound",
+    "Pipeline",
+    "PipelineResult",
     "Principal",
     "Project",
     "PythonModel",
+    "Resources",
     "Run",
     "Settings",
+    "Step",
     "Unauthorized",
     "Unavailable",
     "__version__",
@@ -86,6 +101,7 @@ __all__ = [
     "connect",
     "dataset",
     "deliver_spool",
+    "load",
     "load_model",
     "load_settings",
     "log_metric",
@@ -93,16 +109,21 @@ __all__ = [
     "log_model",
     "log_params",
     "model_card",
+    "pipeline",
     "register_model",
+    "resume",
     "rollback_alias",
+    "run",
     "set_alias",
     "set_alias_policy",
     "set_tags",
     "start_run",
+    "step",
 ]
 
 if TYPE_CHECKING:
     from dockyard.client.client import Client, connect
+    from dockyard.compute.executor import Resources
     from dockyard.core.config import Settings, load_settings
     from dockyard.core.errors import (
         Conflict,
@@ -117,6 +138,7 @@ if TYPE_CHECKING:
         Unavailable,
     )
     from dockyard.core.principal import Principal
+    from dockyard.pipelines.graph import Model, Pipeline, Step, load, pipeline, step
     from dockyard.projects.schemas import Project
     from dockyard.registry.flavors.pyfunc import PythonModel
     from dockyard.registry.schemas import ModelVersion
@@ -134,6 +156,7 @@ if TYPE_CHECKING:
         set_alias,
         set_alias_policy,
     )
+    from dockyard.sdk.pipelines import PipelineResult, resume, run
     from dockyard.sdk.runs import (
         ActiveRun,
         active_run,

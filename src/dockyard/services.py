@@ -12,6 +12,7 @@ from dockyard.core.config import Settings
 from dockyard.core.operations import Operation, operations_of
 from dockyard.data.service import DatasetService
 from dockyard.gc.service import GarbageCollector
+from dockyard.pipelines.service import PipelineService
 from dockyard.projects.service import ProjectService
 from dockyard.registry.service import ModelRegistry
 from dockyard.store.db import Database
@@ -31,6 +32,7 @@ SERVICE_CLASSES: tuple[type, ...] = (
     RunIOService,
     DatasetService,
     ModelRegistry,
+    PipelineService,
     BlobService,
     GarbageCollector,
 )
@@ -56,6 +58,7 @@ class Services:
     run_io: RunIOService
     datasets: DatasetService
     models: ModelRegistry
+    pipelines: PipelineService
     blobs: BlobService
     gc: GarbageCollector
 
@@ -81,6 +84,7 @@ class Services:
             run_io=RunIOService(db),
             datasets=DatasetService(db, store, settings.home / "cache"),
             models=ModelRegistry(db, store),
+            pipelines=PipelineService(db),
             blobs=BlobService(store),
             gc=GarbageCollector(db, store),
         )

@@ -9,6 +9,7 @@ from dockyard.client.blobs import BlobsClient
 from dockyard.client.data import DatasetsClient
 from dockyard.client.inprocess import InProcessTransport
 from dockyard.client.models import ModelsClient
+from dockyard.client.pipelines import PipelinesClient
 from dockyard.client.projects import ProjectsClient
 from dockyard.client.tracking import ExperimentsClient, RunsClient
 from dockyard.client.transport import Transport
@@ -32,6 +33,7 @@ class Client:
         self.experiments = ExperimentsClient(transport)
         self.runs = RunsClient(transport)
         self.datasets = DatasetsClient(transport, self.blobs, settings.home / "cache" / "blobs")
+        self.pipelines = PipelinesClient(transport)
         self.models = ModelsClient(
             transport, self.blobs, self.runs, settings.home / "cache" / "models"
         )

@@ -37,7 +37,12 @@ class ActiveRun:
     manager (or call :meth:`end`) so that everything is delivered and the run is closed."""
 
     def __init__(
-        self, client: Client, run: Run, *, owns_client: bool, capture: Capture = Capture.off()
+        self,
+        client: Client,
+        run: Run,
+        *,
+        owns_client: bool,
+        capture: Capture = Capture.off(),
     ) -> None:
         self.client = client
         self.id = run.id
@@ -88,6 +93,19 @@ class ActiveRun:
         """The run as stored now (params, tags, metric summaries, status)."""
         self.flush()
         return self.client.runs.get(self.id)
+
+    def release(self) -> None:
+        """Deliver what is pending and stop recording, leaving the run open (its owner, e.g.
+        a pipeline orchestrator, ends it)."""
+        if self._ended:
+            return
+        self._ended = True
+        atexit.unregister(self.end)
+        if self._sampler is not None:
+            self._sampler.stop()
+        self._batcher.close()
+        if self._owns_client:
+            self.client.close()
 
     def end(self, status: RunStatus = "finished") -> Run | None:
         """Deliver what is pending and close the run with ``status``.

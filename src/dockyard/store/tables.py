@@ -390,3 +390,65 @@ class AliasMoveRow(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_model_alias_moves_model_id_alias", "model_id", "alias"),)
+
+
+class PipelineRunRow(Base):
+    """A run of a pipeline; ``id`` is the id of its tracked run (steps are child runs)."""
+
+    __tablename__ = "pipeline_runs"
+
+    id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    pipeline: Mapped[str] = mapped_column(String(128))
+    import_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    params: Mapped[str] = mapped_column(Text)
+    graph: Mapped[str] = mapped_column(Text)
+    executor: Mapped[str] = mapped_column(String(256))
+    resumed_from: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (Index("ix_pipeline_runs_project_id_started_at", "project_id", "started_at"),)
+
+
+class PipelineStepRow(Base):
+    """One node of a pipeline run; a fan-out is one row with counts and per-item status."""
+
+    __tablename__ = "pipeline_steps"
+
+    pipeline_run_id: Mapped[str] = mapped_column(
+        ForeignKey("pipeline_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    node: Mapped[str] = mapped_column(String(160), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(8))
+    step: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    cache_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    cached_from: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    output: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    items_total: Mapped[int] = mapped_column(Integer, default=0)
+    items_status: Mapped[str] = mapped_column(Text, default="")
+
+
+class StepCacheRow(Base):
+    """A cached step output, by cache key (code, inputs, params, environment)."""
+
+    __tablename__ = "step_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    step: Mapped[str] = mapped_column(String(128))
+    output: Mapped[str] = mapped_column(Text)
+    pipeline_run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,87 @@
+"""Pipeline run records and the step cache from the SDK and CLI: ``client.pipelines``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dockyard.client.transport import Transport
+from dockyard.core.operations import build, operations_by_name
+from dockyard.pipelines.schemas import (
+    CacheEntry,
+    CacheLookup,
+    CacheStore,
+    PipelineRun,
+    PipelineRunCreate,
+    PipelineRunPage,
+    PipelineRunQuery,
+    PipelineRunUpdate,
+    StepRecord,
+    StepsUpdate,
+)
+from dockyard.pipelines.service import PipelineService
+
+_OPS = operations_by_name(PipelineService)
+Entries = list[CacheEntry]
+
+
+class PipelinesClient:
+    """Records of pipeline runs (the orchestration itself runs in ``dy.run``)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def _call(self, op: str, **arguments: Any) -> Any:
+        return self._transport.call(_OPS[op], arguments)
+
+    def create(self, body: PipelineRunCreate) -> PipelineRun:
+        result: PipelineRun = self._call("create", body=body)
+        return result
+
+    def update_steps(self, run_id: str, steps: Sequence[StepRecord]) -> None:
+        self._call("update_steps", run_id=run_id, body=StepsUpdate(steps=list(steps)))
+
+    def finish(self, run_id: str, status: str, error: str = "") -> PipelineRun:
+        body = build(PipelineRunUpdate, status=status, error=error)
+        result: PipelineRun = self._call("finish", run_id=run_id, body=body)
+        return result
+
+    def cancel(self, run_id: str) -> PipelineRun:
+        """Ask a running pipeline run to stop."""
+        result: PipelineRun = self._call("cancel", run_id=run_id)
+        return result
+
+    def get(self, run_id: str) -> PipelineRun:
+        result: PipelineRun = self._call("get", run_id=run_id)
+        return result
+
+    def list(
+        self,
+        *,
+        project: str | None = None,
+        pipeline: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> PipelineRunPage:
+        query = build(
+            PipelineRunQuery,
+            project=project,
+            pipeline=pipeline,
+            status=status,
+            limit=limit,
+            cursor=cursor,
+        )
+        result: PipelineRunPage = self._call("list", query=query)
+        return result
+
+    def cache_lookup(self, keys: Sequence[str]) -> Entries:
+        result: Entries = self._call("cache_lookup", body=CacheLookup(keys=list(keys)))
+        return result
+
+    def cache_store(self, entries: Sequence[CacheEntry]) -> None:
+        self._call("cache_store", body=CacheStore(entries=list(entries)))
+
+    def cache_clear(self, step: str | None = None) -> None:
+        """Forget cached outputs (of ``step``, or all)."""
+        self._call("cache_clear", step=step)

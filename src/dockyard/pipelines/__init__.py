@@ -1,0 +1,1 @@
+"""Pipelines: DAGs of Python steps with caching, retries and resume."""

@@ -1,0 +1,313 @@
+"""Pipeline runs, their steps and the step cache, as stored records.
+
+Pipelines are orchestrated by the client (``dy.run``): it builds the DAG, runs steps on an
+executor and records here what happens, so a run looks the same embedded and on a server.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dockyard.core.errors import Conflict, InvalidInput, NotFound
+from dockyard.core.operations import operation
+from dockyard.core.principal import Principal
+from dockyard.core.schemas import decode_cursor, encode_cursor
+from dockyard.pipelines.schemas import (
+    CacheEntry,
+    CacheLookup,
+    CacheStore,
+    PipelineRun,
+    PipelineRunCreate,
+    PipelineRunPage,
+    PipelineRunQuery,
+    PipelineRunUpdate,
+    StepRecord,
+    StepsUpdate,
+)
+from dockyard.projects.service import find_project
+from dockyard.store import blobrefs
+from dockyard.store.db import Database
+from dockyard.store.tables import (
+    PipelineRunRow,
+    PipelineStepRow,
+    ProjectRow,
+    StepCacheRow,
+    utcnow,
+)
+from dockyard.tracking.runs import find_run
+
+CACHE_OWNER = "step_cache"
+_STEP_FIELDS = (
+    "position",
+    "kind",
+    "step",
+    "status",
+    "run_id",
+    "cache_key",
+    "cached_from",
+    "attempts",
+    "started_at",
+    "ended_at",
+    "duration_ms",
+    "error",
+    "items_total",
+    "items_status",
+)
+Entries = list[CacheEntry]
+
+
+def _to_step(row: PipelineStepRow) -> StepRecord:
+    return StepRecord(
+        node=row.node,
+        position=row.position,
+        kind=row.kind,
+        step=row.step,
+        status=row.status,
+        run_id=row.run_id,
+        cache_key=row.cache_key,
+        cached_from=row.cached_from,
+        attempts=row.attempts,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        duration_ms=row.duration_ms,
+        output=json.loads(row.output) if row.output else None,
+        error=row.error,
+        items_total=row.items_total,
+        items_status=row.items_status,
+    )
+
+
+def _to_run(session: Session, row: PipelineRunRow, *, steps: bool = True) -> PipelineRun:
+    project = session.get(ProjectRow, row.project_id)
+    found = []
+    if steps:
+        found = [
+            _to_step(s)
+            for s in session.scalars(
+                select(PipelineStepRow)
+                .where(PipelineStepRow.pipeline_run_id == row.id)
+                .order_by(PipelineStepRow.position)
+            )
+        ]
+    return PipelineRun(
+        id=row.id,
+        project=project.name if project else "",
+        pipeline=row.pipeline,
+        import_path=row.import_path,
+        status=row.status,
+        params=json.loads(row.params),
+        graph=json.loads(row.graph),
+        executor=row.executor,
+        resumed_from=row.resumed_from,
+        cancel_requested=row.cancel_requested,
+        error=row.error,
+        created_by=row.created_by,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        steps=found,
+    )
+
+
+def find_pipeline_run(session: Session, run_id: str) -> PipelineRunRow:
+    row = session.get(PipelineRunRow, run_id)
+    if row is None:
+        raise NotFound(f"there is no pipeline run {run_id!r}; `dockyard pipelines runs` lists them")
+    return row
+
+
+def _write_steps(session: Session, run_id: str, steps: list[StepRecord]) -> None:
+    for record in steps:
+        row = session.get(PipelineStepRow, (run_id, record.node))
+        if row is None:
+            row = PipelineStepRow(pipeline_run_id=run_id, node=record.node)
+            session.add(row)
+        for name in _STEP_FIELDS:
+            setattr(row, name, getattr(record, name))
+        row.output = record.output.model_dump_json() if record.output is not None else None
+
+
+class PipelineService:
+    """Records of pipeline runs and their steps, and the cache of step outputs."""
+
+    service_name = "pipelines"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @operation("POST", "/pipelines/runs", status=201)
+    def create(self, principal: Principal, body: PipelineRunCreate) -> PipelineRun:
+        """Record a pipeline run for an existing tracked run (its parent run)."""
+
+        def insert(session: Session) -> PipelineRun:
+            run = find_run(session, body.run_id)
+            project = find_project(session, body.project)
+            if run.project_id != project.id:
+                raise InvalidInput(f"run {body.run_id} is not in project {body.project!r}")
+            if session.get(PipelineRunRow, run.id) is not None:
+                raise Conflict(f"run {run.id} already is a pipeline run")
+            row = PipelineRunRow(
+                id=run.id,
+                project_id=project.id,
+                pipeline=body.pipeline,
+                import_path=body.import_path,
+                status="running",
+                params=json.dumps(body.params, sort_keys=True),
+                graph=json.dumps(body.graph),
+                executor=body.executor,
+                resumed_from=body.resumed_from,
+                cancel_requested=False,
+                error="",
+                created_by=principal.name,
+                started_at=utcnow(),
+                ended_at=None,
+            )
+            session.add(row)
+            session.flush()
+            _write_steps(session, row.id, body.steps)
+            return _to_run(session, row)
+
+        return self.db.write(insert)
+
+    @operation("PUT", "/pipelines/runs/{run_id}/steps", status=204)
+    def update_steps(self, principal: Principal, run_id: str, body: StepsUpdate) -> None:
+        """Record the state of some steps (each replaces the step's earlier record)."""
+        self.db.write(lambda s: _write_steps(s, find_pipeline_run(s, run_id).id, body.steps))
+
+    @operation("PATCH", "/pipelines/runs/{run_id}")
+    def finish(self, principal: Principal, run_id: str, body: PipelineRunUpdate) -> PipelineRun:
+        """Set the run's final status."""
+
+        def change(session: Session) -> PipelineRun:
+            row = find_pipeline_run(session, run_id)
+            row.status = body.status
+            row.error = body.error
+            row.ended_at = None if body.status == "running" else utcnow()
+            return _to_run(session, row)
+
+        return self.db.write(change)
+
+    @operation("POST", "/pipelines/runs/{run_id}/cancel")
+    def cancel(self, principal: Principal, run_id: str) -> PipelineRun:
+        """Ask a running pipeline run to stop: no new step starts, running ones are stopped."""
+
+        def change(session: Session) -> PipelineRun:
+            row = find_pipeline_run(session, run_id)
+            if row.status != "running":
+                raise Conflict(f"pipeline run {run_id} is {row.status}, not running")
+            row.cancel_requested = True
+            return _to_run(session, row)
+
+        return self.db.write(change)
+
+    @operation("GET", "/pipelines/runs/{run_id}")
+    def get(self, principal: Principal, run_id: str) -> PipelineRun:
+        """A pipeline run with the record of each step."""
+        return self.db.query(lambda s: _to_run(s, find_pipeline_run(s, run_id)))
+
+    @operation("GET", "/pipelines/runs")
+    def list(self, principal: Principal, query: PipelineRunQuery) -> PipelineRunPage:
+        """Pipeline runs, newest first, with their steps."""
+
+        def fetch(session: Session) -> PipelineRunPage:
+            stmt = select(PipelineRunRow)
+            if query.project:
+                stmt = stmt.where(
+                    PipelineRunRow.project_id == find_project(session, query.project).id
+                )
+            if query.pipeline:
+                stmt = stmt.where(PipelineRunRow.pipeline == query.pipeline)
+            if query.status:
+                stmt = stmt.where(PipelineRunRow.status == query.status)
+            if query.cursor:
+                started, run_id = decode_cursor(query.cursor, 2)
+                row = session.get(PipelineRunRow, str(run_id))
+                if row is None:
+                    raise InvalidInput("cursor is not valid; pass a next_cursor from a listing")
+                stmt = stmt.where(
+                    (PipelineRunRow.started_at < row.started_at)
+                    | ((PipelineRunRow.started_at == row.started_at) & (PipelineRunRow.id < row.id))
+                )
+                del started
+            rows = list(
+                session.scalars(
+                    stmt.order_by(PipelineRunRow.started_at.desc(), PipelineRunRow.id.desc()).limit(
+                        query.limit + 1
+                    )
+                )
+            )
+            more = len(rows) > query.limit
+            rows = rows[: query.limit]
+            return PipelineRunPage(
+                items=[_to_run(session, r) for r in rows],
+                next_cursor=encode_cursor([rows[-1].started_at.isoformat(), rows[-1].id])
+                if more
+                else None,
+            )
+
+        return self.db.query(fetch)
+
+    @operation("POST", "/pipelines/cache/lookup")
+    def cache_lookup(self, principal: Principal, body: CacheLookup) -> Entries:
+        """The cached outputs among ``keys`` (missing keys are simply absent)."""
+
+        def fetch(session: Session) -> Entries:
+            found: Entries = []
+            keys = list(dict.fromkeys(body.keys))
+            for start in range(0, len(keys), 500):
+                rows = session.scalars(
+                    select(StepCacheRow).where(StepCacheRow.key.in_(keys[start : start + 500]))
+                )
+                found.extend(
+                    CacheEntry(
+                        key=r.key,
+                        step=r.step,
+                        output=json.loads(r.output),
+                        pipeline_run_id=r.pipeline_run_id,
+                        run_id=r.run_id,
+                        created_at=r.created_at,
+                    )
+                    for r in rows
+                )
+            return found
+
+        return self.db.query(fetch)
+
+    @operation("POST", "/pipelines/cache", status=204)
+    def cache_store(self, principal: Principal, body: CacheStore) -> None:
+        """Store step outputs under their cache keys (a key stored again is replaced); the
+        blobs they need stay until the entry is evicted."""
+
+        def store(session: Session) -> None:
+            now = utcnow()
+            for entry in body.entries:
+                row = session.get(StepCacheRow, entry.key)
+                if row is None:
+                    row = StepCacheRow(key=entry.key)
+                    session.add(row)
+                else:
+                    blobrefs.drop_refs(session, CACHE_OWNER, entry.key)
+                row.step = entry.step
+                row.output = entry.output.model_dump_json()
+                row.pipeline_run_id = entry.pipeline_run_id
+                row.run_id = entry.run_id
+                row.created_at = now
+                blobrefs.add_refs(session, CACHE_OWNER, entry.key, sorted(set(entry.blobs)))
+
+        self.db.write(store)
+
+    @operation("DELETE", "/pipelines/cache", status=204)
+    def cache_clear(self, principal: Principal, step: str | None = None) -> None:
+        """Forget cached outputs (of one step, or all); ``gc`` then frees their blobs."""
+
+        def erase(session: Session) -> None:
+            stmt = select(StepCacheRow)
+            if step:
+                stmt = stmt.where(StepCacheRow.step == step)
+            for row in session.scalars(stmt):
+                blobrefs.drop_refs(session, CACHE_OWNER, row.key)
+                session.delete(row)
+
+        self.db.write(erase)

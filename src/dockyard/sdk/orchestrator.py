@@ -1,0 +1,669 @@
+"""``dy.run``: run a pipeline's DAG on an executor, with caching, retries, timeouts, resume
+and cancellation, recording everything as tracked runs (a parent run, a child per step).
+
+The orchestrator runs in the caller's process. It decides what runs (a step whose cache
+key is known is not run again), ships step calls to the executor, stores their outputs in
+the blob store and records each step's state, so the same run shows embedded and on a
+server.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import hashlib
+import heapq
+import json
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from dockyard.client.client import Client
+from dockyard.compute.executor import Executor
+from dockyard.core.errors import DockyardError, InvalidInput, NotFound
+from dockyard.pipelines import values
+from dockyard.pipelines.code import fingerprint
+from dockyard.pipelines.graph import Node, Output, Pipeline
+from dockyard.pipelines.schemas import (
+    DONE,
+    ITEM_CODES,
+    CacheEntry,
+    ItemsRef,
+    PipelineRun,
+    PipelineRunCreate,
+    StepRecord,
+)
+from dockyard.pipelines.values import ValueRef
+from dockyard.sdk.capture import Capture
+from dockyard.sdk.projects import ensure_project
+from dockyard.sdk.runs import start_run
+from dockyard.sdk.step_worker import Call, Input, Result, run_call
+from dockyard.tracking.schemas import Run
+
+Event = Callable[[str, StepRecord], None]
+CANCEL_POLL_S = 1.0
+
+
+@dataclass
+class _Work:
+    """A call in flight (or waiting for its retry)."""
+
+    node: Node
+    item: int | None
+    attempt: int
+    key: str | None
+    call: Call
+
+
+@dataclass
+class _MapState:
+    refs: list[ValueRef | None]
+    files: list[dict[str, str]]
+    codes: list[str]
+    entries: list[CacheEntry] = field(default_factory=list)
+
+
+def _now() -> Any:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC)
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, DockyardError):
+        return f"{type(exc).__name__}: {exc.message}"
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    return "".join(lines[-6:])[-4000:]
+
+
+class Orchestrator:
+    """One pipeline run, from building the graph to the final status."""
+
+    def __init__(
+        self,
+        client: Client,
+        pipeline: Pipeline,
+        params: Mapping[str, Any],
+        *,
+        project: str,
+        executor: Executor,
+        executor_name: str,
+        resumed_from: str | None = None,
+        on_event: Event | None = None,
+    ) -> None:
+        self.client = client
+        self.pipeline = pipeline
+        self.params = pipeline.params(params)
+        self.graph = pipeline.build(self.params)
+        self.order = self.graph.order()
+        self.project = project
+        self.executor = executor
+        self.executor_name = executor_name
+        self.resumed_from = resumed_from
+        self.on_event = on_event
+        self.records: dict[str, StepRecord] = {}
+        self.inputs: dict[str, Input] = {}
+        self.digests: dict[str, str] = {}
+        self.downstream: dict[str, list[str]] = {n.id: [] for n in self.order}
+        for n in self.order:
+            for up in n.upstream():
+                self.downstream[up].append(n.id)
+        self.fingerprints: dict[int, str] = {}
+        self.maps: dict[str, _MapState] = {}
+        self.child_runs: dict[str, Run] = {}
+        self.work_dir = Path(tempfile.mkdtemp(prefix="dockyard-pipeline-"))
+        self.cache_dir = client.settings.home / "cache" / "values"
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def _emit(self, record: StepRecord) -> None:
+        if self.on_event is not None:
+            self.on_event(record.status, record)
+
+    def _save(self, *records: StepRecord) -> None:
+        self.client.pipelines.update_steps(self.run_id, list(records))
+        for r in records:
+            self._emit(r)
+
+    def _key(self, node: Node, args: Mapping[str, Any], item: Any = None) -> str:
+        step = node.step
+        assert step is not None
+        code = self.fingerprints.get(id(step))
+        if code is None:
+            code = self.fingerprints[id(step)] = fingerprint(step.fn)
+        inputs = {
+            k: {"digest": self.digests[v.node]} if isinstance(v, Output) else {"value": v}
+            for k, v in args.items()
+            if item is None or k != node.map_arg  # an item's key depends on that item only
+        }
+        if item is not None:
+            inputs[node.map_arg or ""] = item
+        material = {
+            "step": step.name,
+            "code": code,
+            "inputs": inputs,
+            "environment": step.environment,
+            "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+            "pickle": step.pickle,
+        }
+        text = json.dumps(material, sort_keys=True, allow_nan=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    # -- inputs and outputs ---------------------------------------------------------------
+
+    def _input_for(self, node_id: str) -> Input:
+        found = self.inputs.get(node_id)
+        if found is not None:
+            return found
+        record = self.records[node_id]
+        output = record.output
+        if isinstance(output, ItemsRef):
+            raw = self.client.blobs.get(output.digest)
+            refs = [ValueRef.model_validate(r) for r in json.loads(raw)]
+            found = Input(items=[self._stored_input(r) for r in refs])
+        else:
+            assert output is not None
+            found = self._stored_input(output)
+        self.inputs[node_id] = found
+        return found
+
+    def _stored_input(self, ref: ValueRef) -> Input:
+        """A stored value's files on local disk (a model's in its folder layout)."""
+        if ref.kind != "model":
+            paths = {
+                f.path: str(self.client.blobs.local_copy(f.digest, self.cache_dir / "blobs"))
+                for f in ref.files
+            }
+            return Input(ref=ref, files=paths)
+        folder = self.cache_dir / "models" / ref.digest
+        if not folder.is_dir():
+            staging = Path(tempfile.mkdtemp(dir=self.cache_dir, prefix=".model-"))
+            for f in ref.files:
+                target = staging / f.path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.client.blobs.download(f.digest, target)
+            try:
+                staging.rename(folder)
+            except OSError:
+                shutil.rmtree(staging, ignore_errors=True)
+        return Input(ref=ref, files={f.path: str(folder / f.path) for f in ref.files})
+
+    def _store(self, result: Result, run_id: str | None) -> None:
+        """Put a result's files into the blob store: as artifacts of the step's run, or as
+        plain blobs for fan-out items."""
+        for f in result.ref.files:
+            path = Path(result.out_dir) / f.path
+            if run_id is not None:
+                with open(path, "rb") as stream:
+                    self.client.runs.upload_artifact(run_id, f"outputs/{f.path}", stream)
+            else:
+                self.client.blobs.put_file(path, digest=f.digest)
+
+    # -- scheduling -----------------------------------------------------------------------
+
+    def _args(self, node: Node) -> tuple[dict[str, Any], dict[str, Input]]:
+        params: dict[str, Any] = {}
+        inputs: dict[str, Input] = {}
+        for name, value in node.args.items():
+            if name == node.map_arg and node.kind == "map":
+                continue
+            if isinstance(value, Output):
+                inputs[name] = self._input_for(value.node)
+            else:
+                params[name] = value
+        return params, inputs
+
+    def _call(self, node: Node, params: dict[str, Any], inputs: dict[str, Input], tag: str) -> Call:
+        step = node.step
+        assert step is not None
+        out_dir = self.work_dir / f"{node.id}{tag}-{time.monotonic_ns()}"
+        return Call(
+            fn=step.fn,
+            step=node.id,
+            inputs=inputs,
+            params=params,
+            out_dir=str(out_dir),
+            allow_pickle=step.pickle,
+            run=self.child_runs.get(node.id),
+            settings=self.client.settings,
+            client=self.client if self.executor_name == "inprocess" else None,
+        )
+
+    def _child_run(self, node: Node, params: Mapping[str, Any]) -> Run:
+        shown = {k: v for k, v in params.items() if isinstance(v, str | int | float | bool)}
+        run = self.client.runs.create(
+            self.project,
+            experiment=self.pipeline.name,
+            name=node.id,
+            parent_id=self.run_id,
+            params=shown,
+            tags={"dockyard.pipeline.step": node.step.name if node.step else node.id},
+        )
+        self.child_runs[node.id] = run
+        return run
+
+    def _resolve_loads(self) -> None:
+        for node in self.order:
+            if node.kind != "load":
+                continue
+            name, _, ref = node.ref.partition("@")
+            record = self.records[node.id]
+            record.started_at = _now()
+            version = self.client.datasets.version(self.project, name, ref or "latest")
+            files = [str(p) for p in self.client.datasets.local_files(version)]
+            self.client.datasets.record_use(
+                self.project, name, version.number, self.run_id, "input"
+            )
+            self.inputs[node.id] = Input(dataset=version, dataset_files=files)
+            self.digests[node.id] = version.digest
+            record.status = "succeeded"
+            record.ended_at = _now()
+            record.error = ""
+            record.step = f"{name}@{version.number}"
+            self._save(record)
+
+    def run(self) -> PipelineRun:
+        ensure_project(self.client, self.project)
+        capture = Capture(output=False, system_metrics=False)
+        tags = {"dockyard.pipeline": self.pipeline.name, "dockyard.executor": self.executor_name}
+        shown = {k: v for k, v in self.params.items() if isinstance(v, str | int | float | bool)}
+        with start_run(
+            self.project,
+            experiment=self.pipeline.name,
+            name=self.pipeline.name,
+            params=shown,
+            tags=tags,
+            capture=capture,
+            client=self.client,
+        ) as parent:
+            self.run_id = parent.id
+            for position, node in enumerate(self.order):
+                self.records[node.id] = StepRecord(
+                    node=node.id,
+                    position=position,
+                    kind=node.kind,
+                    step=node.step.name if node.step else node.ref,
+                )
+            self.client.pipelines.create(
+                PipelineRunCreate(
+                    run_id=parent.id,
+                    project=self.project,
+                    pipeline=self.pipeline.name,
+                    import_path=self.pipeline.import_path,
+                    params=self.params,
+                    graph=self.graph.describe(),
+                    executor=self.executor_name,
+                    resumed_from=self.resumed_from,
+                    steps=list(self.records.values()),
+                )
+            )
+            status, error = "failed", ""
+            try:
+                self._resolve_loads()
+                status, error = self._loop()
+            except KeyboardInterrupt:
+                status, error = "cancelled", "interrupted"
+                self._cancel_rest()
+                raise
+            except BaseException as exc:
+                error = _error_text(exc)
+                self._cancel_rest()
+                raise
+            finally:
+                self.client.pipelines.finish(parent.id, status, error)
+                shutil.rmtree(self.work_dir, ignore_errors=True)
+            if status == "failed":
+                parent.set_tags({"dockyard.pipeline.error": error[:500]})
+        return self.client.pipelines.get(self.run_id)
+
+    def _cancel_rest(self) -> None:
+        pending = [r for r in self.records.values() if r.status in ("pending", "running")]
+        for r in pending:
+            r.status = "cancelled"
+            r.ended_at = _now()
+        if pending:
+            self._save(*pending)
+
+    def _skip_downstream(self, node_id: str) -> list[StepRecord]:
+        skipped = []
+        stack = list(self.downstream[node_id])
+        while stack:
+            down = stack.pop()
+            record = self.records[down]
+            if record.status == "pending":
+                record.status = "skipped"
+                record.error = f"skipped: {node_id} failed"
+                skipped.append(record)
+                stack.extend(self.downstream[down])
+        return skipped
+
+    def _ready(self) -> list[Node]:
+        return [
+            n
+            for n in self.order
+            if self.records[n.id].status == "pending"
+            and all(self.records[u].status in DONE for u in n.upstream())
+        ]
+
+    def _loop(self) -> tuple[str, str]:
+        running: dict[cf.Future[Result], _Work] = {}
+        retries: list[tuple[float, int, _Work]] = []
+        counter = 0
+        last_poll = time.monotonic()
+        failures: list[str] = []
+        while True:
+            ready = self._ready()
+            while ready:  # a cached step makes its downstream ready at once
+                for node in ready:
+                    for work in self._start(node):
+                        running[self._submit(work)] = work
+                ready = self._ready()
+            now = time.monotonic()
+            while retries and retries[0][0] <= now:
+                _, _, work = heapq.heappop(retries)
+                running[self._submit(work)] = work
+            if not running and not retries:
+                break
+            timeout = max(0.0, retries[0][0] - now) if retries else CANCEL_POLL_S
+            done, _ = cf.wait(
+                list(running), timeout=min(timeout, CANCEL_POLL_S), return_when=cf.FIRST_COMPLETED
+            )
+            for future in done:
+                work = running.pop(future)
+                try:
+                    result = future.result()
+                except BaseException as exc:  # the step's own error, a timeout or a lost worker
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
+                    step = work.node.step
+                    assert step is not None
+                    if work.attempt <= step.retries and not isinstance(exc, InvalidInput):
+                        delay = step.retry_delay * 2 ** (work.attempt - 1)
+                        counter += 1
+                        retry = _Work(work.node, work.item, work.attempt + 1, work.key, work.call)
+                        heapq.heappush(retries, (time.monotonic() + delay, counter, retry))
+                        self._note_retry(work, exc)
+                        continue
+                    failures.append(work.node.id)
+                    self._failed(work, exc)
+                    continue
+                self._succeeded(work, result)
+            if time.monotonic() - last_poll >= CANCEL_POLL_S:
+                last_poll = time.monotonic()
+                if self.client.pipelines.get(self.run_id).cancel_requested:
+                    for future in running:
+                        future.cancel()
+                    self.executor.close()
+                    for work in running.values():
+                        self._end_child(work.node.id, "killed")
+                    self._cancel_rest()
+                    return "cancelled", "cancelled on request"
+        failed = [r for r in self.records.values() if r.status == "failed"]
+        if failed:
+            names = ", ".join(r.node for r in failed)
+            return "failed", f"step {names} failed: {failed[0].error[:2000]}"
+        return "succeeded", ""
+
+    def _submit(self, work: _Work) -> cf.Future[Result]:
+        step = work.node.step
+        assert step is not None
+        record = self.records[work.node.id]
+        if work.item is None:
+            record.attempts = work.attempt
+            record.status = "running"
+        label = work.node.id if work.item is None else f"{work.node.id}[{work.item}]"
+        return self.executor.submit(
+            partial(run_call, work.call),
+            resources=step.resources,
+            timeout=step.timeout,
+            label=label,
+        )
+
+    def _start(self, node: Node) -> list[_Work]:
+        """Start a ready node: cached (nothing to run) or its call(s) to submit."""
+        record = self.records[node.id]
+        step = node.step
+        assert step is not None
+        params, inputs = self._args(node)
+        record.started_at = _now()
+        if node.kind == "map":
+            return self._start_map(node, params, inputs)
+        key = self._key(node, node.args) if step.cache else None
+        if key is not None:
+            hits = self.client.pipelines.cache_lookup([key])
+            if hits:
+                hit = hits[0]
+                record.status = "cached"
+                record.cache_key = key
+                record.cached_from = hit.run_id
+                record.output = hit.output
+                record.ended_at = _now()
+                record.duration_ms = 0
+                self._set_digest(node.id, hit.output)
+                self._save(record)
+                return []
+        self._child_run(node, params)
+        record.cache_key = key
+        record.status = "running"
+        record.run_id = self.child_runs[node.id].id
+        record.attempts = 1
+        self._save(record)
+        return [_Work(node, None, 1, key, self._call(node, params, inputs, ""))]
+
+    def _set_digest(self, node_id: str, output: ValueRef | ItemsRef | None) -> None:
+        if output is not None:
+            self.digests[node_id] = output.digest
+
+    def _start_map(
+        self, node: Node, params: dict[str, Any], inputs: dict[str, Input]
+    ) -> list[_Work]:
+        step = node.step
+        assert step is not None and node.map_arg is not None
+        source = node.args[node.map_arg]
+        # Each item: its value (passed as a parameter) or an upstream input, and its identity.
+        items: list[tuple[Any, Input | None, Any]] = []
+        if isinstance(source, Output):
+            upstream = self._input_for(source.node)
+            if upstream.items is not None:
+                items = [
+                    (None, i, {"digest": i.ref.digest if i.ref else ""}) for i in upstream.items
+                ]
+            else:
+                listed = self._value_of(upstream)
+                if not isinstance(listed, list):
+                    raise InvalidInput(
+                        f"{node.id}.map needs a list to fan out over; {source.node} returned "
+                        f"a {type(listed).__name__}"
+                    )
+                items = [(v, None, {"value": _jsonable(v)}) for v in listed]
+        else:
+            items = [(v, None, {"value": _jsonable(v)}) for v in source]
+        record = self.records[node.id]
+        record.items_total = len(items)
+        keys: list[str | None] = [
+            self._key(node, node.args, {"item": i, **identity}) if step.cache else None
+            for i, (_, _, identity) in enumerate(items)
+        ]
+        hits = (
+            {e.key: e for e in self.client.pipelines.cache_lookup([k for k in keys if k])}
+            if step.cache
+            else {}
+        )
+        state = _MapState(
+            refs=[None] * len(items), files=[{}] * len(items), codes=["."] * len(items)
+        )
+        self.maps[node.id] = state
+        work = []
+        run = self._child_run(node, params)
+        record.run_id = run.id
+        for i, ((value, item_input, _), key) in enumerate(zip(items, keys, strict=True)):
+            hit = hits.get(key) if key else None
+            if hit is not None and isinstance(hit.output, ValueRef):
+                state.refs[i] = hit.output
+                state.codes[i] = ITEM_CODES["cached"]
+                continue
+            call_inputs = dict(inputs)
+            call_params = dict(params)
+            if item_input is not None:
+                call_inputs[node.map_arg] = item_input
+            else:
+                call_params[node.map_arg] = value
+            state.codes[i] = ITEM_CODES["running"]
+            work.append(_Work(node, i, 1, key, self._call(node, call_params, call_inputs, f"-{i}")))
+        record.status = "running"
+        record.attempts = 1
+        record.items_status = "".join(state.codes)
+        self._save(record)
+        if not work:
+            self._finish_map(node)
+        return work
+
+    def _value_of(self, value: Input) -> Any:
+        if value.ref is not None and value.ref.kind == "json":
+            return values.load_files(value.ref, {k: Path(v) for k, v in value.files.items()})
+        raise InvalidInput("a step's map() fans out over a list of JSON values or step outputs")
+
+    def _note_retry(self, work: _Work, exc: BaseException) -> None:
+        record = self.records[work.node.id]
+        record.error = f"attempt {work.attempt} failed, retrying: {_error_text(exc)}"
+        record.attempts = work.attempt + 1
+        self._save(record)
+
+    def _end_child(self, node_id: str, status: str) -> None:
+        run = self.child_runs.get(node_id)
+        if run is not None:
+            with contextlib.suppress(NotFound):
+                self.client.runs.end(run.id, status)  # type: ignore[arg-type]
+
+    def _failed(self, work: _Work, exc: BaseException) -> None:
+        record = self.records[work.node.id]
+        text = _error_text(exc)
+        if work.item is not None:
+            state = self.maps[work.node.id]
+            state.codes[work.item] = ITEM_CODES["failed"]
+            record.items_status = "".join(state.codes)
+            text = f"item {work.item}: {text}"
+            if any(c == ITEM_CODES["running"] for c in state.codes):
+                record.error = record.error or text
+                self._save(record)
+                return
+        record.status = "failed"
+        record.error = record.error if work.item is not None and record.error else text
+        record.ended_at = _now()
+        record.duration_ms = _ms(record)
+        self._end_child(work.node.id, "failed")
+        self._save(record, *self._skip_downstream(work.node.id))
+
+    def _succeeded(self, work: _Work, result: Result) -> None:
+        node = work.node
+        record = self.records[node.id]
+        step = node.step
+        assert step is not None
+        if work.item is not None:
+            state = self.maps[node.id]
+            self._store(result, None)
+            state.refs[work.item] = result.ref
+            state.files[work.item] = {
+                f.path: str(Path(result.out_dir) / f.path) for f in result.ref.files
+            }
+            state.codes[work.item] = ITEM_CODES["succeeded"]
+            if work.key is not None:
+                state.entries.append(
+                    CacheEntry(
+                        key=work.key,
+                        step=step.name,
+                        output=result.ref,
+                        pipeline_run_id=self.run_id,
+                        run_id=record.run_id,
+                        blobs=[f.digest for f in result.ref.files],
+                    )
+                )
+            if ITEM_CODES["running"] not in state.codes:
+                self._finish_map(node)
+            elif len(state.entries) % 200 == 0:
+                record.items_status = "".join(state.codes)
+                self._save(record)
+            return
+        run_id = self.child_runs[node.id].id
+        self._store(result, run_id)
+        if result.log:
+            import io
+
+            self.client.runs.upload_artifact(run_id, "dockyard/output.log", io.BytesIO(result.log))
+        if work.key is not None:
+            self.client.pipelines.cache_store(
+                [
+                    CacheEntry(
+                        key=work.key,
+                        step=step.name,
+                        output=result.ref,
+                        pipeline_run_id=self.run_id,
+                        run_id=run_id,
+                        blobs=[f.digest for f in result.ref.files],
+                    )
+                ]
+            )
+        self.inputs[node.id] = Input(
+            ref=result.ref,
+            files={f.path: str(Path(result.out_dir) / f.path) for f in result.ref.files},
+        )
+        self._set_digest(node.id, result.ref)
+        record.status = "succeeded"
+        record.output = result.ref
+        record.error = ""
+        record.ended_at = _now()
+        record.duration_ms = int(result.seconds * 1000)
+        self._end_child(node.id, "finished")
+        self._save(record)
+
+    def _finish_map(self, node: Node) -> None:
+        record = self.records[node.id]
+        state = self.maps.pop(node.id)
+        if ITEM_CODES["failed"] in state.codes:
+            record.status = "failed"
+            record.items_status = "".join(state.codes)
+            record.ended_at = _now()
+            self._end_child(node.id, "failed")
+            self._save(record, *self._skip_downstream(node.id))
+            return
+        refs = [r for r in state.refs if r is not None]
+        listing = json.dumps([r.model_dump(mode="json") for r in refs]).encode()
+        info = self.client.blobs.put(listing)
+        output = ItemsRef(digest=info.digest, count=len(refs))
+        if state.entries:
+            self.client.pipelines.cache_store(state.entries)
+        items = []
+        for ref, files in zip(refs, state.files, strict=True):
+            items.append(Input(ref=ref, files=files) if files else self._stored_input(ref))
+        self.inputs[node.id] = Input(items=items)
+        self.digests[node.id] = info.digest
+        all_cached = all(c == ITEM_CODES["cached"] for c in state.codes)
+        record.status = "cached" if all_cached and state.codes else "succeeded"
+        record.output = output
+        record.items_status = "".join(state.codes)
+        record.ended_at = _now()
+        record.duration_ms = _ms(record)
+        record.error = ""
+        self._end_child(node.id, "finished")
+        self._save(record)
+
+
+def _ms(record: StepRecord) -> int | None:
+    if record.started_at is None or record.ended_at is None:
+        return None
+    return int((record.ended_at - record.started_at).total_seconds() * 1000)
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)

@@ -1,0 +1,195 @@
+"""``dy.run``, ``dy.resume``: run pipelines built with ``@dy.step`` and ``@dy.pipeline``."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dockyard.client.client import Client, connect
+from dockyard.compute.executor import Executor
+from dockyard.core.errors import InvalidInput
+from dockyard.pipelines import values
+from dockyard.pipelines.graph import Pipeline
+from dockyard.pipelines.schemas import ItemsRef, PipelineRun, StepRecord
+from dockyard.pipelines.values import ValueRef
+from dockyard.sdk.orchestrator import Orchestrator
+from dockyard.sdk.runs import _ACTIVE
+
+
+def open_executor(spec: str | Executor | None) -> tuple[Executor, str, bool]:
+    """The executor for ``spec``, its name, and whether the caller must close it."""
+    if spec is not None and not isinstance(spec, str):
+        return spec, getattr(spec, "name", type(spec).__name__), False
+    name = spec or "process"
+    if name == "inprocess":
+        from dockyard.compute.inprocess import InProcessExecutor
+
+        return InProcessExecutor(), name, True
+    from dockyard.compute.registry import open_executor as open_named
+
+    return open_named(name), name, True
+
+
+class PipelineResult:
+    """A finished pipeline run: its record, and its steps' outputs on demand."""
+
+    def __init__(self, client: Client, run: PipelineRun) -> None:
+        self._client = client
+        self.run = run
+
+    @property
+    def id(self) -> str:
+        return self.run.id
+
+    @property
+    def status(self) -> str:
+        return self.run.status
+
+    @property
+    def steps(self) -> list[StepRecord]:
+        return self.run.steps
+
+    def step(self, node: str) -> StepRecord:
+        try:
+            return self.run.step(node)
+        except KeyError:
+            known = ", ".join(s.node for s in self.run.steps)
+            raise InvalidInput(f"pipeline run {self.id} has no step {node!r} ({known})") from None
+
+    def output(self, node: str) -> Any:
+        """The value a step returned (a fan-out: the list of its values), read back."""
+        record = self.step(node)
+        if record.output is None:
+            raise InvalidInput(f"step {node} has no output ({record.status})")
+        return self._load(record.output)
+
+    def _load(self, output: ValueRef | ItemsRef) -> Any:
+        import json
+
+        if isinstance(output, ItemsRef):
+            refs = json.loads(self._client.blobs.get(output.digest))
+            return [self._load(ValueRef.model_validate(r)) for r in refs]
+        cache = self._client.settings.home / "cache" / "values" / "read" / output.digest
+        files: dict[str, Path] = {}
+        for f in output.files:
+            target = cache / f.path
+            if not target.is_file():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._client.blobs.download(f.digest, target)
+            files[f.path] = target
+        return values.load_files(output, files)
+
+    def __repr__(self) -> str:
+        return f"<PipelineResult {self.run.pipeline} {self.id} {self.status}>"
+
+    def _repr_html_(self) -> str:
+        return self.run._repr_html_()
+
+
+def run(
+    pipeline: Pipeline,
+    *,
+    project: str | None = None,
+    executor: str | Executor | None = "process",
+    client: Client | None = None,
+    on_event: Callable[[str, StepRecord], None] | None = None,
+    resumed_from: str | None = None,
+    **params: Any,
+) -> PipelineResult:
+    """Run ``pipeline`` with ``params``; returns when it is done (succeeded or failed).
+
+    ``executor``: ``"process"`` (default, a local process pool honouring each step's
+    resources), ``"inprocess"`` (debugging), ``"ray"`` or a Ray address. Steps whose
+    code, inputs, parameters and environment match an earlier run reuse its outputs.
+    """
+    if not isinstance(pipeline, Pipeline):
+        raise InvalidInput(f"dy.run takes a @dy.pipeline function, not {pipeline!r}")
+    owns = client is None
+    if client is None:
+        stack = _ACTIVE.get()
+        client = stack[-1].client if stack else connect()
+        owns = not stack
+    chosen, name, close = open_executor(executor)
+    try:
+        orchestrator = Orchestrator(
+            client,
+            pipeline,
+            params,
+            project=project or "default",
+            executor=chosen,
+            executor_name=name,
+            resumed_from=resumed_from,
+            on_event=on_event,
+        )
+        return PipelineResult(client, orchestrator.run())
+    finally:
+        if close:
+            chosen.close()
+        if owns:
+            client.close()
+
+
+def load_pipeline(import_path: str) -> Pipeline:
+    """The pipeline at ``module:function`` (or ``path/to/file.py:function``)."""
+    module_name, sep, attr = import_path.partition(":")
+    if not sep or not attr:
+        raise InvalidInput(f"{import_path!r}: name a pipeline as module:function")
+    try:
+        if module_name.endswith(".py"):
+            spec = importlib.util.spec_from_file_location(Path(module_name).stem, module_name)
+            if spec is None or spec.loader is None:
+                raise ImportError(module_name)
+            module = importlib.util.module_from_spec(spec)
+            import sys
+
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InvalidInput(f"cannot import {module_name!r}: {exc}") from None
+    found = getattr(module, attr, None)
+    if not isinstance(found, Pipeline):
+        raise InvalidInput(f"{import_path} is not a @dy.pipeline function")
+    return found
+
+
+def resume(
+    run_id: str,
+    *,
+    pipeline: Pipeline | None = None,
+    executor: str | Executor | None = None,
+    client: Client | None = None,
+    on_event: Callable[[str, StepRecord], None] | None = None,
+) -> PipelineResult:
+    """Run a failed (or cancelled) pipeline run again with the same parameters: its
+    finished steps are reused through the cache, so it resumes at the step that failed."""
+    own = client is None
+    active = client or connect()
+    try:
+        earlier = active.pipelines.get(run_id)
+        if earlier.status in ("running", "succeeded"):
+            raise InvalidInput(
+                f"pipeline run {run_id} is {earlier.status}: only failed or cancelled runs resume"
+            )
+        if pipeline is None:
+            if earlier.import_path is None:
+                raise InvalidInput(
+                    f"pipeline {earlier.pipeline} was defined in a script's __main__ and cannot "
+                    "be imported again: call dy.resume(run_id, pipeline=...)"
+                )
+            pipeline = load_pipeline(earlier.import_path)
+        return run(
+            pipeline,
+            project=earlier.project,
+            executor=executor or earlier.executor,
+            client=active,
+            on_event=on_event,
+            resumed_from=run_id,
+            **earlier.params,
+        )
+    finally:
+        if own:
+            active.close()

@@ -1,0 +1,141 @@
+"""What runs on an executor for one step call: load the inputs, call the function inside the
+step's tracked run, write the result as files.
+
+The call is a picklable :class:`Call`; in-process it carries the orchestrator's client,
+elsewhere the settings to connect with (one client per worker process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from dockyard.client.client import Client, connect_with
+from dockyard.core.config import Settings
+from dockyard.data.schemas import Version
+from dockyard.pipelines import values
+from dockyard.pipelines.values import ValueRef
+from dockyard.sdk.runs import _ACTIVE, ActiveRun
+from dockyard.tracking.schemas import Run
+
+MAX_LOG_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class Input:
+    """One argument taken from upstream: a stored value (its files on local disk), a
+    dataset version, or the list of a fan-out's values."""
+
+    ref: ValueRef | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    dataset: Version | None = None
+    dataset_files: list[str] = field(default_factory=list)
+    items: list[Input] | None = None
+
+
+@dataclass
+class Call:
+    fn: Callable[..., Any]
+    step: str
+    inputs: dict[str, Input]
+    params: dict[str, Any]
+    out_dir: str
+    allow_pickle: bool
+    run: Run | None
+    settings: Settings
+    client: Client | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["client"] = None  # never shipped to another process: it reconnects there
+        return state
+
+
+@dataclass
+class Result:
+    ref: ValueRef
+    out_dir: str
+    seconds: float
+    log: bytes
+
+
+@functools.lru_cache(maxsize=4)
+def _client_for(settings: Settings) -> Client:
+    """One client per worker process and settings, reused by every call it runs."""
+    return connect_with(settings)
+
+
+def _materialize(value: Input, client: Client) -> Any:
+    if value.items is not None:
+        return [_materialize(item, client) for item in value.items]
+    if value.dataset is not None:
+        from dockyard.sdk.data import DatasetVersion
+
+        version = DatasetVersion(client, value.dataset)
+        version._paths = [Path(p) for p in value.dataset_files]
+        return version
+    assert value.ref is not None
+    return values.load_files(value.ref, {k: Path(v) for k, v in value.files.items()})
+
+
+class _Tee(io.TextIOBase):
+    """Writes to the terminal as usual and keeps a copy (up to a limit) for the step's log."""
+
+    def __init__(self, original: TextIO, sink: io.BytesIO) -> None:
+        self._original = original
+        self._sink = sink
+
+    def write(self, text: str) -> int:
+        self._original.write(text)
+        if self._sink.tell() < MAX_LOG_BYTES:
+            self._sink.write(text.encode("utf-8", "replace"))
+        return len(text)
+
+    def flush(self) -> None:
+        self._original.flush()
+
+
+@contextlib.contextmanager
+def _captured() -> Iterator[io.BytesIO]:
+    sink = io.BytesIO()
+    with (
+        contextlib.redirect_stdout(_Tee(sys.stdout, sink)),
+        contextlib.redirect_stderr(_Tee(sys.stderr, sink)),
+    ):
+        yield sink
+
+
+def run_call(call: Call) -> Result:
+    """Run one step call; exceptions propagate to the executor's future."""
+    client = call.client or _client_for(call.settings)
+    args = dict(call.params)
+    for name, value in call.inputs.items():
+        args[name] = _materialize(value, client)
+    started = time.monotonic()
+    attached = ActiveRun(client, call.run, owns_client=False) if call.run is not None else None
+    token = _ACTIVE.set((*_ACTIVE.get(), attached)) if attached is not None else None
+    try:
+        with _captured() as log:
+            result = call.fn(**args)
+    finally:
+        if token is not None:
+            _ACTIVE.reset(token)
+        if attached is not None:
+            attached.release()
+    seconds = time.monotonic() - started
+    ref = values.dump(
+        result,
+        Path(call.out_dir) / "value",
+        allow_pickle=call.allow_pickle,
+        where=f"step {call.step}",
+    )
+    return Result(
+        ref=ref, out_dir=str(Path(call.out_dir) / "value"), seconds=seconds, log=log.getvalue()
+    )
