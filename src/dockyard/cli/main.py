@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from dockyard.cli import admin, data, models, projects, runs
+from dockyard.cli import admin, data, models, pipelines, projects, runs
 from dockyard.cli.context import Overrides
 from dockyard.cli.output import error
 from dockyard.core.errors import DockyardError
@@ -28,6 +28,7 @@ app.add_typer(projects.app, name="projects")
 app.add_typer(runs.app, name="runs")
 app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
+app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(admin.config_app, name="config")
 app.add_typer(admin.db_app, name="db")
 app.command("gc")(admin.gc)
