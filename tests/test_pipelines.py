@@ -96,8 +96,10 @@ def test_run_records_steps_as_child_runs_and_outputs_by_reference(
     child = client.runs.get(total.run_id or "")
     assert child.parent_id == result.id and child.name == "total"
     assert child.metrics["total"].last == 90.0
-    paths = [a.path for a in client.runs.artifacts(child.id)]
-    assert "outputs/value.json" in paths and "dockyard/output.log" in paths
+    assert [a.path for a in client.runs.artifacts(child.id)] == ["dockyard/output.log"]
+    assert total.output is not None and total.output.inline == "90.0"  # small JSON: inline
+    make_run = result.step("make").run_id or ""
+    assert [a.path for a in client.runs.artifacts(make_run)] == ["outputs/value.parquet"]
     log = client.runs.open_artifact(child.id, "dockyard/output.log").read()
     assert b"total is 90" in log
     listed = client.pipelines.list(project="p").items
@@ -326,7 +328,7 @@ def test_bad_inputs_get_clear_errors(client: Client, tmp_path: Path) -> None:
 
 def test_a_step_outside_a_pipeline_is_a_plain_function(tmp_path: Path) -> None:
     mod = write_module(tmp_path, "flow_h", FLOW)
-    assert mod.total(pd.DataFrame({"x": [1, 2]}), scale=1.0) == 3.0
+    pd.testing.assert_frame_equal(mod.make(2), pd.DataFrame({"x": range(2)}))
 
 
 def test_cancel_stops_a_running_pipeline(client: Client, tmp_path: Path) -> None:
@@ -350,6 +352,7 @@ def test_cancel_stops_a_running_pipeline(client: Client, tmp_path: Path) -> None
         """,
     )
     done: dict[str, Any] = {}
+    client.projects.create("p")
 
     def go() -> None:
         done["result"] = dy.run(mod.flow, project="p", executor="inprocess", client=client)

@@ -16,7 +16,12 @@ from dockyard.pipelines.schemas import (
     PipelineRunPage,
     PipelineRunQuery,
     PipelineRunUpdate,
+    StepFinish,
     StepRecord,
+    StepsFinish,
+    StepsStart,
+    StepsStarted,
+    StepStart,
     StepsUpdate,
 )
 from dockyard.pipelines.service import PipelineService
@@ -40,6 +45,17 @@ class PipelinesClient:
 
     def update_steps(self, run_id: str, steps: Sequence[StepRecord]) -> None:
         self._call("update_steps", run_id=run_id, body=StepsUpdate(steps=list(steps)))
+
+    def start_steps(self, run_id: str, steps: Sequence[StepStart]) -> StepsStarted:
+        """Start steps: cached ones are reused, the others get their child runs."""
+        result: StepsStarted = self._call(
+            "start_steps", run_id=run_id, body=StepsStart(steps=list(steps))
+        )
+        return result
+
+    def finish_steps(self, run_id: str, steps: Sequence[StepFinish]) -> None:
+        """Record finished steps with their outputs, cache entries and run status."""
+        self._call("finish_steps", run_id=run_id, body=StepsFinish(steps=list(steps)))
 
     def finish(self, run_id: str, status: str, error: str = "") -> PipelineRun:
         body = build(PipelineRunUpdate, status=status, error=error)

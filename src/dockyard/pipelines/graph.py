@@ -15,7 +15,7 @@ import inspect
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from dockyard.compute.executor import Resources, parse_duration
 from dockyard.core.errors import InvalidInput
@@ -236,6 +236,24 @@ class Step:
         return f"<dockyard step {self.name}>"
 
 
+@overload
+def step(fn: Callable[..., Any], /) -> Step: ...
+
+
+@overload
+def step(
+    *,
+    name: str | None = None,
+    resources: Resources | None = None,
+    retries: int = 0,
+    retry_delay: float | str = 1.0,
+    timeout: float | str | None = None,
+    cache: bool = True,
+    pickle: bool = False,
+    environment: Mapping[str, Any] | None = None,
+) -> Callable[[Callable[..., Any]], Step]: ...
+
+
 def step(
     fn: Callable[..., Any] | None = None,
     *,
@@ -247,7 +265,7 @@ def step(
     cache: bool = True,
     pickle: bool = False,
     environment: Mapping[str, Any] | None = None,
-) -> Any:
+) -> Step | Callable[[Callable[..., Any]], Step]:
     """Make a function a pipeline step: ``@dy.step`` or ``@dy.step(retries=2, ...)``.
 
     ``resources`` says what it needs (the process pool and Ray honour it); ``retries``
@@ -338,7 +356,17 @@ class Pipeline:
         return f"<dockyard pipeline {self.name}>"
 
 
-def pipeline(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+@overload
+def pipeline(fn: Callable[..., Any], /) -> Pipeline: ...
+
+
+@overload
+def pipeline(*, name: str | None = None) -> Callable[[Callable[..., Any]], Pipeline]: ...
+
+
+def pipeline(
+    fn: Callable[..., Any] | None = None, *, name: str | None = None
+) -> Pipeline | Callable[[Callable[..., Any]], Pipeline]:
     """Make a function a pipeline: ``@dy.pipeline``; run it with ``dy.run(p, **params)``."""
 
     def wrap(f: Callable[..., Any]) -> Pipeline:

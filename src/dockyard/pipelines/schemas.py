@@ -146,3 +146,40 @@ class CacheLookup(Model):
 
 class CacheStore(Model):
     entries: list[CacheEntry] = Field(max_length=20_000)
+
+
+class StepStart(Model):
+    """A step about to run: its record, its cache key (looked up first) and its child run."""
+
+    record: StepRecord
+    key: str | None = None
+    params: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class StepsStart(Model):
+    steps: list[StepStart] = Field(max_length=10_000)
+
+
+class StepsStarted(Model):
+    runs: dict[str, str] = Field(description="node -> the child run made for it")
+    hits: dict[str, CacheEntry] = Field(description="node -> the cached output it reuses")
+
+
+class ArtifactIn(Model):
+    """A blob already stored, to attach to the step's run as an artifact."""
+
+    path: str = Field(min_length=1, max_length=1024)
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+
+
+class StepFinish(Model):
+    record: StepRecord
+    run_status: Literal["finished", "failed", "killed"] | None = None
+    artifacts: list[ArtifactIn] = Field(default_factory=list)
+    cache: list[CacheEntry] = Field(default_factory=list)
+
+
+class StepsFinish(Model):
+    steps: list[StepFinish] = Field(max_length=10_000)

@@ -12,10 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dockyard.core.errors import Conflict, InvalidInput, NotFound
+from dockyard.core.ids import new_id
 from dockyard.core.operations import operation
 from dockyard.core.principal import Principal
 from dockyard.core.schemas import decode_cursor, encode_cursor
 from dockyard.pipelines.schemas import (
+    ArtifactIn,
     CacheEntry,
     CacheLookup,
     CacheStore,
@@ -25,19 +27,26 @@ from dockyard.pipelines.schemas import (
     PipelineRunQuery,
     PipelineRunUpdate,
     StepRecord,
+    StepsFinish,
+    StepsStart,
+    StepsStarted,
     StepsUpdate,
 )
 from dockyard.projects.service import find_project
 from dockyard.store import blobrefs
 from dockyard.store.db import Database
 from dockyard.store.tables import (
+    ArtifactRow,
     PipelineRunRow,
     PipelineStepRow,
     ProjectRow,
+    RunRow,
     StepCacheRow,
     utcnow,
 )
-from dockyard.tracking.runs import find_run
+from dockyard.tracking.artifacts import OWNER as ARTIFACT_OWNER
+from dockyard.tracking.artifacts import check_artifact_path, media_type
+from dockyard.tracking.runs import find_run, write_params, write_tags
 
 CACHE_OWNER = "step_cache"
 _STEP_FIELDS = (
@@ -129,6 +138,60 @@ def _write_steps(session: Session, run_id: str, steps: list[StepRecord]) -> None
         row.output = record.output.model_dump_json() if record.output is not None else None
 
 
+def _cache_rows(session: Session, entries: list[CacheEntry]) -> None:
+    now = utcnow()
+    for entry in entries:
+        row = session.get(StepCacheRow, entry.key)
+        if row is None:
+            row = StepCacheRow(key=entry.key)
+            session.add(row)
+        else:
+            blobrefs.drop_refs(session, CACHE_OWNER, entry.key)
+        row.step = entry.step
+        row.output = entry.output.model_dump_json()
+        row.pipeline_run_id = entry.pipeline_run_id
+        row.run_id = entry.run_id
+        row.created_at = now
+        blobrefs.add_refs(session, CACHE_OWNER, entry.key, sorted(set(entry.blobs)))
+
+
+def _cache_hits(session: Session, keys: list[str]) -> dict[str, CacheEntry]:
+    found: dict[str, CacheEntry] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), 500):
+        rows = session.scalars(
+            select(StepCacheRow).where(StepCacheRow.key.in_(unique[start : start + 500]))
+        )
+        for r in rows:
+            found[r.key] = CacheEntry(
+                key=r.key,
+                step=r.step,
+                output=json.loads(r.output),
+                pipeline_run_id=r.pipeline_run_id,
+                run_id=r.run_id,
+                created_at=r.created_at,
+            )
+    return found
+
+
+def _attach(session: Session, run_id: str, artifacts: list[ArtifactIn]) -> None:
+    now = utcnow()
+    for a in artifacts:
+        check_artifact_path(a.path)
+        session.merge(
+            ArtifactRow(
+                run_id=run_id,
+                path=a.path,
+                digest=a.digest,
+                size=a.size,
+                media_type=media_type(a.path),
+                created_at=now,
+            )
+        )
+    if artifacts:
+        blobrefs.add_refs(session, ARTIFACT_OWNER, run_id, sorted({a.digest for a in artifacts}))
+
+
 class PipelineService:
     """Records of pipeline runs and their steps, and the cache of step outputs."""
 
@@ -175,6 +238,81 @@ class PipelineService:
     def update_steps(self, principal: Principal, run_id: str, body: StepsUpdate) -> None:
         """Record the state of some steps (each replaces the step's earlier record)."""
         self.db.write(lambda s: _write_steps(s, find_pipeline_run(s, run_id).id, body.steps))
+
+    @operation("POST", "/pipelines/runs/{run_id}/steps/start")
+    def start_steps(self, principal: Principal, run_id: str, body: StepsStart) -> StepsStarted:
+        """Start steps in one transaction: a step whose cache key is stored becomes
+        ``cached`` (nothing to run); the others get a child run and become ``running``."""
+
+        def start(session: Session) -> StepsStarted:
+            pipeline_run = find_pipeline_run(session, run_id)
+            parent = session.get(RunRow, pipeline_run.id)
+            assert parent is not None  # the pipeline run row cascades with its run
+            hits = _cache_hits(session, [s.key for s in body.steps if s.key])
+            runs: dict[str, str] = {}
+            found: dict[str, CacheEntry] = {}
+            records = []
+            now = utcnow()
+            for item in body.steps:
+                record = item.record.model_copy()
+                hit = hits.get(item.key) if item.key else None
+                if hit is not None and record.kind == "step":
+                    found[record.node] = hit
+                    record.status = "cached"
+                    record.cache_key = item.key
+                    record.cached_from = hit.run_id
+                    record.output = hit.output
+                    record.started_at = record.ended_at = now
+                    record.duration_ms = 0
+                else:
+                    child = RunRow(
+                        id=new_id(),
+                        project_id=parent.project_id,
+                        experiment_id=parent.experiment_id,
+                        parent_id=parent.id,
+                        name=record.node[:128],
+                        status="running",
+                        user=principal.name,
+                        note="",
+                        start_time=now,
+                        heartbeat_at=now,
+                    )
+                    session.add(child)
+                    session.flush()
+                    write_params(session, child, item.params)
+                    write_tags(session, child, item.tags)
+                    runs[record.node] = child.id
+                    record.run_id = child.id
+                    record.status = "running"
+                    record.started_at = record.started_at or now
+                records.append(record)
+            _write_steps(session, pipeline_run.id, records)
+            return StepsStarted(runs=runs, hits=found)
+
+        return self.db.write(start)
+
+    @operation("POST", "/pipelines/runs/{run_id}/steps/finish", status=204)
+    def finish_steps(self, principal: Principal, run_id: str, body: StepsFinish) -> None:
+        """Finish steps in one transaction: attach their outputs to their runs, store their
+        cache entries, end their runs and record their final state."""
+
+        def finish(session: Session) -> None:
+            pipeline_run = find_pipeline_run(session, run_id)
+            now = utcnow()
+            for item in body.steps:
+                child_id = item.record.run_id
+                if child_id:
+                    child = session.get(RunRow, child_id)
+                    if child is None or child.parent_id != pipeline_run.id:
+                        raise InvalidInput(f"run {child_id} is not a step of pipeline run {run_id}")
+                    _attach(session, child.id, item.artifacts)
+                    if item.run_status is not None and child.status == "running":
+                        child.status = item.run_status
+                        child.end_time = now
+                _cache_rows(session, item.cache)
+            _write_steps(session, pipeline_run.id, [i.record for i in body.steps])
+
+        self.db.write(finish)
 
     @operation("PATCH", "/pipelines/runs/{run_id}")
     def finish(self, principal: Principal, run_id: str, body: PipelineRunUpdate) -> PipelineRun:
@@ -254,24 +392,7 @@ class PipelineService:
         """The cached outputs among ``keys`` (missing keys are simply absent)."""
 
         def fetch(session: Session) -> Entries:
-            found: Entries = []
-            keys = list(dict.fromkeys(body.keys))
-            for start in range(0, len(keys), 500):
-                rows = session.scalars(
-                    select(StepCacheRow).where(StepCacheRow.key.in_(keys[start : start + 500]))
-                )
-                found.extend(
-                    CacheEntry(
-                        key=r.key,
-                        step=r.step,
-                        output=json.loads(r.output),
-                        pipeline_run_id=r.pipeline_run_id,
-                        run_id=r.run_id,
-                        created_at=r.created_at,
-                    )
-                    for r in rows
-                )
-            return found
+            return list(_cache_hits(session, body.keys).values())
 
         return self.db.query(fetch)
 
@@ -281,20 +402,7 @@ class PipelineService:
         blobs they need stay until the entry is evicted."""
 
         def store(session: Session) -> None:
-            now = utcnow()
-            for entry in body.entries:
-                row = session.get(StepCacheRow, entry.key)
-                if row is None:
-                    row = StepCacheRow(key=entry.key)
-                    session.add(row)
-                else:
-                    blobrefs.drop_refs(session, CACHE_OWNER, entry.key)
-                row.step = entry.step
-                row.output = entry.output.model_dump_json()
-                row.pipeline_run_id = entry.pipeline_run_id
-                row.run_id = entry.run_id
-                row.created_at = now
-                blobrefs.add_refs(session, CACHE_OWNER, entry.key, sorted(set(entry.blobs)))
+            _cache_rows(session, body.entries)
 
         self.db.write(store)
 

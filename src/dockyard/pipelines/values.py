@@ -20,6 +20,7 @@ from dockyard.core.errors import InvalidInput
 from dockyard.core.schemas import Model
 
 Kind = Literal["json", "pandas", "series", "arrow", "polars", "numpy", "model", "pickle"]
+INLINE_LIMIT = 16 * 1024
 _FILES = {
     "json": "value.json",
     "pandas": "value.parquet",
@@ -42,7 +43,10 @@ class ValueRef(Model):
 
     kind: Kind
     digest: str = Field(description="sha256 of the main file (a model: of its manifest)")
-    files: list[ValueFile]
+    files: list[ValueFile] = Field(default_factory=list)
+    inline: str | None = Field(
+        default=None, description="a small JSON value, kept in the record instead of a file"
+    )
     summary: str = Field(default="", description="a short description for people")
 
 
@@ -89,9 +93,15 @@ def _summary(kind: str, value: Any) -> str:
 
 
 def dump(value: Any, folder: Path, *, allow_pickle: bool = False, where: str = "step") -> ValueRef:
-    """Write ``value`` into the new folder ``folder`` and describe it."""
-    folder.mkdir(parents=True, exist_ok=False)
+    """Write ``value`` into the new folder ``folder`` and describe it (a small JSON value
+    is kept inline, with no file)."""
     kind = kind_of(value, allow_pickle=allow_pickle, where=where)
+    if kind == "json":
+        data = json.dumps(_plain(value), allow_nan=True, sort_keys=True, separators=(",", ":"))
+        if len(data) <= INLINE_LIMIT:
+            digest = hashlib.sha256(data.encode()).hexdigest()
+            return ValueRef(kind="json", digest=digest, inline=data, summary=_summary(kind, value))
+    folder.mkdir(parents=True, exist_ok=False)
     if kind == "model":
         from dockyard.registry.manifest import MANIFEST_NAME
         from dockyard.registry.packaging import save_model
@@ -106,7 +116,6 @@ def dump(value: Any, folder: Path, *, allow_pickle: bool = False, where: str = "
         return ValueRef(kind="model", digest=files[0].digest, files=files, summary=manifest.flavor)
     path = folder / _FILES[kind]
     if kind == "json":
-        data = json.dumps(_plain(value), allow_nan=True, sort_keys=True, separators=(",", ":"))
         path.write_text(data, encoding="utf-8")
     elif kind == "pandas":
         import pyarrow as pa
@@ -193,6 +202,8 @@ def load(ref: ValueRef, folder: Path) -> Any:
 def load_files(ref: ValueRef, files: dict[str, Path]) -> Any:
     """Read a value from its files, given where each one is on local disk (a model's files
     must sit in their folder layout)."""
+    if ref.inline is not None:
+        return json.loads(ref.inline)
     if ref.kind == "model":
         from dockyard.registry.packaging import load_folder
 

@@ -10,7 +10,6 @@ server.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import hashlib
 import heapq
 import json
@@ -34,18 +33,20 @@ from dockyard.pipelines.graph import Node, Output, Pipeline
 from dockyard.pipelines.schemas import (
     DONE,
     ITEM_CODES,
+    ArtifactIn,
     CacheEntry,
     ItemsRef,
     PipelineRun,
     PipelineRunCreate,
+    StepFinish,
     StepRecord,
+    StepStart,
 )
 from dockyard.pipelines.values import ValueRef
 from dockyard.sdk.capture import Capture
 from dockyard.sdk.projects import ensure_project
 from dockyard.sdk.runs import start_run
 from dockyard.sdk.step_worker import Call, Input, Result, run_call
-from dockyard.tracking.schemas import Run
 
 Event = Callable[[str, StepRecord], None]
 CANCEL_POLL_S = 1.0
@@ -117,15 +118,12 @@ class Orchestrator:
                 self.downstream[up].append(n.id)
         self.fingerprints: dict[int, str] = {}
         self.maps: dict[str, _MapState] = {}
-        self.child_runs: dict[str, Run] = {}
+        self._candidates = [n.id for n in self.order if not n.upstream()]
+        self.child_runs: dict[str, str] = {}
         self.work_dir = Path(tempfile.mkdtemp(prefix="dockyard-pipeline-"))
         self.cache_dir = client.settings.home / "cache" / "values"
 
     # -- bookkeeping ----------------------------------------------------------------------
-
-    def _emit(self, record: StepRecord) -> None:
-        if self.on_event is not None:
-            self.on_event(record.status, record)
 
     def _save(self, *records: StepRecord) -> None:
         self.client.pipelines.update_steps(self.run_id, list(records))
@@ -195,18 +193,18 @@ class Orchestrator:
                 shutil.rmtree(staging, ignore_errors=True)
         return Input(ref=ref, files={f.path: str(folder / f.path) for f in ref.files})
 
-    def _store(self, result: Result, run_id: str | None) -> None:
-        """Put a result's files into the blob store: as artifacts of the step's run, or as
-        plain blobs for fan-out items."""
+    def _upload(self, result: Result, prefix: str | None) -> list[ArtifactIn]:
+        """Put a result's files into the blob store (skipping what is stored already); with
+        a ``prefix`` they become artifacts of the step's run."""
+        artifacts = []
         for f in result.ref.files:
-            path = Path(result.out_dir) / f.path
-            if run_id is not None:
-                with open(path, "rb") as stream:
-                    self.client.runs.upload_artifact(run_id, f"outputs/{f.path}", stream)
-            else:
-                self.client.blobs.put_file(path, digest=f.digest)
-
-    # -- scheduling -----------------------------------------------------------------------
+            try:
+                self.client.blobs.info(f.digest)
+            except NotFound:
+                self.client.blobs.put_file(Path(result.out_dir) / f.path, digest=f.digest)
+            if prefix is not None:
+                artifacts.append(ArtifactIn(path=f"{prefix}{f.path}", digest=f.digest, size=f.size))
+        return artifacts
 
     def _args(self, node: Node) -> tuple[dict[str, Any], dict[str, Input]]:
         params: dict[str, Any] = {}
@@ -231,23 +229,18 @@ class Orchestrator:
             params=params,
             out_dir=str(out_dir),
             allow_pickle=step.pickle,
-            run=self.child_runs.get(node.id),
+            run_id=self.child_runs.get(node.id),
+            project=self.project,
+            experiment=self.pipeline.name,
             settings=self.client.settings,
             client=self.client if self.executor_name == "inprocess" else None,
         )
 
-    def _child_run(self, node: Node, params: Mapping[str, Any]) -> Run:
-        shown = {k: v for k, v in params.items() if isinstance(v, str | int | float | bool)}
-        run = self.client.runs.create(
-            self.project,
-            experiment=self.pipeline.name,
-            name=node.id,
-            parent_id=self.run_id,
-            params=shown,
-            tags={"dockyard.pipeline.step": node.step.name if node.step else node.id},
-        )
-        self.child_runs[node.id] = run
-        return run
+    def _start_params(self, params: Mapping[str, Any]) -> dict[str, str]:
+        """A step's constant arguments, as the params of its run."""
+        return {
+            k: str(v)[:6000] for k, v in params.items() if isinstance(v, str | int | float | bool)
+        }
 
     def _resolve_loads(self) -> None:
         for node in self.order:
@@ -345,12 +338,24 @@ class Orchestrator:
         return skipped
 
     def _ready(self) -> list[Node]:
-        return [
-            n
-            for n in self.order
-            if self.records[n.id].status == "pending"
-            and all(self.records[u].status in DONE for u in n.upstream())
-        ]
+        """Pending nodes whose upstream nodes are all done (kept incrementally: a node is
+        looked at again only when one of its upstream nodes finishes)."""
+        found = []
+        for node_id in self._candidates:
+            record = self.records[node_id]
+            node = self.graph.nodes[node_id]
+            if record.status == "pending" and all(
+                self.records[u].status in DONE for u in node.upstream()
+            ):
+                found.append(node)
+        self._candidates = []
+        return found
+
+    def _emit(self, record: StepRecord) -> None:
+        if record.status in DONE:
+            self._candidates.extend(self.downstream[record.node])
+        if self.on_event is not None:
+            self.on_event(record.status, record)
 
     def _loop(self) -> tuple[str, str]:
         running: dict[cf.Future[Result], _Work] = {}
@@ -361,9 +366,8 @@ class Orchestrator:
         while True:
             ready = self._ready()
             while ready:  # a cached step makes its downstream ready at once
-                for node in ready:
-                    for work in self._start(node):
-                        running[self._submit(work)] = work
+                for work in self._start_ready(ready):
+                    running[self._submit(work)] = work
                 ready = self._ready()
             now = time.monotonic()
             while retries and retries[0][0] <= now:
@@ -401,8 +405,17 @@ class Orchestrator:
                     for future in running:
                         future.cancel()
                     self.executor.close()
-                    for work in running.values():
-                        self._end_child(work.node.id, "killed")
+                    killed = {w.node.id for w in running.values()}
+                    for node_id in killed:
+                        record = self.records[node_id]
+                        record.status = "cancelled"
+                        record.ended_at = _now()
+                    self._finish(
+                        *(
+                            StepFinish(record=self.records[n], run_status="killed")
+                            for n in sorted(killed)
+                        )
+                    )
                     self._cancel_rest()
                     return "cancelled", "cancelled on request"
         failed = [r for r in self.records.values() if r.status == "failed"]
@@ -426,36 +439,55 @@ class Orchestrator:
             label=label,
         )
 
-    def _start(self, node: Node) -> list[_Work]:
-        """Start a ready node: cached (nothing to run) or its call(s) to submit."""
-        record = self.records[node.id]
-        step = node.step
-        assert step is not None
-        params, inputs = self._args(node)
-        record.started_at = _now()
-        if node.kind == "map":
-            return self._start_map(node, params, inputs)
-        key = self._key(node, node.args) if step.cache else None
-        if key is not None:
-            hits = self.client.pipelines.cache_lookup([key])
-            if hits:
-                hit = hits[0]
+    def _start_ready(self, nodes: list[Node]) -> list[_Work]:
+        """Start ready nodes in one round trip: cached steps finish at once, the others get
+        a child run and their call(s) to submit."""
+        prepared: dict[str, tuple[dict[str, Any], dict[str, Input], str | None]] = {}
+        starts = []
+        now = _now()
+        for node in nodes:
+            step = node.step
+            assert step is not None
+            params, inputs = self._args(node)
+            key = self._key(node, node.args) if node.kind == "step" and step.cache else None
+            record = self.records[node.id]
+            record.started_at = now
+            record.attempts = 1
+            prepared[node.id] = (params, inputs, key)
+            starts.append(
+                StepStart(
+                    record=record,
+                    key=key,
+                    params=self._start_params(params),
+                    tags={"dockyard.pipeline.step": step.name},
+                )
+            )
+        started = self.client.pipelines.start_steps(self.run_id, starts)
+        works: list[_Work] = []
+        for node in nodes:
+            params, inputs, key = prepared[node.id]
+            record = self.records[node.id]
+            record.cache_key = key
+            hit = started.hits.get(node.id)
+            if hit is not None:
                 record.status = "cached"
-                record.cache_key = key
                 record.cached_from = hit.run_id
                 record.output = hit.output
-                record.ended_at = _now()
+                record.ended_at = now
                 record.duration_ms = 0
                 self._set_digest(node.id, hit.output)
-                self._save(record)
-                return []
-        self._child_run(node, params)
-        record.cache_key = key
-        record.status = "running"
-        record.run_id = self.child_runs[node.id].id
-        record.attempts = 1
-        self._save(record)
-        return [_Work(node, None, 1, key, self._call(node, params, inputs, ""))]
+                self._emit(record)
+                continue
+            run_id = started.runs[node.id]
+            self.child_runs[node.id] = run_id
+            record.run_id = run_id
+            record.status = "running"
+            self._emit(record)
+            if node.kind == "map":
+                works.extend(self._start_map(node, params, inputs))
+            else:
+                works.append(_Work(node, None, 1, key, self._call(node, params, inputs, "")))
+        return works
 
     def _set_digest(self, node_id: str, output: ValueRef | ItemsRef | None) -> None:
         if output is not None:
@@ -501,8 +533,6 @@ class Orchestrator:
         )
         self.maps[node.id] = state
         work = []
-        run = self._child_run(node, params)
-        record.run_id = run.id
         for i, ((value, item_input, _), key) in enumerate(zip(items, keys, strict=True)):
             hit = hits.get(key) if key else None
             if hit is not None and isinstance(hit.output, ValueRef):
@@ -536,11 +566,10 @@ class Orchestrator:
         record.attempts = work.attempt + 1
         self._save(record)
 
-    def _end_child(self, node_id: str, status: str) -> None:
-        run = self.child_runs.get(node_id)
-        if run is not None:
-            with contextlib.suppress(NotFound):
-                self.client.runs.end(run.id, status)  # type: ignore[arg-type]
+    def _finish(self, *finished: StepFinish) -> None:
+        self.client.pipelines.finish_steps(self.run_id, list(finished))
+        for f in finished:
+            self._emit(f.record)
 
     def _failed(self, work: _Work, exc: BaseException) -> None:
         record = self.records[work.node.id]
@@ -558,8 +587,11 @@ class Orchestrator:
         record.error = record.error if work.item is not None and record.error else text
         record.ended_at = _now()
         record.duration_ms = _ms(record)
-        self._end_child(work.node.id, "failed")
-        self._save(record, *self._skip_downstream(work.node.id))
+        skipped = self._skip_downstream(work.node.id)
+        self._finish(
+            StepFinish(record=record, run_status="failed"),
+            *(StepFinish(record=r) for r in skipped),
+        )
 
     def _succeeded(self, work: _Work, result: Result) -> None:
         node = work.node
@@ -568,7 +600,7 @@ class Orchestrator:
         assert step is not None
         if work.item is not None:
             state = self.maps[node.id]
-            self._store(result, None)
+            self._upload(result, None)
             state.refs[work.item] = result.ref
             state.files[work.item] = {
                 f.path: str(Path(result.out_dir) / f.path) for f in result.ref.files
@@ -591,24 +623,24 @@ class Orchestrator:
                 record.items_status = "".join(state.codes)
                 self._save(record)
             return
-        run_id = self.child_runs[node.id].id
-        self._store(result, run_id)
+        run_id = self.child_runs[node.id]
+        artifacts = self._upload(result, "outputs/")
         if result.log:
-            import io
-
-            self.client.runs.upload_artifact(run_id, "dockyard/output.log", io.BytesIO(result.log))
+            info = self.client.blobs.put(result.log)
+            artifacts.append(
+                ArtifactIn(path="dockyard/output.log", digest=info.digest, size=info.size)
+            )
+        cache = []
         if work.key is not None:
-            self.client.pipelines.cache_store(
-                [
-                    CacheEntry(
-                        key=work.key,
-                        step=step.name,
-                        output=result.ref,
-                        pipeline_run_id=self.run_id,
-                        run_id=run_id,
-                        blobs=[f.digest for f in result.ref.files],
-                    )
-                ]
+            cache.append(
+                CacheEntry(
+                    key=work.key,
+                    step=step.name,
+                    output=result.ref,
+                    pipeline_run_id=self.run_id,
+                    run_id=run_id,
+                    blobs=[f.digest for f in result.ref.files],
+                )
             )
         self.inputs[node.id] = Input(
             ref=result.ref,
@@ -620,8 +652,9 @@ class Orchestrator:
         record.error = ""
         record.ended_at = _now()
         record.duration_ms = int(result.seconds * 1000)
-        self._end_child(node.id, "finished")
-        self._save(record)
+        self._finish(
+            StepFinish(record=record, run_status="finished", artifacts=artifacts, cache=cache)
+        )
 
     def _finish_map(self, node: Node) -> None:
         record = self.records[node.id]
@@ -630,15 +663,16 @@ class Orchestrator:
             record.status = "failed"
             record.items_status = "".join(state.codes)
             record.ended_at = _now()
-            self._end_child(node.id, "failed")
-            self._save(record, *self._skip_downstream(node.id))
+            skipped = self._skip_downstream(node.id)
+            self._finish(
+                StepFinish(record=record, run_status="failed", cache=state.entries),
+                *(StepFinish(record=r) for r in skipped),
+            )
             return
         refs = [r for r in state.refs if r is not None]
         listing = json.dumps([r.model_dump(mode="json") for r in refs]).encode()
         info = self.client.blobs.put(listing)
         output = ItemsRef(digest=info.digest, count=len(refs))
-        if state.entries:
-            self.client.pipelines.cache_store(state.entries)
         items = []
         for ref, files in zip(refs, state.files, strict=True):
             items.append(Input(ref=ref, files=files) if files else self._stored_input(ref))
@@ -651,8 +685,7 @@ class Orchestrator:
         record.ended_at = _now()
         record.duration_ms = _ms(record)
         record.error = ""
-        self._end_child(node.id, "finished")
-        self._save(record)
+        self._finish(StepFinish(record=record, run_status="finished", cache=state.entries))
 
 
 def _ms(record: StepRecord) -> int | None:

@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from dockyard.client.client import Client, connect
 from dockyard.core.errors import InvalidInput, Unavailable
@@ -32,6 +32,19 @@ _ACTIVE: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
 )
 
 
+class RunInfo(Protocol):
+    """What an active run needs of its run: a :class:`Run` has it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def project(self) -> str: ...
+
+    @property
+    def experiment(self) -> str: ...
+
+
 class ActiveRun:
     """A run being recorded. Metrics are batched in the background; use it as a context
     manager (or call :meth:`end`) so that everything is delivered and the run is closed."""
@@ -39,7 +52,7 @@ class ActiveRun:
     def __init__(
         self,
         client: Client,
-        run: Run,
+        run: RunInfo,
         *,
         owns_client: bool,
         capture: Capture = Capture.off(),

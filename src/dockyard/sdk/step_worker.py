@@ -23,7 +23,6 @@ from dockyard.data.schemas import Version
 from dockyard.pipelines import values
 from dockyard.pipelines.values import ValueRef
 from dockyard.sdk.runs import _ACTIVE, ActiveRun
-from dockyard.tracking.schemas import Run
 
 MAX_LOG_BYTES = 4 * 1024 * 1024
 
@@ -48,7 +47,9 @@ class Call:
     params: dict[str, Any]
     out_dir: str
     allow_pickle: bool
-    run: Run | None
+    run_id: str | None
+    project: str
+    experiment: str
     settings: Settings
     client: Client | None = None
 
@@ -56,6 +57,15 @@ class Call:
         state = dict(self.__dict__)
         state["client"] = None  # never shipped to another process: it reconnects there
         return state
+
+
+@dataclass(frozen=True)
+class _RunInfo:
+    """What a step's active run needs to know of its run."""
+
+    id: str
+    project: str
+    experiment: str
 
 
 @dataclass
@@ -119,7 +129,10 @@ def run_call(call: Call) -> Result:
     for name, value in call.inputs.items():
         args[name] = _materialize(value, client)
     started = time.monotonic()
-    attached = ActiveRun(client, call.run, owns_client=False) if call.run is not None else None
+    attached = None
+    if call.run_id is not None:
+        info = _RunInfo(call.run_id, call.project, call.experiment)
+        attached = ActiveRun(client, info, owns_client=False)
     token = _ACTIVE.set((*_ACTIVE.get(), attached)) if attached is not None else None
     try:
         with _captured() as log:
