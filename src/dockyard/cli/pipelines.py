@@ -108,8 +108,8 @@ def run(
     from dockyard.sdk.pipelines import load_pipeline
     from dockyard.sdk.pipelines import run as run_pipeline
 
-    pipeline = load_pipeline(target)
     params = _parse_params(param)
+    pipeline = load_pipeline(target)
     steps: dict[str, StepRecord] = {}
     with (
         overrides(ctx).client() as client,

@@ -1,0 +1,94 @@
+"""``dockyard pipelines ...``: run with params, runs, show, resume after a failure, cancel."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dockyard.cli.main import main
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DOCKYARD_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DOCKYARD_URL", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    return tmp_path / "home"
+
+
+def test_run_show_resume(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    flag = tmp_path / "broken"
+    flow = tmp_path / "cliflow.py"
+    flow.write_text(
+        textwrap.dedent(
+            f"""
+            from pathlib import Path
+            import dockyard as dy
+
+            @dy.step
+            def base(n: int) -> int:
+                return n * 10
+
+            @dy.step
+            def check(v: int, label: str) -> str:
+                if Path({str(flag)!r}).exists():
+                    raise ValueError("not today")
+                return f"{{label}}={{v}}"
+
+            @dy.pipeline
+            def flow(n: int = 1, label: str = "x"):
+                check(base(n), label)
+            """
+        )
+    )
+    target = f"{flow}:flow"
+    code, out, err = run_cli(
+        capsys, "pipelines", "run", target, "-p", "n=4", "-p", "label=total", "-e", "inprocess",
+        "--project", "cli", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    first = json.loads(out)
+    assert first["status"] == "succeeded" and first["params"] == {"n": 4, "label": "total"}
+    assert [s["status"] for s in first["steps"]] == ["succeeded", "succeeded"]
+    code, out, _ = run_cli(capsys, "pipelines", "run", target, "-p", "n=4", "-p", "label=total",
+                           "-e", "inprocess", "--project", "cli")  # fmt: skip
+    assert code == 0 and "succeeded" in out and "2 of 2 steps cached" in out
+    flag.write_text("1")
+    code, out, err = run_cli(capsys, "pipelines", "run", target, "-p", "n=5", "-e", "inprocess",
+                             "--project", "cli", "--json")  # fmt: skip
+    assert code == 1
+    failed = json.loads(out)
+    assert failed["status"] == "failed" and "not today" in failed["error"]
+    code, out, _ = run_cli(capsys, "pipelines", "show", failed["id"])
+    assert code == 0 and "failed" in out and "ValueError: not today" in out
+    code, out, _ = run_cli(capsys, "pipelines", "runs", "--project", "cli")
+    assert code == 0 and failed["id"] in out and first["id"] in out
+    flag.unlink()
+    code, out, err = run_cli(capsys, "pipelines", "resume", failed["id"], "--json")
+    assert code == 0, err
+    resumed = json.loads(out)
+    assert [s["status"] for s in resumed["steps"]] == ["cached", "succeeded"]
+    assert resumed["resumed_from"] == failed["id"]
+    code, _, err = run_cli(capsys, "pipelines", "cancel", resumed["id"])
+    assert code == 4 and "not running" in err
+
+
+def test_bad_input(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "pipelines", "run", "no_such_module_xyz:flow")
+    assert code == 2 and "cannot import 'no_such_module_xyz'" in err
+    code, _, err = run_cli(capsys, "pipelines", "run", "json:dumps")
+    assert code == 2 and "is not a @dy.pipeline function" in err
+    code, _, err = run_cli(capsys, "pipelines", "run", "json:dumps", "-p", "novalue")
+    assert code == 2 and "KEY=VALUE" in err
+    code, _, err = run_cli(capsys, "pipelines", "show", "0" * 32)
+    assert code == 3 and "no pipeline run" in err
