@@ -179,6 +179,11 @@ class StepFinish(Model):
     run_status: Literal["finished", "failed", "killed"] | None = None
     artifacts: list[ArtifactIn] = Field(default_factory=list)
     cache: list[CacheEntry] = Field(default_factory=list)
+    blobs: list[str] = Field(
+        default_factory=list,
+        description="other blobs the step's output needs (a fan-out's items and their list), "
+        "kept as long as the step's run",
+    )
 
 
 class StepsFinish(Model):

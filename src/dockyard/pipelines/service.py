@@ -306,6 +306,10 @@ class PipelineService:
                     if child is None or child.parent_id != pipeline_run.id:
                         raise InvalidInput(f"run {child_id} is not a step of pipeline run {run_id}")
                     _attach(session, child.id, item.artifacts)
+                    if item.blobs:
+                        blobrefs.add_refs(
+                            session, ARTIFACT_OWNER, child.id, sorted(set(item.blobs))
+                        )
                     if item.run_status is not None and child.status == "running":
                         child.status = item.run_status
                         child.end_time = now

@@ -685,7 +685,10 @@ class Orchestrator:
         record.ended_at = _now()
         record.duration_ms = _ms(record)
         record.error = ""
-        self._finish(StepFinish(record=record, run_status="finished", cache=state.entries))
+        needed = [info.digest, *(f.digest for r in refs for f in r.files)]
+        self._finish(
+            StepFinish(record=record, run_status="finished", cache=state.entries, blobs=needed)
+        )
 
 
 def _ms(record: StepRecord) -> int | None:
