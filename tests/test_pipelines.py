@@ -371,3 +371,35 @@ def test_cancel_stops_a_running_pipeline(client: Client, tmp_path: Path) -> None
     assert result.status == "cancelled"
     counts = statuses(result)
     assert "cancelled" in counts.values() and counts["slow"] == "succeeded"
+
+
+def test_gc_keeps_what_runs_and_the_cache_need_and_frees_the_rest(
+    client: Client, tmp_path: Path
+) -> None:
+    mod = write_module(
+        tmp_path,
+        "flow_j",
+        """
+        import pandas as pd
+        import dockyard as dy
+
+        @dy.step(cache=False)
+        def table(i: int) -> pd.DataFrame:
+            return pd.DataFrame({"v": [i] * 5000})
+
+        @dy.step
+        def rows(tables: list) -> int:
+            return sum(len(t) for t in tables)
+
+        @dy.pipeline
+        def flow():
+            rows(table.map([1, 2, 3]))
+        """,
+    )
+    result = dy.run(mod.flow, project="p", executor="inprocess", client=client)
+    assert client.gc(grace_seconds=0).blobs_deleted == 0
+    assert [len(t) for t in result.output("table")] == [5000, 5000, 5000]
+    client.runs.delete(result.id)
+    client.runs.purge(result.id)
+    client.pipelines.cache_clear()
+    assert client.gc(grace_seconds=0).blobs_deleted >= 4  # three tables and their list
