@@ -294,7 +294,7 @@ class ProcessExecutor:
             try:
                 self._run(slot, task)
             except BaseException as exc:  # a bug here must not leave the future hanging
-                _settle(task.future, exc=exc)
+                settle(task.future, exc=exc)
             finally:
                 slot.task = None
                 with self._cond:
@@ -350,7 +350,7 @@ class ProcessExecutor:
             # still running: the timeout passed (or, rarely, its end of the pipe broke)
             _kill([worker.process], grace=self.kill_grace)
             worker.close()
-            _settle(
+            settle(
                 task.future,
                 exc=WorkTimedOut(
                     f"{task.label} ran over its {task.timeout:g} s timeout and was stopped",
@@ -366,25 +366,25 @@ class ProcessExecutor:
             if self._closed
             else f"the worker running {task.label} died ({how})"
         )
-        _settle(task.future, exc=WorkerLost(message, details={"label": task.label, "exit": how}))
+        settle(task.future, exc=WorkerLost(message, details={"label": task.label, "exit": how}))
 
     def _deliver(self, task: _Task, reply: bytes) -> None:
         tag, body = reply[:1], reply[1:]
         if tag == _RESULT:
             try:
-                _settle(task.future, result=pickle.loads(body))
+                settle(task.future, result=pickle.loads(body))
             except Exception as exc:
-                _settle(
+                settle(
                     task.future,
                     exc=DockyardError(f"the result of {task.label} cannot be loaded: {exc}"),
                 )
         elif tag == _UNPICKLABLE:
-            _settle(
+            settle(
                 task.future,
                 exc=DockyardError(f"the result of {task.label} cannot be pickled: {body.decode()}"),
             )
         else:
-            _settle(task.future, exc=_load_exception(task.label, body))
+            settle(task.future, exc=_load_exception(task.label, body))
 
     def _start_worker(self) -> _Worker:
         # A fresh interpreter, not multiprocessing's spawn or fork server: those run the
@@ -468,7 +468,9 @@ def _load_exception(label: str, body: bytes) -> BaseException:
     return exc
 
 
-def _settle(future: Future[Any], *, result: Any = None, exc: BaseException | None = None) -> None:
+def settle(future: Future[Any], *, result: Any = None, exc: BaseException | None = None) -> None:
+    """Give ``future`` its result or exception unless it has one already (a timeout or
+    ``close()`` may have settled it first)."""
     with contextlib.suppress(InvalidStateError):
         if exc is not None:
             future.set_exception(exc)
