@@ -12,6 +12,7 @@ from dockyard.core.config import Settings
 from dockyard.core.operations import Operation, operations_of
 from dockyard.data.service import DatasetService
 from dockyard.gc.service import GarbageCollector
+from dockyard.pipelines.schedules import ScheduleService
 from dockyard.pipelines.service import PipelineService
 from dockyard.projects.service import ProjectService
 from dockyard.registry.service import ModelRegistry
@@ -33,6 +34,7 @@ SERVICE_CLASSES: tuple[type, ...] = (
     DatasetService,
     ModelRegistry,
     PipelineService,
+    ScheduleService,
     BlobService,
     GarbageCollector,
 )
@@ -59,6 +61,7 @@ class Services:
     datasets: DatasetService
     models: ModelRegistry
     pipelines: PipelineService
+    schedules: ScheduleService
     blobs: BlobService
     gc: GarbageCollector
 
@@ -85,6 +88,7 @@ class Services:
             datasets=DatasetService(db, store, settings.home / "cache"),
             models=ModelRegistry(db, store),
             pipelines=PipelineService(db),
+            schedules=ScheduleService(db),
             blobs=BlobService(store),
             gc=GarbageCollector(db, store),
         )

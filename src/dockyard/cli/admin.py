@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import typer
 
@@ -87,16 +88,32 @@ def server(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8080, min=0, max=65535, help="Port to listen on."),
+    scheduler: bool = typer.Option(
+        True,
+        "--scheduler/--no-scheduler",
+        help="Fire pipeline schedules in the server (safe beside `dockyard scheduler`s).",
+    ),
+    interval: float = typer.Option(
+        10.0, "--scheduler-interval", min=0.1, help="Seconds between the scheduler's polls."
+    ),
 ) -> None:
     """Serve the REST API (and its OpenAPI document at /docs) over this home's data."""
-    from dockyard.server.app import create_app
+    from dockyard.cli.schedules import log_line
+    from dockyard.sdk.scheduler import start_in_thread
+    from dockyard.server.app import Background, create_app
     from dockyard.server.runner import serve
+    from dockyard.services import Services
 
     settings = overrides(ctx).settings()
     if settings.is_remote:
         raise typer.BadParameter(
             f"DOCKYARD_URL is set ({settings.url}): a server serves a database, not another server"
         )
-    app = create_app(settings)
+
+    def start_scheduler(services: Services) -> Callable[[], None]:
+        return start_in_thread(services, interval=interval, say=log_line)
+
+    background: list[Background] = [start_scheduler] if scheduler else []
+    app = create_app(settings, background=background)
     say(f"dockyard server on http://{host}:{port} (API docs at /docs), data from {settings.db}")
     serve(app, host, port)

@@ -11,6 +11,7 @@ from dockyard.client.inprocess import InProcessTransport
 from dockyard.client.models import ModelsClient
 from dockyard.client.pipelines import PipelinesClient
 from dockyard.client.projects import ProjectsClient
+from dockyard.client.schedules import SchedulesClient
 from dockyard.client.tracking import ExperimentsClient, RunsClient
 from dockyard.client.transport import Transport
 from dockyard.core.config import Settings, load_settings
@@ -34,6 +35,7 @@ class Client:
         self.runs = RunsClient(transport)
         self.datasets = DatasetsClient(transport, self.blobs, settings.home / "cache" / "blobs")
         self.pipelines = PipelinesClient(transport)
+        self.schedules = SchedulesClient(transport)
         self.models = ModelsClient(
             transport, self.blobs, self.runs, settings.home / "cache" / "models"
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
@@ -17,12 +17,22 @@ from dockyard.server.routes import add_operation
 from dockyard.services import SERVICE_CLASSES, Services
 
 API_PREFIX = "/api/v1"
+Background = Callable[[Services], Callable[[], None]]
+"""Work started with the server (given its services) that returns the function stopping it."""
 
 
 def create_app(
-    settings: Settings | None = None, *, services: Services | None = None, token: str | None = None
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    token: str | None = None,
+    background: Sequence[Background] = (),
 ) -> FastAPI:
-    """The API app for ``services`` (or services opened from ``settings``, closed on shutdown)."""
+    """The API app for ``services`` (or services opened from ``settings``, closed on shutdown).
+
+    ``background`` work (e.g. the pipeline scheduler) starts when the server starts and is
+    stopped before the services close.
+    """
     if services is None:
         if settings is None:
             raise TypeError("create_app needs settings or services")
@@ -34,7 +44,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stops = [start(running) for start in background]
         yield
+        for stop in reversed(stops):
+            stop()
         if owned:
             running.close()
 

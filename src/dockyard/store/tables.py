@@ -452,3 +452,38 @@ class StepCacheRow(Base):
     pipeline_run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class PipelineScheduleRow(Base):
+    """A schedule that fires pipeline runs: a cron expression (UTC) or a dataset trigger.
+
+    Schedulers claim a firing by compare-and-set on ``next_fire_at`` (cron) or
+    ``last_seen_version`` (trigger), so only one of several schedulers fires it.
+    """
+
+    __tablename__ = "pipeline_schedules"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    pipeline: Mapped[str] = mapped_column(String(512))
+    params: Mapped[str] = mapped_column(Text)
+    executor: Mapped[str] = mapped_column(String(256))
+    cron: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    dataset: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    dataset_param: Mapped[str] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    next_fire_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_seen_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_fired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    last_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        Index("ix_pipeline_schedules_next_fire_at", "next_fire_at"),
+    )
