@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from dockyard.cli import schedules
 from dockyard.cli.context import overrides
 from dockyard.cli.output import dump_json, say, table
 
@@ -19,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
+app.add_typer(schedules.app, name="schedule")
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 _COLORS = {
     "succeeded": "green",

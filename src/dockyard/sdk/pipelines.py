@@ -148,7 +148,7 @@ def load_pipeline(import_path: str) -> Pipeline:
             spec.loader.exec_module(module)
         else:
             module = importlib.import_module(module_name)
-    except ImportError as exc:
+    except (ImportError, OSError, SyntaxError) as exc:
         raise InvalidInput(f"cannot import {module_name!r}: {exc}") from None
     found = getattr(module, attr, None)
     if not isinstance(found, Pipeline):
