@@ -5,6 +5,7 @@ Run from the project root, one mode at a time:
     .venv/bin/python benchmarks/tracking.py write   [--repeat 3] [--smoke]
     .venv/bin/python benchmarks/tracking.py search  [--repeat 20] [--smoke]
     .venv/bin/python benchmarks/tracking.py history [--repeat 20] [--smoke]
+    .venv/bin/python benchmarks/tracking.py concurrency [--repeat 3] [--smoke] [--procs 32]
 
 write: 100 runs x 10 metrics x 1,000 steps through `dy.start_run` / `run.log_metrics`
 (automatic capture at its default, on), embedded (SQLite), through `dockyard server` (SQLite,
@@ -17,18 +18,28 @@ PostgreSQL), then `client.runs.search` filtered on a param and a metric, sorted 
 top 100; MLflow's SQLite schema gets the same runs (same seed) for `search_runs`.
 history: one series of 1M points (10 `log_batch` calls of 100k), fetched downsampled to 1,000
 points; MLflow's `get_metric_history` on 25k points (its cap per call).
+concurrency: 32 processes started at once (each waits, imports done, for one go signal) on one
+new embedded home (SQLite; its schema made first, the project left to the writers), each
+`with dy.start_run(..., capture=dy.Capture.off())` and 10 metrics x 500 steps through
+`run.log_metrics`; then every run's history is read back through the client: points lost or
+stored twice, writers that raised, runs not finished, wall time from the go signal to the last
+writer's end. MLflow: the same 32 processes with `mlflow.start_run` / `mlflow.log_metrics` on
+one SQLite file (10 metrics x 100 steps; it logs ~1-2k points/s in one process), counted in
+its `metrics` table.
 
 Targets (2 cores, 24 GiB): write embedded >= 200k points/s, server >= 100k points/s, >= 20x
 MLflow on the same backend; search p50 <= 50 ms on SQLite and PostgreSQL (and >= 20x MLflow);
-history <= 50 ms. MLflow runs in its own venv (.bench/mlflow) via benchmarks/tracking_mlflow.py.
-PostgreSQL: throwaway databases created and dropped on --pg (trust auth). Scratch data goes
-to benchmarks/.data/ and is removed at the end. Exits 1 if a target is missed.
+history <= 50 ms; concurrency: 0 errors and 0 points lost (or stored twice). MLflow runs in
+its own venv (.bench/mlflow) via benchmarks/tracking_mlflow.py. PostgreSQL: throwaway
+databases created and dropped on --pg (trust auth). Scratch data goes to benchmarks/.data/
+and is removed at the end. Exits 1 if a target is missed.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import random
 import shutil
@@ -36,9 +47,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -51,6 +64,7 @@ from tracking_env import (
     Statement,
     code_version,
     dockyard_server,
+    dockyard_writers,
     explain,
     mlflow_server,
     postgres_database,
@@ -74,9 +88,13 @@ class Sizes:
     search_runs: int = 100_000
     history_points: int = 1_000_000
     ml_history_points: int = 25_000
+    procs: int = 32  # concurrency: writer processes at once, each metrics x steps
+    crowd_steps: int = 500
+    ml_crowd_steps: int = 100
 
 
-FULL, SMOKE = Sizes(), Sizes(2, 1000, 10, 1, 40, 2_000, 20_000, 500)
+FULL = Sizes()
+SMOKE = Sizes(2, 1000, 10, 1, 40, 2_000, 20_000, 500, crowd_steps=20, ml_crowd_steps=5)
 
 
 @dataclass
@@ -390,15 +408,210 @@ def report_reads(mode: str, rows: list[Row], peer: Row, target: float, peer_n: i
     return ok
 
 
+# --- concurrency ----------------------------------------------------------------------------
+
+WRITER_TIMEOUT_S = 900.0
+
+
+@dataclass
+class Crowd:
+    """Writers started at once on one store, summed over repetitions: what they logged
+    (calls that returned), what was stored, what went wrong."""
+
+    name: str
+    procs: int = 0
+    logged: int = 0
+    stored: int = 0  # points in the store under the writers' runs
+    distinct: int = 0  # distinct (run, key, step) among them
+    lost: int = 0  # logged but not stored
+    extra: int = 0  # stored though the call that logged them raised
+    errors: int = 0  # writers that raised, exited non-zero or reported nothing
+    unfinished: int = 0  # runs not closed as finished
+    times: list[float] = field(default_factory=list)  # go signal to the last writer's end
+    rates: list[float] = field(default_factory=list)  # distinct points stored / wall s
+    starts: list[float] = field(default_factory=list)  # per writer: go signal to run made
+    messages: Counter[str] = field(default_factory=Counter)
+    stderr: Counter[str] = field(default_factory=Counter)  # last lines of writers without errors
+
+    @property
+    def duplicates(self) -> int:
+        return self.stored - self.distinct
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def tally(
+    crowd: Crowd,
+    go: float,
+    outcomes: list[dict[str, Any]],
+    series: dict[str, dict[str, list[int]]],
+    statuses: dict[str, str],
+    finished: str,
+) -> None:
+    """Add one repetition to ``crowd``: per writer, its result against the (count, distinct
+    steps) stored per key of its run; runs no writer reported count as extra."""
+    ends: list[float] = []
+    distinct = 0
+    for outcome in outcomes:
+        result, rc = outcome["result"], outcome["rc"]
+        problem = None
+        if result is None:
+            problem = f"exit code {rc}, no result: {_last_line(outcome['stderr'])}"
+        elif result["error"]:
+            problem = result["error"]
+        elif rc != 0:
+            problem = f"exit code {rc} after its run: {_last_line(outcome['stderr'])}"
+        if problem:
+            crowd.errors += 1
+            crowd.messages[problem.splitlines()[0][:300]] += 1
+        elif outcome["stderr"]:
+            crowd.stderr[_last_line(outcome["stderr"])[:200]] += 1
+        if result is None:
+            continue
+        ends.append(result["ended"])
+        if result.get("started"):
+            crowd.starts.append(result["started"] - go)
+        crowd.logged += result["logged"]
+        counts = list(series.pop(result["run_id"] or "", {}).values())
+        got = sum(c[1] for c in counts)
+        crowd.stored += sum(c[0] for c in counts)
+        distinct += got
+        crowd.lost += max(0, result["logged"] - got)
+        crowd.extra += max(0, got - result["logged"])
+    for orphan in series.values():  # runs of writers that reported nothing
+        crowd.stored += sum(c[0] for c in orphan.values())
+        distinct += sum(c[1] for c in orphan.values())
+        crowd.extra += sum(c[1] for c in orphan.values())
+    crowd.distinct += distinct
+    crowd.procs = len(outcomes)
+    crowd.unfinished += sum(1 for status in statuses.values() if status != finished)
+    crowd.unfinished += max(0, len(outcomes) - len(statuses))  # runs never created
+    if ends:
+        crowd.times.append(max(ends) - go)
+        crowd.rates.append(distinct / crowd.times[-1])
+
+
+def dockyard_crowd(crowd: Crowd, sizes: Sizes, rep: Path) -> None:
+    """One repetition on dockyard: writers on a new embedded home, then its runs read back."""
+    home = rep / "home"
+    with dy.connect(home=home):
+        pass  # the schema, as the first `dockyard` command makes it; the project is not made
+    go, outcomes = dockyard_writers(
+        home, "crowd", sizes.procs, sizes.crowd_steps, sizes.metrics, rep, WRITER_TIMEOUT_S
+    )
+    series: dict[str, dict[str, list[int]]] = {}
+    statuses: dict[str, str] = {}
+    with dy.connect(home=home) as client:
+        try:
+            runs = client.runs.search(projects=["crowd"], limit=1000).items
+        except dy.DockyardError as exc:  # no project: no writer got as far as its run
+            crowd.messages[f"reading the runs back: {type(exc).__name__}: {exc}"] += 1
+            runs = []
+        for run in runs:
+            statuses[run.id] = run.status
+            series[run.id] = {}
+            for key, summary in run.metrics.items():
+                steps = client.runs.history(run.id, key).steps
+                series[run.id][key] = [len(steps), len(set(steps))]
+                if summary.count != len(steps):
+                    note = f"summary count {summary.count} != {len(steps)} points in history"
+                    crowd.messages[note] += 1
+    tally(crowd, go, outcomes, series, statuses, "finished")
+
+
+def mlflow_crowd(crowd: Crowd, sizes: Sizes, rep: Path) -> None:
+    args = ["--db", str(rep / "mlflow.db"), "--procs", str(sizes.procs)]
+    args += ["--steps", str(sizes.ml_crowd_steps), "--metrics", str(sizes.metrics)]
+    args += ["--timeout", str(WRITER_TIMEOUT_S)]
+    result = run_mlflow("concurrency", args, rep)
+    go, outcomes = result["go"], result["outcomes"]
+    tally(crowd, go, outcomes, result["series"], result["statuses"], "FINISHED")
+
+
+def concurrency(sizes: Sizes, repeat: int, work: Path, pg: str) -> bool:
+    del pg  # embedded SQLite only
+    ours = Crowd("dockyard, embedded SQLite")
+    peer = Crowd("MLflow, SQLite file")
+    for i in range(repeat):
+        for crowd, run in ((ours, dockyard_crowd), (peer, mlflow_crowd)):
+            rep = work / f"crowd{i}-{'mlflow' if crowd is peer else 'dockyard'}"
+            rep.mkdir()
+            run(crowd, sizes, rep)
+            shutil.rmtree(rep, ignore_errors=True)
+        console.print(f"  repetition {i + 1}/{repeat} done", style="dim")
+
+    expected = repeat * sizes.procs * sizes.crowd_steps * sizes.metrics
+    title = f"concurrency: {sizes.procs} processes at once on one SQLite store, {repeat} "
+    title += "repetition(s); points summed over them, wall s and points/s medians"
+    table = Table(title=title)
+    columns = ["system", "procs", "logged", "stored", "lost", "twice", "errors", "unfinished"]
+    columns += ["start_run s", "wall s", "walls (s)", "points/s"]
+    for column in (*columns, "target"):
+        table.add_column(column, justify="left" if column in ("system", "target") else "right")
+    table.add_column("result")
+    passed = ours.errors == ours.lost == ours.duplicates == ours.extra == ours.unfinished == 0
+    passed &= ours.distinct == expected and len(ours.times) == repeat
+    for crowd in (ours, peer):
+        wall = statistics.median(crowd.times) if crowd.times else float("nan")
+        rate = statistics.median(crowd.rates) if crowd.rates else float("nan")
+        table.add_row(
+            crowd.name,
+            f"{crowd.procs}",
+            f"{crowd.logged:,}",
+            f"{crowd.stored:,}",
+            f"{crowd.lost:,}",
+            f"{crowd.duplicates:,}",
+            f"{crowd.errors}",
+            f"{crowd.unfinished}",
+            f"{statistics.median(crowd.starts):.1f} / {max(crowd.starts):.1f}"
+            if crowd.starts
+            else "",
+            f"{wall:.1f}",
+            " ".join(f"{t:.1f}" for t in crowd.times),
+            f"{rate:,.0f}",
+            "0 errors, 0 lost" if crowd is ours else "",
+            verdict(passed) if crowd is ours else "",
+        )
+    console.print(table)
+    ml_points = sizes.procs * sizes.ml_crowd_steps * sizes.metrics
+    console.print(
+        f"Each writer logs {sizes.metrics} metrics x {sizes.crowd_steps} steps on dockyard "
+        f"({expected // repeat:,} points a repetition), {sizes.metrics} metrics x "
+        f"{sizes.ml_crowd_steps} steps on MLflow ({ml_points:,}; MLflow logs ~1-2k points/s "
+        "in one process). logged: points of the log calls that returned; stored: points read "
+        "back per run (dockyard: `runs.history` of every key; MLflow: its `metrics` table); "
+        "twice: stored more than once; errors: writers that raised or exited non-zero; "
+        "unfinished: runs not closed as finished; start_run s: median / max per writer from "
+        "the go signal (all writers started, imports done) to its run being created; wall: "
+        "from the go signal to the last writer's end; points/s: distinct points stored / wall."
+    )
+    for crowd in (ours, peer):
+        if crowd.extra:
+            console.print(f"{crowd.name}: {crowd.extra:,} points stored beyond those logged")
+        for message, count in crowd.messages.most_common(8):
+            console.print(f"[red]{crowd.name}[/] x{count}: {message}", highlight=False)
+        for line, count in crowd.stderr.most_common(3):
+            text = f"  {crowd.name}: {count} writer(s) without error wrote to stderr: {line}"
+            console.print(text, style="dim", highlight=False, markup=False)
+    return passed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", choices=("write", "search", "history"))
+    parser.add_argument("mode", choices=("write", "search", "history", "concurrency"))
     parser.add_argument("--repeat", type=int, help="repetitions (write 3, search/history 20)")
     parser.add_argument("--smoke", action="store_true", help="CI size: about 1/50 of the work")
     parser.add_argument("--pg", default=PG_ADMIN, help="PostgreSQL URL to create databases on")
+    parser.add_argument("--procs", type=int, help="concurrency: writer processes (32)")
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
-    repeat = args.repeat or (3 if args.mode == "write" else 20) // (3 if args.smoke else 1)
+    if args.procs is not None:
+        sizes = dataclasses.replace(sizes, procs=args.procs)
+    few = args.mode in ("write", "concurrency")
+    repeat = args.repeat or (3 if few else 20) // (3 if args.smoke else 1)
     if repeat < 1:
         parser.error("--repeat must be at least 1")
     for var in [v for v in os.environ if v.startswith("DOCKYARD_")]:
@@ -407,7 +620,8 @@ def main() -> int:
     console.print(f"{args.mode}: {code_version()}", style="dim")
     work = Path(tempfile.mkdtemp(prefix=f"tracking-{args.mode}-", dir=DATA))
     try:
-        run = {"write": write, "search": search, "history": history}[args.mode]
+        modes = {"write": write, "search": search, "history": history}
+        run = (modes | {"concurrency": concurrency})[args.mode]
         ok = run(sizes, repeat, work, args.pg)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -2,15 +2,22 @@
 
 Standard library only: `tracking_mlflow.py` imports it from the MLflow venv, `tracking.py`
 from the project's. Both sides seed the very same runs (same seed), so the top 100 of the
-search must come out identical on every backend.
+search must come out identical on every backend. The concurrency mode's writer processes
+start together through :func:`start_together` and :func:`wait_for_go` on both sides.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
-from collections.abc import Iterator
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 # The search of the benchmark plan: filter on a param and a metric, sort by a metric, top 100.
 QUERY = "params.p3 = 'v1' AND metrics.m1 > 0.5"
@@ -99,3 +106,69 @@ def history_point(step: int, rng: random.Random) -> float:
     """A loss-like curve with noise and an occasional spike, at ``step``."""
     spike = 5.0 if rng.random() < 1e-4 else 0.0
     return math.exp(-step / 200_000) + 0.05 * rng.random() + spike
+
+
+# --- concurrency: writer processes that start at once ---------------------------------------
+
+
+def wait_for_go() -> float:
+    """In a writer: say "ready" on stdout, block until the parent says go on stdin; returns
+    the wall-clock time (``time.time()``) at which it went."""
+    print("ready", flush=True)
+    sys.stdin.readline()
+    return time.time()
+
+
+def report(result: Mapping[str, Any]) -> None:
+    """In a writer: its result, the last line of its stdout."""
+    print(json.dumps(dict(result)), flush=True)
+
+
+def start_together(
+    argvs: list[list[str]], *, env: Mapping[str, str], cwd: Path, timeout: float
+) -> tuple[float, list[dict[str, Any]]]:
+    """Start one writer per argv; once every one is ready (imports done), tell them all to
+    go. Returns the go time (``time.time()``) and, per writer, its exit code, its JSON result
+    (None if it printed none) and the end of its stderr (kept in ``cwd/writer-<i>.err``)."""
+    procs = []
+    for i, argv in enumerate(argvs):
+        with open(cwd / f"writer-{i}.err", "wb") as err:
+            procs.append(
+                subprocess.Popen(
+                    argv,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=err,
+                    cwd=cwd,
+                    env=dict(env),
+                    text=True,
+                )
+            )
+    for proc in procs:
+        assert proc.stdout is not None
+        proc.stdout.readline()  # "ready", or "" if it died importing
+    go = time.time()
+    for proc in procs:
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        except BrokenPipeError:
+            pass
+    deadline = time.monotonic() + timeout
+    outcomes = []
+    for i, proc in enumerate(procs):
+        timed_out = False
+        try:
+            out, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+            timed_out = True
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        result = json.loads(lines[-1]) if lines else None
+        stderr = (cwd / f"writer-{i}.err").read_text(errors="replace").strip()
+        if timed_out:
+            stderr = f"killed after {timeout:.0f} s\n{stderr}"
+        outcomes.append({"rc": proc.returncode, "result": result, "stderr": stderr[-2000:]})
+    return go, outcomes

@@ -1,8 +1,11 @@
 """What benchmarks/tracking.py runs on: servers, throwaway PostgreSQL databases, the MLflow
-subprocess, a bulk seed of dockyard's tables, and a log of the SQL a call executes."""
+subprocess, a bulk seed of dockyard's tables, a log of the SQL a call executes, and the
+writer processes of the concurrency mode (``python benchmarks/tracking_env.py writer ...``
+runs one)."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
 import json
@@ -31,11 +34,20 @@ from dockyard.store.tables import (
     RunRow,
 )
 from dockyard.tracking.runs import as_number
-from tracking_data import EXPERIMENTS, STEPS_PER_RUN, SeedRun, seed_runs
+from tracking_data import (
+    EXPERIMENTS,
+    STEPS_PER_RUN,
+    SeedRun,
+    report,
+    seed_runs,
+    start_together,
+    wait_for_go,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 DOCKYARD = ROOT / ".venv" / "bin" / "dockyard"
+PYTHON = ROOT / ".venv" / "bin" / "python"
 MLFLOW_VENV = ROOT / ".bench" / "mlflow" / "bin"
 PEER_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "PYTHONNOUSERSITE": "1"}
 
@@ -256,3 +268,51 @@ def explain(engine: Engine, statement: Statement) -> list[str]:
     if postgres:
         return [str(row[0]) for row in rows]
     return [f"{row[0]:>3} {row[1]:>3} {row[3]}" for row in rows]
+
+
+# --- concurrency: writers on one embedded home ----------------------------------------------
+
+
+def dockyard_writers(
+    home: Path, project: str, procs: int, steps: int, metrics: int, work: Path, timeout: float
+) -> tuple[float, list[dict[str, Any]]]:
+    """``procs`` writer processes on the embedded home ``home`` (DOCKYARD_HOME), started
+    together; returns :func:`tracking_data.start_together`'s go time and outcomes."""
+    argv = [str(PYTHON), str(BENCH / "tracking_env.py"), "writer", "--project", project]
+    argv += ["--steps", str(steps), "--metrics", str(metrics)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKYARD_")}
+    env["DOCKYARD_HOME"] = str(home)
+    return start_together([argv] * procs, env=env, cwd=work, timeout=timeout)
+
+
+def writer(project: str, steps: int, metrics: int) -> None:
+    """One writer: a run in ``project`` on $DOCKYARD_HOME with ``metrics`` metrics logged at
+    each of ``steps`` steps, the way a user would; reports its run, points logged (calls
+    that returned), wall-clock times and the exception that stopped it, if any."""
+    import dockyard as dy
+
+    keys = [f"m{i}" for i in range(metrics)]
+    rnd = random.Random(os.getpid()).random
+    result: dict[str, Any] = {"run_id": None, "logged": 0, "error": None}
+    result["began"] = wait_for_go()
+    try:
+        with dy.start_run(project, capture=dy.Capture.off()) as run:
+            result["run_id"] = run.id
+            result["started"] = time.time()
+            for step in range(steps):
+                run.log_metrics({k: rnd() for k in keys}, step=step)
+                result["logged"] += metrics
+    except Exception as exc:
+        result["error"] = f"{type(exc).__name__}: {exc}"[:1000]
+    result["ended"] = time.time()
+    report(result)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="one writer of tracking.py concurrency")
+    parser.add_argument("role", choices=("writer",))
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--metrics", type=int, default=10)
+    args = parser.parse_args()
+    writer(args.project, args.steps, args.metrics)

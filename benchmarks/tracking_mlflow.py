@@ -3,6 +3,7 @@
     .bench/mlflow/bin/python benchmarks/tracking_mlflow.py write --uri URI --runs 2 --steps 200
     .bench/mlflow/bin/python benchmarks/tracking_mlflow.py search --db FILE --runs 100000
     .bench/mlflow/bin/python benchmarks/tracking_mlflow.py history --db FILE --points 25000
+    .bench/mlflow/bin/python benchmarks/tracking_mlflow.py concurrency --db FILE --procs 32
 
 write: the usual user API (`mlflow.start_run`, `mlflow.log_metrics(dict, step=...)`) against
 ``URI`` (``sqlite:///...`` or a `mlflow server` URL); wall time from the first log call to the
@@ -10,17 +11,24 @@ end of the last ``with`` block. search: MLflow creates its schema and one templa
 its API, then the runs of tracking_data.seed_runs are inserted straight into its SQLite tables
 (its API would take hours for 100k runs), then `MlflowClient.search_runs` is timed. history:
 one metric of ``--points`` points logged with `MlflowClient.log_batch`, then
-`MlflowClient.get_metric_history` is timed. Not part of dockyard; no dockyard imports.
+`MlflowClient.get_metric_history` is timed. concurrency: MLflow creates its schema in a new
+SQLite file, then ``--procs`` writer processes (``concurrency-writer``) start together, each
+`mlflow.start_run()` in the default experiment and `mlflow.log_metrics(dict, step=...)`;
+afterwards the points stored per run and key are counted in its `metrics` table. Not part of
+dockyard; no dockyard imports.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -32,7 +40,10 @@ from tracking_data import (
     STEPS_PER_RUN,
     TOP,
     history_point,
+    report,
     seed_runs,
+    start_together,
+    wait_for_go,
 )
 
 
@@ -166,6 +177,45 @@ def history(args: argparse.Namespace) -> dict[str, Any]:
     return {"log_seconds": logged, "times": times, "returned": sizes[-1]}
 
 
+def concurrency(args: argparse.Namespace) -> dict[str, Any]:
+    uri = f"sqlite:///{args.db}"
+    MlflowClient(uri).search_experiments()  # creates the schema and the default experiment
+    argv = [sys.executable, __file__, "concurrency-writer", "--uri", uri]
+    argv += ["--steps", str(args.steps), "--metrics", str(args.metrics)]
+    work = Path(args.db).resolve().parent
+    go, outcomes = start_together(
+        [argv] * args.procs, env=os.environ, cwd=work, timeout=args.timeout
+    )
+    db = sqlite3.connect(args.db)
+    series: dict[str, dict[str, list[int]]] = {}
+    query = "SELECT run_uuid, key, COUNT(*), COUNT(DISTINCT step) FROM metrics GROUP BY 1, 2"
+    for run_id, key, count, distinct in db.execute(query):
+        series.setdefault(run_id, {})[key] = [count, distinct]
+    statuses = dict(db.execute("SELECT run_uuid, status FROM runs").fetchall())
+    db.close()
+    return {"go": go, "outcomes": outcomes, "series": series, "statuses": statuses}
+
+
+def concurrency_writer(args: argparse.Namespace) -> None:
+    """One writer: what tracking_env.writer does on dockyard's side, with MLflow's API."""
+    mlflow.set_tracking_uri(args.uri)
+    keys = [f"m{i}" for i in range(args.metrics)]
+    rnd = random.Random(os.getpid()).random
+    result: dict[str, Any] = {"run_id": None, "logged": 0, "error": None}
+    result["began"] = wait_for_go()
+    try:
+        with mlflow.start_run() as run:
+            result["run_id"] = run.info.run_id
+            result["started"] = time.time()
+            for step in range(args.steps):
+                mlflow.log_metrics({k: rnd() for k in keys}, step=step)
+                result["logged"] += args.metrics
+    except Exception as exc:
+        result["error"] = f"{type(exc).__name__}: {exc}"[:1000]
+    result["ended"] = time.time()
+    report(result)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -180,8 +230,22 @@ def main() -> None:
         p.add_argument(size, type=int, required=True)
         p.add_argument("--repeat", type=int, default=20)
         p.add_argument("--budget", type=float, default=120.0, help="seconds for timed calls")
+    c = sub.add_parser("concurrency")
+    c.add_argument("--db", required=True, help="a new SQLite file")
+    c.add_argument("--procs", type=int, default=32)
+    c.add_argument("--steps", type=int, default=100)
+    c.add_argument("--metrics", type=int, default=10)
+    c.add_argument("--timeout", type=float, default=900.0, help="seconds before a kill")
+    cw = sub.add_parser("concurrency-writer")
+    cw.add_argument("--uri", required=True)
+    cw.add_argument("--steps", type=int, required=True)
+    cw.add_argument("--metrics", type=int, default=10)
     args = parser.parse_args()
-    result = {"write": write, "search": search, "history": history}[args.mode](args)
+    if args.mode == "concurrency-writer":
+        concurrency_writer(args)
+        return
+    modes = {"write": write, "search": search, "history": history, "concurrency": concurrency}
+    result = modes[args.mode](args)
     result["mlflow"] = mlflow.__version__
     print(json.dumps(result))
 
