@@ -3,10 +3,15 @@ correct (no label or purchase from the future leaks in), and the whole demo runs
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+import dockyard as dy
+from dockyard.cli.main import main
 from dockyard.demo.features import FEATURES, KEEP, build_features
 from dockyard.demo.generate import CHARGEBACK_WINDOW_DAYS, generate
 
@@ -243,3 +248,85 @@ def test_features_match_a_row_by_row_computation() -> None:
     expected = _brute_force(small)
     got = build_features(small)[FEATURES]
     pd.testing.assert_frame_equal(got, expected, rtol=1e-6)
+
+
+# --- the whole demo -----------------------------------------------------------------------
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DOCKYARD_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DOCKYARD_URL", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    return tmp_path / "home"
+
+
+SMALL = ("--size", "20000", "--days", "40", "--holdout-days", "10", "--trees", "60")
+
+
+def test_the_demo_trains_registers_promotes_and_scores(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, "demo", *SMALL, "--json")  # the process executor
+    assert code == 0, out + err
+    report = json.loads(out)
+    assert report["status"] == "succeeded" and report["new_version"]
+    assert report["dataset"] == "fraud/transactions@1" and report["rows"] == 20_000
+    steps = {s["node"]: s["status"] for s in report["steps"]}
+    assert steps == {
+        "load-transactions": "succeeded",
+        "featurize": "succeeded",
+        "train": "succeeded",
+        "register": "succeeded",
+        "evaluate": "succeeded",
+        "promote": "succeeded",
+        "score": "succeeded",
+    }
+    metrics = report["evaluation"]["metrics"]
+    assert 0.75 < metrics["auc"] <= 1 and 0 <= metrics["precision_at_k"] <= 1
+    assert report["promotion"]["promoted"] is True, report["promotion"]
+    assert report["scoring"]["scored"] and report["scoring"]["model_version"] == 1
+
+    with dy.connect() as client:
+        champion = client.models.resolve("models:/fraud-detector@champion")
+        assert champion.version == 1
+        # The evaluate step's run is the evidence the gate counts.
+        gate = dy.check_gates("fraud-detector", "champion", 1, client=client)
+        assert gate.passed and gate.checks[0].value == pytest.approx(metrics["auc"])
+        scores = dy.dataset("fraud_scores", project="fraud", client=client).version("latest")
+        frame = scores.to_pandas()
+        assert len(frame) == report["scoring"]["rows"] > 0
+        assert set(frame.columns) >= {"transaction_id", "score", "flagged", "model_version"}
+        assert frame["score"].between(0, 1).all()
+        holdout = dy.dataset("transactions", project="fraud", client=client).version(1)
+        assert holdout.rows == 20_000
+
+    # The same data again: the same dataset version, and every step reused.
+    code, out, err = run_cli(capsys, "demo", *SMALL, "--executor", "inprocess", "--json")
+    assert code == 0, out + err
+    again = json.loads(out)
+    assert again["dataset"] == "fraud/transactions@1" and not again["new_version"]
+    assert {s["status"] for s in again["steps"] if s["node"] != "load-transactions"} == {"cached"}
+    assert again["evaluation"] == report["evaluation"]
+
+
+def test_the_demo_report_for_people(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "demo", *SMALL, "--executor", "inprocess")
+    assert code == 0, out + err
+    for expected in (
+        "fraud/transactions@1",
+        "AUC",
+        "champion -> v1",
+        "fraud/fraud_scores@1",
+        "dockyard models card fraud-detector@champion",
+        "dockyard runs list -p fraud",
+        f"export DOCKYARD_HOME={home}",
+    ):
+        assert expected in out, (expected, out)
