@@ -8,4 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export DOCKYARD_HOME="${DOCKYARD_HOME:-$(mktemp -d -t dockyard-demo-XXXXXX)}"
-exec .venv/bin/dockyard demo "$@"
+.venv/bin/dockyard demo "$@"
+echo
+echo "(the dockyard command is in .venv/bin: 'source .venv/bin/activate' first; run the demo"
+echo " again with DOCKYARD_HOME=$DOCKYARD_HOME ./scripts/demo.sh to see every step reused)"
