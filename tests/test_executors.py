@@ -216,6 +216,8 @@ def test_process_close_cancels_waiting_work_and_refuses_more() -> None:
     pool = ProcessExecutor(max_workers=1, cpus=1)
     running = pool.submit(functools.partial(time.sleep, 60))
     waiting = pool.submit(functools.partial(_square, 2))
+    while not running.running():  # taken by a worker: close() cannot just cancel it
+        time.sleep(0.01)
     started = time.monotonic()
     pool.close()
     assert time.monotonic() - started < 10

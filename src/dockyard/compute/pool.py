@@ -159,10 +159,13 @@ class _Worker:
         return self.process.poll() is None and not self.conn.closed
 
     def wait_for_reply(self, timeout: float | None) -> bytes | None:
-        """The worker's reply, or None if it died or ``timeout`` passed (see ``alive``)."""
+        """The worker's reply; None if ``timeout`` passed; EOFError if the worker died."""
         watched: list[Any] = [self.conn] if self.pidfd is None else [self.conn, self.pidfd]
-        if self.conn not in wait(watched, timeout=timeout):
+        ready = wait(watched, timeout=timeout)
+        if not ready:
             return None
+        if self.conn not in ready:
+            raise EOFError("the worker exited")
         return self.conn.recv_bytes()
 
     def close(self) -> None:
@@ -231,7 +234,7 @@ class ProcessExecutor:
         timeout: float | None = None,
         label: str = "",
     ) -> Future[T]:
-        label = label or getattr(work, "__qualname__", "work")
+        label = work_label(work, label)
         for resource, need in _needs(resources).items():
             if need > self.capacity[resource]:
                 raise InvalidInput(
@@ -341,13 +344,14 @@ class ProcessExecutor:
             worker.conn.send_bytes(_WORK + task.payload)
             reply = worker.wait_for_reply(task.timeout)
         except (EOFError, OSError):
-            reply = None
-        if reply is not None:
-            self._deliver(task, reply)
-            return
+            lost = True
+        else:
+            if reply is not None:
+                self._deliver(task, reply)
+                return
+            lost = False
         slot.worker = None
-        if worker.process.poll() is None and not self._closed:
-            # still running: the timeout passed (or, rarely, its end of the pipe broke)
+        if not lost and not self._closed:
             _kill([worker.process], grace=self.kill_grace)
             worker.close()
             settle(
@@ -358,6 +362,8 @@ class ProcessExecutor:
                 ),
             )
             return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.process.wait(2.0)  # it is on its way out: wait for its exit status
         _kill([worker.process], grace=0.5)
         worker.close()
         how = _exit_description(worker.process.returncode)
@@ -466,6 +472,12 @@ def _load_exception(label: str, body: bytes) -> BaseException:
         )
     exc.__cause__ = RemoteTraceback(text)
     return exc
+
+
+def work_label(work: Callable[[], Any], label: str = "") -> str:
+    """``label``, else the name of the work's function (through functools.partial)."""
+    function = getattr(work, "func", work)
+    return label or str(getattr(function, "__qualname__", None) or "work")
 
 
 def settle(future: Future[Any], *, result: Any = None, exc: BaseException | None = None) -> None:

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import cloudpickle
 
 from dockyard.compute.executor import Resources, WorkerLost, WorkTimedOut
-from dockyard.compute.pool import RemoteTraceback, settle
+from dockyard.compute.pool import RemoteTraceback, settle, work_label
 from dockyard.core.errors import DockyardError, InvalidInput, Unavailable
 
 T = TypeVar("T")
@@ -102,7 +102,7 @@ class RayExecutor:
         timeout: float | None = None,
         label: str = "",
     ) -> Future[T]:
-        label = label or getattr(work, "__qualname__", "work")
+        label = work_label(work, label)
         if self._closed:
             raise Unavailable("the Ray executor is closed")
         self._check_fits(resources, label)
