@@ -182,7 +182,6 @@ class _Slot:
 
     thread: threading.Thread | None = None
     worker: _Worker | None = None
-    task: _Task | None = None
 
 
 class ProcessExecutor:
@@ -293,13 +292,11 @@ class ProcessExecutor:
                     _kill([slot.worker.process], grace=0.2)
                     slot.worker.close()
                 return
-            slot.task = task
             try:
                 self._run(slot, task)
             except BaseException as exc:  # a bug here must not leave the future hanging
                 settle(task.future, exc=exc)
             finally:
-                slot.task = None
                 with self._cond:
                     for resource, need in _needs(task.resources).items():
                         self._used[resource] -= need
