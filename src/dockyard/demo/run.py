@@ -73,9 +73,6 @@ def run_demo(
     )
     ingested = time.perf_counter()
     tell(f"running pipeline {fraud_training.name} on {version.ref} (executor {executor})")
-    # Work around the orchestrator staging cached models under a folder it never creates.
-    # TODO: drop once dockyard.sdk.orchestrator makes home/cache/values/models itself.
-    (client.settings.home / "cache" / "values" / "models").mkdir(parents=True, exist_ok=True)
     result = run(
         fraud_training,
         project=PROJECT,

@@ -3,8 +3,10 @@ back for the steps that take it.
 
 Tables (pandas, Polars, Arrow) become Parquet; JSON values JSON; numpy arrays ``.npy``
 (without pickle); models of a known flavor a model folder. Anything else is refused
-unless the step allows pickle. A value is identified by the sha256 of its main file (for
-a model, of its manifest), which is what downstream cache keys use.
+unless the step allows pickle. A model comes back as a loaded model (``predict`` and
+``predict_proba`` whatever the flavor, ``.native`` for the framework's own object). A value
+is identified by the sha256 of its main file (for a model, of its manifest), which is what
+downstream cache keys use.
 """
 
 from __future__ import annotations
@@ -207,7 +209,7 @@ def load_files(ref: ValueRef, files: dict[str, Path]) -> Any:
     if ref.kind == "model":
         from dockyard.registry.packaging import load_folder
 
-        return load_folder(files[ref.files[0].path].parent).native
+        return load_folder(files[ref.files[0].path].parent)
     path = files[ref.files[0].path]
     if ref.kind == "json":
         return json.loads(path.read_text(encoding="utf-8"))

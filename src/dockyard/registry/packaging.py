@@ -23,6 +23,7 @@ from dockyard.core.errors import DigestMismatch, Forbidden, InvalidInput
 from dockyard.registry.flavors.base import (
     Flavor,
     Predictor,
+    SavedFlavor,
     SaveRequest,
     detect,
     flavor_named,
@@ -71,7 +72,11 @@ def save_model(
     pickle (the manifest then says ``needs_trust``). ``code_paths`` and ``artifacts`` are
     for the pyfunc flavor.
     """
-    chosen: Flavor = flavor_named(flavor) if flavor is not None else detect(obj)
+    chosen: Flavor
+    if isinstance(obj, LoadedModel):  # saved again as it is, e.g. a pipeline step's output
+        chosen = _Resaved(obj)
+    else:
+        chosen = flavor_named(flavor) if flavor is not None else detect(obj)
     if flavor is not None and not chosen.matches(obj):
         raise InvalidInput(
             f"the {chosen.name} flavor does not take a {type(obj).__module__}."
@@ -100,6 +105,47 @@ def save_model(
             for child in folder.iterdir():
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
         raise
+
+
+class _Resaved:
+    """A loaded model saved again: its files copied as they are (no framework round trip,
+    so nothing is lost), under its own flavor."""
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.name = loaded.manifest.flavor
+        self.framework = loaded.manifest.framework
+        self._flavor = flavor_named(self.name)
+
+    def matches(self, obj: Any) -> bool:
+        return obj is self.loaded
+
+    def save(self, obj: Any, folder: Path, request: SaveRequest) -> SavedFlavor:
+        old = self.loaded.manifest
+        for f in old.files:
+            if f.path == old.input_example:
+                continue
+            target = folder / f.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.loaded.folder / f.path, target)
+        pinned = [r.split("==")[0] for r in old.requirements if "==" in r]
+        return SavedFlavor(
+            options=dict(old.flavor_options),
+            modules=[_module_of(d) for d in pinned],
+            predict_proba=old.predict_proba,
+            needs_trust=old.needs_trust,
+        )
+
+    def load(self, folder: Path, manifest: ModelManifest) -> Predictor:
+        return self._flavor.load(folder, manifest)
+
+
+def _module_of(distribution: str) -> str:
+    """The import name of a distribution (scikit-learn -> sklearn), or the name itself."""
+    for module, dists in packages_distributions().items():
+        if distribution in dists:
+            return module
+    return distribution.replace("-", "_")
 
 
 def _detected_name(obj: Any) -> str:

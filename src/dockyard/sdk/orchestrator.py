@@ -182,7 +182,8 @@ class Orchestrator:
             return Input(ref=ref, files=paths)
         folder = self.cache_dir / "models" / ref.digest
         if not folder.is_dir():
-            staging = Path(tempfile.mkdtemp(dir=self.cache_dir, prefix=".model-"))
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".model-"))
             for f in ref.files:
                 target = staging / f.path
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -206,17 +207,21 @@ class Orchestrator:
                 artifacts.append(ArtifactIn(path=f"{prefix}{f.path}", digest=f.digest, size=f.size))
         return artifacts
 
-    def _args(self, node: Node) -> tuple[dict[str, Any], dict[str, Input]]:
-        params: dict[str, Any] = {}
-        inputs: dict[str, Input] = {}
-        for name, value in node.args.items():
-            if name == node.map_arg and node.kind == "map":
-                continue
-            if isinstance(value, Output):
-                inputs[name] = self._input_for(value.node)
-            else:
-                params[name] = value
-        return params, inputs
+    def _params(self, node: Node) -> dict[str, Any]:
+        """The constant arguments of a node (a fan-out's items aside)."""
+        return {
+            name: value
+            for name, value in node.args.items()
+            if not isinstance(value, Output) and not (node.kind == "map" and name == node.map_arg)
+        }
+
+    def _inputs(self, node: Node) -> dict[str, Input]:
+        """The upstream values a node takes, on local disk (fetched only when it runs)."""
+        return {
+            name: self._input_for(value.node)
+            for name, value in node.args.items()
+            if isinstance(value, Output) and not (node.kind == "map" and name == node.map_arg)
+        }
 
     def _call(self, node: Node, params: dict[str, Any], inputs: dict[str, Input], tag: str) -> Call:
         step = node.step
@@ -442,18 +447,18 @@ class Orchestrator:
     def _start_ready(self, nodes: list[Node]) -> list[_Work]:
         """Start ready nodes in one round trip: cached steps finish at once, the others get
         a child run and their call(s) to submit."""
-        prepared: dict[str, tuple[dict[str, Any], dict[str, Input], str | None]] = {}
+        prepared: dict[str, tuple[dict[str, Any], str | None]] = {}
         starts = []
         now = _now()
         for node in nodes:
             step = node.step
             assert step is not None
-            params, inputs = self._args(node)
+            params = self._params(node)
             key = self._key(node, node.args) if node.kind == "step" and step.cache else None
             record = self.records[node.id]
             record.started_at = now
             record.attempts = 1
-            prepared[node.id] = (params, inputs, key)
+            prepared[node.id] = (params, key)
             starts.append(
                 StepStart(
                     record=record,
@@ -465,7 +470,7 @@ class Orchestrator:
         started = self.client.pipelines.start_steps(self.run_id, starts)
         works: list[_Work] = []
         for node in nodes:
-            params, inputs, key = prepared[node.id]
+            params, key = prepared[node.id]
             record = self.records[node.id]
             record.cache_key = key
             hit = started.hits.get(node.id)
@@ -483,6 +488,7 @@ class Orchestrator:
             record.run_id = run_id
             record.status = "running"
             self._emit(record)
+            inputs = self._inputs(node)
             if node.kind == "map":
                 works.extend(self._start_map(node, params, inputs))
             else:
