@@ -5,6 +5,7 @@ Outside CI a missing PostgreSQL skips its tests; in CI (CI=true) it fails them.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -152,3 +153,19 @@ def client(request: pytest.FixtureRequest, services: Services, tmp_path: Path) -
     remote = connect_with(Settings(home=tmp_path / "client", db="", blobs="", url=running.url))
     yield remote
     remote.close()
+
+
+@pytest.fixture(scope="session")
+def local_ray() -> Iterator[None]:
+    """A real local Ray, started once for the whole test session."""
+    try:
+        import ray
+
+        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
+    except Exception as exc:
+        message = f"a local Ray does not start: {type(exc).__name__}: {exc}"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message + " (CI must run the Ray executor's tests)")
+        pytest.skip(message)
+    yield
+    ray.shutdown()

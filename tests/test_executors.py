@@ -7,7 +7,6 @@ that cannot start skips its tests; in CI (CI=true) it fails them.
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import threading
 import time
@@ -29,21 +28,6 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ISOLATES_CRASHES = {"process", "ray"}  # a dying worker fails only its own work
 CHECKS_CAPACITY = {"process", "ray"}  # work larger than the whole executor is refused
 PICKLES_ERRORS = {"process", "ray"}  # exceptions cross a process boundary
-
-
-@pytest.fixture(scope="session")
-def local_ray() -> Iterator[None]:
-    try:
-        import ray
-
-        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
-    except Exception as exc:
-        message = f"a local Ray does not start: {type(exc).__name__}: {exc}"
-        if IN_CI:
-            pytest.fail(message + " (CI must run the Ray executor's tests)")
-        pytest.skip(message)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(params=["inprocess", "process", "ray"])

@@ -5,6 +5,7 @@ input. The executor-dependent cases run on every executor."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import textwrap
 import threading
@@ -403,3 +404,107 @@ def test_gc_keeps_what_runs_and_the_cache_need_and_frees_the_rest(
     client.runs.purge(result.id)
     client.pipelines.cache_clear()
     assert client.gc(grace_seconds=0).blobs_deleted >= 4  # three tables and their list
+
+
+# -- the same pipelines on every executor -------------------------------------------------
+
+CONFORMANCE = """
+import os
+import time
+from pathlib import Path
+import pandas as pd
+import dockyard as dy
+
+@dy.step(resources=dy.Resources(cpu=1, memory="256MiB"))
+def make(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"x": range(n), "pid": [os.getpid()] * n})
+
+@dy.step
+def total(df: pd.DataFrame) -> float:
+    dy.log_metric("total", float(df.x.sum()))
+    return float(df.x.sum())
+
+@dy.step
+def double(v: int) -> int:
+    return 2 * v
+
+@dy.step
+def collect(values: list, t: float) -> dict:
+    return {"sum": sum(values), "total": t}
+
+@dy.pipeline
+def flow(n: int = 10):
+    df = make(n)
+    collect(double.map(list(range(20))), total(df))
+
+@dy.step(retries=2, retry_delay=0.05, cache=False)
+def flaky(counter: str) -> int:
+    path = Path(counter)
+    n = int(path.read_text()) + 1
+    path.write_text(str(n))
+    if n < 3:
+        raise ConnectionError(f"attempt {n}")
+    return n
+
+@dy.step(timeout=0.5, cache=False)
+def sleepy() -> int:
+    time.sleep(1.5)
+    return 1
+
+@dy.step(resources=dy.Resources(cpu=64), cache=False)
+def greedy() -> int:
+    return 1
+
+@dy.pipeline
+def failures(counter: str):
+    flaky(counter)
+    sleepy()
+    greedy()
+"""
+
+
+@pytest.fixture(params=["inprocess", "process", "ray"])
+def executor_name(request: pytest.FixtureRequest) -> str:
+    if request.param == "ray":
+        request.getfixturevalue("local_ray")
+    return str(request.param)
+
+
+def test_conformance_outputs_cache_lineage_and_fan_out(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, executor_name: str
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))  # workers import the pipeline's module
+    mod = write_module(tmp_path, f"conf_{executor_name}", CONFORMANCE)
+    result = dy.run(mod.flow, project="p", executor=executor_name, client=client)
+    assert result.status == "succeeded", result.run.error
+    assert result.run.executor == executor_name
+    assert result.output("collect") == {"sum": 2 * sum(range(20)), "total": 45.0}
+    assert result.step("double").items_status == "s" * 20
+    pids = set(result.output("make").pid)
+    assert (pids == {os.getpid()}) == (executor_name == "inprocess")
+    child = client.runs.get(result.step("total").run_id or "")
+    assert child.parent_id == result.id and child.metrics["total"].last == 45.0
+    again = dy.run(mod.flow, project="p", executor=executor_name, client=client)
+    assert set(statuses(again).values()) == {"cached"}
+
+
+def test_conformance_retries_timeouts_and_resources(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, executor_name: str
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = write_module(tmp_path, f"fail_{executor_name}", CONFORMANCE)
+    counter = tmp_path / "counter"
+    counter.write_text("0")
+    result = dy.run(
+        mod.failures, project="p", executor=executor_name, client=client, counter=str(counter)
+    )
+    assert result.status == "failed"
+    flaky = result.step("flaky")
+    assert (flaky.status, flaky.attempts, result.output("flaky")) == ("succeeded", 3, 3)
+    sleepy = result.step("sleepy")
+    assert sleepy.status == "failed" and "WorkTimedOut" in sleepy.error
+    greedy = result.step("greedy")
+    if executor_name == "inprocess":  # runs everything in the caller: nothing to refuse
+        assert greedy.status == "succeeded"
+    else:
+        assert greedy.status == "failed" and "cpu" in greedy.error.lower()

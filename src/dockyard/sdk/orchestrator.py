@@ -437,12 +437,17 @@ class Orchestrator:
             record.attempts = work.attempt
             record.status = "running"
         label = work.node.id if work.item is None else f"{work.node.id}[{work.item}]"
-        return self.executor.submit(
-            partial(run_call, work.call),
-            resources=step.resources,
-            timeout=step.timeout,
-            label=label,
-        )
+        try:
+            return self.executor.submit(
+                partial(run_call, work.call),
+                resources=step.resources,
+                timeout=step.timeout,
+                label=label,
+            )
+        except DockyardError as exc:  # refused (e.g. more CPUs than the executor has)
+            refused: cf.Future[Result] = cf.Future()
+            refused.set_exception(exc)
+            return refused
 
     def _start_ready(self, nodes: list[Node]) -> list[_Work]:
         """Start ready nodes in one round trip: cached steps finish at once, the others get
