@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MLFLOW_PYTHON = ROOT / ".bench" / "mlflow" / "bin" / "python"
 WORK = ROOT / "benchmarks" / ".data" / "models"
 PEER_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "PYTHONNOUSERSITE": "1"}
-console = Console()
+console = Console(width=150)
 
 PYFUNC_SOURCE = '''
 import json
