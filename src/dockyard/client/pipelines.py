@@ -15,6 +15,7 @@ from dockyard.pipelines.schemas import (
     PipelineRunCreate,
     PipelineRunPage,
     PipelineRunQuery,
+    PipelineRunState,
     PipelineRunUpdate,
     StepFinish,
     StepRecord,
@@ -60,6 +61,11 @@ class PipelinesClient:
     def finish(self, run_id: str, status: str, error: str = "") -> PipelineRun:
         body = build(PipelineRunUpdate, status=status, error=error)
         result: PipelineRun = self._call("finish", run_id=run_id, body=body)
+        return result
+
+    def state(self, run_id: str) -> PipelineRunState:
+        """A run's status and whether it was asked to stop, without its steps."""
+        result: PipelineRunState = self._call("state", run_id=run_id)
         return result
 
     def cancel(self, run_id: str) -> PipelineRun:

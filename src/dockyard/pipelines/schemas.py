@@ -74,6 +74,11 @@ class PipelineRunUpdate(Model):
     error: str = ""
 
 
+class PipelineRunState(Model):
+    status: PipelineStatus
+    cancel_requested: bool
+
+
 class StepsUpdate(Model):
     steps: list[StepRecord] = Field(max_length=10_000)
 

@@ -7,8 +7,9 @@ executor and records here what happens, so a run looks the same embedded and on 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from dockyard.core.errors import Conflict, InvalidInput, NotFound
@@ -25,6 +26,7 @@ from dockyard.pipelines.schemas import (
     PipelineRunCreate,
     PipelineRunPage,
     PipelineRunQuery,
+    PipelineRunState,
     PipelineRunUpdate,
     StepRecord,
     StepsFinish,
@@ -37,16 +39,20 @@ from dockyard.store import blobrefs
 from dockyard.store.db import Database
 from dockyard.store.tables import (
     ArtifactRow,
+    BlobRefRow,
+    ParamRow,
     PipelineRunRow,
     PipelineStepRow,
     ProjectRow,
     RunRow,
     StepCacheRow,
+    TagRow,
     utcnow,
 )
+from dockyard.store.upsert import upsert
 from dockyard.tracking.artifacts import OWNER as ARTIFACT_OWNER
 from dockyard.tracking.artifacts import check_artifact_path, media_type
-from dockyard.tracking.runs import find_run, write_params, write_tags
+from dockyard.tracking.runs import as_number, find_run
 
 CACHE_OWNER = "step_cache"
 _STEP_FIELDS = (
@@ -127,32 +133,51 @@ def find_pipeline_run(session: Session, run_id: str) -> PipelineRunRow:
     return row
 
 
-def _write_steps(session: Session, run_id: str, steps: list[StepRecord]) -> None:
+def _step_rows(run_id: str, steps: list[StepRecord]) -> list[dict[str, Any]]:
+    rows = []
     for record in steps:
-        row = session.get(PipelineStepRow, (run_id, record.node))
-        if row is None:
-            row = PipelineStepRow(pipeline_run_id=run_id, node=record.node)
-            session.add(row)
+        row: dict[str, Any] = {"pipeline_run_id": run_id, "node": record.node}
         for name in _STEP_FIELDS:
-            setattr(row, name, getattr(record, name))
-        row.output = record.output.model_dump_json() if record.output is not None else None
+            row[name] = getattr(record, name)
+        row["output"] = record.output.model_dump_json() if record.output is not None else None
+        rows.append(row)
+    return rows
+
+
+def _write_steps(session: Session, run_id: str, steps: list[StepRecord]) -> None:
+    """Insert or replace step records, in one statement."""
+    upsert(session, PipelineStepRow, _step_rows(run_id, steps), ("pipeline_run_id", "node"))
 
 
 def _cache_rows(session: Session, entries: list[CacheEntry]) -> None:
+    """Store cache entries (a key stored again is replaced) and the refs of their blobs."""
+    if not entries:
+        return
     now = utcnow()
-    for entry in entries:
-        row = session.get(StepCacheRow, entry.key)
-        if row is None:
-            row = StepCacheRow(key=entry.key)
-            session.add(row)
-        else:
-            blobrefs.drop_refs(session, CACHE_OWNER, entry.key)
-        row.step = entry.step
-        row.output = entry.output.model_dump_json()
-        row.pipeline_run_id = entry.pipeline_run_id
-        row.run_id = entry.run_id
-        row.created_at = now
-        blobrefs.add_refs(session, CACHE_OWNER, entry.key, sorted(set(entry.blobs)))
+    keys = [e.key for e in entries]
+    session.execute(
+        delete(BlobRefRow).where(
+            BlobRefRow.owner_type == CACHE_OWNER, BlobRefRow.owner_id.in_(keys)
+        )
+    )
+    upsert(
+        session,
+        StepCacheRow,
+        [
+            {
+                "key": e.key,
+                "step": e.step,
+                "output": e.output.model_dump_json(),
+                "pipeline_run_id": e.pipeline_run_id,
+                "run_id": e.run_id,
+                "created_at": now,
+            }
+            for e in entries
+        ],
+        ("key",),
+    )
+    for e in entries:
+        blobrefs.add_refs(session, CACHE_OWNER, e.key, e.blobs)
 
 
 def _cache_hits(session: Session, keys: list[str]) -> dict[str, CacheEntry]:
@@ -175,21 +200,24 @@ def _cache_hits(session: Session, keys: list[str]) -> dict[str, CacheEntry]:
 
 
 def _attach(session: Session, run_id: str, artifacts: list[ArtifactIn]) -> None:
+    if not artifacts:
+        return
     now = utcnow()
+    rows = []
     for a in artifacts:
         check_artifact_path(a.path)
-        session.merge(
-            ArtifactRow(
-                run_id=run_id,
-                path=a.path,
-                digest=a.digest,
-                size=a.size,
-                media_type=media_type(a.path),
-                created_at=now,
-            )
+        rows.append(
+            {
+                "run_id": run_id,
+                "path": a.path,
+                "digest": a.digest,
+                "size": a.size,
+                "media_type": media_type(a.path),
+                "created_at": now,
+            }
         )
-    if artifacts:
-        blobrefs.add_refs(session, ARTIFACT_OWNER, run_id, sorted({a.digest for a in artifacts}))
+    upsert(session, ArtifactRow, rows, ("run_id", "path"))
+    blobrefs.add_refs(session, ARTIFACT_OWNER, run_id, {a.digest for a in artifacts})
 
 
 class PipelineService:
@@ -245,13 +273,21 @@ class PipelineService:
         ``cached`` (nothing to run); the others get a child run and become ``running``."""
 
         def start(session: Session) -> StepsStarted:
-            pipeline_run = find_pipeline_run(session, run_id)
-            parent = session.get(RunRow, pipeline_run.id)
-            assert parent is not None  # the pipeline run row cascades with its run
+            parent = session.execute(
+                select(RunRow.project_id, RunRow.experiment_id)
+                .join(PipelineRunRow, PipelineRunRow.id == RunRow.id)
+                .where(RunRow.id == run_id)
+            ).one_or_none()
+            if parent is None:
+                find_pipeline_run(session, run_id)  # raises NotFound with the advice
+            assert parent is not None
             hits = _cache_hits(session, [s.key for s in body.steps if s.key])
             runs: dict[str, str] = {}
             found: dict[str, CacheEntry] = {}
             records = []
+            new_runs: list[dict[str, Any]] = []
+            params: list[dict[str, Any]] = []
+            tags: list[dict[str, Any]] = []
             now = utcnow()
             for item in body.steps:
                 record = item.record.model_copy()
@@ -265,28 +301,42 @@ class PipelineService:
                     record.started_at = record.ended_at = now
                     record.duration_ms = 0
                 else:
-                    child = RunRow(
-                        id=new_id(),
-                        project_id=parent.project_id,
-                        experiment_id=parent.experiment_id,
-                        parent_id=parent.id,
-                        name=record.node[:128],
-                        status="running",
-                        user=principal.name,
-                        note="",
-                        start_time=now,
-                        heartbeat_at=now,
+                    child_id = new_id()
+                    new_runs.append(
+                        {
+                            "id": child_id,
+                            "project_id": parent.project_id,
+                            "experiment_id": parent.experiment_id,
+                            "parent_id": run_id,
+                            "name": record.node[:128],
+                            "status": "running",
+                            "user": principal.name,
+                            "note": "",
+                            "start_time": now,
+                            "end_time": None,
+                            "heartbeat_at": now,
+                            "deleted_at": None,
+                        }
                     )
-                    session.add(child)
-                    session.flush()
-                    write_params(session, child, item.params)
-                    write_tags(session, child, item.tags)
-                    runs[record.node] = child.id
-                    record.run_id = child.id
+                    params.extend(
+                        {"run_id": child_id, "key": k, "value": v, "value_num": as_number(v)}
+                        for k, v in item.params.items()
+                    )
+                    tags.extend(
+                        {"run_id": child_id, "key": k, "value": v} for k, v in item.tags.items()
+                    )
+                    runs[record.node] = child_id
+                    record.run_id = child_id
                     record.status = "running"
                     record.started_at = record.started_at or now
                 records.append(record)
-            _write_steps(session, pipeline_run.id, records)
+            if new_runs:
+                session.execute(insert(RunRow), new_runs)
+            if params:
+                session.execute(insert(ParamRow), params)
+            if tags:
+                session.execute(insert(TagRow), tags)
+            _write_steps(session, run_id, records)
             return StepsStarted(runs=runs, hits=found)
 
         return self.db.write(start)
@@ -297,24 +347,38 @@ class PipelineService:
         cache entries, end their runs and record their final state."""
 
         def finish(session: Session) -> None:
-            pipeline_run = find_pipeline_run(session, run_id)
+            children = [i.record.run_id for i in body.steps if i.record.run_id]
+            known = (
+                dict(
+                    session.execute(
+                        select(RunRow.id, RunRow.parent_id).where(RunRow.id.in_(children))
+                    ).all()
+                )
+                if children
+                else {}
+            )
+            if not known and session.get(PipelineRunRow, run_id) is None:
+                find_pipeline_run(session, run_id)
             now = utcnow()
+            ending: dict[str, list[str]] = {}
             for item in body.steps:
                 child_id = item.record.run_id
                 if child_id:
-                    child = session.get(RunRow, child_id)
-                    if child is None or child.parent_id != pipeline_run.id:
+                    if known.get(child_id) != run_id:
                         raise InvalidInput(f"run {child_id} is not a step of pipeline run {run_id}")
-                    _attach(session, child.id, item.artifacts)
+                    _attach(session, child_id, item.artifacts)
                     if item.blobs:
-                        blobrefs.add_refs(
-                            session, ARTIFACT_OWNER, child.id, sorted(set(item.blobs))
-                        )
-                    if item.run_status is not None and child.status == "running":
-                        child.status = item.run_status
-                        child.end_time = now
+                        blobrefs.add_refs(session, ARTIFACT_OWNER, child_id, item.blobs)
+                    if item.run_status is not None:
+                        ending.setdefault(item.run_status, []).append(child_id)
                 _cache_rows(session, item.cache)
-            _write_steps(session, pipeline_run.id, [i.record for i in body.steps])
+            for status, ids in ending.items():
+                session.execute(
+                    update(RunRow)
+                    .where(RunRow.id.in_(ids), RunRow.status == "running")
+                    .values(status=status, end_time=now)
+                )
+            _write_steps(session, run_id, [i.record for i in body.steps])
 
         self.db.write(finish)
 
@@ -330,6 +394,16 @@ class PipelineService:
             return _to_run(session, row)
 
         return self.db.write(change)
+
+    @operation("GET", "/pipelines/runs/{run_id}/state")
+    def state(self, principal: Principal, run_id: str) -> PipelineRunState:
+        """A run's status and whether it was asked to stop (cheap: no steps)."""
+
+        def fetch(session: Session) -> PipelineRunState:
+            row = find_pipeline_run(session, run_id)
+            return PipelineRunState(status=row.status, cancel_requested=row.cancel_requested)
+
+        return self.db.query(fetch)
 
     @operation("POST", "/pipelines/runs/{run_id}/cancel")
     def cancel(self, principal: Principal, run_id: str) -> PipelineRun:

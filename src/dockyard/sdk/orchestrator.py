@@ -406,7 +406,7 @@ class Orchestrator:
                 self._succeeded(work, result)
             if time.monotonic() - last_poll >= CANCEL_POLL_S:
                 last_poll = time.monotonic()
-                if self.client.pipelines.get(self.run_id).cancel_requested:
+                if self.client.pipelines.state(self.run_id).cancel_requested:
                     for future in running:
                         future.cancel()
                     self.executor.close()
