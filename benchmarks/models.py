@@ -13,9 +13,9 @@ same process (in-process loads: the framework is already imported by the trainin
 times are the loading code and file reads, not Python imports): one first load, ``--loads``
 more timed loads (median reported), 100 warm-up predict calls on one row, then ``--calls``
 timed calls (p50 and p99). "native" is the framework's own predict on the same row (the
-floor). MLflow runs in its own venv, ``.bench/mlflow``, through benchmarks/models_mlflow.py;
-a flavor its venv lacks is reported as missing (``.bench/mlflow/bin/pip install
-xgboost-cpu lightgbm`` adds them). No targets: the table is for comparison.
+floor). MLflow runs in its own venv, ``.bench/mlflow``, through benchmarks/models_mlflow.py
+(created, with scikit-learn, xgboost-cpu and lightgbm, if missing). No targets: the table
+is for comparison.
 """
 
 from __future__ import annotations
@@ -175,9 +175,22 @@ def dockyard_rows(loads: int, calls: int) -> list[Row]:
     return rows
 
 
-def mlflow_rows(loads: int, calls: int) -> list[Row]:
+PEER_PACKAGES = ["mlflow", "scikit-learn", "xgboost-cpu", "lightgbm"]
+
+
+def ensure_peer() -> None:
+    """MLflow's own venv (``.bench/mlflow``) with the model libraries, made if missing."""
+    venv = MLFLOW_PYTHON.parent.parent
     if not MLFLOW_PYTHON.exists():
-        return [Row("-", "mlflow", 0, [0], [0], note=f"{MLFLOW_PYTHON} is missing")]
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    probe = "import mlflow, sklearn, xgboost, lightgbm"
+    if subprocess.run([str(MLFLOW_PYTHON), "-c", probe], capture_output=True).returncode:
+        pip = [str(venv / "bin" / "pip"), "install", "-q", *PEER_PACKAGES]
+        subprocess.run(pip, check=True)
+
+
+def mlflow_rows(loads: int, calls: int) -> list[Row]:
+    ensure_peer()
     argv = [
         str(MLFLOW_PYTHON),
         str(ROOT / "benchmarks" / "models_mlflow.py"),
