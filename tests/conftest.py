@@ -169,3 +169,12 @@ def local_ray() -> Iterator[None]:
         pytest.skip(message)
     yield
     ray.shutdown()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An embedded dockyard home for CLI tests (and Rich tables wide enough to read)."""
+    monkeypatch.setenv("DOCKYARD_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DOCKYARD_URL", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    return tmp_path / "home"

@@ -16,24 +16,10 @@ import httpx
 import pytest
 
 import dockyard as dy
-from dockyard.cli.main import main
+from cli_support import run_cli
 from dockyard.store.migrate import HEAD
 
 EXE = Path(sys.executable).with_name("dockyard")
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code or 0), out, err
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DOCKYARD_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("DOCKYARD_URL", raising=False)
-    return tmp_path / "home"
 
 
 def test_project_lifecycle_with_json(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

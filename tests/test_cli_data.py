@@ -8,21 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dockyard.cli.main import main
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code or 0), out, err
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DOCKYARD_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("DOCKYARD_URL", raising=False)
-    return tmp_path / "home"
+from cli_support import run_cli
 
 
 def write_csv(path: Path, start: int, n: int, amount_shift: float = 0.0) -> Path:

@@ -8,22 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.cli.main import main
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code or 0), out, err
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DOCKYARD_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("DOCKYARD_URL", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
-    return tmp_path / "home"
+from cli_support import run_cli
 
 
 def test_run_show_resume(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

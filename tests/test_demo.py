@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import dockyard as dy
-from dockyard.cli.main import main
+from cli_support import run_cli
 from dockyard.demo.features import FEATURES, KEEP, build_features
 from dockyard.demo.generate import CHARGEBACK_WINDOW_DAYS, generate
 
@@ -251,21 +251,6 @@ def test_features_match_a_row_by_row_computation() -> None:
 
 
 # --- the whole demo -----------------------------------------------------------------------
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code or 0), out, err
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DOCKYARD_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("DOCKYARD_URL", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
-    return tmp_path / "home"
 
 
 SMALL = ("--size", "20000", "--days", "40", "--holdout-days", "10", "--trees", "60")

@@ -29,7 +29,7 @@ from dockyard.compute.executor import Executor
 from dockyard.core.errors import DockyardError, InvalidInput, NotFound
 from dockyard.pipelines import values
 from dockyard.pipelines.code import fingerprint
-from dockyard.pipelines.graph import Node, Output, Pipeline
+from dockyard.pipelines.graph import Node, Output, Pipeline, Step
 from dockyard.pipelines.schemas import (
     DONE,
     ITEM_CODES,
@@ -50,6 +50,7 @@ from dockyard.sdk.step_worker import Call, Input, Result, run_call
 
 Event = Callable[[str, StepRecord], None]
 CANCEL_POLL_S = 1.0
+HEARTBEAT_S = 30.0
 
 
 @dataclass
@@ -117,6 +118,7 @@ class Orchestrator:
             for up in n.upstream():
                 self.downstream[up].append(n.id)
         self.fingerprints: dict[int, str] = {}
+        self.pickled: dict[int, bytes] = {}
         self.maps: dict[str, _MapState] = {}
         self._candidates = [n.id for n in self.order if not n.upstream()]
         self.child_runs: dict[str, str] = {}
@@ -228,7 +230,7 @@ class Orchestrator:
         assert step is not None
         out_dir = self.work_dir / f"{node.id}{tag}-{time.monotonic_ns()}"
         return Call(
-            fn=step.fn,
+            fn=step.fn if self.executor_name == "inprocess" else self._pickled(step),
             step=node.id,
             inputs=inputs,
             params=params,
@@ -240,6 +242,15 @@ class Orchestrator:
             settings=self.client.settings,
             client=self.client if self.executor_name == "inprocess" else None,
         )
+
+    def _pickled(self, step: Step) -> bytes:
+        """The step's function pickled (by value for a script's own functions), once."""
+        found = self.pickled.get(id(step))
+        if found is None:
+            import cloudpickle
+
+            found = self.pickled[id(step)] = cloudpickle.dumps(step.fn)
+        return found
 
     def _start_params(self, params: Mapping[str, Any]) -> dict[str, str]:
         """A step's constant arguments, as the params of its run."""
@@ -366,7 +377,7 @@ class Orchestrator:
         running: dict[cf.Future[Result], _Work] = {}
         retries: list[tuple[float, int, _Work]] = []
         counter = 0
-        last_poll = time.monotonic()
+        last_poll = last_beat = time.monotonic()
         failures: list[str] = []
         while True:
             ready = self._ready()
@@ -404,6 +415,11 @@ class Orchestrator:
                     self._failed(work, exc)
                     continue
                 self._succeeded(work, result)
+            if time.monotonic() - last_beat >= HEARTBEAT_S:  # step runs log in bursts, if at all
+                last_beat = time.monotonic()
+                for run_id in {self.child_runs.get(w.node.id) for w in running.values()}:
+                    if run_id is not None:
+                        self.client.runs.heartbeat(run_id)
             if time.monotonic() - last_poll >= CANCEL_POLL_S:
                 last_poll = time.monotonic()
                 if self.client.pipelines.state(self.run_id).cancel_requested:

@@ -56,13 +56,16 @@ class ActiveRun:
         *,
         owns_client: bool,
         capture: Capture = Capture.off(),
+        lazy: bool = False,
     ) -> None:
+        """``lazy``: start the metric sender (and its heartbeats) only when a metric is
+        logged; for runs someone else keeps alive, such as a pipeline's step runs."""
         self.client = client
         self.id = run.id
         self.project = run.project
         self.experiment = run.experiment
         self._owns_client = owns_client
-        self._batcher = MetricBatcher(client.runs, run.id, Spool(client.settings.home / "spool"))
+        self._sender: MetricBatcher | None = None if lazy else self._start_sender()
         self._ended = False
         self._output = OutputCapture() if capture.output else None
         self._sampler = (
@@ -71,6 +74,15 @@ class ActiveRun:
             else None
         )
         atexit.register(self.end)  # a script that never ends its run still flushes at exit
+
+    def _start_sender(self) -> MetricBatcher:
+        spool = Spool(self.client.settings.home / "spool")
+        self._sender = MetricBatcher(self.client.runs, self.id, spool)
+        return self._sender
+
+    @property
+    def _batcher(self) -> MetricBatcher:
+        return self._sender if self._sender is not None else self._start_sender()
 
     def log_metrics(
         self, metrics: Mapping[str, float], *, step: int = 0, timestamp_ms: int | None = None
@@ -100,7 +112,8 @@ class ActiveRun:
 
     def flush(self) -> None:
         """Deliver every metric point logged so far."""
-        self._batcher.flush()
+        if self._sender is not None:
+            self._sender.flush()
 
     def info(self) -> Run:
         """The run as stored now (params, tags, metric summaries, status)."""
@@ -116,7 +129,8 @@ class ActiveRun:
         atexit.unregister(self.end)
         if self._sampler is not None:
             self._sampler.stop()
-        self._batcher.close()
+        if self._sender is not None:
+            self._sender.close()
         if self._owns_client:
             self.client.close()
 
@@ -140,7 +154,8 @@ class ActiveRun:
                     self.client.runs.upload_artifact(
                         self.id, "dockyard/output.log", io.BytesIO(log)
                     )
-            self._batcher.close()
+            if self._sender is not None:
+                self._sender.close()
             return self.client.runs.end(self.id, status)
         except Unavailable as exc:
             warnings.warn(

@@ -41,7 +41,9 @@ class Input:
 
 @dataclass
 class Call:
-    fn: Callable[..., Any]
+    fn: Callable[..., Any] | bytes
+    """The step's function, or (for another process) the function pickled once per step,
+    so that a fan-out of 10,000 items does not pickle it 10,000 times."""
     step: str
     inputs: dict[str, Input]
     params: dict[str, Any]
@@ -74,6 +76,15 @@ class Result:
     out_dir: str
     seconds: float
     log: bytes
+
+
+@functools.lru_cache(maxsize=64)
+def _function(pickled: bytes) -> Callable[..., Any]:
+    """A step function sent pickled, unpickled once per worker process."""
+    import cloudpickle
+
+    fn: Callable[..., Any] = cloudpickle.loads(pickled)
+    return fn
 
 
 @functools.lru_cache(maxsize=4)
@@ -132,11 +143,12 @@ def run_call(call: Call) -> Result:
     attached = None
     if call.run_id is not None:
         info = _RunInfo(call.run_id, call.project, call.experiment)
-        attached = ActiveRun(client, info, owns_client=False)
+        attached = ActiveRun(client, info, owns_client=False, lazy=True)
     token = _ACTIVE.set((*_ACTIVE.get(), attached)) if attached is not None else None
     try:
         with _captured() as log:
-            result = call.fn(**args)
+            fn = _function(call.fn) if isinstance(call.fn, bytes) else call.fn
+            result = fn(**args)
     finally:
         if token is not None:
             _ACTIVE.reset(token)
