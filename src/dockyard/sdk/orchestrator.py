@@ -13,6 +13,7 @@ import concurrent.futures as cf
 import hashlib
 import heapq
 import json
+import queue
 import shutil
 import sys
 import tempfile
@@ -376,6 +377,15 @@ class Orchestrator:
     def _loop(self) -> tuple[str, str]:
         running: dict[cf.Future[Result], _Work] = {}
         retries: list[tuple[float, int, _Work]] = []
+        # Completed futures arrive here: waiting on all of 10,000 running futures at every
+        # completion would cost O(n) each time.
+        completed: queue.SimpleQueue[cf.Future[Result]] = queue.SimpleQueue()
+
+        def launch(work: _Work) -> None:
+            future = self._submit(work)
+            running[future] = work
+            future.add_done_callback(completed.put)
+
         counter = 0
         last_poll = last_beat = time.monotonic()
         failures: list[str] = []
@@ -383,18 +393,22 @@ class Orchestrator:
             ready = self._ready()
             while ready:  # a cached step makes its downstream ready at once
                 for work in self._start_ready(ready):
-                    running[self._submit(work)] = work
+                    launch(work)
                 ready = self._ready()
             now = time.monotonic()
             while retries and retries[0][0] <= now:
                 _, _, work = heapq.heappop(retries)
-                running[self._submit(work)] = work
+                launch(work)
             if not running and not retries:
                 break
             timeout = max(0.0, retries[0][0] - now) if retries else CANCEL_POLL_S
-            done, _ = cf.wait(
-                list(running), timeout=min(timeout, CANCEL_POLL_S), return_when=cf.FIRST_COMPLETED
-            )
+            done = []
+            try:
+                done.append(completed.get(timeout=min(timeout, CANCEL_POLL_S)))
+                while True:
+                    done.append(completed.get_nowait())
+            except queue.Empty:
+                pass
             for future in done:
                 work = running.pop(future)
                 try:
