@@ -508,3 +508,29 @@ def test_conformance_retries_timeouts_and_resources(
         assert greedy.status == "succeeded"
     else:
         assert greedy.status == "failed" and "cpu" in greedy.error.lower()
+
+
+@pytest.mark.parametrize("executor_name", ["inprocess", "process"])
+def test_a_pipeline_against_a_server(
+    services: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, executor_name: str
+) -> None:
+    """The orchestrator and the step workers talk to a real server over HTTP."""
+    running = pytest.importorskip("dockyard.server.runner").serve_in_thread(
+        pytest.importorskip("dockyard.server.app").create_app(services=services)
+    )
+    try:
+        remote = connect_with(Settings(home=tmp_path / "client", db="", blobs="", url=running.url))
+        monkeypatch.syspath_prepend(str(tmp_path))
+        mod = write_module(tmp_path, f"served_{executor_name}", CONFORMANCE)
+        ds = dy.dataset("tx", project="p", client=remote)
+        ds.add_version(pd.DataFrame({"amount": [1.0, 2.0]}))
+        result = dy.run(mod.flow, project="p", executor=executor_name, client=remote)
+        assert result.status == "succeeded", result.run.error
+        assert result.output("collect") == {"sum": 2 * sum(range(20)), "total": 45.0}
+        child = remote.runs.get(result.step("total").run_id or "")
+        assert child.metrics["total"].last == 45.0
+        again = dy.run(mod.flow, project="p", executor=executor_name, client=remote)
+        assert set(statuses(again).values()) == {"cached"}
+        remote.close()
+    finally:
+        running.stop()

@@ -20,7 +20,7 @@ ITEM_CODES = {"pending": ".", "running": "r", "succeeded": "s", "cached": "c", "
 class ItemsRef(Model):
     """The outputs of a fan-out: a JSON blob listing one ValueRef per item."""
 
-    kind: Literal["items"] = "items"
+    kind: Literal["items"]  # no default: bodies are sent without unset fields
     digest: str
     count: int
 

@@ -713,7 +713,7 @@ class Orchestrator:
         refs = [r for r in state.refs if r is not None]
         listing = json.dumps([r.model_dump(mode="json") for r in refs]).encode()
         info = self.client.blobs.put(listing)
-        output = ItemsRef(digest=info.digest, count=len(refs))
+        output = ItemsRef(kind="items", digest=info.digest, count=len(refs))
         items = []
         for ref, files in zip(refs, state.files, strict=True):
             items.append(Input(ref=ref, files=files) if files else self._stored_input(ref))
