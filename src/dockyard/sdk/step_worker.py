@@ -143,7 +143,9 @@ def run_call(call: Call) -> Result:
     attached = None
     if call.run_id is not None:
         info = _RunInfo(call.run_id, call.project, call.experiment)
-        attached = ActiveRun(client, info, owns_client=False, lazy=True)
+        # In another process the orchestrator keeps the step's run alive; in-process it is busy
+        # running this very step, so the run's own sender heartbeats.
+        attached = ActiveRun(client, info, owns_client=False, lazy=call.client is None)
     token = _ACTIVE.set((*_ACTIVE.get(), attached)) if attached is not None else None
     try:
         with _captured() as log:
