@@ -534,3 +534,40 @@ def test_a_pipeline_against_a_server(
         remote.close()
     finally:
         running.stop()
+
+
+def test_a_worker_elsewhere_fetches_inputs_and_stores_its_output(
+    client: Client, tmp_path: Path
+) -> None:
+    """A worker on another machine (a Ray cluster) cannot read the orchestrator's files: it
+    fetches inputs from the blob store by digest and stores its output itself."""
+    from dockyard.pipelines.values import dump
+    from dockyard.sdk.step_worker import Call, Input, run_call
+
+    frame = pd.DataFrame({"x": [1, 2, 3]})
+    ref = dump(frame, tmp_path / "made" / "value")
+    for f in ref.files:
+        client.blobs.put_file(tmp_path / "made" / "value" / f.path, digest=f.digest)
+    elsewhere = Input(ref=ref, files={f.path: str(tmp_path / "gone" / f.path) for f in ref.files})
+
+    def double(df: pd.DataFrame) -> pd.DataFrame:
+        return df * 2
+
+    call = Call(
+        fn=double,
+        step="double",
+        inputs={"df": elsewhere},
+        params={},
+        out_dir=str(tmp_path / "out"),
+        allow_pickle=False,
+        run_id=None,
+        project="p",
+        experiment="e",
+        settings=client.settings,
+        client=None,
+    )
+    result = run_call(call)
+    out = result.ref.files[0]
+    assert client.blobs.info(out.digest).size == out.size  # stored by the worker
+    got = pd.read_parquet(tmp_path / "out" / "value" / out.path)
+    pd.testing.assert_frame_equal(got, frame * 2)

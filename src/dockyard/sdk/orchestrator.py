@@ -47,7 +47,7 @@ from dockyard.pipelines.values import ValueRef
 from dockyard.sdk.capture import Capture
 from dockyard.sdk.projects import ensure_project
 from dockyard.sdk.runs import start_run
-from dockyard.sdk.step_worker import Call, Input, Result, run_call
+from dockyard.sdk.step_worker import Call, Input, Result, fetch, run_call
 
 Event = Callable[[str, StepRecord], None]
 CANCEL_POLL_S = 1.0
@@ -177,25 +177,7 @@ class Orchestrator:
 
     def _stored_input(self, ref: ValueRef) -> Input:
         """A stored value's files on local disk (a model's in its folder layout)."""
-        if ref.kind != "model":
-            paths = {
-                f.path: str(self.client.blobs.local_copy(f.digest, self.cache_dir / "blobs"))
-                for f in ref.files
-            }
-            return Input(ref=ref, files=paths)
-        folder = self.cache_dir / "models" / ref.digest
-        if not folder.is_dir():
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".model-"))
-            for f in ref.files:
-                target = staging / f.path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                self.client.blobs.download(f.digest, target)
-            try:
-                staging.rename(folder)
-            except OSError:
-                shutil.rmtree(staging, ignore_errors=True)
-        return Input(ref=ref, files={f.path: str(folder / f.path) for f in ref.files})
+        return Input(ref=ref, files={k: str(v) for k, v in fetch(ref, self.client).items()})
 
     def _upload(self, result: Result, prefix: str | None) -> list[ArtifactIn]:
         """Put a result's files into the blob store (skipping what is stored already); with

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from typing import Any, TextIO
 
 from dockyard.client.client import Client, connect_with
 from dockyard.core.config import Settings
+from dockyard.core.errors import NotFound
 from dockyard.data.schemas import Version
 from dockyard.pipelines import values
 from dockyard.pipelines.values import ValueRef
@@ -94,16 +97,57 @@ def _client_for(settings: Settings) -> Client:
 
 
 def _materialize(value: Input, client: Client) -> Any:
+    """An input's value. Its files are read where the orchestrator saw them; a worker on
+    another machine (a Ray cluster) fetches them from the blob store by digest instead."""
     if value.items is not None:
         return [_materialize(item, client) for item in value.items]
     if value.dataset is not None:
         from dockyard.sdk.data import DatasetVersion
 
         version = DatasetVersion(client, value.dataset)
-        version._paths = [Path(p) for p in value.dataset_files]
+        paths = [Path(p) for p in value.dataset_files]
+        if all(p.is_file() for p in paths):
+            version._paths = paths
         return version
     assert value.ref is not None
-    return values.load_files(value.ref, {k: Path(v) for k, v in value.files.items()})
+    files = {k: Path(v) for k, v in value.files.items()}
+    if not all(p.is_file() for p in files.values()):
+        files = fetch(value.ref, client)
+    return values.load_files(value.ref, files)
+
+
+def fetch(ref: ValueRef, client: Client) -> dict[str, Path]:
+    """A stored value's files from the blob store, verified, into this machine's cache (a
+    model's in its folder layout)."""
+    cache = client.settings.home / "cache" / "values"
+    if ref.kind != "model":
+        return {f.path: client.blobs.local_copy(f.digest, cache / "blobs") for f in ref.files}
+    folder = cache / "models" / ref.digest
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".model-"))
+        try:
+            for f in ref.files:
+                target = staging / f.path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                client.blobs.download(f.digest, target)
+            staging.rename(folder)
+        except OSError:
+            if not folder.is_dir():
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return {f.path: folder / f.path for f in ref.files}
+
+
+def _store(ref: ValueRef, folder: Path, client: Client) -> None:
+    """Put an output's files into the blob store from where they were written, so a worker
+    on another machine leaves nothing behind that only it can read."""
+    for f in ref.files:
+        try:
+            client.blobs.info(f.digest)
+        except NotFound:
+            client.blobs.put_file(folder / f.path, digest=f.digest)
 
 
 class _Tee(io.TextIOBase):
@@ -163,6 +207,7 @@ def run_call(call: Call) -> Result:
         allow_pickle=call.allow_pickle,
         where=f"step {call.step}",
     )
-    return Result(
-        ref=ref, out_dir=str(Path(call.out_dir) / "value"), seconds=seconds, log=log.getvalue()
-    )
+    folder = Path(call.out_dir) / "value"
+    if call.client is None:  # in another process, perhaps on another machine
+        _store(ref, folder, client)
+    return Result(ref=ref, out_dir=str(folder), seconds=seconds, log=log.getvalue())
