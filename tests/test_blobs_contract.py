@@ -186,12 +186,14 @@ def test_large_stream_is_not_held_in_memory(tmp_path: Path) -> None:
 
     store = BlobStore(LocalBackend(tmp_path / "blobs"))
     tracemalloc.start()
-    stream = Chunks(64)  # 64 MiB
+    stream = Chunks(128)  # 128 MiB
     stored = store.put(stream)  # type: ignore[arg-type]
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert stored.size == 64 << 20
-    assert peak < 16 << 20, f"peak {peak / 2**20:.1f} MiB while storing 64 MiB"
+    assert stored.size == 128 << 20
+    # A few 4 MiB blocks in flight between the reader, the hashing thread and the file; the
+    # bound has room for scheduling, and is far below the stream's size.
+    assert peak < 32 << 20, f"peak {peak / 2**20:.1f} MiB while storing 128 MiB"
     digest = hashlib.sha256()
     with store.open(stored.digest, verify=True) as reader:
         while chunk := reader.read(1 << 20):
