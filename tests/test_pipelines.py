@@ -230,6 +230,7 @@ def test_failure_skips_downstream_and_resume_reuses_finished_steps(
     assert statuses(failed) == {"first": "succeeded", "second": "failed", "third": "skipped"}
     assert "RuntimeError: the data is broken" in failed.step("second").error
     assert client.runs.get(failed.step("second").run_id or "").status == "failed"
+    assert client.runs.get(failed.id).status == "failed"
     assert "second" in failed.run.error
     flag.unlink()
     resumed = dy.resume(failed.id, pipeline=mod.flow, client=client)

@@ -313,6 +313,9 @@ class Orchestrator:
                 shutil.rmtree(self.work_dir, ignore_errors=True)
             if status == "failed":
                 parent.set_tags({"dockyard.pipeline.error": error[:500]})
+                parent.end("failed")  # the tracked run says what the pipeline did
+            elif status == "cancelled":
+                parent.end("killed")
         return self.client.pipelines.get(self.run_id)
 
     def _cancel_rest(self) -> None:
