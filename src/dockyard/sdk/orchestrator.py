@@ -10,12 +10,10 @@ server.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import hashlib
 import heapq
 import json
 import queue
 import shutil
-import sys
 import tempfile
 import time
 import traceback
@@ -27,10 +25,9 @@ from typing import Any
 
 from dockyard.client.client import Client
 from dockyard.compute.executor import Executor
-from dockyard.core.errors import DockyardError, InvalidInput, NotFound
+from dockyard.core.errors import DockyardError, InvalidInput
 from dockyard.pipelines import values
-from dockyard.pipelines.code import fingerprint
-from dockyard.pipelines.graph import Node, Output, Pipeline, Step
+from dockyard.pipelines.graph import Node, Output, Pipeline
 from dockyard.pipelines.schemas import (
     DONE,
     ITEM_CODES,
@@ -47,11 +44,12 @@ from dockyard.pipelines.values import ValueRef
 from dockyard.sdk.capture import Capture
 from dockyard.sdk.projects import ensure_project
 from dockyard.sdk.runs import start_run
+from dockyard.sdk.step_heartbeats import StepHeartbeats
+from dockyard.sdk.step_keys import StepKeys, jsonable
 from dockyard.sdk.step_worker import Call, Input, Result, fetch, run_call
 
 Event = Callable[[str, StepRecord], None]
 CANCEL_POLL_S = 1.0
-HEARTBEAT_S = 30.0
 
 
 @dataclass
@@ -118,13 +116,11 @@ class Orchestrator:
         for n in self.order:
             for up in n.upstream():
                 self.downstream[up].append(n.id)
-        self.fingerprints: dict[int, str] = {}
-        self.pickled: dict[int, bytes] = {}
+        self.keys = StepKeys()
         self.maps: dict[str, _MapState] = {}
         self._candidates = [n.id for n in self.order if not n.upstream()]
         self.child_runs: dict[str, str] = {}
         self.work_dir = Path(tempfile.mkdtemp(prefix="dockyard-pipeline-"))
-        self.cache_dir = client.settings.home / "cache" / "values"
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -132,32 +128,6 @@ class Orchestrator:
         self.client.pipelines.update_steps(self.run_id, list(records))
         for r in records:
             self._emit(r)
-
-    def _key(self, node: Node, args: Mapping[str, Any], item: Any = None) -> str:
-        step = node.step
-        assert step is not None
-        code = self.fingerprints.get(id(step))
-        if code is None:
-            code = self.fingerprints[id(step)] = fingerprint(step.fn)
-        inputs = {
-            k: {"digest": self.digests[v.node]} if isinstance(v, Output) else {"value": v}
-            for k, v in args.items()
-            if item is None or k != node.map_arg  # an item's key depends on that item only
-        }
-        if item is not None:
-            inputs[node.map_arg or ""] = item
-        material = {
-            "step": step.name,
-            "code": code,
-            "inputs": inputs,
-            "environment": step.environment,
-            "python": f"{sys.version_info.major}.{sys.version_info.minor}",
-            "pickle": step.pickle,
-        }
-        text = json.dumps(material, sort_keys=True, allow_nan=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()
-
-    # -- inputs and outputs ---------------------------------------------------------------
 
     def _input_for(self, node_id: str) -> Input:
         found = self.inputs.get(node_id)
@@ -179,18 +149,12 @@ class Orchestrator:
         """A stored value's files on local disk (a model's in its folder layout)."""
         return Input(ref=ref, files={k: str(v) for k, v in fetch(ref, self.client).items()})
 
-    def _upload(self, result: Result, prefix: str | None) -> list[ArtifactIn]:
-        """Put a result's files into the blob store (skipping what is stored already); with
-        a ``prefix`` they become artifacts of the step's run."""
-        artifacts = []
-        for f in result.ref.files:
-            try:
-                self.client.blobs.info(f.digest)
-            except NotFound:
-                self.client.blobs.put_file(Path(result.out_dir) / f.path, digest=f.digest)
-            if prefix is not None:
-                artifacts.append(ArtifactIn(path=f"{prefix}{f.path}", digest=f.digest, size=f.size))
-        return artifacts
+    def _artifacts(self, result: Result, prefix: str) -> list[ArtifactIn]:
+        """A result's files (stored by the worker) as artifacts of the step's run."""
+        return [
+            ArtifactIn(path=f"{prefix}{f.path}", digest=f.digest, size=f.size)
+            for f in result.ref.files
+        ]
 
     def _params(self, node: Node) -> dict[str, Any]:
         """The constant arguments of a node (a fan-out's items aside)."""
@@ -213,7 +177,7 @@ class Orchestrator:
         assert step is not None
         out_dir = self.work_dir / f"{node.id}{tag}-{time.monotonic_ns()}"
         return Call(
-            fn=step.fn if self.executor_name == "inprocess" else self._pickled(step),
+            fn=step.fn if self.executor_name == "inprocess" else self.keys.pickled(step),
             step=node.id,
             inputs=inputs,
             params=params,
@@ -225,15 +189,6 @@ class Orchestrator:
             settings=self.client.settings,
             client=self.client if self.executor_name == "inprocess" else None,
         )
-
-    def _pickled(self, step: Step) -> bytes:
-        """The step's function pickled (by value for a script's own functions), once."""
-        found = self.pickled.get(id(step))
-        if found is None:
-            import cloudpickle
-
-            found = self.pickled[id(step)] = cloudpickle.dumps(step.fn)
-        return found
 
     def _start_params(self, params: Mapping[str, Any]) -> dict[str, str]:
         """A step's constant arguments, as the params of its run."""
@@ -366,14 +321,29 @@ class Orchestrator:
         # completion would cost O(n) each time.
         completed: queue.SimpleQueue[cf.Future[Result]] = queue.SimpleQueue()
 
+        heartbeats = StepHeartbeats(self.client)
+
         def launch(work: _Work) -> None:
             future = self._submit(work)
             running[future] = work
+            heartbeats.enter(self.child_runs.get(work.node.id))
             future.add_done_callback(completed.put)
 
+        try:
+            return self._run_loop(running, retries, completed, launch, heartbeats)
+        finally:
+            heartbeats.stop()
+
+    def _run_loop(
+        self,
+        running: dict[cf.Future[Result], _Work],
+        retries: list[tuple[float, int, _Work]],
+        completed: queue.SimpleQueue[cf.Future[Result]],
+        launch: Callable[[_Work], None],
+        heartbeats: StepHeartbeats,
+    ) -> tuple[str, str]:
         counter = 0
-        last_poll = last_beat = time.monotonic()
-        failures: list[str] = []
+        last_poll = time.monotonic()
         while True:
             ready = self._ready()
             while ready:  # a cached step makes its downstream ready at once
@@ -396,6 +366,7 @@ class Orchestrator:
                 pass
             for future in done:
                 work = running.pop(future)
+                heartbeats.leave(self.child_runs.get(work.node.id))
                 try:
                     result = future.result()
                 except BaseException as exc:  # the step's own error, a timeout or a lost worker
@@ -410,15 +381,9 @@ class Orchestrator:
                         heapq.heappush(retries, (time.monotonic() + delay, counter, retry))
                         self._note_retry(work, exc)
                         continue
-                    failures.append(work.node.id)
                     self._failed(work, exc)
                     continue
                 self._succeeded(work, result)
-            if time.monotonic() - last_beat >= HEARTBEAT_S:  # step runs log in bursts, if at all
-                last_beat = time.monotonic()
-                for run_id in {self.child_runs.get(w.node.id) for w in running.values()}:
-                    if run_id is not None:
-                        self.client.runs.heartbeat(run_id)
             if time.monotonic() - last_poll >= CANCEL_POLL_S:
                 last_poll = time.monotonic()
                 if self.client.pipelines.state(self.run_id).cancel_requested:
@@ -474,7 +439,7 @@ class Orchestrator:
             step = node.step
             assert step is not None
             params = self._params(node)
-            key = self._key(node, node.args) if node.kind == "step" and step.cache else None
+            key = self.keys.key(node, self.digests) if node.kind == "step" and step.cache else None
             record = self.records[node.id]
             record.started_at = now
             record.attempts = 1
@@ -540,13 +505,13 @@ class Orchestrator:
                         f"{node.id}.map needs a list to fan out over; {source.node} returned "
                         f"a {type(listed).__name__}"
                     )
-                items = [(v, None, {"value": _jsonable(v)}) for v in listed]
+                items = [(v, None, {"value": jsonable(v)}) for v in listed]
         else:
-            items = [(v, None, {"value": _jsonable(v)}) for v in source]
+            items = [(v, None, {"value": jsonable(v)}) for v in source]
         record = self.records[node.id]
         record.items_total = len(items)
         keys: list[str | None] = [
-            self._key(node, node.args, {"item": i, **identity}) if step.cache else None
+            self.keys.key(node, self.digests, {"item": i, **identity}) if step.cache else None
             for i, (_, _, identity) in enumerate(items)
         ]
         hits = (
@@ -626,7 +591,6 @@ class Orchestrator:
         assert step is not None
         if work.item is not None:
             state = self.maps[node.id]
-            self._upload(result, None)
             state.refs[work.item] = result.ref
             state.files[work.item] = {
                 f.path: str(Path(result.out_dir) / f.path) for f in result.ref.files
@@ -650,7 +614,7 @@ class Orchestrator:
                 self._save(record)
             return
         run_id = self.child_runs[node.id]
-        artifacts = self._upload(result, "outputs/")
+        artifacts = self._artifacts(result, "outputs/")
         if result.log:
             info = self.client.blobs.put(result.log)
             artifacts.append(
@@ -721,11 +685,3 @@ def _ms(record: StepRecord) -> int | None:
     if record.started_at is None or record.ended_at is None:
         return None
     return int((record.ended_at - record.started_at).total_seconds() * 1000)
-
-
-def _jsonable(value: Any) -> Any:
-    try:
-        json.dumps(value)
-        return value
-    except (TypeError, ValueError):
-        return repr(value)

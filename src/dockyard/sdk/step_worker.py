@@ -187,9 +187,8 @@ def run_call(call: Call) -> Result:
     attached = None
     if call.run_id is not None:
         info = _RunInfo(call.run_id, call.project, call.experiment)
-        # In another process the orchestrator keeps the step's run alive; in-process it is busy
-        # running this very step, so the run's own sender heartbeats.
-        attached = ActiveRun(client, info, owns_client=False, lazy=call.client is None)
+        # The orchestrator keeps the step's run alive; the sender starts with a first metric.
+        attached = ActiveRun(client, info, owns_client=False, lazy=True)
     token = _ACTIVE.set((*_ACTIVE.get(), attached)) if attached is not None else None
     try:
         with _captured() as log:
@@ -208,6 +207,5 @@ def run_call(call: Call) -> Result:
         where=f"step {call.step}",
     )
     folder = Path(call.out_dir) / "value"
-    if call.client is None:  # in another process, perhaps on another machine
-        _store(ref, folder, client)
+    _store(ref, folder, client)  # where it was written: the worker may be on another machine
     return Result(ref=ref, out_dir=str(folder), seconds=seconds, log=log.getvalue())

@@ -65,7 +65,7 @@ class PythonModel:
 
     def predict(self, data: Any) -> Any:
         """Predictions for ``data``, a pandas DataFrame."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define predict(self, data)")
 
 
 @dataclass
