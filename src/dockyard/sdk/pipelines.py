@@ -9,6 +9,7 @@ from typing import Any
 
 from dockyard.client.client import Client, connect
 from dockyard.compute.executor import Executor
+from dockyard.compute.registry import open_executor as open_named
 from dockyard.core.errors import InvalidInput
 from dockyard.pipelines import values
 from dockyard.pipelines.graph import Pipeline
@@ -22,14 +23,7 @@ def open_executor(spec: str | Executor | None) -> tuple[Executor, str, bool]:
     """The executor for ``spec``, its name, and whether the caller must close it."""
     if spec is not None and not isinstance(spec, str):
         return spec, getattr(spec, "name", type(spec).__name__), False
-    name = spec or "process"
-    if name == "inprocess":
-        from dockyard.compute.inprocess import InProcessExecutor
-
-        return InProcessExecutor(), name, True
-    from dockyard.compute.registry import open_executor as open_named
-
-    return open_named(name), name, True
+    return open_named(spec or "process"), spec or "process", True
 
 
 class PipelineResult:
