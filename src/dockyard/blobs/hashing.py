@@ -6,8 +6,15 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
+from pathlib import Path
 
 from dockyard.blobs.backend import CHUNK
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, hex."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 class BackgroundSha256:

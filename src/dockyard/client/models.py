@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dockyard.blobs.hashing import file_sha256
 from dockyard.client.blobs import BlobsClient
 from dockyard.client.tracking import RunsClient
 from dockyard.client.transport import Transport
@@ -261,7 +262,7 @@ class ModelsClient:
 
         def fetch(path: str, digest: str, out: Path) -> None:
             self._runs.download_artifact(ref.run_id, f"{ref.path}/{path}", out)
-            if _sha256(out) != digest:
+            if file_sha256(out) != digest:
                 out.unlink()
                 raise DigestMismatch(f"artifact {ref}/{path} does not match its digest")
 
@@ -299,17 +300,9 @@ class ModelsClient:
                 return load_folder(self._download_run(ref, None), trusted=trusted)
             version = self.version(ref.name, ref.ref)
         folder = self._download_version(version, None)
-        if _sha256(folder / MANIFEST_NAME) != version.manifest_digest:
+        if file_sha256(folder / MANIFEST_NAME) != version.manifest_digest:
             raise DigestMismatch(
                 f"the cached manifest in {folder} was changed; delete that folder to fetch "
                 "the model again"
             )
         return load_folder(folder, trusted=trusted)
-
-
-def _sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            sha.update(chunk)
-    return sha.hexdigest()

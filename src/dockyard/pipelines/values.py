@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from dockyard.blobs.hashing import file_sha256
 from dockyard.core.errors import InvalidInput
 from dockyard.core.schemas import Model
 
@@ -50,14 +51,6 @@ class ValueRef(Model):
         default=None, description="a small JSON value, kept in the record instead of a file"
     )
     summary: str = Field(default="", description="a short description for people")
-
-
-def _sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            sha.update(chunk)
-    return sha.hexdigest()
 
 
 def _is_json(value: Any, depth: int = 0) -> bool:
@@ -113,7 +106,7 @@ def dump(value: Any, folder: Path, *, allow_pickle: bool = False, where: str = "
         files = [ValueFile(path=f.path, digest=f.digest, size=f.size) for f in manifest.files]
         main = folder / MANIFEST_NAME
         files.insert(
-            0, ValueFile(path=MANIFEST_NAME, digest=_sha256(main), size=main.stat().st_size)
+            0, ValueFile(path=MANIFEST_NAME, digest=file_sha256(main), size=main.stat().st_size)
         )
         return ValueRef(kind="model", digest=files[0].digest, files=files, summary=manifest.flavor)
     path = folder / _FILES[kind]
@@ -139,7 +132,7 @@ def dump(value: Any, folder: Path, *, allow_pickle: bool = False, where: str = "
         import cloudpickle
 
         path.write_bytes(cloudpickle.dumps(value))
-    digest = _sha256(path)
+    digest = file_sha256(path)
     return ValueRef(
         kind=kind,
         digest=digest,

@@ -8,7 +8,6 @@ that is missing, changed or not listed refuses the load with :class:`DigestMisma
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import platform
 import shutil
 from importlib.metadata import PackageNotFoundError, packages_distributions, version
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
+from dockyard.blobs.hashing import file_sha256
 from dockyard.core.errors import DigestMismatch, Forbidden, InvalidInput
 from dockyard.registry.flavors.base import (
     Flavor,
@@ -248,11 +248,6 @@ def _merge_requirements(pins: list[str], extra: list[str]) -> list[str]:
     return [p for p in pins if key(p) not in given] + list(extra)
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
 def _folder_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if (p.is_file() or p.is_symlink()))
 
@@ -265,7 +260,7 @@ def _list_files(folder: Path) -> list[ModelFile]:
             continue
         if path.is_symlink():
             raise InvalidInput(f"{relative} is a symbolic link; a model folder holds files only")
-        files.append(ModelFile(path=relative, digest=_sha256(path), size=path.stat().st_size))
+        files.append(ModelFile(path=relative, digest=file_sha256(path), size=path.stat().st_size))
     return files
 
 
@@ -298,7 +293,7 @@ def verify_files(folder: Path, manifest: ModelManifest) -> None:
                 f"{entry.path} has {size} bytes, {MANIFEST_NAME} says {entry.size}: "
                 "the file was changed"
             )
-        if _sha256(path) != entry.digest:
+        if file_sha256(path) != entry.digest:
             raise DigestMismatch(
                 f"{entry.path} does not match its sha256 in {MANIFEST_NAME}: the file was changed"
             )
