@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from dockyard.cli import admin, data, demo, models, pipelines, projects, runs, schedules
+from dockyard.cli import admin, data, demo, models, pipelines, projects, runs, schedules, ui
 from dockyard.cli.context import Overrides
 from dockyard.cli.output import error
 from dockyard.core.errors import DockyardError
@@ -35,6 +35,7 @@ app.command("gc")(admin.gc)
 app.command("server")(admin.server)
 app.command("scheduler")(schedules.scheduler)
 app.command("demo")(demo.demo)
+app.command("ui")(ui.ui)
 
 
 @app.callback()

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import RedirectResponse
 
 from dockyard._version import __version__
 from dockyard.core.config import Settings
@@ -14,6 +13,7 @@ from dockyard.core.operations import operations_of
 from dockyard.server.auth import make_authenticator
 from dockyard.server.errors import install_error_handlers
 from dockyard.server.routes import add_operation
+from dockyard.server.ui import install_ui
 from dockyard.services import SERVICE_CLASSES, Services
 
 API_PREFIX = "/api/v1"
@@ -69,10 +69,7 @@ def create_app(
         return {"status": "ok", "version": __version__, "database": running.db.dialect}
 
     app.include_router(router)
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    install_ui(app)
 
     app.state.services = running
     return app

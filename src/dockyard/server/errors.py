@@ -30,6 +30,11 @@ def _respond(error: DockyardError, status: int | None = None) -> JSONResponse:
     return JSONResponse(error.to_body(), status_code=status or error.http_status)
 
 
+def route_not_found(request: Request) -> JSONResponse:
+    """The JSON 404 for a path no route serves."""
+    return _respond(NotFound(f"no API route {request.method} {request.url.path}; see /docs"), 404)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map typed errors, validation errors, routing errors and crashes to JSON bodies."""
 
@@ -43,12 +48,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def routing(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        cls = _BY_STATUS.get(exc.status_code, InvalidInput)
         if exc.status_code == 404:
-            message = f"no API route {request.method} {request.url.path}; see /docs"
-        else:
-            message = f"{request.method} {request.url.path}: {exc.detail}"
-        return _respond(cls(message), exc.status_code)
+            return route_not_found(request)
+        cls = _BY_STATUS.get(exc.status_code, InvalidInput)
+        return _respond(cls(f"{request.method} {request.url.path}: {exc.detail}"), exc.status_code)
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> JSONResponse:

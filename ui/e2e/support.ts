@@ -1,0 +1,64 @@
+// What every end-to-end test uses: a page in the shared Chromium, screenshots, timings.
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Browser, type Page, chromium } from "playwright-core";
+import { afterAll, expect, inject } from "vitest";
+
+/** What e2e/seed.py printed: ids of the runs, models and pipeline runs it made. */
+export type Seed = Record<string, unknown>;
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    baseURL: string;
+    wsEndpoint: string;
+    seed: Seed;
+  }
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const SCREENSHOTS = resolve(here, "screenshots");
+export const RESULTS = resolve(here, "results");
+
+export const baseURL = (): string => inject("baseURL");
+export const seed = (): Seed => inject("seed");
+
+let browser: Browser | undefined;
+
+/** A fresh page (1440x900) at `path`; uncaught page errors fail the test that checks `errors`. */
+export async function open(path: string): Promise<{ page: Page; errors: string[] }> {
+  browser ??= await chromium.connect(inject("wsEndpoint"));
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, baseURL: baseURL() });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(String(error)));
+  await page.goto(path);
+  return { page, errors };
+}
+
+afterAll(async () => {
+  await browser?.close();
+  browser = undefined;
+});
+
+/** Saves e2e/screenshots/<name>.png (the whole page) for a reviewer to look at. */
+export async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: resolve(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** The page shows no error box and threw nothing. */
+export async function expectNoErrors(page: Page, errors: string[]): Promise<void> {
+  expect(errors).toEqual([]);
+  expect(await page.locator("[data-testid=error]").count()).toBe(0);
+}
+
+/** Records a timing (ms) under e2e/results/timings.json for benchmarks/RESULTS.md. */
+export function record(name: string, ms: number): void {
+  mkdirSync(RESULTS, { recursive: true });
+  const file = resolve(RESULTS, "timings.json");
+  const all: Record<string, number> = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};
+  all[name] = Math.round(ms * 10) / 10;
+  writeFileSync(file, `${JSON.stringify(all, null, 2)}\n`);
+  console.log(`timing ${name}: ${all[name]} ms`);
+}

@@ -1,0 +1,71 @@
+import { Link, NavLink, Outlet, isRouteErrorResponse, useLocation, useRouteError } from "react-router";
+import { useGet } from "./api/hooks";
+import { ErrorMessage } from "./components/ErrorMessage";
+
+const SECTIONS: [string, string][] = [
+  ["Projects", "/"],
+  ["Runs", "/runs"],
+  ["Datasets", "/datasets"],
+  ["Models", "/models"],
+  ["Pipelines", "/pipelines"],
+];
+
+function Health() {
+  const health = useGet<{ status: string; version: string; database: string }>("/health", {}, { staleTime: 60_000 });
+  if (health.error) return <span className="health bad">server unreachable</span>;
+  if (!health.data) return null;
+  return (
+    <span className="health" title={`database: ${health.data.database}`}>
+      dockyard {health.data.version} · {health.data.database}
+    </span>
+  );
+}
+
+export function Layout() {
+  return (
+    <div className="app">
+      <header className="topbar">
+        <Link to="/" className="brand">
+          ⚓ dockyard
+        </Link>
+        <nav>
+          {SECTIONS.map(([label, href]) => (
+            <NavLink key={href} to={href} end={href === "/"}>
+              {label}
+            </NavLink>
+          ))}
+        </nav>
+        <Health />
+      </header>
+      <main>
+        <Outlet />
+      </main>
+    </div>
+  );
+}
+
+/** Shown for an unknown page or a crash while rendering: a message, never a blank screen. */
+export function RouteError() {
+  const error = useRouteError();
+  const location = useLocation();
+  const message = isRouteErrorResponse(error)
+    ? error.status === 404
+      ? `There is no page at ${location.pathname}.`
+      : `${error.status} ${error.statusText}`
+    : error;
+  return (
+    <div className="app">
+      <header className="topbar">
+        <Link to="/" className="brand">
+          ⚓ dockyard
+        </Link>
+      </header>
+      <main>
+        <ErrorMessage error={message instanceof Error ? message : new Error(String(message))} what="this page failed" />
+        <p>
+          <Link to="/">Back to the projects</Link>
+        </p>
+      </main>
+    </div>
+  );
+}

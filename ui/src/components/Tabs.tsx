@@ -1,0 +1,44 @@
+import type { ReactNode } from "react";
+import { useSearchParams } from "react-router";
+
+export interface Tab {
+  id: string;
+  label: ReactNode;
+  render: () => ReactNode;
+}
+
+/** Tabs whose choice lives in the URL (?tab=id), so a tab can be linked to. */
+export function Tabs({ tabs, param = "tab" }: { tabs: Tab[]; param?: string }) {
+  const [params, setParams] = useSearchParams();
+  const wanted = params.get(param);
+  const current = tabs.find((tab) => tab.id === wanted) ?? tabs[0];
+  return (
+    <div className="tabs">
+      <nav className="tab-bar" role="tablist">
+        {tabs.map((tab) => (
+          <button
+            key={tab.id}
+            role="tab"
+            aria-selected={tab.id === current.id}
+            className={tab.id === current.id ? "active" : ""}
+            onClick={() =>
+              setParams(
+                (old) => {
+                  const next = new URLSearchParams(old);
+                  next.set(param, tab.id);
+                  return next;
+                },
+                { replace: true },
+              )
+            }
+          >
+            {tab.label}
+          </button>
+        ))}
+      </nav>
+      <div className="tab-body" role="tabpanel">
+        {current.render()}
+      </div>
+    </div>
+  );
+}

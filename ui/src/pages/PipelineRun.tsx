@@ -1,0 +1,6 @@
+import { PageHeader } from "../components/PageHeader";
+
+// Not built yet: the page is being written.
+export default function PipelineRun() {
+  return <PageHeader title="PipelineRun" />;
+}

@@ -1,0 +1,6 @@
+import { PageHeader } from "../components/PageHeader";
+
+// Not built yet: the page is being written.
+export default function PipelineRuns() {
+  return <PageHeader title="PipelineRuns" />;
+}

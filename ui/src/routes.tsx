@@ -1,0 +1,27 @@
+// Every page has a URL that can be shared; pages load on first visit (code-split).
+import type { RouteObject } from "react-router";
+import { Layout, RouteError } from "./Layout";
+
+const page = (load: () => Promise<{ default: React.ComponentType }>) => async () => ({ Component: (await load()).default });
+
+export const routes: RouteObject[] = [
+  {
+    path: "/",
+    element: <Layout />,
+    errorElement: <RouteError />,
+    children: [
+      { index: true, lazy: page(() => import("./pages/Projects")) },
+      { path: "projects/:project", lazy: page(() => import("./pages/Project")) },
+      { path: "runs", lazy: page(() => import("./pages/Runs")) },
+      { path: "runs/:runId", lazy: page(() => import("./pages/Run")) },
+      { path: "compare", lazy: page(() => import("./pages/Compare")) },
+      { path: "datasets", lazy: page(() => import("./pages/Datasets")) },
+      { path: "datasets/:project/:dataset", lazy: page(() => import("./pages/Dataset")) },
+      { path: "models", lazy: page(() => import("./pages/Models")) },
+      { path: "models/:name", lazy: page(() => import("./pages/Model")) },
+      { path: "pipelines", lazy: page(() => import("./pages/PipelineRuns")) },
+      { path: "pipelines/:runId", lazy: page(() => import("./pages/PipelineRun")) },
+      { path: "*", lazy: page(() => import("./pages/NotFound")) },
+    ],
+  },
+];
