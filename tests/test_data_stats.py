@@ -180,8 +180,12 @@ def test_temporal_and_opaque_columns(mixed: tuple[pd.DataFrame, dict[str, Column
     assert stats["days"].min == min(days).isoformat()
     assert stats["days"].max == max(days).isoformat()
     assert stats["days"].mean is None
-    assert stats["days"].histogram is None
+    day_seconds = np.array([(d - dt.date(1970, 1, 1)).days * 86400.0 for d in days])
+    check_histogram(stats["days"], day_seconds)
     moments = frame["moments"]
+    moment_seconds = np.array([m.timestamp() for m in moments])
+    check_histogram(stats["moments"], moment_seconds)
+    check_histogram(stats["naive"], moment_seconds)  # a wall clock without zone read as UTC
     assert stats["moments"].min == min(moments).isoformat()
     assert stats["moments"].max == max(moments).isoformat()
     naive = stats["naive"]
@@ -360,6 +364,29 @@ def test_timestamp_in_another_zone_is_reported_in_utc(tmp_path: Path) -> None:
     table = pa.table({"t": pa.array([moment], pa.timestamp("s", tz="America/New_York"))})
     s = stats_of(tmp_path, table)["t"]
     assert s.min == "2024-06-01T16:00:00+00:00"
+
+
+def test_temporal_histograms_leave_out_infinities_and_keep_one_instant(tmp_path: Path) -> None:
+    path = write(tmp_path / "v.parquet", pa.table({"a": [1]}))
+    with sandbox([path], temp_dir=tmp_path / "tmp") as con:
+        con.execute(
+            "CREATE OR REPLACE VIEW data AS SELECT * FROM (VALUES "
+            "(DATE '2024-01-01', TIMESTAMP '2024-05-01 10:00:00'), "
+            "(DATE 'infinity', TIMESTAMP '2024-05-01 10:00:00'), "
+            "(DATE '2024-01-21', NULL)) t(d, t)"
+        )
+        stats = {
+            s.name: s
+            for s in compute_stats(
+                con, [Column(name="d", type="date32"), Column(name="t", type="timestamp[us]")]
+            )
+        }
+    d = stats["d"].histogram
+    assert d is not None and sum(d.counts) == 2
+    assert (d.edges[0], d.edges[-1]) == (1704067200.0, 1704067200.0 + 20 * 86400)
+    assert d.counts[0] == 1 and d.counts[-1] == 1
+    t = stats["t"].histogram
+    assert t is not None and (t.edges, t.counts) == ([1714557600.0, 1714557600.0], [2])
 
 
 def test_column_missing_from_data(tmp_path: Path) -> None:

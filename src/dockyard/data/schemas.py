@@ -46,7 +46,8 @@ class Column(Model):
 
 class Histogram(Model):
     """Equal-width bins: ``counts[i]`` values fall in ``[edges[i], edges[i + 1])`` (the last
-    bin includes its upper edge)."""
+    bin includes its upper edge). Edges of date and timestamp columns are seconds since
+    1970-01-01 UTC (a timestamp without a zone read as UTC)."""
 
     edges: list[float]
     counts: list[int]

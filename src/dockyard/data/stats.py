@@ -3,7 +3,8 @@
 Two scans per batch of columns: the first computes every aggregate that needs no earlier
 result (counts, approximate distinct counts, min, max, mean, standard deviation, t-digest
 quantiles, approximate top values), the second the equal-width histograms between each
-numeric column's min and max and the exact counts of the top values the first scan found.
+numeric or temporal column's min and max (temporal ones in seconds since the epoch) and the
+exact counts of the top values the first scan found.
 Every aggregate keeps bounded state (HyperLogLog, t-digest, space-saving top-k, maps of at
 most 20 bins or 10 values), so memory does not grow with the row count or the number of
 distinct values.
@@ -217,6 +218,12 @@ def finite_double(info: ColumnInfo) -> str:
     return f"CASE WHEN isfinite({x}) THEN {x} END" if info.kind == "float" else x
 
 
+def epoch_seconds(info: ColumnInfo) -> str:
+    """A date or timestamp column as DOUBLE seconds since 1970-01-01 UTC (the wall clock
+    read as UTC for timestamps without a zone), NULL for the infinities."""
+    return f"epoch({info.sql})"
+
+
 def bins_sql(x: str, param: str) -> str:
     """An aggregate counting the non-null values of ``x`` (a DOUBLE expression or column)
     per bin of the inner edges in parameter ``param`` (see :func:`bin_counts`).
@@ -275,13 +282,14 @@ def compute_stats(
     """Statistics of ``columns`` over the view ``data`` (see :class:`ColumnStats`).
 
     Numeric columns (integers, floats, decimals) get mean, standard deviation, quantiles
-    and a 20-bin histogram; strings, booleans, integers and dates their 10 most frequent
-    values (found by DuckDB's bounded approx_top_k, so on a high-cardinality column they
-    may miss some of the true top ten; the counts are exact, and a list of values seen
-    once each is left out); every orderable column min and max (timestamps and dates as
-    ISO strings); binary and nested columns only counts. NaN and infinities of float
-    columns are counted in ``nans`` and ``infinities`` and left out of min, max, mean,
-    std, quantiles and histogram.
+    and a 20-bin histogram; dates and timestamps a 20-bin histogram too, its edges in
+    seconds since the epoch (UTC; infinite dates left out); strings, booleans, integers
+    and dates their 10 most frequent values (found by DuckDB's bounded approx_top_k, so
+    on a high-cardinality column they may miss some of the true top ten; the counts are
+    exact, and a list of values seen once each is left out); every orderable column min
+    and max (timestamps and dates as ISO strings); binary and nested columns only
+    counts. NaN and infinities of float columns are counted in ``nans`` and
+    ``infinities`` and left out of min, max, mean, std, quantiles and histogram.
 
     Given ``rows`` (the version's row count, from the Parquet footers) above
     ``QUANTILE_SAMPLE``, quantiles come from a uniform random sample of about that many
@@ -318,11 +326,15 @@ def _first_pass(info: ColumnInfo, n: int, fraction: float) -> tuple[list[str], l
     aggregates = [f"count({c})"]
     if kind in NUMERIC:
         projections.append(f"{finite_double(info)} AS {x}")
+    if kind in TEMPORAL:
+        projections.append(f"{epoch_seconds(info)} AS {x}")
     if kind != "opaque":
         aggregates.append(f"approx_count_distinct({c})")
     if kind in _ORDERED:
         ordered = x if kind == "float" else c
         aggregates += [info.shown(f"min({ordered})"), info.shown(f"max({ordered})")]
+    if kind in TEMPORAL:
+        aggregates += [f"min({x})", f"max({x})", f"count({x})"]
     if kind in NUMERIC:
         quantiles = ", ".join(str(p) for p in QUANTILES)
         quantile = f"approx_quantile({x}, [{quantiles}])"
@@ -350,6 +362,9 @@ def _read_first(column: Column, info: ColumnInfo, rows: int, values: list[Any]) 
             stats.min, stats.max = _number(raw_min), _number(raw_max)
         else:
             stats.min, stats.max = scalar(info.value(raw_min)), scalar(info.value(raw_max))
+    epochs: tuple[float | None, float | None, int] | None = None
+    if kind in TEMPORAL:
+        epochs = finite(next(it)), finite(next(it)), int(next(it) or 0)
     if kind in NUMERIC:
         stats.mean, stats.std = finite(next(it)), finite(next(it))
         quantiles = next(it) or []
@@ -363,9 +378,13 @@ def _read_first(column: Column, info: ColumnInfo, rows: int, values: list[Any]) 
     if kind in _TOP:
         top = [v for v in (next(it) or []) if v is not None]
     partial = _Partial(column, info, stats, top)
+    span: tuple[float, float, int] | None = None
     if kind in NUMERIC and stats.min is not None and stats.max is not None:
-        lo, hi = float(stats.min), float(stats.max)
-        finite_count = count - stats.nans - stats.infinities
+        span = float(stats.min), float(stats.max), count - stats.nans - stats.infinities
+    elif epochs is not None and epochs[0] is not None and epochs[1] is not None:
+        span = epochs[0], epochs[1], epochs[2]
+    if span is not None:
+        lo, hi, finite_count = span
         partial.edges = equal_width_edges(lo, hi)
         if partial.edges is None and lo == hi:
             stats.histogram = Histogram(edges=[lo, hi], counts=[finite_count])
@@ -410,7 +429,8 @@ def _second_pass(con: duckdb.DuckDBPyConnection, partials: list[_Partial]) -> No
     for n, p in enumerate(partials):
         if p.edges is not None:
             params[f"h{n}"] = bin_bounds(p.edges[1:-1])
-            projections.append(f"{finite_double(p.info)} AS x{n}")
+            binned = finite_double(p.info) if p.info.numeric else epoch_seconds(p.info)
+            projections.append(f"{binned} AS x{n}")
             aggregates.append(bins_sql(f"x{n}", f"h{n}"))
             readers.append((p, "histogram"))
         if p.top:
