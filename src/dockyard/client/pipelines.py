@@ -85,7 +85,9 @@ class PipelinesClient:
         status: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        count: bool = False,
     ) -> PipelineRunPage:
+        """Pipeline runs, newest first; ``count`` also gives how many match, as ``total``."""
         query = build(
             PipelineRunQuery,
             project=project,
@@ -93,6 +95,7 @@ class PipelinesClient:
             status=status,
             limit=limit,
             cursor=cursor,
+            count=count,
         )
         result: PipelineRunPage = self._call("list", query=query)
         return result

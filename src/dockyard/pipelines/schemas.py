@@ -126,11 +126,17 @@ class PipelineRunQuery(Model):
     status: PipelineStatus | None = None
     limit: Limit = 50
     cursor: str | None = None
+    count: bool = Field(
+        False, description="also count every pipeline run matching the filters, as ``total``"
+    )
 
 
 class PipelineRunPage(Model):
     items: list[PipelineRun]
     next_cursor: str | None = None
+    total: int | None = Field(
+        None, description="how many pipeline runs match the filters in all (when asked with count)"
+    )
 
 
 class CacheEntry(Model):

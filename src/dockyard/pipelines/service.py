@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from dockyard.core.errors import Conflict, InvalidInput, NotFound
@@ -437,6 +437,11 @@ class PipelineService:
                 stmt = stmt.where(PipelineRunRow.pipeline == query.pipeline)
             if query.status:
                 stmt = stmt.where(PipelineRunRow.status == query.status)
+            total = (
+                session.scalar(select(func.count()).select_from(stmt.subquery()))
+                if query.count
+                else None
+            )
             if query.cursor:
                 started, run_id = decode_cursor(query.cursor, 2)
                 row = session.get(PipelineRunRow, str(run_id))
@@ -461,6 +466,7 @@ class PipelineService:
                 next_cursor=encode_cursor([rows[-1].started_at.isoformat(), rows[-1].id])
                 if more
                 else None,
+                total=total,
             )
 
         return self.db.query(fetch)
