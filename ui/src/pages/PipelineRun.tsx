@@ -41,7 +41,7 @@ export default function PipelineRun() {
     return (
       <div>
         <PageHeader crumbs={[["Pipelines", "/pipelines"]]} title="Pipeline run" />
-        <ErrorMessage error={run.error} what={run.error.status === 404 ? `no pipeline run ${runId}` : "the pipeline run could not be loaded"} />
+        <ErrorMessage error={run.error} what={run.error.status === 404 ? "unknown pipeline run" : "the pipeline run could not be loaded"} />
         <p>
           <Link to="/pipelines">See every pipeline run</Link>
         </p>
