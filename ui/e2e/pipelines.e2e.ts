@@ -1,5 +1,12 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { expectNoErrors, open, seed, shot } from "./support";
+import { baseURL, expectNoErrors, open, seed, shot } from "./support";
+
+const PYTHON = process.env.DOCKYARD_PYTHON ?? resolve(dirname(fileURLToPath(import.meta.url)), "../../.venv/bin/python");
 
 describe("pipeline runs", () => {
   it("lists pipeline runs with their status and steps", async () => {
@@ -36,5 +43,67 @@ describe("pipeline runs", () => {
     await error.waitFor();
     expect(await error.textContent()).toContain("nosuchrun");
     await shot(page, "pipeline-run-unknown");
+  });
+});
+
+// A small slow pipeline started from the test against the same server: the page shows its
+// step running, then (polling every 2 s) the run finished, without a reload.
+const LIVE_PIPELINE = `
+import sys, time
+import dockyard as dy
+
+@dy.step
+def quick(tag: str) -> int:
+    return 1
+
+@dy.step
+def slow(x: int, seconds: float) -> int:
+    print("working", flush=True)
+    time.sleep(seconds)
+    return x + 1
+
+@dy.pipeline
+def e2e_live(tag: str = "", seconds: float = 6.0):
+    slow(quick(tag), seconds)
+
+if __name__ == "__main__":
+    dy.run(e2e_live, project="e2e-live", executor="inprocess", tag=sys.argv[1], seconds=float(sys.argv[2]))
+`;
+
+describe("a live pipeline run", () => {
+  it("shows a running step, then the finished run", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dockyard-e2e-live-"));
+    writeFileSync(join(dir, "live.py"), LIVE_PIPELINE);
+    const tag = `t${Date.now()}`; // a new parameter: nothing comes from the cache
+    const api = `${baseURL()}/api/v1`;
+    await fetch(`${api}/projects`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name: "e2e-live" }) });
+    const child = spawn(PYTHON, [join(dir, "live.py"), tag, "8"], {
+      env: { ...process.env, DOCKYARD_URL: baseURL(), DOCKYARD_HOME: join(dir, "home") },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr?.on("data", (chunk) => (stderr += String(chunk)));
+    try {
+      // the pipeline run with our tag, once it is recorded
+      let id: string | undefined;
+      for (let i = 0; i < 120 && !id; i += 1) {
+        const page = (await (await fetch(`${api}/pipelines/runs?project=e2e-live&limit=5`)).json()) as { items: { id: string; params: { tag?: string } }[] };
+        id = page.items.find((r) => r.params.tag === tag)?.id;
+        if (!id) await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(id, `the pipeline run did not start: ${stderr}`).toBeTruthy();
+      const { page, errors } = await open(`/pipelines/${id}?step=slow`);
+      await page.locator("[data-testid=pipeline-graph] [data-node=slow].tone-running").waitFor({ timeout: 30_000 });
+      expect(await page.locator(".page-title .status").textContent()).toBe("running");
+      await shot(page, "pipeline-run-live");
+      await page.locator("[data-testid=pipeline-graph] [data-node=slow].tone-succeeded").waitFor({ timeout: 60_000 });
+      await page.locator(".page-title .status-succeeded").waitFor({ timeout: 10_000 });
+      await page.locator("[data-testid=step-log]").waitFor({ timeout: 10_000 });
+      expect(await page.locator("[data-testid=step-log]").textContent()).toContain("working");
+      await expectNoErrors(page, errors);
+    } finally {
+      child.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
