@@ -143,11 +143,12 @@ function RunView({ run, path, fetching }: { run: Run; path: string; fetching: bo
         <Card label="cache hits" value={String(counts.cached)} tone={counts.cached ? "cached" : undefined} />
         <Card label="failed" value={String(counts.failed)} tone={counts.failed ? "bad" : undefined} />
         {(counts.running > 0 || counts.pending > 0) && <Card label="running / waiting" value={`${counts.running} / ${counts.pending}`} tone={counts.running ? "running" : undefined} />}
-        {counts.skipped + counts.cancelled > 0 && <Card label={counts.cancelled ? "skipped / cancelled" : "skipped"} value={counts.cancelled ? `${counts.skipped} / ${counts.cancelled}` : String(counts.skipped)} />}
+        {counts.skipped > 0 && <Card label="skipped" value={String(counts.skipped)} />}
+        {counts.cancelled > 0 && <Card label="cancelled" value={String(counts.cancelled)} />}
       </div>
 
       {run.error && (
-        <div className="pr-error" data-testid="run-error">
+        <div className={`pr-error${run.status === "cancelled" ? " neutral" : ""}`} data-testid="run-error">
           <strong>The pipeline run {run.status === "cancelled" ? "was cancelled" : "failed"}</strong>
           <div className="headline">{errorHeadline(run.error)}</div>
           {hasTraceback(run.error) && (
@@ -262,7 +263,9 @@ function StepsTable({
             </td>
             <td className="num">{formatDuration(stepDuration(s, now))}</td>
             <td className="num">{s.kind === "load" ? "" : s.attempts}</td>
-            <td className="detail">{stepSummary(s, now)}</td>
+            <td className="detail" title={stepSummary(s, now)}>
+              {stepSummary(s, now)}
+            </td>
           </tr>
         ))}
       </tbody>

@@ -26,7 +26,7 @@ export function FanOut({ itemsStatus, itemsTotal }: { itemsStatus: string; items
           counts[status] > 0 ? <span key={status} className={`seg-${status}`} style={{ width: `${(100 * counts[status]) / counts.total}%` }} /> : null,
         )}
       </div>
-      <div className="fo-grid" aria-label="items by status">
+      <div className={`fo-grid${counts.total > 400 ? " dense" : ""}`} aria-label="items by status">
         {[...cells].map((code, i) => {
           const status = ITEM_STATUS[code] ?? "pending";
           return <span key={i} className={`seg-${status}`} title={`item ${i}: ${status}`} />;
