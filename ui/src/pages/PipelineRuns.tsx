@@ -87,23 +87,21 @@ export default function PipelineRuns() {
             ))}
           </datalist>
         </label>
-        <label>
-          Status
-          <select value={status} onChange={(e) => set("status", e.target.value)} data-testid="filter-status">
-            <option value="">any status</option>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
         {filtered && <button onClick={() => setParams({}, { replace: true })}>Clear filters</button>}
         <span className="pl-count">
           {runs.data && `${items.length}${runs.hasNextPage ? "+" : ""} pipeline run${items.length === 1 ? "" : "s"}`}
           {runs.isFetching && runs.data ? " · refreshing…" : ""}
         </span>
       </div>
+      <nav className="pl-status-tabs" data-testid="status-tabs">
+        {["", ...STATUSES].map((s) => (
+          <button key={s || "all"} className={status === s ? "active" : ""} onClick={() => set("status", s)} data-status={s || "all"}>
+            {s ? <span className={`dot seg-${s}`} /> : null}
+            {s || "all"}
+            <StatusCount project={project} pipeline={pipeline} status={s} />
+          </button>
+        ))}
+      </nav>
       {runs.error ? (
         <ErrorMessage error={runs.error} what="pipeline runs could not be listed" />
       ) : runs.isPending ? (
@@ -127,4 +125,15 @@ export default function PipelineRuns() {
       )}
     </div>
   );
+}
+
+/** How many pipeline runs have `status` (with the other filters); nothing on servers without counts. */
+function StatusCount({ project, pipeline, status }: { project: string; pipeline: string; status: string }) {
+  const count = useGet<{ total?: number | null }>(
+    "/pipelines/runs",
+    { project, pipeline, status, limit: 1, count: true },
+    { retry: false, refetchInterval: status === "running" ? 5000 : 15_000 },
+  );
+  const total = count.data?.total;
+  return typeof total === "number" ? <span className="n">{total.toLocaleString("en-US")}</span> : null;
 }
