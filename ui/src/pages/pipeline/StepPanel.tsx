@@ -7,7 +7,7 @@ import { KeyValue } from "../../components/KeyValue";
 import { StatusBadge } from "../../components/StatusBadge";
 import { formatBytes, formatDuration, formatNumber, formatTime } from "../../format";
 import { FanOut } from "./FanOut";
-import { type PipelineRun, type StepRecord, errorHeadline, hasTraceback, neighbours, prettyInline, stepDuration, stepWall } from "./logic";
+import { type PipelineRun, type StepRecord, errorHeadline, graphEntries, hasTraceback, loadRef, neighbours, prettyInline, stepDuration, stepWall } from "./logic";
 
 const LOG = "dockyard/output.log";
 const LOG_LIMIT = 200_000;
@@ -37,6 +37,19 @@ export function StepPanel({
   const rows: [React.ReactNode, React.ReactNode][] = [
     ["kind", step.kind === "map" ? "fan-out (map)" : step.kind === "load" ? "dataset load" : "step"],
   ];
+  if (step.kind === "load") {
+    const entry = graphEntries(run).find((e) => e.id === step.node);
+    const ref = loadRef(entry?.ref ?? step.step);
+    if (ref) {
+      const href = `/datasets/${seg(run.project)}/${seg(ref.dataset)}${/^\d+$/.test(ref.version) ? `?version=${ref.version}` : ""}`;
+      rows.push([
+        "dataset",
+        <Link key="d" to={href}>
+          {run.project}/{ref.dataset}@{ref.version}
+        </Link>,
+      ]);
+    }
+  }
   if (step.kind !== "load") rows.push(["function", step.step || step.node]);
   if (step.kind !== "load") rows.push(["attempts", String(step.attempts)]);
   if (step.started_at) rows.push(["started", formatTime(step.started_at)]);
@@ -227,7 +240,7 @@ function Output({ output }: { output: NonNullable<StepRecord["output"]> }) {
   return (
     <>
       <KeyValue rows={rows} />
-      {output.inline !== null && output.inline !== undefined && output.inline !== output.summary && <pre style={{ marginTop: 8, maxHeight: 220 }}>{prettyInline(output.inline)}</pre>}
+      {output.inline !== null && output.inline !== undefined && output.inline !== output.summary && <pre style={{ marginTop: 8, maxHeight: 220, whiteSpace: "pre-wrap", wordBreak: "break-word" }}>{prettyInline(output.inline)}</pre>}
     </>
   );
 }

@@ -4,6 +4,7 @@ import {
   fanoutSummary,
   hasTraceback,
   itemCounts,
+  loadRef,
   neighbours,
   pipelineGraph,
   prettyInline,
@@ -175,5 +176,13 @@ describe("inline values", () => {
     expect(prettyInline('{"a":1}')).toBe('{\n  "a": 1\n}');
     expect(prettyInline("not json")).toBe("not json");
     expect(prettyInline(null)).toBe("");
+    expect(prettyInline("[1,2,\"a\",null]")).toBe('[1, 2, "a", null]');
+    expect(prettyInline('[{"a":1}]')).toBe('[\n  {\n    "a": 1\n  }\n]');
+  });
+  it("reads a load node's dataset reference", () => {
+    expect(loadRef("transactions@3")).toEqual({ dataset: "transactions", version: "3" });
+    expect(loadRef("transactions@latest")).toEqual({ dataset: "transactions", version: "latest" });
+    expect(loadRef("transactions")).toEqual({ dataset: "transactions", version: "latest" });
+    expect(loadRef(null)).toBeNull();
   });
 });

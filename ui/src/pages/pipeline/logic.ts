@@ -296,10 +296,21 @@ export const STATUS_COLORS: Record<string, string> = {
 export function prettyInline(inline: string | null | undefined): string {
   if (inline === null || inline === undefined) return "";
   try {
-    return JSON.stringify(JSON.parse(inline), null, 2);
+    const value: unknown = JSON.parse(inline);
+    // a list of plain values reads best on (wrapped) lines of its own, not one value a line
+    if (Array.isArray(value) && value.every((v) => v === null || typeof v !== "object")) return value.map((v) => JSON.stringify(v)).join(", ").replace(/^/, "[").concat("]");
+    return JSON.stringify(value, null, 2);
   } catch {
     return inline;
   }
+}
+
+/** The dataset a load node reads: "transactions@1" → name and version ("latest" when not said). */
+export function loadRef(ref: string | null | undefined): { dataset: string; version: string } | null {
+  if (!ref) return null;
+  const at = ref.lastIndexOf("@");
+  if (at <= 0) return { dataset: ref, version: "latest" };
+  return { dataset: ref.slice(0, at), version: ref.slice(at + 1) || "latest" };
 }
 
 /** A pipeline run is live while it runs: poll it. */
