@@ -312,3 +312,58 @@ def test_sqlite_walks_the_sort_key_index(services: Services) -> None:
             assert plan[0].startswith("SEARCH") and index in plan[0], plan
             assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan  # only its RIGHT PART
         event.remove(engine, "before_cursor_execute", capture)
+
+
+# --- offsets and counts (a virtualized table jumps to any row and shows the total) ----------
+
+
+@pytest.mark.parametrize("order_by", ["", "name", *ORDERS])
+def test_an_offset_starts_anywhere_in_the_results(
+    client: Client, sparse: dict[str, Run], order_by: str
+) -> None:
+    live = [run for name, run in sparse.items() if name not in ("r7", "r9")]
+    expected = (
+        expected_order(live, order_by) if order_by != "name" else sorted(r.name for r in live)
+    )
+    for offset in range(len(expected) + 2):  # in, at and past the runs having the sort key
+        for limit in (1, 3):
+            page = client.runs.search(
+                projects=["sparse"], order_by=order_by, offset=offset, limit=limit
+            )
+            assert [r.name for r in page.items] == expected[offset : offset + limit]
+            more = offset + limit < len(expected)
+            assert (page.next_cursor is not None) == more
+            if more and limit == 3:  # the cursor of an offset page carries on from there
+                rest = client.runs.search(
+                    projects=["sparse"], order_by=order_by, cursor=page.next_cursor, limit=20
+                )
+                assert [r.name for r in rest.items] == expected[offset + limit :]
+
+
+def test_count_gives_the_total_of_the_whole_search(client: Client, runs: dict[str, str]) -> None:
+    assert client.runs.search(limit=2).total is None  # only when asked
+    page = client.runs.search(limit=2, count=True)
+    assert page.total == 6 and len(page.items) == 2
+    assert client.runs.search("params.lr < 0.05", count=True, limit=1).total == 2
+    assert client.runs.search("metrics.auc > 0.84", count=True, offset=2).total == 3
+    assert client.runs.search(projects=["churn"], count=True).total == 2
+    assert client.runs.search(experiments=["tuned"], count=True).total == 1
+    assert client.runs.search(experiments=["nothing"], count=True).total == 0
+    assert client.runs.search("name = 'nobody'", count=True).total == 0
+    by_auc = client.runs.search(order_by="metrics.auc DESC", count=True, limit=1)
+    assert by_auc.total == 6  # runs lacking the sort key count too
+    client.runs.delete(runs["a"])
+    assert client.runs.search(count=True).total == 5
+    assert client.runs.search(count=True, include_deleted=True).total == 6
+    client.experiments.delete("fraud", "tuned")
+    assert client.runs.search(projects=["fraud"], count=True).total == 2  # b and f
+
+
+def test_bad_offsets(client: Client, runs: dict[str, str]) -> None:
+    first = client.runs.search(limit=2)
+    with pytest.raises(InvalidInput, match="cursor or an offset"):
+        client.runs.search(cursor=first.next_cursor, offset=2)
+    with pytest.raises(InvalidInput, match="offset"):
+        client.runs.search(offset=-1)
+    past = client.runs.search(offset=100, count=True)
+    assert past.items == [] and past.next_cursor is None and past.total == 6

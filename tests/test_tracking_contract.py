@@ -197,3 +197,84 @@ def test_delete_restore_and_purge_experiments(client: Client, project: str) -> N
         client.runs.get(binned.id)
     with pytest.raises(NotFound):
         client.experiments.get(project, "old")
+
+
+def test_experiments_list_their_run_counts(client: Client, project: str) -> None:
+    client.experiments.create(project, "empty")
+    first = client.runs.create(project, experiment="busy")
+    client.runs.create(project, experiment="busy", parent_id=first.id)  # children count too
+    last = client.runs.create(project, experiment="busy")
+    gone = client.runs.create(project, experiment="busy")
+    client.runs.delete(gone.id)  # deleted runs do not
+    client.runs.create(project, experiment="other")
+    client.projects.create("elsewhere")
+    client.runs.create("elsewhere", experiment="busy")  # same name, another project
+    listed = {e.name: e for e in client.experiments.list(project)}
+    assert {name: e.run_count for name, e in listed.items()} == {
+        "busy": 3,
+        "empty": 0,
+        "other": 1,
+    }
+    assert listed["busy"].last_run_at == last.start_time
+    assert listed["empty"].last_run_at is None
+    assert client.experiments.get(project, "busy").run_count == 3
+    assert client.experiments.delete(project, "busy").run_count == 3  # its runs are kept
+    assert client.experiments.restore(project, "busy").last_run_at == last.start_time
+    created = client.experiments.create(project, "fresh")
+    assert (created.run_count, created.last_run_at) == (0, None)
+    with pytest.raises(NotFound):
+        client.experiments.list("no-such-project")
+
+
+def test_run_keys_of_a_scope(client: Client, project: str) -> None:
+    a = client.runs.create(project, experiment="x", params={"lr": 1, "depth": 2}, tags={"t": "1"})
+    client.runs.log_metrics(a.id, {"loss": 1.0, "auc": 0.5})
+    b = client.runs.create(project, experiment="y", params={"batch": 8}, tags={"team": "risk"})
+    client.runs.log_metrics(b.id, {"f1": 0.1})
+    gone = client.runs.create(project, experiment="y", params={"secret": 1}, tags={"old": "1"})
+    client.runs.log_metrics(gone.id, {"old_metric": 1.0})
+    client.runs.delete(gone.id)
+    client.projects.create("other")
+    c = client.runs.create("other", experiment="x", params={"other_param": 1})
+    client.runs.log_metrics(c.id, {"other_metric": 1.0})
+
+    keys = client.runs.keys(projects=[project])
+    assert keys.params == ["batch", "depth", "lr"]
+    assert keys.metrics == ["auc", "f1", "loss"]
+    assert keys.tags == ["t", "team"]
+    only_x = client.runs.keys(projects=[project], experiments=["x"])
+    assert (only_x.params, only_x.metrics, only_x.tags) == (["depth", "lr"], ["auc", "loss"], ["t"])
+    everywhere = client.runs.keys()
+    assert everywhere.params == ["batch", "depth", "lr", "other_param"]
+    assert client.runs.keys(experiments=["x"]).metrics == ["auc", "loss", "other_metric"]
+    nothing = client.runs.keys(experiments=["nope"])
+    assert (nothing.params, nothing.metrics, nothing.tags) == ([], [], [])
+    with pytest.raises(NotFound):
+        client.runs.keys(projects=["no-such-project"])
+    with pytest.raises(InvalidInput, match="valid name"):
+        client.runs.keys(projects=["bad name"])
+
+
+@pytest.mark.parametrize("small_scope", [0, 2000])
+def test_run_keys_of_a_large_scope_by_key(
+    client: Client, project: str, small_scope: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan for many runs (every key by index, kept if the scope uses it) gives the same
+    keys as the plan for a few (each run's keys)."""
+    from dockyard.tracking import keys
+
+    monkeypatch.setattr(keys, "SMALL_SCOPE", small_scope)  # 0: always the large-scope plan
+    client.projects.create("other")
+    for i in range(4):
+        run = client.runs.create(project, experiment=f"e{i % 2}", params={f"p{i}": i})
+        client.runs.log_metrics(run.id, {f"m{i % 2}": 1.0})
+        client.runs.set_tags(run.id, {f"t{i % 3}": "x"})
+    client.runs.create("other", params={"zz": 1}, tags={"a": "1"})
+    assert client.runs.keys(projects=[project]).model_dump() == {
+        "params": ["p0", "p1", "p2", "p3"],
+        "metrics": ["m0", "m1"],
+        "tags": ["t0", "t1", "t2"],
+    }
+    e1 = client.runs.keys(projects=[project], experiments=["e1"])
+    assert (e1.params, e1.metrics, e1.tags) == (["p1", "p3"], ["m1"], ["t0", "t1"])
+    assert client.runs.keys().tags == ["a", "t0", "t1", "t2"]

@@ -57,14 +57,14 @@ def quick(tag: str) -> int:
     return 1
 
 @dy.step
-def slow(x: int, seconds: float) -> int:
+def slow(x: int, seconds: float, tag: str) -> int:
     print("working", flush=True)
     time.sleep(seconds)
     return x + 1
 
 @dy.pipeline
 def e2e_live(tag: str = "", seconds: float = 6.0):
-    slow(quick(tag), seconds)
+    slow(quick(tag), seconds, tag)
 
 if __name__ == "__main__":
     dy.run(e2e_live, project="e2e-live", executor="inprocess", tag=sys.argv[1], seconds=float(sys.argv[2]))
@@ -74,7 +74,7 @@ describe("a live pipeline run", () => {
   it("shows a running step, then the finished run", async () => {
     const dir = mkdtempSync(join(tmpdir(), "dockyard-e2e-live-"));
     writeFileSync(join(dir, "live.py"), LIVE_PIPELINE);
-    const tag = `t${Date.now()}`; // a new parameter: nothing comes from the cache
+    const tag = `t${Date.now()}`; // a new parameter of both steps: nothing comes from the cache
     const api = `${baseURL()}/api/v1`;
     await fetch(`${api}/projects`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name: "e2e-live" }) });
     const child = spawn(PYTHON, [join(dir, "live.py"), tag, "8"], {

@@ -29,6 +29,8 @@ from dockyard.tracking.schemas import (
     ReapRequest,
     Run,
     RunCreate,
+    RunKeys,
+    RunKeysQuery,
     RunPage,
     RunSearch,
     RunStatus,
@@ -265,9 +267,15 @@ class RunsClient:
         include_deleted: bool = False,
         limit: int = 100,
         cursor: str | None = None,
+        offset: int | None = None,
+        count: bool = False,
     ) -> RunPage:
         """Runs matching ``query`` (e.g. ``"params.lr < 0.1 AND metrics.auc > 0.9"``), ordered
-        by ``order_by`` (e.g. ``"metrics.auc DESC"``), one page; pass ``next_cursor`` on."""
+        by ``order_by`` (e.g. ``"metrics.auc DESC"``), one page; pass ``next_cursor`` on, or
+        jump to any row with ``offset``. ``count=True`` also counts every match (``total``)."""
+        fields: dict[str, object] = {"offset": offset} if offset is not None else {}
+        if count:
+            fields["count"] = True
         body = build(
             RunSearch,
             query=query,
@@ -277,8 +285,17 @@ class RunsClient:
             include_deleted=include_deleted,
             limit=limit,
             cursor=cursor,
+            **fields,
         )
         return self._call("search", body=body)  # type: ignore[return-value]
+
+    def keys(
+        self, *, projects: list[str] | None = None, experiments: list[str] | None = None
+    ) -> RunKeys:
+        """The sorted distinct param, metric and tag keys of the non-deleted runs of
+        ``projects`` and ``experiments`` (default: every run)."""
+        query = build(RunKeysQuery, projects=projects or [], experiments=experiments or [])
+        return self._call("keys", query=query)  # type: ignore[return-value]
 
     def compare(self, run_ids: Sequence[str]) -> pd.DataFrame:
         """One row per run: name, status, every param, and every metric's last value."""

@@ -147,6 +147,8 @@ class TagRow(Base):
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
 
+    __table_args__ = (Index("ix_run_tags_key", "key"),)
+
 
 class MetricSeriesRow(Base):
     """One metric of one run, with the summary that search filters and sorts on."""

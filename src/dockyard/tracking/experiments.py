@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import datetime as dt
+
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,7 +19,10 @@ from dockyard.store.tables import ExperimentRow, ProjectRow, RunRow, utcnow
 from dockyard.tracking.schemas import Experiment, ExperimentCreate
 
 
-def to_experiment(row: ExperimentRow, project: str) -> Experiment:
+def to_experiment(
+    row: ExperimentRow, project: str, runs: tuple[int, dt.datetime | None] = (0, None)
+) -> Experiment:
+    """The response model of ``row``; ``runs``: its run count and latest start."""
     return Experiment(
         id=row.id,
         project=project,
@@ -26,7 +31,24 @@ def to_experiment(row: ExperimentRow, project: str) -> Experiment:
         created_by=row.created_by,
         created_at=row.created_at,
         deleted=row.deleted_at is not None,
+        run_count=runs[0],
+        last_run_at=runs[1],
     )
+
+
+def run_counts(
+    session: Session, project: ProjectRow, experiment_ids: list[str] | None = None
+) -> dict[str, tuple[int, dt.datetime | None]]:
+    """Per experiment of ``project`` (or only of ``experiment_ids``): how many of its runs are
+    not deleted and when the latest of them started, in one grouped query."""
+    stmt = (
+        select(RunRow.experiment_id, func.count(), func.max(RunRow.start_time))
+        .where(RunRow.project_id == project.id, RunRow.deleted_at.is_(None))
+        .group_by(RunRow.experiment_id)
+    )
+    if experiment_ids is not None:
+        stmt = stmt.where(RunRow.experiment_id.in_(experiment_ids))
+    return {experiment: (count, last) for experiment, count, last in session.execute(stmt)}
 
 
 def find_experiment(session: Session, project: ProjectRow, name: str) -> ExperimentRow:
@@ -106,7 +128,8 @@ class ExperimentService:
 
     @operation("GET", "/projects/{project}/experiments")
     def list(self, principal: Principal, project: str) -> list[Experiment]:
-        """The experiments of a project, by name."""
+        """The experiments of a project, by name, with how many runs each has and when the
+        latest started."""
 
         def fetch(session: Session) -> list[Experiment]:
             found = find_project(session, project)
@@ -115,7 +138,8 @@ class ExperimentService:
                 .where(ExperimentRow.project_id == found.id)
                 .order_by(ExperimentRow.name)
             )
-            return [to_experiment(r, found.name) for r in rows]
+            counts = run_counts(session, found)
+            return [to_experiment(r, found.name, counts.get(r.id, (0, None))) for r in rows]
 
         return self.db.query(fetch)
 
@@ -125,7 +149,9 @@ class ExperimentService:
 
         def fetch(session: Session) -> Experiment:
             found = find_project(session, project)
-            return to_experiment(find_experiment(session, found, experiment), found.name)
+            row = find_experiment(session, found, experiment)
+            counts = run_counts(session, found, [row.id])
+            return to_experiment(row, found.name, counts.get(row.id, (0, None)))
 
         return self.db.query(fetch)
 
@@ -135,7 +161,8 @@ class ExperimentService:
             row = find_experiment(session, found, experiment)
             row.deleted_at = utcnow() if deleted else None
             session.flush()
-            return to_experiment(row, found.name)
+            counts = run_counts(session, found, [row.id])
+            return to_experiment(row, found.name, counts.get(row.id, (0, None)))
 
         return self.db.write(change)
 

@@ -25,6 +25,7 @@ from dockyard.store.tables import (
     utcnow,
 )
 from dockyard.tracking.experiments import get_or_create_experiment
+from dockyard.tracking.keys import run_keys
 from dockyard.tracking.query import parse_order_by, parse_query
 from dockyard.tracking.schemas import (
     FINAL_STATUSES,
@@ -34,12 +35,14 @@ from dockyard.tracking.schemas import (
     ReapRequest,
     Run,
     RunCreate,
+    RunKeys,
+    RunKeysQuery,
     RunPage,
     RunSearch,
     RunUpdate,
     TagsSet,
 )
-from dockyard.tracking.search import Position, search_run_ids
+from dockyard.tracking.search import Position, count_runs, run_scope, search_run_ids
 
 
 def find_run(session: Session, run_id: str, *, include_deleted: bool = False) -> RunRow:
@@ -146,6 +149,19 @@ def write_tags(session: Session, run: RunRow, tags: dict[str, str]) -> None:
         session.merge(TagRow(run_id=run.id, key=key, value=value))
 
 
+def _scope_ids(
+    session: Session, projects: list[str], experiments: list[str]
+) -> tuple[list[str], list[str]]:
+    """The ids of the projects (each must exist) and of the experiments named (in any project)."""
+    project_ids = [find_project(session, name).id for name in projects]
+    experiment_ids = (
+        list(session.scalars(select(ExperimentRow.id).where(ExperimentRow.name.in_(experiments))))
+        if experiments
+        else []
+    )
+    return project_ids, experiment_ids
+
+
 class RunService:
     """Runs: created inside an experiment (made on first use), then logged to and ended."""
 
@@ -189,6 +205,20 @@ class RunService:
             return load_runs(session, [row])[0]
 
         return self.db.write(insert)
+
+    # Declared before ``get`` so that its route is matched before /runs/{run_id}.
+    @operation("GET", "/runs/keys")
+    def keys(self, principal: Principal, query: RunKeysQuery) -> RunKeys:
+        """The sorted distinct param, metric and tag keys of the non-deleted runs of some
+        projects and experiments (all of them by default): the columns a runs table can show."""
+
+        def fetch(session: Session) -> RunKeys:
+            project_ids, experiment_ids = _scope_ids(session, query.projects, query.experiments)
+            if query.experiments and not experiment_ids:
+                return RunKeys(params=[], metrics=[], tags=[])
+            return run_keys(session, run_scope(project_ids, experiment_ids))
+
+        return self.db.query(fetch)
 
     @operation("GET", "/runs/{run_id}")
     def get(self, principal: Principal, run_id: str) -> Run:
@@ -301,21 +331,14 @@ class RunService:
         """Runs matching a query, in the requested order, a page at a time."""
         where = parse_query(body.query)
         order_by = parse_order_by(body.order_by)
-        start = Position.from_cursor(body.cursor)
+        start = (
+            Position.from_cursor(body.cursor) if body.offset is None else Position(0, body.offset)
+        )
 
         def fetch(session: Session) -> RunPage:
-            project_ids = [find_project(session, name).id for name in body.projects]
-            experiment_ids = (
-                list(
-                    session.scalars(
-                        select(ExperimentRow.id).where(ExperimentRow.name.in_(body.experiments))
-                    )
-                )
-                if body.experiments
-                else []
-            )
+            project_ids, experiment_ids = _scope_ids(session, body.projects, body.experiments)
             if body.experiments and not experiment_ids:
-                return RunPage(items=[])
+                return RunPage(items=[], total=0 if body.count else None)
             ids, following = search_run_ids(
                 session,
                 where=where,
@@ -328,6 +351,17 @@ class RunService:
             )
             rows = {r.id: r for r in session.scalars(select(RunRow).where(RunRow.id.in_(ids)))}
             runs = load_runs(session, [rows[i] for i in ids])
-            return RunPage(items=runs, next_cursor=following.cursor() if following else None)
+            total = None
+            if body.count:
+                total = count_runs(
+                    session,
+                    where=where,
+                    project_ids=project_ids,
+                    experiment_ids=experiment_ids,
+                    include_deleted=body.include_deleted,
+                )
+            return RunPage(
+                items=runs, next_cursor=following.cursor() if following else None, total=total
+            )
 
         return self.db.query(fetch)

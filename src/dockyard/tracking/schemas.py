@@ -44,6 +44,12 @@ class Experiment(Model):
     created_by: str
     created_at: dt.datetime
     deleted: bool = False
+    run_count: int = Field(
+        0, description="its runs that are not deleted, top-level and child runs alike"
+    )
+    last_run_at: dt.datetime | None = Field(
+        None, description="when the latest of those runs started (None without runs)"
+    )
 
 
 class RunCreate(Model):
@@ -171,10 +177,29 @@ class RunSearch(Model):
     include_deleted: bool = False
     limit: Limit = 100
     cursor: str | None = None
+    offset: int | None = Field(
+        None,
+        ge=0,
+        description="start at this row of the results (instead of a cursor), e.g. to jump "
+        "anywhere in a long table",
+    )
+    count: bool = Field(
+        False, description="also count every run matching the query and scope, as ``total``"
+    )
+
+    @model_validator(mode="after")
+    def _cursor_or_offset(self) -> RunSearch:
+        if self.cursor is not None and self.offset is not None:
+            raise ValueError("give a cursor or an offset, not both")
+        return self
 
 
 class RunPage(Page[Run]):
     """One page of runs; shows as a table in Jupyter."""
+
+    total: int | None = Field(
+        None, description="how many runs match the query in all (when asked with count)"
+    )
 
     def _repr_html_(self) -> str:
         params = sorted({k for r in self.items for k in r.params})
@@ -198,6 +223,21 @@ class RunPage(Page[Run]):
         )
         more = "<p>more: pass next_cursor</p>" if self.next_cursor else ""
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+
+
+class RunKeysQuery(Model):
+    """The scope whose keys to list, as in :class:`RunSearch`."""
+
+    projects: list[Name] = Field(default_factory=list, description="empty: every project")
+    experiments: list[Name] = Field(default_factory=list, description="empty: every experiment")
+
+
+class RunKeys(Model):
+    """The distinct param, metric and tag keys of the (non-deleted) runs in a scope, sorted."""
+
+    params: list[str]
+    metrics: list[str]
+    tags: list[str]
 
 
 class Artifact(Model):

@@ -58,14 +58,14 @@ sort key are quicker to start from their own index, so the walk gives up and let
 _PROGRESS_EVERY = 1000  # VM steps between two calls of the SQLite progress handler
 
 
-class _CrossJoin(Join):
+class CrossJoin(Join):
     """An inner join that SQLite runs in the order written (its left table as the outer loop)."""
 
     inherit_cache = True
 
 
-@compiles(_CrossJoin)
-def _compile_cross_join(join: _CrossJoin, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(CrossJoin)
+def _compile_cross_join(join: CrossJoin, compiler: SQLCompiler, **kw: Any) -> str:
     # Only built on SQLite, whose CROSS JOIN takes an ON clause; the left side is one table,
     # so the first " JOIN " of the text is this join's.
     text: str = compiler.visit_join(join, **kw)  # type: ignore[no-untyped-call]
@@ -106,7 +106,7 @@ class RunQueryCompiler:
         if not having:
             self.stmt = self.stmt.outerjoin(alias, on)
         elif walk:
-            self.stmt = self.stmt.select_from(_CrossJoin(alias, RunRow, on))
+            self.stmt = self.stmt.select_from(CrossJoin(alias, RunRow, on))
             self._correlated_to = alias.run_id
         else:
             self.stmt = self.stmt.join(alias, on)
@@ -281,6 +281,42 @@ class _Search:
         return compiler.stmt.where(*conditions).order_by(*ordering)
 
 
+def run_scope(
+    project_ids: list[str], experiment_ids: list[str], include_deleted: bool = False
+) -> list[ColumnElement[bool]]:
+    """The conditions of a search's scope: its projects and experiments, deleted runs or not."""
+    scope: list[ColumnElement[bool]] = []
+    if not include_deleted:
+        scope.append(RunRow.deleted_at.is_(None))
+        binned = select(ExperimentRow.id).where(ExperimentRow.deleted_at.is_not(None))
+        scope.append(RunRow.experiment_id.not_in(binned))
+    if project_ids:
+        scope.append(RunRow.project_id.in_(project_ids))
+    if experiment_ids:
+        scope.append(RunRow.experiment_id.in_(experiment_ids))
+    return scope
+
+
+def _count(session: Session, stmt: Select[Any]) -> int:
+    """How many rows ``stmt`` (a select of run ids) gives, without ordering them."""
+    counted = select(func.count()).select_from(stmt.order_by(None).subquery())
+    return int(session.scalar(counted) or 0)
+
+
+def count_runs(
+    session: Session,
+    *,
+    where: Expr | None,
+    project_ids: list[str],
+    experiment_ids: list[str],
+    include_deleted: bool,
+) -> int:
+    """How many runs match ``where`` in the scope (the ``total`` of a search)."""
+    dialect = session.get_bind().dialect.name
+    search = _Search(dialect, where, [], run_scope(project_ids, experiment_ids, include_deleted))
+    return _count(session, search.statement(None))
+
+
 def search_run_ids(
     session: Session,
     *,
@@ -298,19 +334,14 @@ def search_run_ids(
     Sorted by an indexed key (:func:`_indexed`), the runs having it are fetched first, ordered
     by the indexed column itself, so that the database walks the index and stops after one
     page; the runs lacking the key, which sort after them either way, are fetched only once
-    those run out. Otherwise one query sorts all matches, missing values last.
+    those run out. Otherwise one query sorts all matches, missing values last. A start in
+    part 0 beyond the runs having the key (an offset into the whole results) continues that
+    far into the runs lacking it.
     """
     dialect = session.get_bind().dialect.name
-    scope: list[ColumnElement[bool]] = []
-    if not include_deleted:
-        scope.append(RunRow.deleted_at.is_(None))
-        binned = select(ExperimentRow.id).where(ExperimentRow.deleted_at.is_not(None))
-        scope.append(RunRow.experiment_id.not_in(binned))
-    if project_ids:
-        scope.append(RunRow.project_id.in_(project_ids))
-    if experiment_ids:
-        scope.append(RunRow.experiment_id.in_(experiment_ids))
-    search = _Search(dialect, where, order_by, scope)
+    search = _Search(
+        dialect, where, order_by, run_scope(project_ids, experiment_ids, include_deleted)
+    )
 
     def fetch(part: int | None, offset: int, count: int, *, walk: bool = False) -> list[str]:
         stmt = search.statement(part, walk=walk).offset(offset).limit(count)
@@ -339,7 +370,9 @@ def search_run_ids(
         ids = having(start.offset, limit + 1)
         if len(ids) > limit:
             return ids[:limit], Position(0, start.offset + limit)
-        offset = 0
+        # Past the runs having the key: as far into those lacking it as the start was beyond.
+        skipped = 0 if ids or not start.offset else _count(session, search.statement(0))
+        offset = max(start.offset - skipped, 0) if not ids and start.offset else 0
     taken = len(ids)
     ids += fetch(1, offset, limit + 1 - taken)
     more = len(ids) > limit
