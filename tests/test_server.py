@@ -76,6 +76,38 @@ def test_openapi_document_lists_every_operation(http: httpx.Client, server: Runn
             "invalid_input",
         ),
         ("GET", "/blobs/" + "0" * 64, {}, 404, "not_found"),
+        # what the web UI asks for: offsets and counts, keys, experiments, table previews
+        ("POST", "/runs/search", {"json": {"offset": -1}}, 422, "invalid_input"),
+        ("POST", "/runs/search", {"json": {"offset": 2, "cursor": "Wzld"}}, 422, "invalid_input"),
+        ("POST", "/runs/search", {"json": {"count": "maybe"}}, 422, "invalid_input"),
+        ("POST", "/runs/search", {"json": {"offset": "x"}}, 422, "invalid_input"),
+        ("GET", "/runs/keys", {"params": {"projects": "bad name"}}, 422, "invalid_input"),
+        ("GET", "/runs/keys", {"params": {"projects": "nope"}}, 404, "not_found"),
+        ("GET", "/runs/keys", {"params": {"surprise": "1"}}, 422, "invalid_input"),
+        ("GET", "/projects/nope/experiments", {}, 404, "not_found"),
+        (
+            "GET",
+            "/runs/" + "0" * 32 + "/artifacts/table",
+            {"params": {"path": "t.csv"}},
+            404,
+            "not_found",
+        ),
+        ("GET", "/runs/nope/artifacts/table", {"params": {"path": "t.csv"}}, 404, "not_found"),
+        ("GET", "/runs/" + "0" * 32 + "/artifacts/table", {}, 422, "invalid_input"),
+        (
+            "GET",
+            "/runs/" + "0" * 32 + "/artifacts/table",
+            {"params": {"path": "t.csv", "limit": 0}},
+            422,
+            "invalid_input",
+        ),
+        (
+            "GET",
+            "/runs/" + "0" * 32 + "/artifacts/table",
+            {"params": {"path": "t.csv", "limit": 1001}},
+            422,
+            "invalid_input",
+        ),
     ],
 )
 def test_bad_requests_get_a_4xx_json_error(
@@ -89,6 +121,24 @@ def test_bad_requests_get_a_4xx_json_error(
     response = http.request(method, path, **kwargs)
     assert response.status_code == status, response.text
     assert error_of(response)["code"] == code
+
+
+def test_a_preview_of_what_is_not_a_table_is_a_400(http: httpx.Client) -> None:
+    assert http.post("/projects", json={"name": "p"}).status_code == 201
+    run_id = http.post("/runs", json={"project": "p"}).json()["id"]
+    for path, content in (("notes.txt", b"hello"), ("broken.parquet", b"not parquet")):
+        response = http.post(
+            f"/runs/{run_id}/artifacts",
+            params={"path": path},
+            content=content,
+            headers={"content-type": "application/octet-stream"},
+        )
+        assert response.status_code == 201, response.text
+    for path, message in (("notes.txt", "is not a table"), ("broken.parquet", "as Parquet")):
+        response = http.get(f"/runs/{run_id}/artifacts/table", params={"path": path})
+        assert response.status_code == 400, response.text
+        error = error_of(response)
+        assert error["code"] == "unreadable_content" and message in error["message"]
 
 
 def test_validation_message_names_the_field(http: httpx.Client) -> None:

@@ -35,6 +35,8 @@ from dockyard.tracking.schemas import (
     RunSearch,
     RunStatus,
     RunUpdate,
+    TablePreview,
+    TableQuery,
     TagsSet,
 )
 
@@ -201,6 +203,15 @@ class RunsClient:
         """A stream of an artifact's bytes; close it when done."""
         args = {"run_id": run_id, "path": path}
         result: BinaryIO = self._transport.call(_ARTIFACTS["download"], args)
+        return result
+
+    def preview_table(self, run_id: str, path: str, *, limit: int = 100) -> TablePreview:
+        """The first ``limit`` (1-1000) rows of a .parquet, .csv or .tsv artifact with its
+        columns, as JSON-safe values; the total row count when the file says it."""
+        query = build(TableQuery, path=path, limit=limit)
+        result: TablePreview = self._transport.call(
+            _ARTIFACTS["table"], {"run_id": run_id, "query": query}
+        )
         return result
 
     def download_artifact(

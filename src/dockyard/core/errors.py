@@ -54,6 +54,14 @@ class InvalidQuery(InvalidInput):
         return str(self.details.get("query", ""))
 
 
+class UnreadableContent(InvalidInput):
+    """Stored bytes cannot be read as asked: a preview of a file that is not a table, or of
+    a corrupt one. The message says what is wrong with the file."""
+
+    code = "unreadable_content"
+    http_status = 400
+
+
 class NotFound(DockyardError):
     """The named object does not exist."""
 
@@ -107,6 +115,7 @@ ERRORS_BY_CODE: dict[str, type[DockyardError]] = {
         InvalidInput,
         DigestMismatch,
         InvalidQuery,
+        UnreadableContent,
         NotFound,
         Conflict,
         GateFailed,

@@ -17,8 +17,9 @@ from dockyard.core.principal import Principal
 from dockyard.store import blobrefs
 from dockyard.store.db import Database
 from dockyard.store.tables import ArtifactRow, utcnow
+from dockyard.tracking.preview import preview_table, table_format
 from dockyard.tracking.runs import find_run
-from dockyard.tracking.schemas import Artifact
+from dockyard.tracking.schemas import Artifact, TablePreview, TableQuery
 
 OWNER = "run"
 _SEGMENT = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
@@ -57,6 +58,14 @@ def _to_model(row: ArtifactRow) -> Artifact:
         media_type=row.media_type,
         created_at=row.created_at,
     )
+
+
+def _locate(session: Session, run_id: str, path: str) -> ArtifactRow:
+    run = find_run(session, run_id, include_deleted=True)
+    row = session.get(ArtifactRow, (run.id, path))
+    if row is None:
+        raise NotFound(f"run {run_id} has no artifact {path!r}")
+    return row
 
 
 class ArtifactService:
@@ -119,12 +128,15 @@ class ArtifactService:
     @operation("GET", "/runs/{run_id}/artifacts/content")
     def download(self, principal: Principal, run_id: str, path: str) -> BinaryIO:
         """Stream an artifact's bytes (verified against its digest as they are read)."""
+        digest = self.db.query(lambda s: _locate(s, run_id, path).digest)
+        return self.blobs.open(digest, verify=True)
 
-        def locate(session: Session) -> str:
-            run = find_run(session, run_id, include_deleted=True)
-            row = session.get(ArtifactRow, (run.id, path))
-            if row is None:
-                raise NotFound(f"run {run_id} has no artifact {path!r}")
-            return row.digest
-
-        return self.blobs.open(self.db.query(locate), verify=True)
+    @operation("GET", "/runs/{run_id}/artifacts/table")
+    def table(self, principal: Principal, run_id: str, query: TableQuery) -> TablePreview:
+        """The first rows of a table artifact (.parquet, .csv, .tsv, optionally gzipped .csv
+        and .tsv) with its columns' types, reading only those rows; a file that is not a
+        table, or a corrupt one, is a 400 saying what is wrong."""
+        digest = self.db.query(lambda s: _locate(s, run_id, query.path).digest)
+        table_format(query.path)  # not a table: say so before opening it
+        with self.blobs.open(digest) as stream:  # seekable: Parquet reads its footer first
+            return preview_table(query.path, stream, query.limit)

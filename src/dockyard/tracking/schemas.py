@@ -248,6 +248,30 @@ class Artifact(Model):
     created_at: dt.datetime
 
 
+Scalar = str | int | float | bool | None
+
+
+class TableQuery(Model):
+    path: str = Field(min_length=1, max_length=1024, description="the artifact's path")
+    limit: int = Field(100, ge=1, le=1000, description="rows to read from the start")
+
+
+class TableColumn(Model):
+    name: str
+    type: str = Field(description="its Arrow type, e.g. int64, double, string, timestamp[us]")
+
+
+class TablePreview(Model):
+    """The first rows of a table artifact (Parquet, CSV, TSV), as JSON-safe values: NaN and
+    infinities are null, times are ISO strings, bytes and nested values are shown as text."""
+
+    path: str
+    columns: list[TableColumn]
+    rows: list[list[Scalar]]
+    total_rows: int | None = Field(description="rows in the whole table; None if unknown")
+    truncated: bool = Field(description="whether the table has more rows than those shown")
+
+
 class ReapRequest(Model):
     timeout_seconds: int = Field(300, ge=1, description="silence after which a run has died")
 
