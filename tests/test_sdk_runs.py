@@ -17,7 +17,7 @@ import pytest
 import dockyard as dy
 from dockyard.client.client import Client, connect, connect_with
 from dockyard.core.config import Settings
-from dockyard.core.errors import InvalidInput
+from dockyard.core.errors import InvalidInput, Unavailable
 from dockyard.core.principal import local_principal
 from dockyard.projects.schemas import ProjectCreate
 from dockyard.sdk.spool import Spool
@@ -98,6 +98,68 @@ def test_automatic_capture(client: Client, tmp_path: Path, monkeypatch: pytest.M
         assert "epoch 1 done" in stream.read().decode()
     assert stored.metrics["system/cpu_percent"].count >= 2
     assert "system/process_rss_mib" in stored.metrics
+
+
+def _output_log(client: Client, run_id: str) -> str | None:
+    if "dockyard/output.log" not in {a.path for a in client.runs.artifacts(run_id)}:
+        return None
+    with client.runs.open_artifact(run_id, "dockyard/output.log") as stream:
+        return stream.read().decode()
+
+
+def _wait_for_log(client: Client, run_id: str, text: str) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        log = _output_log(client, run_id)
+        if log is not None and text in log:
+            return log
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} never reached the log of run {run_id}")
+
+
+def test_a_running_run_ships_its_printed_output(client: Client) -> None:
+    client.projects.create("p")
+    capture = dy.Capture(git=False, environment=False, system_metrics=False, output_interval=0.1)
+    with dy.start_run("p", client=client, capture=capture) as run:
+        print("epoch 1: loss 0.5")
+        assert "epoch 1" in _wait_for_log(client, run.id, "epoch 1: loss 0.5")
+        assert client.runs.get(run.id).status == "running"  # seen while it runs
+        print("epoch 2: loss 0.25", file=sys.stderr)
+        log = _wait_for_log(client, run.id, "epoch 2: loss 0.25")
+        assert log.index("epoch 1") < log.index("epoch 2")
+        print("the last words")
+    assert client.runs.get(run.id).status == "finished"
+    final = _output_log(client, run.id)
+    assert final is not None and final.endswith("the last words\n")
+    assert final.startswith("epoch 1: loss 0.5\n")
+
+
+def test_output_uploads_that_fail_while_running_warn_once(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client.projects.create("p")
+    upload = client.runs.upload_artifact
+    attempts: list[str] = []
+
+    def failing(run_id: str, path: str, data: object) -> object:
+        attempts.append(path)
+        raise Unavailable("the server went away")
+
+    capture = dy.Capture(git=False, environment=False, system_metrics=False, output_interval=0.05)
+    warned = pytest.warns(RuntimeWarning, match="could not be uploaded while it runs")
+    with warned as caught, dy.start_run("p", client=client, capture=capture) as run:
+        monkeypatch.setattr(client.runs, "upload_artifact", failing)
+        for i in range(3):
+            print(f"line {i}")
+            deadline = time.monotonic() + 30
+            while len(attempts) <= i and time.monotonic() < deadline:
+                time.sleep(0.02)
+        assert len(attempts) >= 3  # it kept trying while the program went on
+        monkeypatch.setattr(client.runs, "upload_artifact", upload)
+    assert len([w for w in caught if "could not be uploaded" in str(w.message)]) == 1
+    assert client.runs.get(run.id).status == "finished"
+    final = _output_log(client, run.id)
+    assert final is not None and "line 0" in final and "line 2" in final
 
 
 def test_capture_off_records_nothing_extra(client: Client) -> None:

@@ -15,6 +15,8 @@ import socket
 import subprocess
 import sys
 import threading
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import distributions
 from pathlib import Path
@@ -34,6 +36,9 @@ class Capture:
     output: bool = True
     system_metrics: bool = True
     system_interval: float = 10.0
+    output_interval: float | None = 5.0
+    """Seconds between uploads of the printed output so far while the run runs (only when
+    it grew); None: only when the run ends."""
 
     @classmethod
     def off(cls) -> Capture:
@@ -188,14 +193,82 @@ class OutputCapture:
         sys.stdout = Tee(sys.stdout, self._log, self._lock)
         sys.stderr = Tee(sys.stderr, self._log, self._lock)
 
+    def size(self) -> int:
+        """Characters written so far."""
+        with self._lock:
+            return self._log.tell()
+
+    def snapshot(self) -> bytes:
+        """What was written so far (the streams stay captured)."""
+        with self._lock:
+            return self._log.getvalue().encode()
+
     def stop(self) -> bytes:
         """Restore the streams and return what was written."""
         if isinstance(sys.stdout, Tee):
             sys.stdout = self._saved[0]
         if isinstance(sys.stderr, Tee):
             sys.stderr = self._saved[1]
-        with self._lock:
-            return self._log.getvalue().encode()
+        return self.snapshot()
+
+
+class OutputShipper:
+    """Uploads the output captured so far every ``interval`` seconds, when it grew, from a
+    thread of its own, so that a running run's log can be read while it runs.
+
+    A failed upload never reaches the user's program: it is warned about once, and the
+    next interval tries again.
+    """
+
+    def __init__(
+        self,
+        output: OutputCapture,
+        upload: Callable[[bytes], object],
+        interval: float,
+        what: str = "the run",
+    ) -> None:
+        self._output = output
+        self._upload = upload
+        self._interval = interval
+        self._what = what
+        self._shipped = 0  # characters delivered by the last successful upload
+        self._warned = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="dockyard-output", daemon=True)
+        self._thread.start()
+
+    def shipped(self, characters: int) -> bool:
+        """Whether the output up to ``characters`` was delivered already."""
+        return self._shipped >= characters
+
+    def ship(self) -> None:
+        """Upload the output so far if it grew since the last upload."""
+        size = self._output.size()
+        if size <= self._shipped:
+            return
+        try:
+            self._upload(self._output.snapshot())
+        except Exception as exc:  # never break the program over its log
+            if not self._warned:
+                self._warned = True
+                warnings.warn(
+                    f"the printed output of {self._what} could not be uploaded while it runs "
+                    f"({type(exc).__name__}: {exc}); trying again every {self._interval:g} s "
+                    "and when it ends",
+                    RuntimeWarning,
+                    stacklevel=1,
+                )
+            return
+        self._shipped = size
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.ship()
+
+    def stop(self) -> None:
+        """Stop the thread (an upload under way finishes first)."""
+        self._stop.set()
+        self._thread.join()
 
 
 class SystemSampler:

@@ -18,6 +18,7 @@ from dockyard.sdk.batcher import MetricBatcher
 from dockyard.sdk.capture import (
     Capture,
     OutputCapture,
+    OutputShipper,
     SystemSampler,
     environment,
     environment_files,
@@ -27,6 +28,7 @@ from dockyard.sdk.projects import ensure_project
 from dockyard.sdk.spool import Spool
 from dockyard.tracking.schemas import Run, RunStatus
 
+OUTPUT_LOG = "dockyard/output.log"  # the artifact holding a run's printed output
 _ACTIVE: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
     "dockyard_active_runs", default=()
 )
@@ -68,6 +70,13 @@ class ActiveRun:
         self._sender: MetricBatcher | None = None if lazy else self._start_sender()
         self._ended = False
         self._output = OutputCapture() if capture.output else None
+        self._shipper = (
+            OutputShipper(
+                self._output, self._upload_output, capture.output_interval, f"run {run.id}"
+            )
+            if self._output is not None and capture.output_interval is not None
+            else None
+        )
         self._sampler = (
             SystemSampler(self.log_metrics, capture.system_interval)
             if capture.system_metrics
@@ -79,6 +88,9 @@ class ActiveRun:
         spool = Spool(self.client.settings.home / "spool")
         self._sender = MetricBatcher(self.client.runs, self.id, spool)
         return self._sender
+
+    def _upload_output(self, log: bytes) -> None:
+        self.client.runs.upload_artifact(self.id, OUTPUT_LOG, io.BytesIO(log))
 
     @property
     def _batcher(self) -> MetricBatcher:
@@ -127,6 +139,8 @@ class ActiveRun:
             return
         self._ended = True
         atexit.unregister(self.end)
+        if self._shipper is not None:
+            self._shipper.stop()
         if self._sampler is not None:
             self._sampler.stop()
         if self._sender is not None:
@@ -148,12 +162,13 @@ class ActiveRun:
         try:
             if self._sampler is not None:
                 self._sampler.stop()
+            if self._shipper is not None:
+                self._shipper.stop()
             if self._output is not None:
                 log = self._output.stop()
-                if log:
-                    self.client.runs.upload_artifact(
-                        self.id, "dockyard/output.log", io.BytesIO(log)
-                    )
+                shipped = self._shipper is not None and self._shipper.shipped(self._output.size())
+                if log and not shipped:
+                    self._upload_output(log)
             if self._sender is not None:
                 self._sender.close()
             return self.client.runs.end(self.id, status)
