@@ -15,9 +15,10 @@ export function PageHeader({
     <header className="page-header">
       {crumbs.length > 0 && (
         <nav className="crumbs">
-          {crumbs.map(([label, href]) => (
+          {crumbs.map(([label, href], i) => (
             <span key={href}>
-              <Link to={href}>{label}</Link> /{" "}
+              {i > 0 && " / "}
+              <Link to={href}>{label}</Link>
             </span>
           ))}
         </nav>
