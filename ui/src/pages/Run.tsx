@@ -1,5 +1,5 @@
 // One run: what it was given, what it measured, what it wrote, where it came from.
-import { useParams } from "react-router";
+import { Link, useParams } from "react-router";
 import { ErrorMessage, Loading } from "../components/ErrorMessage";
 import { PageHeader } from "../components/PageHeader";
 import { type Tab, Tabs } from "../components/Tabs";
@@ -25,6 +25,9 @@ export default function RunPage() {
       <div className="run-page">
         <PageHeader crumbs={[["Runs", "/runs"]]} title="Run not found" />
         <ErrorMessage error={run.error} what={`run ${runId}`} />
+        <p>
+          <Link to="/runs">Back to the runs</Link>
+        </p>
       </div>
     );
   }

@@ -159,12 +159,13 @@ function useTable(run: Run, artifact: ArtifactFile) {
 
 function cell(value: unknown): string {
   if (value === null || value === undefined) return "";
-  if (typeof value === "number") return formatNumber(value);
+  // data as stored: no thousands separators (ids), floats without float noise
+  if (typeof value === "number") return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(10)));
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
 }
 
-const NUMERIC = /^(u?int|float|double|decimal|int\d|uint\d|float\d)/i;
+const NUMERIC = /^(u?int|float|halffloat|double|decimal)/i;
 
 export function TableView({ table }: { table: TablePreview }) {
   const numeric = table.columns.map((c) => NUMERIC.test(c.type));

@@ -2,6 +2,7 @@
 // run is running, optionally following its end.
 import { useQuery, type UseQueryResult } from "@tanstack/react-query";
 import { useEffect, useMemo, useRef, useState } from "react";
+import { Link } from "react-router";
 import type { ApiError } from "../../api/client";
 import { ErrorMessage, Loading } from "../../components/ErrorMessage";
 import { formatBytes, formatTime } from "../../format";
@@ -15,6 +16,44 @@ const TAIL_BYTES = 2 * 1024 * 1024;
 const HIGHLIGHT_LINES = 20_000;
 const BAD = /\b(error|exception|traceback|fatal|failed)\b/i;
 const WARN = /\bwarn(ing)?\b/i;
+
+/** The last lines of a failed run's output, where the reason usually is. */
+export function FailureTail({ run, artifacts }: { run: Run; artifacts: UseQueryResult<Artifact[], ApiError> }) {
+  const file = artifacts.data?.find((a) => a.path === LOG_PATH);
+  const log = useQuery<string, ApiError>({
+    queryKey: ["run-log-tail", run.id, file?.digest],
+    queryFn: async ({ signal }) => terminalText(decodeText((await fetchTail(run.id, LOG_PATH, 64 * 1024, signal)).bytes)),
+    enabled: Boolean(file),
+    staleTime: Infinity,
+  });
+  const lines = (log.data ?? "").replace(/\n+$/, "").split("\n").slice(-TAIL_LINES);
+  return (
+    <section className="panel run-failure" data-testid="run-failure">
+      <h2>
+        The run {run.status === "killed" ? "was killed" : "failed"}
+        {run.end_time ? <span className="muted small">at {formatTime(run.end_time)} UTC</span> : null}
+      </h2>
+      {!file ? (
+        <p className="muted">It recorded no output to tell why.</p>
+      ) : log.error ? (
+        <ErrorMessage error={log.error} what="the log" />
+      ) : log.data === undefined ? (
+        <Loading what="the end of its output" />
+      ) : (
+        <>
+          <p className="muted small">
+            {lines.length === 1 ? "The last line" : `The last ${lines.length} lines`} of its output — <Link to="?tab=logs">see the whole log</Link>
+          </p>
+          <pre className="run-text">
+            <LogText text={lines.join("\n")} />
+          </pre>
+        </>
+      )}
+    </section>
+  );
+}
+
+const TAIL_LINES = 15;
 
 function LogText({ text }: { text: string }) {
   const lines = useMemo(() => text.split("\n"), [text]);

@@ -66,7 +66,7 @@ function Toolbar({
         onChange={(e) => state.setFilter(e.target.value)}
         data-testid="metric-filter"
       />
-      <span className="muted small">{shown === count ? `${count} charts` : `${shown} of ${count} charts`}</span>
+      <span className="muted small">{shown === count ? `${count} ${count === 1 ? "chart" : "charts"}` : `${shown} of ${count} charts`}</span>
       <span className="spacer" />
       <div className="run-control">
         <span>X axis</span>

@@ -6,6 +6,7 @@ import type { ApiError } from "../../api/client";
 import { KeyValue } from "../../components/KeyValue";
 import { formatBytes, formatNumber } from "../../format";
 import type { Artifact, Run } from "./api";
+import { FailureTail } from "./LogsTab";
 import { isSystemMetric } from "./MetricsTab";
 
 const AUTO_TAG = "dockyard.";
@@ -150,7 +151,9 @@ export function OverviewTab({ run, artifacts }: { run: Run; artifacts: UseQueryR
         <div className="card">
           <div className="label">Metrics</div>
           <div className="value">{userMetrics.length}</div>
-          <div className="label">{formatNumber(points)} points</div>
+          <div className="label">
+            {formatNumber(points)} {points === 1 ? "point" : "points"}
+          </div>
         </div>
         <div className="card">
           <div className="label">Last step</div>
@@ -162,6 +165,7 @@ export function OverviewTab({ run, artifacts }: { run: Run; artifacts: UseQueryR
           <div className="label">{formatBytes(files.reduce((s, f) => s + f.size, 0))}</div>
         </Link>
       </div>
+      {(run.status === "failed" || run.status === "killed") && <FailureTail run={run} artifacts={artifacts} />}
       {run.note && (
         <section className="panel run-note" data-testid="run-note">
           <h2>Note</h2>

@@ -83,6 +83,8 @@ describe("previewKind", () => {
     expect(previewKind("p.parquet")).toBe("table");
     expect(previewKind("s.csv")).toBe("table");
     expect(previewKind("s.tsv")).toBe("table");
+    expect(previewKind("s.csv.gz", "application/gzip")).toBe("table");
+    expect(previewKind("s.tar.gz", "application/gzip")).toBe("binary");
     expect(previewKind("r.html")).toBe("html");
     expect(previewKind("dockyard/git.diff")).toBe("diff");
   });

@@ -122,6 +122,7 @@ export function extension(path: string): string {
 
 /** How to show a file: by extension first, then by media type. */
 export function previewKind(path: string, mediaType = ""): PreviewKind {
+  if (/\.(csv|tsv)\.gz$/i.test(path)) return "table";
   const byExt = EXT[extension(path)];
   if (byExt) return byExt;
   const type = mediaType.toLowerCase();
