@@ -57,6 +57,24 @@ describe("models", () => {
     await shot(page, "model-aliases");
   });
 
+  it("shows an alias history with gated moves, an override and a rollback", async (ctx) => {
+    const probe = await open("/");
+    const status = await probe.page.evaluate(async () => (await fetch("/api/v1/models/ui-sample-model")).status);
+    if (status !== 200) ctx.skip(); // seeded by the ui_sample part of e2e/seed.py
+    const { page, errors } = await open("/models/ui-sample-model?tab=aliases");
+    await page.locator("[data-testid=alias-move]").nth(3).waitFor();
+    const text = await page.locator("[data-testid=aliases]").textContent();
+    expect(text).toContain("rolled back v3 → v2");
+    expect(text).toContain("despite failed gates");
+    await expectNoErrors(page, errors);
+    await shot(page, "model-aliases-history");
+
+    const versions = await open("/models/ui-sample-model");
+    await versions.page.locator("[data-testid=model-version-row]").nth(2).waitFor();
+    await versions.page.waitForFunction(() => document.querySelector("[data-testid=model-versions]")?.textContent?.includes("train_accuracy"));
+    await shot(versions.page, "model-versions-several");
+  });
+
   it("shows the model card in a sandboxed frame and as Markdown", async () => {
     const { page, errors } = await open(`/models/${model()}?version=1&tab=card`);
     const frame = page.locator("[data-testid=card-frame]");

@@ -95,10 +95,10 @@ export default function Dataset() {
           <div className="ds-cards" style={{ marginTop: 12 }}>
             <Card label="versions" value={formatNumber(d.versions)} />
             <Card label="latest" value={d.latest ? `v${d.latest}` : "—"} />
-            <Card label={`rows${v ? ` (v${v.number})` : ""}`} value={v ? formatNumber(v.rows) : "…"} />
-            <Card label="columns" value={v ? formatNumber(v.columns.length) : "…"} />
-            <Card label="size" value={v ? formatBytes(v.bytes) : "…"} />
-            <Card label="files" value={v ? formatNumber(v.files?.length ?? 0) : "…"} />
+            <Card label={`rows${v ? ` (v${v.number})` : ""}`} value={v ? formatNumber(v.rows) : version.error ? "—" : "…"} />
+            <Card label="columns" value={v ? formatNumber(v.columns.length) : version.error ? "—" : "…"} />
+            <Card label="size" value={v ? formatBytes(v.bytes) : version.error ? "—" : "…"} />
+            <Card label="files" value={v ? formatNumber(v.files?.length ?? 0) : version.error ? "—" : "…"} />
           </div>
           <div className="panel">
             <div className="ds-section-title">

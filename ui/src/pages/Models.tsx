@@ -1,5 +1,5 @@
 // The model registry: every registered model with its latest version and aliases.
-import { useInfiniteQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useQueries } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { type ApiError, type Schemas, getJson, seg } from "../api/client";
@@ -46,6 +46,15 @@ export default function Models() {
     placeholderData: (previous) => previous,
   });
   const items = models.data?.pages.flatMap((p) => p.items) ?? [];
+  // the latest version of each model: its flavor, and its description when the model has none
+  const latest = useQueries({
+    queries: items.map((m) => ({
+      queryKey: [`/models/${seg(m.name)}/versions/${m.latest_version}`, {}],
+      queryFn: ({ signal }: { signal: AbortSignal }) => getJson<Schemas["ModelVersion"]>(`/models/${seg(m.name)}/versions/${m.latest_version}`, {}, signal),
+      enabled: Boolean(m.latest_version),
+      staleTime: 30_000,
+    })),
+  });
   const names = (projects.data?.items ?? []).map((p) => p.name);
 
   return (
@@ -96,6 +105,7 @@ export default function Models() {
                 <th>Model</th>
                 <th>Project</th>
                 <th>Latest version</th>
+                <th>Flavor</th>
                 <th>Aliases</th>
                 <th>Tags</th>
                 <th>Updated</th>
@@ -103,7 +113,9 @@ export default function Models() {
               </tr>
             </thead>
             <tbody>
-              {items.map((m) => {
+              {items.map((m, i) => {
+                const version = latest[i]?.data;
+                const description = m.description || version?.description;
                 const href = `/models/${seg(m.name)}`;
                 const aliases = Object.entries(m.aliases ?? {});
                 const tags = Object.entries(m.tags ?? {});
@@ -113,12 +125,16 @@ export default function Models() {
                       <Link to={href} className="md-name">
                         {m.name}
                       </Link>
-                      {m.description && <div className="md-desc">{m.description}</div>}
+                      {description && <div className="md-desc">{description}</div>}
                     </td>
                     <td>
                       <Link to={`/projects/${seg(m.project)}`}>{m.project}</Link>
                     </td>
-                    <td>{m.latest_version ? <Link to={`${href}?version=${m.latest_version}`}>v{m.latest_version}</Link> : <span className="muted">—</span>}</td>
+                    <td>
+                      {m.latest_version ? <Link to={`${href}?version=${m.latest_version}`}>v{m.latest_version}</Link> : <span className="muted">—</span>}
+                      {version && <div className="md-from">{formatAgo(version.created_at)}</div>}
+                    </td>
+                    <td>{version ? <span className="md-tag">{version.flavor}</span> : null}</td>
                     <td>
                       {aliases.length === 0 && <span className="muted">—</span>}
                       {aliases.map(([alias, version]) => (

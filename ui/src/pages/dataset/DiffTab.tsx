@@ -5,7 +5,7 @@ import { type Schemas, seg } from "../../api/client";
 import { useGetKeep } from "../../api/hooks";
 import { Pending } from "../../components/ErrorMessage";
 import { formatNumber } from "../../format";
-import { type DiffCell, PSI_MAJOR, PSI_MODERATE, diffTable, formatScalar, guessKey, shiftTable } from "./logic";
+import { type DiffCell, PSI_MAJOR, PSI_MODERATE, diffTable, formatScalar, guessKey, shiftTable, short } from "./logic";
 import { show } from "./ValidationTab";
 
 type Version = Schemas["Version"];
@@ -313,7 +313,7 @@ function Cell({ cell }: { cell: DiffCell | undefined }) {
   return <>{show(cell.value)}</>;
 }
 
-function Pair({ pair, format = (v) => formatScalar(v as never) }: { pair: readonly unknown[]; format?: (v: unknown) => string }) {
+function Pair({ pair, format = (v) => (typeof v === "number" ? short(v) : formatScalar(v as never)) }: { pair: readonly unknown[]; format?: (v: unknown) => string }) {
   const [a, b] = pair;
   const fa = format(a ?? null);
   const fb = format(b ?? null);

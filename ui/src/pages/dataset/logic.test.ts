@@ -14,6 +14,7 @@ import {
   percent,
   producersAndConsumers,
   shiftReasons,
+  short,
   shiftTable,
   summaryRows,
 } from "./logic";
@@ -88,6 +89,17 @@ describe("columnSeries", () => {
 
   it("has nothing to draw without histogram or top values", () => {
     expect(columnSeries(stats({ type: "string", top: [] }))).toBeNull();
+  });
+});
+
+describe("short", () => {
+  it("keeps 4 significant digits", () => {
+    expect(short(70.12005880000693)).toBe("70.12");
+    expect(short(138.15141464024367)).toBe("138.2");
+    expect(short(5.045888322012735)).toBe("5.046");
+    expect(short(1234.5678)).toBe("1,235");
+    expect(short(200000)).toBe("200,000");
+    expect(short(0.000012345)).toBe("1.23e-5");
   });
 });
 

@@ -32,6 +32,15 @@ export function formatScalar(value: Scalar): string {
   return value;
 }
 
+/** A measurement in 4 significant digits ("70.12", "138.2", "0.0123"); integers whole. */
+export function short(value: number | null | undefined): string {
+  if (value === null || value === undefined) return "";
+  if (Number.isInteger(value) || !Number.isFinite(value)) return formatNumber(value);
+  const abs = Math.abs(value);
+  if (abs >= 1e6 || abs < 1e-4) return value.toExponential(2);
+  return Number(value.toPrecision(4)).toLocaleString("en-US", { maximumFractionDigits: 8 });
+}
+
 /** "12.3%" of part over whole ("" when whole is 0). */
 export function percent(part: number, whole: number): string {
   if (!whole) return "";
@@ -152,11 +161,11 @@ export function summaryRows(stats: ColumnStats, rows: number): [string, string][
   if (stats.distinct !== null && stats.distinct !== undefined) out.push(["distinct", `≈ ${formatNumber(stats.distinct)}`]);
   if (kind === "numeric") {
     out.push(["min", formatScalar(stats.min as Scalar)], ["max", formatScalar(stats.max as Scalar)]);
-    if (stats.mean !== null && stats.mean !== undefined) out.push(["mean", formatNumber(stats.mean)]);
-    if (stats.std !== null && stats.std !== undefined) out.push(["std", formatNumber(stats.std)]);
+    if (stats.mean !== null && stats.mean !== undefined) out.push(["mean", short(stats.mean)]);
+    if (stats.std !== null && stats.std !== undefined) out.push(["std", short(stats.std)]);
     const q = stats.quantiles ?? {};
-    if (q.p50 !== undefined) out.push(["median", formatNumber(q.p50)]);
-    if (q.p05 !== undefined && q.p95 !== undefined) out.push(["p5 – p95", `${formatNumber(q.p05)} – ${formatNumber(q.p95)}`]);
+    if (q.p50 !== undefined) out.push(["median", short(q.p50)]);
+    if (q.p05 !== undefined && q.p95 !== undefined) out.push(["p5 – p95", `${short(q.p05)} – ${short(q.p95)}`]);
   } else if (kind === "temporal" || kind === "string" || kind === "boolean") {
     if (kind !== "boolean") {
       if (stats.min !== null && stats.min !== undefined) out.push(["min", formatScalar(stats.min as Scalar)]);

@@ -76,7 +76,7 @@ function AliasPanel({ name, alias }: { name: string; alias: Alias }) {
           )}
         </div>
         <div>
-          <h3>History {history.data && <span className="muted">({moves.length} moves)</span>}</h3>
+          <h3>History {history.data && <span className="muted">({moves.length} move{moves.length === 1 ? "" : "s"})</span>}</h3>
           <Pending query={history} what="the alias history" />
           {history.data && moves.length === 0 && <p className="muted small">No moves recorded.</p>}
           <ol className="md-timeline">
@@ -125,7 +125,7 @@ function Move({ name, move }: { name: string; move: Schemas["AliasMove"] }) {
                 <th>Gate</th>
                 <th>Result</th>
                 <th className="num">Value</th>
-                <th className="num">Current</th>
+                <th className="num" title="the value of the version the alias pointed at">Current version</th>
                 <th>Evaluation run</th>
               </tr>
             </thead>

@@ -3,7 +3,8 @@
 import { useQueries } from "@tanstack/react-query";
 import { Link } from "react-router";
 import { type Schemas, getJson, seg } from "../../api/client";
-import { formatNumber, formatTime } from "../../format";
+import { formatTime } from "../../format";
+import { short } from "../dataset/logic";
 import { signatureSummary, versionMetrics } from "./logic";
 
 type ModelVersion = Schemas["ModelVersion"];
@@ -40,6 +41,7 @@ export function VersionsTab({ name, versions, selected, preferred, onSelect }: {
           {versions.map((v, i) => {
             const lineage = lineages[i]?.data;
             const picked = versionMetrics(lineage, preferred, 3);
+            const evaluations = [...new Map(picked.filter((m) => m.from === "evaluation").map((m) => [m.run.id, m.run])).values()];
             return (
               <tr key={v.version} className={`md-clickable ${v.version === selected ? "md-selected" : ""}`} onClick={() => onSelect(v.version)} data-testid="model-version-row">
                 <td>
@@ -71,18 +73,24 @@ export function VersionsTab({ name, versions, selected, preferred, onSelect }: {
                 </td>
                 <td className="small">{signatureSummary(v.manifest.signature)}</td>
                 <td onClick={(e) => e.stopPropagation()}>
-                  {picked.metrics.map(([k, value]) => (
-                    <span key={k} className="md-metric">
-                      <span>{k}</span>
-                      {formatNumber(value)}
+                  {picked.map((m) => (
+                    <span key={m.name} className="md-metric" title={`${m.name} = ${m.value} (${m.from === "source" ? "source run" : "evaluation"} ${m.run.name})`}>
+                      <span>{m.name}</span>
+                      {short(m.value)}
                     </span>
                   ))}
-                  {picked.from === "evaluation" && picked.run && (
+                  {evaluations.length > 0 && (
                     <div className="md-from">
-                      from evaluation <Link to={`/runs/${seg(picked.run.id)}`}>{picked.run.name}</Link>
+                      from evaluation{evaluations.length > 1 ? "s" : ""}{" "}
+                      {evaluations.map((r, j) => (
+                        <span key={r.id}>
+                          {j > 0 && ", "}
+                          <Link to={`/runs/${seg(r.id)}`}>{r.name}</Link>
+                        </span>
+                      ))}
                     </div>
                   )}
-                  {lineage && picked.metrics.length === 0 && <span className="muted">none logged</span>}
+                  {lineage && picked.length === 0 && <span className="muted">none logged</span>}
                   {!lineage && i < METRIC_VERSIONS && lineages[i]?.isPending && <span className="muted">…</span>}
                 </td>
                 <td className="small">{v.description || <span className="muted">—</span>}</td>

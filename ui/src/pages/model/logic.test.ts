@@ -98,17 +98,24 @@ describe("metrics", () => {
   const lineage = (source: Run | null, evaluations: Run[]): ModelLineage =>
     ({ version: {} as ModelLineage["version"], run: source, inputs: [], evaluations, code: {}, environment: {} }) as ModelLineage;
 
-  it("takes the source run's metrics, else the evaluation that logged the gate's metric", () => {
-    const source = run("train", { metrics: { loss: metric(0.1) } });
-    expect(versionMetrics(lineage(source, []), ["auc"])).toMatchObject({ from: "source", metrics: [["loss", 0.1]] });
-    const register = run("register");
-    const score = run("score", { start_time: "2026-02-01T00:00:00Z", metrics: { rows: metric(5) } });
+  it("takes the gates' metrics from the newest evaluation that logged them, then the source run's", () => {
+    const source = run("train", { metrics: { loss: metric(0.1), "system/cpu_percent": metric(3) } });
+    expect(versionMetrics(lineage(source, []), ["auc"]).map((m) => [m.name, m.value, m.from])).toEqual([["loss", 0.1, "source"]]);
+    const old = run("evaluate-old", { start_time: "2025-01-01T00:00:00Z", metrics: { auc: metric(0.7) } });
     const evaluate = run("evaluate", { metrics: { auc: metric(0.88), rows: metric(3) } });
-    const picked = versionMetrics(lineage(register, [score, evaluate]), ["auc"]);
-    expect(picked.from).toBe("evaluation");
-    expect(picked.run?.id).toBe("evaluate");
-    expect(picked.metrics[0]).toEqual(["auc", 0.88]);
-    expect(versionMetrics(lineage(register, []))).toEqual({ metrics: [], run: null, from: null });
+    const score = run("score", { start_time: "2026-02-01T00:00:00Z", metrics: { scored: metric(5) } });
+    const picked = versionMetrics(lineage(source, [old, score, evaluate]), ["auc"]);
+    expect(picked.map((m) => [m.name, m.value, m.from, m.run.id])).toEqual([
+      ["auc", 0.88, "evaluation", "evaluate"],
+      ["loss", 0.1, "source", "train"],
+      ["scored", 5, "evaluation", "score"],
+    ]);
+    expect(versionMetrics(lineage(run("register"), []))).toEqual([]);
+    expect(versionMetrics(undefined)).toEqual([]);
+  });
+
+  it("leaves out system metrics", () => {
+    expect(pickMetrics({ "system/cpu_percent": metric(1), acc: metric(0.5) })).toEqual([["acc", 0.5]]);
   });
 });
 

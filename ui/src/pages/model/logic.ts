@@ -58,32 +58,53 @@ export function moveStatus(move: AliasMove): string {
   return "done";
 }
 
-/** Up to `n` metrics of a run (last values): the preferred names first, then by name. */
+/** Metrics a run logged that describe the model: not the system monitor's (system/...). */
+function modelMetrics(metrics: Record<string, { last: number }> | undefined): [string, number][] {
+  return Object.entries(metrics ?? {})
+    .filter(([name, m]) => m && typeof m.last === "number" && !name.startsWith("system/"))
+    .map(([name, m]) => [name, m.last]);
+}
+
+/** Up to `n` metrics of a run (last values): the preferred names first, then plain names
+ * before dotted ones (per-segment breakdowns), by name; system metrics left out. */
 export function pickMetrics(metrics: Record<string, { last: number }> | undefined, preferred: readonly string[] = [], n = 3): [string, number][] {
-  const all = Object.entries(metrics ?? {}).filter(([, m]) => m && typeof m.last === "number");
   const rank = (name: string) => {
     const i = preferred.indexOf(name);
     return i < 0 ? preferred.length + (name.includes(".") ? 1 : 0) : i;
   };
-  return all
+  return modelMetrics(metrics)
     .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
-    .slice(0, n)
-    .map(([name, m]) => [name, m.last]);
+    .slice(0, n);
 }
 
-/** The metrics that describe a version: its source run's if it logged any, else those of the
- * evaluation runs that loaded it (newest first), with where they came from. */
-export function versionMetrics(lineage: ModelLineage | undefined, preferred: readonly string[] = [], n = 3): { metrics: [string, number][]; run: Run | null; from: "source" | "evaluation" | null } {
-  if (!lineage) return { metrics: [], run: null, from: null };
-  if (lineage.run && Object.keys(lineage.run.metrics ?? {}).length > 0)
-    return { metrics: pickMetrics(lineage.run.metrics, preferred, n), run: lineage.run, from: "source" };
-  const evaluations = [...(lineage.evaluations ?? [])]
-    .filter((r) => Object.keys(r.metrics ?? {}).length > 0)
-    .sort((a, b) => b.start_time.localeCompare(a.start_time));
-  // prefer an evaluation that logged a preferred metric (the gate's), else the newest
-  const chosen = evaluations.find((r) => preferred.some((p) => r.metrics && p in r.metrics)) ?? evaluations[0];
-  if (!chosen) return { metrics: [], run: null, from: null };
-  return { metrics: pickMetrics(chosen.metrics, preferred, n), run: chosen, from: "evaluation" };
+export interface VersionMetric {
+  name: string;
+  value: number;
+  /** The run it was logged in: the source run, or an evaluation that loaded the version. */
+  run: Run;
+  from: "source" | "evaluation";
+}
+
+/** Up to `n` metrics that describe a version: each preferred metric (the gates') from the
+ * newest evaluation that logged it, else from the source run; then the source run's own
+ * metrics; then those of the newest evaluation. */
+export function versionMetrics(lineage: ModelLineage | undefined, preferred: readonly string[] = [], n = 3): VersionMetric[] {
+  if (!lineage) return [];
+  const evaluations = [...(lineage.evaluations ?? [])].sort((a, b) => b.start_time.localeCompare(a.start_time));
+  const out: VersionMetric[] = [];
+  const has = (name: string) => out.some((m) => m.name === name);
+  const add = (name: string, value: number, run: Run, from: VersionMetric["from"]) => {
+    if (out.length < n && !has(name)) out.push({ name, value, run, from });
+  };
+  for (const name of preferred) {
+    const evaluation = evaluations.find((r) => modelMetrics(r.metrics).some(([k]) => k === name));
+    const found = evaluation ?? (lineage.run && modelMetrics(lineage.run.metrics).some(([k]) => k === name) ? lineage.run : null);
+    if (found) add(name, (found.metrics ?? {})[name].last, found, found === lineage.run ? "source" : "evaluation");
+  }
+  if (lineage.run) for (const [name, value] of pickMetrics(lineage.run.metrics, [], n)) add(name, value, lineage.run, "source");
+  const newest = evaluations.find((r) => modelMetrics(r.metrics).length > 0);
+  if (newest) for (const [name, value] of pickMetrics(newest.metrics, [], n)) add(name, value, newest, "evaluation");
+  return out;
 }
 
 /** "12 inputs (float64) → prediction (float64)", or "no signature". */
