@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,10 @@ class SeedRun:
     end_ms: int
     params: list[tuple[str, str]]
     metrics: list[tuple[str, float, float, float]]  # key, last, min, max
+    tags: list[tuple[str, str]] = field(default_factory=list)
+    history: dict[str, list[float]] = field(default_factory=dict)
+    """The points (steps 0, 1, ...) of some of the metrics, whose summaries they then make;
+    a metric without them only has a summary claiming STEPS_PER_RUN points."""
 
 
 def seed_runs(count: int, seed: int = 7) -> Iterator[SeedRun]:

@@ -1,0 +1,334 @@
+"""Seed a dockyard home for the UI's end-to-end tests.
+
+    .venv/bin/python ui/e2e/seed.py HOME [--runs 100000]
+
+On the embedded home HOME (SQLite and a blob folder): the fraud demo (project ``fraud``, the
+dataset ``fraud/transactions``, the model ``fraud-detector`` with its ``champion`` alias and a
+pipeline run), then RUNS runs in the project ``scale`` (a few experiments, params, metrics
+with a few steps of history, tags) inserted straight into the tables by the benchmarks' bulk
+seed, then in ``fraud`` a run with an artifact of every previewable kind (text, JSON, PNG,
+Parquet, CSV, HTML) and a 20,000-point metric, and a run that failed. The last line printed
+is a JSON summary (ids of the special runs, counts); progress goes to stderr.
+
+Seeding again with the same RUNS only prints the summary again (HOME/.seeded holds it).
+A home seeded with another RUNS, or left half-seeded, is emptied and seeded anew; a home
+this script did not make is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import random
+import shutil
+import struct
+import sys
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "benchmarks"))  # its tracking_env and tracking_data: imported
+# only when seeding, so that a home seeded already is answered at once
+
+if TYPE_CHECKING:
+    from tracking_data import SeedRun
+
+SEEDED = ".seeded"  # the summary of a finished seed, with its run count
+SEEDING = ".seeding"  # present while seeding: a home with it (only) may be emptied
+KEPT = {"seed-summary.json"}  # written next to the seed by the e2e setup
+
+SCALE_PROJECT = "scale"
+SCALE_EXPERIMENTS = ["baseline", "tuning", "ablation", "sweep-lr", "sweep-depth"]
+SCALE_METRICS = ("loss", "accuracy", "auc")
+SCALE_STEPS = 5
+LONG_METRIC_POINTS = 20_000
+
+
+def say(line: str) -> None:
+    print(f"seed: {line}", file=sys.stderr, flush=True)
+
+
+# --- the home -------------------------------------------------------------------------------
+
+
+def prepare(home: Path, runs: int) -> dict[str, Any] | None:
+    """The summary of an earlier seed of ``runs`` runs, else None once ``home`` is ready."""
+    marker = home / SEEDED
+    if marker.exists():
+        try:
+            done = json.loads(marker.read_text())
+        except ValueError:
+            done = {}
+        if done.get("runs") == runs and isinstance(done.get("summary"), dict):
+            return dict(done["summary"])
+    leftovers = [p for p in home.iterdir() if p.name not in KEPT] if home.exists() else []
+    if leftovers and not (marker.exists() or (home / SEEDING).exists()):
+        raise SystemExit(
+            f"seed: {home} holds files this script did not make ({leftovers[0].name}, ...); "
+            "give an empty or new folder"
+        )
+    for path in leftovers:
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    home.mkdir(parents=True, exist_ok=True)
+    (home / SEEDING).write_text(json.dumps({"runs": runs}))
+    return None
+
+
+# --- the scale project: many runs straight into the tables ----------------------------------
+
+
+def scale_runs(count: int) -> Iterator[SeedRun]:
+    """``count`` runs, one a minute up to two hours ago: params, tags and three metrics of
+    SCALE_STEPS points each (a loss going down, accuracy and auc going up)."""
+    from tracking_data import SeedRun
+
+    rng = random.Random(11)
+    now_ms = int(time.time() * 1000)
+    first = now_ms - 2 * 3_600_000 - count * 60_000
+    users = ("alice", "bob", "carol", "dan", "erin")
+    for i in range(count):
+        lr = rng.choice((0.3, 0.1, 0.03, 0.01, 0.003, 0.001))
+        depth = rng.randint(2, 12)
+        quality = min(0.99, 0.6 + 0.3 * rng.random() + 0.02 * math.log10(1 / lr))
+        loss = [
+            round((1 - quality) + 0.8 * math.exp(-s) * rng.random(), 6) for s in range(SCALE_STEPS)
+        ]
+        accuracy = [round(quality * (1 - 0.3 * math.exp(-s)), 6) for s in range(SCALE_STEPS)]
+        auc = [round(min(1.0, a + 0.02 * rng.random()), 6) for a in accuracy]
+        history = dict(zip(SCALE_METRICS, (loss, accuracy, auc), strict=True))
+        start = first + i * 60_000
+        yield SeedRun(
+            index=i,
+            name=f"scale-{i:06d}",
+            experiment=i % len(SCALE_EXPERIMENTS),
+            user=users[i % len(users)],
+            status="failed" if rng.random() < 0.05 else "finished",
+            start_ms=start,
+            end_ms=start + rng.randint(10_000, 3_600_000),
+            params=[
+                ("lr", repr(lr)),
+                ("depth", str(depth)),
+                ("batch_size", str(2 ** rng.randint(4, 9))),
+                ("optimizer", rng.choice(("adam", "sgd", "rmsprop"))),
+                ("dropout", repr(round(rng.random() * 0.5, 2))),
+                ("model", rng.choice(("mlp", "cnn", "gbm"))),
+                ("seed", str(i % 1000)),
+                ("epochs", str(SCALE_STEPS)),
+            ],
+            metrics=[(key, v[-1], min(v), max(v)) for key, v in history.items()],
+            history=history,
+            tags=[
+                ("team", rng.choice(("risk", "growth", "platform"))),
+                ("stage", rng.choice(("dev", "staging", "prod"))),
+                ("dataset", f"fraud/transactions@{1 + i % 3}"),
+            ],
+        )
+
+
+# --- the special runs in fraud ----------------------------------------------------------------
+
+
+def png(width: int = 64, height: int = 48) -> bytes:
+    """A small RGB gradient as a valid PNG (no imaging library needed)."""
+    rows = b"".join(
+        b"\x00" + bytes(c for x in range(width) for c in (x * 4 % 256, y * 5 % 256, 160))
+        for y in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def preview_files(folder: Path) -> list[Path]:
+    """One file of each kind the UI previews, in ``folder``."""
+    import pandas as pd
+
+    rng = random.Random(3)
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    frame = pd.DataFrame(
+        {
+            "transaction_id": list(range(1, 501)),
+            "amount": [round(rng.lognormvariate(3, 1), 2) for _ in range(500)],
+            "score": [rng.random() if i % 50 else float("nan") for i in range(500)],
+            "merchant": [rng.choice(["acme", "globex", "initech", None]) for _ in range(500)],
+            "is_fraud": [rng.random() < 0.03 for _ in range(500)],
+            "at": [start + dt.timedelta(minutes=17 * i) for i in range(500)],
+        }
+    )
+    files = {
+        "notes.txt": "Notes of the preview run.\nEvery artifact kind the UI shows is here.\n",
+        "config.json": json.dumps(
+            {"model": "gbm", "params": {"lr": 0.05, "depth": 6}, "features": ["amount"]},
+            indent=2,
+        ),
+        "report.html": (
+            "<!doctype html><html><head><title>Report</title></head><body>"
+            "<h1>Fraud report</h1><p>AUC <b>0.91</b> on the holdout.</p></body></html>"
+        ),
+    }
+    made = []
+    for name, text in files.items():
+        (folder / name).write_text(text)
+        made.append(folder / name)
+    (folder / "roc.png").write_bytes(png())
+    frame.to_parquet(folder / "predictions.parquet", index=False)
+    frame.to_csv(folder / "predictions.csv", index=False)
+    made += [folder / "roc.png", folder / "predictions.parquet", folder / "predictions.csv"]
+    return made
+
+
+def special_runs(client: Any, work: Path) -> dict[str, Any]:
+    """The preview run (artifacts of every kind, a 20k-point metric) and a failed run."""
+    import dockyard as dy
+    from dockyard.tracking.schemas import MetricBatch, MetricSeries
+
+    capture = dy.Capture(git=False, system_metrics=False)
+    with dy.start_run(
+        "fraud",
+        experiment="previews",
+        name="artifact-previews",
+        params={"lr": 0.05, "depth": 6},
+        tags={"purpose": "ui-e2e"},
+        capture=capture,
+        client=client,
+    ) as run:
+        print("logging one artifact of each kind and a long metric", file=sys.stderr)
+        artifacts = []
+        for path in preview_files(work):
+            run.log_artifact(path, f"previews/{path.name}")
+            artifacts.append(f"previews/{path.name}")
+        steps = list(range(LONG_METRIC_POINTS))
+        now_ms = int(time.time() * 1000) - LONG_METRIC_POINTS * 100
+        values = [math.exp(-s / 4000) + 0.05 * math.sin(s / 40) for s in steps]
+        values[12_345] = 3.0  # a spike a downsampled chart must keep
+        series = MetricSeries(
+            steps=steps, timestamps=[now_ms + 100 * s for s in steps], values=values
+        )
+        client.runs.log_batch(run.id, MetricBatch(series={"train/loss": series}))
+        run.log_metrics({"auc": 0.91, "accuracy": 0.97}, step=0)
+        preview_id = run.id
+    failed_id = None
+    try:
+        with dy.start_run(
+            "fraud",
+            experiment="previews",
+            name="deliberately-failed",
+            tags={"purpose": "ui-e2e"},
+            capture=capture,
+            client=client,
+        ) as run:
+            failed_id = run.id
+            run.log_metrics({"loss": 0.9}, step=0)
+            print("about to fail on purpose", file=sys.stderr)
+            raise RuntimeError("this run fails on purpose (ui/e2e/seed.py)")
+    except RuntimeError:
+        pass
+    return {
+        "preview_run": preview_id,
+        "preview_artifacts": sorted(artifacts),
+        "long_metric": {"run": preview_id, "key": "train/loss", "points": LONG_METRIC_POINTS},
+        "failed_run": failed_id,
+    }
+
+
+# --- all of it ------------------------------------------------------------------------------
+
+
+def seed(home: Path, runs: int) -> dict[str, Any]:
+    from dockyard.client.client import connect_with
+    from dockyard.core.config import load_settings
+    from dockyard.demo.pipeline import ALIAS, DATASET, MODEL, PROJECT
+    from dockyard.demo.run import run_demo
+    from tracking_env import seed_tracking
+
+    began = time.perf_counter()
+    settings = load_settings(home=home, environ={})
+    say(f"running the fraud demo on {home}")
+    with connect_with(settings) as client:
+        demo = run_demo(client, say=say)
+        if not demo.succeeded:
+            raise SystemExit(f"seed: the demo's pipeline ended {demo.pipeline.status}")
+    demo_seconds = time.perf_counter() - began
+    say(f"demo done in {demo_seconds:.1f} s; inserting {runs:,} runs into {SCALE_PROJECT!r}")
+    scale_seconds = seed_tracking(
+        home,
+        settings.db,
+        runs,
+        project=SCALE_PROJECT,
+        experiments=SCALE_EXPERIMENTS,
+        make_runs=scale_runs,
+    )
+    say(f"{runs:,} runs in {scale_seconds:.1f} s; adding the preview and failed runs")
+    work = home / "cache" / "seed-previews"
+    work.mkdir(parents=True, exist_ok=True)
+    with connect_with(settings) as client:
+        special = special_runs(client, work)
+        champion = client.models.get(MODEL).aliases.get(ALIAS)
+        fraud_runs = client.runs.search(projects=[PROJECT], limit=1, count=True).total
+    shutil.rmtree(work)
+    return {
+        "home": str(home),
+        "runs": runs,
+        **special,
+        "demo": {
+            "project": PROJECT,
+            "dataset": f"{PROJECT}/{DATASET}",
+            "dataset_version": demo.version.number,
+            "model": MODEL,
+            "alias": ALIAS,
+            "champion_version": champion,
+            "pipeline_run": demo.pipeline.id,
+            "runs": fraud_runs,
+        },
+        "scale": {
+            "project": SCALE_PROJECT,
+            "runs": runs,
+            "experiments": SCALE_EXPERIMENTS,
+            "metrics": list(SCALE_METRICS),
+            "steps": SCALE_STEPS,
+        },
+        "seconds": {
+            "demo": round(demo_seconds, 1),
+            "scale": round(scale_seconds, 1),
+            "total": round(time.perf_counter() - began, 1),
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("home", type=Path, help="the dockyard home to create")
+    parser.add_argument("--runs", type=int, default=100_000, help="runs in project 'scale'")
+    args = parser.parse_args()
+    if args.runs < 0:
+        parser.error("--runs must be >= 0")
+    home = args.home.resolve()
+    os.environ["DOCKYARD_HOME"] = str(home)  # pipeline workers open the same home
+    os.environ.pop("DOCKYARD_URL", None)
+    summary = prepare(home, args.runs)
+    if summary is None:
+        summary = seed(home, args.runs)
+        (home / SEEDED).write_text(json.dumps({"runs": args.runs, "summary": summary}))
+        (home / SEEDING).unlink()
+    else:
+        say(f"{home} is already seeded with {args.runs:,} runs")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
