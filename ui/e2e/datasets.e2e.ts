@@ -13,8 +13,10 @@ async function shot(page: Page, name: string): Promise<void> {
 // fraud/fraud_scores (written by the score step). fraud/ui_sample, when seeded, has three
 // versions (v2 adds a column and changes rows, v3 fails its rules): Diff and Validation
 // are exercised on it and skipped without it.
-const project = () => String(seed().dataset_project ?? "fraud");
-const dataset = () => String(seed().dataset ?? "transactions");
+const demo = () => (seed().demo ?? {}) as Record<string, unknown>;
+const project = () => String(demo().project ?? seed().dataset_project ?? "fraud");
+/** "transactions" from the summary's "fraud/transactions" (or an older summary's "transactions"). */
+const dataset = () => String(demo().dataset ?? seed().dataset ?? "transactions").split("/").pop() as string;
 
 async function hasSample(): Promise<boolean> {
   const { page } = await open("/");

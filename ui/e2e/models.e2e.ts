@@ -11,7 +11,7 @@ async function shot(page: Page, name: string): Promise<void> {
 
 // The seeded home has fraud-detector (registered by the demo pipeline's register step,
 // evaluated by its evaluate step, @champion moved there through a gate, scored by score).
-const model = () => String(seed().model ?? "fraud-detector");
+const model = () => String(((seed().demo ?? {}) as Record<string, unknown>).model ?? seed().model ?? "fraud-detector");
 
 describe("models", () => {
   it("lists the registered models with versions and aliases", async () => {
