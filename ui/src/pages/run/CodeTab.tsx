@@ -5,7 +5,9 @@ import { Link } from "react-router";
 import type { ApiError } from "../../api/client";
 import { ErrorMessage, Loading } from "../../components/ErrorMessage";
 import { KeyValue } from "../../components/KeyValue";
-import { type Artifact, type Run, useArtifactText } from "./api";
+import type { Schemas } from "../../api/client";
+import { useGet } from "../../api/hooks";
+import { type Artifact, type Run, normalizeRun, runPath, useArtifactText } from "./api";
 import { DownloadLink } from "./ArtifactPreview";
 import { parseDiff } from "./diff";
 import { DiffView } from "./DiffView";
@@ -32,14 +34,24 @@ export function commitUrl(remote: string, commit: string): string | null {
   return null;
 }
 
-/** For a pipeline step: the pipeline run recorded the code and environment, not the step. */
-export function StepHint({ run, what, tab }: { run: Run; what: string; tab: string }) {
-  if (!run.parent_id) return null;
+/**
+ * For a child run (a pipeline step, usually): a link to its parent's tab when the parent
+ * recorded what this run lacks (`has` decides from the parent and its artifacts).
+ */
+export function StepHint({ run, what, tab, has }: { run: Run; what: string; tab: string; has: (parent: Run, files: Artifact[]) => boolean }) {
+  const parentId = run.parent_id ?? null;
+  const parent = useGet<Schemas["Run"]>(parentId ? runPath(parentId) : null, {}, { staleTime: 60_000, retry: false });
+  const files = useGet<Artifact[]>(parentId ? `${runPath(parentId)}/artifacts` : null, {}, { staleTime: 60_000, retry: false });
+  if (!parentId || !parent.data || !files.data) return null;
+  const step = Boolean(run.tags["dockyard.pipeline.step"]);
+  if (!has(normalizeRun(parent.data), files.data)) {
+    return <p className="muted">{step ? `Its pipeline run recorded no ${what} either.` : `Its parent run recorded no ${what} either.`}</p>;
+  }
   return (
     <p className="run-hint">
-      {run.tags["dockyard.pipeline.step"] ? "This run is a pipeline step: " : "This is a child run: "}
-      its {what} was recorded on its parent run.{" "}
-      <Link to={`/runs/${encodeURIComponent(run.parent_id)}?tab=${tab}`} data-testid="parent-hint">
+      {step ? "This run is a pipeline step: " : "This is a child run: "}
+      its {what} was recorded on its {step ? "pipeline" : "parent"} run.{" "}
+      <Link to={`/runs/${encodeURIComponent(parentId)}?tab=${tab}`} data-testid="parent-hint">
         Open the parent’s {what} →
       </Link>
     </p>
@@ -73,7 +85,7 @@ export function CodeTab({ run, artifacts }: { run: Run; artifacts: UseQueryResul
           The SDK records the git commit, branch, remote and uncommitted diff when a run starts inside a git repository
           (<code>dy.Capture(git=True)</code>, the default).
         </p>
-        <StepHint run={run} what="code" tab="code" />
+        <StepHint run={run} what="code" tab="code" has={(parent) => Boolean(parent.tags["dockyard.git.commit"])} />
         {command && (
           <KeyValue rows={[["command", <code key="c">{command}</code>]]} />
         )}

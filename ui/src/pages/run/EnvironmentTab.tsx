@@ -149,7 +149,7 @@ export function EnvironmentTab({ run, artifacts }: { run: Run; artifacts: UseQue
           Runs started with <code>dy.start_run</code> record their Python, packages, OS, CPU, memory, GPUs and command line
           (<code>dy.Capture(environment=True)</code>, the default).
         </p>
-        <StepHint run={run} what="environment" tab="environment" />
+        <StepHint run={run} what="environment" tab="environment" has={(_, files) => files.some((f) => f.path === ENV_PATH)} />
         {tags.length > 0 && <KeyValue rows={tags.map(([k, v]) => [k.slice("dockyard.".length), v])} />}
         {reqFile && <Requirements run={run} artifact={reqFile} />}
       </div>

@@ -102,7 +102,7 @@ export function LogsTab({ run, artifacts }: { run: Run; artifacts: UseQueryResul
             ? "What the run prints shows here; this page checks again every 5 seconds."
             : "Runs started with dy.start_run keep what they print to stdout and stderr (dy.Capture(output=True), the default)."}
         </p>
-        {!running && <StepHint run={run} what="output" tab="logs" />}
+        {!running && <StepHint run={run} what="output" tab="logs" has={(_, files) => files.some((f) => f.path === LOG_PATH)} />}
       </div>
     );
   }

@@ -10,35 +10,41 @@ import { X_MODES, type XMode, parseXMode } from "./points";
 export const SYSTEM_PREFIX = "system/";
 export const isSystemMetric = (key: string) => key.startsWith(SYSTEM_PREFIX);
 
-/** URL state of a metrics view: ?q= (filter) &x= (axis) &smooth= (0-0.99) &log=a,b */
-function useChartParams(defaultX: XMode, defaultSmooth: number) {
+/** URL state of a metrics view: ?q= (filter) &x= (axis) &smooth= (0-0.99) &log=a,b; the
+ * System tab's keys start with "s" (sq, sx...) so that each tab keeps its own. */
+export function chartParam(system: boolean, name: "q" | "x" | "smooth" | "log"): string {
+  return system ? `s${name}` : name;
+}
+
+function useChartParams(system: boolean, defaultX: XMode, defaultSmooth: number) {
+  const key = (name: "q" | "x" | "smooth" | "log") => chartParam(system, name);
   const [params, setParams] = useSearchParams();
-  const set = (key: string, value: string | null) =>
+  const set = (name: string, value: string | null) =>
     setParams(
       (old) => {
         const next = new URLSearchParams(old);
-        if (value === null || value === "") next.delete(key);
-        else next.set(key, value);
+        if (value === null || value === "") next.delete(name);
+        else next.set(name, value);
         return next;
       },
       { replace: true },
     );
-  const smoothRaw = params.get("smooth");
+  const smoothRaw = params.get(key("smooth"));
   const smooth = smoothRaw === null ? defaultSmooth : Math.min(0.99, Math.max(0, Number(smoothRaw) || 0));
-  const log = new Set((params.get("log") ?? "").split(",").filter(Boolean));
+  const log = new Set((params.get(key("log")) ?? "").split(",").filter(Boolean));
   return {
-    filter: params.get("q") ?? "",
-    setFilter: (v: string) => set("q", v),
-    xMode: parseXMode(params.get("x"), defaultX),
-    setXMode: (v: XMode) => set("x", v === defaultX ? null : v),
+    filter: params.get(key("q")) ?? "",
+    setFilter: (v: string) => set(key("q"), v),
+    xMode: parseXMode(params.get(key("x")), defaultX),
+    setXMode: (v: XMode) => set(key("x"), v === defaultX ? null : v),
     smooth,
-    setSmooth: (v: number) => set("smooth", v === defaultSmooth ? null : String(v)),
+    setSmooth: (v: number) => set(key("smooth"), v === defaultSmooth ? null : String(v)),
     log,
-    toggleLog: (key: string) => {
+    toggleLog: (metric: string) => {
       const next = new Set(log);
-      if (next.has(key)) next.delete(key);
-      else next.add(key);
-      set("log", [...next].join(","));
+      if (next.has(metric)) next.delete(metric);
+      else next.add(metric);
+      set(key("log"), [...next].join(","));
     },
   };
 }
@@ -124,7 +130,7 @@ function systemLabel(key: string): { title: string; unit: string; yMax?: number 
 }
 
 function MetricGrid({ run, system }: { run: Run; system: boolean }) {
-  const state = useChartParams(system ? "wall" : "step", system ? 0 : 0.6);
+  const state = useChartParams(system, system ? "wall" : "step", system ? 0 : 0.6);
   const keys = useMemo(
     () =>
       Object.keys(run.metrics)

@@ -7,7 +7,7 @@ import { KeyValue } from "../../components/KeyValue";
 import { formatBytes, formatNumber } from "../../format";
 import type { Artifact, Run } from "./api";
 import { FailureTail } from "./LogsTab";
-import { isSystemMetric } from "./MetricsTab";
+import { chartParam, isSystemMetric } from "./MetricsTab";
 
 const AUTO_TAG = "dockyard.";
 
@@ -66,7 +66,7 @@ function MetricsTable({ run }: { run: Run }) {
                 return (
                   <tr key={key} className={isSystemMetric(key) ? "run-system-row" : undefined}>
                     <td className="mono">
-                      {m.count > 1 ? <Link to={`?tab=${tab}&q=${encodeURIComponent(key)}`}>{key}</Link> : key}
+                      {m.count > 1 ? <Link to={`?tab=${tab}&${chartParam(tab === "system", "q")}=${encodeURIComponent(key)}`}>{key}</Link> : key}
                     </td>
                     <td className="num run-strong">{formatNumber(m.last)}</td>
                     <td className="num">{formatNumber(m.min)}</td>
