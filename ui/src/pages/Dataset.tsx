@@ -1,7 +1,8 @@
 // One dataset: its versions, and for the chosen version (?version=, default latest) its
 // schema, statistics, validation report, a diff against another version and its lineage.
 import { Link, useParams, useSearchParams } from "react-router";
-import { type Schemas, seg } from "../api/client";
+import { useQueries } from "@tanstack/react-query";
+import { type Schemas, getJson, seg } from "../api/client";
 import { useGet } from "../api/hooks";
 import { ErrorMessage, Pending } from "../components/ErrorMessage";
 import { PageHeader } from "../components/PageHeader";
@@ -145,6 +146,16 @@ function Card({ label, value }: { label: string; value: string }) {
 }
 
 function VersionsTable({ items, latest, selected, onSelect }: { items: Version[]; latest: number | null; selected: number | null; onSelect: (n: number) => void }) {
+  // the names of the runs that wrote the versions
+  const runIds = [...new Set(items.map((i) => i.run_id).filter((id): id is string => Boolean(id)))].slice(0, 50);
+  const runs = useQueries({
+    queries: runIds.map((id) => ({
+      queryKey: [`/runs/${seg(id)}`, {}],
+      queryFn: ({ signal }: { signal: AbortSignal }) => getJson<Schemas["Run"]>(`/runs/${seg(id)}`, {}, signal),
+      staleTime: 30_000,
+    })),
+  });
+  const runName = new Map(runIds.map((id, i) => [id, runs[i]?.data?.name]));
   return (
     <div className="ds-versions">
       <table className="data" data-testid="versions-table">
@@ -188,8 +199,8 @@ function VersionsTable({ items, latest, selected, onSelect }: { items: Version[]
               </td>
               <td onClick={(e) => e.stopPropagation()}>
                 {i.run_id ? (
-                  <Link to={`/runs/${seg(i.run_id)}`} className="ds-mono">
-                    {i.run_id.slice(0, 12)}…
+                  <Link to={`/runs/${seg(i.run_id)}`} className={runName.get(i.run_id) ? "" : "ds-mono"}>
+                    {runName.get(i.run_id) ?? `${i.run_id.slice(0, 12)}…`}
                   </Link>
                 ) : (
                   <span className="muted">—</span>
