@@ -51,4 +51,25 @@ describe("layoutGraph", () => {
     expect(nodeWidth({ id: "x", label: "x" })).toBe(110);
     expect(nodeWidth({ id: "x", label: "x".repeat(500) })).toBe(280);
   });
+
+  it("keeps every node and edge point inside the reported box", () => {
+    const nodes = ["a", "b", "c", "d", "e", "f"].map((id) => ({ id, label: id }));
+    const edges = [
+      { from: "a", to: "b" }, { from: "b", to: "c" }, { from: "c", to: "d" },
+      { from: "a", to: "d" }, { from: "a", to: "e" }, { from: "e", to: "f" }, { from: "a", to: "f" },
+    ];
+    const layout = layoutGraph(nodes, edges);
+    for (const n of layout.nodes) {
+      expect(n.x - n.width / 2).toBeGreaterThanOrEqual(0);
+      expect(n.y - n.height / 2).toBeGreaterThanOrEqual(0);
+      expect(n.x + n.width / 2).toBeLessThanOrEqual(layout.width);
+      expect(n.y + n.height / 2).toBeLessThanOrEqual(layout.height);
+    }
+    for (const p of layout.edges.flatMap((e) => e.points)) {
+      expect(p.x).toBeGreaterThanOrEqual(0);
+      expect(p.y).toBeGreaterThanOrEqual(0);
+      expect(p.x).toBeLessThanOrEqual(layout.width);
+      expect(p.y).toBeLessThanOrEqual(layout.height);
+    }
+  });
 });

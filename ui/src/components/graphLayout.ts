@@ -49,7 +49,7 @@ export function nodeWidth(node: GraphNode): number {
  * unknown node are dropped rather than drawn to nowhere. */
 export function layoutGraph(nodes: GraphNode[], edges: GraphEdge[], direction: "LR" | "TB" = "LR"): Layout {
   const g = new dagre.graphlib.Graph({ multigraph: true });
-  g.setGraph({ rankdir: direction, nodesep: 24, ranksep: 56, marginx: 12, marginy: 12 });
+  g.setGraph({ rankdir: direction, nodesep: 24, ranksep: 56 });
   g.setDefaultEdgeLabel(() => ({}));
   const known = new Set<string>();
   for (const node of nodes) {
@@ -69,6 +69,36 @@ export function layoutGraph(nodes: GraphNode[], edges: GraphEdge[], direction: "
     ...edge,
     points: (g.edge({ v: edge.from, w: edge.to, name: `e${i}` }).points ?? []).map((p: { x: number; y: number }) => ({ x: p.x, y: p.y })),
   }));
-  const info = g.graph();
-  return { nodes: placed, edges: placedEdges, width: info.width ?? 0, height: info.height ?? 0 };
+  return fitToBox(placed, placedEdges);
+}
+
+const MARGIN = 12;
+
+/** Shifts everything so the drawing, long edges included (dagre may route them outside the size
+ * it reports), starts at MARGIN, and measures the box that holds it. */
+function fitToBox(nodes: PlacedNode[], edges: PlacedEdge[]): Layout {
+  if (nodes.length === 0) return { nodes, edges, width: 0, height: 0 };
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  const take = (x: number, y: number) => {
+    minX = Math.min(minX, x);
+    minY = Math.min(minY, y);
+    maxX = Math.max(maxX, x);
+    maxY = Math.max(maxY, y);
+  };
+  for (const n of nodes) {
+    take(n.x - n.width / 2, n.y - n.height / 2);
+    take(n.x + n.width / 2, n.y + n.height / 2);
+  }
+  for (const e of edges) for (const p of e.points) take(p.x, p.y);
+  const dx = MARGIN - minX;
+  const dy = MARGIN - minY;
+  return {
+    nodes: nodes.map((n) => ({ ...n, x: n.x + dx, y: n.y + dy })),
+    edges: edges.map((e) => ({ ...e, points: e.points.map((p) => ({ x: p.x + dx, y: p.y + dy })) })),
+    width: maxX - minX + 2 * MARGIN,
+    height: maxY - minY + 2 * MARGIN,
+  };
 }
