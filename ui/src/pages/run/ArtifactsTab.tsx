@@ -10,6 +10,9 @@ import { ArtifactPreview, FolderPreview } from "./ArtifactPreview";
 import { ancestors, buildTree, findNode, visibleRows } from "./artifacts";
 import { FileIcon, FolderIcon, ModelIcon } from "./icons";
 
+/** Rows drawn in the tree at most (a folder of thousands of files: filter to narrow it). */
+const MAX_ROWS = 1500;
+
 export function ArtifactsTab({ run, artifacts }: { run: Run; artifacts: UseQueryResult<Artifact[], ApiError> }) {
   const [params, setParams] = useSearchParams();
   const selected = params.get("path") ?? "";
@@ -59,7 +62,8 @@ export function ArtifactsTab({ run, artifacts }: { run: Run; artifacts: UseQuery
     );
   }
 
-  const rows = visibleRows(tree, expanded, filter);
+  const allRows = visibleRows(tree, expanded, filter);
+  const rows = allRows.slice(0, MAX_ROWS);
   const node = selected ? findNode(tree, selected) : null;
   const toggle = (path: string) =>
     setExpanded((old) => {
@@ -120,6 +124,11 @@ export function ArtifactsTab({ run, artifacts }: { run: Run; artifacts: UseQuery
             );
           })}
           {rows.length === 0 && <li className="muted small run-tree-row">No file matches “{filter}”.</li>}
+          {allRows.length > MAX_ROWS && (
+            <li className="muted small run-tree-row">
+              {(allRows.length - MAX_ROWS).toLocaleString("en-US")} more: filter to find them
+            </li>
+          )}
         </ul>
       </aside>
       <section className="run-preview panel" data-testid="artifact-preview">
