@@ -190,7 +190,7 @@ def sections(lineage: ModelLineage) -> list[Section]:
                     (
                         f"{mv.at:%Y-%m-%d %H:%M}",
                         mv.alias,
-                        f"v{mv.from_version or '-'} → v{mv.to_version or '-'}",
+                        f"{_version_label(mv.from_version)} → {_version_label(mv.to_version)}",
                         mv.action,
                         mv.actor,
                         mv.reason,
@@ -250,3 +250,8 @@ def render_card(lineage: ModelLineage) -> ModelCard:
     title = f"Model card: {lineage.version.model} v{lineage.version.version}"
     parts = sections(lineage)
     return ModelCard(markdown=to_markdown(title, parts), html=to_html(title, parts))
+
+
+def _version_label(version: int | None) -> str:
+    """Like v3, or "none" for the side of a move where the alias pointed nowhere."""
+    return "none" if version is None else f"v{version}"
