@@ -512,6 +512,54 @@ def test_conformance_retries_timeouts_and_resources(
 
 
 @pytest.mark.parametrize("executor_name", ["inprocess", "process"])
+def test_a_failed_step_leaves_its_output_and_full_traceback_in_its_run(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, executor_name: str
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = write_module(
+        tmp_path,
+        f"flow_fail_log_{executor_name}",
+        """
+        import dockyard as dy
+
+        def deep_helper(x):
+            raise ValueError(f"bad value {x}")
+
+        @dy.step
+        def breaks() -> int:
+            print("loading the data")
+            return deep_helper(41)
+
+        @dy.step
+        def square(x: int) -> int:
+            print(f"item {x}")
+            if x == 2:
+                raise KeyError("no two")
+            return x * x
+
+        @dy.pipeline
+        def flow():
+            breaks()
+            square.map([1, 2, 3])
+        """,
+    )
+    result = dy.run(mod.flow, project="p", executor=executor_name, client=client)
+    assert result.status == "failed"
+
+    def log(step: str, path: str) -> str:
+        run_id = result.step(step).run_id or ""
+        with client.runs.open_artifact(run_id, path) as stream:
+            return stream.read().decode()
+
+    text = log("breaks", "dockyard/output.log")
+    assert text.startswith("loading the data\n")
+    # the worker's own frames, which the step record's error text cannot carry
+    assert "deep_helper" in text and "ValueError: bad value 41" in text
+    item = log("square", "dockyard/failed-1.log")  # the second item: index 1
+    assert "item 2" in item and "KeyError: 'no two'" in item
+
+
+@pytest.mark.parametrize("executor_name", ["inprocess", "process"])
 def test_a_pipeline_against_a_server(
     services: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, executor_name: str
 ) -> None:

@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,8 @@ class Call:
     experiment: str
     settings: Settings
     client: Client | None = None
+    failure_log: str = "dockyard/output.log"
+    """Where in the step's run a failed call leaves its output and traceback."""
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -177,6 +180,18 @@ def _captured() -> Iterator[io.BytesIO]:
         yield sink
 
 
+def _leave_failure_log(call: Call, client: Client, log: bytes, exc: BaseException) -> None:
+    """Store what a failing call printed, then its full traceback (the worker's own frames,
+    which do not survive the trip back to the orchestrator), in the step's run; best effort:
+    the step's own exception is what must reach the orchestrator."""
+    if call.run_id is None:
+        return
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    text = log + (b"\n" if log and not log.endswith(b"\n") else b"") + trace.encode()
+    with contextlib.suppress(Exception):
+        client.runs.upload_artifact(call.run_id, call.failure_log, io.BytesIO(text))
+
+
 def run_call(call: Call) -> Result:
     """Run one step call; exceptions propagate to the executor's future."""
     client = call.client or _client_for(call.settings)
@@ -193,7 +208,11 @@ def run_call(call: Call) -> Result:
     try:
         with _captured() as log:
             fn = _function(call.fn) if isinstance(call.fn, bytes) else call.fn
-            result = fn(**args)
+            try:
+                result = fn(**args)
+            except BaseException as exc:
+                _leave_failure_log(call, client, log.getvalue(), exc)
+                raise
     finally:
         if token is not None:
             _ACTIVE.reset(token)
