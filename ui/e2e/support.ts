@@ -53,6 +53,20 @@ export async function expectNoErrors(page: Page, errors: string[]): Promise<void
   expect(await page.locator("[data-testid=error]").count()).toBe(0);
 }
 
+/** The REST API of the server under test: GET `path`, or POST `body` as JSON. */
+export async function api<T>(path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${baseURL()}/api/v1${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+/** expect.poll with room for a busy server (a count over 100k runs, a machine under load). */
+export const poll = <T>(value: () => T | Promise<T>) => expect.poll(value, { timeout: 20_000 });
+
 /** Records a timing (ms) under e2e/results/timings.json for benchmarks/RESULTS.md. */
 export function record(name: string, ms: number): void {
   mkdirSync(RESULTS, { recursive: true });

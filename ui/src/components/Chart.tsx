@@ -31,6 +31,11 @@ echarts.use([
 ]);
 
 export type ChartOption = echarts.EChartsCoreOption;
+
+/** Text made safe for the HTML of a tooltip formatter (run names and keys are user input). */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
+}
 export type ChartEvents = Record<string, (params: unknown) => void>;
 
 /** One chart; `option` replaces the previous one entirely (no stale series). */
