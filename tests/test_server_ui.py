@@ -112,3 +112,23 @@ def test_dockyard_ui_serves_the_home_until_stopped(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_large_json_answers_are_gzipped_and_downloads_are_not(client: TestClient) -> None:
+    project = client.post("/api/v1/projects", json={"name": "zipped"}).json()["name"]
+    params = {f"p{i}": "x" * 50 for i in range(100)}
+    run = client.post("/api/v1/runs", json={"project": project, "params": params}).json()
+    zipped = client.post(
+        "/api/v1/runs/search", json={"projects": [project]}, headers={"Accept-Encoding": "gzip"}
+    )
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.json()["items"][0]["id"] == run["id"]
+    body = b"y" * 100_000
+    client.post(f"/api/v1/runs/{run['id']}/artifacts", params={"path": "big.txt"}, content=body)
+    download = client.get(
+        f"/api/v1/runs/{run['id']}/artifacts/content",
+        params={"path": "big.txt"},
+        headers={"Accept-Encoding": "gzip"},
+    )
+    assert "content-encoding" not in download.headers
+    assert download.content == body

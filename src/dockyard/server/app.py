@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from dockyard._version import __version__
 from dockyard.core.config import Settings
@@ -58,6 +59,13 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # JSON pages (a page of runs is ~80 KB) shrink ~10x; blobs and artifacts stream as they are
+    app.add_middleware(
+        GZipMiddleware,
+        minimum_size=4096,
+        compresslevel=5,
+        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/octet-stream"),
+    )
     authenticate = make_authenticator(token if token is not None else running.settings.token)
     router = APIRouter(prefix=API_PREFIX)
     for cls in SERVICE_CLASSES:
