@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Join, Select, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, Join, Select, and_, func, literal_column, not_, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
@@ -56,6 +56,8 @@ _WALK_STEPS_PER_ROW = 1000
 ~20 and more with more filters): filters that keep fewer than ~1 in 50 of the runs having the
 sort key are quicker to start from their own index, so the walk gives up and lets SQLite."""
 _PROGRESS_EVERY = 1000  # VM steps between two calls of the SQLite progress handler
+_COUNT_STEPS = 300_000
+"""SQLite VM steps a count may take from a filter's index before it reads the scope instead."""
 
 
 class CrossJoin(Join):
@@ -276,7 +278,12 @@ class _Search:
                     conditions.append(value.is_not(None))  # params that are not numbers
                 ordering.append(value.desc() if first.descending else value.asc())
         if self.where is not None:
-            conditions.append(compiler.where(self.where))
+            condition = compiler.where(self.where)
+            if walk and part is None:
+                # most runs pass: SQLite then walks the runs in order (or all of them, for a
+                # count) instead of starting from a filter's index and visiting every match
+                condition = func.likelihood(condition, literal_column("0.9"))
+            conditions.append(condition)
         ordering += compiler.order(rest)
         return compiler.stmt.where(*conditions).order_by(*ordering)
 
@@ -311,9 +318,21 @@ def count_runs(
     experiment_ids: list[str],
     include_deleted: bool,
 ) -> int:
-    """How many runs match ``where`` in the scope (the ``total`` of a search)."""
+    """How many runs match ``where`` in the scope (the ``total`` of a search).
+
+    On SQLite a filter's index is tried first, within a budget: it is quick when few runs
+    match, but visits every match; when many do, reading the scope's runs once is quicker.
+    """
     dialect = session.get_bind().dialect.name
     search = _Search(dialect, where, [], run_scope(project_ids, experiment_ids, include_deleted))
+    if dialect == "sqlite" and where is not None:
+        try:
+            with _interrupted_after(session, _COUNT_STEPS):
+                return _count(session, search.statement(None))
+        except OperationalError as exc:
+            if "interrupted" not in str(exc.orig):
+                raise
+        return _count(session, search.statement(None, walk=True))
     return _count(session, search.statement(None))
 
 
@@ -360,10 +379,22 @@ def search_run_ids(
                     raise
         return fetch(0, offset, count)  # the planner's choice, e.g. from a selective filter
 
+    def matches(offset: int, count: int) -> list[str]:
+        if dialect == "sqlite" and where is not None:
+            # walk the runs in order (by start time, say) until a page passes the filter; a
+            # filter that keeps few runs gives up the walk for its own index
+            try:
+                with _interrupted_after(session, _WALK_STEPS_PER_ROW * (offset + count)):
+                    return fetch(None, offset, count, walk=True)
+            except OperationalError as exc:
+                if "interrupted" not in str(exc.orig):
+                    raise
+        return fetch(None, offset, count)
+
     if not (order_by and _indexed(order_by[0].field)):
         if start.part != 0:
             raise InvalidInput("this cursor belongs to a search with another order; start over")
-        ids = fetch(None, start.offset, limit + 1)
+        ids = matches(start.offset, limit + 1)
         return ids[:limit], Position(0, start.offset + limit) if len(ids) > limit else None
     ids, offset = [], start.offset
     if start.part == 0:
