@@ -20,6 +20,8 @@ from dockyard.core.config import Settings
 from dockyard.core.errors import InvalidInput, Unavailable
 from dockyard.core.principal import local_principal
 from dockyard.projects.schemas import ProjectCreate
+from dockyard.sdk import capture
+from dockyard.sdk.capture import OutputShipper
 from dockyard.sdk.spool import Spool
 from dockyard.server.app import create_app
 from dockyard.server.runner import serve_in_thread
@@ -160,6 +162,41 @@ def test_output_uploads_that_fail_while_running_warn_once(
     assert client.runs.get(run.id).status == "finished"
     final = _output_log(client, run.id)
     assert final is not None and "line 0" in final and "line 2" in final
+
+
+def test_a_long_output_is_shipped_less_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Output:
+        text = ""
+
+        def size(self) -> int:
+            return len(self.text)
+
+        def snapshot(self) -> bytes:
+            return self.text.encode()
+
+    now = [1000.0]
+    monkeypatch.setattr(capture.time, "monotonic", lambda: now[0])
+    output, uploads = Output(), []
+    shipper = OutputShipper(output, uploads.append, 3600.0)  # type: ignore[arg-type]
+    try:
+        shipper.ship()
+        assert uploads == []  # nothing printed, nothing sent
+        output.text = "x" * 1000
+        shipper.ship()
+        output.text += "y"
+        now[0] += 3600
+        shipper.ship()  # a short log: every interval
+        assert [len(u) for u in uploads] == [1000, 1001]
+        output.text = "z" * (3 << 20)  # 3 MiB: every third interval
+        for _ in range(2):
+            now[0] += 3600
+            shipper.ship()
+        assert len(uploads) == 2 and not shipper.shipped(3 << 20)
+        now[0] += 3600
+        shipper.ship()
+        assert len(uploads) == 3 and shipper.shipped(3 << 20)
+    finally:
+        shipper.stop()
 
 
 def test_capture_off_records_nothing_extra(client: Client) -> None:

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -212,9 +213,15 @@ class OutputCapture:
         return self.snapshot()
 
 
+_SHIPPED_AT_FULL_SPEED = 1 << 20
+"""Characters of output shipped every interval; a longer log waits as many intervals as it
+has MiB (each upload stores the whole log as a new blob until ``gc``: ~1 MiB per interval)."""
+
+
 class OutputShipper:
     """Uploads the output captured so far every ``interval`` seconds, when it grew, from a
-    thread of its own, so that a running run's log can be read while it runs.
+    thread of its own, so that a running run's log can be read while it runs (a log over
+    1 MiB less often: every ``interval`` times its size in MiB).
 
     A failed upload never reaches the user's program: it is warned about once, and the
     next interval tries again.
@@ -232,6 +239,7 @@ class OutputShipper:
         self._interval = interval
         self._what = what
         self._shipped = 0  # characters delivered by the last successful upload
+        self._shipped_at = -float("inf")  # and when (time.monotonic())
         self._warned = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="dockyard-output", daemon=True)
@@ -244,7 +252,8 @@ class OutputShipper:
     def ship(self) -> None:
         """Upload the output so far if it grew since the last upload."""
         size = self._output.size()
-        if size <= self._shipped:
+        wait = self._interval * (size / _SHIPPED_AT_FULL_SPEED - 0.5)  # wakes come 1 apart
+        if size <= self._shipped or time.monotonic() - self._shipped_at < wait:
             return
         try:
             self._upload(self._output.snapshot())
@@ -259,7 +268,7 @@ class OutputShipper:
                     stacklevel=1,
                 )
             return
-        self._shipped = size
+        self._shipped, self._shipped_at = size, time.monotonic()
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
