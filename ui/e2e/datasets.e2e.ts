@@ -12,18 +12,10 @@ async function shot(page: Page, name: string): Promise<void> {
 // The seeded home has fraud/transactions (one version, read by the pipeline's steps) and
 // fraud/fraud_scores (written by the score step). fraud/ui_sample, when seeded, has three
 // versions (v2 adds a column and changes rows, v3 fails its rules): Diff and Validation
-// are exercised on it and skipped without it.
-const demo = () => (seed().demo ?? {}) as Record<string, unknown>;
-const project = () => String(demo().project ?? seed().dataset_project ?? "fraud");
+// are exercised on it.
+const project = () => seed().demo.project;
 /** "transactions" from the summary's "fraud/transactions" (or an older summary's "transactions"). */
-const dataset = () => String(demo().dataset ?? seed().dataset ?? "transactions").split("/").pop() as string;
-
-async function hasSample(): Promise<boolean> {
-  const { page } = await open("/");
-  const status = await page.evaluate(async () => (await fetch("/api/v1/projects/fraud/datasets/ui_sample")).status);
-  await page.close();
-  return status === 200;
-}
+const dataset = () => seed().demo.dataset.split("/").pop() as string;
 
 describe("datasets", () => {
   it("lists the datasets of every project with their latest version", async () => {
@@ -101,8 +93,7 @@ describe("datasets", () => {
     await expectNoErrors(page, errors);
   });
 
-  it("validation: rules passed and failed with counts and examples", async (ctx) => {
-    if (!(await hasSample())) ctx.skip();
+  it("validation: rules passed and failed with counts and examples", async () => {
     const { page, errors } = await open(`/datasets/${project()}/ui_sample?version=3&tab=validation`);
     await page.locator("[data-testid=verdict]").waitFor();
     expect(await page.locator("[data-testid=verdict]").textContent()).toContain("rules failed");
@@ -111,8 +102,7 @@ describe("datasets", () => {
     await shot(page, "dataset-validation");
   });
 
-  it("diff: rows added, removed and changed, schema and statistics", async (ctx) => {
-    if (!(await hasSample())) ctx.skip();
+  it("diff: rows added, removed and changed, schema and statistics", async () => {
     const { page, errors } = await open(`/datasets/${project()}/ui_sample?version=2&tab=diff`);
     await page.locator("[data-testid=diff-rows]").waitFor();
     expect(await page.locator("[data-testid=diff-rows] tr.added").count()).toBeGreaterThan(0);

@@ -18,7 +18,7 @@ describe("pipeline runs", () => {
   });
 
   it("shows the demo pipeline run as a graph", async () => {
-    const id = seed().pipeline_run as string;
+    const id = seed().demo.pipeline_run;
     const { page, errors } = await open(`/pipelines/${id}`);
     await page.locator("[data-testid=pipeline-graph] [data-node=train]").waitFor();
     await page.locator("[data-testid=timeline] canvas").waitFor();
@@ -27,7 +27,7 @@ describe("pipeline runs", () => {
   });
 
   it("selects a step and shows its details", async () => {
-    const id = seed().pipeline_run as string;
+    const id = seed().demo.pipeline_run;
     const { page, errors } = await open(`/pipelines/${id}`);
     await page.locator("[data-testid=pipeline-graph] [data-node=train]").click();
     await page.locator("[data-testid=step-panel]").waitFor();
@@ -35,6 +35,23 @@ describe("pipeline runs", () => {
     await page.waitForTimeout(500);
     await expectNoErrors(page, errors);
     await shot(page, "pipeline-run-step");
+  });
+
+  it("a failed fan-out shows its failed items' logs with their tracebacks", async () => {
+    const { page, errors } = await open(`/pipelines/${seed().failed_pipeline_run}?step=score_batch`);
+    await page.locator(".page-title .status-failed").waitFor();
+    await page.locator("[data-testid=pipeline-graph] [data-node=score_batch].tone-failed").waitFor();
+    await page.locator("[data-testid=pipeline-graph] [data-node=publish].tone-skipped").waitFor();
+    const failed = page.getByTestId("failed-item-logs");
+    await failed.waitFor();
+    expect(await failed.locator("button").allTextContents()).toEqual(["item 3", "item 7"]);
+    const log = page.getByTestId("item-log");
+    await expect.poll(async () => log.textContent()).toContain("ValueError: batch 3: 12 rows have a negative amount");
+    expect(await log.textContent()).toContain("scoring batch 3");
+    await failed.getByText("item 7").click();
+    await expect.poll(async () => log.textContent()).toContain("batch 7");
+    await expectNoErrors(page, errors);
+    await shot(page, "pipeline-run-failed-items");
   });
 
   it("an unknown pipeline run says so", async () => {

@@ -17,8 +17,8 @@ describe("projects", () => {
     await page.locator("[data-testid=run-feed] li").first().waitFor();
     await page.locator("[data-testid=pipeline-runs] tbody tr").first().waitFor();
     expect(await page.locator("[data-testid=model-feed]").textContent()).toContain("fraud-detector");
-    const scale = seed().scale_project as string | undefined;
-    if (scale && Number(seed().runs) > 0) {
+    const scale = seed().scale.project;
+    if (seed().scale.runs > 0) {
       const card = page.locator(`[data-testid=project-card][data-project=${scale}]`);
       await card.waitFor();
       await expect.poll(async () => card.locator(".pcard-stats .n").nth(1).textContent()).not.toBe("—");
@@ -28,7 +28,7 @@ describe("projects", () => {
   });
 
   it("a project page lists its experiments, datasets, models and pipeline runs", async () => {
-    const project = seed().project as string;
+    const project = seed().demo.project;
     const { page, errors } = await open(`/projects/${project}`);
     await page.locator("[data-testid=experiments] [data-experiment=fraud_training]").waitFor();
     await page.locator("[data-testid=datasets]").getByText("transactions").waitFor();

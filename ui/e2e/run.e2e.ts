@@ -24,8 +24,6 @@ async function api<T>(path: string, body?: unknown): Promise<T> {
 const search = async (query: string, projects: string[] = []) =>
   (await api<{ items: RunLite[] }>("/runs/search", { query, projects, limit: 20, order_by: "start_time DESC" })).items;
 
-const str = (value: unknown): string | null => (typeof value === "string" && value ? value : null);
-const obj = (value: unknown): Record<string, unknown> => (value && typeof value === "object" ? (value as Record<string, unknown>) : {});
 
 const ids = {
   pipeline: "",
@@ -38,28 +36,15 @@ const ids = {
 const files: Record<string, string | undefined> = {};
 let artifactList: { path: string; size: number }[] = [];
 let runMetrics: Record<string, { count: number }> = {};
-let tableEndpoint = true;
 
 beforeAll(async () => {
-  // e2e/seed.py's summary (older and newer shapes), with searches as the fallback
   const s = seed();
-  const demo = obj(s.demo);
-  const project = str(s.project) ?? str(demo.project) ?? "fraud";
-  ids.pipeline = str(s.pipeline_run) ?? str(demo.pipeline_run) ?? (await search("tags.`dockyard.pipeline` IS NOT NULL AND parent_id IS NULL", [project]))[0]?.id ?? "";
-  ids.train = str(s.train_run) ?? "";
-  if (!ids.train && ids.pipeline) ids.train = (await search(`parent_id = '${ids.pipeline}' AND name = 'train'`))[0]?.id ?? "";
-  ids.evaluate = ids.pipeline ? ((await search(`parent_id = '${ids.pipeline}' AND name = 'evaluate'`))[0]?.id ?? "") : "";
-  // the run with every artifact kind: the seed's, or (before the seed makes one) one made by hand
-  const named = [...(await search("name = 'artifact-previews'", [project])), ...(await search("name = 'run-page-artifacts'", [project]))];
-  const candidates = [str(s.artifacts_run), str(s.preview_run), ...named.map((r) => r.id)].filter(Boolean) as string[];
-  for (const id of candidates) {
-    const listed = await api<{ path: string; size: number }[]>(`/runs/${id}/artifacts`);
-    if (listed.some((f) => f.path.endsWith(".parquet")) && listed.some((f) => f.path.endsWith(".png"))) {
-      ids.artifacts = id;
-      artifactList = listed;
-      break;
-    }
-  }
+  ids.pipeline = s.demo.pipeline_run;
+  ids.train = (await search(`parent_id = '${ids.pipeline}' AND name = 'train'`))[0]?.id ?? "";
+  ids.evaluate = (await search(`parent_id = '${ids.pipeline}' AND name = 'evaluate'`))[0]?.id ?? "";
+  ids.artifacts = s.preview_run;
+  ids.failed = s.failed_run;
+  artifactList = await api<{ path: string; size: number }[]>(`/runs/${ids.artifacts}/artifacts`);
   const pick = (test: (p: string) => boolean) => artifactList.find((f) => !f.path.startsWith("dockyard/") && test(f.path))?.path;
   files.text = pick((p) => p.endsWith(".txt"));
   files.json = pick((p) => p.endsWith(".json") && !p.endsWith("/model.json"));
@@ -71,13 +56,7 @@ beforeAll(async () => {
   files.binary = pick((p) => p.endsWith(".bin"));
   files.big = artifactList.find((f) => /\.(txt|log)$/.test(f.path) && f.size > 200 * 1024)?.path;
   files.model = artifactList.find((f) => f.path.endsWith("/model.json"))?.path.replace(/model\.json$/, "");
-  if (ids.artifacts) runMetrics = (await api<{ metrics: Record<string, { count: number }> }>(`/runs/${ids.artifacts}`)).metrics;
-  ids.failed = str(s.failed_run) ?? (await search("status = 'failed'", [project]))[0]?.id ?? "";
-  if (ids.artifacts && files.csv) {
-    const probe = await fetch(`${baseURL()}/api/v1/runs/${ids.artifacts}/artifacts/table?path=${encodeURIComponent(files.csv)}&limit=1`);
-    tableEndpoint = probe.ok || !(await probe.text()).includes("no API route");
-  }
-  console.log("run page ids", ids, files, "table endpoint:", tableEndpoint);
+  runMetrics = (await api<{ metrics: Record<string, { count: number }> }>(`/runs/${ids.artifacts}`)).metrics;
 });
 
 async function settle(page: Page): Promise<void> {
@@ -311,11 +290,6 @@ describe("the run page on a run with every artifact kind", () => {
     for (const path of [files.parquet, files.csv, files.tsv]) {
       if (!path) continue;
       const { page, errors } = await preview(path);
-      if (!tableEndpoint && path.endsWith(".parquet")) {
-        await page.getByTestId("preview-binary").waitFor();
-        console.warn("this server has no /artifacts/table endpoint: the Parquet preview is only a download");
-        continue;
-      }
       await page.getByTestId("preview-table").waitFor();
       const header = (await content(path)).split("\n")[0].split(path.endsWith(".tsv") ? "\t" : ",");
       const headers = (await page.locator("[data-testid=preview-table] thead th").allTextContents()).join(" ");

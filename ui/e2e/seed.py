@@ -7,10 +7,14 @@ dataset ``fraud/transactions``, the model ``fraud-detector`` with its ``champion
 pipeline run), then RUNS runs in the project ``scale`` (a few experiments, params, metrics
 with a few steps of history, tags) inserted straight into the tables by the benchmarks' bulk
 seed, then in ``fraud`` a run with an artifact of every previewable kind (text, JSON, PNG,
-Parquet, CSV, HTML) and a 20,000-point metric, and a run that failed. The last line printed
+Parquet, CSV, HTML, a model folder), a 20,000-point metric and system metrics, a run that
+failed, the dataset ``fraud/ui_sample`` (three versions: a diff, a failed validation) with the
+model ``ui-sample-model`` (an alias history with a gate, a forced move and a rollback), and a
+pipeline run whose fan-out failed on two items. The last line printed
 is a JSON summary (ids of the special runs, counts); progress goes to stderr.
 
-Seeding again with the same RUNS only prints the summary again (HOME/.seeded holds it).
+Seeding again with the same RUNS (and seed format) only prints the summary again
+(HOME/.seeded holds it).
 A home seeded with another RUNS, or left half-seeded, is emptied and seeded anew; a home
 this script did not make is refused.
 """
@@ -39,7 +43,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))  # its tracking_env and tracking_da
 if TYPE_CHECKING:
     from tracking_data import SeedRun
 
-SEEDED = ".seeded"  # the summary of a finished seed, with its run count
+SEEDED = ".seeded"  # the summary of a finished seed, with its run count and format
+FORMAT = 2  # what a seed holds; a home seeded by an older format is seeded anew
 SEEDING = ".seeding"  # present while seeding: a home with it (only) may be emptied
 KEPT = {"seed-summary.json"}  # written next to the seed by the e2e setup
 
@@ -65,7 +70,8 @@ def prepare(home: Path, runs: int) -> dict[str, Any] | None:
             done = json.loads(marker.read_text())
         except ValueError:
             done = {}
-        if done.get("runs") == runs and isinstance(done.get("summary"), dict):
+        fresh = done.get("runs") == runs and done.get("format") == FORMAT
+        if fresh and isinstance(done.get("summary"), dict):
             return dict(done["summary"])
     leftovers = [p for p in home.iterdir() if p.name not in KEPT] if home.exists() else []
     if leftovers and not (marker.exists() or (home / SEEDING).exists()):
@@ -192,6 +198,36 @@ def preview_files(folder: Path) -> list[Path]:
     return made
 
 
+def system_metrics(start_ms: int, points: int = 120) -> dict[str, Any]:
+    """A run's system metrics as the SDK samples them (every 10 s): CPU, memory, RSS, a GPU."""
+    from dockyard.tracking.schemas import MetricSeries
+
+    def series(values: list[float]) -> MetricSeries:
+        return MetricSeries(
+            steps=list(range(points)),
+            timestamps=[start_ms + 10_000 * i for i in range(points)],
+            values=values,
+        )
+
+    wave = [math.sin(i / 9) for i in range(points)]
+    return {
+        "system/cpu_percent": series([min(100.0, 62 + 30 * w) for w in wave]),
+        "system/memory_percent": series([41 + i * 0.15 for i in range(points)]),
+        "system/process_rss_mib": series([820 + 4 * i + 30 * w for i, w in enumerate(wave)]),
+        "system/gpu0_percent": series([max(0.0, 80 + 18 * w) for w in wave]),
+    }
+
+
+def small_model() -> Any:
+    """A fitted scikit-learn model, so the run has a model folder to preview."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(200, 3))
+    return LogisticRegression().fit(features, features[:, 0] + rng.normal(size=200) > 0)
+
+
 def special_runs(client: Any, work: Path) -> dict[str, Any]:
     """The preview run (artifacts of every kind, a 20k-point metric) and a failed run."""
     import dockyard as dy
@@ -221,6 +257,8 @@ def special_runs(client: Any, work: Path) -> dict[str, Any]:
         )
         client.runs.log_batch(run.id, MetricBatch(series={"train/loss": series}))
         run.log_metrics({"auc": 0.91, "accuracy": 0.97}, step=0)
+        client.runs.log_batch(run.id, MetricBatch(series=system_metrics(now_ms)))
+        dy.log_model(small_model(), "model")
         preview_id = run.id
     failed_id = None
     try:
@@ -244,6 +282,175 @@ def special_runs(client: Any, work: Path) -> dict[str, Any]:
         "long_metric": {"run": preview_id, "key": "train/loss", "points": LONG_METRIC_POINTS},
         "failed_run": failed_id,
     }
+
+
+# --- the datasets and models pages' samples, a failed pipeline ------------------------
+
+UI_SAMPLE_DATASET = "ui_sample"
+UI_SAMPLE_MODEL = "ui-sample-model"
+UI_SAMPLE_COUNTRIES = ["US", "GB", "DE", "FR", "ES", "IT", "PL", "NL"]
+
+
+def ui_samples(client: Any) -> dict[str, Any]:
+    """fraud/ui_sample (v2 drops 100 rows, adds 300, changes 100 amounts and adds a column;
+    v3 fails its rules) and ui-sample-model (three versions evaluated on it, @champion moved
+    through its gate, forced past it and rolled back; @staging without a policy): what the
+    Diff and Validation tabs and the alias history need."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    import dockyard as dy
+
+    def orders(ids: np.ndarray, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        n = len(ids)
+        start = dt.datetime(2025, 3, 1)
+        amount = np.round(rng.lognormal(3.5, 0.9, n), 2)
+        amount[rng.random(n) < 0.02] = np.nan
+        minutes = np.sort(rng.integers(0, 60 * 24 * 30, n))
+        return pd.DataFrame(
+            {
+                "order_id": ids.astype("int64"),
+                "customer": [f"c{int(x):05d}" for x in rng.integers(0, 600, n)],
+                "country": rng.choice(
+                    UI_SAMPLE_COUNTRIES, n, p=[0.35, 0.15, 0.12, 0.1, 0.08, 0.08, 0.07, 0.05]
+                ),
+                "amount": amount,
+                "quantity": rng.integers(1, 6, n).astype("int64"),
+                "refunded": rng.random(n) < 0.04,
+                "created_at": [start + dt.timedelta(minutes=int(m)) for m in minutes],
+            }
+        )
+
+    say("adding the dataset fraud/ui_sample and the model ui-sample-model")
+    ds = dy.dataset(UI_SAMPLE_DATASET, project="fraud", client=client)
+    v1 = orders(np.arange(0, 2000), seed=1)
+    ds.add_version(v1, message="initial export: 2,000 orders")
+    ds.set_rules(
+        [
+            {"check": "not_null", "column": "order_id"},
+            {"check": "unique", "columns": ["order_id"]},
+            {"check": "range", "column": "amount", "min": 0, "name": "amounts are not negative"},
+            {"check": "allowed_values", "column": "country", "values": UI_SAMPLE_COUNTRIES},
+            {"check": "row_count", "min": 1000},
+            {"check": "sql", "expression": "quantity BETWEEN 1 AND 10", "name": "sane quantities"},
+        ]
+    )
+    v2 = pd.concat([v1[v1.order_id >= 100], orders(np.arange(2000, 2300), seed=2)])
+    v2 = v2.reset_index(drop=True)
+    changed = v2.order_id.between(100, 199)
+    v2.loc[changed, "amount"] = np.round(v2.loc[changed, "amount"] * 1.1, 2)
+    v2["channel"] = np.random.default_rng(3).choice(
+        ["web", "app", "store"], len(v2), p=[0.5, 0.35, 0.15]
+    )
+    ds.add_version(
+        v2, message="March refresh: 300 new orders, 100 dropped, amounts corrected, channel column"
+    )
+    v3 = v2.copy()
+    v3.loc[v3.order_id.between(500, 511), "amount"] *= -1
+    v3.loc[v3.order_id.between(600, 604), "country"] = "XX"
+    ds.add_version(v3, message="bad extract: negative amounts and an unknown country")
+
+    frame = ds.version(2).to_pandas()
+    X = frame[["amount", "quantity"]].fillna(0.0)
+    y = frame["refunded"].astype(int)
+    capture = dy.Capture(git=False, system_metrics=False)
+    versions = []
+    for c, auc in [(0.1, 0.74), (1.0, 0.81), (10.0, 0.69)]:
+        with dy.start_run(
+            "fraud",
+            experiment=UI_SAMPLE_DATASET,
+            name=f"train-c{c:g}",
+            params={"C": c},
+            capture=capture,
+            client=client,
+        ) as run:
+            ds.version(2).to_pandas()  # recorded as the run's input
+            model = LogisticRegression(C=c).fit(X, y)
+            run.log_metrics({"train_accuracy": float(model.score(X, y))}, step=0)
+            dy.log_model(model, "model", input_example=X.head())
+        mv = dy.register_model(
+            run,
+            "model",
+            name=UI_SAMPLE_MODEL,
+            description=f"logistic regression, C={c:g}",
+            client=client,
+        )
+        versions.append(mv.version)
+        with dy.start_run(
+            "fraud",
+            experiment=UI_SAMPLE_DATASET,
+            name=f"evaluate-v{mv.version}",
+            capture=capture,
+            client=client,
+        ) as evaluation:
+            dy.load_model(f"models:/{UI_SAMPLE_MODEL}/{mv.version}", client=client)
+            ds.version(2).to_pandas()
+            evaluation.log_metrics({"auc": auc, "precision_at_k": auc - 0.2}, step=0)
+    gate = {"metric": "auc", "threshold": 0.7, "dataset": UI_SAMPLE_DATASET}
+    dy.set_alias_policy(
+        UI_SAMPLE_MODEL,
+        "champion",
+        {"gates": [{**gate, "not_worse_than_current": True}]},
+        client=client,
+    )
+    dy.set_alias(
+        UI_SAMPLE_MODEL, "champion", versions[0], reason="first model over the gate", client=client
+    )
+    dy.set_alias(
+        UI_SAMPLE_MODEL, "champion", versions[1], reason="v2 beats v1 on holdout auc", client=client
+    )
+    dy.set_alias(
+        UI_SAMPLE_MODEL,
+        "champion",
+        versions[2],
+        force=True,
+        reason="needed for the March campaign despite the lower auc",
+        client=client,
+    )
+    dy.rollback_alias(UI_SAMPLE_MODEL, "champion", reason="v3 misbehaves on refunds", client=client)
+    dy.set_alias(
+        UI_SAMPLE_MODEL, "staging", versions[2], reason="try v3 on shadow traffic", client=client
+    )
+    return {
+        "ui_sample": {
+            "dataset": f"fraud/{UI_SAMPLE_DATASET}",
+            "versions": 3,
+            "model": UI_SAMPLE_MODEL,
+        }
+    }
+
+
+def failed_fan_out(client: Any) -> str:
+    """A pipeline run whose fan-out fails on two of its twelve items: what the pipeline page
+    shows for failures (the failed items' logs and tracebacks, the skipped step after)."""
+    import dockyard as dy
+
+    @dy.step
+    def batches(count: int) -> list[int]:
+        return list(range(count))
+
+    @dy.step(cache=False)
+    def score_batch(batch: int) -> int:
+        print(f"scoring batch {batch}")
+        if batch in (3, 7):
+            raise ValueError(f"batch {batch}: 12 rows have a negative amount")
+        return batch * 10
+
+    @dy.step
+    def publish(scores: list[int]) -> int:
+        return sum(scores)
+
+    @dy.pipeline
+    def nightly_scoring(count: int = 12) -> None:
+        publish(score_batch.map(batches(count)))
+
+    say("running a pipeline whose fan-out fails on two items")
+    result = dy.run(nightly_scoring, project="fraud", executor="inprocess", client=client)
+    if result.status != "failed":
+        raise SystemExit(f"seed: the failing pipeline ended {result.status}")
+    return result.id
 
 
 # --- all of it ------------------------------------------------------------------------------
@@ -278,6 +485,8 @@ def seed(home: Path, runs: int) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     with connect_with(settings) as client:
         special = special_runs(client, work)
+        samples = ui_samples(client)
+        failed_pipeline = failed_fan_out(client)
         champion = client.models.get(MODEL).aliases.get(ALIAS)
         fraud_runs = client.runs.search(projects=[PROJECT], limit=1, count=True).total
     shutil.rmtree(work)
@@ -285,6 +494,8 @@ def seed(home: Path, runs: int) -> dict[str, Any]:
         "home": str(home),
         "runs": runs,
         **special,
+        **samples,
+        "failed_pipeline_run": failed_pipeline,
         "demo": {
             "project": PROJECT,
             "dataset": f"{PROJECT}/{DATASET}",
@@ -323,7 +534,9 @@ def main() -> None:
     summary = prepare(home, args.runs)
     if summary is None:
         summary = seed(home, args.runs)
-        (home / SEEDED).write_text(json.dumps({"runs": args.runs, "summary": summary}))
+        (home / SEEDED).write_text(
+            json.dumps({"runs": args.runs, "format": FORMAT, "summary": summary})
+        )
         (home / SEEDING).unlink()
     else:
         say(f"{home} is already seeded with {args.runs:,} runs")

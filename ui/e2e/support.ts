@@ -6,7 +6,29 @@ import { type Browser, type Page, chromium } from "playwright-core";
 import { afterAll, expect, inject } from "vitest";
 
 /** What e2e/seed.py printed: ids of the runs, models and pipeline runs it made. */
-export type Seed = Record<string, unknown>;
+export interface Seed {
+  home: string;
+  runs: number;
+  /** a run in `fraud` with an artifact of every previewable kind, a model and system metrics */
+  preview_run: string;
+  preview_artifacts: string[];
+  long_metric: { run: string; key: string; points: number };
+  failed_run: string;
+  /** a pipeline run whose fan-out failed on two items */
+  failed_pipeline_run: string;
+  ui_sample: { dataset: string; versions: number; model: string };
+  demo: {
+    project: string;
+    dataset: string;
+    dataset_version: number;
+    model: string;
+    alias: string;
+    champion_version: number;
+    pipeline_run: string;
+    runs: number;
+  };
+  scale: { project: string; runs: number; experiments: string[]; metrics: string[]; steps: number };
+}
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -1,4 +1,5 @@
 import { useQuery } from "@tanstack/react-query";
+import { useState } from "react";
 import { Link } from "react-router";
 import { ApiError, type Schemas, getText, seg } from "../../api/client";
 import { useGet } from "../../api/hooks";
@@ -191,6 +192,7 @@ export function StepPanel({
           <StepLog runId={sourceRun} status={step.status} cachedFrom={step.run_id ? null : step.cached_from ?? null} />
         </div>
       )}
+      {step.kind === "map" && step.run_id && step.status !== "pending" && <FailedItemLogs runId={step.run_id} />}
     </div>
   );
 }
@@ -279,5 +281,49 @@ function StepLog({ runId, status, cachedFrom }: { runId: string | null; status: 
         </pre>
       )}
     </>
+  );
+}
+
+const FAILED_PREFIX = "dockyard/failed-";
+
+/** A fan-out's failed items each leave `dockyard/failed-<item>.log`: what it printed and its
+ * traceback. Lists them and shows the chosen one. */
+function FailedItemLogs({ runId }: { runId: string }) {
+  const [chosen, setChosen] = useState<string | null>(null);
+  const listed = useGet<Schemas["Artifact"][]>(`/runs/${seg(runId)}/artifacts`, { prefix: FAILED_PREFIX }, { staleTime: 10_000 });
+  const items = (listed.data ?? [])
+    .map((a) => ({ path: a.path, item: Number(a.path.slice(FAILED_PREFIX.length).replace(/\.log$/, "")) }))
+    .filter((a) => Number.isInteger(a.item))
+    .sort((a, b) => a.item - b.item);
+  const path = chosen ?? items[0]?.path ?? null;
+  const log = useQuery<string, ApiError>({
+    queryKey: ["item-log", runId, path],
+    enabled: path !== null,
+    staleTime: 60_000,
+    queryFn: ({ signal }) => getText(`/runs/${seg(runId)}/artifacts/content`, { path }, signal),
+  });
+  if (listed.error) return <ErrorMessage error={listed.error} what="the failed items' logs" />;
+  if (items.length === 0) return null;
+  return (
+    <div className="sp-section" data-testid="failed-item-logs">
+      <h3>Failed items ({items.length.toLocaleString("en-US")})</h3>
+      <div className="row small">
+        {items.slice(0, 60).map((a) => (
+          <button key={a.path} className={a.path === path ? "primary" : ""} onClick={() => setChosen(a.path)}>
+            item {a.item}
+          </button>
+        ))}
+        {items.length > 60 && <span className="muted">and {items.length - 60} more</span>}
+      </div>
+      {log.error ? (
+        <ErrorMessage error={log.error} what="the item's log" />
+      ) : log.isPending ? (
+        <Loading what="log" />
+      ) : (
+        <pre className="sp-log" data-testid="item-log">
+          {log.data.length > LOG_LIMIT ? `… (${formatBytes(log.data.length - LOG_LIMIT)} earlier left out)\n${log.data.slice(-LOG_LIMIT)}` : log.data}
+        </pre>
+      )}
+    </div>
   );
 }
