@@ -1017,8 +1017,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The experiments of a project, by name.
-         * @description The experiments of a project, by name.
+         * The experiments of a project, by name, with how many runs each has and when the
+         * @description The experiments of a project, by name, with how many runs each has and when the
+         *     latest started.
          */
         get: operations["experiments.list"];
         put?: never;
@@ -1107,6 +1108,27 @@ export interface paths {
          * @description Start a run (status ``running``) with its first params and tags.
          */
         post: operations["runs.create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The sorted distinct param, metric and tag keys of the non-deleted runs of some
+         * @description The sorted distinct param, metric and tag keys of the non-deleted runs of some
+         *     projects and experiments (all of them by default): the columns a runs table can show.
+         */
+        get: operations["runs.keys"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1217,6 +1239,28 @@ export interface paths {
          * @description Stream an artifact's bytes (verified against its digest as they are read).
          */
         get: operations["artifacts.download"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/runs/{run_id}/artifacts/table": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The first rows of a table artifact (.parquet, .csv, .tsv, optionally gzipped .csv
+         * @description The first rows of a table artifact (.parquet, .csv, .tsv, optionally gzipped .csv
+         *     and .tsv) with its columns' types, reading only those rows; a file that is not a
+         *     table, or a corrupt one, is a 400 saying what is wrong.
+         */
+        get: operations["artifacts.table"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1838,10 +1882,21 @@ export interface components {
             description: string;
             /** Id */
             id: string;
+            /**
+             * Last Run At
+             * @description when the latest of those runs started (None without runs)
+             */
+            last_run_at?: string | null;
             /** Name */
             name: string;
             /** Project */
             project: string;
+            /**
+             * Run Count
+             * @description its runs that are not deleted, top-level and child runs alike
+             * @default 0
+             */
+            run_count: number;
         };
         /** ExperimentCreate */
         ExperimentCreate: {
@@ -1992,7 +2047,8 @@ export interface components {
         /**
          * Histogram
          * @description Equal-width bins: ``counts[i]`` values fall in ``[edges[i], edges[i + 1])`` (the last
-         *     bin includes its upper edge).
+         *     bin includes its upper edge). Edges of date and timestamp columns are seconds since
+         *     1970-01-01 UTC (a timestamp without a zone read as UTC).
          */
         Histogram: {
             /** Counts */
@@ -2482,6 +2538,11 @@ export interface components {
             items: components["schemas"]["PipelineRun"][];
             /** Next Cursor */
             next_cursor?: string | null;
+            /**
+             * Total
+             * @description how many pipeline runs match the filters in all (when asked with count)
+             */
+            total?: number | null;
         };
         /** PipelineRunState */
         PipelineRunState: {
@@ -2810,6 +2871,18 @@ export interface components {
             run_id: string;
         };
         /**
+         * RunKeys
+         * @description The distinct param, metric and tag keys of the (non-deleted) runs in a scope, sorted.
+         */
+        RunKeys: {
+            /** Metrics */
+            metrics: string[];
+            /** Params */
+            params: string[];
+            /** Tags */
+            tags: string[];
+        };
+        /**
          * RunPage
          * @description One page of runs; shows as a table in Jupyter.
          */
@@ -2818,12 +2891,23 @@ export interface components {
             items: components["schemas"]["Run"][];
             /** Next Cursor */
             next_cursor?: string | null;
+            /**
+             * Total
+             * @description how many runs match the query in all (when asked with count)
+             */
+            total?: number | null;
         };
         /**
          * RunSearch
          * @description Find runs: ``query`` in the search language, ``order_by`` like 'metrics.auc DESC'.
          */
         RunSearch: {
+            /**
+             * Count
+             * @description also count every run matching the query and scope, as ``total``
+             * @default false
+             */
+            count: boolean;
             /** Cursor */
             cursor?: string | null;
             /**
@@ -2841,6 +2925,11 @@ export interface components {
              * @default 100
              */
             limit: number;
+            /**
+             * Offset
+             * @description start at this row of the results (instead of a cursor), e.g. to jump anywhere in a long table
+             */
+            offset?: number | null;
             /**
              * Order By
              * @default
@@ -3141,6 +3230,39 @@ export interface components {
         StepsUpdate: {
             /** Steps */
             steps: components["schemas"]["StepRecord"][];
+        };
+        /** TableColumn */
+        TableColumn: {
+            /** Name */
+            name: string;
+            /**
+             * Type
+             * @description its Arrow type, e.g. int64, double, string, timestamp[us]
+             */
+            type: string;
+        };
+        /**
+         * TablePreview
+         * @description The first rows of a table artifact (Parquet, CSV, TSV), as JSON-safe values: NaN and
+         *     infinities are null, times are ISO strings, bytes and nested values are shown as text.
+         */
+        TablePreview: {
+            /** Columns */
+            columns: components["schemas"]["TableColumn"][];
+            /** Path */
+            path: string;
+            /** Rows */
+            rows: (string | number | boolean | null)[][];
+            /**
+             * Total Rows
+             * @description rows in the whole table; None if unknown
+             */
+            total_rows: number | null;
+            /**
+             * Truncated
+             * @description whether the table has more rows than those shown
+             */
+            truncated: boolean;
         };
         /** TagsSet */
         TagsSet: {
@@ -4414,6 +4536,8 @@ export interface operations {
                 status?: ("running" | "succeeded" | "failed" | "cancelled") | null;
                 limit?: number;
                 cursor?: string | null;
+                /** @description also count every pipeline run matching the filters, as ``total`` */
+                count?: boolean;
             };
             header?: never;
             path?: never;
@@ -5719,6 +5843,40 @@ export interface operations {
             };
         };
     };
+    "runs.keys": {
+        parameters: {
+            query?: {
+                /** @description empty: every project */
+                projects?: string[];
+                /** @description empty: every experiment */
+                experiments?: string[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunKeys"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     "runs.reap": {
         parameters: {
             query?: never;
@@ -5971,6 +6129,42 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "artifacts.table": {
+        parameters: {
+            query: {
+                /** @description the artifact's path */
+                path: string;
+                /** @description rows to read from the start */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TablePreview"];
+                };
             };
             /** @description Validation Error */
             422: {

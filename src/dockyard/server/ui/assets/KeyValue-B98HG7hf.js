@@ -1,0 +1,1 @@
+import{C as e}from"./vendor-BQ_HnaVZ.js";var t=e();function n({rows:e,empty:n=`nothing recorded`}){return e.length===0?(0,t.jsx)(`p`,{className:`muted`,children:n}):(0,t.jsx)(`table`,{className:`kv`,children:(0,t.jsx)(`tbody`,{children:e.map(([e,n],r)=>(0,t.jsxs)(`tr`,{children:[(0,t.jsx)(`th`,{children:e}),(0,t.jsx)(`td`,{children:n})]},r))})})}export{n as t};

@@ -1,1 +1,0 @@
-import{p as e,s as t,t as n}from"./vendor-CNhC14IM.js";import{t as r}from"./index-0YyJJ5Le.js";var i=e();function a(){let e=t();return(0,i.jsxs)(i.Fragment,{children:[(0,i.jsx)(r,{error:Error(`There is no page at ${e.pathname}.`),what:`unknown page`}),(0,i.jsx)(`p`,{children:(0,i.jsx)(n,{to:`/`,children:`Back to the projects`})})]})}export{a as default};

@@ -1,1 +1,0 @@
-import{t as e}from"./PageHeader-BWOcdCmB.js";import{p as t}from"./vendor-CNhC14IM.js";var n=t();function r(){return(0,n.jsx)(e,{title:`Run`})}export{r as default};

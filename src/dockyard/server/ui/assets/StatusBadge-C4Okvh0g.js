@@ -1,0 +1,1 @@
+import{C as e}from"./vendor-BQ_HnaVZ.js";var t=e();function n({status:e}){return e?(0,t.jsx)(`span`,{className:`status status-${e}`,children:e}):null}export{n as t};

@@ -1,0 +1,1 @@
+import{r as e}from"./rolldown-runtime-XKyaHtl9.js";import{w as t}from"./vendor-BQ_HnaVZ.js";var n=e(t(),1);function r(e,t=1e3){let[r,i]=(0,n.useState)(()=>Date.now());return(0,n.useEffect)(()=>{if(!e)return;i(Date.now());let n=window.setInterval(()=>i(Date.now()),t);return()=>window.clearInterval(n)},[e,t]),e?r:Date.now()}export{r as t};
