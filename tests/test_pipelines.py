@@ -555,7 +555,7 @@ def test_a_failed_step_leaves_its_output_and_full_traceback_in_its_run(
     assert text.startswith("loading the data\n")
     # the worker's own frames, which the step record's error text cannot carry
     assert "deep_helper" in text and "ValueError: bad value 41" in text
-    item = log("square", "dockyard/failed-1.log")  # the second item: index 1
+    item = log("square", "dockyard/failed/1.log")  # the second item: index 1
     assert "item 2" in item and "KeyError: 'no two'" in item
 
 

@@ -166,6 +166,7 @@ def _next_commands(result: DemoResult, settings: Settings) -> RenderableType:
     elif settings.sources.get("home", "default") != "default":
         lines.append(f"  export DOCKYARD_HOME={shlex.quote(str(settings.home))}")
     commands: list[tuple[str, str]] = [
+        ("dockyard ui", "all of it in the browser: runs, data, model, pipeline"),
         (f"dockyard pipelines show {result.pipeline.id}", "the pipeline run, step by step"),
         (f"dockyard runs list -p {PROJECT}", "the tracked runs: one per step"),
         (f"dockyard data show {DATASET} -p {PROJECT}", "the data: schema, statistics"),

@@ -188,7 +188,7 @@ class Orchestrator:
             experiment=self.pipeline.name,
             settings=self.client.settings,
             client=self.client if self.executor_name == "inprocess" else None,
-            failure_log=f"dockyard/failed{tag}.log" if tag else "dockyard/output.log",
+            failure_log=f"dockyard/failed/{tag.lstrip('-')}.log" if tag else "dockyard/output.log",
         )
 
     def _start_params(self, params: Mapping[str, Any]) -> dict[str, str]:

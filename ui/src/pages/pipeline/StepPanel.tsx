@@ -284,9 +284,9 @@ function StepLog({ runId, status, cachedFrom }: { runId: string | null; status: 
   );
 }
 
-const FAILED_PREFIX = "dockyard/failed-";
+const FAILED_PREFIX = "dockyard/failed/";
 
-/** A fan-out's failed items each leave `dockyard/failed-<item>.log`: what it printed and its
+/** A fan-out's failed items each leave `dockyard/failed/<item>.log`: what it printed and its
  * traceback. Lists them and shows the chosen one. */
 function FailedItemLogs({ runId }: { runId: string }) {
   const [chosen, setChosen] = useState<string | null>(null);
