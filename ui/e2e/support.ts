@@ -66,6 +66,7 @@ afterAll(async () => {
 /** Saves e2e/screenshots/<name>.png (the whole page) for a reviewer to look at. */
 export async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.evaluate(() => window.scrollTo(0, 0)); // else the sticky top bar lands mid-picture
   await page.screenshot({ path: resolve(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
