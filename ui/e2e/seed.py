@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from tracking_data import SeedRun
 
 SEEDED = ".seeded"  # the summary of a finished seed, with its run count and format
-FORMAT = 3  # what a seed holds; a home seeded by an older format is seeded anew
+FORMAT = 4  # what a seed holds; a home seeded by an older format is seeded anew
 SEEDING = ".seeding"  # present while seeding: a home with it (only) may be emptied
 KEPT = {"seed-summary.json"}  # written next to the seed by the e2e setup
 

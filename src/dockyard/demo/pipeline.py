@@ -60,7 +60,14 @@ def train(
             ),
         }
     )
-    return fit(x, y, n_estimators=n_estimators, learning_rate=learning_rate, seed=seed)
+    return fit(
+        x,
+        y,
+        n_estimators=n_estimators,
+        learning_rate=learning_rate,
+        seed=seed,
+        on_round=lambda i, scores: dy.log_metrics(scores, step=i),
+    )
 
 
 @dy.step
