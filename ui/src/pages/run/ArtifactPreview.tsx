@@ -2,7 +2,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { type ReactNode, useEffect, useMemo, useState } from "react";
 import type { ApiError } from "../../api/client";
-import { getBlob, seg } from "../../api/client";
+import { getBlob, getToken, seg } from "../../api/client";
 import { ErrorMessage, Loading } from "../../components/ErrorMessage";
 import { KeyValue } from "../../components/KeyValue";
 import { formatBytes, formatNumber } from "../../format";
@@ -19,11 +19,37 @@ const TABLE_ROWS = 100;
 
 type Schemas = import("../../api/client").Schemas;
 
+/** A plain link lets the browser stream the file; a server that needs a token gets it in a
+ * header, which a link cannot send, so then the file is fetched and handed over as a blob. */
 export function DownloadLink({ runId, path, children = "Download" }: { runId: string; path: string; children?: ReactNode }) {
+  const name = path.split("/").pop();
+  const [failed, setFailed] = useState<unknown>(null);
+  if (!getToken()) {
+    return (
+      <a className="button-link" href={contentUrl(runId, path)} download={name} data-testid="download">
+        ⤓ {children}
+      </a>
+    );
+  }
+  const save = async () => {
+    try {
+      const url = URL.createObjectURL(await getBlob(`/runs/${seg(runId)}/artifacts/content`, { path }));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = name ?? "artifact";
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (error) {
+      setFailed(error);
+    }
+  };
   return (
-    <a className="button-link" href={contentUrl(runId, path)} download={path.split("/").pop()} data-testid="download">
-      ⤓ {children}
-    </a>
+    <>
+      <button className="button-link" onClick={save} data-testid="download">
+        ⤓ {children}
+      </button>
+      {failed !== null && <ErrorMessage error={failed} what={`downloading ${path}`} />}
+    </>
   );
 }
 
