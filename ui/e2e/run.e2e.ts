@@ -87,15 +87,23 @@ describe("the run page", () => {
     await shot(page, "run-overview");
   });
 
-  it("lists a pipeline run's steps and shows its code and diff", async () => {
-    const { page, errors } = await open(`/runs/${ids.pipeline}?tab=code`);
+  it("lists a pipeline run's steps", async () => {
+    const { page, errors } = await open(`/runs/${ids.pipeline}`);
     await page.getByTestId("run-children").waitFor();
     const steps = await page.getByTestId("run-children").textContent();
     for (const step of ["featurize", "train", "evaluate"]) expect(steps).toContain(step);
+    await expectNoErrors(page, errors);
+  });
+
+  it("shows the commit and the uncommitted diff of a run started in a git checkout", async () => {
+    const { page, errors } = await open(`/runs/${seed().code_run}?tab=code`);
     await page.getByTestId("git-commit").waitFor();
     expect(await page.getByTestId("git-commit").textContent()).toMatch(/^[0-9a-f]{40}$/);
     await page.getByTestId("diff").waitFor();
     expect(await page.getByTestId("diff-file").count()).toBeGreaterThan(0);
+    const diff = await page.getByTestId("diff").textContent();
+    expect(diff).toContain("LEARNING_RATE = 0.05");
+    expect(diff).toContain("notes.md");
     expect(await page.locator(".run-diff-table .diff-add").count()).toBeGreaterThan(0);
     expect(await page.locator(".run-diff-table .diff-hunk").count()).toBeGreaterThan(0);
     await expectNoErrors(page, errors);

@@ -7,11 +7,12 @@ dataset ``fraud/transactions``, the model ``fraud-detector`` with its ``champion
 pipeline run), then RUNS runs in the project ``scale`` (a few experiments, params, metrics
 with a few steps of history, tags) inserted straight into the tables by the benchmarks' bulk
 seed, then in ``fraud`` a run with an artifact of every previewable kind (text, JSON, PNG,
-Parquet, CSV, HTML, a model folder), a 20,000-point metric and system metrics, a run that
-failed, the dataset ``fraud/ui_sample`` (three versions: a diff, a failed validation) with the
-model ``ui-sample-model`` (an alias history with a gate, a forced move and a rollback), and a
-pipeline run whose fan-out failed on two items. The last line printed
-is a JSON summary (ids of the special runs, counts); progress goes to stderr.
+Parquet, CSV, HTML, a model folder), a 20,000-point metric and system metrics; a run that
+failed; a run started in a git checkout with uncommitted changes; the dataset
+``fraud/ui_sample`` (three versions: a diff, a failed validation) with the model
+``ui-sample-model`` (an alias history with a gate, a forced move and a rollback); and a
+pipeline run whose fan-out failed on two items. The last line printed is a JSON summary
+(ids of the special runs, counts); progress goes to stderr.
 
 Seeding again with the same RUNS (and seed format) only prints the summary again
 (HOME/.seeded holds it).
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from tracking_data import SeedRun
 
 SEEDED = ".seeded"  # the summary of a finished seed, with its run count and format
-FORMAT = 4  # what a seed holds; a home seeded by an older format is seeded anew
+FORMAT = 5  # what a seed holds; a home seeded by an older format is seeded anew
 SEEDING = ".seeding"  # present while seeding: a home with it (only) may be emptied
 KEPT = {"seed-summary.json"}  # written next to the seed by the e2e setup
 
@@ -226,6 +227,45 @@ def small_model() -> Any:
     rng = np.random.default_rng(0)
     features = rng.normal(size=(200, 3))
     return LogisticRegression().fit(features, features[:, 0] + rng.normal(size=200) > 0)
+
+
+def code_run(client: Any, work: Path) -> str:
+    """A run started in a git checkout with uncommitted changes: its commit, branch, remote
+    and diff (an edited file, an untracked one) are what the Code tab shows."""
+    import contextlib
+    import subprocess
+
+    import dockyard as dy
+
+    repo = work / "fraud-models"
+    repo.mkdir(parents=True)
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("config", "user.email", "seed@dockyard.local")
+    git("config", "user.name", "seed")
+    git("remote", "add", "origin", "https://github.com/example/fraud-models.git")
+    script = repo / "train.py"
+    script.write_text("import lightgbm\n\nLEARNING_RATE = 0.1\nDEPTH = 6\n")
+    git("add", "train.py")
+    git("commit", "-q", "-m", "a first model")
+    script.write_text("import lightgbm\n\nLEARNING_RATE = 0.05  # slower, steadier\nDEPTH = 8\n")
+    (repo / "notes.md").write_text("try a deeper tree\n")
+    capture = dy.Capture(system_metrics=False)
+    with (
+        contextlib.chdir(repo),
+        dy.start_run(
+            "fraud",
+            experiment="previews",
+            name="uncommitted-change",
+            capture=capture,
+            client=client,
+        ) as run,
+    ):
+        run.log_params({"learning_rate": 0.05, "depth": 8})
+        return str(run.id)
 
 
 def special_runs(client: Any, work: Path) -> dict[str, Any]:
@@ -485,6 +525,7 @@ def seed(home: Path, runs: int) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     with connect_with(settings) as client:
         special = special_runs(client, work)
+        special["code_run"] = code_run(client, work)
         samples = ui_samples(client)
         failed_pipeline = failed_fan_out(client)
         champion = client.models.get(MODEL).aliases.get(ALIAS)

@@ -14,6 +14,8 @@ export interface Seed {
   preview_artifacts: string[];
   long_metric: { run: string; key: string; points: number };
   failed_run: string;
+  /** a run started in a git checkout with an edited and an untracked file */
+  code_run: string;
   /** a pipeline run whose fan-out failed on two items */
   failed_pipeline_run: string;
   ui_sample: { dataset: string; versions: number; model: string };
