@@ -2,23 +2,13 @@
 // and an unknown id.
 import type { Page } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { baseURL, expectNoErrors, open, record, seed, shot } from "./support";
+import { api, baseURL, expectNoErrors, open, record, seed, shot } from "./support";
 
 interface RunLite {
   id: string;
   name: string;
   status: string;
   parent_id: string | null;
-}
-
-async function api<T>(path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${baseURL()}/api/v1${path}`, {
-    method: body === undefined ? "GET" : "POST",
-    headers: body === undefined ? {} : { "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as T;
 }
 
 const search = async (query: string, projects: string[] = []) =>

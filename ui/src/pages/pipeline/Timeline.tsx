@@ -1,5 +1,5 @@
 import { useMemo } from "react";
-import { Chart, type ChartEvents, type ChartOption } from "../../components/Chart";
+import { Chart, type ChartEvents, type ChartOption, escapeHtml } from "../../components/Chart";
 import { formatDuration } from "../../format";
 import { STATUS_COLORS, type TimelineBar } from "./logic";
 
@@ -94,8 +94,4 @@ export function Timeline({ bars, selected, onSelect }: { bars: TimelineBar[]; se
 
   if (bars.length === 0) return <p className="muted">No step has started yet.</p>;
   return <Chart option={option} events={events} height={Math.max(120, 44 + bars.length * 30)} testId="timeline" />;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
 }
