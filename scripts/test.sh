@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+scripts/setup-torch.sh
 if [ "$#" -gt 0 ]; then
     exec .venv/bin/pytest "$@"
 fi

@@ -169,7 +169,9 @@ def test_onnx_graph_with_named_inputs(tmp_path: Path) -> None:
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
 def test_torchscript_module(tmp_path: Path, data: tuple[pd.DataFrame, Any]) -> None:
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip(
+        "torch", reason="torch is not installed (scripts/setup-torch.sh says how to get it)"
+    )
 
     x, _ = data
     x = x.astype("float64")

@@ -4,6 +4,7 @@ and bad input with clear errors."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -134,7 +135,14 @@ def _native_predict(obj: Any, x: pd.DataFrame) -> np.ndarray:
         ("xgboost", _xgboost),
         ("lightgbm", _lightgbm),
         ("onnx", _onnx),
-        ("torch", _torch),
+        pytest.param(
+            "torch",
+            _torch,
+            marks=pytest.mark.skipif(
+                importlib.util.find_spec("torch") is None,
+                reason="torch is not installed (scripts/setup-torch.sh says how to get it)",
+            ),
+        ),
     ],
 )
 def test_every_flavor_round_trips_through_the_registry(

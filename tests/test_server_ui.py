@@ -132,3 +132,17 @@ def test_large_json_answers_are_gzipped_and_downloads_are_not(client: TestClient
     )
     assert "content-encoding" not in download.headers
     assert download.content == body
+
+
+def test_the_api_docs_page_loads_nothing_from_outside(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    urls = re.findall(r"""(?:src|href|url)\s*[=:]\s*['"]([^'"]+)['"]""", page.text)
+    assert urls, "the docs page names no resource"
+    for url in urls:
+        assert url.startswith("/"), f"/docs loads {url} from outside the server"
+        if url != "/openapi.json":
+            assert client.get(url).status_code == 200, url
+    assert "validatorUrl" in page.text and '"validatorUrl": null' in page.text
+    assert "swagger" in client.get("/docs/static/swagger-ui-bundle.js").text.lower()
+    assert client.get("/openapi.json").json()["info"]["title"] == "dockyard"

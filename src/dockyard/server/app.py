@@ -12,6 +12,7 @@ from dockyard._version import __version__
 from dockyard.core.config import Settings
 from dockyard.core.operations import operations_of
 from dockyard.server.auth import make_authenticator
+from dockyard.server.docs import install_api_docs
 from dockyard.server.errors import install_error_handlers
 from dockyard.server.routes import add_operation
 from dockyard.server.ui import install_ui
@@ -57,6 +58,8 @@ def create_app(
         version=__version__,
         description="The dockyard REST API. Errors are JSON: {error: {code, message, details}}.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     # JSON pages (a page of runs is ~80 KB) shrink ~10x; blobs and artifacts stream as they are
@@ -77,6 +80,7 @@ def create_app(
         return {"status": "ok", "version": __version__, "database": running.db.dialect}
 
     app.include_router(router)
+    install_api_docs(app)
     install_ui(app)
 
     app.state.services = running
