@@ -38,15 +38,15 @@ def test_run_show_resume(home: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     )
     target = f"{flow}:flow"
     code, out, err = run_cli(
-        capsys, "pipelines", "run", target, "--set", "n=4", "--set", "label=total", "-e", "inprocess",
-        "-p", "cli", "--json",
+        capsys, "pipelines", "run", target, "--set", "n=4", "--set", "label=total",
+        "-e", "inprocess", "-p", "cli", "--json",
     )  # fmt: skip
     assert code == 0, err
     first = json.loads(out)
     assert first["status"] == "succeeded" and first["params"] == {"n": 4, "label": "total"}
     assert [s["status"] for s in first["steps"]] == ["succeeded", "succeeded"]
-    code, out, _ = run_cli(capsys, "pipelines", "run", target, "--set", "n=4", "--set", "label=total",
-                           "-e", "inprocess", "-p", "cli")  # fmt: skip
+    code, out, _ = run_cli(capsys, "pipelines", "run", target, "--set", "n=4",
+                           "--set", "label=total", "-e", "inprocess", "-p", "cli")  # fmt: skip
     assert code == 0 and "succeeded" in out and "2 of 2 steps cached" in out
     flag.write_text("1")
     code, out, err = run_cli(capsys, "pipelines", "run", target, "--set", "n=5", "-e", "inprocess",

@@ -126,7 +126,7 @@ def table(
         from rich.markup import escape
 
         names = escape(", ".join(hidden))
-        say(f"[dim]not shown at {out.width} columns: {names} (--json has all)[/]")
+        out.print(f"[dim]not shown at {out.width} columns: {names} (--json has all)[/]")
 
 
 def say(message: str) -> None:
