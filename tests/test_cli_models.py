@@ -92,3 +92,20 @@ def test_bad_input_exit_codes(home: Path, capsys: pytest.CaptureFixture[str]) ->
     assert code == 3 and "no version 7" in err
     code, _, err = run_cli(capsys, "models", "show", "det/x")
     assert code == 2 and "not a model URI" in err
+
+
+def test_run_ids_may_be_given_by_a_unique_start(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = log_and_evaluate(0.9)
+    start = run_id[:20]  # the only run: any start is unique
+    code, out, err = run_cli(capsys, "models", "register", start, "--name", "det", "--json")
+    assert code == 0 and json.loads(out)["run_id"] == run_id, err
+    dest = tmp_path / "from-run"
+    code, out, err = run_cli(capsys, "models", "download", f"runs:/{start}/model", "-o", str(dest))
+    assert code == 0 and (dest / "model.json").is_file(), err
+    assert f"runs:/{run_id}/model" in out
+    code, _, err = run_cli(
+        capsys, "models", "download", "runs:/zz/model", "-o", str(tmp_path / "x")
+    )
+    assert code == 3 and "no run has an id starting with 'zz'" in err

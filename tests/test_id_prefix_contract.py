@@ -3,11 +3,15 @@ pipeline runs, through both transports on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 import pytest
 
 from dockyard.client.client import Client
 from dockyard.core.errors import InvalidInput
 from dockyard.pipelines.schemas import PipelineRunCreate
+from dockyard.server.runner import RunningServer
 
 
 def _unused_prefix(ids: list[str]) -> str:
@@ -81,3 +85,17 @@ def test_pipeline_runs_resolve_ignores_their_step_runs(client: Client) -> None:
     assert client.pipelines.resolve(_unused_prefix(made)).items == []
     with pytest.raises(InvalidInput):
         client.pipelines.resolve("not-hex")
+
+
+@pytest.mark.parametrize("path", ["/runs/resolve", "/pipelines/runs/resolve"])
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"prefix": ""}, {"prefix": "XYZ"}, {"prefix": "01%"}, {"prefix": "0" * 33},
+     {"prefix": "01", "limit": 0}, {"prefix": "01", "limit": 1000}],
+)  # fmt: skip
+def test_resolve_over_http_answers_bad_input_with_a_4xx(
+    server: RunningServer, path: str, params: dict[str, Any]
+) -> None:
+    response = httpx.get(f"{server.url}/api/v1{path}", params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid_input"

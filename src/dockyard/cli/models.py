@@ -31,6 +31,14 @@ def _uri(ref: str) -> str:
     return ref if ref.startswith(("models:/", "runs:/")) else f"models:/{ref}"
 
 
+def _run_uri(client: Client, uri: str) -> str:
+    """``runs:/<run id or a unique start of one>/<path>`` with the run's whole id."""
+    if not uri.startswith("runs:/"):
+        return uri
+    run, sep, path = uri.removeprefix("runs:/").partition("/")
+    return f"runs:/{ids.run_id(client, run)}{sep}{path}"
+
+
 def _version(client: Client, ref: str) -> ModelVersion:
     from dockyard.registry.uris import RegistryRef, parse_model_uri
 
@@ -346,7 +354,7 @@ def download(
     if dest.exists():
         dest.rmdir()
     with overrides(ctx).client() as client:
-        uri = _uri(ref)
+        uri = _run_uri(client, _uri(ref))
         folder = client.models.download(uri, dest)
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     if as_json:
