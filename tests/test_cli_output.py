@@ -206,3 +206,19 @@ def test_project_comes_from_the_environment(
     assert run_cli(capsys, "data", "list")[1] == "no datasets in project fraud\n"
     assert run_cli(capsys, "runs", "list")[1] == "no runs in project fraud\n"
     assert run_cli(capsys, "data", "list", "-p", "other")[0] == 3  # the option wins
+
+
+def test_runs_list_shows_the_columns_asked_for(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = _runs(home, 2)
+    code, out, _ = run_cli(capsys, "runs", "list", "-c", "params.lr", "-c", "metrics.auc")
+    header = next(line for line in out.splitlines() if "params.lr" in line)
+    assert code == 0 and "metrics.auc" in header and "holdout_rows" not in out
+    assert "0.2" in next(line for line in out.splitlines() if ids[1] in line)
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run_cli(capsys, "runs", "search", "metrics.auc > 0", "-c", "metrics.auc")
+    assert code == 0 and "metrics.auc" in out and all(i in out for i in ids)
+    for bad in ("auc", "metrics.", "code.x"):
+        code, _, err = run_cli(capsys, "runs", "list", "-c", bad)
+        assert code == 2 and "params.NAME, metrics.NAME or tags.NAME" in err

@@ -25,17 +25,47 @@ ARTIFACT_PREFIX = typer.Option("", "--prefix", help="Only files under this folde
 DEST = typer.Option(Path(), "--dest", "-o", help="Folder to write into.")
 
 
-def _table(runs: list[Run], empty: str) -> None:
-    metrics = sorted({k for r in runs for k in r.metrics})[:6]
+COLUMNS = typer.Option(
+    None,
+    "--column",
+    "-c",
+    help="Show this param, metric or tag, e.g. metrics.auc or params.lr (repeatable; "
+    "default: the first few metrics).",
+)
+_KINDS = ("params.", "metrics.", "tags.")
+
+
+def _value(run: Run, key: str) -> str:
+    kind, _, name = key.partition(".")
+    if kind == "metrics":
+        return f"{run.metrics[name].last:.6g}" if name in run.metrics else ""
+    return (run.params if kind == "params" else run.tags).get(name, "")
+
+
+def _table(runs: list[Run], empty: str, chosen: list[str] | None = None) -> None:
+    for key in chosen or []:
+        if not key.startswith(_KINDS) or key in _KINDS:
+            raise typer.BadParameter(
+                f"{key!r}: name a column as params.NAME, metrics.NAME or tags.NAME",
+                param_hint="--column",
+            )
+    keys = chosen or [f"metrics.{k}" for k in sorted({k for r in runs for k in r.metrics})[:6]]
     table(
         None,
         [
             Column("id", keep=True),
             "name",
             "status",
-            Column("project/experiment", drop=2),
-            Column("started (UTC)", drop=1),
-            *(Column(m, drop=3, justify="right") for m in metrics),
+            Column("project/experiment", drop=3 if chosen else 2),
+            Column("started (UTC)", drop=2 if chosen else 1),
+            *(
+                Column(
+                    k if chosen else k.removeprefix("metrics."),
+                    drop=1 if chosen else 3,
+                    justify="right" if k.startswith("metrics.") else "left",
+                )
+                for k in keys
+            ),
         ],
         [
             (
@@ -44,7 +74,7 @@ def _table(runs: list[Run], empty: str) -> None:
                 r.status,
                 f"{r.project}/{r.experiment}",
                 f"{r.start_time:%Y-%m-%d %H:%M}",
-                *(f"{r.metrics[k].last:.6g}" if k in r.metrics else "" for k in metrics),
+                *(_value(r, k) for k in keys),
             )
             for r in runs
         ],
@@ -70,6 +100,7 @@ def _search(
     limit: int,
     deleted: bool,
     as_json: bool,
+    columns: list[str] | None,
 ) -> None:
     with overrides(ctx).client() as client:
         page = client.runs.search(
@@ -78,7 +109,7 @@ def _search(
     if as_json:
         dump_json(page.items)
     else:
-        _table(page.items, _nothing(query, projects, deleted))
+        _table(page.items, _nothing(query, projects, deleted), columns)
         if page.next_cursor:
             say(f"[dim]showing the first {limit}; raise --limit to see more[/]")
 
@@ -89,10 +120,11 @@ def list_(
     projects: list[str] = PROJECTS,
     limit: int = LIMIT,
     deleted: bool = typer.Option(False, "--deleted", help="Include deleted runs."),
+    columns: list[str] = COLUMNS,
     as_json: bool = JSON,
 ) -> None:
     """List runs, newest first."""
-    _search(ctx, "", "", projects, limit, deleted, as_json)
+    _search(ctx, "", "", projects, limit, deleted, as_json, columns)
 
 
 @app.command()
@@ -102,10 +134,11 @@ def search(
     order_by: str = typer.Option("", "--order-by", help='e.g. "metrics.auc DESC"'),
     projects: list[str] = PROJECTS,
     limit: int = LIMIT,
+    columns: list[str] = COLUMNS,
     as_json: bool = JSON,
 ) -> None:
     """Find runs with the search language (params, metrics, tags, attributes)."""
-    _search(ctx, query, order_by, projects, limit, False, as_json)
+    _search(ctx, query, order_by, projects, limit, False, as_json, columns)
 
 
 @app.command()
