@@ -3,6 +3,7 @@ flag per idea, ``--version``, empty listings that say so, plurals, unwrapped pip
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ def test_every_run_command_takes_a_unique_prefix(
     assert run_cli(capsys, "runs", "restore", start)[0] == 0  # deleted runs resolve too
     assert run_cli(capsys, "runs", "artifacts", start)[0] == 0
     code, out, _ = run_cli(capsys, "runs", "compare", start, _unique_start(ids[1], ids), "--json")
-    assert code == 0 and set(__import__("json").loads(out)) == {ids[0], ids[1]}
+    assert code == 0 and set(json.loads(out)) == {ids[0], ids[1]}
 
     common = _common(ids)
     code, out, err = run_cli(capsys, "runs", "show", common)
@@ -222,3 +223,14 @@ def test_runs_list_shows_the_columns_asked_for(
     for bad in ("auc", "metrics.", "code.x"):
         code, _, err = run_cli(capsys, "runs", "list", "-c", bad)
         assert code == 2 and "params.NAME, metrics.NAME or tags.NAME" in err
+
+
+def test_listings_say_when_the_limit_cut_them(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("a", "b", "c"):
+        run_cli(capsys, "projects", "create", name)
+    code, out, _ = run_cli(capsys, "projects", "list", "-n", "2")
+    assert code == 0 and "raise --limit" in out and " c " not in out
+    assert "raise --limit" not in run_cli(capsys, "projects", "list", "-n", "3")[1]
+    assert len(json.loads(run_cli(capsys, "projects", "list", "--json")[1])) == 3

@@ -58,7 +58,7 @@ def _versions_table(versions: list[ModelVersion]) -> None:
             Column("run", keep=True, drop=4),
             Column("created (UTC)", drop=2),
             Column("by", drop=3),
-            Column("description", drop=1),
+            Column("description", drop=5),
         ],
         [
             (

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -48,7 +48,7 @@ class Column:
     header: str
     keep: bool = False
     drop: int = 0
-    justify: str = "left"
+    justify: Literal["left", "right"] = "left"
     min_width: int | None = None
 
 
@@ -111,8 +111,8 @@ def table(
     for i in shown:
         spec = specs[i]
         result.add_column(
-            spec.header,
-            justify=spec.justify,  # type: ignore[arg-type]
+            Text(spec.header, style="bold"),
+            justify=spec.justify,
             no_wrap=spec.keep,
             min_width=widths[i] if spec.keep else spec.min_width,
             overflow="fold",

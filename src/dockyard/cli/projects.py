@@ -40,9 +40,12 @@ def list_(
     limit: int = LIMIT,
     as_json: bool = JSON,
 ) -> None:
-    """List projects."""
+    """List projects, by name."""
     with overrides(ctx).client() as client:
-        _show(client.projects.list(limit=limit), as_json)
+        found = client.projects.list(limit=limit + 1)  # one more: are there others?
+    _show(found[:limit], as_json)
+    if len(found) > limit and not as_json:
+        say(f"[dim]showing the first {limit}; raise --limit to see more[/]")
 
 
 @app.command()

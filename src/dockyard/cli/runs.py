@@ -23,8 +23,6 @@ app = typer.Typer(
 )
 ARTIFACT_PREFIX = typer.Option("", "--prefix", help="Only files under this folder.")
 DEST = typer.Option(Path(), "--dest", "-o", help="Folder to write into.")
-
-
 COLUMNS = typer.Option(
     None,
     "--column",
@@ -42,13 +40,16 @@ def _value(run: Run, key: str) -> str:
     return (run.params if kind == "params" else run.tags).get(name, "")
 
 
-def _table(runs: list[Run], empty: str, chosen: list[str] | None = None) -> None:
+def _check_columns(chosen: list[str] | None) -> None:
     for key in chosen or []:
         if not key.startswith(_KINDS) or key in _KINDS:
             raise typer.BadParameter(
                 f"{key!r}: name a column as params.NAME, metrics.NAME or tags.NAME",
                 param_hint="--column",
             )
+
+
+def _table(runs: list[Run], empty: str, chosen: list[str] | None = None) -> None:
     keys = chosen or [f"metrics.{k}" for k in sorted({k for r in runs for k in r.metrics})[:6]]
     table(
         None,
@@ -102,6 +103,7 @@ def _search(
     as_json: bool,
     columns: list[str] | None,
 ) -> None:
+    _check_columns(columns)
     with overrides(ctx).client() as client:
         page = client.runs.search(
             query, order_by=order_by, projects=projects or [], include_deleted=deleted, limit=limit
