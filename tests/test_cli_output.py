@@ -15,6 +15,7 @@ import dockyard as dy
 from cli_support import run_cli
 from dockyard._version import __version__
 from dockyard.cli.main import app
+from dockyard.server.runner import RunningServer
 
 
 def _runs(home: Path, count: int, *, name: str = "run") -> list[str]:
@@ -234,3 +235,22 @@ def test_listings_say_when_the_limit_cut_them(
     assert code == 0 and "raise --limit" in out and " c " not in out
     assert "raise --limit" not in run_cli(capsys, "projects", "list", "-n", "3")[1]
     assert len(json.loads(run_cli(capsys, "projects", "list", "--json")[1])) == 3
+
+
+def test_prefixes_resolve_through_a_server(
+    home: Path,
+    server: RunningServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    with dy.connect(url=server.url) as client:
+        client.projects.create("fraud")
+        ids = [client.runs.create("fraud", name=f"r{i}").id for i in range(2)]
+    url = ("--url", server.url)
+    code, out, err = run_cli(capsys, *url, "runs", "show", _unique_start(ids[1], ids))
+    assert code == 0 and ids[1] in out, err
+    code, _, err = run_cli(capsys, *url, "runs", "delete", _common(ids))
+    assert code == 2 and all(i in err for i in ids)
+    code, out, _ = run_cli(capsys, *url, "runs", "list", "-p", "fraud")
+    assert code == 0 and all(i in out for i in ids)
