@@ -23,7 +23,7 @@ EXE = Path(sys.executable).with_name("dockyard")
 
 
 def test_project_lifecycle_with_json(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli(capsys, "projects", "create", "demo", "-d", "a demo")[0] == 0
+    assert run_cli(capsys, "projects", "create", "demo", "--description", "a demo")[0] == 0
     code, out, _ = run_cli(capsys, "projects", "list", "--json")
     assert code == 0
     assert [(p["name"], p["description"]) for p in json.loads(out)] == [("demo", "a demo")]

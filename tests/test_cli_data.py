@@ -42,7 +42,7 @@ def test_ingest_show_versions_diff_download(
     assert code == 0 and "amount" in out and "double" in out
     code, out, _ = run_cli(capsys, "data", "diff", "tx", "1", "2", "-p", "fraud", "-k", "id")
     assert code == 0 and "50 added" in out
-    code, out, _ = run_cli(capsys, "data", "list", "fraud", "--json")
+    code, out, _ = run_cli(capsys, "data", "list", "-p", "fraud", "--json")
     assert [(d["name"], d["versions"], d["latest"]) for d in json.loads(out)] == [("tx", 2, 2)]
     target = tmp_path / "out.csv"
     code, out, _ = run_cli(capsys, "data", "download", "tx@2", "-p", "fraud", "--dest", str(target))

@@ -28,7 +28,7 @@ def test_register_alias_gates_rollback_history_card(
 ) -> None:
     runs = [log_and_evaluate(0.9) for _ in range(3)]
     for run_id in runs:
-        code, out, _ = run_cli(capsys, "models", "register", run_id, "-n", "det", "--json")
+        code, out, _ = run_cli(capsys, "models", "register", run_id, "--name", "det", "--json")
         assert code == 0, out
     assert json.loads(out)["version"] == 3
     code, out, _ = run_cli(capsys, "models", "list")
@@ -65,7 +65,7 @@ def test_register_alias_gates_rollback_history_card(
     code, out, _ = run_cli(capsys, "models", "history", "det", "champion")
     assert code == 0 and "urgent fix" in out and "v3 broke" in out
     dest = tmp_path / "downloaded"
-    code, out, _ = run_cli(capsys, "models", "download", "det@champion", str(dest))
+    code, out, _ = run_cli(capsys, "models", "download", "det@champion", "--dest", str(dest))
     assert code == 0 and (dest / "model.json").is_file()
     assert json.loads((dest / "model.json").read_text())["flavor"] == "sklearn"
     code, out, _ = run_cli(capsys, "models", "card", "det/2")
@@ -81,9 +81,9 @@ def test_bad_input_exit_codes(home: Path, capsys: pytest.CaptureFixture[str]) ->
     run_id = log_and_evaluate(0.9)
     code, _, err = run_cli(capsys, "models", "show", "missing")
     assert code == 3 and "no registered model 'missing'" in err
-    code, _, err = run_cli(capsys, "models", "register", run_id, "-n", "det", "--path", "nope")
+    code, _, err = run_cli(capsys, "models", "register", run_id, "--name", "det", "--path", "nope")
     assert code == 3 and "has no artifact folder 'nope'" in err
-    run_cli(capsys, "models", "register", run_id, "-n", "det")
+    run_cli(capsys, "models", "register", run_id, "--name", "det")
     code, _, err = run_cli(capsys, "models", "rollback", "det", "champion")
     assert code == 3 and "no alias 'champion'" in err
     code, _, err = run_cli(capsys, "models", "policy", "det", "champion", "--gate", "auc=0.9")
@@ -92,3 +92,20 @@ def test_bad_input_exit_codes(home: Path, capsys: pytest.CaptureFixture[str]) ->
     assert code == 3 and "no version 7" in err
     code, _, err = run_cli(capsys, "models", "show", "det/x")
     assert code == 2 and "not a model URI" in err
+
+
+def test_run_ids_may_be_given_by_a_unique_start(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = log_and_evaluate(0.9)
+    start = run_id[:20]  # the only run: any start is unique
+    code, out, err = run_cli(capsys, "models", "register", start, "--name", "det", "--json")
+    assert code == 0 and json.loads(out)["run_id"] == run_id, err
+    dest = tmp_path / "from-run"
+    code, out, err = run_cli(capsys, "models", "download", f"runs:/{start}/model", "-o", str(dest))
+    assert code == 0 and (dest / "model.json").is_file(), err
+    assert f"runs:/{run_id}/model" in out
+    code, _, err = run_cli(
+        capsys, "models", "download", "runs:/zz/model", "-o", str(tmp_path / "x")
+    )
+    assert code == 3 and "no run has an id starting with 'zz'" in err

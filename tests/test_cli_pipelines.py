@@ -38,25 +38,25 @@ def test_run_show_resume(home: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
     )
     target = f"{flow}:flow"
     code, out, err = run_cli(
-        capsys, "pipelines", "run", target, "-p", "n=4", "-p", "label=total", "-e", "inprocess",
-        "--project", "cli", "--json",
+        capsys, "pipelines", "run", target, "--set", "n=4", "--set", "label=total",
+        "-e", "inprocess", "-p", "cli", "--json",
     )  # fmt: skip
     assert code == 0, err
     first = json.loads(out)
     assert first["status"] == "succeeded" and first["params"] == {"n": 4, "label": "total"}
     assert [s["status"] for s in first["steps"]] == ["succeeded", "succeeded"]
-    code, out, _ = run_cli(capsys, "pipelines", "run", target, "-p", "n=4", "-p", "label=total",
-                           "-e", "inprocess", "--project", "cli")  # fmt: skip
+    code, out, _ = run_cli(capsys, "pipelines", "run", target, "--set", "n=4",
+                           "--set", "label=total", "-e", "inprocess", "-p", "cli")  # fmt: skip
     assert code == 0 and "succeeded" in out and "2 of 2 steps cached" in out
     flag.write_text("1")
-    code, out, err = run_cli(capsys, "pipelines", "run", target, "-p", "n=5", "-e", "inprocess",
-                             "--project", "cli", "--json")  # fmt: skip
+    code, out, err = run_cli(capsys, "pipelines", "run", target, "--set", "n=5", "-e", "inprocess",
+                             "-p", "cli", "--json")  # fmt: skip
     assert code == 1
     failed = json.loads(out)
     assert failed["status"] == "failed" and "not today" in failed["error"]
     code, out, _ = run_cli(capsys, "pipelines", "show", failed["id"])
     assert code == 0 and "failed" in out and "ValueError: not today" in out
-    code, out, _ = run_cli(capsys, "pipelines", "runs", "--project", "cli")
+    code, out, _ = run_cli(capsys, "pipelines", "runs", "-p", "cli")
     assert code == 0 and failed["id"] in out and first["id"] in out
     flag.unlink()
     code, out, err = run_cli(capsys, "pipelines", "resume", failed["id"], "--json")
@@ -73,7 +73,7 @@ def test_bad_input(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert code == 2 and "cannot import 'no_such_module_xyz'" in err
     code, _, err = run_cli(capsys, "pipelines", "run", "json:dumps")
     assert code == 2 and "is not a @dy.pipeline function" in err
-    code, _, err = run_cli(capsys, "pipelines", "run", "json:dumps", "-p", "novalue")
+    code, _, err = run_cli(capsys, "pipelines", "run", "json:dumps", "--set", "novalue")
     assert code == 2 and "KEY=VALUE" in err
     code, _, err = run_cli(capsys, "pipelines", "show", "0" * 32)
     assert code == 3 and "no pipeline run" in err

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import typer
 
 from dockyard.cli.context import overrides
-from dockyard.cli.output import dump_json, say, table
+from dockyard.cli.output import dump_json, plural, say, table
 
 config_app = typer.Typer(
     help="Show the effective settings.", no_args_is_help=True, rich_markup_mode=None
@@ -78,8 +78,9 @@ def gc(
         return
     verb = "would delete" if report.dry_run else "deleted"
     say(
-        f"{verb} {report.blobs_deleted} of {report.blobs_scanned} blobs "
-        f"({report.bytes_freed / 2**20:.1f} MiB) and {report.staging_deleted} abandoned uploads; "
+        f"{verb} {report.blobs_deleted} of {plural(report.blobs_scanned, 'blob')} "
+        f"({report.bytes_freed / 2**20:.1f} MiB) and "
+        f"{plural(report.staging_deleted, 'abandoned upload')}; "
         f"{report.blobs_referenced} referenced, {report.kept_recent} kept as recent"
     )
 

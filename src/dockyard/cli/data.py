@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from dockyard.cli.context import overrides
-from dockyard.cli.output import dump_json, say, table
+from dockyard.cli.options import JSON, PROJECT
+from dockyard.cli.output import Column, dump_json, plural, say, table
 
 if TYPE_CHECKING:
     from dockyard.data.schemas import Version
@@ -20,8 +21,6 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
-PROJECT = typer.Option(..., "--project", "-p", help="The project the dataset belongs to.")
 
 
 class Direction(enum.StrEnum):
@@ -46,10 +45,18 @@ def _parse_schema(items: list[str]) -> dict[str, str] | None:
     return schema or None
 
 
-def _versions_table(versions: list[Version]) -> None:
+def _versions_table(versions: list[Version], empty: str) -> None:
     table(
         None,
-        ["version", "status", "rows", "bytes", "created (UTC)", "by", "message"],
+        [
+            Column("version", keep=True, justify="right"),
+            "status",
+            Column("rows", justify="right"),
+            Column("bytes", drop=2, justify="right"),
+            Column("created (UTC)", drop=1),
+            Column("by", drop=3),
+            Column("message", drop=4),
+        ],
         [
             (
                 v.number,
@@ -62,6 +69,7 @@ def _versions_table(versions: list[Version]) -> None:
             )
             for v in versions
         ],
+        empty=empty,
     )
 
 
@@ -123,14 +131,17 @@ def ingest(
         dump_json(version)
         return
     what = "new version" if version.created else "same content as version"
-    say(f"{version.ref}: {what} {version.number}, {version.rows:,} rows, status {version.status}")
+    say(
+        f"{version.ref}: {what} {version.number}, {plural(version.rows, 'row')}, "
+        f"status {version.status}"
+    )
     if version.validation and not version.validation.passed:
         say(f"[red]validation failed:[/] {version.validation.summary()}")
         say("`latest` does not resolve to it; --force would make it")
 
 
 @app.command("list")
-def list_(ctx: typer.Context, project: str = typer.Argument(...), as_json: bool = JSON) -> None:
+def list_(ctx: typer.Context, project: str = PROJECT, as_json: bool = JSON) -> None:
     """List a project's datasets."""
     with overrides(ctx).client() as client:
         found = client.datasets.list(project)
@@ -139,11 +150,18 @@ def list_(ctx: typer.Context, project: str = typer.Argument(...), as_json: bool 
         return
     table(
         None,
-        ["dataset", "versions", "latest", "rules", "created (UTC)"],
+        [
+            Column("dataset", keep=True),
+            Column("versions", justify="right"),
+            Column("latest", justify="right"),
+            Column("rules", drop=2, justify="right"),
+            Column("created (UTC)", drop=1),
+        ],
         [
             (d.name, d.versions, d.latest, len(d.rules), f"{d.created_at:%Y-%m-%d %H:%M}")
             for d in found
         ],
+        empty=f"no datasets in project {project}",
     )
 
 
@@ -159,7 +177,7 @@ def versions(
     if as_json:
         dump_json(found)
     else:
-        _versions_table(found)
+        _versions_table(found, f"dataset {dataset} has no versions")
 
 
 @app.command()
@@ -172,8 +190,9 @@ def show(ctx: typer.Context, ref: str, project: str = PROJECT, as_json: bool = J
         dump_json(version)
         return
     say(
-        f"[bold]{version.ref}[/]  {version.rows:,} rows, {len(version.files)} files, "
-        f"{version.bytes:,} bytes, status {version.status}\n"
+        f"[bold]{version.ref}[/]  {plural(version.rows, 'row')}, "
+        f"{plural(len(version.files), 'file')}, {plural(version.bytes, 'byte')}, "
+        f"status {version.status}\n"
         f"digest sha256:{version.digest}\nmade by {version.created_by} at "
         f"{version.created_at:%Y-%m-%d %H:%M} UTC from {version.source or '?'}"
         + (f"\nmessage: {version.message}" if version.message else "")
@@ -181,7 +200,16 @@ def show(ctx: typer.Context, ref: str, project: str = PROJECT, as_json: bool = J
     stats = {s.name: s for s in version.stats}
     table(
         None,
-        ["column", "type", "nulls", "distinct", "min", "max", "mean", "std"],
+        [
+            Column("column", keep=True),
+            "type",
+            Column("nulls", drop=4, justify="right"),
+            Column("distinct", drop=3, justify="right"),
+            Column("min", drop=6),
+            Column("max", drop=5),
+            Column("mean", drop=2, justify="right"),
+            Column("std", drop=1, justify="right"),
+        ],
         [
             (
                 c.name,
@@ -237,7 +265,7 @@ def diff(
     schema = result.schema_changes
     say(
         f"version {result.base} -> {result.target}: rows {result.rows[0]:,} -> "
-        f"{result.rows[1]:,}, {result.shared_files} files shared"
+        f"{result.rows[1]:,}, {plural(result.shared_files, 'file')} shared"
     )
     for c in schema.added:
         say(f"  [green]+ column {c.name} ({c.type})[/]")
@@ -352,7 +380,7 @@ def download(
     if as_json:
         dump_json([str(p) for p in written])
     else:
-        say(f"{version.ref}: {version.rows:,} rows written to {dest}")
+        say(f"{version.ref}: {plural(version.rows, 'row')} written to {dest}")
 
 
 @app.command()
@@ -381,9 +409,10 @@ def lineage(
     kinds = {n.id: n.kind for n in graph.nodes}
     if not graph.edges:
         say(f"{labels.get(graph.root, ref)}: no run has read or written it")
+        return
     table(
         None,
-        ["from", "", "to"],
+        [Column("from", keep=True), "", Column("to", keep=True)],
         [
             (
                 f"{kinds[e.source]} {labels[e.source]}",

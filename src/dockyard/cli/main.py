@@ -38,6 +38,20 @@ app.command("demo")(demo.demo)
 app.command("ui")(ui.ui)
 
 
+def _say_version(wanted: bool) -> None:
+    if wanted:
+        version()
+        raise typer.Exit()
+
+
+@app.command()
+def version() -> None:
+    """Print dockyard's version."""
+    from dockyard._version import __version__
+
+    typer.echo(f"dockyard {__version__}")
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -48,6 +62,9 @@ def root(
     ),
     url: str = typer.Option(None, "--url", help="Server URL [env DOCKYARD_URL]."),
     token: str = typer.Option(None, "--token", help="Server token [env DOCKYARD_TOKEN]."),
+    show_version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_say_version, help="Print the version."
+    ),
 ) -> None:
     ctx.obj = Overrides(home=home, db=db, blobs=blobs, url=url, token=token)
 

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from dockyard.cli import ids
 from dockyard.cli.context import overrides
-from dockyard.cli.output import dump_json, say, table
+from dockyard.cli.options import JSON, PROJECT_FILTER, RUN_ID, YES
+from dockyard.cli.output import Column, dump_json, plural, say, table
 
 if TYPE_CHECKING:
     from dockyard.client.client import Client
@@ -21,13 +23,20 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 REF_HELP = "NAME, NAME/VERSION, NAME@ALIAS or a models:/ URI"
 _GATE = re.compile(r"^\s*([^<>=\s]+)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*$")
 
 
 def _uri(ref: str) -> str:
     return ref if ref.startswith(("models:/", "runs:/")) else f"models:/{ref}"
+
+
+def _run_uri(client: Client, uri: str) -> str:
+    """``runs:/<run id or a unique start of one>/<path>`` with the run's whole id."""
+    if not uri.startswith("runs:/"):
+        return uri
+    run, sep, path = uri.removeprefix("runs:/").partition("/")
+    return f"runs:/{ids.run_id(client, run)}{sep}{path}"
 
 
 def _version(client: Client, ref: str) -> ModelVersion:
@@ -42,7 +51,15 @@ def _version(client: Client, ref: str) -> ModelVersion:
 def _versions_table(versions: list[ModelVersion]) -> None:
     table(
         None,
-        ["version", "flavor", "aliases", "run", "created (UTC)", "by", "description"],
+        [
+            Column("version", keep=True, justify="right"),
+            "flavor",
+            "aliases",
+            Column("run", keep=True, drop=4),
+            Column("created (UTC)", drop=2),
+            Column("by", drop=3),
+            Column("description", drop=5),
+        ],
         [
             (
                 v.version,
@@ -66,7 +83,7 @@ def _say_alias(alias: Alias) -> None:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    project: str | None = typer.Option(None, "--project", "-p", help="Only this project's."),
+    project: str | None = PROJECT_FILTER,
     name: str | None = typer.Option(None, "--name", help="Names containing this."),
     tag: str | None = typer.Option(None, "--tag", help="Only models with tag KEY=VALUE."),
     as_json: bool = JSON,
@@ -84,9 +101,20 @@ def list_(
     if as_json:
         dump_json(found)
         return
+    filters = [
+        f"{what} {value!r}"
+        for what, value in (("project", project), ("name containing", name), ("tag", tag))
+        if value
+    ]
     table(
         None,
-        ["model", "project", "latest", "aliases", "updated (UTC)"],
+        [
+            Column("model", keep=True),
+            Column("project", drop=2),
+            Column("latest", justify="right"),
+            "aliases",
+            Column("updated (UTC)", drop=1),
+        ],
         [
             (
                 m.name,
@@ -97,6 +125,7 @@ def list_(
             )
             for m in found
         ],
+        empty=("no models match " + ", ".join(filters)) if filters else "no models registered yet",
     )
 
 
@@ -150,15 +179,17 @@ def show(
 @app.command()
 def register(
     ctx: typer.Context,
-    run_id: str = typer.Argument(..., help="The run the model was logged in."),
-    name: str = typer.Option(..., "--name", "-n", help="The registered model's name."),
+    run_id: str = RUN_ID,
+    name: str = typer.Option(..., "--name", help="The registered model's name."),
     path: str = typer.Option("model", "--path", help="The model's artifact folder in the run."),
-    description: str = typer.Option("", "--description", "-d"),
+    description: str = typer.Option("", "--description", help="What this version is."),
     as_json: bool = JSON,
 ) -> None:
     """Register a model logged in a run as the next version of NAME."""
     with overrides(ctx).client() as client:
-        version = client.models.register(run_id, path, name, description=description)
+        version = client.models.register(
+            ids.run_id(client, run_id), path, name, description=description
+        )
     if as_json:
         dump_json(version)
     else:
@@ -205,7 +236,7 @@ def policy(
         [], "--gate", "-g", help="METRIC OP NUMBER, e.g. 'auc>=0.9' (repeatable)."
     ),
     dataset: str | None = typer.Option(
-        None, "--dataset", help="Count only evaluations over this dataset."
+        None, "--dataset", "-d", help="Count only evaluations over this dataset."
     ),
     min_dataset_version: int | None = typer.Option(
         None, "--min-dataset-version", help="... at this version or newer."
@@ -314,7 +345,7 @@ def history(ctx: typer.Context, name: str, alias: str, as_json: bool = JSON) -> 
 def download(
     ctx: typer.Context,
     ref: str = typer.Argument(..., help=f"{REF_HELP}, or runs:/<run id>/<path>"),
-    dest: Path = typer.Argument(..., help="A new folder to write the model into."),
+    dest: Path = typer.Option(..., "--dest", "-o", help="A new folder to write the model into."),
     as_json: bool = JSON,
 ) -> None:
     """Download a model's folder (every file verified against its sha256)."""
@@ -323,13 +354,13 @@ def download(
     if dest.exists():
         dest.rmdir()
     with overrides(ctx).client() as client:
-        uri = _uri(ref)
+        uri = _run_uri(client, _uri(ref))
         folder = client.models.download(uri, dest)
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     if as_json:
         dump_json({"folder": str(folder), "files": files})
     else:
-        say(f"{uri} -> {folder} ({len(files)} files)")
+        say(f"{uri} -> {folder} ({plural(len(files), 'file')})")
 
 
 @app.command()
@@ -337,7 +368,7 @@ def card(
     ctx: typer.Context,
     ref: str = typer.Argument(..., help=REF_HELP),
     html: bool = typer.Option(False, "--html", help="HTML instead of Markdown."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file."),
+    output: Path | None = typer.Option(None, "--dest", "-o", help="Write to this file."),
     as_json: bool = JSON,
 ) -> None:
     """The model card of a version: run, params, metrics, data, code, environment."""
@@ -360,7 +391,7 @@ def delete(
     ctx: typer.Context,
     name: str,
     version: int | None = typer.Option(None, "--version", help="Only this version."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+    yes: bool = YES,
 ) -> None:
     """Delete a model (or one version); `dockyard gc` then frees their files."""
     what = f"{name} v{version}" if version is not None else f"model {name} and all its versions"

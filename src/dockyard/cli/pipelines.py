@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from dockyard.cli import schedules
+from dockyard.cli import ids, schedules
 from dockyard.cli.context import overrides
-from dockyard.cli.output import dump_json, say, table
+from dockyard.cli.options import JSON, LIMIT, PIPELINE_RUN_ID, PROJECT_FILTER
+from dockyard.cli.output import Column, console, dump_json, plural, say, table
 
 if TYPE_CHECKING:
     from dockyard.pipelines.schemas import PipelineRun, StepRecord
@@ -21,7 +22,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(schedules.app, name="schedule")
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 _COLORS = {
     "succeeded": "green",
     "cached": "cyan",
@@ -37,7 +37,9 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            raise typer.BadParameter(f"{item!r}: write a parameter as KEY=VALUE, e.g. depth=8")
+            raise typer.BadParameter(
+                f"{item!r}: write a parameter as --set KEY=VALUE, e.g. depth=8"
+            )
         try:
             params[key] = json.loads(raw)  # numbers, booleans, lists, quoted strings
         except json.JSONDecodeError:
@@ -88,7 +90,8 @@ def _summary(run: PipelineRun) -> str:
     cached = sum(1 for s in run.steps if s.status == "cached")
     return (
         f"pipeline run {run.id} ({run.pipeline}, project {run.project}, executor "
-        f"{run.executor}): [bold]{run.status}[/]{took}; {cached} of {len(run.steps)} steps cached"
+        f"{run.executor}): [bold]{run.status}[/]{took}; {cached} of "
+        f"{plural(len(run.steps), 'step')} cached"
     )
 
 
@@ -96,15 +99,22 @@ def _summary(run: PipelineRun) -> str:
 def run(
     ctx: typer.Context,
     target: str = typer.Argument(..., help="The pipeline: module:function or file.py:function."),
-    param: list[str] = typer.Option([], "--param", "-p", help="KEY=VALUE (repeatable)."),
-    project: str = typer.Option("default", "--project", help="The project to run it in."),
+    param: list[str] = typer.Option(
+        [], "--set", help="A parameter, KEY=VALUE (VALUE as JSON or text; repeatable)."
+    ),
+    project: str = typer.Option(
+        "default",
+        "--project",
+        "-p",
+        envvar="DOCKYARD_PROJECT",
+        help="The project to run it in [env DOCKYARD_PROJECT].",
+    ),
     executor: str = typer.Option(
         "process", "--executor", "-e", help="process, inprocess, ray or a Ray address."
     ),
     as_json: bool = JSON,
 ) -> None:
     """Run a pipeline, showing each step's status, timing and cache hits as it goes."""
-    from rich.console import Console
     from rich.live import Live
 
     from dockyard.sdk.pipelines import load_pipeline
@@ -117,7 +127,7 @@ def run(
         overrides(ctx).client() as client,
         Live(
             _steps_table([]),
-            console=Console(stderr=True),
+            console=console(stderr=True),
             refresh_per_second=8,
             transient=as_json,
             auto_refresh=not as_json,
@@ -143,10 +153,10 @@ def run(
 @app.command()
 def runs(
     ctx: typer.Context,
-    project: str | None = typer.Option(None, "--project", help="Only this project's runs."),
+    project: str | None = PROJECT_FILTER,
     pipeline: str | None = typer.Option(None, "--pipeline", help="Only this pipeline's runs."),
     status: str | None = typer.Option(None, "--status", help="running, succeeded, failed..."),
-    limit: int = typer.Option(20, "--limit", "-n", help="How many, newest first."),
+    limit: int = LIMIT,
     as_json: bool = JSON,
 ) -> None:
     """List pipeline runs, newest first."""
@@ -155,9 +165,23 @@ def runs(
     if as_json:
         dump_json(page.items)
         return
+    filters = [
+        f"{name} {value}"
+        for name, value in (("pipeline", pipeline), ("project", project), ("status", status))
+        if value
+    ]
     table(
         None,
-        ["run", "pipeline", "project", "status", "steps", "cached", "started (UTC)", "took"],
+        [
+            Column("run", keep=True),
+            "pipeline",
+            Column("project", drop=3),
+            "status",
+            Column("steps", drop=4, justify="right"),
+            Column("cached", drop=5, justify="right"),
+            Column("started (UTC)", drop=2),
+            Column("took", drop=1, justify="right"),
+        ],
         [
             (
                 r.id,
@@ -171,23 +195,26 @@ def runs(
             )
             for r in page.items
         ],
+        empty=("no pipeline runs match " + ", ".join(filters))
+        if filters
+        else "no pipeline runs yet",
     )
+    if page.next_cursor:
+        say(f"[dim]showing the first {limit}; raise --limit to see more[/]")
 
 
 @app.command()
-def show(ctx: typer.Context, run_id: str, as_json: bool = JSON) -> None:
+def show(ctx: typer.Context, run_id: str = PIPELINE_RUN_ID, as_json: bool = JSON) -> None:
     """Show a pipeline run: each step's status, attempts, duration and cache hit."""
-    from rich.console import Console
-
     with overrides(ctx).client() as client:
-        found = client.pipelines.get(run_id)
+        found = client.pipelines.get(ids.pipeline_run_id(client, run_id))
     if as_json:
         dump_json(found)
         return
     say(_summary(found))
     if found.params:
         say("params: " + ", ".join(f"{k}={v!r}" for k, v in found.params.items()))
-    Console().print(_steps_table(found.steps))
+    console().print(_steps_table(found.steps))
     if found.error:
         say(f"[red]error:[/] {found.error.strip()}")
 
@@ -195,7 +222,7 @@ def show(ctx: typer.Context, run_id: str, as_json: bool = JSON) -> None:
 @app.command()
 def resume(
     ctx: typer.Context,
-    run_id: str,
+    run_id: str = PIPELINE_RUN_ID,
     executor: str | None = typer.Option(None, "--executor", "-e", help="Default: as before."),
     as_json: bool = JSON,
 ) -> None:
@@ -203,23 +230,21 @@ def resume(
     from dockyard.sdk.pipelines import resume as resume_run
 
     with overrides(ctx).client() as client:
-        result = resume_run(run_id, executor=executor, client=client)
+        result = resume_run(ids.pipeline_run_id(client, run_id), executor=executor, client=client)
     if as_json:
         dump_json(result.run)
     else:
-        from rich.console import Console
-
-        Console().print(_steps_table(result.steps))
+        console().print(_steps_table(result.steps))
         say(_summary(result.run))
     if result.status != "succeeded":
         raise typer.Exit(1)
 
 
 @app.command()
-def cancel(ctx: typer.Context, run_id: str, as_json: bool = JSON) -> None:
+def cancel(ctx: typer.Context, run_id: str = PIPELINE_RUN_ID, as_json: bool = JSON) -> None:
     """Ask a running pipeline run to stop (running steps are stopped, none start)."""
     with overrides(ctx).client() as client:
-        found = client.pipelines.cancel(run_id)
+        found = client.pipelines.cancel(ids.pipeline_run_id(client, run_id))
     if as_json:
         dump_json(found)
     else:

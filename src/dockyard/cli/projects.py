@@ -5,12 +5,12 @@ from __future__ import annotations
 import typer
 
 from dockyard.cli.context import overrides
-from dockyard.cli.output import dump_json, say, table
+from dockyard.cli.options import JSON, LIMIT, YES
+from dockyard.cli.output import Column, dump_json, say, table
 
 app = typer.Typer(
     help="Create, list, rename and delete projects.", no_args_is_help=True, rich_markup_mode=None
 )
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 def _show(projects: list, as_json: bool) -> None:  # type: ignore[type-arg]
@@ -19,30 +19,40 @@ def _show(projects: list, as_json: bool) -> None:  # type: ignore[type-arg]
         return
     table(
         None,
-        ["name", "description", "created by", "created (UTC)", "id"],
+        [
+            Column("name", keep=True),
+            Column("description", drop=2),
+            Column("created by", drop=3),
+            Column("created (UTC)", drop=1),
+            Column("id", keep=True, drop=4),
+        ],
         [
             (p.name, p.description, p.created_by, f"{p.created_at:%Y-%m-%d %H:%M}", p.id)
             for p in projects
         ],
+        empty="no projects yet; `dockyard projects create NAME` makes one",
     )
 
 
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    limit: int = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many."),
+    limit: int = LIMIT,
     as_json: bool = JSON,
 ) -> None:
-    """List projects."""
+    """List projects, by name."""
     with overrides(ctx).client() as client:
-        _show(client.projects.list(limit=limit), as_json)
+        found = client.projects.list(limit=limit + 1)  # one more: are there others?
+    _show(found[:limit], as_json)
+    if len(found) > limit and not as_json:
+        say(f"[dim]showing the first {limit}; raise --limit to see more[/]")
 
 
 @app.command()
 def create(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Unique name: letters, digits, '.', '_', '-'."),
-    description: str = typer.Option("", "--description", "-d"),
+    description: str = typer.Option("", "--description", help="What the project is for."),
     as_json: bool = JSON,
 ) -> None:
     """Create a project."""
@@ -76,7 +86,7 @@ def rename(ctx: typer.Context, name: str, new_name: str, as_json: bool = JSON) -
 def delete(
     ctx: typer.Context,
     name: str,
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    yes: bool = YES,
     as_json: bool = JSON,
 ) -> None:
     """Delete a project."""

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from dockyard.cli.context import overrides
-from dockyard.cli.output import dump_json, say, table
+from dockyard.cli.options import JSON, PROJECT, PROJECT_FILTER, YES
+from dockyard.cli.output import Column, dump_json, say, table
 
 if TYPE_CHECKING:
     from dockyard.pipelines.schedule_schemas import Schedule
@@ -20,8 +21,6 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
-PROJECT = typer.Option(..., "--project", "-p", help="The project the schedule belongs to.")
 
 
 def _when(at: dt.datetime | None) -> str:
@@ -48,18 +47,18 @@ def _parse_params(params: str | None, sets: list[str]) -> dict[str, Any]:
     return found
 
 
-def _table(schedules: list[Schedule]) -> None:
+def _table(schedules: list[Schedule], empty: str | None = None) -> None:
     table(
         None,
         [
-            "project",
-            "name",
+            Column("project", drop=5),
+            Column("name", keep=True),
             "trigger",
-            "pipeline",
-            "enabled",
-            "next firing (UTC)",
-            "last fired (UTC)",
-            "last run",
+            Column("pipeline", drop=4),
+            Column("enabled", drop=3),
+            Column("next firing (UTC)", drop=2),
+            Column("last fired (UTC)", drop=1),
+            Column("last run", keep=True, drop=6),
             "last status",
         ],
         [
@@ -77,6 +76,7 @@ def _table(schedules: list[Schedule]) -> None:
             )
             for s in schedules
         ],
+        empty=empty,
     )
 
 
@@ -158,7 +158,7 @@ def create(
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    project: str | None = typer.Option(None, "--project", "-p", help="Only this project."),
+    project: str | None = PROJECT_FILTER,
     as_json: bool = JSON,
 ) -> None:
     """List schedules with their last and next firing."""
@@ -167,7 +167,7 @@ def list_(
     if as_json:
         dump_json(schedules)
     else:
-        _table(schedules)
+        _table(schedules, f"no schedules in project {project}" if project else "no schedules yet")
 
 
 @app.command()
@@ -182,7 +182,7 @@ def delete(
     ctx: typer.Context,
     name: str,
     project: str = PROJECT,
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    yes: bool = YES,
 ) -> None:
     """Delete a schedule (the runs it started stay)."""
     if not yes and not typer.confirm(f"Delete schedule {name!r} of project {project!r}?"):
@@ -217,9 +217,7 @@ def scheduler(
     ctx: typer.Context,
     once: bool = typer.Option(False, "--once", help="Poll once, run what is due, and exit."),
     interval: float = typer.Option(10.0, "--interval", min=0.1, help="Seconds between polls."),
-    project: str | None = typer.Option(
-        None, "--project", "-p", help="Only this project's schedules."
-    ),
+    project: str | None = PROJECT_FILTER,
     as_json: bool = typer.Option(False, "--json", help="With --once: print the firings as JSON."),
 ) -> None:
     """Fire due pipeline schedules: poll, claim each due firing, run it, record the run.

@@ -7,6 +7,7 @@ from typing import Any
 
 from dockyard.client.transport import Transport
 from dockyard.core.operations import build, operations_by_name
+from dockyard.core.schemas import IdMatches, IdPrefixQuery
 from dockyard.pipelines.schemas import (
     CacheEntry,
     CacheLookup,
@@ -75,6 +76,12 @@ class PipelinesClient:
 
     def get(self, run_id: str) -> PipelineRun:
         result: PipelineRun = self._call("get", run_id=run_id)
+        return result
+
+    def resolve(self, prefix: str, *, limit: int = 10) -> IdMatches:
+        """The pipeline runs whose id starts with ``prefix`` (at most ``limit`` of them)."""
+        query = build(IdPrefixQuery, prefix=prefix, limit=limit)
+        result: IdMatches = self._call("resolve", query=query)
         return result
 
     def list(

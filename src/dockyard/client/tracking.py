@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from dockyard.client.transport import Transport
 from dockyard.core.errors import InvalidInput
 from dockyard.core.operations import build, operations_by_name
+from dockyard.core.schemas import IdMatches, IdPrefixQuery
 from dockyard.tracking.artifacts import ArtifactService
 from dockyard.tracking.experiments import ExperimentService
 from dockyard.tracking.lineage import RunIO, RunIOService
@@ -122,6 +123,11 @@ class RunsClient:
 
     def get(self, run_id: str) -> Run:
         return self._call("get", run_id=run_id)  # type: ignore[return-value]
+
+    def resolve(self, prefix: str, *, limit: int = 10) -> IdMatches:
+        """The runs (deleted ones too) whose id starts with ``prefix``, at most ``limit``."""
+        query = build(IdPrefixQuery, prefix=prefix, limit=limit)
+        return self._call("resolve", query=query)  # type: ignore[return-value]
 
     def update(
         self,

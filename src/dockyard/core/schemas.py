@@ -56,3 +56,33 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
     if not isinstance(values, list) or len(values) != arity:
         raise InvalidInput(f"cursor {cursor!r} is not valid; pass a next_cursor from a listing")
     return values
+
+
+ID_PREFIX_RULE = "1-32 lowercase hex digits: the start of an id"
+IdPrefix = Annotated[
+    str, Field(min_length=1, max_length=32, pattern=r"^[0-9a-f]+$", description=ID_PREFIX_RULE)
+]
+
+
+class IdPrefixQuery(Model):
+    """Which ids start with ``prefix`` (as git resolves a short commit hash)."""
+
+    prefix: IdPrefix
+    limit: Annotated[int, Field(ge=1, le=100)] = Field(
+        10, description="list at most this many matches"
+    )
+
+
+class IdMatch(Model):
+    """An id that starts with the prefix asked for, with a few words to tell it apart."""
+
+    id: str
+    label: str
+
+
+class IdMatches(Model):
+    """The ids starting with a prefix, in id (creation) order; ``more`` when the limit cut
+    the list."""
+
+    items: list[IdMatch]
+    more: bool = False

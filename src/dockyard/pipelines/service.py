@@ -16,7 +16,13 @@ from dockyard.core.errors import Conflict, InvalidInput, NotFound
 from dockyard.core.ids import new_id
 from dockyard.core.operations import operation
 from dockyard.core.principal import Principal
-from dockyard.core.schemas import decode_cursor, encode_cursor
+from dockyard.core.schemas import (
+    IdMatch,
+    IdMatches,
+    IdPrefixQuery,
+    decode_cursor,
+    encode_cursor,
+)
 from dockyard.pipelines.schemas import (
     ArtifactIn,
     CacheEntry,
@@ -37,6 +43,7 @@ from dockyard.pipelines.schemas import (
 from dockyard.projects.service import find_project
 from dockyard.store import blobrefs
 from dockyard.store.db import Database
+from dockyard.store.prefix import id_starts_with
 from dockyard.store.tables import (
     ArtifactRow,
     BlobRefRow,
@@ -417,6 +424,33 @@ class PipelineService:
             return _to_run(session, row)
 
         return self.db.write(change)
+
+    # Declared before ``get`` so that its route is matched before /pipelines/runs/{run_id}.
+    @operation("GET", "/pipelines/runs/resolve")
+    def resolve(self, principal: Principal, query: IdPrefixQuery) -> IdMatches:
+        """The pipeline runs whose id starts with a prefix, oldest first (a pipeline run's
+        steps are runs too, made in the same second, so runs' prefixes do not serve)."""
+
+        def fetch(session: Session) -> IdMatches:
+            rows = session.execute(
+                select(
+                    PipelineRunRow.id,
+                    PipelineRunRow.pipeline,
+                    PipelineRunRow.status,
+                    ProjectRow.name,
+                )
+                .join(ProjectRow, ProjectRow.id == PipelineRunRow.project_id)
+                .where(id_starts_with(PipelineRunRow.id, query.prefix))
+                .order_by(PipelineRunRow.id)
+                .limit(query.limit + 1)
+            ).all()
+            items = [
+                IdMatch(id=run_id, label=f"pipeline {pipeline} in {project}, {status}")
+                for run_id, pipeline, status, project in rows[: query.limit]
+            ]
+            return IdMatches(items=items, more=len(rows) > query.limit)
+
+        return self.db.query(fetch)
 
     @operation("GET", "/pipelines/runs/{run_id}")
     def get(self, principal: Principal, run_id: str) -> PipelineRun:

@@ -12,9 +12,11 @@ from dockyard.core.errors import Conflict, InvalidInput, NotFound
 from dockyard.core.ids import is_id, new_id
 from dockyard.core.operations import operation
 from dockyard.core.principal import Principal
+from dockyard.core.schemas import IdMatch, IdMatches, IdPrefixQuery
 from dockyard.projects.service import find_project
 from dockyard.store import blobrefs
 from dockyard.store.db import Database
+from dockyard.store.prefix import id_starts_with
 from dockyard.store.tables import (
     ExperimentRow,
     MetricSeriesRow,
@@ -217,6 +219,31 @@ class RunService:
             if query.experiments and not experiment_ids:
                 return RunKeys(params=[], metrics=[], tags=[])
             return run_keys(session, run_scope(project_ids, experiment_ids))
+
+        return self.db.query(fetch)
+
+    # Declared before ``get`` so that its route is matched before /runs/{run_id}.
+    @operation("GET", "/runs/resolve")
+    def resolve(self, principal: Principal, query: IdPrefixQuery) -> IdMatches:
+        """The runs (deleted ones too) whose id starts with a prefix, oldest first: how the
+        CLI accepts a short id, as git accepts a short commit hash."""
+
+        def fetch(session: Session) -> IdMatches:
+            rows = session.execute(
+                select(RunRow.id, RunRow.name, RunRow.status, RunRow.deleted_at, ProjectRow.name)
+                .join(ProjectRow, ProjectRow.id == RunRow.project_id)
+                .where(id_starts_with(RunRow.id, query.prefix))
+                .order_by(RunRow.id)
+                .limit(query.limit + 1)
+            ).all()
+            items = [
+                IdMatch(
+                    id=run_id,
+                    label=f"run {name} in {project}, {status}" + (", deleted" if deleted else ""),
+                )
+                for run_id, name, status, deleted, project in rows[: query.limit]
+            ]
+            return IdMatches(items=items, more=len(rows) > query.limit)
 
         return self.db.query(fetch)
 
