@@ -149,6 +149,12 @@ def sections(lineage: ModelLineage) -> list[Section]:
                     ),
                     ("diff", f"run artifact {code.diff_artifact}" if code.diff_artifact else None),
                     ("entry point", code.entry_point),
+                    (
+                        "captured by",
+                        f"pipeline run {code.run_id}"
+                        if code.run_id and lineage.run and code.run_id != lineage.run.id
+                        else None,
+                    ),
                 )
                 if v
             ],
