@@ -6,6 +6,8 @@ run. A claimed origin is checked against the run's stored artifacts."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 import dockyard as dy
 from dockyard.client.client import Client
 from dockyard.core.errors import InvalidInput, NotFound
+from dockyard.pipelines.schemas import PipelineRunCreate, StepRecord, StepStart
 from dockyard.registry.uris import RunRef
 
 COLUMNS = ["amount", "card_reports"]
@@ -159,3 +162,42 @@ def test_a_claimed_origin_is_checked_against_the_runs_artifacts(client: Client) 
     loaded.origin = None
     with pytest.raises(InvalidInput, match="not loaded from a run"):
         dy.register_model(loaded, name="from-run", client=client)
+
+
+def test_a_garbled_pipeline_record_adds_no_edges_and_breaks_nothing(client: Client) -> None:
+    """The graph is a stored record a client sent: entries not understood add no edge."""
+    dy.dataset("transactions", project="fraud", client=client).add_version(_data())
+    dy.dataset("out", project="fraud", client=client).add_version(_data(10))
+    with dy.start_run(project="fraud", client=client, capture=dy.Capture.off()) as parent:
+        graph: list[dict[str, Any]] = [
+            {"id": 5},
+            {"id": "junk", "upstream": "load"},
+            {"id": "t", "upstream": ["bad-load", "huge-load", "good-load", "nowhere", "t"]},
+        ]
+        loads = {"bad-load": "transactions@x", "huge-load": "transactions@99999999999"}
+        loads["good-load"] = "transactions@1"
+        steps = [
+            StepRecord(node=node, kind="load", step=ref, status="succeeded")
+            for node, ref in loads.items()
+        ]
+        client.pipelines.create(
+            PipelineRunCreate(
+                run_id=parent.id,
+                project="fraud",
+                pipeline="garbled",
+                graph=graph,
+                steps=[*steps, StepRecord(node="t", step="t"), StepRecord(node="junk", step="j")],
+            )
+        )
+        started = client.pipelines.start_steps(
+            parent.id, [StepStart(record=StepRecord(node="t", step="t"))]
+        )
+        child = started.runs["t"]
+        client.datasets.record_use("fraud", "out", 1, child, "output")
+    graph_out = client.datasets.lineage("fraud", "out", "1", direction="upstream")
+    transactions = client.datasets.version("fraud", "transactions", "1")
+    edges = {(e.source, e.relation, e.target) for e in graph_out.edges}
+    assert edges == {
+        (f"run:{child}", "wrote", graph_out.root),
+        (f"dataset_version:{transactions.id}", "read", f"run:{child}"),
+    }

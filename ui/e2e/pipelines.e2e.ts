@@ -36,6 +36,7 @@ describe("pipeline runs", () => {
     expect(card).toContain("steps + data load");
     expect(steps + loads).toBe(rows);
     expect(await page.getByTestId("timeline-note").textContent()).toContain("wall time");
+    expect(await page.getByTestId("graph-note").textContent()).toContain("function ran");
     expect(await page.locator("[data-testid=steps-table] thead").textContent()).toContain("Ran for");
     await expectNoErrors(page, errors);
   });

@@ -14,6 +14,7 @@ that is not understood adds no edge.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -43,9 +44,6 @@ class _GraphNode(pydantic.BaseModel):
     id: str = pydantic.Field(max_length=160)
     kind: str = "step"
     upstream: list[str] = pydantic.Field(default_factory=list, max_length=1000)
-
-
-_GRAPH = pydantic.TypeAdapter(list[_GraphNode])
 
 
 @dataclass
@@ -86,11 +84,21 @@ class _Pipeline:
 
 
 def _parse_graph(raw: str) -> dict[str, list[str]]:
+    """node -> its upstream nodes; an entry that is not understood is left out alone."""
     try:
-        nodes = _GRAPH.validate_json(raw)
-    except (pydantic.ValidationError, ValueError):
+        entries = json.loads(raw)
+    except ValueError:
         return {}
-    return {n.id: list(dict.fromkeys(n.upstream)) for n in nodes[:_MAX_NODES]}
+    if not isinstance(entries, list):
+        return {}
+    found: dict[str, list[str]] = {}
+    for entry in entries[:_MAX_NODES]:
+        try:
+            node = _GraphNode.model_validate(entry)
+        except pydantic.ValidationError:
+            continue
+        found[node.id] = list(dict.fromkeys(node.upstream))
+    return found
 
 
 def _dataset_versions(

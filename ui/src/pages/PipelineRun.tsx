@@ -167,7 +167,9 @@ function RunView({ run, path, fetching }: { run: Run; path: string; fetching: bo
       <div className="panel pr-graph">
         <div className="panel-head">
           <h2>Graph</h2>
-          <span className="small muted">click a step for its details</span>
+          <span className="small muted" data-testid="graph-note">
+            click a step for its details · times: how long each step’s function ran
+          </span>
           <Legend />
         </div>
         <Graph nodes={graph.nodes} edges={graph.edges} selected={selected} onSelect={(id) => select(id)} testId="pipeline-graph" />
