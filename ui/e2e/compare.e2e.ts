@@ -2,7 +2,7 @@
 // scatter, the view in the URL, unknown ids and too few runs.
 import { beforeAll, describe, expect, it } from "vitest";
 import { formatNumber } from "../src/format";
-import { api, expectNoErrors, open, poll, shot } from "./support";
+import { api, expectNoErrors, open, poll, seed, shot } from "./support";
 
 interface ApiRun {
   id: string;
@@ -95,4 +95,51 @@ describe("compare", () => {
     expect(await one.page.getByTestId("compare-help").textContent()).toContain(runs[0].name);
     await shot(one.page, "compare-one-run");
   });
+
+  it("draws bars for a metric each run logged once, one label for runs at the same point, and no empty selector", async () => {
+    const ids = await singleValueRuns();
+    const { page, errors } = await open(`/compare?runs=${ids.join(",")}&metric=auc`);
+    await page.getByTestId("curves-single").waitFor();
+    expect(await page.getByTestId("compare-curves").getAttribute("data-bars")).toBe("2");
+    await page.locator("[data-testid=bars-chart] canvas").waitFor();
+    // both runs have the same params and rows: one point, labelled once with both names
+    await page.getByTestId("scatter-x").selectOption("params.model");
+    await page.getByTestId("scatter-y").selectOption("metrics.rows");
+    await poll(async () => JSON.parse((await page.getByTestId("compare-scatter").getAttribute("data-labels")) ?? "[]")).toHaveLength(1);
+    const [label] = JSON.parse((await page.getByTestId("compare-scatter").getAttribute("data-labels")) ?? "[]");
+    expect(label).toContain(", ");
+    expect(await emptySelects(page)).toBe(0);
+    await expectNoErrors(page, errors);
+    await shot(page, "compare-single-values");
+  });
+
+  it("two pipeline runs (no metrics of their own) get no empty selectors", async () => {
+    const { demo, failed_pipeline_run } = seed();
+    const { page, errors } = await open(`/compare?runs=${demo.pipeline_run},${failed_pipeline_run}`);
+    await page.getByTestId("curves-none").waitFor();
+    expect(await emptySelects(page)).toBe(0);
+    await expectNoErrors(page, errors);
+  });
 });
+
+const SINGLE_PROJECT = "compare-single-values";
+
+/** Two runs (made once) with the same params and metrics logged once each. */
+async function singleValueRuns(): Promise<string[]> {
+  const projects = await api<{ items: { name: string }[] }>("/projects?limit=1000");
+  if (!projects.items.some((p) => p.name === SINGLE_PROJECT)) await api("/projects", { name: SINGLE_PROJECT });
+  const found = await api<{ items: ApiRun[] }>("/runs/search", { projects: [SINGLE_PROJECT], limit: 10, order_by: "name ASC" });
+  if (found.items.length >= 2) return found.items.slice(0, 2).map((r) => r.id);
+  const ids: string[] = [];
+  for (const [name, auc] of [["scoring-a", 0.91], ["scoring-b", 0.87]] as const) {
+    const run = await api<ApiRun>("/runs", { project: SINGLE_PROJECT, name, params: { model: "gbm" } });
+    const series = (value: number) => ({ steps: [0], timestamps: [Date.now()], values: [value] });
+    await api(`/runs/${run.id}/metrics`, { series: { auc: series(auc), rows: series(1000) } });
+    ids.push(run.id);
+  }
+  return ids;
+}
+
+/** How many <select> on the page offer nothing to pick. */
+const emptySelects = (page: import("playwright-core").Page) =>
+  page.locator("select").evaluateAll((selects) => selects.filter((s) => (s as HTMLSelectElement).options.length === 0).length);

@@ -88,6 +88,22 @@ describe("models", () => {
     expect(new URL(page.url()).searchParams.get("view")).toBe("markdown");
   });
 
+  it("the champion's card names the train step, its data version and the commit, and shows every evaluation column", async () => {
+    const { demo } = seed();
+    const { page, errors } = await open(`/models/${demo.model}?version=${demo.champion_version}&tab=card`);
+    const inner = page.frameLocator("[data-testid=card-frame]");
+    await inner.locator("h1").waitFor();
+    const text = (await inner.locator("body").textContent()) ?? "";
+    expect(text).toMatch(/run\s*train \(/);
+    expect(text).toContain("fraud/transactions");
+    expect(text).not.toContain("recorded no dataset version");
+    expect(text).not.toContain("No git commit was captured");
+    const widths = await inner.locator("table").evaluateAll((tables) => tables.map((t) => [t.scrollWidth, t.clientWidth]));
+    for (const [scroll, client] of widths) expect(scroll).toBeLessThanOrEqual(client + 1);
+    await expectNoErrors(page, errors);
+    await save(page, "model-card-champion");
+  });
+
   it("draws the lineage of a version: source run, the runs that loaded it, their data", async () => {
     const { page, errors } = await open(`/models/${model()}?version=1&tab=lineage`);
     const graph = page.locator("[data-testid=model-lineage-graph] svg");

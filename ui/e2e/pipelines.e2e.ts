@@ -26,6 +26,21 @@ describe("pipeline runs", () => {
     await shot(page, "pipeline-run");
   });
 
+  it("counts what the steps table lists, and says which time each view shows", async () => {
+    const id = seed().demo.pipeline_run;
+    const { page, errors } = await open(`/pipelines/${id}`);
+    await page.locator("[data-testid=steps-table] tbody tr").first().waitFor();
+    const rows = await page.locator("[data-testid=steps-table] tbody tr").count();
+    const card = (await page.getByTestId("steps-card").textContent()) ?? "";
+    const [steps, loads] = (card.match(/^(\d+) \+ (\d+)/) ?? []).slice(1).map(Number);
+    expect(card).toContain("steps + data load");
+    expect(steps + loads).toBe(rows);
+    expect(await page.getByTestId("timeline-note").textContent()).toContain("wall time");
+    expect(await page.getByTestId("graph-note").textContent()).toContain("function ran");
+    expect(await page.locator("[data-testid=steps-table] thead").textContent()).toContain("Ran for");
+    await expectNoErrors(page, errors);
+  });
+
   it("selects a step and shows its details", async () => {
     const id = seed().demo.pipeline_run;
     const { page, errors } = await open(`/pipelines/${id}`);

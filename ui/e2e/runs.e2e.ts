@@ -3,7 +3,7 @@
 import type { Page } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { fieldOf } from "../src/pages/runsTable";
-import { api, baseURL, expectNoErrors, open, poll, record, shot } from "./support";
+import { api, baseURL, expectNoErrors, open, poll, record, seed, shot } from "./support";
 
 interface ApiRun {
   id: string;
@@ -222,6 +222,27 @@ describe("the runs table", () => {
     await page.getByTestId("runs-filter").fill("");
     await page.getByTestId("runs-filter").press("Enter");
     await error.waitFor({ state: "detached" });
+  });
+
+  it("a search that matches only child runs says how many are hidden, and shows them", async () => {
+    const { demo } = seed();
+    const { page, errors } = await open(`/runs?project=${demo.project}&q=${encodeURIComponent("name = 'featurize'")}`);
+    const hidden = page.getByTestId("runs-hidden-children");
+    await hidden.waitFor();
+    expect(await page.getByTestId("runs-empty").textContent()).toContain("No top-level runs match this search.");
+    expect(await hidden.textContent()).toMatch(/\d+ child runs? \(pipeline steps, nested runs\) match/);
+    await shot(page, "runs-hidden-children");
+    await hidden.getByRole("button", { name: "Show child runs" }).click();
+    await waitForTable(page);
+    expect(new URL(page.url()).searchParams.get("children")).toBe("1");
+    expect(await page.locator('[data-testid=run-row][data-index="0"]').textContent()).toContain("featurize");
+    await expectNoErrors(page, errors);
+  });
+
+  it("a search that fails at once does not leave the count spinning", async () => {
+    const { page } = await open(`/runs?q=${encodeURIComponent("metrics.x >> 1")}`);
+    await page.getByTestId("query-error").waitFor();
+    await poll(() => page.getByTestId("runs-total").textContent()).toBe("not counted: the search failed");
   });
 
   it("chooses columns from the scope's keys, with a search, kept in the URL", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { expectNoErrors, open, shot } from "./support";
+import { expectNoErrors, open, seed, shot } from "./support";
 
 describe("the app shell", () => {
   it("serves the UI at / with its navigation", async () => {
@@ -16,5 +16,25 @@ describe("the app shell", () => {
     await error.waitFor();
     expect(await error.textContent()).toContain("There is no page at /no/such/page");
     await shot(page, "shell-unknown-page");
+  });
+
+  it("no page logs a warning (the router's about its first load included)", async () => {
+    const { demo } = seed();
+    for (const path of ["/", "/runs", `/models/${demo.model}`, `/pipelines/${demo.pipeline_run}`, "/datasets"]) {
+      const { page, errors, warnings } = await open(path);
+      await page.locator("main, .page, [role=tablist], h1").first().waitFor();
+      await page.waitForLoadState("networkidle");
+      expect({ path, warnings }).toEqual({ path, warnings: [] });
+      await expectNoErrors(page, errors);
+    }
+  });
+
+  it("an unknown tab in the URL says so instead of silently showing the first", async () => {
+    const { demo } = seed();
+    const { page } = await open(`/models/${demo.model}?tab=nonsense`);
+    const notice = page.locator("[data-testid=unknown-tab]");
+    await notice.waitFor();
+    expect(await notice.textContent()).toContain("There is no tab “nonsense” here");
+    await shot(page, "shell-unknown-tab");
   });
 });

@@ -49,15 +49,20 @@ export const seed = (): Seed => inject("seed");
 
 let browser: Browser | undefined;
 
-/** A fresh page (1440x900) at `path`; uncaught page errors fail the test that checks `errors`. */
-export async function open(path: string): Promise<{ page: Page; errors: string[] }> {
+/** A fresh page (1440x900) at `path`; uncaught page errors fail the test that checks `errors`;
+ * `warnings` collects what the page logs as a warning (e.g. the router's). */
+export async function open(path: string): Promise<{ page: Page; errors: string[]; warnings: string[] }> {
   browser ??= await chromium.connect(inject("wsEndpoint"));
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, baseURL: baseURL() });
   const page = await context.newPage();
   const errors: string[] = [];
+  const warnings: string[] = [];
   page.on("pageerror", (error) => errors.push(String(error)));
+  page.on("console", (message) => {
+    if (message.type() === "warning") warnings.push(message.text());
+  });
   await page.goto(path);
-  return { page, errors };
+  return { page, errors, warnings };
 }
 
 afterAll(async () => {

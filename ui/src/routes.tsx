@@ -9,6 +9,8 @@ export const routes: RouteObject[] = [
     path: "/",
     element: <Layout />,
     errorElement: <RouteError />,
+    // shown while the first page's code loads (without it the router warns on every page)
+    hydrateFallbackElement: <p className="muted">Loading…</p>,
     children: [
       { index: true, lazy: page(() => import("./pages/Projects")) },
       { path: "projects/:project", lazy: page(() => import("./pages/Project")) },

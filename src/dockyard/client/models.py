@@ -297,7 +297,9 @@ class ModelsClient:
         if version is None:
             ref = parse_model_uri(str(uri))
             if isinstance(ref, RunRef):
-                return load_folder(self._download_run(ref, None), trusted=trusted)
+                loaded = load_folder(self._download_run(ref, None), trusted=trusted)
+                loaded.origin = ref
+                return loaded
             version = self.version(ref.name, ref.ref)
         folder = self._download_version(version, None)
         if file_sha256(folder / MANIFEST_NAME) != version.manifest_digest:

@@ -377,11 +377,12 @@ class LineageNode(Model):
 
 
 class LineageEdge(Model):
-    """``source`` flowed into ``target``: a version a run read, or a run that wrote one."""
+    """``source`` flowed into ``target``: a version a run read, a run that wrote one, or
+    the git commit whose code a run ran."""
 
     source: str
     target: str
-    relation: Literal["read", "wrote"]
+    relation: Literal["read", "wrote", "code"]
 
 
 class Lineage(Model):

@@ -46,7 +46,8 @@ def train(
     learning_rate: float = 0.05,
     seed: int = 0,
 ) -> dy.Model:
-    """A LightGBM booster on the purchases before the holdout, with the labels known then."""
+    """A LightGBM booster on the purchases before the holdout, with the labels known then,
+    logged in this step's run with its signature (the registered version names this run)."""
     cutoff = holdout_cutoff(features["ts"], holdout_days)
     x, y = training_set(features, cutoff)
     dy.log_params({"cutoff": str(cutoff), "features": ",".join(FEATURES)})
@@ -60,7 +61,7 @@ def train(
             ),
         }
     )
-    return fit(
+    model = fit(
         x,
         y,
         n_estimators=n_estimators,
@@ -68,14 +69,16 @@ def train(
         seed=seed,
         on_round=lambda i, scores: dy.log_metrics(scores, step=i),
     )
+    dy.log_model(model, "model", input_example=x.head(20))
+    return model
 
 
 @dy.step
-def register(model: dy.Model, features: pd.DataFrame) -> int:
-    """Log the model with its signature and register it as the next version."""
-    dy.log_model(model, "model", input_example=features[FEATURES].head(20))
+def register(model: dy.Model) -> int:
+    """Register the model the train step logged as the next version: the version's run is
+    the train step's run, with its parameters, metrics, data and code."""
     version = dy.register_model(
-        dy.active_run(),
+        model,
         "model",
         name=MODEL,
         description="LightGBM on point-in-time features; predict() gives P(fraud)",
@@ -201,7 +204,7 @@ def fraud_training(
     model = train(
         features, holdout_days=holdout_days, n_estimators=n_estimators, learning_rate=learning_rate
     )
-    version = register(model, features)
+    version = register(model)
     evaluation = evaluate(
         version, features, raw, holdout_days=holdout_days, alert_share=alert_share
     )

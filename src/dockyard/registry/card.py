@@ -149,6 +149,12 @@ def sections(lineage: ModelLineage) -> list[Section]:
                     ),
                     ("diff", f"run artifact {code.diff_artifact}" if code.diff_artifact else None),
                     ("entry point", code.entry_point),
+                    (
+                        "captured by",
+                        f"pipeline run {code.run_id}"
+                        if code.run_id and lineage.run and code.run_id != lineage.run.id
+                        else None,
+                    ),
                 )
                 if v
             ],
@@ -223,7 +229,8 @@ def to_markdown(title: str, parts: list[Section]) -> str:
 _CSS = (
     "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#1f2328}"
     "table{border-collapse:collapse;margin:.5rem 0 1.5rem}"
-    "td,th{border:1px solid #d0d7de;padding:.25rem .6rem;text-align:left;font-size:.9rem}"
+    "td,th{border:1px solid #d0d7de;padding:.25rem .6rem;text-align:left;font-size:.9rem;"
+    "overflow-wrap:anywhere}"
     "th{background:#f6f8fa}h2{border-bottom:1px solid #d0d7de;padding-bottom:.2rem}"
 )
 

@@ -30,6 +30,7 @@ from dockyard.registry.flavors.base import (
 )
 from dockyard.registry.manifest import MANIFEST_NAME, ModelFile, ModelManifest, Signature
 from dockyard.registry.signature import enforce, infer_signature, to_frame
+from dockyard.registry.uris import RunRef
 
 __all__ = [
     "LoadedModel",
@@ -351,6 +352,10 @@ class LoadedModel:
         self.folder = folder
         self.manifest = manifest
         self._predictor = predictor
+        self.origin: RunRef | None = None
+        """Where the model is logged, when known: the run whose artifacts hold it (for a
+        model a pipeline step returned, that step's run). ``dy.register_model`` registers
+        it from there, so the version names the run that made it."""
 
     @property
     def flavor(self) -> str:

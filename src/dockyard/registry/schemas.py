@@ -247,6 +247,11 @@ class CodeInfo(Model):
     dirty: bool | None = None
     diff_artifact: str | None = Field(default=None, description="run artifact with the diff")
     entry_point: str | None = None
+    run_id: str | None = Field(
+        default=None,
+        description="the run that captured the code: the model's run, or for a pipeline "
+        "step's run the pipeline's run",
+    )
 
 
 class EnvironmentInfo(Model):

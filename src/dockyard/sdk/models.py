@@ -114,9 +114,16 @@ def log_model(
     return logged
 
 
-def _run_id(run: ActiveRun | Run | LoggedModel | str) -> tuple[str, str | None]:
+def _run_id(run: ActiveRun | Run | LoggedModel | LoadedModel | str) -> tuple[str, str | None]:
     if isinstance(run, LoggedModel):
         return run.run_id, run.path
+    if not isinstance(run, ActiveRun | Run | str):  # a loaded model
+        if run.origin is None:
+            raise InvalidInput(
+                "this model was not loaded from a run, so it has no run to register it from: "
+                "log it with dy.log_model inside a run and register what that returns"
+            )
+        return run.origin.run_id, run.origin.path
     if isinstance(run, ActiveRun | Run):
         return run.id, None
     if run.startswith("runs:/"):
@@ -127,20 +134,28 @@ def _run_id(run: ActiveRun | Run | LoggedModel | str) -> tuple[str, str | None]:
 
 
 def register_model(
-    run: ActiveRun | Run | LoggedModel | str,
-    path: str = "model",
+    run: ActiveRun | Run | LoggedModel | LoadedModel | str,
+    path: str | None = None,
     *,
     name: str,
     description: str = "",
     tags: Mapping[str, str] | None = None,
     client: Client | None = None,
 ) -> ModelVersion:
-    """Register the model logged at ``path`` in ``run`` (a run, its id, a ``runs:/`` URI or
-    what :func:`log_model` returned) as the next version of ``name``."""
+    """Register the model logged at ``path`` (default ``model``) in ``run`` as the next
+    version of ``name``; the version names that run as the one that made it.
+
+    ``run`` is a run, its id, a ``runs:/`` URI, what :func:`log_model` returned, or a model
+    loaded from a run: in a pipeline, the model an upstream step returned, whose run is that
+    step's run (its output folder unless ``path`` names another folder of that run, such as
+    where the step logged the model with ``dy.log_model``).
+    """
     run_id, logged_path = _run_id(run)
+    if path is not None and not isinstance(run, LoggedModel | ActiveRun | Run | str):
+        logged_path = path  # another folder of the run the loaded model came from
     with _client(client) as c:
         return c.models.register(
-            run_id, logged_path or path, name, description=description, tags=tags
+            run_id, logged_path or path or "model", name, description=description, tags=tags
         )
 
 

@@ -46,7 +46,7 @@ from dockyard.sdk.projects import ensure_project
 from dockyard.sdk.runs import start_run
 from dockyard.sdk.step_heartbeats import StepHeartbeats
 from dockyard.sdk.step_keys import StepKeys, jsonable
-from dockyard.sdk.step_worker import Call, Input, Result, fetch, run_call
+from dockyard.sdk.step_worker import OUTPUTS, Call, Input, Result, fetch, run_call
 
 Event = Callable[[str, StepRecord], None]
 CANCEL_POLL_S = 1.0
@@ -142,6 +142,7 @@ class Orchestrator:
         else:
             assert output is not None
             found = self._stored_input(output)
+            found.origin_run = record.run_id or record.cached_from
         self.inputs[node_id] = found
         return found
 
@@ -615,7 +616,7 @@ class Orchestrator:
                 self._save(record)
             return
         run_id = self.child_runs[node.id]
-        artifacts = self._artifacts(result, "outputs/")
+        artifacts = self._artifacts(result, f"{OUTPUTS}/")
         if result.log:
             info = self.client.blobs.put(result.log)
             artifacts.append(
@@ -636,6 +637,7 @@ class Orchestrator:
         self.inputs[node.id] = Input(
             ref=result.ref,
             files={f.path: str(Path(result.out_dir) / f.path) for f in result.ref.files},
+            origin_run=run_id,
         )
         self._set_digest(node.id, result.ref)
         record.status = "succeeded"

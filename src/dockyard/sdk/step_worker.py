@@ -26,9 +26,12 @@ from dockyard.core.errors import NotFound
 from dockyard.data.schemas import Version
 from dockyard.pipelines import values
 from dockyard.pipelines.values import ValueRef
+from dockyard.registry.uris import RunRef
 from dockyard.sdk.runs import _ACTIVE, ActiveRun
 
 MAX_LOG_BYTES = 4 * 1024 * 1024
+OUTPUTS = "outputs"
+"""The folder of a step's run that holds the step's output (a model's folder layout)."""
 
 
 @dataclass
@@ -41,6 +44,10 @@ class Input:
     dataset: Version | None = None
     dataset_files: list[str] = field(default_factory=list)
     items: list[Input] | None = None
+    origin_run: str | None = None
+    """The run whose artifacts hold the value (under OUTPUTS): the step's run, or for a
+    cached step the run that made it. A model value carries it, so registering the model
+    names the run that made it; the registry checks that run holds the model."""
 
 
 @dataclass
@@ -116,7 +123,10 @@ def _materialize(value: Input, client: Client) -> Any:
     files = {k: Path(v) for k, v in value.files.items()}
     if not all(p.is_file() for p in files.values()):
         files = fetch(value.ref, client)
-    return values.load_files(value.ref, files)
+    loaded = values.load_files(value.ref, files)
+    if value.ref.kind == "model" and value.origin_run is not None:
+        loaded.origin = RunRef(value.origin_run, OUTPUTS)
+    return loaded
 
 
 def fetch(ref: ValueRef, client: Client) -> dict[str, Path]:

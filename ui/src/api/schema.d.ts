@@ -1634,6 +1634,11 @@ export interface components {
             entry_point?: string | null;
             /** Remote */
             remote?: string | null;
+            /**
+             * Run Id
+             * @description the run that captured the code: the model's run, or for a pipeline step's run the pipeline's run
+             */
+            run_id?: string | null;
         };
         /**
          * Column
@@ -2102,14 +2107,15 @@ export interface components {
         };
         /**
          * LineageEdge
-         * @description ``source`` flowed into ``target``: a version a run read, or a run that wrote one.
+         * @description ``source`` flowed into ``target``: a version a run read, a run that wrote one, or
+         *     the git commit whose code a run ran.
          */
         LineageEdge: {
             /**
              * Relation
              * @enum {string}
              */
-            relation: "read" | "wrote";
+            relation: "read" | "wrote" | "code";
             /** Source */
             source: string;
             /** Target */

@@ -11,7 +11,8 @@ export interface Tab {
 export function Tabs({ tabs, param = "tab" }: { tabs: Tab[]; param?: string }) {
   const [params, setParams] = useSearchParams();
   const wanted = params.get(param);
-  const current = tabs.find((tab) => tab.id === wanted) ?? tabs[0];
+  const found = tabs.find((tab) => tab.id === wanted);
+  const current = found ?? tabs[0];
   return (
     <div className="tabs">
       <nav className="tab-bar" role="tablist">
@@ -36,6 +37,11 @@ export function Tabs({ tabs, param = "tab" }: { tabs: Tab[]; param?: string }) {
           </button>
         ))}
       </nav>
+      {wanted !== null && !found && (
+        <p className="notice" role="status" data-testid="unknown-tab">
+          There is no tab “{wanted.slice(0, 80)}” here (the tabs are {tabs.map((tab) => tab.id).join(", ")}); showing {current.id}.
+        </p>
+      )}
       <div className="tab-body" role="tabpanel">
         {current.render()}
       </div>

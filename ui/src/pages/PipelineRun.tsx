@@ -138,7 +138,11 @@ function RunView({ run, path, fetching }: { run: Run; path: string; fetching: bo
 
       <div className="pr-cards">
         <Card label={live ? "running for" : "duration"} value={formatDuration(duration) || "—"} />
-        <Card label="steps" value={String(counts.total)} />
+        <Card
+          label={counts.loads ? `steps + data load${counts.loads === 1 ? "" : "s"}` : "steps"}
+          value={counts.loads ? `${counts.total} + ${counts.loads}` : String(counts.total)}
+          testId="steps-card"
+        />
         <Card label="succeeded" value={String(counts.succeeded)} tone={counts.succeeded ? "ok" : undefined} />
         <Card label="cache hits" value={String(counts.cached)} tone={counts.cached ? "cached" : undefined} />
         <Card label="failed" value={String(counts.failed)} tone={counts.failed ? "bad" : undefined} />
@@ -163,7 +167,9 @@ function RunView({ run, path, fetching }: { run: Run; path: string; fetching: bo
       <div className="panel pr-graph">
         <div className="panel-head">
           <h2>Graph</h2>
-          <span className="small muted">click a step for its details</span>
+          <span className="small muted" data-testid="graph-note">
+            click a step for its details · times: how long each step’s function ran
+          </span>
           <Legend />
         </div>
         <Graph nodes={graph.nodes} edges={graph.edges} selected={selected} onSelect={(id) => select(id)} testId="pipeline-graph" />
@@ -173,7 +179,11 @@ function RunView({ run, path, fetching }: { run: Run; path: string; fetching: bo
         <div>
           <div className="panel">
             <h2>Timeline</h2>
-            <Timeline bars={bars} selected={selected} onSelect={select} />
+            <Timeline bars={bars} span={duration} selected={selected} onSelect={select} />
+            <p className="small muted" data-testid="timeline-note">
+              Bars: each step’s wall time, from its start to its end (with waiting for a worker and storing its output), on an axis as long as the
+              pipeline run’s duration. The graph and the steps table give the time the step’s function ran.
+            </p>
           </div>
           <div className="panel" style={{ padding: 0, overflow: "hidden" }}>
             <h2 style={{ padding: "14px 14px 0" }}>Steps</h2>
@@ -206,9 +216,9 @@ function RunView({ run, path, fetching }: { run: Run; path: string; fetching: bo
   );
 }
 
-function Card({ label, value, tone }: { label: string; value: string; tone?: string }) {
+function Card({ label, value, tone, testId }: { label: string; value: string; tone?: string; testId?: string }) {
   return (
-    <div className="card">
+    <div className="card" data-testid={testId}>
       <div className={`value${tone ? ` ${tone}` : ""}`}>{value}</div>
       <div className="label">{label}</div>
     </div>
@@ -246,7 +256,9 @@ function StepsTable({
         <tr>
           <th>Step</th>
           <th>Status</th>
-          <th className="num">Duration</th>
+          <th className="num" title="the time the step's function ran (the timeline shows wall time)">
+            Ran for
+          </th>
           <th className="num">Attempts</th>
           <th>Detail</th>
         </tr>

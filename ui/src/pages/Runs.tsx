@@ -76,7 +76,7 @@ export default function Runs() {
   // good one meanwhile (or when the query is invalid).
   const wanted = useMemo(() => searchOf(view), [view]);
   const firstPage = useQuery(pageQuery(wanted, 0));
-  useQuery({ ...countQuery(wanted), enabled: !firstPage.isError });
+  const wantedCount = useQuery({ ...countQuery(wanted), enabled: !firstPage.isError });
   const [good, setGood] = useState<Search | null>(null);
   useEffect(() => {
     if (firstPage.isSuccess) setGood(wanted);
@@ -85,6 +85,16 @@ export default function Runs() {
   const shownFirst = useQuery({ ...pageQuery(shown, 0), enabled: false });
   const total = useQuery({ ...countQuery(shown), enabled: false }).data;
   const rowCount = total ?? provisionalTotal(shownFirst.data);
+  // Child runs (pipeline steps, nested runs) are hidden by default: when none of the shown
+  // runs match, say how many child runs do instead of a bare "no runs match".
+  const nothingShown = rowCount === 0 && Boolean(shownFirst.data);
+  const hiddenChildren = useQuery({ ...countQuery({ ...shown, children: true }), enabled: nothingShown && !shown.children }).data;
+  const countText =
+    total !== undefined
+      ? `${formatNumber(total)} run${total === 1 ? "" : "s"}`
+      : firstPage.isError || wantedCount.isError
+        ? "not counted: the search failed"
+        : "counting runs…";
 
   // The scope's keys (for the column chooser) are asked for once the first rows are in: the
   // server answers them more slowly, and the rows matter first.
@@ -107,7 +117,7 @@ export default function Runs() {
     <div className="runs-page">
       <PageHeader title="Runs">
         <span className="muted" data-testid="runs-total">
-          {total !== undefined ? `${formatNumber(total)} run${total === 1 ? "" : "s"}` : "counting runs…"}
+          {countText}
         </span>
         {selection.size > 0 && (
           <button type="button" onClick={() => setSelection(new Set())}>
@@ -142,9 +152,18 @@ export default function Runs() {
       )}
       {keysQuery.error && <ErrorMessage error={keysQuery.error} what="could not list the columns" />}
 
-      {rowCount === 0 && shownFirst.data ? (
+      {nothingShown ? (
         <p className="muted runs-empty" data-testid="runs-empty">
-          No runs match{view.q ? " this search" : view.project ? ` in ${view.project}` : ""}.
+          No {shown.children ? "" : "top-level "}runs match{view.q ? " this search" : view.project ? ` in ${view.project}` : ""}.
+          {!shown.children && hiddenChildren !== undefined && hiddenChildren > 0 && (
+            <span data-testid="runs-hidden-children">
+              {" "}
+              {formatNumber(hiddenChildren)} child run{hiddenChildren === 1 ? "" : "s"} (pipeline steps, nested runs) match but {hiddenChildren === 1 ? "is" : "are"} hidden.{" "}
+              <button type="button" onClick={() => update({ children: true })}>
+                Show child runs
+              </button>
+            </span>
+          )}
         </p>
       ) : (
         <RunsGrid

@@ -42,9 +42,12 @@ export function MetricCurves({
   onView: (change: Partial<CompareView>) => void;
 }) {
   const having = runs.filter((r) => metric && r.run.metrics?.[metric]);
+  // a metric each run logged once (a score, a count) has no curve: one bar per run says more
+  const single = having.length > 0 && having.every((r) => (r.run.metrics?.[metric]?.count ?? 0) <= 1);
   const histories = useQueries({
     queries: having.map(({ run }) => ({
       queryKey: ["/runs/metric-history", run.id, metric, MAX_POINTS],
+      enabled: !single,
       queryFn: ({ signal }: { signal: AbortSignal }) =>
         getJson<History>(`/runs/${seg(run.id)}/metric-history`, { key: metric, max_points: MAX_POINTS }, signal),
       staleTime: 30_000,
@@ -109,8 +112,62 @@ export function MetricCurves({
     };
   }, [loaded, lines, view.x, view.log, view.smooth]);
 
+  const bars = useMemo<ChartOption>(() => {
+    const values = having.map((r) => r.run.metrics?.[metric]?.last ?? null);
+    return {
+      animation: false,
+      grid: { left: 12, right: 24, top: 24, bottom: 12, containLabel: true },
+      tooltip: { trigger: "item", formatter: (p: { name: string; value: number }) => `${escapeHtml(p.name)}: <b>${formatNumber(p.value)}</b>` },
+      xAxis: { type: "category", data: having.map((r) => r.label), axisLabel: { interval: 0, hideOverlap: true, width: 140, overflow: "truncate" } },
+      yAxis: { type: "value", name: metric, axisLabel: { formatter: (v: number) => axisNumber(v) }, splitLine: { lineStyle: { color: "#eef0f4" } } },
+      series: [
+        {
+          type: "bar",
+          barMaxWidth: 48,
+          data: having.map((r, i) => ({ name: r.label, value: values[i], itemStyle: { color: r.color } })),
+          label: { show: true, position: "top", fontSize: 11, formatter: (p: { value: number }) => formatNumber(p.value) },
+        },
+      ],
+    };
+  }, [lines, metric]);
+
   const lacking = runs.filter((r) => metric && !r.run.metrics?.[metric]);
   const drawn = histories.filter((h) => h.data).length;
+  if (metrics.length === 0) {
+    return (
+      <section className="panel" data-testid="compare-curves" data-metric="" data-lines={0}>
+        <h2>Metric</h2>
+        <p className="muted" data-testid="curves-none">
+          These runs logged no metrics (a pipeline's run keeps its steps' metrics in their own runs).
+        </p>
+      </section>
+    );
+  }
+  if (single) {
+    return (
+      <section className="panel" data-testid="compare-curves" data-metric={metric} data-lines={0} data-bars={having.length}>
+        <div className="compare-controls">
+          <h2>Metric</h2>
+          <select aria-label="metric" data-testid="curve-metric" value={metric} onChange={(e) => onView({ metric: e.target.value })}>
+            {metrics.map((key) => (
+              <option key={key} value={key}>
+                {key}
+              </option>
+            ))}
+          </select>
+          <span className="muted small" data-testid="curves-single">
+            each run logged {metric} once: one bar per run
+          </span>
+        </div>
+        <Chart option={bars} height={300} testId="bars-chart" />
+        {lacking.length > 0 && (
+          <p className="muted small">
+            No {metric} in {lacking.map((r) => r.label).join(", ")}.
+          </p>
+        )}
+      </section>
+    );
+  }
   return (
     <section className="panel" data-testid="compare-curves" data-metric={metric} data-lines={drawn}>
       <div className="compare-controls">

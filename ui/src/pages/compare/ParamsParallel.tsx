@@ -86,16 +86,18 @@ export function ParamsParallel({
     <section className="panel" data-testid="compare-parallel">
       <div className="compare-controls">
         <h2>Params against a metric</h2>
-        <label>
-          coloured by{" "}
-          <select aria-label="colour metric" data-testid="parallel-metric" value={chosen} onChange={(e) => onMetric(e.target.value)}>
-            {metrics.map((k) => (
-              <option key={k} value={k}>
-                {k}
-              </option>
-            ))}
-          </select>
-        </label>
+        {metrics.length > 0 && (
+          <label>
+            coloured by{" "}
+            <select aria-label="colour metric" data-testid="parallel-metric" value={chosen} onChange={(e) => onMetric(e.target.value)}>
+              {metrics.map((k) => (
+                <option key={k} value={k}>
+                  {k}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
         {params.length > MAX_PARAMS && <span className="muted small">the first {MAX_PARAMS} of {params.length} params that differ</span>}
       </div>
       {drawn.length === 0 && !chosen ? (

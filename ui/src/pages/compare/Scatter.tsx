@@ -18,7 +18,7 @@ function ColumnSelect({ label, value, columns, onChange }: { label: string; valu
     <label>
       {label}{" "}
       <select aria-label={label} data-testid={`scatter-${label}`} value={columnText(value)} onChange={(e) => onChange(e.target.value)}>
-        {(["metrics", "params"] as const).map((kind) => (
+        {(["metrics", "params"] as const).filter((kind) => columns.some((c) => c.kind === kind)).map((kind) => (
           <optgroup key={kind} label={kind}>
             {columns
               .filter((c) => c.kind === kind)
@@ -51,13 +51,25 @@ export function Scatter({
   const key = runs.map((r) => `${r.run.id}:${r.label}:${r.color}`).join("|");
   const xText = columnText(x);
   const yText = columnText(y);
-  const { option, empty } = useMemo(() => {
+  const { option, empty, labels } = useMemo(() => {
     const plain = runs.map((r) => r.run);
     const xAxis = axisFor(plain, x);
     const yAxis = axisFor(plain, y);
     const points = runs
       .map((info) => ({ info, at: [coordinate(info.run, xAxis), coordinate(info.run, yAxis)] }))
       .filter(({ at }) => at[0] !== null && at[1] !== null);
+    // runs at the same point get one label naming them all, not labels printed over each other
+    const groups = new Map<string, string[]>();
+    for (const { info, at } of points) {
+      const where = JSON.stringify(at);
+      groups.set(where, [...(groups.get(where) ?? []), info.label]);
+    }
+    const labelAt = (at: unknown[], label: string): string | null => {
+      const names = groups.get(JSON.stringify(at)) ?? [label];
+      if (names[0] !== label) return null;
+      return names.length <= 3 ? names.join(", ") : `${names.slice(0, 2).join(", ")} and ${names.length - 2} more`;
+    };
+    const shown = points.length <= 12 ? points.map(({ info, at }) => labelAt(at, info.label)) : points.map(() => null);
     const chart: ChartOption = {
       animation: false,
       grid: { left: 16, right: 90, top: 24, bottom: 40, containLabel: true },
@@ -72,17 +84,22 @@ export function Scatter({
         {
           type: "scatter",
           symbolSize: 13,
-          data: points.map(({ info, at }) => ({ name: info.label, value: at, itemStyle: { color: info.color, opacity: 0.9 } })),
-          label: points.length <= 12 ? { show: true, position: "right", formatter: (p: { name: string }) => p.name, fontSize: 11, color: "#6b7485" } : undefined,
+          data: points.map(({ info, at }, i) => ({
+            name: info.label,
+            value: at,
+            itemStyle: { color: info.color, opacity: 0.9 },
+            label: { show: shown[i] !== null, position: "right", formatter: () => shown[i] ?? "", fontSize: 11, color: "#6b7485" },
+          })),
+          labelLayout: { hideOverlap: true },
         },
       ],
     };
-    return { option: chart, empty: points.length === 0 };
+    return { option: chart, empty: points.length === 0, labels: shown.filter((l): l is string => l !== null) };
   }, [key, xText, yText]); // the runs are keyed by `key`, the columns by their text
 
   if (columns.length < 2) return null;
   return (
-    <section className="panel" data-testid="compare-scatter">
+    <section className="panel" data-testid="compare-scatter" data-labels={JSON.stringify(labels)}>
       <div className="compare-controls">
         <h2>Scatter</h2>
         <ColumnSelect label="x" value={x} columns={columns} onChange={(sx) => onChange({ sx })} />

@@ -6,9 +6,12 @@ import { type Schemas, seg } from "../../api/client";
 import { useGet } from "../../api/hooks";
 import { Pending } from "../../components/ErrorMessage";
 
-/** The card's HTML with wide tables scrolling inside the frame instead of being cut off. */
+/** The card's HTML using the frame's width, long cells wrapping so that wide tables (the
+ * evaluations, with a column per metric) fit; a table still wider scrolls, never cut off. */
 function fitting(html: string): string {
-  const style = "<style>body{padding:0 1.5rem}table{display:block;overflow-x:auto;max-width:100%}</style>";
+  const style =
+    "<style>body{padding:0 1.5rem;max-width:none}table{display:block;overflow-x:auto;max-width:100%}" +
+    "td,th{overflow-wrap:anywhere;min-width:3.5rem}</style>";
   return html.includes("</head>") ? html.replace("</head>", `${style}</head>`) : style + html;
 }
 

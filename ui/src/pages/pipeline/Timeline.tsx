@@ -3,10 +3,21 @@ import { Chart, type ChartEvents, type ChartOption, escapeHtml } from "../../com
 import { formatDuration } from "../../format";
 import { STATUS_COLORS, type TimelineBar } from "./logic";
 
-/** A Gantt-like chart of the steps: one bar per step from its start to its end. */
-export function Timeline({ bars, selected, onSelect }: { bars: TimelineBar[]; selected?: string | null; onSelect?: (node: string) => void }) {
+/** A Gantt-like chart of the steps: one bar per step from its start to its end (wall time),
+ * on an axis as long as `span` (the pipeline run's duration) when it is known. */
+export function Timeline({
+  bars,
+  span: runSpan,
+  selected,
+  onSelect,
+}: {
+  bars: TimelineBar[];
+  span?: number | null;
+  selected?: string | null;
+  onSelect?: (node: string) => void;
+}) {
   const option = useMemo<ChartOption>(() => {
-    const span = Math.max(1, ...bars.map((b) => b.end));
+    const span = Math.max(1, runSpan ?? 0, ...bars.map((b) => b.end));
     // a cached or instant step still gets a sliver to see and click
     const minimum = span * 0.006;
     return {
@@ -71,13 +82,13 @@ export function Timeline({ bars, selected, onSelect }: { bars: TimelineBar[]; se
             formatter: (p: { dataIndex: number }) => {
               const bar = bars[p.dataIndex];
               if (!bar) return "";
-              return bar.status === "cached" ? "cache hit" : formatDuration(bar.end - bar.start);
+              return bar.status === "cached" ? "cache hit" : `${formatDuration(bar.end - bar.start)} wall`;
             },
           },
         },
       ],
     };
-  }, [bars, selected, onSelect]);
+  }, [bars, runSpan, selected, onSelect]);
 
   const events = useMemo<ChartEvents | undefined>(
     () =>

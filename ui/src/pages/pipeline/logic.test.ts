@@ -119,8 +119,8 @@ describe("graph", () => {
     expect(stepsOf({ graph: [{ kind: "step" }, { id: 3 }], steps: [] })).toEqual([]);
   });
 
-  it("counts steps by status without dataset loads", () => {
-    expect(stepCounts(r)).toEqual({ total: 3, succeeded: 0, cached: 1, failed: 0, running: 1, pending: 1, skipped: 0, cancelled: 0 });
+  it("counts steps by status, dataset loads apart", () => {
+    expect(stepCounts(r)).toEqual({ total: 3, loads: 1, succeeded: 0, cached: 1, failed: 0, running: 1, pending: 1, skipped: 0, cancelled: 0 });
   });
 
   it("finds neighbours", () => {

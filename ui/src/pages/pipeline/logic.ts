@@ -195,7 +195,10 @@ export function pipelineGraph(run: Pick<PipelineRun, "graph" | "steps">, now: nu
 }
 
 export interface StepCounts {
+  /** steps (load nodes apart) */
   total: number;
+  /** load nodes: the dataset versions the run resolved, rows of the steps table too */
+  loads: number;
   succeeded: number;
   cached: number;
   failed: number;
@@ -207,9 +210,12 @@ export interface StepCounts {
 
 /** Counts of the run's steps by status (dataset loads are not steps and are left out). */
 export function stepCounts(run: Pick<PipelineRun, "graph" | "steps">): StepCounts {
-  const counts: StepCounts = { total: 0, succeeded: 0, cached: 0, failed: 0, running: 0, pending: 0, skipped: 0, cancelled: 0 };
+  const counts: StepCounts = { total: 0, loads: 0, succeeded: 0, cached: 0, failed: 0, running: 0, pending: 0, skipped: 0, cancelled: 0 };
   for (const step of stepsOf(run)) {
-    if (step.kind === "load") continue;
+    if (step.kind === "load") {
+      counts.loads += 1;
+      continue;
+    }
     counts.total += 1;
     counts[step.status] += 1;
   }
