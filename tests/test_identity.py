@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,10 @@ from dockyard.core.principal import Principal, Role, local_principal
 from dockyard.core.tokens import describe_grants, parse_token_grants
 from dockyard.sdk.scheduler import Scheduler
 from dockyard.server.app import API_PREFIX, create_app
+from dockyard.server.housekeeping import start_reaper
 from dockyard.server.runner import RunningServer, serve_in_thread
 from dockyard.services import Services, all_operations
-from dockyard.store.tables import PipelineScheduleRow
+from dockyard.store.tables import PipelineScheduleRow, RunRow
 
 ADMIN = "admin-token-0123456789abcdef"
 ALICE = "alice-token-0123456789abcdef"
@@ -267,6 +269,34 @@ def test_the_embedded_user_holds_every_role(services: Services) -> None:
     assert local_principal().role is Role.ADMIN
     with connect_with(services.settings) as local:
         assert local.gc(grace_seconds=0).blobs_deleted == 0
+
+
+def test_runs_start_over_http_without_reaping_and_the_server_reaps(
+    guarded: RunningServer, services: Services, tmp_path: Path
+) -> None:
+    settings = Settings(home=tmp_path, db="", blobs="", url=guarded.url, token=ALICE)
+    with connect_with(settings) as alice:
+        with dy.start_run("p", client=alice, capture=dy.Capture.off()) as run:
+            run.log_metric("loss", 0.5)
+        assert alice.runs.get(run.id).status == "finished"
+        orphan = alice.runs.create("p")
+        with pytest.raises(Forbidden, match=r"\(runs\.reap\) needs the admin role"):
+            alice.runs.reap(timeout_seconds=1)
+    an_hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    services.db.write(
+        lambda s: s.execute(
+            update(RunRow).where(RunRow.id == orphan.id).values(heartbeat_at=an_hour_ago)
+        )
+    )
+    stop = start_reaper(services, interval=0.05)
+    try:
+        deadline = time.monotonic() + 30
+        while services.runs.get(local_principal(), orphan.id).status != "failed":
+            assert time.monotonic() < deadline, "the server's reaper did not reap"
+            time.sleep(0.05)
+    finally:
+        stop()
+    assert services.runs.get(local_principal(), run.id).status == "finished"
 
 
 # -- creating a schedule runs no code and probes no file ---------------------------------------

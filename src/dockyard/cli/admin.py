@@ -117,6 +117,7 @@ def server(
     from dockyard.core.tokens import parse_token_grants
     from dockyard.sdk.scheduler import start_in_thread
     from dockyard.server.app import Background, create_app
+    from dockyard.server.housekeeping import start_reaper
     from dockyard.server.runner import serve
     from dockyard.services import Services
 
@@ -139,7 +140,7 @@ def server(
     def start_scheduler(services: Services) -> Callable[[], None]:
         return start_in_thread(services, interval=interval, say=log_line)
 
-    background: list[Background] = [start_scheduler] if scheduler else []
+    background: list[Background] = [start_reaper, *([start_scheduler] if scheduler else [])]
     app = create_app(settings, user_tokens=grants or [], background=background)
     say(f"dockyard server on http://{host}:{port} (API docs at /docs), data from {settings.db}")
     users = ", ".join(f"{g.name} ({g.role})" for g in grants or [])
