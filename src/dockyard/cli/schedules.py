@@ -235,7 +235,8 @@ def scheduler(
     """Fire due pipeline schedules: poll, claim each due firing, run it, record the run.
 
     Several schedulers (and `dockyard server`) may run at once: each firing is claimed
-    in the database by exactly one. With --once the exit code is 1 if a run failed.
+    in the database by exactly one. Against a server (DOCKYARD_URL) it needs the server's
+    admin token. With --once the exit code is 1 if a run failed.
     """
     from dataclasses import asdict
 
