@@ -38,10 +38,18 @@ def create_app(
     and refuses administration. ``background`` work (e.g. the pipeline scheduler) starts when
     the server starts and is stopped before the services close.
     """
+    if services is not None:
+        given = services.settings
+    elif settings is not None:
+        given = settings
+    else:
+        raise TypeError("create_app needs settings or services")
+    if user_tokens is None:  # checked before the services open: a bad entry leaks nothing
+        text = given.user_tokens or ""
+        user_tokens = parse_token_grants(text, "DOCKYARD_USER_TOKENS") if text else []
+    auth = Authenticator(token if token is not None else given.token, user_tokens)
     if services is None:
-        if settings is None:
-            raise TypeError("create_app needs settings or services")
-        services = Services.open(settings)
+        services = Services.open(given)
         owned = True
     else:
         owned = False
@@ -70,10 +78,6 @@ def create_app(
         compresslevel=5,
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/octet-stream"),
     )
-    if user_tokens is None:
-        text = running.settings.user_tokens or ""
-        user_tokens = parse_token_grants(text, "DOCKYARD_USER_TOKENS") if text else []
-    auth = Authenticator(token if token is not None else running.settings.token, user_tokens)
     router = APIRouter(prefix=API_PREFIX)
     for cls in SERVICE_CLASSES:
         for op in operations_of(cls):
