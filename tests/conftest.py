@@ -26,6 +26,7 @@ PG_ADMIN_URL = os.environ.get(
     "DOCKYARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+ADMIN_TOKEN = "test-admin-token-0123456789"  # the admin token of the `client` fixture's server
 
 
 def _unavailable(what: str, exc: BaseException) -> None:
@@ -136,21 +137,33 @@ def services(settings: Settings) -> Iterator[Services]:
 
 @pytest.fixture
 def server(services: Services) -> Iterator[RunningServer]:
+    """A server without tokens: open, callers are 'anonymous' (read and write, no admin)."""
     running = serve_in_thread(create_app(services=services))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def admin_server(services: Services) -> Iterator[RunningServer]:
+    """A server started with ``ADMIN_TOKEN``: every request needs a token."""
+    running = serve_in_thread(create_app(services=services, token=ADMIN_TOKEN))
     yield running
     running.stop()
 
 
 @pytest.fixture(params=["inprocess", "http"])
 def client(request: pytest.FixtureRequest, services: Services, tmp_path: Path) -> Iterator[Client]:
-    """The same client interface over both transports (and, via db_url, both databases)."""
+    """The same client interface over both transports (and, via db_url, both databases);
+    over HTTP with the server's admin token, as the embedded user has every role too."""
     if request.param == "inprocess":
         local = connect_with(services.settings)
         yield local
         local.close()
         return
-    running: RunningServer = request.getfixturevalue("server")
-    remote = connect_with(Settings(home=tmp_path / "client", db="", blobs="", url=running.url))
+    running: RunningServer = request.getfixturevalue("admin_server")
+    remote = connect_with(
+        Settings(home=tmp_path / "client", db="", blobs="", url=running.url, token=ADMIN_TOKEN)
+    )
     yield remote
     remote.close()
 

@@ -25,7 +25,7 @@ from dockyard.core.errors import (
     InvalidInput,
     NotFound,
 )
-from dockyard.core.principal import Principal
+from dockyard.core.principal import Principal, Role
 from dockyard.services import Services
 
 OFF = dy.Capture.off()
@@ -282,20 +282,29 @@ def test_gates_block_a_worse_model_and_force_needs_a_reason(client: Client) -> N
     assert dy.set_alias("det", "champion", 3, client=client).version == 3
 
 
-def test_override_only_by_allowed_users(services: Services) -> None:
-    owner = connect_with(services.settings, principal=Principal(name="alice"))
-    other = connect_with(services.settings, principal=Principal(name="mallory"))
+def test_override_needs_admin_or_a_user_the_policy_names(services: Services) -> None:
+    admin = connect_with(services.settings)  # the embedded user holds every role
+    alice = connect_with(services.settings, principal=Principal(name="alice", role=Role.WRITE))
+    other = connect_with(services.settings, principal=Principal(name="mallory", role=Role.WRITE))
     try:
         x, y = frame()
-        run = logged(owner, LogisticRegression(max_iter=300).fit(x, y), x)
-        dy.register_model(run, name="det", client=owner)
-        owner.models.set_policy("det", "champion", {"gates": [{"metric": "auc", "threshold": 1}]})
-        with pytest.raises(Forbidden, match=r"'mallory' may not override .* \(allowed: alice\)"):
+        run = logged(alice, LogisticRegression(max_iter=300).fit(x, y), x)
+        for _ in range(3):
+            dy.register_model(run, name="det", client=alice)
+        gates = [{"metric": "auc", "threshold": 1}]
+        admin.models.set_policy("det", "champion", {"gates": gates, "override_by": ["alice"]})
+        with pytest.raises(
+            Forbidden, match=r"'mallory' may not override .* admin role or being named .*\(alice\)"
+        ):
             other.models.set_alias("det", "champion", 1, force=True, reason="trust me")
-        assert owner.models.set_alias("det", "champion", 1, force=True, reason="ok").version == 1
+        assert alice.models.set_alias("det", "champion", 1, force=True, reason="ok").version == 1
+        admin.models.set_policy("det", "champion", {"gates": gates})  # admins only
+        with pytest.raises(Forbidden, match=r"'alice' may not override .* needs the admin role$"):
+            alice.models.set_alias("det", "champion", 2, force=True, reason="mine")
+        assert admin.models.set_alias("det", "champion", 3, force=True, reason="ok").version == 3
     finally:
-        owner.close()
-        other.close()
+        for client in (admin, alice, other):
+            client.close()
 
 
 def test_rollback_walks_back_through_the_history(client: Client) -> None:

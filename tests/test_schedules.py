@@ -21,6 +21,7 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 import dockyard as dy
+from conftest import ADMIN_TOKEN
 from dockyard.cli import schedules as schedules_cli
 from dockyard.cli.main import main
 from dockyard.client.client import Client, connect_with
@@ -192,17 +193,20 @@ def test_bad_input_gets_clear_errors(client: Client, flow: str, tmp_path: Path) 
 def test_bad_input_over_http_is_4xx_with_a_message(
     services: Services, flow: str, tmp_path: Path
 ) -> None:
-    running = serve_in_thread(create_app(services=services))
+    running = serve_in_thread(create_app(services=services, token=ADMIN_TOKEN))
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     try:
-        with httpx.Client(base_url=running.url + API_PREFIX) as http:
+        with httpx.Client(base_url=running.url + API_PREFIX, headers=admin) as http:
             assert http.post("/projects", json={"name": "p"}).status_code == 201
             good = {"project": "p", "name": "s", "pipeline": f"{flow}:nightly", "cron": "@daily"}
             cases = [
                 ({**good, "cron": "99 * * * *"}, 422, "not a valid cron expression"),
                 ({**good, "cron": None}, 422, "either a cron expression or a dataset"),
                 ({**good, "dataset": "tx"}, 422, "not both"),
-                ({**good, "pipeline": "nope_xyz:flow"}, 422, "cannot import 'nope_xyz'"),
-                ({**good, "pipeline": f"{flow}:not_a_pipeline"}, 422, "not a @dy.pipeline"),
+                ({**good, "pipeline": "nope_xyz"}, 422, "name the pipeline as module:function"),
+                ({**good, "pipeline": "no-module:flow"}, 422, "is not a module name"),
+                ({**good, "pipeline": f"{flow}:not-a-name"}, 422, "module:function"),
+                ({**good, "pipeline": "~/flows.py:nightly"}, 422, "without '~'"),
                 (
                     {**good, "pipeline": f"{flow}:retrain", "cron": None, "dataset": "tx"},
                     404,
@@ -489,6 +493,14 @@ def test_cli_schedules_and_scheduler_once(
         schedules_cli.app, ["create", "bad", f"{flow}:nightly", "-p", "p", "--cron", "nope"]
     )
     assert isinstance(bad.exception, InvalidInput) and "cron" in str(bad.exception)
+    gone = f"{tmp_path / 'gone.py'}:flow"  # checked here first, unless --no-check
+    bad = cli.invoke(schedules_cli.app, ["create", "later", gone, "-p", "p", "--cron", "@daily"])
+    assert isinstance(bad.exception, InvalidInput) and "--no-check" in str(bad.exception)
+    code, out = schedule(
+        "create", "later", gone, "-p", "p", "--cron", "@daily", "--no-check", "--disabled"
+    )
+    assert code == 0, out
+    assert schedule("delete", "later", "-p", "p", "--yes")[0] == 0
 
     make_due(Database(load_settings().db), "nightly")
     capsys.readouterr()

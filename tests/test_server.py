@@ -211,14 +211,6 @@ def test_server_with_a_token_refuses_requests_without_it(services: Services, tmp
         running.stop()
 
 
-def test_client_names_the_principal(server: RunningServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from dockyard.core.principal import Principal
-
-    settings = Settings(home=tmp_path, db="", blobs="", url=server.url)
-    with connect_with(settings, principal=Principal(name="ada")) as client:
-        assert client.projects.create("owned").created_by == "ada"
-
-
 def test_unreachable_server_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import typer
 
@@ -97,11 +98,27 @@ def server(
     interval: float = typer.Option(
         10.0, "--scheduler-interval", min=0.1, help="Seconds between the scheduler's polls."
     ),
+    user_tokens_file: Path = typer.Option(
+        None,
+        "--user-tokens-file",
+        help="A file of user tokens, one NAME=TOKEN or NAME:ROLE=TOKEN (read, write, admin) "
+        "a line [else env DOCKYARD_USER_TOKENS].",
+        dir_okay=False,
+    ),
 ) -> None:
-    """Serve the REST API (and its OpenAPI document at /docs) over this home's data."""
+    """Serve the REST API (and its OpenAPI document at /docs) over this home's data.
+
+    Callers are known by their token only: --token / DOCKYARD_TOKEN is the admin token
+    (user 'admin'), and each user token is its user. Without any token the server is open
+    (for loopback use): anyone reads and writes as 'anonymous', and administration (gc,
+    purges, schedules, alias policies) is refused over HTTP."""
+    from rich.markup import escape
+
     from dockyard.cli.schedules import log_line
+    from dockyard.core.tokens import parse_token_grants
     from dockyard.sdk.scheduler import start_in_thread
     from dockyard.server.app import Background, create_app
+    from dockyard.server.housekeeping import start_reaper
     from dockyard.server.runner import serve
     from dockyard.services import Services
 
@@ -111,10 +128,29 @@ def server(
             f"DOCKYARD_URL is set ({settings.url}): a server serves a database, not another server"
         )
 
+    grants = None
+    if user_tokens_file is not None:
+        try:
+            text = user_tokens_file.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise typer.BadParameter(f"cannot read --user-tokens-file: {exc}") from None
+        grants = parse_token_grants(text, str(user_tokens_file))
+    elif settings.user_tokens:
+        grants = parse_token_grants(settings.user_tokens, "DOCKYARD_USER_TOKENS")
+
     def start_scheduler(services: Services) -> Callable[[], None]:
         return start_in_thread(services, interval=interval, say=log_line)
 
-    background: list[Background] = [start_scheduler] if scheduler else []
-    app = create_app(settings, background=background)
+    background: list[Background] = [start_reaper, *([start_scheduler] if scheduler else [])]
+    app = create_app(settings, user_tokens=grants or [], background=background)
     say(f"dockyard server on http://{host}:{port} (API docs at /docs), data from {settings.db}")
+    users = ", ".join(f"{g.name} ({g.role})" for g in grants or [])
+    if settings.token or users:
+        admin = "the admin token" if settings.token else "no admin token"
+        say(escape(f"callers need a token: {admin}; users: {users or 'none'}"))
+    else:
+        say(
+            "no tokens: anyone who reaches the server reads and writes as 'anonymous', and "
+            "administration is refused over HTTP (start with --token or DOCKYARD_TOKEN)"
+        )
     serve(app, host, port)

@@ -121,9 +121,18 @@ def create(
     ),
     executor: str = typer.Option("process", "--executor", "-e", help="Where steps run."),
     disabled: bool = typer.Option(False, "--disabled", help="Create it without firing yet."),
+    check: bool = typer.Option(
+        True,
+        "--check/--no-check",
+        help="Import the pipeline here first and check its parameters (--no-check for one "
+        "that imports only where the scheduler runs).",
+    ),
     as_json: bool = JSON,
 ) -> None:
-    """Create a schedule: a cron expression (--cron) or a dataset trigger (--dataset)."""
+    """Create a schedule: a cron expression (--cron) or a dataset trigger (--dataset).
+
+    The scheduler imports the pipeline when the schedule fires. On a server, schedules need
+    its admin token."""
     from dockyard.sdk.projects import ensure_project
 
     values = _parse_params(params, sets)
@@ -140,6 +149,7 @@ def create(
             params=values,
             executor=executor,
             enabled=not disabled,
+            check=check,
         )
     if as_json:
         dump_json(schedule)
@@ -223,7 +233,8 @@ def scheduler(
     """Fire due pipeline schedules: poll, claim each due firing, run it, record the run.
 
     Several schedulers (and `dockyard server`) may run at once: each firing is claimed
-    in the database by exactly one. With --once the exit code is 1 if a run failed.
+    in the database by exactly one. Against a server (DOCKYARD_URL) it needs the server's
+    admin token. With --once the exit code is 1 if a run failed.
     """
     from dataclasses import asdict
 

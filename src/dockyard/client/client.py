@@ -15,6 +15,7 @@ from dockyard.client.schedules import SchedulesClient
 from dockyard.client.tracking import ExperimentsClient, RunsClient
 from dockyard.client.transport import Transport
 from dockyard.core.config import Settings, load_settings
+from dockyard.core.errors import InvalidInput
 from dockyard.core.operations import build, operations_by_name
 from dockyard.core.principal import Principal, local_principal
 from dockyard.gc.service import GarbageCollector, GcReport, GcRequest
@@ -82,6 +83,8 @@ def connect(
 
     Explicit arguments win over ``DOCKYARD_*`` environment variables, which win over
     ``$DOCKYARD_HOME/config.toml``; with nothing set, everything lives in ``~/.dockyard``.
+    A server knows who calls from ``token`` (``DOCKYARD_TOKEN``); ``principal`` names the
+    acting user of an embedded home only (default: the operating-system user, every role).
     """
     settings = load_settings(home=home, db=db, blobs=blobs, url=url, token=token)
     return connect_with(settings, principal=principal)
@@ -89,13 +92,17 @@ def connect(
 
 def connect_with(settings: Settings, *, principal: Principal | None = None) -> Client:
     """A client for already-resolved settings."""
-    who = principal or local_principal()
     transport: Transport
     if settings.url:
+        if principal is not None:
+            raise InvalidInput(
+                f"a server ({settings.url}) decides who is calling from the token "
+                "(DOCKYARD_TOKEN), not from the client: leave out principal="
+            )
         # httpx imports its own CLI (click, rich, pygments): load it only for remote use.
         from dockyard.client.http import HttpTransport
 
-        transport = HttpTransport(settings.url, who, token=settings.token)
+        transport = HttpTransport(settings.url, token=settings.token)
     else:
-        transport = InProcessTransport(Services.open(settings), who)
+        transport = InProcessTransport(Services.open(settings), principal or local_principal())
     return Client(transport, settings)

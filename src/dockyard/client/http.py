@@ -12,7 +12,6 @@ from pydantic import TypeAdapter
 
 from dockyard.core.errors import DockyardError, Unavailable, error_from_body
 from dockyard.core.operations import Operation
-from dockyard.core.principal import Principal
 
 API_PREFIX = "/api/v1"
 CHUNK = 1 << 20
@@ -95,13 +94,12 @@ class ResponseStream:
 
 
 class HttpTransport:
-    """Sends operations to the server at ``url`` as ``principal``."""
+    """Sends operations to the server at ``url`` with ``token``: the server decides from the
+    token who is calling (no token: the anonymous user of an open server)."""
 
-    def __init__(
-        self, url: str, principal: Principal, *, token: str | None = None, timeout: float = 60.0
-    ) -> None:
+    def __init__(self, url: str, *, token: str | None = None, timeout: float = 60.0) -> None:
         self.url = url.rstrip("/")
-        headers = {"X-Dockyard-User": principal.name}
+        headers: dict[str, str] = {}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.http = httpx.Client(

@@ -11,7 +11,9 @@ from dockyard.services import Services
 
 
 class InProcessTransport:
-    """Runs operations on embedded services as ``principal``."""
+    """Runs operations on embedded services as ``principal``. No role is checked here: the
+    embedded user opens the database and blob store directly and so may do anything; a
+    server checks roles over HTTP (``dockyard.server.auth``)."""
 
     def __init__(self, services: Services, principal: Principal) -> None:
         self.services = services

@@ -7,7 +7,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dockyard.client.transport import Transport
+from dockyard.core.errors import InvalidInput
 from dockyard.core.operations import build, operations_by_name
+from dockyard.pipelines.references import expand_reference, import_pipeline
 from dockyard.pipelines.schedule_schemas import (
     ClaimRequest,
     Firing,
@@ -21,6 +23,23 @@ from dockyard.pipelines.schedules import ScheduleService
 _OPS = operations_by_name(ScheduleService)
 Schedules = list[Schedule]
 Firings = list[Firing]
+
+
+def _check_locally(body: ScheduleCreate) -> None:
+    """Import the pipeline here (the caller's own code, on their machine) and check that it
+    accepts the parameters; InvalidInput says what is wrong."""
+    try:
+        pipeline = import_pipeline(body.pipeline)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"{exc.message} (checked here before creating the schedule; if the pipeline "
+            "imports only where the scheduler runs, skip the check: check=False, or "
+            "--no-check on the command line)"
+        ) from None
+    given = dict(body.params)
+    if body.dataset is not None:
+        given[body.dataset_param] = f"{body.dataset}@1"
+    pipeline.params(given)  # raises InvalidInput naming the pipeline's parameters
 
 
 class SchedulesClient:
@@ -45,18 +64,22 @@ class SchedulesClient:
         params: Mapping[str, Any] | None = None,
         executor: str = "process",
         enabled: bool = True,
+        check: bool = True,
     ) -> Schedule:
         """Run ``pipeline`` (``module:function`` or ``file.py:function``) on the ``cron``
         expression (UTC), or once per new accepted version of ``dataset``, which the
         pipeline receives as ``dataset_param="<dataset>@<number>"``.
 
-        The pipeline must import where the service runs (embedded: here; else on the
-        server), and a relative ``file.py`` is stored made absolute from there."""
+        A relative ``file.py`` is made absolute from here. With ``check`` the pipeline is
+        imported here first and must accept the parameters; turn it off for a pipeline that
+        imports only where the scheduler runs. The service itself imports nothing: the
+        scheduler does when the schedule fires, and records why if it cannot. Over HTTP,
+        creating a schedule needs the server's admin token."""
         body = build(
             ScheduleCreate,
             project=project,
             name=name,
-            pipeline=pipeline,
+            pipeline=expand_reference(pipeline),
             cron=cron,
             dataset=dataset,
             dataset_param=dataset_param,
@@ -64,6 +87,8 @@ class SchedulesClient:
             executor=executor,
             enabled=enabled,
         )
+        if check:
+            _check_locally(body)
         result: Schedule = self._call("create", body=body)
         return result
 

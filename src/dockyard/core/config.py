@@ -1,7 +1,9 @@
 """Settings: explicit arguments > environment > config file > defaults, each with its source.
 
-The config file is ``$DOCKYARD_HOME/config.toml`` with keys ``db``, ``blobs``, ``url`` and
-``token`` (``home`` itself cannot come from the file that lives inside it).
+The config file is ``$DOCKYARD_HOME/config.toml`` with keys ``db``, ``blobs``, ``url``,
+``token`` and ``user_tokens`` (``home`` itself cannot come from the file that lives inside it).
+``token`` is the credential a client sends, and a server's admin token; ``user_tokens`` are the
+further tokens a server accepts, each for a named user (see :mod:`dockyard.core.tokens`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.core.errors import InvalidInput
+from dockyard.core.tokens import describe_grants
 
 ENV_VARS = {
     "home": "DOCKYARD_HOME",
@@ -20,8 +23,9 @@ ENV_VARS = {
     "blobs": "DOCKYARD_BLOBS",
     "url": "DOCKYARD_URL",
     "token": "DOCKYARD_TOKEN",
+    "user_tokens": "DOCKYARD_USER_TOKENS",
 }
-FILE_KEYS = ("db", "blobs", "url", "token")
+FILE_KEYS = ("db", "blobs", "url", "token", "user_tokens")
 CONFIG_FILE = "config.toml"
 
 
@@ -34,6 +38,7 @@ class Settings:
     blobs: str
     url: str | None = None
     token: str | None = None
+    user_tokens: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -49,6 +54,8 @@ class Settings:
             shown = None if value is None else str(value)
             if name == "token" and shown:
                 shown = shown[:4] + "…" if len(shown) > 8 else "…"
+            if name == "user_tokens" and shown:
+                shown = describe_grants(shown)
             rows.append((name, shown, self.sources.get(name, "default")))
         return rows
 
@@ -78,11 +85,19 @@ def load_settings(
     blobs: str | None = None,
     url: str | None = None,
     token: str | None = None,
+    user_tokens: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve settings from explicit arguments, the environment, the config file and defaults."""
     env = os.environ if environ is None else environ
-    explicit = {"home": home, "db": db, "blobs": blobs, "url": url, "token": token}
+    explicit = {
+        "home": home,
+        "db": db,
+        "blobs": blobs,
+        "url": url,
+        "token": token,
+        "user_tokens": user_tokens,
+    }
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
 
@@ -108,5 +123,6 @@ def load_settings(
         blobs=values["blobs"],
         url=values.get("url"),
         token=values.get("token"),
+        user_tokens=values.get("user_tokens"),
         sources=sources,
     )

@@ -6,6 +6,11 @@ path parameters, a pydantic model is the JSON body (POST, PUT, PATCH) or the que
 (GET, DELETE), a ``BinaryIO`` parameter is a streamed raw request body, other plain
 parameters are query parameters, and a ``BinaryIO`` return value is a streamed response.
 The server builds its routes and the HTTP client its requests from this one declaration.
+
+Each operation also declares the :class:`Role` it needs: by default ``read`` for GET and
+``write`` for the other methods; administration (garbage collection, purges, reaping runs,
+alias policies, schedules and their firing) says ``role=Role.ADMIN``. The server checks it
+for every HTTP request in one place (``dockyard.server.auth``).
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ from typing import IO, Any, BinaryIO, TypeVar
 import pydantic
 
 from dockyard.core.errors import InvalidInput
-from dockyard.core.principal import Principal
+from dockyard.core.principal import Principal, Role
 
 F = TypeVar("F", bound=Callable[..., Any])
 M = TypeVar("M", bound=pydantic.BaseModel)
 _MARK = "__dockyard_operation__"
+_ROLE_MARK = "__dockyard_role__"
 _STREAM_TYPES = (BinaryIO, IO[bytes], typing.IO)
 
 
@@ -45,17 +51,23 @@ class Operation:
     stream_in: str | None
     stream_out: bool
     returns: Any
+    role: Role = Role.WRITE
 
     @property
     def key(self) -> str:
         return f"{self.service}.{self.name}"
 
 
-def operation(method: str, path: str, *, status: int = 200) -> Callable[[F], F]:
-    """Declare a service method as an operation served at ``method path``."""
+def operation(
+    method: str, path: str, *, status: int = 200, role: Role | None = None
+) -> Callable[[F], F]:
+    """Declare a service method as an operation served at ``method path`` that needs
+    ``role`` (default: read for GET, write otherwise)."""
+    needed = role or (Role.READ if method.upper() == "GET" else Role.WRITE)
 
     def mark(fn: F) -> F:
         setattr(fn, _MARK, (method.upper(), path, status))
+        setattr(fn, _ROLE_MARK, needed)
         return fn
 
     return mark
@@ -115,6 +127,7 @@ def _describe(service: str, fn: Callable[..., Any], mark: tuple[str, str, int]) 
         stream_in=stream_in,
         stream_out=_is_stream(returns),
         returns=returns,
+        role=getattr(fn, _ROLE_MARK),
     )
 
 

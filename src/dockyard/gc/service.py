@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.blobs.store import BlobStore
 from dockyard.core.operations import operation
-from dockyard.core.principal import Principal
+from dockyard.core.principal import Principal, Role
 from dockyard.core.schemas import Model
 from dockyard.store import blobrefs
 from dockyard.store.db import Database
@@ -52,7 +52,7 @@ class GarbageCollector:
 
         return self.db.query(check)
 
-    @operation("POST", "/gc")
+    @operation("POST", "/gc", role=Role.ADMIN)
     def collect(self, principal: Principal, body: GcRequest) -> GcReport:
         """Collect garbage: unreferenced blobs and abandoned uploads older than the grace."""
         cutoff = utcnow() - dt.timedelta(seconds=body.grace_seconds)

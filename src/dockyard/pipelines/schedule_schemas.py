@@ -47,7 +47,8 @@ class ScheduleCreate(Model):
     pipeline: str = Field(
         min_length=3,
         max_length=512,
-        description="the pipeline to run: module:function or path/to/file.py:function",
+        description="the pipeline to run: module:function or path/to/file.py:function "
+        "(only its form is checked here; the scheduler imports it when the schedule fires)",
     )
     params: dict[str, Any] = Field(default_factory=dict)
     executor: str = Field(default="process", min_length=1, max_length=256)

@@ -13,11 +13,7 @@ scheduler ran fires once, not once per missed slot.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
-import sys
-from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, func, select, update
@@ -27,9 +23,9 @@ from sqlalchemy.orm import Session
 from dockyard.core.errors import Conflict, InvalidInput, NotFound
 from dockyard.core.ids import new_id
 from dockyard.core.operations import operation
-from dockyard.core.principal import Principal
+from dockyard.core.principal import Principal, Role
 from dockyard.data.versions import accepted, find_dataset
-from dockyard.pipelines.graph import Pipeline
+from dockyard.pipelines.references import pipeline_reference
 from dockyard.pipelines.schedule_schemas import (
     ClaimRequest,
     Firing,
@@ -51,65 +47,6 @@ from dockyard.store.tables import (
 
 Schedules = list[Schedule]
 Firings = list[Firing]
-
-
-def import_pipeline(import_path: str) -> Pipeline:
-    """The pipeline at ``module:function`` or ``path/to/file.py:function``; InvalidInput if
-    it does not import or is not a ``@dy.pipeline`` function."""
-    module_name, sep, attr = import_path.rpartition(":")
-    if not sep or not module_name or not attr:
-        raise InvalidInput(
-            f"{import_path!r}: name the pipeline as module:function or path/to/file.py:function"
-        )
-    try:
-        if module_name.endswith(".py"):
-            module = _exec_file(Path(module_name))
-        else:
-            module = importlib.import_module(module_name)
-    except InvalidInput:
-        raise
-    except (Exception, SystemExit) as exc:  # a module may fail with anything
-        raise InvalidInput(
-            f"cannot import {module_name!r} for pipeline {import_path!r}: "
-            f"{type(exc).__name__}: {exc}"
-        ) from None
-    found = getattr(module, attr, None)
-    if found is None:
-        raise InvalidInput(f"{module_name!r} has no {attr!r}: {import_path} names no pipeline")
-    if not isinstance(found, Pipeline):
-        raise InvalidInput(
-            f"{import_path} is not a @dy.pipeline function (it is a {type(found).__name__})"
-        )
-    return found
-
-
-def _exec_file(path: Path) -> Any:
-    if not path.is_file():
-        raise InvalidInput(f"there is no file {str(path)!r} (relative paths are from {Path.cwd()})")
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    if spec is None or spec.loader is None:
-        raise InvalidInput(f"{str(path)!r} cannot be imported as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    # the module may need itself in sys.modules while it runs (dataclasses, pickling); put
-    # back whatever had the name before, so checking a file cannot shadow a real module
-    before = sys.modules.get(spec.name)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        if before is None:
-            sys.modules.pop(spec.name, None)
-        else:
-            sys.modules[spec.name] = before
-    return module
-
-
-def resolve_import_path(import_path: str) -> str:
-    """``file.py:function`` with the file made absolute, so a scheduler anywhere finds it."""
-    module_name, sep, attr = import_path.strip().rpartition(":")
-    if sep and module_name.endswith(".py"):
-        return f"{Path(module_name).expanduser().resolve()}:{attr}"
-    return import_path.strip()
 
 
 def _to_schedule(session: Session, row: PipelineScheduleRow) -> Schedule:
@@ -202,16 +139,13 @@ class ScheduleService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @operation("POST", "/pipelines/schedules", status=201)
+    @operation("POST", "/pipelines/schedules", status=201, role=Role.ADMIN)
     def create(self, principal: Principal, body: ScheduleCreate) -> Schedule:
-        """Create a schedule; the pipeline must import (where the service runs) and accept the
-        parameters. A dataset trigger fires only for versions added after it was created."""
-        import_path = resolve_import_path(body.pipeline)
-        pipeline = import_pipeline(import_path)
-        given = dict(body.params)
-        if body.dataset is not None:
-            given[body.dataset_param] = f"{body.dataset}@1"
-        pipeline.params(given)  # raises InvalidInput naming the pipeline's parameters
+        """Create a schedule. Only the pipeline reference's form is checked here (nothing is
+        imported or looked up on disk): the scheduler imports the pipeline when the schedule
+        fires and records on the schedule why it could not. A dataset trigger fires only for
+        versions added after it was created."""
+        import_path = pipeline_reference(body.pipeline)
         try:
             params = json.dumps(body.params, sort_keys=True)
         except (TypeError, ValueError) as exc:
@@ -288,12 +222,12 @@ class ScheduleService:
         """A schedule with its last and next firing."""
         return self.db.query(lambda s: _to_schedule(s, find_schedule(s, project, name)))
 
-    @operation("DELETE", "/pipelines/schedules/{project}/{name}", status=204)
+    @operation("DELETE", "/pipelines/schedules/{project}/{name}", status=204, role=Role.ADMIN)
     def delete(self, principal: Principal, project: str, name: str) -> None:
         """Delete a schedule (the runs it started stay)."""
         self.db.write(lambda s: s.delete(find_schedule(s, project, name)))
 
-    @operation("POST", "/pipelines/schedules/{project}/{name}/enable")
+    @operation("POST", "/pipelines/schedules/{project}/{name}/enable", role=Role.ADMIN)
     def enable(self, principal: Principal, project: str, name: str) -> Schedule:
         """Let a schedule fire again: a cron schedule from its next slot after now, a trigger
         for versions added from now on (what passed while it was disabled does not fire)."""
@@ -315,7 +249,7 @@ class ScheduleService:
 
         return self.db.write(change)
 
-    @operation("POST", "/pipelines/schedules/{project}/{name}/disable")
+    @operation("POST", "/pipelines/schedules/{project}/{name}/disable", role=Role.ADMIN)
     def disable(self, principal: Principal, project: str, name: str) -> Schedule:
         """Stop a schedule from firing (a run already started goes on)."""
 
@@ -328,7 +262,7 @@ class ScheduleService:
 
         return self.db.write(change)
 
-    @operation("POST", "/pipelines/schedules/claim")
+    @operation("POST", "/pipelines/schedules/claim", role=Role.ADMIN)
     def claim(self, principal: Principal, body: ClaimRequest) -> Firings:
         """Claim the due firings of up to ``limit`` schedules (not those in ``skip``): the
         caller, and no other scheduler, must run them and report with :meth:`record`.
@@ -395,7 +329,7 @@ class ScheduleService:
 
         return self.db.write(take)
 
-    @operation("PUT", "/pipelines/schedule-firings/{schedule_id}", status=204)
+    @operation("PUT", "/pipelines/schedule-firings/{schedule_id}", status=204, role=Role.ADMIN)
     def record(self, principal: Principal, schedule_id: str, body: FiringOutcome) -> None:
         """Record the run a claimed firing started and how it ended (ignored when the
         schedule has fired again since, or was deleted)."""

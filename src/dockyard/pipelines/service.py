@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from dockyard.core.errors import Conflict, InvalidInput, NotFound
 from dockyard.core.ids import new_id
 from dockyard.core.operations import operation
-from dockyard.core.principal import Principal
+from dockyard.core.principal import Principal, Role
 from dockyard.core.schemas import (
     IdMatch,
     IdMatches,
@@ -505,7 +505,7 @@ class PipelineService:
 
         return self.db.query(fetch)
 
-    @operation("POST", "/pipelines/cache/lookup")
+    @operation("POST", "/pipelines/cache/lookup", role=Role.READ)
     def cache_lookup(self, principal: Principal, body: CacheLookup) -> Entries:
         """The cached outputs among ``keys`` (missing keys are simply absent)."""
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from dockyard.core.errors import Conflict, NotFound
 from dockyard.core.ids import is_id, new_id
 from dockyard.core.operations import operation
-from dockyard.core.principal import Principal
+from dockyard.core.principal import Principal, Role
 from dockyard.core.schemas import Page, decode_cursor, encode_cursor
 from dockyard.projects.schemas import Project, ProjectCreate, ProjectQuery, ProjectUpdate
 from dockyard.store.db import Database
@@ -113,7 +113,7 @@ class ProjectService:
                 f"cannot rename {project!r}: a project named {body.name!r} already exists"
             ) from None
 
-    @operation("DELETE", "/projects/{project}")
+    @operation("DELETE", "/projects/{project}", role=Role.ADMIN)
     def delete(self, principal: Principal, project: str) -> Project:
         """Delete a project; returns what was deleted."""
 

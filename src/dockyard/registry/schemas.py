@@ -166,8 +166,8 @@ class AliasPolicy(Model):
     gates: list[MetricGate] = Field(min_length=1)
     override_by: list[str] = Field(
         default_factory=list,
-        description="users who may override a failed gate (with a reason); "
-        "empty: the model's owner (who registered it first)",
+        description="users who may override a failed gate (with a reason) besides admins; "
+        "empty: admins only",
     )
 
 

@@ -14,7 +14,7 @@ from dockyard.blobs.store import BlobStore
 from dockyard.core.errors import Conflict, Forbidden, GateFailed, InvalidInput, NotFound
 from dockyard.core.ids import new_id
 from dockyard.core.operations import format_validation_error, operation
-from dockyard.core.principal import Principal
+from dockyard.core.principal import Principal, Role
 from dockyard.core.schemas import decode_cursor, encode_cursor
 from dockyard.projects.service import find_project
 from dockyard.registry import gates
@@ -460,8 +460,9 @@ class ModelRegistry:
 
     @operation("PUT", "/models/{name}/aliases/{alias}")
     def set_alias(self, principal: Principal, name: str, alias: str, body: AliasSet) -> Alias:
-        """Point the alias at a version, if the version passes the alias's gates (a user
-        allowed to override may force it with a reason). Every move is recorded."""
+        """Point the alias at a version, if the version passes the alias's gates (an admin,
+        or a user the policy's ``override_by`` names, may force it with a reason). Every
+        move is recorded."""
 
         def decide(session: Session, model: RegisteredModelRow, row: ModelAliasRow | None) -> _Move:
             target = find_version(session, model, body.version)
@@ -482,11 +483,12 @@ class ModelRegistry:
                     f"{report.summary()}",
                     details={"report": report.model_dump(mode="json")},
                 )
-            allowed = policy.override_by or [model.created_by]
-            if principal.name not in allowed:
+            if not (principal.role.allows(Role.ADMIN) or principal.name in policy.override_by):
+                named = ", ".join(policy.override_by)
                 raise Forbidden(
-                    f"{principal.name!r} may not override the gates of alias {alias!r} "
-                    f"(allowed: {', '.join(allowed)})"
+                    f"{principal.name!r} may not override the gates of alias {alias!r}: that "
+                    "needs the admin role"
+                    + (f" or being named by the policy's override_by ({named})" if named else "")
                 )
             if not body.reason.strip():
                 raise InvalidInput("overriding a gate needs a reason: say why")
@@ -564,7 +566,7 @@ class ModelRegistry:
 
         return self.db.query(fetch)
 
-    @operation("PUT", "/models/{name}/aliases/{alias}/policy")
+    @operation("PUT", "/models/{name}/aliases/{alias}/policy", role=Role.ADMIN)
     def set_policy(self, principal: Principal, name: str, alias: str, body: PolicySet) -> Alias:
         """Set (or with null, remove) the gates a version must pass to get this alias."""
         check_alias(alias)

@@ -226,10 +226,11 @@ def start_run(
 
     With ``nested=True`` inside another run, the new run is its child. ``client`` defaults
     to ``dy.connect()`` (embedded, or the server in ``DOCKYARD_URL``). Batches a crashed
-    process left in the spool are delivered first, and runs whose process died are marked
-    failed. ``capture`` chooses what is recorded automatically: the git commit, branch,
-    remote and uncommitted diff; the environment (Python, packages, OS, CPU, memory, GPUs,
-    command line); the run's printed output; system metrics (default: all of them).
+    process left in the spool are delivered first, and (embedded; a server does it by
+    itself) runs whose process died are marked failed. ``capture`` chooses what is recorded
+    automatically: the git commit, branch, remote and uncommitted diff; the environment
+    (Python, packages, OS, CPU, memory, GPUs, command line); the run's printed output;
+    system metrics (default: all of them).
     """
     wanted = capture if capture is not None else Capture()
     owns = client is None
@@ -238,7 +239,8 @@ def start_run(
         parent = _ACTIVE.get()[-1].id if nested and _ACTIVE.get() else None
         ensure_project(active_client, project)
         Spool(active_client.settings.home / "spool").deliver(active_client.runs.log_batch)
-        active_client.runs.reap()
+        if not active_client.is_remote:  # a server reaps by itself (reaping is admin there)
+            active_client.runs.reap()
         auto_tags: dict[str, str] = {}
         files: dict[str, bytes] = {}
         if wanted.git:

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from dockyard.client.client import Client
 from dockyard.client.inprocess import InProcessTransport
 from dockyard.core.errors import DockyardError
-from dockyard.core.principal import Principal
+from dockyard.core.principal import Principal, Role
 from dockyard.pipelines.schedule_schemas import Firing
 from dockyard.sdk.pipelines import load_pipeline, run
 from dockyard.services import Services
 
 log = logging.getLogger("dockyard.scheduler")
-SCHEDULER = Principal(name="scheduler", kind="service")
+SCHEDULER = Principal(name="scheduler", kind="service", role=Role.ADMIN)
 
 
 @dataclass(frozen=True)

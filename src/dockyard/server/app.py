@@ -11,7 +11,8 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from dockyard._version import __version__
 from dockyard.core.config import Settings
 from dockyard.core.operations import operations_of
-from dockyard.server.auth import make_authenticator
+from dockyard.core.tokens import TokenGrant, parse_token_grants
+from dockyard.server.auth import Authenticator
 from dockyard.server.docs import install_api_docs
 from dockyard.server.errors import install_error_handlers
 from dockyard.server.routes import add_operation
@@ -28,17 +29,28 @@ def create_app(
     *,
     services: Services | None = None,
     token: str | None = None,
+    user_tokens: Sequence[TokenGrant] | None = None,
     background: Sequence[Background] = (),
 ) -> FastAPI:
     """The API app for ``services`` (or services opened from ``settings``, closed on shutdown).
 
-    ``background`` work (e.g. the pipeline scheduler) starts when the server starts and is
-    stopped before the services close.
+    ``token`` (default: the settings' token) is the admin token; ``user_tokens`` (default:
+    the settings' user_tokens) are the named users' tokens. With neither, the server is open
+    and refuses administration. ``background`` work (e.g. the pipeline scheduler) starts when
+    the server starts and is stopped before the services close.
     """
+    if services is not None:
+        given = services.settings
+    elif settings is not None:
+        given = settings
+    else:
+        raise TypeError("create_app needs settings or services")
+    if user_tokens is None:  # checked before the services open: a bad entry leaks nothing
+        text = given.user_tokens or ""
+        user_tokens = parse_token_grants(text, "DOCKYARD_USER_TOKENS") if text else []
+    auth = Authenticator(token if token is not None else given.token, user_tokens)
     if services is None:
-        if settings is None:
-            raise TypeError("create_app needs settings or services")
-        services = Services.open(settings)
+        services = Services.open(given)
         owned = True
     else:
         owned = False
@@ -69,11 +81,10 @@ def create_app(
         compresslevel=5,
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/octet-stream"),
     )
-    authenticate = make_authenticator(token if token is not None else running.settings.token)
     router = APIRouter(prefix=API_PREFIX)
     for cls in SERVICE_CLASSES:
         for op in operations_of(cls):
-            add_operation(router, op, running.service(op.service), authenticate)
+            add_operation(router, op, running.service(op.service), auth.guard(op))
 
     @router.get("/health", tags=["server"])
     def health() -> dict[str, str]:

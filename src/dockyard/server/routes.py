@@ -22,10 +22,8 @@ _BINARY_BODY = {
 }
 
 
-def _parameters(op: Operation, authenticate: Callable[..., Any]) -> list[inspect.Parameter]:
-    params = [
-        inspect.Parameter("principal", _KW, annotation=Annotated[Principal, Depends(authenticate)])
-    ]
+def _parameters(op: Operation, guard: Callable[..., Any]) -> list[inspect.Parameter]:
+    params = [inspect.Parameter("principal", _KW, annotation=Annotated[Principal, Depends(guard)])]
     for name, tp in op.path_params:
         params.append(inspect.Parameter(name, _KW, annotation=Annotated[tp, Path()]))
     for name, tp, default in op.query_params:
@@ -41,8 +39,8 @@ def _parameters(op: Operation, authenticate: Callable[..., Any]) -> list[inspect
     return params
 
 
-def _endpoint(op: Operation, method: Callable[..., Any], authenticate: Callable[..., Any]) -> Any:
-    params = _parameters(op, authenticate)
+def _endpoint(op: Operation, method: Callable[..., Any], guard: Callable[..., Any]) -> Any:
+    params = _parameters(op, guard)
     if op.stream_in:
         stream_arg = op.stream_in
 
@@ -76,23 +74,24 @@ def _endpoint(op: Operation, method: Callable[..., Any], authenticate: Callable[
 
 
 def add_operation(
-    router: APIRouter, op: Operation, service: object, authenticate: Callable[..., Any]
+    router: APIRouter, op: Operation, service: object, guard: Callable[..., Any]
 ) -> None:
-    """Serve ``op`` of ``service`` on ``router``."""
+    """Serve ``op`` of ``service`` on ``router``; ``guard`` (``Authenticator.guard(op)``)
+    gives each call its principal and refuses callers whose role ``op`` does not allow."""
     method = getattr(service, op.name)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"openapi_extra": {"x-dockyard-role": str(op.role)}}
     if op.stream_in:
-        extra["openapi_extra"] = _BINARY_BODY
+        extra["openapi_extra"].update(_BINARY_BODY)
     if op.stream_out:
         extra["response_class"] = StreamingResponse
     router.add_api_route(
         op.path,
-        _endpoint(op, method, authenticate),
+        _endpoint(op, method, guard),
         methods=[op.method],
         status_code=op.status,
         response_model=None if op.stream_out or op.returns is type(None) else op.returns,
         summary=op.summary,
-        description=inspect.getdoc(method) or "",
+        description=f"{inspect.getdoc(method) or ''}\n\nNeeds the {op.role} role.".lstrip(),
         tags=[op.service],
         operation_id=op.key,
         **extra,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from dockyard.core.errors import Conflict, NotFound
 from dockyard.core.ids import new_id
 from dockyard.core.operations import operation
-from dockyard.core.principal import Principal
+from dockyard.core.principal import Principal, Role
 from dockyard.projects.service import find_project
 from dockyard.store import blobrefs
 from dockyard.store.db import Database
@@ -176,7 +176,9 @@ class ExperimentService:
         """Bring a deleted experiment and its runs back."""
         return self._set_deleted(project, experiment, False)
 
-    @operation("POST", "/projects/{project}/experiments/{experiment}/purge", status=204)
+    @operation(
+        "POST", "/projects/{project}/experiments/{experiment}/purge", status=204, role=Role.ADMIN
+    )
     def purge(self, principal: Principal, project: str, experiment: str) -> None:
         """Erase a deleted experiment and all its runs; ``gc`` then frees their blobs."""
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from dockyard.core.errors import Conflict, InvalidInput, NotFound
 from dockyard.core.ids import is_id, new_id
 from dockyard.core.operations import operation
-from dockyard.core.principal import Principal
+from dockyard.core.principal import Principal, Role
 from dockyard.core.schemas import IdMatch, IdMatches, IdPrefixQuery
 from dockyard.projects.service import find_project
 from dockyard.store import blobrefs
@@ -303,7 +303,7 @@ class RunService:
 
         return self.db.write(remove)
 
-    @operation("POST", "/runs/reap")
+    @operation("POST", "/runs/reap", role=Role.ADMIN)
     def reap(self, principal: Principal, body: ReapRequest) -> Reaped:
         """Mark runs whose process stopped sending heartbeats as failed."""
         cutoff = utcnow() - dt.timedelta(seconds=body.timeout_seconds)
@@ -321,7 +321,7 @@ class RunService:
 
         return self.db.write(mark)
 
-    @operation("POST", "/runs/{run_id}/purge", status=204)
+    @operation("POST", "/runs/{run_id}/purge", status=204, role=Role.ADMIN)
     def purge(self, principal: Principal, run_id: str) -> None:
         """Erase a deleted run and its child runs for good; ``gc`` then frees their blobs."""
 
@@ -353,7 +353,7 @@ class RunService:
 
         return self.db.write(undelete)
 
-    @operation("POST", "/runs/search")
+    @operation("POST", "/runs/search", role=Role.READ)
     def search(self, principal: Principal, body: RunSearch) -> RunPage:
         """Runs matching a query, in the requested order, a page at a time."""
         where = parse_query(body.query)
