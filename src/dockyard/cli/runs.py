@@ -10,6 +10,7 @@ import typer
 from dockyard.cli.admin import parse_duration
 from dockyard.cli.context import overrides
 from dockyard.cli.output import dump_json, say, table
+from dockyard.core.paths import confined
 
 if TYPE_CHECKING:
     from dockyard.tracking.schemas import Run
@@ -205,13 +206,15 @@ def download(
 
     with overrides(ctx).client() as client:
         listed = client.runs.artifacts(run_id, prefix)
+        # each path, as the server lists it, must stay inside dest: checked before any write
+        targets = [confined(dest, a.path, "artifact path") for a in listed]
         with Progress(transient=True, disable=as_json) as progress:
             task = progress.add_task("downloading", total=sum(a.size for a in listed) or 1)
             written = [
                 client.runs.download_artifact(
-                    run_id, a.path, dest / a.path, on_chunk=lambda n: progress.advance(task, n)
+                    run_id, a.path, target, on_chunk=lambda n: progress.advance(task, n)
                 )
-                for a in listed
+                for a, target in zip(listed, targets, strict=True)
             ]
     if as_json:
         dump_json([str(p) for p in written])
