@@ -245,6 +245,55 @@ def test_a_step_that_declares_pickle_still_reads_its_pickled_values(tmp_path: Pa
     sys.modules.pop("trust_pickled_flow", None)
 
 
+MAP_FLOW = """
+import dockyard as dy
+
+@dy.step
+def square(x: int) -> int:
+    return x * x
+
+@dy.step
+def add(values: list) -> int:
+    return sum(values)
+
+@dy.pipeline
+def flow():
+    add(square.map([1, 2, 3]))
+"""
+
+
+def test_a_pickle_posted_for_a_fan_out_item_is_never_unpickled(
+    server: RunningServer,
+    services: Services,
+    attacker: httpx.Client,
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "pwned"
+    name = f"trust_map_flow_{abs(hash(tmp_path)) % 10**8}"
+    module = _module(tmp_path, name, MAP_FLOW)
+    victim = _remote(server, tmp_path / "victim")
+    try:
+        first = dy.run(module.flow, executor="inprocess", client=victim)
+        assert first.output("add") == 14
+        # the item keys (anyone running the same code computes them the same way)
+        keys = services.db.query(
+            lambda s: [r.key for r in s.query(StepCacheRow).filter_by(step="square")]
+        )
+        assert len(keys) == 3
+        blob = pickle.dumps(_Payload(marker))
+        assert _upload(attacker, blob) < 300
+        entries = [{"key": k, "step": "square", "output": _pickle_ref(blob)} for k in keys]
+        assert attacker.post("/pipelines/cache", json={"entries": entries}).status_code == 204
+        again = dy.run(module.flow, executor="inprocess", client=victim)
+        assert again.status == "succeeded", again.run.error
+        assert again.step("square").items_status == "sss"  # run again, not taken from the cache
+        assert again.output("add") == 14 and again.output("square") == [1, 4, 9]
+        assert not marker.exists()
+    finally:
+        victim.close()
+        sys.modules.pop(name, None)
+
+
 MODEL_FLOW = """
 import pandas as pd
 import dockyard as dy

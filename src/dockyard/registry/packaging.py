@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from dockyard.blobs.hashing import file_sha256
 from dockyard.core.errors import DigestMismatch, Forbidden, InvalidInput
-from dockyard.core.paths import confined
+from dockyard.core.paths import check_relative_path, confined
 from dockyard.registry.flavors.base import (
     Flavor,
     Predictor,
@@ -262,6 +262,7 @@ def _list_files(folder: Path) -> list[ModelFile]:
             continue
         if path.is_symlink():
             raise InvalidInput(f"{relative} is a symbolic link; a model folder holds files only")
+        check_relative_path(relative, "model file")  # e.g. a backslash in a code path's names
         files.append(ModelFile(path=relative, digest=file_sha256(path), size=path.stat().st_size))
     return files
 
