@@ -128,7 +128,6 @@ def dump(value: Any, folder: Path, *, allow_pickle: bool = False, where: str = "
             return ValueRef(kind="json", digest=digest, inline=data, summary=_summary(kind, value))
     folder.mkdir(parents=True, exist_ok=False)
     if kind == "model":
-        from dockyard.registry.manifest import MANIFEST_NAME
         from dockyard.registry.packaging import runs_stored_code, save_model
 
         folder.rmdir()
