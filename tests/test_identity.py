@@ -52,7 +52,8 @@ EXPECTED_ROLES: dict[str, Role] = {
     # experiments and runs: delete and restore are soft; purge, reap are administration
     "experiments.create": W, "experiments.list": R, "experiments.get": R,
     "experiments.delete": W, "experiments.restore": W, "experiments.purge": A,
-    "runs.create": W, "runs.keys": R, "runs.resolve": R, "runs.get": R, "runs.update": W, "runs.log_params": W,
+    "runs.create": W, "runs.keys": R, "runs.resolve": R, "runs.get": R, "runs.update": W,
+    "runs.log_params": W,
     "runs.set_tags": W, "runs.heartbeat": W, "runs.delete": W, "runs.reap": A,
     "runs.purge": A, "runs.restore": W, "runs.search": R,
     "metrics.log": W, "metrics.history": R,

@@ -186,7 +186,9 @@ def test_a_python_model_with_its_code_and_artifacts(
         dy.log_model(module.Scorer(), "model", input_example=x, artifacts={"weights": weights})
     mv = dy.register_model(run, name="scorer", client=client)
     assert mv.flavor == "pyfunc"
-    loaded = dy.load_model("models:/scorer/latest", client=client)
+    with pytest.raises(Forbidden, match="trusted=True"):  # its code runs only if trusted
+        dy.load_model("models:/scorer/latest", client=client)
+    loaded = dy.load_model("models:/scorer/latest", client=client, trusted=True)
     np.testing.assert_allclose(np.asarray(loaded.predict(x)).reshape(-1), [7.0, 16.0])
 
 

@@ -12,6 +12,7 @@ from dockyard.cli.admin import parse_duration
 from dockyard.cli.context import overrides
 from dockyard.cli.options import JSON, LIMIT, PROJECTS, RUN_ID
 from dockyard.cli.output import Column, dump_json, plural, say, table
+from dockyard.core.paths import confined
 
 if TYPE_CHECKING:
     from dockyard.tracking.schemas import Run
@@ -314,13 +315,15 @@ def download(
     with overrides(ctx).client() as client:
         run_id = ids.run_id(client, run_id)
         listed = client.runs.artifacts(run_id, prefix)
+        # each path, as the server lists it, must stay inside dest: checked before any write
+        targets = [confined(dest, a.path, "artifact path") for a in listed]
         with Progress(transient=True, disable=as_json) as progress:
             task = progress.add_task("downloading", total=sum(a.size for a in listed) or 1)
             written = [
                 client.runs.download_artifact(
-                    run_id, a.path, dest / a.path, on_chunk=lambda n: progress.advance(task, n)
+                    run_id, a.path, target, on_chunk=lambda n: progress.advance(task, n)
                 )
-                for a in listed
+                for a, target in zip(listed, targets, strict=True)
             ]
     if as_json:
         dump_json([str(p) for p in written])

@@ -15,6 +15,7 @@ from dockyard.client.tracking import RunsClient
 from dockyard.client.transport import Transport
 from dockyard.core.errors import DigestMismatch, NotFound
 from dockyard.core.operations import build, operations_by_name
+from dockyard.core.paths import check_relative_path, confined, confined_name
 from dockyard.registry.manifest import MANIFEST_NAME
 from dockyard.registry.schemas import (
     Alias,
@@ -240,7 +241,8 @@ class ModelsClient:
         return self._download_run(ref, dest)
 
     def _download_version(self, version: ModelVersion, dest: str | Path | None) -> Path:
-        target = Path(dest) if dest else self._cache_dir / version.manifest_digest
+        digest = version.manifest_digest
+        target = Path(dest) if dest else confined_name(self._cache_dir, digest, "digest")
         if dest is None and (target / MANIFEST_NAME).is_file():
             return target  # loading verifies every file against the manifest again
         files = [(MANIFEST_NAME, version.manifest_digest)] + [
@@ -251,14 +253,16 @@ class ModelsClient:
         )
 
     def _download_run(self, ref: RunRef, dest: str | Path | None) -> Path:
-        artifacts = self._runs.artifacts(ref.run_id, ref.path)
+        prefix = f"{ref.path}/"
+        listed = self._runs.artifacts(ref.run_id, ref.path)
+        artifacts = [a for a in listed if a.path.startswith(prefix)]
         if not any(a.path == f"{ref.path}/{MANIFEST_NAME}" for a in artifacts):
             raise NotFound(f"{ref} holds no logged model ({MANIFEST_NAME} is missing)")
         key = hashlib.sha256(f"{ref.run_id}/{ref.path}".encode()).hexdigest()
         target = Path(dest) if dest else self._cache_dir / "runs" / key
         if target.exists() and dest is None:
             shutil.rmtree(target)  # run artifacts can be replaced: always fetch them again
-        files = [(a.path[len(ref.path) + 1 :], a.digest) for a in artifacts]
+        files = [(a.path[len(prefix) :], a.digest) for a in artifacts]
 
         def fetch(path: str, digest: str, out: Path) -> None:
             self._runs.download_artifact(ref.run_id, f"{ref.path}/{path}", out)
@@ -269,12 +273,15 @@ class ModelsClient:
         return self._fill(target, files, fetch)
 
     def _fill(self, target: Path, files: Files, fetch: Any) -> Path:
-        """Download into a private folder, then move it into place in one rename."""
+        """Download into a private folder, then move it into place in one rename. The file
+        paths come from a stored record: each must stay inside the folder."""
+        for path, _ in files:
+            check_relative_path(path, "model file")
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
         try:
             for path, digest in files:
-                out = staging / path
+                out = confined(staging, path, "model file")
                 out.parent.mkdir(parents=True, exist_ok=True)
                 fetch(path, digest, out)
             try:

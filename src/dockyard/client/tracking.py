@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from dockyard.client.transport import Transport
 from dockyard.core.errors import InvalidInput
 from dockyard.core.operations import build, operations_by_name
+from dockyard.core.paths import confined
 from dockyard.core.schemas import IdMatches, IdPrefixQuery
 from dockyard.tracking.artifacts import ArtifactService
 from dockyard.tracking.experiments import ExperimentService
@@ -241,10 +242,14 @@ class RunsClient:
         return final
 
     def download_artifacts(self, run_id: str, dest: str | Path, prefix: str = "") -> list[Path]:
-        """Write the run's artifacts (or those under ``prefix``) below ``dest``."""
+        """Write the run's artifacts (or those under ``prefix``) below ``dest`` (each path,
+        as the server lists it, must stay inside ``dest``; all are checked before any is
+        written)."""
+        listed = self.artifacts(run_id, prefix)
+        targets = [confined(Path(dest), a.path, "artifact path") for a in listed]
         return [
-            self.download_artifact(run_id, a.path, Path(dest) / a.path)
-            for a in self.artifacts(run_id, prefix)
+            self.download_artifact(run_id, a.path, target)
+            for a, target in zip(listed, targets, strict=True)
         ]
 
     def restore(self, run_id: str) -> Run:

@@ -273,7 +273,8 @@ def step(
     stops it (``"30m"``, ``"45s"`` or seconds). With ``cache`` (default), a run with the
     same code, inputs, parameters and ``environment`` reuses the earlier output. Outputs are
     stored as Parquet (tables), JSON, ``.npy`` or model folders; ``pickle=True`` allows
-    pickling other objects.
+    pickling other objects, and it is what lets the step's stored values be read back when
+    that runs code (a pickle, a Python-function model): values of other steps never are.
     """
 
     def wrap(f: Callable[..., Any]) -> Step:

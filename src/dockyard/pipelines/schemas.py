@@ -8,12 +8,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from dockyard.core.paths import Sha256
 from dockyard.core.schemas import Limit, Model, Name
 from dockyard.pipelines.values import ValueRef
 
 StepStatus = Literal["pending", "running", "succeeded", "failed", "cached", "skipped", "cancelled"]
 PipelineStatus = Literal["running", "succeeded", "failed", "cancelled"]
 DONE = ("succeeded", "cached")
+_DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
+IMPORT_PATH = rf"^{_DOTTED}:{_DOTTED}$"
 ITEM_CODES = {"pending": ".", "running": "r", "succeeded": "s", "cached": "c", "failed": "F"}
 
 
@@ -21,8 +24,8 @@ class ItemsRef(Model):
     """The outputs of a fan-out: a JSON blob listing one ValueRef per item."""
 
     kind: Literal["items"]  # no default: bodies are sent without unset fields
-    digest: str
-    count: int
+    digest: Sha256
+    count: int = Field(ge=0)
 
 
 StepOutput = Annotated[ValueRef | ItemsRef, Field(discriminator="kind")]
@@ -61,7 +64,12 @@ class PipelineRunCreate(Model):
     run_id: str = Field(min_length=1, max_length=32)
     project: Name
     pipeline: str = Field(min_length=1, max_length=128)
-    import_path: str | None = Field(default=None, max_length=512)
+    import_path: str | None = Field(
+        default=None,
+        max_length=512,
+        pattern=IMPORT_PATH,
+        description="module:function (dotted names, never a file path), imported by dy.resume",
+    )
     params: dict[str, Any] = Field(default_factory=dict)
     graph: list[dict[str, Any]] = Field(default_factory=list)
     executor: str = Field(default="process", max_length=256)
@@ -146,7 +154,7 @@ class CacheEntry(Model):
     pipeline_run_id: str | None = None
     run_id: str | None = None
     created_at: dt.datetime | None = None
-    blobs: list[str] = Field(
+    blobs: list[Sha256] = Field(
         default_factory=list, description="the blobs the output needs (kept while cached)"
     )
 
@@ -166,6 +174,10 @@ class StepStart(Model):
     key: str | None = None
     params: dict[str, str] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
+    pickle: bool = Field(
+        default=False,
+        description="the step declares pickle=True: only then is a cached pickled output a hit",
+    )
 
 
 class StepsStart(Model):

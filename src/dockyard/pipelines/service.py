@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -28,18 +29,21 @@ from dockyard.pipelines.schemas import (
     CacheEntry,
     CacheLookup,
     CacheStore,
+    ItemsRef,
     PipelineRun,
     PipelineRunCreate,
     PipelineRunPage,
     PipelineRunQuery,
     PipelineRunState,
     PipelineRunUpdate,
+    StepOutput,
     StepRecord,
     StepsFinish,
     StepsStart,
     StepsStarted,
     StepsUpdate,
 )
+from dockyard.pipelines.values import ValueRef
 from dockyard.projects.service import find_project
 from dockyard.store import blobrefs
 from dockyard.store.db import Database
@@ -79,6 +83,18 @@ _STEP_FIELDS = (
     "items_status",
 )
 Entries = list[CacheEntry]
+_OUTPUT: TypeAdapter[ValueRef | ItemsRef] = TypeAdapter(StepOutput)
+
+
+def _stored_output(raw: str | None) -> ValueRef | ItemsRef | None:
+    """A stored step output, None when it is absent or no longer a valid reference (an entry
+    written before references were checked is never handed out)."""
+    if not raw:
+        return None
+    try:
+        return _OUTPUT.validate_json(raw)
+    except ValidationError:
+        return None
 
 
 def _to_step(row: PipelineStepRow) -> StepRecord:
@@ -95,7 +111,7 @@ def _to_step(row: PipelineStepRow) -> StepRecord:
         started_at=row.started_at,
         ended_at=row.ended_at,
         duration_ms=row.duration_ms,
-        output=json.loads(row.output) if row.output else None,
+        output=_stored_output(row.output),
         error=row.error,
         items_total=row.items_total,
         items_status=row.items_status,
@@ -195,15 +211,26 @@ def _cache_hits(session: Session, keys: list[str]) -> dict[str, CacheEntry]:
             select(StepCacheRow).where(StepCacheRow.key.in_(unique[start : start + 500]))
         )
         for r in rows:
+            output = _stored_output(r.output)
+            if output is None:
+                continue  # an entry that is not a valid reference is a miss: the step runs
             found[r.key] = CacheEntry(
                 key=r.key,
                 step=r.step,
-                output=json.loads(r.output),
+                output=output,
                 pipeline_run_id=r.pipeline_run_id,
                 run_id=r.run_id,
                 created_at=r.created_at,
             )
     return found
+
+
+def _usable(hit: CacheEntry | None, pickle: bool) -> CacheEntry | None:
+    """A cache hit a step may reuse: a pickled output only for a step that declares
+    pickle=True (anyone may store an entry; the step's own declaration decides)."""
+    if hit is not None and isinstance(hit.output, ValueRef) and hit.output.kind == "pickle":
+        return hit if pickle else None
+    return hit
 
 
 def _attach(session: Session, run_id: str, artifacts: list[ArtifactIn]) -> None:
@@ -298,7 +325,7 @@ class PipelineService:
             now = utcnow()
             for item in body.steps:
                 record = item.record.model_copy()
-                hit = hits.get(item.key) if item.key else None
+                hit = _usable(hits.get(item.key), item.pickle) if item.key else None
                 if hit is not None and record.kind == "step":
                     found[record.node] = hit
                     record.status = "cached"

@@ -7,6 +7,12 @@ unless the step allows pickle. A model comes back as a loaded model (``predict``
 ``predict_proba`` whatever the flavor, ``.native`` for the framework's own object). A value
 is identified by the sha256 of its main file (for a model, of its manifest), which is what
 downstream cache keys use.
+
+A :class:`ValueRef` comes back from the store (a step record, a cache entry anyone with
+access can write), so it is checked where it is accepted (a closed set of kinds, digests,
+relative file paths, the file layout of its kind) and where it is read: a ``pickle`` value
+is unpickled, and a model value's code runs, only when the reader says the step that made
+it allows it (``allow_pickle``, from that step's own ``@dy.step(pickle=True)``).
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dockyard.blobs.hashing import file_sha256
-from dockyard.core.errors import InvalidInput
+from dockyard.core.errors import Forbidden, InvalidInput
+from dockyard.core.paths import RelativePath, Sha256, confined
 from dockyard.core.schemas import Model
+from dockyard.registry.manifest import MANIFEST_NAME
 
 Kind = Literal["json", "pandas", "series", "arrow", "polars", "numpy", "model", "pickle"]
 INLINE_LIMIT = 16 * 1024
@@ -36,21 +44,43 @@ _FILES = {
 
 
 class ValueFile(Model):
-    path: str
-    digest: str
-    size: int
+    path: RelativePath
+    digest: Sha256
+    size: int = Field(ge=0)
 
 
 class ValueRef(Model):
     """A stored step value: its kind and files (paths relative to its folder)."""
 
     kind: Kind
-    digest: str = Field(description="sha256 of the main file (a model: of its manifest)")
-    files: list[ValueFile] = Field(default_factory=list)
+    digest: Sha256 = Field(description="sha256 of the main file (a model: of its manifest)")
+    files: list[ValueFile] = Field(default_factory=list, max_length=100_000)
     inline: str | None = Field(
         default=None, description="a small JSON value, kept in the record instead of a file"
     )
-    summary: str = Field(default="", description="a short description for people")
+    summary: str = Field(default="", max_length=1000, description="a short description")
+
+    @model_validator(mode="after")
+    def _layout(self) -> ValueRef:
+        """The files a value of its kind is written as, the digest being the main file's."""
+        if self.inline is not None:
+            if self.kind != "json" or self.files:
+                raise ValueError("only a json value is kept inline, and then with no files")
+            if len(self.inline) > INLINE_LIMIT:
+                raise ValueError(f"an inline value holds at most {INLINE_LIMIT} characters")
+            if hashlib.sha256(self.inline.encode()).hexdigest() != self.digest:
+                raise ValueError("digest is not the sha256 of the inline value")
+            return self
+        main = MANIFEST_NAME if self.kind == "model" else _FILES[self.kind]
+        if not self.files or self.files[0].path != main:
+            raise ValueError(f"a {self.kind} value's first file must be {main!r}")
+        if self.kind != "model" and len(self.files) != 1:
+            raise ValueError(f"a {self.kind} value has exactly one file, {main!r}")
+        if self.files[0].digest != self.digest:
+            raise ValueError(f"digest is not the sha256 of {main}")
+        if len({f.path for f in self.files}) != len(self.files):
+            raise ValueError("a value lists a file twice")
+        return self
 
 
 def _is_json(value: Any, depth: int = 0) -> bool:
@@ -98,11 +128,20 @@ def dump(value: Any, folder: Path, *, allow_pickle: bool = False, where: str = "
             return ValueRef(kind="json", digest=digest, inline=data, summary=_summary(kind, value))
     folder.mkdir(parents=True, exist_ok=False)
     if kind == "model":
-        from dockyard.registry.manifest import MANIFEST_NAME
-        from dockyard.registry.packaging import save_model
+        from dockyard.registry.packaging import runs_stored_code, save_model
 
         folder.rmdir()
-        manifest = save_model(value, folder)
+        try:
+            manifest = save_model(value, folder)
+        except InvalidInput:
+            if not allow_pickle:  # e.g. a scikit-learn model skops does not load safely
+                raise
+            manifest = save_model(value, folder, trusted=True)
+        if runs_stored_code(manifest) and not allow_pickle:
+            raise InvalidInput(
+                f"{where} returned a {manifest.flavor} model whose loading runs its stored "
+                "code; declare @dy.step(pickle=True) so the steps that take it may load it"
+            )
         files = [ValueFile(path=f.path, digest=f.digest, size=f.size) for f in manifest.files]
         main = folder / MANIFEST_NAME
         files.insert(
@@ -189,20 +228,59 @@ def kind_of(value: Any, *, allow_pickle: bool = False, where: str = "step") -> K
     )
 
 
-def load(ref: ValueRef, folder: Path) -> Any:
+def parse_refs(raw: bytes, where: str = "a fan-out's list of values") -> list[ValueRef]:
+    """The value references of a fan-out's stored list; InvalidInput when one is not valid."""
+    try:
+        listed = json.loads(raw)
+        if not isinstance(listed, list):
+            raise ValueError("not a JSON list")
+        return [ValueRef.model_validate(r) for r in listed]
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise InvalidInput(f"{where} is not valid: {exc}") from None
+
+
+def load(ref: ValueRef, folder: Path, *, allow_pickle: bool = False) -> Any:
     """Read a value written by :func:`dump` from its folder."""
-    return load_files(ref, {f.path: folder / f.path for f in ref.files})
+    files = {f.path: confined(folder, f.path, "value file") for f in ref.files}
+    return load_files(ref, files, allow_pickle=allow_pickle)
 
 
-def load_files(ref: ValueRef, files: dict[str, Path]) -> Any:
+def pickle_refused(ref: ValueRef, where: str) -> Forbidden:
+    """The error for a value whose reading would run stored code the reader did not allow."""
+    what = (
+        "a pickled value (unpickling runs any code it holds)"
+        if ref.kind == "pickle"
+        else "a model whose loading runs code stored with it (pickle or Python code)"
+    )
+    return Forbidden(
+        f"{where} is {what}, but the step that made it does not declare pickle=True: "
+        "nothing was loaded. Such values are read only for steps declared "
+        "@dy.step(pickle=True); a stored value of this kind for any other step was not "
+        "written by that step"
+    )
+
+
+def load_files(
+    ref: ValueRef, files: dict[str, Path], *, allow_pickle: bool = False, where: str = "the value"
+) -> Any:
     """Read a value from its files, given where each one is on local disk (a model's files
-    must sit in their folder layout)."""
+    must sit in their folder layout).
+
+    ``allow_pickle`` says the step that made the value declared ``pickle=True``: only then
+    is a ``pickle`` value unpickled, or a model whose loading runs stored code (pickle, a
+    Python function model) loaded; otherwise :class:`Forbidden`.
+    """
     if ref.inline is not None:
+        if ref.kind != "json":
+            raise InvalidInput(f"{where}: only a json value is kept inline, not a {ref.kind}")
         return json.loads(ref.inline)
     if ref.kind == "model":
-        from dockyard.registry.packaging import load_folder
+        from dockyard.registry.packaging import load_folder, read_manifest, runs_stored_code
 
-        return load_folder(files[ref.files[0].path].parent)
+        folder = files[ref.files[0].path].parent
+        if not allow_pickle and runs_stored_code(read_manifest(folder)):
+            raise pickle_refused(ref, where)
+        return load_folder(folder, trusted=allow_pickle)
     path = files[ref.files[0].path]
     if ref.kind == "json":
         return json.loads(path.read_text(encoding="utf-8"))
@@ -222,6 +300,10 @@ def load_files(ref: ValueRef, files: dict[str, Path]) -> Any:
         import numpy as np
 
         return np.load(path, allow_pickle=False)
-    import cloudpickle
+    if ref.kind == "pickle":
+        if not allow_pickle:
+            raise pickle_refused(ref, where)
+        import cloudpickle
 
-    return cloudpickle.loads(path.read_bytes())
+        return cloudpickle.loads(path.read_bytes())
+    raise InvalidInput(f"{where} has the unknown kind {ref.kind!r}; it cannot be read")

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from dockyard.core.paths import RelativePath
 from dockyard.core.schemas import Model
 
 MANIFEST_NAME = "model.json"
@@ -42,7 +43,7 @@ class Signature(Model):
 class ModelFile(Model):
     """One file of the model folder (every file but the manifest itself)."""
 
-    path: str = Field(min_length=1, max_length=1024, description="POSIX path in the folder")
+    path: RelativePath = Field(description="relative POSIX path in the folder")
     digest: str = Field(description="sha256 of the file's bytes, hex")
     size: int = Field(ge=0)
 
@@ -66,13 +67,14 @@ class ModelManifest(Model):
         default_factory=list, description="pip requirements to load the model"
     )
     signature: Signature | None = None
-    input_example: str | None = Field(
+    input_example: RelativePath | None = Field(
         default=None, description="path of the stored input example in the folder"
     )
     predict_proba: bool = Field(default=False, description="the model has predict_proba")
     needs_trust: bool = Field(
         default=False,
-        description="loading runs pickled code: only with trusted=True",
+        description="loading runs stored code (pickle, Python code): only with trusted=True. "
+        "Written by whoever logged the model, so a loader never relies on it alone",
     )
     flavor_options: dict[str, Any] = Field(
         default_factory=dict, description="what the flavor needs to load it again"

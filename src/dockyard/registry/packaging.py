@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from dockyard.blobs.hashing import file_sha256
 from dockyard.core.errors import DigestMismatch, Forbidden, InvalidInput
+from dockyard.core.paths import check_relative_path, confined
 from dockyard.registry.flavors.base import (
     Flavor,
     Predictor,
@@ -37,6 +38,7 @@ __all__ = [
     "detect_flavor",
     "load_folder",
     "read_manifest",
+    "runs_stored_code",
     "save_model",
     "verify_files",
 ]
@@ -261,6 +263,7 @@ def _list_files(folder: Path) -> list[ModelFile]:
             continue
         if path.is_symlink():
             raise InvalidInput(f"{relative} is a symbolic link; a model folder holds files only")
+        check_relative_path(relative, "model file")  # e.g. a backslash in a code path's names
         files.append(ModelFile(path=relative, digest=file_sha256(path), size=path.stat().st_size))
     return files
 
@@ -306,19 +309,32 @@ def verify_files(folder: Path, manifest: ModelManifest) -> None:
             )
 
 
+def runs_stored_code(manifest: ModelManifest) -> bool:
+    """Whether loading the model runs code stored with it: pickle (the manifest says
+    ``needs_trust``) or a flavor whose models are code (pyfunc), whatever the manifest says."""
+    flavor = flavor_named(manifest.flavor)
+    return manifest.needs_trust or bool(getattr(flavor, "runs_stored_code", False))
+
+
 def load_folder(folder: Path, *, trusted: bool = False) -> LoadedModel:
     """Load the model saved in ``folder`` after verifying every file it lists.
 
-    A model saved with pickle (``needs_trust``) loads only with ``trusted=True``.
+    A model whose loading runs code stored with it (pickle, ``needs_trust``; a Python
+    function model's module) loads only with ``trusted=True``.
     """
     folder = Path(folder)
     manifest = read_manifest(folder)
     verify_files(folder, manifest)
-    if manifest.needs_trust and not trusted:
+    if runs_stored_code(manifest) and not trusted:
+        how = (
+            "its Python code"
+            if manifest.flavor == "pyfunc"
+            else f"pickle ({manifest.flavor} flavor, trusted=True at save)"
+        )
         raise Forbidden(
-            f"the model in {folder} was stored with pickle ({manifest.flavor} flavor, "
-            "trusted=True at save): loading it runs any code it holds. Pass trusted=True "
-            "only for a model from a trusted source"
+            f"the model in {folder} was stored with {how}: loading it runs any code it "
+            "holds. Pass trusted=True only for a model from a trusted source (you trust "
+            "whoever logged it)"
         )
     flavor = flavor_named(manifest.flavor)
     return LoadedModel(folder, manifest, flavor.load(folder, manifest))
@@ -396,7 +412,7 @@ class LoadedModel:
         name = self.manifest.input_example
         if name is None:
             return None
-        path = self.folder / name
+        path = confined(self.folder, name, "input example")
         if name.endswith(".npy"):
             array = np.load(path, allow_pickle=False)
             return _example_frame(array)

@@ -25,7 +25,7 @@ from typing import Any
 
 from dockyard.client.client import Client
 from dockyard.compute.executor import Executor
-from dockyard.core.errors import DockyardError, InvalidInput
+from dockyard.core.errors import DockyardError, Forbidden, InvalidInput
 from dockyard.pipelines import values
 from dockyard.pipelines.graph import Node, Output, Pipeline
 from dockyard.pipelines.schemas import (
@@ -117,6 +117,11 @@ class Orchestrator:
             for up in n.upstream():
                 self.downstream[up].append(n.id)
         self.keys = StepKeys()
+        # The nodes whose step declares pickle=True: only their stored values are read with
+        # pickle (or as models whose loading runs stored code).
+        self.pickle_steps = frozenset(
+            n.id for n in self.order if n.step is not None and n.step.pickle
+        )
         self.maps: dict[str, _MapState] = {}
         self._candidates = [n.id for n in self.order if not n.upstream()]
         self.child_runs: dict[str, str] = {}
@@ -136,19 +141,31 @@ class Orchestrator:
         record = self.records[node_id]
         output = record.output
         if isinstance(output, ItemsRef):
-            raw = self.client.blobs.get(output.digest)
-            refs = [ValueRef.model_validate(r) for r in json.loads(raw)]
-            found = Input(items=[self._stored_input(r) for r in refs])
+            refs = values.parse_refs(self.client.blobs.get(output.digest))
+            found = Input(items=[self._stored_input(node_id, r) for r in refs])
         else:
             assert output is not None
-            found = self._stored_input(output)
+            found = self._stored_input(node_id, output)
             found.origin_run = record.run_id or record.cached_from
         self.inputs[node_id] = found
         return found
 
-    def _stored_input(self, ref: ValueRef) -> Input:
-        """A stored value's files on local disk (a model's in its folder layout)."""
-        return Input(ref=ref, files={k: str(v) for k, v in fetch(ref, self.client).items()})
+    def _stored_input(self, node_id: str, ref: ValueRef) -> Input:
+        """A stored value's files on local disk (a model's in its folder layout), read as
+        the step that made it allows."""
+        files = {k: str(v) for k, v in fetch(ref, self.client).items()}
+        return self._local_input(node_id, ref, files)
+
+    def _local_input(
+        self, node_id: str, ref: ValueRef, files: dict[str, str], origin_run: str | None = None
+    ) -> Input:
+        return Input(
+            ref=ref,
+            files=files,
+            allow_pickle=node_id in self.pickle_steps,
+            source=f"step {node_id}",
+            origin_run=origin_run,
+        )
 
     def _artifacts(self, result: Result, prefix: str) -> list[ArtifactIn]:
         """A result's files (stored by the worker) as artifacts of the step's run."""
@@ -376,7 +393,9 @@ class Orchestrator:
                         raise
                     step = work.node.step
                     assert step is not None
-                    if work.attempt <= step.retries and not isinstance(exc, InvalidInput):
+                    if work.attempt <= step.retries and not isinstance(
+                        exc, InvalidInput | Forbidden
+                    ):
                         delay = step.retry_delay * 2 ** (work.attempt - 1)
                         counter += 1
                         retry = _Work(work.node, work.item, work.attempt + 1, work.key, work.call)
@@ -452,6 +471,7 @@ class Orchestrator:
                     key=key,
                     params=self._start_params(params),
                     tags={"dockyard.pipeline.step": step.name},
+                    pickle=step.pickle,
                 )
             )
         started = self.client.pipelines.start_steps(self.run_id, starts)
@@ -517,7 +537,12 @@ class Orchestrator:
             for i, (_, _, identity) in enumerate(items)
         ]
         hits = (
-            {e.key: e for e in self.client.pipelines.cache_lookup([k for k in keys if k])}
+            {
+                e.key: e
+                for e in self.client.pipelines.cache_lookup([k for k in keys if k])
+                # a pickled output is reused only by a step that declares pickle=True
+                if step.pickle or not (isinstance(e.output, ValueRef) and e.output.kind == "pickle")
+            }
             if step.cache
             else {}
         )
@@ -634,9 +659,10 @@ class Orchestrator:
                     blobs=[f.digest for f in result.ref.files],
                 )
             )
-        self.inputs[node.id] = Input(
-            ref=result.ref,
-            files={f.path: str(Path(result.out_dir) / f.path) for f in result.ref.files},
+        self.inputs[node.id] = self._local_input(
+            node.id,
+            result.ref,
+            {f.path: str(Path(result.out_dir) / f.path) for f in result.ref.files},
             origin_run=run_id,
         )
         self._set_digest(node.id, result.ref)
@@ -668,7 +694,11 @@ class Orchestrator:
         output = ItemsRef(kind="items", digest=info.digest, count=len(refs))
         items = []
         for ref, files in zip(refs, state.files, strict=True):
-            items.append(Input(ref=ref, files=files) if files else self._stored_input(ref))
+            items.append(
+                self._local_input(node.id, ref, files)
+                if files
+                else self._stored_input(node.id, ref)
+            )
         self.inputs[node.id] = Input(items=items)
         self.digests[node.id] = info.digest
         all_cached = all(c == ITEM_CODES["cached"] for c in state.codes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,10 @@ from dockyard.client.client import Client, connect
 from dockyard.compute.executor import Executor
 from dockyard.compute.registry import open_executor as open_named
 from dockyard.core.errors import InvalidInput
+from dockyard.core.paths import confined, confined_name
 from dockyard.pipelines import values
 from dockyard.pipelines.graph import Pipeline
-from dockyard.pipelines.schemas import ItemsRef, PipelineRun, StepRecord
+from dockyard.pipelines.schemas import IMPORT_PATH, ItemsRef, PipelineRun, StepRecord
 from dockyard.pipelines.values import ValueRef
 from dockyard.sdk.orchestrator import Orchestrator
 from dockyard.sdk.runs import _ACTIVE
@@ -27,11 +29,19 @@ def open_executor(spec: str | Executor | None) -> tuple[Executor, str, bool]:
 
 
 class PipelineResult:
-    """A finished pipeline run: its record, and its steps' outputs on demand."""
+    """A finished pipeline run: its record, and its steps' outputs on demand.
 
-    def __init__(self, client: Client, run: PipelineRun) -> None:
+    ``pickle_steps`` are the nodes whose step declared ``pickle=True`` (``dy.run`` knows
+    them from the pipeline's code): only their outputs may be unpickled (or be models
+    whose loading runs stored code) when read back.
+    """
+
+    def __init__(
+        self, client: Client, run: PipelineRun, pickle_steps: frozenset[str] = frozenset()
+    ) -> None:
         self._client = client
         self.run = run
+        self._pickle_steps = pickle_steps
 
     @property
     def id(self) -> str:
@@ -52,28 +62,33 @@ class PipelineResult:
             known = ", ".join(s.node for s in self.run.steps)
             raise InvalidInput(f"pipeline run {self.id} has no step {node!r} ({known})") from None
 
-    def output(self, node: str) -> Any:
-        """The value a step returned (a fan-out: the list of its values), read back."""
+    def output(self, node: str, *, allow_pickle: bool | None = None) -> Any:
+        """The value a step returned (a fan-out: the list of its values), read back.
+
+        A pickled value (or a model whose loading runs stored code) is read only when its
+        step declared ``pickle=True`` in the pipeline ``dy.run`` ran, or when
+        ``allow_pickle=True`` says you trust whoever could write this run's records.
+        """
         record = self.step(node)
         if record.output is None:
             raise InvalidInput(f"step {node} has no output ({record.status})")
-        return self._load(record.output)
+        allowed = node in self._pickle_steps if allow_pickle is None else allow_pickle
+        return self._load(record.output, allowed, f"the output of step {node}")
 
-    def _load(self, output: ValueRef | ItemsRef) -> Any:
-        import json
-
+    def _load(self, output: ValueRef | ItemsRef, allow_pickle: bool, where: str) -> Any:
         if isinstance(output, ItemsRef):
-            refs = json.loads(self._client.blobs.get(output.digest))
-            return [self._load(ValueRef.model_validate(r)) for r in refs]
-        cache = self._client.settings.home / "cache" / "values" / "read" / output.digest
+            refs = values.parse_refs(self._client.blobs.get(output.digest))
+            return [self._load(r, allow_pickle, f"{where}[{i}]") for i, r in enumerate(refs)]
+        read = self._client.settings.home / "cache" / "values" / "read"
+        cache = confined_name(read, output.digest, "value digest")
         files: dict[str, Path] = {}
         for f in output.files:
-            target = cache / f.path
+            target = confined(cache, f.path, "value file")
             if not target.is_file():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 self._client.blobs.download(f.digest, target)
             files[f.path] = target
-        return values.load_files(output, files)
+        return values.load_files(output, files, allow_pickle=allow_pickle, where=where)
 
     def __repr__(self) -> str:
         return f"<PipelineResult {self.run.pipeline} {self.id} {self.status}>"
@@ -117,7 +132,7 @@ def run(
             resumed_from=resumed_from,
             on_event=on_event,
         )
-        return PipelineResult(client, orchestrator.run())
+        return PipelineResult(client, orchestrator.run(), orchestrator.pickle_steps)
     finally:
         if close:
             chosen.close()
@@ -173,6 +188,13 @@ def resume(
                 raise InvalidInput(
                     f"pipeline {earlier.pipeline} was defined in a script's __main__ and cannot "
                     "be imported again: call dy.resume(run_id, pipeline=...)"
+                )
+            if not re.fullmatch(IMPORT_PATH, earlier.import_path):
+                # the record is not what dy.run writes (module:function): never import a
+                # file or anything else a stored record names
+                raise InvalidInput(
+                    f"pipeline run {run_id} records {earlier.import_path[:100]!r}, which is not "
+                    "a module:function name; call dy.resume(run_id, pipeline=...)"
                 )
             pipeline = load_pipeline(earlier.import_path)
         return run(

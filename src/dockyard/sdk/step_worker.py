@@ -23,6 +23,7 @@ from typing import Any, TextIO
 from dockyard.client.client import Client, connect_with
 from dockyard.core.config import Settings
 from dockyard.core.errors import NotFound
+from dockyard.core.paths import confined, confined_name
 from dockyard.data.schemas import Version
 from dockyard.pipelines import values
 from dockyard.pipelines.values import ValueRef
@@ -48,6 +49,10 @@ class Input:
     """The run whose artifacts hold the value (under OUTPUTS): the step's run, or for a
     cached step the run that made it. A model value carries it, so registering the model
     names the run that made it; the registry checks that run holds the model."""
+    allow_pickle: bool = False
+    """The step that made the value declares pickle=True: only then is a pickled value (or
+    a model whose loading runs stored code) read."""
+    source: str = "an upstream step"
 
 
 @dataclass
@@ -123,7 +128,9 @@ def _materialize(value: Input, client: Client) -> Any:
     files = {k: Path(v) for k, v in value.files.items()}
     if not all(p.is_file() for p in files.values()):
         files = fetch(value.ref, client)
-    loaded = values.load_files(value.ref, files)
+    loaded = values.load_files(
+        value.ref, files, allow_pickle=value.allow_pickle, where=f"the output of {value.source}"
+    )
     if value.ref.kind == "model" and value.origin_run is not None:
         loaded.origin = RunRef(value.origin_run, OUTPUTS)
     return loaded
@@ -131,17 +138,19 @@ def _materialize(value: Input, client: Client) -> Any:
 
 def fetch(ref: ValueRef, client: Client) -> dict[str, Path]:
     """A stored value's files from the blob store, verified, into this machine's cache (a
-    model's in its folder layout)."""
+    model's in its folder layout). Every path and digest comes from a stored record, so
+    each is confined to its folder before anything is written."""
     cache = client.settings.home / "cache" / "values"
     if ref.kind != "model":
         return {f.path: client.blobs.local_copy(f.digest, cache / "blobs") for f in ref.files}
-    folder = cache / "models" / ref.digest
+    models = cache / "models"
+    folder = confined_name(models, ref.digest, "value digest")
     if not folder.is_dir():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".model-"))
+        models.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=models, prefix=".model-"))
         try:
             for f in ref.files:
-                target = staging / f.path
+                target = confined(staging, f.path, "value file")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 client.blobs.download(f.digest, target)
             staging.rename(folder)
@@ -150,7 +159,7 @@ def fetch(ref: ValueRef, client: Client) -> dict[str, Path]:
                 raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    return {f.path: folder / f.path for f in ref.files}
+    return {f.path: confined(folder, f.path, "value file") for f in ref.files}
 
 
 def _store(ref: ValueRef, folder: Path, client: Client) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import mimetypes
 import posixpath
-import re
 from typing import BinaryIO
 
 from sqlalchemy import func, select
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 from dockyard.blobs.store import BlobStore
 from dockyard.core.errors import InvalidInput, NotFound
 from dockyard.core.operations import operation
+from dockyard.core.paths import path_problem
 from dockyard.core.principal import Principal
 from dockyard.store import blobrefs
 from dockyard.store.db import Database
@@ -22,18 +22,11 @@ from dockyard.tracking.runs import find_run
 from dockyard.tracking.schemas import Artifact, TablePreview, TableQuery
 
 OWNER = "run"
-_SEGMENT = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
 
 
 def check_artifact_path(path: str) -> str:
     """A relative POSIX path inside the run, without '..' or empty segments."""
-    segments = path.split("/")
-    if (
-        not path
-        or len(path) > 1024
-        or path.startswith("/")
-        or any(s in ("", ".", "..") or not _SEGMENT.match(s) for s in segments)
-    ):
+    if path_problem(path) is not None:  # the rule every stored path follows (core.paths)
         raise InvalidInput(
             f"artifact path {path[:100]!r} is not allowed: use a relative path like "
             "'plots/roc.png' with no '..', '.' or empty parts"

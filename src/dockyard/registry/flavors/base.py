@@ -77,6 +77,9 @@ class Flavor(Protocol):
     """The short name stored in the manifest and passed as ``flavor=``."""
     framework: str
     """The library's name for people, e.g. ``scikit-learn``."""
+    # A flavor whose ``load`` runs code stored with the model (as pyfunc imports its module)
+    # also sets the class attribute ``runs_stored_code = True``: its models then load only
+    # with trusted=True, whatever their manifest says.
 
     def matches(self, obj: Any) -> bool:
         """Whether ``obj`` is a model of this flavor; must not import the framework unless

@@ -6,16 +6,22 @@ input's element type; a graph with several inputs gets each column under its nam
 (n, 1) tensor. ``predict`` returns the first output; a second output holding
 probabilities (as skl2onnx writes for classifiers; a ZipMap list of dicts too) is
 ``predict_proba``.
+
+An ONNX graph runs no Python; the one thing a stored graph could do outside its folder is
+name external tensor data by a path, so every such path must stay inside the model's
+folder (where the manifest lists and verifies it) before onnxruntime opens the graph.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dockyard.core.errors import InvalidInput
+from dockyard.core.paths import confined
 from dockyard.registry.flavors.base import SavedFlavor, SaveRequest, mro_modules, no_proba
 
 if TYPE_CHECKING:
@@ -80,6 +86,36 @@ class OnnxPredictor:
         return result
 
 
+def _tensors(graph: Any) -> Iterator[Any]:
+    """Every tensor of a graph (or a function): initializers and node attributes, subgraphs
+    included."""
+    yield from getattr(graph, "initializer", ())
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            yield from attribute.tensors
+            if attribute.HasField("g"):
+                yield from _tensors(attribute.g)
+            for sub in attribute.graphs:
+                yield from _tensors(sub)
+
+
+def check_external_data(path: Path, folder: Path) -> None:
+    """InvalidInput when a tensor of the graph at ``path`` names external data outside
+    ``folder`` (read before onnxruntime would open it)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    for graph in (model.graph, *model.functions):
+        for tensor in _tensors(graph):
+            if tensor.data_location != onnx.TensorProto.EXTERNAL:
+                continue
+            for entry in tensor.external_data:
+                if entry.key == "location":
+                    confined(folder, entry.value, "ONNX external data")
+
+
 def _is_onnx_path(obj: Any) -> bool:
     return isinstance(obj, str | Path) and str(obj).endswith(".onnx") and Path(obj).is_file()
 
@@ -136,6 +172,7 @@ class OnnxFlavor:
         import onnxruntime as ort
 
         options = manifest.flavor_options
+        check_external_data(folder / MODEL_FILE, folder)
         session = ort.InferenceSession(str(folder / MODEL_FILE), providers=["CPUExecutionProvider"])
         proba = options.get("proba_output")
         return OnnxPredictor(session, str(options["predict_output"]), str(proba) if proba else None)

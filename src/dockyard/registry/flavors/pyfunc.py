@@ -12,6 +12,10 @@ installed module of the same name. While the class is imported and ``load_contex
 names) and any module of the same name already imported is set aside; afterwards both are
 put back as they were. Import stored modules at module level or in ``load_context``, not
 lazily in ``predict``.
+
+Loading runs the stored code, so it happens only with ``trusted=True`` (whatever the
+manifest says: ``runs_stored_code``); the module, class and artifact paths read from the
+manifest are checked to name things inside the model's folder.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from dockyard.core.errors import InvalidInput
+from dockyard.core.paths import confined
 from dockyard.registry.flavors.base import SavedFlavor, SaveRequest, no_proba
 
 if TYPE_CHECKING:
@@ -40,6 +45,7 @@ if TYPE_CHECKING:
 CODE_DIR = "code"
 ARTIFACTS_DIR = "artifacts"
 _ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
 _import_lock = threading.Lock()
 
@@ -92,6 +98,8 @@ class PyfuncFlavor:
 
     name = "pyfunc"
     framework = "python"
+    runs_stored_code = True
+    """Loading imports the stored module: only with trusted=True."""
 
     def matches(self, obj: Any) -> bool:
         if isinstance(obj, type):
@@ -143,6 +151,7 @@ class PyfuncFlavor:
             },
             modules=[],
             predict_proba=callable(getattr(obj, "predict_proba", None)),
+            needs_trust=True,
         )
 
     @staticmethod
@@ -205,24 +214,37 @@ class PyfuncFlavor:
     def load(self, folder: Path, manifest: ModelManifest) -> PyfuncPredictor:
         options = manifest.flavor_options
         code = folder / CODE_DIR
+        artifacts = options.get("artifacts", {})
+        if not isinstance(artifacts, dict):
+            raise InvalidInput("the manifest's pyfunc artifacts must map names to paths")
         context = PythonModelContext(
             artifacts={
-                str(name): folder / str(path)
-                for name, path in dict(options.get("artifacts", {})).items()
+                str(name): confined(folder, str(path), f"artifact {name!r}")
+                for name, path in artifacts.items()
             }
         )
-        module_name = str(options["module"])
+        module_name = str(options.get("module", ""))
+        class_name = str(options.get("class", ""))
+        for what, value in (("module", module_name), ("class", class_name)):
+            if not _DOTTED.match(value):
+                raise InvalidInput(
+                    f"the manifest's pyfunc {what} {value[:100]!r} is not a dotted Python name"
+                )
         with _stored_code(code):
             if options.get("standalone", True):
-                module = _import_private(code / f"{module_name}.py")
+                if "." in module_name:
+                    raise InvalidInput(
+                        f"a standalone pyfunc module is one file, not {module_name!r}"
+                    )
+                module = _import_private(confined(code, f"{module_name}.py", "pyfunc module"))
             else:
                 module = importlib.import_module(module_name)
             cls: Any = module
-            for part in str(options["class"]).split("."):
+            for part in class_name.split("."):
                 cls = getattr(cls, part, None)
                 if cls is None:
                     raise InvalidInput(
-                        f"the stored code has no class {options['class']} in {module_name}"
+                        f"the stored code has no class {class_name} in {module_name}"
                     )
             model = cls()
             model.load_context(context)

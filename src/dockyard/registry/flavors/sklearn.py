@@ -1,10 +1,12 @@
 """scikit-learn estimators and pipelines, stored with skops (no pickle).
 
 skops refuses, at load, every type outside its default-trusted set unless listed. The
-types it reports untrusted at save time are stored in ``flavor_options["trusted_types"]``;
-at load the file's untrusted types must all be in that list, else loading is refused. With
-``trusted=True`` at save the estimator is written with joblib (pickle) instead, and the
-manifest says ``needs_trust``: loading it runs arbitrary code.
+list we give it is fixed here (:data:`SAFE_TYPES`: scikit-learn's and numpy's internal
+types that hold data, never a function or a class of another package) and never read from
+the model's manifest, which whoever logged the model wrote. A model holding any other
+type is refused at save (with advice) and at load. With ``trusted=True`` at save the
+estimator is written with joblib (pickle) instead, and the manifest says ``needs_trust``:
+loading it runs arbitrary code, so it loads only with ``trusted=True``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,47 @@ if TYPE_CHECKING:
 
 SKOPS_FILE = "model.skops"
 JOBLIB_FILE = "model.joblib"
+_DISTANCES = (
+    "BrayCurtis",
+    "Canberra",
+    "Chebyshev",
+    "Dice",
+    "Euclidean",
+    "Hamming",
+    "Haversine",
+    "Jaccard",
+    "Kulsinski",
+    "Mahalanobis",
+    "Manhattan",
+    "Matching",
+    "Minkowski",
+    "RogersTanimoto",
+    "RussellRao",
+    "SEuclidean",
+    "SokalMichener",
+    "SokalSneath",
+)
+SAFE_TYPES: frozenset[str] = frozenset(
+    (
+        "numpy.dtype",
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neighbors._kd_tree.KDTree64",
+        "sklearn.neighbors._kd_tree.KDTree32",
+        "sklearn.neighbors._ball_tree.BallTree",
+        "sklearn.neighbors._ball_tree.BallTree64",
+        "sklearn.neighbors._ball_tree.BallTree32",
+        *(f"sklearn.metrics._dist_metrics.{d}Distance{b}" for d in _DISTANCES for b in (32, 64)),
+    )
+)
+"""Types skops does not trust by default that a scikit-learn model may hold and that load
+as data: trees, neighbour indexes, distance metrics (not PyFuncDistance, which calls a
+Python function), numpy dtypes. Beside skops's own defaults, nothing else loads."""
+
+
+def _refused_types(found: list[str]) -> list[str]:
+    return sorted(set(found) - SAFE_TYPES)
 
 
 @dataclass
@@ -79,9 +122,15 @@ class SklearnFlavor:
                 f"skops cannot store this {type(obj).__qualname__}: {exc}. Pass "
                 "trusted=True to store it with joblib (pickle) instead"
             ) from exc
-        trusted_types = sorted(sio.get_untrusted_types(file=path))
+        refused = _refused_types(sio.get_untrusted_types(file=path))
+        if refused:
+            raise InvalidInput(
+                f"this {type(obj).__qualname__} holds types skops does not load safely: "
+                f"{', '.join(refused)}. Pass trusted=True to store it with joblib (pickle); "
+                "loading it then also needs trusted=True"
+            )
         return SavedFlavor(
-            options={"format": "skops", "file": SKOPS_FILE, "trusted_types": trusted_types},
+            options={"format": "skops", "file": SKOPS_FILE},
             modules=["sklearn", "skops"],
             predict_proba=proba,
         )
@@ -100,12 +149,12 @@ class SklearnFlavor:
         import skops.io as sio
 
         path = folder / SKOPS_FILE
-        allowed = [str(t) for t in options.get("trusted_types", [])]
         found = sio.get_untrusted_types(file=path)
-        unexpected = sorted(set(found) - set(allowed))
-        if unexpected:
+        refused = _refused_types(found)
+        if refused:
             raise Forbidden(
-                f"{SKOPS_FILE} holds types that were not in it when it was saved: "
-                f"{', '.join(unexpected)}; refusing to load it"
+                f"{SKOPS_FILE} holds types that could run code when loaded: "
+                f"{', '.join(refused)}; refusing to load it (dockyard loads skops files "
+                "holding scikit-learn's own types only)"
             )
-        return SklearnPredictor(sio.load(path, trusted=allowed))
+        return SklearnPredictor(sio.load(path, trusted=sorted(found)))

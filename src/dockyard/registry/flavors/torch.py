@@ -3,6 +3,10 @@
 A ``torch.jit.ScriptModule`` is saved as it is; a plain ``nn.Module`` is scripted, or
 traced on the input example when scripting fails. ``predict`` feeds the DataFrame's
 columns, in signature order, as one float32 tensor and returns the output as numpy.
+
+Loading uses ``torch.jit.load``, never ``torch.load``: a TorchScript archive holds
+TorchScript (compiled by torch, no Python runs) and tensors read by torch's own restricted
+unpickler, so it needs no ``trusted=True``.
 """
 
 from __future__ import annotations
