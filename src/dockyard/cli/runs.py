@@ -217,3 +217,23 @@ def download(
         dump_json([str(p) for p in written])
     else:
         say(f"downloaded {len(written)} files to {dest}")
+
+
+@app.command("purge")
+def purge_runs(
+    ctx: typer.Context,
+    run_ids: list[str] = typer.Argument(..., help="Deleted runs to erase now."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    as_json: bool = JSON,
+) -> None:
+    """Erase deleted runs (and their child runs) for good, without waiting for the bin's
+    retention period; `dockyard gc` then frees their blobs. There is no undo."""
+    if not yes and not typer.confirm(f"erase {len(run_ids)} deleted run(s) for good?"):
+        raise typer.Abort()
+    with overrides(ctx).client() as client:
+        for run_id in run_ids:
+            client.runs.purge(run_id)
+    if as_json:
+        dump_json({"purged": run_ids})
+    else:
+        say(f"purged {len(run_ids)} run(s); run `dockyard gc` to free their storage")

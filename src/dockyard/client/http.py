@@ -10,6 +10,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter
 
+from dockyard.blobs.store import DIGEST_HEADER
 from dockyard.core.errors import DockyardError, Unavailable, error_from_body
 from dockyard.core.operations import Operation
 from dockyard.core.principal import Principal
@@ -38,11 +39,22 @@ class ResponseStream:
 
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
+        announced = response.headers.get(DIGEST_HEADER, "")
+        self.digest: str | None = announced.removeprefix("sha256:") or None
+        """The sha256 the server announced for a blob's bytes (the reader checks it)."""
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
         raw = encoding in ("", "identity")
-        self._chunks = response.iter_raw() if raw else response.iter_bytes()
+        self._chunks = self._guarded(response.iter_raw() if raw else response.iter_bytes())
         self._chunk = b""
         self._offset = 0
+
+    def _guarded(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        try:
+            yield from chunks
+        except httpx.HTTPError as exc:
+            raise Unavailable(
+                f"the download from {self._response.url} broke off: {exc}; try again"
+            ) from exc
 
     def _rest(self) -> bytes:
         """What is left of the current chunk (and forget it)."""
