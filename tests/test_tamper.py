@@ -11,7 +11,9 @@ HTTP, make the CLI exit non-zero with a message and no traceback, and leave no f
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -293,3 +295,44 @@ def test_s3_reads(s3_services: Services, s3_server: dict[str, Any], tmp_path: Pa
         assert not list((tmp_path / "srv").rglob("*.part"))
     finally:
         running.stop()
+
+
+# --- pipeline step values -------------------------------------------------------------------
+
+FLOW = """
+import pandas as pd
+import dockyard as dy
+
+@dy.step
+def make(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"x": range(n)})
+
+@dy.step
+def total(df: pd.DataFrame, scale: float = 1.0) -> float:
+    return float(df.x.sum() * scale)
+
+@dy.pipeline
+def flow(n: int = 10, scale: float = 1.0):
+    total(make(n), scale=scale)
+"""
+
+
+def test_pipeline_step_values(services: Services, tmp_path: Path) -> None:
+    module_path = tmp_path / "tamper_flow.py"
+    module_path.write_text(FLOW)
+    spec = importlib.util.spec_from_file_location("tamper_flow", module_path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["tamper_flow"] = module
+    spec.loader.exec_module(module)
+    with connect_with(services.settings) as client:
+        result = dy.run(module.flow, project="p", executor="inprocess", client=client)
+        assert result.status == "succeeded"
+        output = result.step("make").output
+        assert output is not None
+        flip(services, output.files[0].digest)
+        with pytest.raises(CorruptBlob):
+            result.output("make")
+        # make is cached; total runs again and must not compute on the altered table
+        with pytest.raises(CorruptBlob):
+            dy.run(module.flow, project="p", executor="inprocess", client=client, scale=2.0)

@@ -134,6 +134,11 @@ class BlobsClient:
             private.replace(target)
         return target
 
+    def verify_file(self, path: Path, digest: str) -> Path:
+        """``path`` if its bytes hash to ``digest`` (hashed once per process while the file
+        stays unchanged); else :class:`~dockyard.core.errors.CorruptBlob`."""
+        return self._verified.check(path, check_digest(digest))
+
     def info(self, digest: str) -> BlobInfo:
         """A blob's digest and size; raises NotFound."""
         result: BlobInfo = self._transport.call(_OPS["info"], {"digest": digest})

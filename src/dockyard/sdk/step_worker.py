@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from dockyard.client.client import Client, connect_with
 from dockyard.core.config import Settings
-from dockyard.core.errors import NotFound
+from dockyard.core.errors import DigestMismatch, NotFound
 from dockyard.data.schemas import Version
 from dockyard.pipelines import values
 from dockyard.pipelines.values import ValueRef
@@ -107,16 +107,27 @@ def _materialize(value: Input, client: Client) -> Any:
     if value.dataset is not None:
         from dockyard.sdk.data import DatasetVersion
 
-        version = DatasetVersion(client, value.dataset)
-        paths = [Path(p) for p in value.dataset_files]
-        if all(p.is_file() for p in paths):
-            version._paths = paths
-        return version
+        # Its files are resolved (and verified) in this process when it is read.
+        return DatasetVersion(client, value.dataset)
     assert value.ref is not None
     files = {k: Path(v) for k, v in value.files.items()}
-    if not all(p.is_file() for p in files.values()):
+    digests = {f.path: f.digest for f in value.ref.files}
+    if not _verified(client, files, digests):
         files = fetch(value.ref, client)
     return values.load_files(value.ref, files)
+
+
+def _verified(client: Client, files: dict[str, Path], digests: dict[str, str]) -> bool:
+    """Whether the files the orchestrator saw are all here and still hash to their
+    digests (hashed once per process): the bytes are about to be deserialized."""
+    try:
+        for name, path in files.items():
+            if name not in digests or not path.is_file():
+                return False
+            client.blobs.verify_file(path, digests[name])
+    except DigestMismatch:
+        return False
+    return True
 
 
 def fetch(ref: ValueRef, client: Client) -> dict[str, Path]:
