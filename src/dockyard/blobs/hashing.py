@@ -56,11 +56,19 @@ class VerifiedFiles:
         if actual != digest:
             raise corrupt(digest, actual)
         if self._key(path) == before:  # unchanged while it was hashed
-            with self._lock:
-                if len(self._seen) >= self._limit:
-                    self._seen.clear()
-                self._seen[before] = digest
+            self._add(before, digest)
         return path
+
+    def remember(self, path: Path, digest: str) -> None:
+        """Record that ``path`` holds ``digest``'s bytes because this process just wrote
+        them, hashing them on the way (a blob it stored): its first read is free too."""
+        self._add(self._key(path), digest)
+
+    def _add(self, key: tuple[str, int, int, int, int, int], digest: str) -> None:
+        with self._lock:
+            if len(self._seen) >= self._limit:
+                self._seen.clear()
+            self._seen[key] = digest
 
 
 class BackgroundSha256:

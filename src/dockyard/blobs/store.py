@@ -174,6 +174,9 @@ class BlobStore:
         except BaseException:
             self.backend.delete(staging)
             raise
+        path = self._disk_path(actual)
+        if path is not None:
+            self.verified.remember(path, actual)  # hashed as written: reading it is free
         return StoredBlob(actual, hashing.size, deduplicated=False)
 
     def put_bytes(self, data: bytes) -> StoredBlob:
