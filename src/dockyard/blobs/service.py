@@ -37,8 +37,9 @@ class BlobService:
 
     @operation("GET", "/blobs/{digest}")
     def download(self, principal: Principal, digest: str) -> BinaryIO:
-        """Stream a blob's bytes, verified (a corrupt blob is a 409, or, on remote storage,
-        a body cut short: the client checks the ``X-Dockyard-Digest`` header)."""
+        """Stream a blob's bytes, verified: a corrupt blob on a local disk is a 409 before
+        any byte is sent; on remote storage it is found only once its bytes have streamed,
+        so the response carries ``X-Dockyard-Digest`` and the client refuses them."""
         return self.blobs.open(digest)  # type: ignore[return-value]
 
     @operation("GET", "/blobs/{digest}/info")
