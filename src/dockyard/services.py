@@ -16,6 +16,7 @@ from dockyard.pipelines.schedules import ScheduleService
 from dockyard.pipelines.service import PipelineService
 from dockyard.projects.service import ProjectService
 from dockyard.registry.service import ModelRegistry
+from dockyard.store.blobleases import BlobLeases
 from dockyard.store.db import Database
 from dockyard.store.migrate import ensure_schema
 from dockyard.tracking.artifacts import ArtifactService
@@ -71,7 +72,8 @@ class Services:
         db = Database(settings.db)
         try:
             ensure_schema(db)
-            store = BlobStore(open_backend(settings.blobs, **(blob_options or {})))
+            backend = open_backend(settings.blobs, **(blob_options or {}))
+            store = BlobStore(backend, lease=BlobLeases(db))
         except BaseException:
             db.dispose()
             raise

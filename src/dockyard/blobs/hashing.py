@@ -9,12 +9,66 @@ import threading
 from pathlib import Path
 
 from dockyard.blobs.backend import CHUNK
+from dockyard.core.errors import CorruptBlob
 
 
 def file_sha256(path: Path) -> str:
     """The sha256 of a file's bytes, hex."""
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def corrupt(digest: str, actual: str) -> CorruptBlob:
+    """The error for a stored blob whose bytes hash to ``actual``."""
+    return CorruptBlob(
+        f"blob sha256:{digest} is corrupt: its stored bytes hash to sha256:{actual}, so they "
+        "were refused; restore the blob from a backup or delete what uses it"
+    )
+
+
+class VerifiedFiles:
+    """Files already hashed to their digest by this process, so that reading a blob file
+    many times (DuckDB queries, Parquet reads) hashes it once.
+
+    A file counts as verified while its device, inode, size, mtime and ctime (ns) are the
+    ones it had when it was hashed: writing to a file or replacing it changes its ctime,
+    which no user can set back, so a file altered since is hashed again. One instance per
+    blob store or client; it never holds more than ``limit`` entries.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._seen: dict[tuple[str, int, int, int, int, int], str] = {}
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(path: Path) -> tuple[str, int, int, int, int, int]:
+        st = path.stat()
+        return (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def check(self, path: Path, digest: str) -> Path:
+        """Return ``path`` if its bytes hash to ``digest``; else raise :class:`CorruptBlob`."""
+        before = self._key(path)
+        with self._lock:
+            if self._seen.get(before) == digest:
+                return path
+        actual = file_sha256(path)
+        if actual != digest:
+            raise corrupt(digest, actual)
+        if self._key(path) == before:  # unchanged while it was hashed
+            self._add(before, digest)
+        return path
+
+    def remember(self, path: Path, digest: str) -> None:
+        """Record that ``path`` holds ``digest``'s bytes because this process just wrote
+        them, hashing them on the way (a blob it stored): its first read is free too."""
+        self._add(self._key(path), digest)
+
+    def _add(self, key: tuple[str, int, int, int, int, int], digest: str) -> None:
+        with self._lock:
+            if len(self._seen) >= self._limit:
+                self._seen.clear()
+            self._seen[key] = digest
 
 
 class BackgroundSha256:

@@ -37,13 +37,19 @@ class BlobService:
 
     @operation("GET", "/blobs/{digest}")
     def download(self, principal: Principal, digest: str) -> BinaryIO:
-        """Stream a blob's bytes."""
-        return self.blobs.open(digest)
+        """Stream a blob's bytes, verified: a corrupt blob on a local disk is a 409 before
+        any byte is sent; on remote storage it is found only once its bytes have streamed,
+        so the response carries ``X-Dockyard-Digest`` and the client refuses them."""
+        return self.blobs.open(digest)  # type: ignore[return-value]
 
     @operation("GET", "/blobs/{digest}/info")
     def info(self, principal: Principal, digest: str) -> BlobInfo:
-        """A blob's digest and size; NotFound if it is not stored."""
+        """A blob's digest and size; NotFound if it is not stored. A blob found is leased:
+        ``gc`` keeps it through its grace period, so the caller can reference it instead
+        of uploading it again."""
         digest = check_digest(digest)
+        if self.blobs.claim([digest]):
+            raise NotFound(f"no blob sha256:{digest} is stored")
         for obj in self.blobs.backend.list(blob_key(digest).rsplit("/", 1)[0]):
             if obj.key.endswith(digest):
                 return BlobInfo(digest=digest, size=obj.size)

@@ -69,15 +69,33 @@ def gc(
     ctx: typer.Context,
     dry_run: bool = typer.Option(False, "--dry-run", help="Report what would go; delete nothing."),
     grace: str = typer.Option("1h", help="Keep blobs younger than this (uploads in flight)."),
+    purge_after: str = typer.Option(
+        "30d",
+        "--purge-deleted-older-than",
+        help="First erase runs and experiments deleted longer ago than this (until then "
+        "they can be restored); 'never' keeps the bin.",
+    ),
     as_json: bool = JSON,
 ) -> None:
-    """Delete blobs that nothing references from the blob store."""
+    """Empty the bin past its retention period, then delete blobs that nothing references
+    from the blob store."""
+    retention = None if purge_after.strip().lower() == "never" else parse_duration(purge_after)
     with overrides(ctx).client() as client:
+        purged = (
+            client.purge_deleted(older_than_seconds=retention, dry_run=dry_run)
+            if retention is not None
+            else None
+        )
         report = client.gc(dry_run=dry_run, grace_seconds=parse_duration(grace))
     if as_json:
-        dump_json(report)
+        dump_json({**report.model_dump(mode="json"), "purged": purged})
         return
     verb = "would delete" if report.dry_run else "deleted"
+    if purged is not None:
+        say(
+            f"{'would purge' if purged.dry_run else 'purged'} {purged.runs_purged} runs and "
+            f"{purged.experiments_purged} experiments deleted over {purge_after} ago"
+        )
     say(
         f"{verb} {report.blobs_deleted} of {plural(report.blobs_scanned, 'blob')} "
         f"({report.bytes_freed / 2**20:.1f} MiB) and "

@@ -10,7 +10,7 @@ import typer
 from dockyard.cli import ids
 from dockyard.cli.admin import parse_duration
 from dockyard.cli.context import overrides
-from dockyard.cli.options import JSON, LIMIT, PROJECTS, RUN_ID
+from dockyard.cli.options import JSON, LIMIT, PROJECTS, RUN_ID, YES
 from dockyard.cli.output import Column, dump_json, plural, say, table
 from dockyard.core.paths import confined
 
@@ -329,3 +329,23 @@ def download(
         dump_json([str(p) for p in written])
     else:
         say(f"downloaded {plural(len(written), 'file')} to {dest}")
+
+
+@app.command("purge")
+def purge_runs(
+    ctx: typer.Context,
+    run_ids: list[str] = typer.Argument(..., help="Deleted runs to erase now."),
+    yes: bool = YES,
+    as_json: bool = JSON,
+) -> None:
+    """Erase deleted runs (and their child runs) for good, without waiting for the bin's
+    retention period; `dockyard gc` then frees their blobs. There is no undo."""
+    if not yes and not typer.confirm(f"erase {plural(len(run_ids), 'deleted run')} for good?"):
+        raise typer.Abort()
+    with overrides(ctx).client() as client:
+        for run_id in run_ids:
+            client.runs.purge(ids.run_id(client, run_id))
+    if as_json:
+        dump_json({"purged": run_ids})
+    else:
+        say(f"purged {plural(len(run_ids), 'run')}; run `dockyard gc` to free their storage")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from dockyard.blobs.backend import CHUNK
-from dockyard.blobs.hashing import BackgroundSha256
+from dockyard.blobs.hashing import BackgroundSha256, VerifiedFiles, corrupt
 from dockyard.blobs.service import BlobInfo, BlobService
 from dockyard.blobs.store import check_digest
 from dockyard.client.transport import Transport
@@ -29,11 +30,46 @@ def _chunks_of(stream: BinaryIO) -> Iterator[bytes]:
         yield chunk
 
 
+def write_verified(
+    stream: BinaryIO,
+    target: Path,
+    *,
+    expected: str | None = None,
+    on_chunk: Callable[[int], object] | None = None,
+) -> Path:
+    """Write a blob stream to ``target`` through ``<target>.part``, hashing it on the way.
+
+    ``expected`` defaults to the digest the stream carries (a server's
+    ``X-Dockyard-Digest`` header, or an in-process blob reader's own). Bytes that hash to
+    anything else raise :class:`~dockyard.core.errors.CorruptBlob` and, like any failure
+    (a stream that breaks off, a full disk), leave nothing behind: neither ``target`` nor
+    the ``.part`` file.
+    """
+    digest = expected or getattr(stream, "digest", None)
+    partial = target.with_name(target.name + ".part")
+    try:
+        with BackgroundSha256() as sha, open(partial, "wb") as out:
+            for chunk in _chunks_of(stream):
+                sha.update(chunk)
+                out.write(chunk)
+                if on_chunk is not None:
+                    on_chunk(len(chunk))
+            actual = sha.hexdigest()
+        if digest is not None and actual != digest:
+            raise corrupt(digest, actual)
+        partial.replace(target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return target
+
+
 class BlobsClient:
     """Upload and download blobs by sha256 digest."""
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
+        self._verified = VerifiedFiles()
 
     def put(self, data: bytes | BinaryIO, *, digest: str | None = None) -> BlobInfo:
         """Store bytes or a binary stream; returns its digest and size."""
@@ -52,40 +88,26 @@ class BlobsClient:
         return stream
 
     def get(self, digest: str) -> bytes:
-        """A (small) blob's bytes in memory."""
-        with self.open(digest) as stream:
-            return stream.read()
+        """A (small) blob's bytes in memory, verified against ``digest``."""
+        expected = check_digest(digest)
+        with self.open(expected) as stream:
+            data = stream.read()
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != expected:
+            raise corrupt(expected, actual)
+        return data
 
     def download(self, digest: str, path: str | Path) -> Path:
         """Write a blob to ``path``, verified and atomically.
 
         The bytes go to ``<path>.part`` as they arrive and are hashed on the way; only if
         they hash to ``digest`` is the file renamed to ``path``. Otherwise
-        :class:`DigestMismatch` is raised and nothing is left behind.
+        :class:`~dockyard.core.errors.CorruptBlob` (a :class:`DigestMismatch`) is raised
+        and nothing is left behind.
         """
         expected = check_digest(digest)
-        target = Path(path)
-        partial = target.with_name(target.name + ".part")
-        try:
-            with (
-                BackgroundSha256() as sha,
-                self.open(expected) as stream,
-                open(partial, "wb") as out,
-            ):
-                for chunk in _chunks_of(stream):
-                    sha.update(chunk)
-                    out.write(chunk)
-            actual = sha.hexdigest()
-            if actual != expected:
-                raise DigestMismatch(
-                    f"the bytes received for blob sha256:{expected} hash to "
-                    f"sha256:{actual}; {target} was not written"
-                )
-            partial.replace(target)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        return target
+        with self.open(expected) as stream:
+            return write_verified(stream, Path(path), expected=expected)
 
     def local_copy(self, digest: str, cache_dir: Path) -> Path:
         """A local file with a blob's bytes, for tools that read files (DuckDB, pyarrow).
@@ -99,6 +121,11 @@ class BlobsClient:
             path: Path = in_process(expected, cache_dir)
             return path
         target = cache_dir / expected[:2] / expected
+        if target.is_file():
+            try:
+                return self._verified.check(target, expected)
+            except DigestMismatch:
+                target.unlink(missing_ok=True)  # a damaged cache copy: fetch it again
         if not target.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
             # A private name first: other processes may be fetching the same blob.
@@ -106,6 +133,11 @@ class BlobsClient:
             self.download(expected, private)
             private.replace(target)
         return target
+
+    def verify_file(self, path: Path, digest: str) -> Path:
+        """``path`` if its bytes hash to ``digest`` (hashed once per process while the file
+        stays unchanged); else :class:`~dockyard.core.errors.CorruptBlob`."""
+        return self._verified.check(path, check_digest(digest))
 
     def info(self, digest: str) -> BlobInfo:
         """A blob's digest and size; raises NotFound."""

@@ -18,7 +18,14 @@ from dockyard.core.config import Settings, load_settings
 from dockyard.core.errors import InvalidInput
 from dockyard.core.operations import build, operations_by_name
 from dockyard.core.principal import Principal, local_principal
-from dockyard.gc.service import GarbageCollector, GcReport, GcRequest
+from dockyard.gc.service import (
+    RETENTION_SECONDS,
+    GarbageCollector,
+    GcReport,
+    GcRequest,
+    PurgeReport,
+    PurgeRequest,
+)
 from dockyard.services import Services
 
 _GC = operations_by_name(GarbageCollector)
@@ -49,6 +56,16 @@ class Client:
         """Delete blobs nothing references (older than the grace period) from storage."""
         body = build(GcRequest, dry_run=dry_run, grace_seconds=grace_seconds)
         result: GcReport = self.transport.call(_GC["collect"], {"body": body})
+        return result
+
+    def purge_deleted(
+        self, *, older_than_seconds: int = RETENTION_SECONDS, dry_run: bool = False
+    ) -> PurgeReport:
+        """Erase runs and experiments deleted longer ago than ``older_than_seconds`` (the
+        bin's retention period) and drop references nothing owns; ``gc`` then frees the
+        blobs."""
+        body = build(PurgeRequest, dry_run=dry_run, older_than_seconds=older_than_seconds)
+        result: PurgeReport = self.transport.call(_GC["purge"], {"body": body})
         return result
 
     def close(self) -> None:

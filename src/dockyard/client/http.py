@@ -10,7 +10,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter
 
-from dockyard.core.errors import DockyardError, Unavailable, error_from_body
+from dockyard.blobs.store import DIGEST_HEADER, check_digest
+from dockyard.core.errors import DockyardError, InvalidInput, Unavailable, error_from_body
 from dockyard.core.operations import Operation
 
 API_PREFIX = "/api/v1"
@@ -37,11 +38,31 @@ class ResponseStream:
 
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
+        announced = response.headers.get(DIGEST_HEADER)
+        self.digest: str | None = None
+        """The sha256 the server announced for a blob's bytes (the reader checks it)."""
+        if announced is not None:
+            try:
+                self.digest = check_digest(announced)
+            except InvalidInput:
+                response.close()
+                raise Unavailable(
+                    f"the server at {response.url} sent a malformed {DIGEST_HEADER} header "
+                    f"{announced[:80]!r}; is it a dockyard server?"
+                ) from None
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
         raw = encoding in ("", "identity")
-        self._chunks = response.iter_raw() if raw else response.iter_bytes()
+        self._chunks = self._guarded(response.iter_raw() if raw else response.iter_bytes())
         self._chunk = b""
         self._offset = 0
+
+    def _guarded(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        try:
+            yield from chunks
+        except httpx.HTTPError as exc:
+            raise Unavailable(
+                f"the download from {self._response.url} broke off: {exc}; try again"
+            ) from exc
 
     def _rest(self) -> bytes:
         """What is left of the current chunk (and forget it)."""

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from dockyard.client.blobs import write_verified
 from dockyard.client.transport import Transport
 from dockyard.core.errors import InvalidInput
 from dockyard.core.operations import build, operations_by_name
@@ -229,17 +230,13 @@ class RunsClient:
         *,
         on_chunk: Callable[[int], object] | None = None,
     ) -> Path:
-        """Write one artifact to ``target`` (a partial download never has that name)."""
+        """Write one artifact to ``target``, verified against its digest: altered bytes
+        raise :class:`~dockyard.core.errors.CorruptBlob` and leave no file behind (a
+        partial download never has that name)."""
         final = Path(target)
         final.parent.mkdir(parents=True, exist_ok=True)
-        partial = final.with_name(final.name + ".part")
-        with self.open_artifact(run_id, path) as stream, open(partial, "wb") as out:
-            while chunk := stream.read(1 << 20):
-                out.write(chunk)
-                if on_chunk is not None:
-                    on_chunk(len(chunk))
-        partial.replace(final)
-        return final
+        with self.open_artifact(run_id, path) as stream:
+            return write_verified(stream, final, on_chunk=on_chunk)
 
     def download_artifacts(self, run_id: str, dest: str | Path, prefix: str = "") -> list[Path]:
         """Write the run's artifacts (or those under ``prefix``) below ``dest`` (each path,

@@ -40,6 +40,15 @@ class DigestMismatch(InvalidInput):
     code = "digest_mismatch"
 
 
+class CorruptBlob(DigestMismatch):
+    """A stored blob's bytes no longer hash to its digest (altered on disk or in transit):
+    they are refused before use. Restore the blob from a backup, or delete what uses it."""
+
+    code = "corrupt_blob"
+    http_status = 409
+    exit_code = 4
+
+
 class InvalidQuery(InvalidInput):
     """A search query that does not parse; ``details`` has its ``position`` and ``query``."""
 
@@ -114,6 +123,7 @@ ERRORS_BY_CODE: dict[str, type[DockyardError]] = {
         DockyardError,
         InvalidInput,
         DigestMismatch,
+        CorruptBlob,
         InvalidQuery,
         UnreadableContent,
         NotFound,

@@ -165,9 +165,10 @@ class DatasetService:
             raise InvalidInput("a version needs at least one file")
         if not body.files:
             raise InvalidInput("nothing to append: give the files of the new data")
-        for f in body.files:
-            if not self.blobs.exists(f.digest):
-                raise InvalidInput(f"file sha256:{f.digest} was not uploaded; upload it first")
+        # Leased before the check: gc keeps these blobs until the version references them.
+        missing = self.blobs.claim([f.digest for f in body.files])
+        if missing:
+            raise InvalidInput(f"file sha256:{missing[0]} was not uploaded; upload it first")
 
         def context(
             session: Session,

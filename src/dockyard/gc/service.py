@@ -1,28 +1,59 @@
-"""The garbage collector: mark (referenced digests in the DB), then sweep the backend."""
+"""The garbage collector: purge the bin (rows deleted longer ago than the retention
+period), then mark (referenced digests in the DB) and sweep the backend.
+
+Uploads and ``gc`` stay out of each other's way through blob leases
+(store/blobleases.py): a blob is deleted only in a write transaction that finds it
+unreferenced and unleased while lease writers of that blob are shut out.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import time
 
 from pydantic import Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dockyard.blobs.store import BlobStore
 from dockyard.core.operations import operation
 from dockyard.core.principal import Principal, Role
 from dockyard.core.schemas import Model
-from dockyard.store import blobrefs
+from dockyard.store import blobleases, blobrefs
 from dockyard.store.db import Database
-from dockyard.store.tables import BlobRefRow, utcnow
+from dockyard.store.tables import (
+    BlobRefRow,
+    DatasetVersionRow,
+    ExperimentRow,
+    ModelVersionRow,
+    RunRow,
+    StepCacheRow,
+    utcnow,
+)
 
 _BATCH = 500
+_HOLD_SECONDS = 0.5  # longest a sweep transaction deletes (uploads of those blobs wait)
+RETENTION_SECONDS = 30 * 86400
+
+# The row that keeps each kind of blob owner alive: a reference whose owner row is gone
+# (a purged run's child runs, a deleted project's everything) is dropped by ``purge``.
+# Owner types not listed here are never dropped.
+_OWNER_ROWS: dict[str, InstrumentedAttribute[str]] = {
+    "run": RunRow.id,
+    "dataset_version": DatasetVersionRow.id,
+    "model_version": ModelVersionRow.id,
+    "step_cache": StepCacheRow.key,
+}
 
 
 class GcRequest(Model):
     dry_run: bool = False
     grace_seconds: int = Field(
-        3600, ge=0, description="blobs and uploads younger than this are kept (uploads in flight)"
+        3600,
+        ge=0,
+        description="blobs younger than this, or leased by an upload within it, are kept "
+        "(uploads in flight); it must exceed the time between an upload and its reference",
     )
 
 
@@ -36,8 +67,33 @@ class GcReport(Model):
     staging_deleted: int
 
 
+class PurgeRequest(Model):
+    dry_run: bool = False
+    older_than_seconds: int = Field(
+        RETENTION_SECONDS,
+        ge=0,
+        description="the retention period of the bin: runs and experiments deleted longer "
+        "ago than this are erased for good (0: everything deleted)",
+    )
+
+
+class PurgeReport(Model):
+    dry_run: bool
+    runs_purged: int = Field(description="deleted runs erased, with their child runs")
+    experiments_purged: int = Field(description="deleted experiments erased, with their runs")
+    refs_dropped: int = Field(
+        description="blob references whose owner is gone (a purged run's, a deleted "
+        "project's); ``gc`` then frees the blobs nothing else needs"
+    )
+
+
+def _orphan_refs(owner_type: str, column: InstrumentedAttribute[str]) -> object:
+    return (BlobRefRow.owner_type == owner_type) & ~exists().where(column == BlobRefRow.owner_id)
+
+
 class GarbageCollector:
-    """Deletes unreferenced blobs older than the grace period, and abandoned uploads."""
+    """Erases what was deleted long enough ago, and deletes unreferenced blobs older than
+    the grace period and abandoned uploads."""
 
     service_name = "gc"
 
@@ -45,16 +101,83 @@ class GarbageCollector:
         self.db = db
         self.blobs = blobs
 
-    def _still_unreferenced(self, digests: list[str]) -> set[str]:
-        def check(session: Session) -> set[str]:
-            stmt = select(BlobRefRow.digest).where(BlobRefRow.digest.in_(digests))
-            return set(digests) - set(session.scalars(stmt))
+    @operation("POST", "/gc/purge", role=Role.ADMIN)
+    def purge(self, principal: Principal, body: PurgeRequest) -> PurgeReport:
+        """Empty the bin: erase runs and experiments deleted more than ``older_than_seconds``
+        ago (until then ``restore`` brings them back), and drop the blob references of
+        owners that are gone. Run ``gc`` afterwards to free the blobs. Destructive
+        administration, like ``gc``."""
+        cutoff = utcnow() - dt.timedelta(seconds=body.older_than_seconds)
 
-        return self.db.query(check)
+        def erase(session: Session) -> PurgeReport:
+            experiments = list(
+                session.scalars(
+                    select(ExperimentRow.id).where(
+                        ExperimentRow.deleted_at.is_not(None), ExperimentRow.deleted_at <= cutoff
+                    )
+                )
+            )
+            runs = list(
+                session.scalars(
+                    select(RunRow.id).where(
+                        RunRow.deleted_at.is_not(None),
+                        RunRow.deleted_at <= cutoff,
+                        RunRow.experiment_id.not_in(experiments),
+                    )
+                )
+            )
+            dropped = 0
+            if not body.dry_run:
+                # Child runs and an experiment's runs go by ON DELETE CASCADE.
+                session.execute(delete(RunRow).where(RunRow.id.in_(runs)))
+                session.execute(delete(ExperimentRow).where(ExperimentRow.id.in_(experiments)))
+                for owner_type, column in _OWNER_ROWS.items():
+                    result = session.execute(
+                        delete(BlobRefRow).where(_orphan_refs(owner_type, column))  # type: ignore[arg-type]
+                    )
+                    dropped += int(getattr(result, "rowcount", 0) or 0)
+            return PurgeReport(
+                dry_run=body.dry_run,
+                runs_purged=len(runs),
+                experiments_purged=len(experiments),
+                refs_dropped=dropped,
+            )
+
+        return self.db.write(erase)
+
+    def _delete_some(
+        self, session: Session, digests: list[str], cutoff: dt.datetime
+    ) -> tuple[list[str], list[str]]:
+        """In one write transaction: delete those of ``digests`` still unreferenced and
+        unleased, for at most ``_HOLD_SECONDS``; returns (deleted, left to re-check)."""
+        doomed = sorted(blobleases.collectable(session, digests, cutoff))
+        done: list[str] = []
+        deadline = time.monotonic() + _HOLD_SECONDS
+        # Deleted before the transaction ends: no upload can lease these meanwhile.
+        for digest in doomed:
+            self.blobs.delete(digest)
+            done.append(digest)
+            if time.monotonic() > deadline:
+                break
+        return done, doomed[len(done) :]
+
+    def _sweep(self, digests: list[str], cutoff: dt.datetime, dry_run: bool) -> list[str]:
+        """Delete those of ``digests`` still unreferenced and unleased; returns them."""
+        if dry_run:
+            return sorted(self.db.query(lambda s: blobleases.collectable(s, digests, cutoff)))
+        gone: list[str] = []
+        pending = digests
+        while pending:
+            done, pending = self.db.write(
+                functools.partial(self._delete_some, digests=pending, cutoff=cutoff)
+            )
+            gone.extend(done)
+        return gone
 
     @operation("POST", "/gc", role=Role.ADMIN)
     def collect(self, principal: Principal, body: GcRequest) -> GcReport:
-        """Collect garbage: unreferenced blobs and abandoned uploads older than the grace."""
+        """Collect garbage: unreferenced, unleased blobs and abandoned uploads older than
+        the grace period."""
         cutoff = utcnow() - dt.timedelta(seconds=body.grace_seconds)
         referenced = self.db.query(lambda s: set(blobrefs.referenced(s)))
         scanned = kept_recent = deleted = freed = 0
@@ -62,10 +185,7 @@ class GarbageCollector:
 
         def sweep() -> None:
             nonlocal deleted, freed
-            # A reference may have been added since the mark phase: check again.
-            for digest in self._still_unreferenced(list(candidates)):
-                if not body.dry_run:
-                    self.blobs.delete(digest)
+            for digest in self._sweep(list(candidates), cutoff, body.dry_run):
                 deleted += 1
                 freed += candidates[digest]
             candidates.clear()
@@ -81,6 +201,8 @@ class GarbageCollector:
             if len(candidates) >= _BATCH:
                 sweep()
         sweep()
+        if not body.dry_run:
+            self.db.write(lambda s: blobleases.expire(s, cutoff))
 
         staging_deleted = 0
         for info in self.blobs.staged():

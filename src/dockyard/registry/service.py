@@ -196,8 +196,8 @@ class ModelRegistry:
     # -- versions -----------------------------------------------------------------------
 
     def _read_manifest(self, digest: str, source: str) -> ModelManifest:
-        with self.blobs.open(digest, verify=True) as stream:
-            raw = stream.read(MAX_MANIFEST_BYTES + 1)
+        with self.blobs.open(digest) as stream:
+            raw = stream.read_head(MAX_MANIFEST_BYTES + 1)
         if len(raw) > MAX_MANIFEST_BYTES:
             raise InvalidInput(f"{source}/{MANIFEST_NAME} is too large to be a model manifest")
         try:

@@ -44,7 +44,6 @@ class DatasetVersion:
     def __init__(self, client: Client, info: Version) -> None:
         self._client = client
         self.info = info
-        self._paths: list[Path] | None = None
         self._recorded: set[str] = set()
 
     @property
@@ -77,10 +76,10 @@ class DatasetVersion:
         return self.info.ref
 
     def files(self) -> list[Path]:
-        """Local Parquet files of this version (downloaded once into the cache if remote)."""
-        if self._paths is None:
-            self._paths = self._client.datasets.local_files(self.info)
-        return self._paths
+        """Local Parquet files of this version (downloaded once into the cache if remote),
+        verified before each read: hashed once per process, then again only if a file
+        changed since (a stat per file per read)."""
+        return self._client.datasets.local_files(self.info)
 
     def _read(self) -> list[Path]:
         run_id = _active_run_id()

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from dockyard.client.client import Client, connect_with
 from dockyard.core.config import Settings
-from dockyard.core.errors import NotFound
+from dockyard.core.errors import DigestMismatch, NotFound
 from dockyard.core.paths import confined, confined_name
 from dockyard.data.schemas import Version
 from dockyard.pipelines import values
@@ -119,14 +119,12 @@ def _materialize(value: Input, client: Client) -> Any:
     if value.dataset is not None:
         from dockyard.sdk.data import DatasetVersion
 
-        version = DatasetVersion(client, value.dataset)
-        paths = [Path(p) for p in value.dataset_files]
-        if all(p.is_file() for p in paths):
-            version._paths = paths
-        return version
+        # Its files are resolved (and verified) in this process when it is read.
+        return DatasetVersion(client, value.dataset)
     assert value.ref is not None
     files = {k: Path(v) for k, v in value.files.items()}
-    if not all(p.is_file() for p in files.values()):
+    digests = {f.path: f.digest for f in value.ref.files}
+    if not _verified(client, files, digests):
         files = fetch(value.ref, client)
     loaded = values.load_files(
         value.ref, files, allow_pickle=value.allow_pickle, where=f"the output of {value.source}"
@@ -134,6 +132,19 @@ def _materialize(value: Input, client: Client) -> Any:
     if value.ref.kind == "model" and value.origin_run is not None:
         loaded.origin = RunRef(value.origin_run, OUTPUTS)
     return loaded
+
+
+def _verified(client: Client, files: dict[str, Path], digests: dict[str, str]) -> bool:
+    """Whether the files the orchestrator saw are all here and still hash to their
+    digests (hashed once per process): the bytes are about to be deserialized."""
+    try:
+        for name, path in files.items():
+            if name not in digests or not path.is_file():
+                return False
+            client.blobs.verify_file(path, digests[name])
+    except DigestMismatch:
+        return False
+    return True
 
 
 def fetch(ref: ValueRef, client: Client) -> dict[str, Path]:

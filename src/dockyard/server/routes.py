@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
+from dockyard.blobs.store import DIGEST_HEADER
 from dockyard.core.operations import Operation
 from dockyard.core.principal import Principal
 from dockyard.server.streams import call_with_request_body, iter_stream, stream_size
@@ -56,7 +57,10 @@ def _endpoint(op: Operation, method: Callable[..., Any], guard: Callable[..., An
         def download(principal: Principal, **kwargs: Any) -> StreamingResponse:
             stream = method(principal, **kwargs)
             size = stream_size(stream)
-            headers = {"Content-Length": str(size)} if size is not None else None
+            headers = {"Content-Length": str(size)} if size is not None else {}
+            digest = getattr(stream, "digest", None)
+            if isinstance(digest, str):  # a blob: the client checks what it received
+                headers[DIGEST_HEADER] = f"sha256:{digest}"
             return StreamingResponse(
                 iter_stream(stream), media_type="application/octet-stream", headers=headers
             )

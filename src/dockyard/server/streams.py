@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 from collections.abc import Callable, Iterator
@@ -11,11 +12,13 @@ import anyio
 from starlette.requests import Request
 
 from dockyard.blobs.backend import CHUNK as BACKEND_CHUNK
+from dockyard.core.errors import DockyardError
 
 T = TypeVar("T")
 CHUNK = BACKEND_CHUNK  # what a download sends per piece, and what uploads are read in
 BLOCK = BACKEND_CHUNK  # the request body crosses to the worker thread in blocks of at most this
 _EOF = object()
+log = logging.getLogger(__name__)
 
 
 class RequestPipe:
@@ -131,10 +134,17 @@ async def call_with_request_body(request: Request, fn: Callable[[RequestPipe], T
 
 
 def iter_stream(stream: BinaryIO) -> Iterator[bytes]:
-    """Read a blocking stream in ``CHUNK``-sized pieces, closing it at the end."""
+    """Read a blocking stream in ``CHUNK``-sized pieces, closing it at the end.
+
+    A stream that fails once the response has started (a remote blob found corrupt at its
+    end) cannot change the status any more: the body ends there, short or with the bad
+    bytes, and the client, which checks the ``X-Dockyard-Digest`` header, refuses it.
+    """
     try:
         while chunk := stream.read(CHUNK):
             yield chunk
+    except DockyardError as exc:
+        log.error("download cut short: %s", exc.message)
     finally:
         stream.close()
 

@@ -86,6 +86,20 @@ class BlobRefRow(Base):
     __table_args__ = (Index("ix_blob_refs_owner", "owner_type", "owner_id"),)
 
 
+class BlobLeaseRow(Base):
+    """A blob an upload found already stored (or just stored) and is about to reference.
+
+    ``gc`` keeps a blob leased within its grace period even while nothing references it
+    yet, and checks for leases under a lock that an upload's lease write also takes
+    (store/blobleases.py), so reuse and collection never cross.
+    """
+
+    __tablename__ = "blob_leases"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    leased_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
 # --- tracking -------------------------------------------------------------------------------
 
 
