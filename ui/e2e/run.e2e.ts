@@ -407,8 +407,8 @@ describe("the run page, other cases", () => {
       expect(await page.getByTestId("logs-live").count()).toBe(0);
       await expectNoErrors(page, errors);
     } finally {
+      // deleted, not purged: purging is administration, refused by this open server
       await send("DELETE", `/runs/${run.id}`);
-      await send("POST", `/runs/${run.id}/purge`);
     }
   });
 

@@ -245,7 +245,7 @@ def policy(
         False, "--not-worse", help="Also require no worse than the current version."
     ),
     override_by: list[str] = typer.Option(
-        [], "--override-by", help="A user who may override (repeatable; default: the owner)."
+        [], "--override-by", help="A user who may override (repeatable; default: admins only)."
     ),
     clear: bool = typer.Option(False, "--clear", help="Remove the alias's policy."),
     as_json: bool = JSON,

@@ -70,7 +70,7 @@ function AliasPanel({ name, alias }: { name: string; alias: Alias }) {
               </ul>
               <p className="muted small">
                 A version must pass every gate (on an evaluation run that loaded it) to take @{alias.alias}. Overriding a failed gate needs a reason and is allowed to{" "}
-                {alias.policy?.override_by?.length ? alias.policy.override_by.join(", ") : "the model's owner"}.
+                {alias.policy?.override_by?.length ? alias.policy.override_by.join(", ") : "the server's admins"}.
               </p>
             </>
           )}
