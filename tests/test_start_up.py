@@ -126,7 +126,7 @@ def test_connect_and_start_run_load_only_what_tracking_needs(tmp_path: Path) -> 
         client = dy.connect()
         with dy.start_run("p", client=client) as run:
             run.log_metrics({"x": 1.0})
-        heavy = ("pyarrow", "numpy", "pandas", "duckdb", "croniter", "httpx",
+        heavy = ("pyarrow", "numpy", "pandas", "duckdb", "lark", "croniter", "httpx",
                  "alembic", "dockyard.data.service", "dockyard.registry.service",
                  "dockyard.pipelines.service", "dockyard.client.data", "dockyard.client.models")
         print(json.dumps([m for m in heavy if m in sys.modules]))
