@@ -167,3 +167,36 @@ def test_client_sub_apis_are_built_once_over_both_transports(client: Client) -> 
     assert [p.name for p in client.projects.list()] == ["p"]
     assert client.datasets.list("p") == []
     assert client.models.list(project="p").items == []
+
+
+def test_a_process_killed_before_the_capture_is_stored_loses_only_the_capture(
+    tmp_path: Path,
+) -> None:
+    """What the README states: SIGKILL before the end loses the capture, nothing else."""
+    repo = _repo(tmp_path)
+    gate = tmp_path / "gate"  # never opened: the capture is still waiting for git
+    home = tmp_path / "home"
+    script = textwrap.dedent(
+        """\
+        import os, signal
+        import dockyard as dy
+        run = dy.start_run("p", params={"lr": 0.1}, tags={"team": "a"})
+        run.log_metrics({"loss": 0.5})
+        run.flush()
+        print(run.id, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    path = f"{_gated_git(tmp_path, gate)}{os.pathsep}{os.environ['PATH']}"
+    env = {**os.environ, "DOCKYARD_HOME": str(home), "PATH": path}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == -9, done.stderr
+    run_id = done.stdout.strip().splitlines()[-1]
+    with dy.connect(home=home) as client:
+        stored = client.runs.get(run_id)
+        assert stored.params == {"lr": "0.1"} and stored.tags == {"team": "a"}
+        assert stored.metrics["loss"].last == 0.5
+        captured = {"dockyard/git.diff", "dockyard/environment.json", "dockyard/requirements.txt"}
+        assert not captured & {a.path for a in client.runs.artifacts(run_id)}
