@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sqlalchemy import update
 
 import dockyard as dy
+from dockyard.catalog import all_operations
 from dockyard.cli.main import main
 from dockyard.client.client import Client, connect_with
 from dockyard.core.config import Settings, load_settings
@@ -30,7 +31,7 @@ from dockyard.sdk.scheduler import Scheduler
 from dockyard.server.app import API_PREFIX, create_app
 from dockyard.server.housekeeping import start_reaper
 from dockyard.server.runner import RunningServer, serve_in_thread
-from dockyard.services import Services, all_operations
+from dockyard.services import Services
 from dockyard.store.tables import PipelineScheduleRow, RunRow
 
 ADMIN = "admin-token-0123456789abcdef"

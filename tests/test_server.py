@@ -11,12 +11,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from dockyard.catalog import all_operations
 from dockyard.client.client import connect_with
 from dockyard.core.config import Settings
 from dockyard.core.errors import DigestMismatch, InvalidInput, NotFound, Unauthorized, Unavailable
 from dockyard.server.app import create_app
 from dockyard.server.runner import RunningServer, serve_in_thread
-from dockyard.services import Services, all_operations
+from dockyard.services import Services
 
 
 @pytest.fixture

@@ -1,70 +1,64 @@
-"""The composition root of the embedded platform: every service, built from settings."""
+"""The composition root of the embedded platform: every service, built from settings.
+
+Each service is built on first use, and its module is imported then too: ``dy.connect()``
+and a CLI command load only the capabilities they call (the data service alone pulls in
+pyarrow and DuckDB). The function-local imports below are there for start-up time only;
+:mod:`dockyard.catalog` lists every service class eagerly for the server.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from dockyard.blobs.registry import open_backend
-from dockyard.blobs.service import BlobService
 from dockyard.blobs.store import BlobStore
 from dockyard.core.config import Settings
-from dockyard.core.operations import Operation, operations_of
-from dockyard.data.service import DatasetService
-from dockyard.gc.service import GarbageCollector
-from dockyard.pipelines.schedules import ScheduleService
-from dockyard.pipelines.service import PipelineService
-from dockyard.projects.service import ProjectService
-from dockyard.registry.service import ModelRegistry
 from dockyard.store.blobleases import BlobLeases
 from dockyard.store.db import Database
 from dockyard.store.migrate import ensure_schema
-from dockyard.tracking.artifacts import ArtifactService
-from dockyard.tracking.experiments import ExperimentService
-from dockyard.tracking.lineage import RunIOService
-from dockyard.tracking.metrics import MetricService
-from dockyard.tracking.runs import RunService
 
-SERVICE_CLASSES: tuple[type, ...] = (
-    ProjectService,
-    ExperimentService,
-    RunService,
-    MetricService,
-    ArtifactService,
-    RunIOService,
-    DatasetService,
-    ModelRegistry,
-    PipelineService,
-    ScheduleService,
-    BlobService,
-    GarbageCollector,
+if TYPE_CHECKING:
+    from dockyard.blobs.service import BlobService
+    from dockyard.data.service import DatasetService
+    from dockyard.gc.service import GarbageCollector
+    from dockyard.pipelines.schedules import ScheduleService
+    from dockyard.pipelines.service import PipelineService
+    from dockyard.projects.service import ProjectService
+    from dockyard.registry.service import ModelRegistry
+    from dockyard.tracking.artifacts import ArtifactService
+    from dockyard.tracking.experiments import ExperimentService
+    from dockyard.tracking.lineage import RunIOService
+    from dockyard.tracking.metrics import MetricService
+    from dockyard.tracking.runs import RunService
+
+SERVICE_NAMES = (
+    "projects",
+    "experiments",
+    "runs",
+    "metrics",
+    "artifacts",
+    "run_io",
+    "datasets",
+    "models",
+    "pipelines",
+    "schedules",
+    "blobs",
+    "gc",
 )
+"""The names the services are mounted under (an :attr:`Operation.service`)."""
 
 
-def all_operations() -> list[Operation]:
-    """Every operation of every service, in a stable order."""
-    return [op for cls in SERVICE_CLASSES for op in operations_of(cls)]
-
-
-@dataclass
 class Services:
-    """The services of one dockyard home (or team deployment), sharing one DB and blob store."""
+    """The services of one dockyard home (or team deployment), sharing one DB and blob store.
 
-    settings: Settings
-    db: Database
-    blob_store: BlobStore
-    projects: ProjectService
-    experiments: ExperimentService
-    runs: RunService
-    metrics: MetricService
-    artifacts: ArtifactService
-    run_io: RunIOService
-    datasets: DatasetService
-    models: ModelRegistry
-    pipelines: PipelineService
-    schedules: ScheduleService
-    blobs: BlobService
-    gc: GarbageCollector
+    Each service is built (and its module imported) the first time it is used.
+    """
+
+    def __init__(self, settings: Settings, db: Database, blob_store: BlobStore) -> None:
+        self.settings = settings
+        self.db = db
+        self.blob_store = blob_store
 
     @classmethod
     def open(cls, settings: Settings, *, blob_options: dict[str, Any] | None = None) -> Services:
@@ -77,26 +71,86 @@ class Services:
         except BaseException:
             db.dispose()
             raise
-        return cls(
-            settings=settings,
-            db=db,
-            blob_store=store,
-            projects=ProjectService(db),
-            experiments=ExperimentService(db),
-            runs=RunService(db),
-            metrics=MetricService(db),
-            artifacts=ArtifactService(db, store),
-            run_io=RunIOService(db),
-            datasets=DatasetService(db, store, settings.home / "cache"),
-            models=ModelRegistry(db, store),
-            pipelines=PipelineService(db),
-            schedules=ScheduleService(db),
-            blobs=BlobService(store),
-            gc=GarbageCollector(db, store),
-        )
+        return cls(settings, db, store)
+
+    # Each property imports its service's module on first use (start-up time, see above).
+
+    @cached_property
+    def projects(self) -> ProjectService:
+        from dockyard.projects.service import ProjectService
+
+        return ProjectService(self.db)
+
+    @cached_property
+    def experiments(self) -> ExperimentService:
+        from dockyard.tracking.experiments import ExperimentService
+
+        return ExperimentService(self.db)
+
+    @cached_property
+    def runs(self) -> RunService:
+        from dockyard.tracking.runs import RunService
+
+        return RunService(self.db)
+
+    @cached_property
+    def metrics(self) -> MetricService:
+        from dockyard.tracking.metrics import MetricService
+
+        return MetricService(self.db)
+
+    @cached_property
+    def artifacts(self) -> ArtifactService:
+        from dockyard.tracking.artifacts import ArtifactService
+
+        return ArtifactService(self.db, self.blob_store)
+
+    @cached_property
+    def run_io(self) -> RunIOService:
+        from dockyard.tracking.lineage import RunIOService
+
+        return RunIOService(self.db)
+
+    @cached_property
+    def datasets(self) -> DatasetService:
+        from dockyard.data.service import DatasetService
+
+        return DatasetService(self.db, self.blob_store, self.settings.home / "cache")
+
+    @cached_property
+    def models(self) -> ModelRegistry:
+        from dockyard.registry.service import ModelRegistry
+
+        return ModelRegistry(self.db, self.blob_store)
+
+    @cached_property
+    def pipelines(self) -> PipelineService:
+        from dockyard.pipelines.service import PipelineService
+
+        return PipelineService(self.db)
+
+    @cached_property
+    def schedules(self) -> ScheduleService:
+        from dockyard.pipelines.schedules import ScheduleService
+
+        return ScheduleService(self.db)
+
+    @cached_property
+    def blobs(self) -> BlobService:
+        from dockyard.blobs.service import BlobService
+
+        return BlobService(self.blob_store)
+
+    @cached_property
+    def gc(self) -> GarbageCollector:
+        from dockyard.gc.service import GarbageCollector
+
+        return GarbageCollector(self.db, self.blob_store)
 
     def service(self, name: str) -> object:
         """The service mounted under ``name`` (an :attr:`Operation.service`)."""
+        if name not in SERVICE_NAMES:
+            raise AttributeError(f"no service is mounted under {name!r}")
         return getattr(self, name)
 
     def close(self) -> None:

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from dockyard.client.blobs import BlobsClient
-from dockyard.client.data import DatasetsClient
 from dockyard.client.inprocess import InProcessTransport
-from dockyard.client.models import ModelsClient
-from dockyard.client.pipelines import PipelinesClient
-from dockyard.client.projects import ProjectsClient
-from dockyard.client.schedules import SchedulesClient
-from dockyard.client.tracking import ExperimentsClient, RunsClient
 from dockyard.client.transport import Transport
 from dockyard.core.config import Settings, load_settings
 from dockyard.core.errors import InvalidInput
@@ -28,25 +23,80 @@ from dockyard.gc.service import (
 )
 from dockyard.services import Services
 
+if TYPE_CHECKING:
+    from dockyard.client.blobs import BlobsClient
+    from dockyard.client.data import DatasetsClient
+    from dockyard.client.models import ModelsClient
+    from dockyard.client.pipelines import PipelinesClient
+    from dockyard.client.projects import ProjectsClient
+    from dockyard.client.schedules import SchedulesClient
+    from dockyard.client.tracking import ExperimentsClient, RunsClient
+
 _GC = operations_by_name(GarbageCollector)
 
 
 class Client:
-    """Everything dockyard does, as methods; build it with :func:`connect`."""
+    """Everything dockyard does, as methods; build it with :func:`connect`.
+
+    Each sub-API (``client.runs``, ``client.datasets``, ...) is built on first access, and
+    its module (with the service it speaks to) is imported then: a script that only tracks
+    runs never loads the data service's pyarrow and DuckDB. These function-local imports
+    are for start-up time only.
+    """
 
     def __init__(self, transport: Transport, settings: Settings) -> None:
         self.transport = transport
         self.settings = settings
-        self.projects = ProjectsClient(transport)
-        self.blobs = BlobsClient(transport)
-        self.experiments = ExperimentsClient(transport)
-        self.runs = RunsClient(transport)
-        self.datasets = DatasetsClient(transport, self.blobs, settings.home / "cache" / "blobs")
-        self.pipelines = PipelinesClient(transport)
-        self.schedules = SchedulesClient(transport)
-        self.models = ModelsClient(
-            transport, self.blobs, self.runs, settings.home / "cache" / "models"
-        )
+
+    @cached_property
+    def projects(self) -> ProjectsClient:
+        from dockyard.client.projects import ProjectsClient
+
+        return ProjectsClient(self.transport)
+
+    @cached_property
+    def blobs(self) -> BlobsClient:
+        from dockyard.client.blobs import BlobsClient
+
+        return BlobsClient(self.transport)
+
+    @cached_property
+    def experiments(self) -> ExperimentsClient:
+        from dockyard.client.tracking import ExperimentsClient
+
+        return ExperimentsClient(self.transport)
+
+    @cached_property
+    def runs(self) -> RunsClient:
+        from dockyard.client.tracking import RunsClient
+
+        return RunsClient(self.transport)
+
+    @cached_property
+    def datasets(self) -> DatasetsClient:
+        from dockyard.client.data import DatasetsClient
+
+        cache = self.settings.home / "cache" / "blobs"
+        return DatasetsClient(self.transport, self.blobs, cache)
+
+    @cached_property
+    def pipelines(self) -> PipelinesClient:
+        from dockyard.client.pipelines import PipelinesClient
+
+        return PipelinesClient(self.transport)
+
+    @cached_property
+    def schedules(self) -> SchedulesClient:
+        from dockyard.client.schedules import SchedulesClient
+
+        return SchedulesClient(self.transport)
+
+    @cached_property
+    def models(self) -> ModelsClient:
+        from dockyard.client.models import ModelsClient
+
+        cache = self.settings.home / "cache" / "models"
+        return ModelsClient(self.transport, self.blobs, self.runs, cache)
 
     @property
     def is_remote(self) -> bool:

@@ -6,12 +6,20 @@ is shipped with cloudpickle, so lambdas, closures and functions of ``__main__`` 
 module run. The executor counts CPUs, GPUs and memory: work waits, first come first served,
 until what it asks for is free. Work running past its timeout has its worker killed; a
 worker that dies fails only its own work; both are replaced on the next task.
+
+Starting a worker (an interpreter, then the imports its work needs) takes most of a
+second. An executor made with ``keep_warm=True`` (``dy.run`` makes its pool so) leaves as
+many fresh workers behind as it used when it closes: started, with ``preload`` imported,
+never given any work. The next executor of the same process with the same ``preload``
+takes them instead of starting its own. They hold no user code (work never ran in them),
+so nothing of one pipeline run leaks into the next; they exit with the process.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib
 import json
 import os
 import pickle
@@ -24,7 +32,7 @@ import time
 import traceback
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -66,14 +74,21 @@ class RemoteTraceback(Exception):
 
 _WORKER_CODE = (
     "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
-    "from dockyard.compute.pool import _worker_main; _worker_main(int(sys.argv[2]))"
+    "from dockyard.compute.pool import _worker_main; "
+    "_worker_main(int(sys.argv[2]), json.loads(sys.argv[3]))"
 )
 
 
-def _worker_main(fd: int) -> None:
-    """A worker's loop: take work, run it, send back its result or exception, repeat."""
+def _worker_main(fd: int, preload: Sequence[str] = ()) -> None:
+    """A worker's loop: take work, run it, send back its result or exception, repeat.
+
+    ``preload``: modules imported before the first work arrives (a module that fails to
+    import here fails the work that needs it, later, with its own error)."""
     os.set_inheritable(fd, False)
     conn = Connection(fd)
+    for module in preload:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
     while True:
         try:
             message = conn.recv_bytes()
@@ -189,6 +204,9 @@ class ProcessExecutor:
     and ``memory`` (defaults: every CPU, no GPU, all of the RAM).
 
     ``kill_grace`` is how long a worker past its timeout gets between SIGTERM and SIGKILL.
+    ``preload``: modules each worker imports as it starts (before its first work);
+    ``keep_warm``: take fresh workers another executor of this process left, and leave
+    some behind at :meth:`close` (see the module's docstring).
     """
 
     name = "process"
@@ -201,6 +219,8 @@ class ProcessExecutor:
         gpus: float = 0.0,
         memory: int | str | None = None,
         kill_grace: float | str = 1.0,
+        preload: Sequence[str] = (),
+        keep_warm: bool = False,
     ) -> None:
         self.max_workers = max_workers or os.cpu_count() or 1
         if self.max_workers < 1:
@@ -211,6 +231,9 @@ class ProcessExecutor:
             "memory": float(parse_memory(memory) or psutil.virtual_memory().total),
         }
         self.kill_grace = parse_duration(kill_grace) or 1.0
+        self.preload = tuple(preload)
+        self.keep_warm = keep_warm
+        self._started = 0  # workers this executor ran work on (at most max_workers at once)
         self._used = dict.fromkeys(self.capacity, 0.0)
         self._cond = threading.Condition()
         self._queue: deque[_Task] = deque()
@@ -268,6 +291,8 @@ class ProcessExecutor:
         _LIVE.discard(self)
         # Only signals here: each slot's thread sees its worker end and closes its pipe.
         _kill([slot.worker.process for slot in slots if slot.worker is not None], grace=0.2)
+        if self.keep_warm:
+            _WARM.refill(self.preload, min(self._started, self.max_workers))
         current = threading.current_thread()
         for slot in slots:
             if slot.thread is not None and slot.thread is not current:
@@ -331,7 +356,9 @@ class ProcessExecutor:
     def _run(self, slot: _Slot, task: _Task) -> None:
         worker = slot.worker
         if worker is None or not worker.alive:
-            worker = slot.worker = self._start_worker()
+            taken = _WARM.take(self.preload) if self.keep_warm else None
+            worker = slot.worker = taken or _start_worker(self.preload)
+            self._started += 1
             if self._closed:  # close() came while it started and did not see it
                 _kill([worker.process], grace=0.2)
         try:
@@ -389,28 +416,79 @@ class ProcessExecutor:
         else:
             settle(task.future, exc=_load_exception(task.label, body))
 
-    def _start_worker(self) -> _Worker:
-        # A fresh interpreter, not multiprocessing's spawn or fork server: those run the
-        # caller's __main__ script again in the worker, and a pipeline script without an
-        # ``if __name__ == "__main__"`` guard would start itself over in every worker.
-        ours, theirs = socket.socketpair()
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-c", _WORKER_CODE, json.dumps(sys.path), str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C reaches only the caller; a kill takes
-                # the work's own child processes too
-            )
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        pidfd: int | None = None
-        with contextlib.suppress(AttributeError, OSError):
-            pidfd = os.pidfd_open(process.pid)
-        return _Worker(process, Connection(ours.detach()), pidfd)
+
+def _start_worker(preload: tuple[str, ...]) -> _Worker:
+    """A fresh interpreter running :func:`_worker_main`, importing ``preload`` first.
+
+    Not multiprocessing's spawn or fork server: those run the caller's __main__ script
+    again in the worker, and a pipeline script without an ``if __name__ == "__main__"``
+    guard would start itself over in every worker.
+    """
+    ours, theirs = socket.socketpair()
+    try:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _WORKER_CODE,
+                json.dumps(sys.path),
+                str(theirs.fileno()),
+                json.dumps(list(preload)),
+            ],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches only the caller; a kill takes
+            # the work's own child processes too
+        )
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+    pidfd: int | None = None
+    with contextlib.suppress(AttributeError, OSError):
+        pidfd = os.pidfd_open(process.pid)
+    return _Worker(process, Connection(ours.detach()), pidfd)
+
+
+class _WarmWorkers:
+    """Fresh workers (started, ``preload`` imported, never given work) waiting for the
+    next executor of this process that asks for the same ``preload``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[tuple[str, ...], list[_Worker]] = {}
+        self._closed = False
+
+    def take(self, preload: tuple[str, ...]) -> _Worker | None:
+        with self._lock:
+            waiting = self._waiting.get(preload, [])
+            while waiting:
+                worker = waiting.pop()
+                if worker.alive:
+                    return worker
+                worker.close()
+        return None
+
+    def refill(self, preload: tuple[str, ...], count: int) -> None:
+        """Start workers until ``count`` wait for ``preload``."""
+        with self._lock:
+            if self._closed:
+                return
+            waiting = self._waiting.setdefault(preload, [])
+            waiting[:] = [w for w in waiting if w.alive]
+            for _ in range(count - len(waiting)):
+                waiting.append(_start_worker(preload))
+
+    def close(self) -> None:
+        """Stop the waiting workers, and keep none from now on (the process is ending)."""
+        with self._lock:
+            self._closed = True
+            workers = [w for waiting in self._waiting.values() for w in waiting]
+            self._waiting.clear()
+        _kill([w.process for w in workers], grace=0.2)
+        for worker in workers:
+            worker.close()
 
 
 def _kill(processes: list[subprocess.Popen[bytes]], *, grace: float) -> None:
@@ -488,11 +566,14 @@ def settle(future: Future[Any], *, result: Any = None, exc: BaseException | None
 
 
 # Workers leave when their pipe closes, so they end with the caller; closing at exit also
-# stops work that is still running.
+# stops work that is still running. Both are per process by nature: the executors still
+# open, and the warm workers kept between executors (which must end with the process).
 _LIVE: weakref.WeakSet[ProcessExecutor] = weakref.WeakSet()
+_WARM = _WarmWorkers()
 
 
 @atexit.register
 def _close_all() -> None:
+    _WARM.close()
     for executor in list(_LIVE):
         executor.close()

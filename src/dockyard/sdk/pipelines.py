@@ -20,12 +20,18 @@ from dockyard.pipelines.values import ValueRef
 from dockyard.sdk.orchestrator import Orchestrator
 from dockyard.sdk.runs import _ACTIVE
 
+# What a process-pool worker imports as it starts, and whether the pool keeps fresh
+# workers for the next ``dy.run`` of this process (see dockyard.compute.pool).
+_PROCESS_OPTIONS: dict[str, Any] = {"preload": ("dockyard.sdk.step_worker",), "keep_warm": True}
+
 
 def open_executor(spec: str | Executor | None) -> tuple[Executor, str, bool]:
     """The executor for ``spec``, its name, and whether the caller must close it."""
     if spec is not None and not isinstance(spec, str):
         return spec, getattr(spec, "name", type(spec).__name__), False
-    return open_named(spec or "process"), spec or "process", True
+    name = spec or "process"
+    options = _PROCESS_OPTIONS if name == "process" else {}
+    return open_named(name, **options), name, True
 
 
 class PipelineResult:

@@ -7,7 +7,7 @@ import contextvars
 import io
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -15,16 +15,9 @@ from typing import Any, Protocol
 from dockyard.client.client import Client, connect
 from dockyard.core.errors import InvalidInput, Unavailable
 from dockyard.sdk.batcher import MetricBatcher
-from dockyard.sdk.capture import (
-    Capture,
-    OutputCapture,
-    OutputShipper,
-    SystemSampler,
-    environment,
-    environment_files,
-    git_state,
-)
+from dockyard.sdk.capture import Capture, OutputCapture, OutputShipper, SystemSampler
 from dockyard.sdk.projects import ensure_project
+from dockyard.sdk.run_capture import BackgroundCapture
 from dockyard.sdk.spool import Spool
 from dockyard.tracking.schemas import Run, RunStatus
 
@@ -59,9 +52,12 @@ class ActiveRun:
         owns_client: bool,
         capture: Capture = Capture.off(),
         lazy: bool = False,
+        user_tags: Iterable[str] = (),
     ) -> None:
         """``lazy``: start the metric sender (and its heartbeats) only when a metric is
-        logged; for runs someone else keeps alive, such as a pipeline's step runs."""
+        logged; for runs someone else keeps alive, such as a pipeline's step runs.
+        ``user_tags``: keys the caller set, which the git and environment capture (run in
+        the background, finished by :meth:`end`) leaves alone."""
         self.client = client
         self.id = run.id
         self.project = run.project
@@ -82,6 +78,19 @@ class ActiveRun:
             if capture.system_metrics
             else None
         )
+        # Started last: its thread keeps the interpreter busy while the others start.
+        self._background = (
+            BackgroundCapture(
+                capture,
+                Path.cwd(),
+                self._set_captured_tags,
+                self._upload_file,
+                claimed=user_tags,
+                what=f"run {run.id}",
+            )
+            if capture.git or capture.environment
+            else None
+        )
         atexit.register(self.end)  # a script that never ends its run still flushes at exit
 
     def _start_sender(self) -> MetricBatcher:
@@ -91,6 +100,12 @@ class ActiveRun:
 
     def _upload_output(self, log: bytes) -> None:
         self.client.runs.upload_artifact(self.id, OUTPUT_LOG, io.BytesIO(log))
+
+    def _upload_file(self, path: str, content: bytes) -> None:
+        self.client.runs.upload_artifact(self.id, path, io.BytesIO(content))
+
+    def _set_captured_tags(self, tags: Mapping[str, str]) -> None:
+        self.client.runs.set_tags(self.id, tags)
 
     @property
     def _batcher(self) -> MetricBatcher:
@@ -116,6 +131,8 @@ class ActiveRun:
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
         """Set tags (a key set again takes the new value)."""
+        if self._background is not None:
+            self._background.claim(tags)
         self.client.runs.set_tags(self.id, tags)
 
     def log_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> None:
@@ -139,6 +156,8 @@ class ActiveRun:
             return
         self._ended = True
         atexit.unregister(self.end)
+        if self._background is not None:
+            self._background.finish()
         if self._shipper is not None:
             self._shipper.stop()
         if self._sampler is not None:
@@ -160,6 +179,8 @@ class ActiveRun:
         self._ended = True
         atexit.unregister(self.end)
         try:
+            if self._background is not None:
+                self._background.finish()
             if self._sampler is not None:
                 self._sampler.stop()
             if self._shipper is not None:
@@ -230,7 +251,9 @@ def start_run(
     itself) runs whose process died are marked failed. ``capture`` chooses what is recorded
     automatically: the git commit, branch, remote and uncommitted diff; the environment
     (Python, packages, OS, CPU, memory, GPUs, command line); the run's printed output;
-    system metrics (default: all of them).
+    system metrics (default: all of them). The
+    git and environment capture runs on a background thread and is stored by the time the
+    run ends (only a process killed outright before then loses it).
     """
     wanted = capture if capture is not None else Capture()
     owns = client is None
@@ -241,34 +264,21 @@ def start_run(
         Spool(active_client.settings.home / "spool").deliver(active_client.runs.log_batch)
         if not active_client.is_remote:  # a server reaps by itself (reaping is admin there)
             active_client.runs.reap()
-        auto_tags: dict[str, str] = {}
-        files: dict[str, bytes] = {}
-        if wanted.git:
-            state = git_state(Path.cwd())
-            if state is not None:
-                auto_tags.update(state[0])
-                if state[1]:
-                    files["dockyard/git.diff"] = state[1].encode()
-        if wanted.environment:
-            env_tags, record = environment()
-            auto_tags.update(env_tags)
-            files.update(environment_files(record))
         run = active_client.runs.create(
             project,
             experiment=experiment,
             name=name,
             parent_id=parent,
             params=params,
-            tags={**auto_tags, **(tags or {})},
+            tags=tags,
             note=note,
         )
-        for path, content in files.items():
-            active_client.runs.upload_artifact(run.id, path, io.BytesIO(content))
     except BaseException:
         if owns:
             active_client.close()
         raise
-    return ActiveRun(active_client, run, owns_client=owns, capture=wanted)
+    # The git and environment capture finishes in the background (see sdk/run_capture.py).
+    return ActiveRun(active_client, run, owns_client=owns, capture=wanted, user_tags=tags or ())
 
 
 def active_run() -> ActiveRun:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from dockyard._version import __version__
+from dockyard.catalog import SERVICE_CLASSES
 from dockyard.core.config import Settings
 from dockyard.core.operations import operations_of
 from dockyard.core.tokens import TokenGrant, parse_token_grants
@@ -17,7 +18,7 @@ from dockyard.server.docs import install_api_docs
 from dockyard.server.errors import install_error_handlers
 from dockyard.server.routes import add_operation
 from dockyard.server.ui import install_ui
-from dockyard.services import SERVICE_CLASSES, Services
+from dockyard.services import Services
 
 API_PREFIX = "/api/v1"
 Background = Callable[[Services], Callable[[], None]]

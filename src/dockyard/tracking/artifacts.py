@@ -17,7 +17,6 @@ from dockyard.core.principal import Principal
 from dockyard.store import blobrefs
 from dockyard.store.db import Database
 from dockyard.store.tables import ArtifactRow, utcnow
-from dockyard.tracking.preview import preview_table, table_format
 from dockyard.tracking.runs import find_run
 from dockyard.tracking.schemas import Artifact, TablePreview, TableQuery
 
@@ -129,6 +128,9 @@ class ArtifactService:
         """The first rows of a table artifact (.parquet, .csv, .tsv, optionally gzipped .csv
         and .tsv) with its columns' types, reading only those rows; a file that is not a
         table, or a corrupt one, is a 400 saying what is wrong."""
+        # preview loads pyarrow (~0.2 s): imported on the first preview, not with the service
+        from dockyard.tracking.preview import preview_table, table_format
+
         digest = self.db.query(lambda s: _locate(s, run_id, query.path).digest)
         table_format(query.path)  # not a table: say so before opening it
         with self.blobs.open_seekable(digest) as stream:  # Parquet reads its footer first

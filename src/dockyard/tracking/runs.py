@@ -28,7 +28,7 @@ from dockyard.store.tables import (
 )
 from dockyard.tracking.experiments import get_or_create_experiment
 from dockyard.tracking.keys import run_keys
-from dockyard.tracking.query import parse_order_by, parse_query
+from dockyard.tracking.query_ast import Expr, OrderBy
 from dockyard.tracking.schemas import (
     FINAL_STATUSES,
     MetricSummary,
@@ -356,8 +356,15 @@ class RunService:
     @operation("POST", "/runs/search", role=Role.READ)
     def search(self, principal: Principal, body: RunSearch) -> RunPage:
         """Runs matching a query, in the requested order, a page at a time."""
-        where = parse_query(body.query)
-        order_by = parse_order_by(body.order_by)
+        where: Expr | None = None
+        order_by: list[OrderBy] = []
+        if body.query.strip() or body.order_by.strip():
+            # The parser loads lark: imported by the first search with a query or an order
+            # (start-up time: a plain listing never needs it).
+            from dockyard.tracking.query import parse_order_by, parse_query
+
+            where = parse_query(body.query)
+            order_by = parse_order_by(body.order_by)
         start = (
             Position.from_cursor(body.cursor) if body.offset is None else Position(0, body.offset)
         )

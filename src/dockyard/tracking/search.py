@@ -34,7 +34,7 @@ from dockyard.store.tables import (
     RunRow,
     TagRow,
 )
-from dockyard.tracking.query import (
+from dockyard.tracking.query_ast import (
     And,
     Compare,
     Expr,
