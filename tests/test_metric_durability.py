@@ -42,6 +42,12 @@ for line in sys.stdin:
             run.log_metrics({"a": float(step), "b": -float(step)}, step=step)
             step += 1
         print(step, flush=True)
+    elif command == "flush":
+        try:
+            run.flush()
+        except dy.Unavailable:
+            pass  # the server is away: what was logged is spooled nonetheless
+        print("flushed", flush=True)
     elif command == "end":
         run.end()
         print("ended", flush=True)
@@ -196,6 +202,24 @@ def test_a_run_ending_while_the_server_is_dead_is_delivered_by_the_next(
         for key in ("a", "b"):
             assert _stored_steps(client, run_id, key) == list(range(65_000))
     assert Spool(tmp_path / "client" / "spool").pending() == []
+
+
+def test_points_flushed_while_the_server_is_dead_survive_a_killed_logger(
+    own_server: Server, tmp_path: Path
+) -> None:
+    server = own_server
+    proc, lines, run_id = _logger(server, tmp_path / "client")
+    assert _tell(proc, lines, "log 25000") == "25000"
+    server.kill()
+    assert _tell(proc, lines, "log 35000") == "60000"
+    assert _tell(proc, lines, "flush") == "flushed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=DEADLINE)
+    server.start()
+    with connect(url=server.url, home=tmp_path / "client") as client:
+        assert dy.deliver_spool(client) >= 1
+        for key in ("a", "b"):
+            assert _stored_steps(client, run_id, key) == list(range(60_000))
 
 
 WRITE_THROUGH = """
