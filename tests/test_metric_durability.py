@@ -15,7 +15,9 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -23,6 +25,7 @@ import pytest
 
 import dockyard as dy
 from dockyard.client.client import Client, connect
+from dockyard.core.config import Settings
 from dockyard.sdk.spool import Spool
 from dockyard.tracking.schemas import MetricBatch, MetricSeries
 
@@ -160,6 +163,10 @@ def _tell(proc: subprocess.Popen[str], lines: Lines, command: str) -> str:
     return lines.next()
 
 
+def _client_spool(server: Server, tmp_path: Path) -> Spool:
+    return Spool.of(Settings(home=tmp_path / "client", db="", blobs="", url=server.url))
+
+
 def _stored_steps(client: Client, run_id: str, key: str) -> list[int]:
     return client.runs.history(run_id, key).steps
 
@@ -181,7 +188,7 @@ def test_a_server_killed_mid_run_loses_no_point(own_server: Server, tmp_path: Pa
         for key in ("a", "b"):
             assert _stored_steps(reader, run_id, key) == list(range(100_000))  # no loss, no dup
             assert run.metrics[key].count == 100_000
-    assert Spool(tmp_path / "client" / "spool").pending() == []
+    assert _client_spool(server, tmp_path).pending() == []
 
 
 def test_a_run_ending_while_the_server_is_dead_is_delivered_by_the_next(
@@ -195,13 +202,13 @@ def test_a_run_ending_while_the_server_is_dead_is_delivered_by_the_next(
     assert _tell(proc, lines, "end") == "ended"  # the server is still dead: points stay spooled
     assert proc.wait(timeout=DEADLINE) == 0
     assert proc.stderr is not None and "stay in the local spool" in proc.stderr.read()
-    assert Spool(tmp_path / "client" / "spool").pending()
+    assert _client_spool(server, tmp_path).pending()
     server.start()
     with connect(url=server.url, home=tmp_path / "client") as client:
         dy.start_run("p", client=client, capture=dy.Capture.off()).end()  # delivers the spool
         for key in ("a", "b"):
             assert _stored_steps(client, run_id, key) == list(range(65_000))
-    assert Spool(tmp_path / "client" / "spool").pending() == []
+    assert _client_spool(server, tmp_path).pending() == []
 
 
 def test_points_flushed_while_the_server_is_dead_survive_a_killed_logger(
@@ -278,7 +285,7 @@ def _series(steps: list[int]) -> dict[str, MetricSeries]:
 def test_refused_and_unreadable_spool_files_are_quarantined(client: Client) -> None:
     client.projects.create("p")
     run = client.runs.create("p")
-    spool = Spool(client.settings.home / "spool")
+    spool = Spool.of(client.settings)
 
     def spooled(run_id: str, steps: list[int], batch_id: str) -> Path:
         batch = MetricBatch.model_construct(batch_id=batch_id, series=_series(steps))
@@ -329,5 +336,21 @@ def test_a_refused_batch_does_not_block_the_run_s_later_points(client: Client) -
     stored = client.runs.get(run.id)
     assert stored.status == "finished"
     assert client.runs.history(run.id, "x").steps == [1, 2, 3, 4]
-    quarantined = list((client.settings.home / "spool" / "quarantine").iterdir())
+    quarantined = list((Spool.of(client.settings).folder / "quarantine").iterdir())
     assert len(quarantined) == 1 and quarantined[0].name.startswith(run.id)
+
+
+def test_a_home_keeps_one_spool_per_target(tmp_path: Path) -> None:
+    with connect(home=tmp_path) as local:
+        local.projects.create("p")
+        remote = Settings(home=tmp_path, db="", blobs="", url="http://127.0.0.1:9/")
+        elsewhere = Spool.of(remote)
+        assert elsewhere.folder != Spool.of(local.settings).folder
+        batch = MetricBatch.model_construct(batch_id="b", series=_series([1]))
+        path = elsewhere.write("r" + "0" * 31, batch)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # nothing is sent to the wrong place, or quarantined
+            assert dy.deliver_spool(local) == 0
+            dy.start_run("p", client=local, capture=dy.Capture.off()).end()
+        assert elsewhere.pending() == [path]
+        assert Spool.of(replace(remote, url="http://127.0.0.1:9")).pending() == [path]

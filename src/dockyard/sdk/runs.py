@@ -90,7 +90,7 @@ class ActiveRun:
         atexit.register(self.end)  # a script that never ends its run still flushes at exit
 
     def _start_sender(self) -> MetricBatcher:
-        spool = Spool(self.client.settings.home / "spool")
+        spool = Spool.of(self.client.settings)
         self._sender = MetricBatcher(self.client.runs, self.id, spool, self._flush_interval)
         return self._sender
 
@@ -250,7 +250,7 @@ def start_run(
     try:
         parent = _ACTIVE.get()[-1].id if nested and _ACTIVE.get() else None
         ensure_project(active_client, project)
-        Spool(active_client.settings.home / "spool").deliver(active_client.runs.log_batch)
+        Spool.of(active_client.settings).deliver(active_client.runs.log_batch)
         active_client.runs.reap()
         auto_tags: dict[str, str] = {}
         files: dict[str, bytes] = {}
@@ -327,7 +327,7 @@ def deliver_spool(client: Client | None = None) -> int:
     """Send metric batches a crashed or disconnected process left behind; return the count."""
     target = client if client is not None else connect()
     try:
-        return Spool(target.settings.home / "spool").deliver(target.runs.log_batch)
+        return Spool.of(target.settings).deliver(target.runs.log_batch)
     finally:
         if client is None:
             target.close()

@@ -1,20 +1,23 @@
 """A durable local spool of metric batches: written before sending, removed once stored.
 
-A batch survives a lost server or a killed process as a file under ``$DOCKYARD_HOME/spool``;
-it is sent again at exit or on the next start, and its ``batch_id`` makes the resend
-idempotent. A file the server refuses (a 4xx: bad values, a deleted run) or that cannot be
-read is moved to ``spool/quarantine`` with a warning naming it, so that it never blocks the
-other files.
+A batch survives a lost server or a killed process as a file under
+``$DOCKYARD_HOME/spool/<target>``, one folder per server URL or database, so that a batch is
+only ever sent where its run lives; it is sent again at exit or on the next start, and its
+``batch_id`` makes the resend idempotent. A file the server refuses (a 4xx: bad values, a
+deleted run) or that cannot be read is moved to the spool's ``quarantine`` folder with a
+warning naming it, so that it never blocks the other files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from dockyard.core.config import Settings
 from dockyard.core.errors import (
     Conflict,
     Forbidden,
@@ -41,6 +44,12 @@ class Spool:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+
+    @classmethod
+    def of(cls, settings: Settings) -> Spool:
+        """The spool of ``settings``' home for its target (the server, else the database)."""
+        target = (settings.url or settings.db).rstrip("/")
+        return cls(settings.home / "spool" / hashlib.sha256(target.encode()).hexdigest()[:16])
 
     def write(self, run_id: str, batch: MetricBatch) -> Path:
         """Persist a batch (atomically, fsynced) before it is sent."""
