@@ -217,8 +217,8 @@ class MetricBatcher:
             try:
                 self._send_queue()
                 if time.monotonic() - self._last_beat > HEARTBEAT_SECONDS:
+                    self._last_beat = time.monotonic()  # a failed beat waits for the next
                     self._runs.heartbeat(self._run_id)
-                    self._last_beat = time.monotonic()
                 self.error = None
             except RETRY_LATER as exc:  # the server is away: the spool keeps the points
                 self.error = exc
