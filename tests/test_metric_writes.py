@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
+import numpy as np
 import pytest
 
+import dockyard as dy
 from dockyard.client.client import Client, connect_with
 from dockyard.core.config import Settings
+from dockyard.core.errors import InvalidInput
 from dockyard.sdk import capture
+from dockyard.server.runner import RunningServer
 from dockyard.tracking import metrics
 from dockyard.tracking.schemas import MetricBatch, MetricSeries
 
@@ -104,3 +109,77 @@ def test_the_package_list_is_read_once_per_process(
     assert any(p.startswith("pydantic==") for p in second["packages"])
     assert second["cwd"] == str(tmp_path) != first["cwd"]
     assert first_tags["dockyard.python"].startswith("3.")
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    ("steps", "stamps", "named"),
+    [
+        ([0, 2**63], [0, 0], "step 9223372036854775808"),
+        ([INT64_MIN - 1], [0], "step -9223372036854775809"),
+        ([1], [10**30], "timestamp 1000000000000000000000000000000"),
+        ([1], [INT64_MIN - 1], "timestamp -9223372036854775809"),
+    ],
+)
+def test_steps_and_timestamps_outside_int64_are_refused(
+    client: Client, steps: list[int], stamps: list[int], named: str
+) -> None:
+    client.projects.create("p")
+    run = client.runs.create("p")
+    bad = _batch(steps, stamps, [1.0] * len(steps)).model_copy(update={"batch_id": "b"})
+    with pytest.raises(InvalidInput, match=f"metric 'x': {named} is outside the 64-bit"):
+        client.runs.log_batch(run.id, bad)
+    assert client.runs.get(run.id).metrics == {}
+    # nothing of the refused batch was kept, not even its id: the same id with good values
+    good = _batch([1], [1], [1.0]).model_copy(update={"batch_id": "b"})
+    assert client.runs.log_batch(run.id, good).points == 1
+
+
+def test_the_int64_extremes_are_stored_and_read_back(client: Client) -> None:
+    client.projects.create("p")
+    run = client.runs.create("p")
+    steps = [INT64_MIN, -1, 0, 1, INT64_MAX]
+    stamps = [INT64_MAX, 0, INT64_MIN, 5, INT64_MIN]
+    assert client.runs.log_batch(run.id, _batch(steps, stamps, [1.0, 2.0, 3.0, 4.0, 5.0])).points
+    summary = client.runs.get(run.id).metrics["x"]
+    assert (summary.step, summary.timestamp, summary.last) == (INT64_MAX, INT64_MIN, 5.0)
+    history = client.runs.history(run.id, "x")
+    assert (history.steps, history.timestamps) == (steps, stamps)
+    downsampled = client.runs.history(run.id, "x", max_points=3)
+    assert downsampled.downsampled and set(downsampled.steps) <= set(steps)
+
+
+def test_raw_json_with_huge_or_fractional_steps_gets_a_4xx(server: RunningServer) -> None:
+    with connect_with(Settings(home=Path(), db="", blobs="", url=server.url)) as client:
+        client.projects.create("p")
+        run = client.runs.create("p")
+    url = f"{server.url}/api/v1/runs/{run.id}/metrics"
+    for steps in ("[100000000000000000000000000000]", "[-9223372036854775809]", "[1.5]"):
+        body = f'{{"series": {{"x": {{"steps": {steps}, "timestamps": [0], "values": [1]}}}}}}'
+        response = httpx.post(url, content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "invalid_input"
+
+
+def test_the_sdk_checks_steps_and_timestamps_at_the_call(client: Client) -> None:
+    client.projects.create("p")
+    with dy.start_run("p", client=client, capture=dy.Capture.off()) as run:
+        for bad in (2**63, INT64_MIN - 1):
+            with pytest.raises(InvalidInput, match="outside the 64-bit integer range"):
+                run.log_metrics({"x": 1.0}, step=bad)
+            with pytest.raises(InvalidInput, match=r"timestamp_ms .* outside the 64-bit"):
+                run.log_metrics({"x": 1.0}, step=1, timestamp_ms=bad)
+        for wrong in (1.5, 2.0, True, "3", None):
+            with pytest.raises(InvalidInput, match="step must be an integer"):
+                run.log_metrics({"x": 1.0}, step=wrong)  # type: ignore[arg-type]
+        with pytest.raises(InvalidInput, match="timestamp_ms must be an integer"):
+            run.log_metrics({"x": 1.0}, step=1, timestamp_ms=1.5)  # type: ignore[arg-type]
+        run.log_metrics({"x": 1.0}, step=np.int64(7), timestamp_ms=np.int32(9))  # type: ignore[arg-type]
+        run.log_metrics({"x": 2.0}, step=INT64_MAX, timestamp_ms=INT64_MIN)
+    stored = client.runs.get(run.id)
+    assert stored.status == "finished"
+    history = client.runs.history(run.id, "x")
+    assert (history.steps, history.timestamps) == ([7, INT64_MAX], [9, INT64_MIN])
+    assert all(type(s) is int for s in history.steps)

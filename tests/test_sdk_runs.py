@@ -251,13 +251,13 @@ def test_a_resent_spool_does_not_duplicate(tmp_path: Path) -> None:
             run.log_metrics({"x": 1.0}, step=0)
             batch = run._batcher._take()
             assert batch is not None
-            spool = Spool(tmp_path / "spool")
+            spool = Spool.of(client.settings)
             spool.write(run.id, batch)
             assert dy.deliver_spool(client) == 1
             spool.write(run.id, batch)  # as if the process died before removing the file
             assert dy.deliver_spool(client) == 1
         assert client.runs.history(run.id, "x").values == [1.0]
-        assert list(spool.pending()) == []
+        assert spool.pending() == []
 
 
 CRASHING = """
@@ -364,9 +364,10 @@ def test_an_unreachable_server_at_the_end_leaves_the_points_spooled(
     running.stop()
     with pytest.warns(UserWarning, match="stay in the local spool"):
         run.end()
-    assert len(list(Spool(tmp_path / "client" / "spool").pending())) == 1
+    spool = Spool.of(remote.settings)
+    assert len(spool.pending()) == 1
     remote.close()
     with connect_with(services.settings) as local:
         assert dy.deliver_spool(local) == 0  # another home: its spool is elsewhere
-        assert Spool(tmp_path / "client" / "spool").deliver(local.runs.log_batch) == 1
+        assert spool.deliver(local.runs.log_batch) == 1  # by hand, to another target
         assert local.runs.get(run.id).metrics["loss"].count == 1

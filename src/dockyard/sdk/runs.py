@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextvars
 import io
+import os
 import time
 import warnings
 from collections.abc import Iterable, Mapping
@@ -14,7 +15,7 @@ from typing import Any, Protocol
 
 from dockyard.client.client import Client, connect
 from dockyard.core.errors import InvalidInput, Unavailable
-from dockyard.sdk.batcher import MetricBatcher
+from dockyard.sdk.batcher import FLUSH_SECONDS, MetricBatcher, checked_flush_interval
 from dockyard.sdk.capture import Capture, OutputCapture, OutputShipper, SystemSampler
 from dockyard.sdk.projects import ensure_project
 from dockyard.sdk.run_capture import BackgroundCapture
@@ -22,6 +23,7 @@ from dockyard.sdk.spool import Spool
 from dockyard.tracking.schemas import Run, RunStatus
 
 OUTPUT_LOG = "dockyard/output.log"  # the artifact holding a run's printed output
+FLUSH_INTERVAL_ENV = "DOCKYARD_FLUSH_INTERVAL"
 _ACTIVE: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
     "dockyard_active_runs", default=()
 )
@@ -53,16 +55,19 @@ class ActiveRun:
         capture: Capture = Capture.off(),
         lazy: bool = False,
         user_tags: Iterable[str] = (),
+        flush_interval: float = FLUSH_SECONDS,
     ) -> None:
         """``lazy``: start the metric sender (and its heartbeats) only when a metric is
         logged; for runs someone else keeps alive, such as a pipeline's step runs.
         ``user_tags``: keys the caller set, which the git and environment capture (run in
-        the background, finished by :meth:`end`) leaves alone."""
+        the background, finished by :meth:`end`) leaves alone. ``flush_interval``: see
+        :func:`start_run`."""
         self.client = client
         self.id = run.id
         self.project = run.project
         self.experiment = run.experiment
         self._owns_client = owns_client
+        self._flush_interval = checked_flush_interval(flush_interval)
         self._sender: MetricBatcher | None = None if lazy else self._start_sender()
         self._ended = False
         self._output = OutputCapture() if capture.output else None
@@ -94,8 +99,8 @@ class ActiveRun:
         atexit.register(self.end)  # a script that never ends its run still flushes at exit
 
     def _start_sender(self) -> MetricBatcher:
-        spool = Spool(self.client.settings.home / "spool")
-        self._sender = MetricBatcher(self.client.runs, self.id, spool)
+        spool = Spool.of(self.client.settings)
+        self._sender = MetricBatcher(self.client.runs, self.id, spool, self._flush_interval)
         return self._sender
 
     def _upload_output(self, log: bytes) -> None:
@@ -242,6 +247,7 @@ def start_run(
     nested: bool = False,
     capture: Capture | None = None,
     client: Client | None = None,
+    flush_interval: float | None = None,
 ) -> ActiveRun:
     """Start recording a run; ``with dy.start_run("fraud") as run: run.log_metrics(...)``.
 
@@ -254,14 +260,21 @@ def start_run(
     system metrics (default: all of them). The
     git and environment capture runs on a background thread and is stored by the time the
     run ends (only a process killed outright before then loses it).
+
+    Metrics are written to a local spool every ``flush_interval`` seconds (default: the
+    ``DOCKYARD_FLUSH_INTERVAL`` environment variable, else 1) or 20k points, then sent; a
+    killed process loses at most the points of the last interval. ``flush_interval=0``
+    writes every ``log_metrics`` call to the spool (fsynced) before it returns: nothing
+    logged is lost, at the cost of a disk write per call.
     """
+    interval = _flush_interval(flush_interval)
     wanted = capture if capture is not None else Capture()
     owns = client is None
     active_client = client if client is not None else connect()
     try:
         parent = _ACTIVE.get()[-1].id if nested and _ACTIVE.get() else None
         ensure_project(active_client, project)
-        Spool(active_client.settings.home / "spool").deliver(active_client.runs.log_batch)
+        Spool.of(active_client.settings).deliver(active_client.runs.log_batch)
         if not active_client.is_remote:  # a server reaps by itself (reaping is admin there)
             active_client.runs.reap()
         run = active_client.runs.create(
@@ -278,7 +291,27 @@ def start_run(
             active_client.close()
         raise
     # The git and environment capture finishes in the background (see sdk/run_capture.py).
-    return ActiveRun(active_client, run, owns_client=owns, capture=wanted, user_tags=tags or ())
+    return ActiveRun(
+        active_client,
+        run,
+        owns_client=owns,
+        capture=wanted,
+        user_tags=tags or (),
+        flush_interval=interval,
+    )
+
+
+def _flush_interval(explicit: float | None) -> float:
+    """The explicit argument, else ``DOCKYARD_FLUSH_INTERVAL``, else the default."""
+    if explicit is not None:
+        return checked_flush_interval(explicit)
+    text = os.environ.get(FLUSH_INTERVAL_ENV, "").strip()
+    if not text:
+        return FLUSH_SECONDS
+    try:
+        return checked_flush_interval(text)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{FLUSH_INTERVAL_ENV}={text!r}: {exc}") from None
 
 
 def active_run() -> ActiveRun:
@@ -313,7 +346,7 @@ def deliver_spool(client: Client | None = None) -> int:
     """Send metric batches a crashed or disconnected process left behind; return the count."""
     target = client if client is not None else connect()
     try:
-        return Spool(target.settings.home / "spool").deliver(target.runs.log_batch)
+        return Spool.of(target.settings).deliver(target.runs.log_batch)
     finally:
         if client is None:
             target.close()

