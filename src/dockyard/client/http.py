@@ -10,8 +10,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter
 
-from dockyard.core.errors import DockyardError, Unavailable, error_from_body
-from dockyard.core.operations import Operation
+from dockyard.core.errors import DockyardError, InvalidInput, Unavailable, error_from_body
+from dockyard.core.operations import REQUIRED, Operation
 from dockyard.core.principal import Principal
 
 API_PREFIX = "/api/v1"
@@ -119,6 +119,8 @@ class HttpTransport:
             params.update(arguments[op.query_model[0]].model_dump(mode="json", exclude_none=True))
         for name, _tp, default in op.query_params:
             value = arguments.get(name, default)
+            if value is REQUIRED:
+                raise InvalidInput(f"{op.key} needs the argument {name!r}")
             if value is not None:
                 params[name] = value
         kwargs: dict[str, Any] = {"params": params}

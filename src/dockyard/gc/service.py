@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from dockyard.blobs.store import BlobStore
 from dockyard.core.operations import operation
 from dockyard.core.principal import Principal
-from dockyard.core.schemas import Model
+from dockyard.core.schemas import Model, Seconds
 from dockyard.store import blobrefs
 from dockyard.store.db import Database
 from dockyard.store.tables import BlobRefRow, utcnow
@@ -21,8 +21,8 @@ _BATCH = 500
 
 class GcRequest(Model):
     dry_run: bool = False
-    grace_seconds: int = Field(
-        3600, ge=0, description="blobs and uploads younger than this are kept (uploads in flight)"
+    grace_seconds: Seconds = Field(
+        3600, description="blobs and uploads younger than this are kept (uploads in flight)"
     )
 
 

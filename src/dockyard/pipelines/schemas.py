@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from dockyard.core.schemas import Limit, Model, Name
+from dockyard.core.schemas import Count, Limit, Model, Name, Text
 from dockyard.pipelines.values import ValueRef
 
 StepStatus = Literal["pending", "running", "succeeded", "failed", "cached", "skipped", "cancelled"]
@@ -22,7 +22,7 @@ class ItemsRef(Model):
 
     kind: Literal["items"]  # no default: bodies are sent without unset fields
     digest: str
-    count: int
+    count: Count
 
 
 StepOutput = Annotated[ValueRef | ItemsRef, Field(discriminator="kind")]
@@ -30,20 +30,20 @@ StepOutput = Annotated[ValueRef | ItemsRef, Field(discriminator="kind")]
 
 class StepRecord(Model):
     node: str = Field(max_length=160)
-    position: int = 0
+    position: Count = 0
     kind: Literal["step", "map", "load"] = "step"
     step: str = Field(default="", max_length=128)
     status: StepStatus = "pending"
     run_id: str | None = None
     cache_key: str | None = None
     cached_from: str | None = Field(default=None, description="the run whose output was reused")
-    attempts: int = 0
+    attempts: Count = 0
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
-    duration_ms: int | None = None
+    duration_ms: Count | None = None
     output: StepOutput | None = None
-    error: str = ""
-    items_total: int = 0
+    error: Text = ""
+    items_total: Count = 0
     items_status: str = Field(
         default="",
         description="one character per item: . pending, r running, s done, c cached, F failed",
@@ -182,7 +182,7 @@ class ArtifactIn(Model):
 
     path: str = Field(min_length=1, max_length=1024)
     digest: str = Field(pattern=r"^[0-9a-f]{64}$")
-    size: int = Field(ge=0)
+    size: Count
 
 
 class StepFinish(Model):

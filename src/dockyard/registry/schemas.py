@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from dockyard.core.schemas import Limit, Model, Name
+from dockyard.core.schemas import Count, Limit, Model, Name
 from dockyard.registry.manifest import ModelManifest, Signature
 from dockyard.tracking.schemas import Run
 
@@ -130,7 +130,7 @@ class MetricGate(Model):
     dataset: str | None = Field(
         default=None, description="the evaluation run must have read a version of this dataset"
     )
-    min_dataset_version: int | None = Field(default=None, ge=1)
+    min_dataset_version: Count | None = Field(default=None, ge=1)
     not_worse_than_current: bool = False
 
     @model_validator(mode="after")
@@ -176,7 +176,7 @@ class PolicySet(Model):
 
 
 class AliasSet(Model):
-    version: int = Field(ge=1)
+    version: Count = Field(ge=1)
     reason: str = Field(default="", max_length=2000)
     force: bool = Field(default=False, description="override failed gates (needs a reason)")
 

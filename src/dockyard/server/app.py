@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
@@ -13,9 +14,10 @@ from dockyard.core.config import Settings
 from dockyard.core.operations import operations_of
 from dockyard.server.auth import make_authenticator
 from dockyard.server.errors import install_error_handlers
-from dockyard.server.routes import add_operation
+from dockyard.server.limits import DEFAULT_MAX_JSON_BODY, BodySizeLimit, streamed_routes
+from dockyard.server.routes import add_operation, error_schemas
 from dockyard.server.ui import install_ui
-from dockyard.services import SERVICE_CLASSES, Services
+from dockyard.services import SERVICE_CLASSES, Services, all_operations
 
 API_PREFIX = "/api/v1"
 Background = Callable[[Services], Callable[[], None]]
@@ -28,8 +30,12 @@ def create_app(
     services: Services | None = None,
     token: str | None = None,
     background: Sequence[Background] = (),
+    max_json_body: int = DEFAULT_MAX_JSON_BODY,
 ) -> FastAPI:
     """The API app for ``services`` (or services opened from ``settings``, closed on shutdown).
+
+    A request body larger than ``max_json_body`` bytes gets a 413, except the streamed
+    uploads (artifacts, blobs), which have no limit.
 
     ``background`` work (e.g. the pipeline scheduler) starts when the server starts and is
     stopped before the services close.
@@ -66,6 +72,11 @@ def create_app(
         compresslevel=5,
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/octet-stream"),
     )
+    app.add_middleware(
+        BodySizeLimit,
+        limit=max_json_body,
+        exempt=streamed_routes(all_operations(), API_PREFIX),
+    )
     authenticate = make_authenticator(token if token is not None else running.settings.token)
     router = APIRouter(prefix=API_PREFIX)
     for cls in SERVICE_CLASSES:
@@ -78,6 +89,15 @@ def create_app(
 
     app.include_router(router)
     install_ui(app)
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = plain_openapi()
+            document.setdefault("components", {}).setdefault("schemas", {}).update(error_schemas())
+        return app.openapi_schema or plain_openapi()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     app.state.services = running
     return app

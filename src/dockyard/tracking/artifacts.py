@@ -32,7 +32,7 @@ def check_artifact_path(path: str) -> str:
         not path
         or len(path) > 1024
         or path.startswith("/")
-        or any(s in ("", ".", "..") or not _SEGMENT.match(s) for s in segments)
+        or any(s in ("", ".", "..") or not _SEGMENT.fullmatch(s) for s in segments)
     ):
         raise InvalidInput(
             f"artifact path {path[:100]!r} is not allowed: use a relative path like "
