@@ -138,7 +138,10 @@ def format_validation_error(exc: pydantic.ValidationError | list[Any]) -> str:
     errors = exc.errors() if isinstance(exc, pydantic.ValidationError) else exc
     parts = []
     for err in errors:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        where = tuple(err.get("loc", ()))
+        if where and where[0] in ("body", "query", "path", "header"):  # only the location
+            where = where[1:]  # (a parameter may itself be named "path")
+        loc = ".".join(str(p) for p in where)
         message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{loc or 'input'}: {message}")
     return "; ".join(parts) or "invalid input"

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from dockyard.core.schemas import Count, Int64, Limit, Model, Name, Page
+from dockyard.core.schemas import Count, Int64, Limit, Model, Name, Page, Text
 
 VersionStatus = Literal["passed", "failed", "unchecked"]
 Scalar = bool | int | float | str | None
@@ -159,7 +159,7 @@ class SqlRule(_Rule):
     (a row where it is false or NULL fails), e.g. ``amount >= 0 OR refunded``."""
 
     check: Literal["sql"] = "sql"
-    expression: str = Field(min_length=1, max_length=10_000)
+    expression: Text = Field(min_length=1, max_length=10_000)
 
 
 Rule = Annotated[
@@ -205,7 +205,7 @@ class ValidationReport(Model):
 class DatasetCreate(Model):
     project: Name
     name: Name
-    description: str = Field("", max_length=10_000)
+    description: Text = Field("", max_length=10_000)
 
 
 class Dataset(Model):
@@ -238,8 +238,8 @@ class VersionCommit(Model):
     files: list[VersionFile] = Field(max_length=100_000)
     mode: Literal["replace", "append"] = "replace"
     parent: Count | None = Field(None, ge=1)
-    message: str = Field("", max_length=10_000)
-    source: str = Field("", max_length=4096, description="where the data came from")
+    message: Text = Field("", max_length=10_000)
+    source: Text = Field("", max_length=4096, description="where the data came from")
     run_id: str | None = Field(None, description="the run that wrote this version")
     force: bool = Field(False, description="let `latest` resolve to it even if it fails rules")
 

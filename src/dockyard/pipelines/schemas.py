@@ -29,10 +29,10 @@ StepOutput = Annotated[ValueRef | ItemsRef, Field(discriminator="kind")]
 
 
 class StepRecord(Model):
-    node: str = Field(max_length=160)
+    node: Text = Field(max_length=160)
     position: Count = 0
     kind: Literal["step", "map", "load"] = "step"
-    step: str = Field(default="", max_length=128)
+    step: Text = Field(default="", max_length=128)
     status: StepStatus = "pending"
     run_id: str | None = None
     cache_key: str | None = None
@@ -60,18 +60,18 @@ class StepRecord(Model):
 class PipelineRunCreate(Model):
     run_id: str = Field(min_length=1, max_length=32)
     project: Name
-    pipeline: str = Field(min_length=1, max_length=128)
-    import_path: str | None = Field(default=None, max_length=512)
+    pipeline: Text = Field(min_length=1, max_length=128)
+    import_path: Text | None = Field(default=None, max_length=512)
     params: dict[str, Any] = Field(default_factory=dict)
     graph: list[dict[str, Any]] = Field(default_factory=list)
-    executor: str = Field(default="process", max_length=256)
+    executor: Text = Field(default="process", max_length=256)
     resumed_from: str | None = None
     steps: list[StepRecord] = Field(default_factory=list)
 
 
 class PipelineRunUpdate(Model):
     status: PipelineStatus
-    error: str = ""
+    error: Text = ""
 
 
 class PipelineRunState(Model):

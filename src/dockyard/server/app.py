@@ -14,7 +14,12 @@ from dockyard.core.config import Settings
 from dockyard.core.operations import operations_of
 from dockyard.server.auth import make_authenticator
 from dockyard.server.errors import install_error_handlers
-from dockyard.server.limits import DEFAULT_MAX_JSON_BODY, BodySizeLimit, streamed_routes
+from dockyard.server.limits import (
+    DEFAULT_MAX_JSON_BODY,
+    BodySizeLimit,
+    path_pattern,
+    streamed_routes,
+)
 from dockyard.server.routes import add_operation, error_schemas
 from dockyard.server.ui import install_ui
 from dockyard.services import SERVICE_CLASSES, Services, all_operations
@@ -100,4 +105,7 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
 
     app.state.services = running
+    app.state.routes = [
+        (op.method, path_pattern(API_PREFIX + op.path)) for op in all_operations()
+    ] + [("GET", path_pattern(API_PREFIX + "/health"))]
     return app

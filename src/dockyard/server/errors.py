@@ -9,13 +9,13 @@ request on it fails as if the server were unreachable.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dockyard.core.errors import (
@@ -50,21 +50,19 @@ def route_not_found(request: Request) -> JSONResponse:
     return _respond(NotFound(f"no API route {request.method} {request.url.path}; see /docs"), 404)
 
 
-def allowed_methods(app: ASGIApp, scope: Scope) -> list[str]:
-    """Every method some route serves at this request's path (Starlette names only the
-    first route whose path matches)."""
-    methods: set[str] = set()
-    for route in getattr(getattr(app, "router", app), "routes", []):
-        match, _ = route.matches({**scope, "method": "OPTIONS-PROBE"})
-        if match is not Match.NONE:
-            methods.update(getattr(route, "methods", None) or ())
+def allowed_methods(app: ASGIApp, path: str) -> list[str]:
+    """Every method the API serves at ``path``, from ``app.state.routes`` (method, pattern)
+    pairs that ``create_app`` records (Starlette's 405 names only the first matching route)."""
+    state = getattr(app, "state", None)
+    routes: list[tuple[str, re.Pattern[str]]] = getattr(state, "routes", [])
+    methods = {method for method, pattern in routes if pattern.match(path)}
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)
 
 
 def _method_not_allowed(request: Request) -> JSONResponse:
-    allowed = allowed_methods(request.app, request.scope)
+    allowed = allowed_methods(request.app, request.url.path)
     error = MethodNotAllowed(
         f"{request.url.path} does not take {request.method}; use {', '.join(allowed)}",
         details={"allowed": allowed},

@@ -30,16 +30,16 @@ class _Exceeded(HTTPException):
         super().__init__(413, too_large(limit).message)
 
 
+def path_pattern(path: str) -> re.Pattern[str]:
+    """The regular expression of a route path such as ``/runs/{run_id}/artifacts``."""
+    return re.compile("^" + re.sub(r"\\{\w+\\}", "[^/]+", re.escape(path)) + "$")
+
+
 def streamed_routes(
     operations: Iterable[Operation], prefix: str
 ) -> list[tuple[str, re.Pattern[str]]]:
     """(method, path pattern) of every operation that streams its request body."""
-    found = []
-    for op in operations:
-        if op.stream_in:
-            pattern = re.sub(r"\\{\w+\\}", "[^/]+", re.escape(prefix + op.path))
-            found.append((op.method, re.compile(f"^{pattern}$")))
-    return found
+    return [(op.method, path_pattern(prefix + op.path)) for op in operations if op.stream_in]
 
 
 def too_large(limit: int) -> TooLarge:
