@@ -1,4 +1,5 @@
-"""Schemathesis over the whole REST API: no request, however malformed, gets a 5xx.
+"""Schemathesis over the whole REST API: no request, however malformed, gets a 5xx, and
+every answer has a status, content type and body the OpenAPI document declares.
 
 A real server (uvicorn in a thread) over a store seeded with real objects (a project,
 experiment, run with params, metrics and an artifact, a dataset with a version, a model with
@@ -34,6 +35,11 @@ import schemathesis
 from hypothesis import HealthCheck, given
 from schemathesis import GenerationMode
 from schemathesis.generation.case import Case
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from sklearn.linear_model import LogisticRegression
 
 import dockyard as dy
@@ -45,6 +51,7 @@ from dockyard.server.runner import RunningServer, serve_in_thread
 from dockyard.services import Services
 
 EXAMPLES = int(os.environ.get("DOCKYARD_FUZZ_EXAMPLES", "4"))
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
 SEED = 20261206
 FLOW = """
 import dockyard as dy
@@ -176,6 +183,11 @@ def _send(case: Case, session: requests.Session, base_url: str, outcome: Outcome
             f"{label}: HTTP {response.status_code} {response.text[:200]!r} "
             f"for {case.as_curl_command()[:400]}"
         )
+        return
+    try:  # the status is one the operation declares, the body matches its schema
+        case.validate_response(response, checks=CONFORMANCE)
+    except (AssertionError, BaseExceptionGroup) as exc:  # one failure, or several
+        outcome.failures.append(f"{label}: not as documented: {str(exc)[:300]}")
 
 
 Seeded = tuple[RunningServer, dict[str, str]]
