@@ -220,7 +220,8 @@ metric_fields = st.builds(
 text_fields = st.builds(Field, st.sampled_from(["param", "tag"]), any_keys) | st.builds(
     Field, st.just("attribute"), st.sampled_from(ATTRIBUTES)
 )
-numbers = st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+# integers as the database compares them (64 bits); larger literals are syntax errors
+numbers = st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
 scalars = numbers | st.booleans()
 ops = st.sampled_from(["=", "!=", "<", "<=", ">", ">="])
 

@@ -58,7 +58,7 @@ def test_openapi_document_lists_every_operation(http: httpx.Client, server: Runn
         ("GET", "/projects", {"params": {"limit": 5000}}, 422, "invalid_input"),
         ("GET", "/projects/nope", {}, 404, "not_found"),
         ("GET", "/no/such/route", {}, 404, "not_found"),
-        ("PUT", "/projects", {}, 405, "invalid_input"),
+        ("PUT", "/projects", {}, 405, "method_not_allowed"),
         ("GET", "/blobs/not-a-digest", {}, 422, "invalid_input"),
         ("POST", "/runs", {"json": {"project": "nope"}}, 404, "not_found"),
         ("POST", "/runs/" + "0" * 32 + "/metrics", {"json": {"series": {}}}, 404, "not_found"),

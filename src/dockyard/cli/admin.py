@@ -44,7 +44,7 @@ def config_show(ctx: typer.Context, as_json: bool = JSON) -> None:
 def db_upgrade(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Apply pending schema migrations to the metadata database."""
     from dockyard.store.db import Database
-    from dockyard.store.migrate import current_revision, upgrade
+    from dockyard.store.migrate import upgrade_from
 
     settings = overrides(ctx).settings()
     if settings.is_remote:
@@ -52,9 +52,7 @@ def db_upgrade(ctx: typer.Context, as_json: bool = JSON) -> None:
     db = Database(settings.db)
     try:
         db.check_reachable()
-        with db.engine.connect() as conn:
-            before = current_revision(conn)
-        after = upgrade(db)
+        before, after = upgrade_from(db)
     finally:
         db.dispose()
     if as_json:

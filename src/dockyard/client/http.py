@@ -12,7 +12,7 @@ from pydantic import TypeAdapter
 
 from dockyard.blobs.store import DIGEST_HEADER, check_digest
 from dockyard.core.errors import DockyardError, InvalidInput, Unavailable, error_from_body
-from dockyard.core.operations import Operation
+from dockyard.core.operations import REQUIRED, Operation
 
 API_PREFIX = "/api/v1"
 CHUNK = 1 << 20
@@ -138,6 +138,8 @@ class HttpTransport:
             params.update(arguments[op.query_model[0]].model_dump(mode="json", exclude_none=True))
         for name, _tp, default in op.query_params:
             value = arguments.get(name, default)
+            if value is REQUIRED:
+                raise InvalidInput(f"{op.key} needs the argument {name!r}")
             if value is not None:
                 params[name] = value
         kwargs: dict[str, Any] = {"params": params}

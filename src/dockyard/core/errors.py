@@ -71,6 +71,20 @@ class UnreadableContent(InvalidInput):
     http_status = 400
 
 
+class TooLarge(InvalidInput):
+    """A request body is larger than the server accepts; ``details`` has the ``limit``."""
+
+    code = "too_large"
+    http_status = 413
+
+
+class MethodNotAllowed(InvalidInput):
+    """The path exists but not with this HTTP method; ``details`` lists the ``allowed`` ones."""
+
+    code = "method_not_allowed"
+    http_status = 405
+
+
 class NotFound(DockyardError):
     """The named object does not exist."""
 
@@ -126,6 +140,8 @@ ERRORS_BY_CODE: dict[str, type[DockyardError]] = {
         CorruptBlob,
         InvalidQuery,
         UnreadableContent,
+        TooLarge,
+        MethodNotAllowed,
         NotFound,
         Conflict,
         GateFailed,

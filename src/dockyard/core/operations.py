@@ -4,7 +4,8 @@ A service method marked with :func:`operation` carries its HTTP method and path.
 signature says the rest: the ``principal`` is injected, parameters named in the path are
 path parameters, a pydantic model is the JSON body (POST, PUT, PATCH) or the query string
 (GET, DELETE), a ``BinaryIO`` parameter is a streamed raw request body, other plain
-parameters are query parameters, and a ``BinaryIO`` return value is a streamed response.
+parameters are query parameters (required unless they have a default: :data:`REQUIRED`
+marks them), and a ``BinaryIO`` return value is a streamed response.
 The server builds its routes and the HTTP client its requests from this one declaration.
 
 Each operation also declares the :class:`Role` it needs: by default ``read`` for GET and
@@ -32,6 +33,8 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 _MARK = "__dockyard_operation__"
 _ROLE_MARK = "__dockyard_role__"
 _STREAM_TYPES = (BinaryIO, IO[bytes], typing.IO)
+REQUIRED: Any = inspect.Parameter.empty
+"""The default of a query parameter the caller must give (its signature has no default)."""
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,7 @@ def _describe(service: str, fn: Callable[..., Any], mark: tuple[str, str, int]) 
         elif _is_model(tp):
             query_model = (name, tp)
         else:
-            default = None if param.default is inspect.Parameter.empty else param.default
-            query_params.append((name, tp, default))
+            query_params.append((name, tp, param.default))
     missing = names_in_path - {name for name, _ in path_params}
     if missing:
         raise TypeError(
@@ -149,7 +151,10 @@ def format_validation_error(exc: pydantic.ValidationError | list[Any]) -> str:
     errors = exc.errors() if isinstance(exc, pydantic.ValidationError) else exc
     parts = []
     for err in errors:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        where = tuple(err.get("loc", ()))
+        if where and where[0] in ("body", "query", "path", "header"):  # only the location
+            where = where[1:]  # (a parameter may itself be named "path")
+        loc = ".".join(str(p) for p in where)
         message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{loc or 'input'}: {message}")
     return "; ".join(parts) or "invalid input"

@@ -1,4 +1,10 @@
-"""Schema building blocks shared by every capability: names, pages, cursors."""
+"""Schema building blocks shared by every capability: names, text, integers, pages, cursors.
+
+Every value that reaches the database passes one of these types: names follow one rule
+(:data:`NAME_RULE`, enforced by :func:`check_name` wherever a name is made), text refuses NUL
+characters (PostgreSQL cannot store them), and integers stay within the 64-bit range the
+columns hold, so bad input is a clear 422 instead of a database error.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +23,47 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 NAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
-def check_name(value: str) -> str:
-    """Accept a name users will type in URLs and shells; say what is wrong otherwise."""
-    if not _NAME.match(value):
-        raise ValueError(f"{value[:80]!r} is not a valid name: use {NAME_RULE}")
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+NO_NUL = r"^[^\x00]*$"
+
+
+def check_name(value: str, what: str = "name") -> str:
+    """Accept a name users will type in URLs and shells; say what is wrong otherwise.
+
+    The one rule for every name dockyard makes (projects, experiments, datasets, models,
+    aliases, schedules): request models use :data:`Name`, and services that make a name
+    from other input (ingest, register) call this."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        shown = value[:80] if isinstance(value, str) else value
+        raise ValueError(f"{shown!r} is not a valid {what}: use {NAME_RULE}")
+    return value
+
+
+def valid_name(value: str, what: str = "name") -> str:
+    """:func:`check_name` for service code: the error is :class:`InvalidInput`."""
+    try:
+        return check_name(value, what)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def check_text(value: str) -> str:
+    """Refuse NUL characters, which no database column can hold."""
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters (\\x00)")
     return value
 
 
 Name = Annotated[str, AfterValidator(check_name), Field(description=NAME_RULE)]
+Text = Annotated[str, Field(pattern=NO_NUL)]
+"""Any text that is stored: everything but NUL characters."""
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+"""An integer a 64-bit database column holds."""
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+"""A non-negative 64-bit integer: sizes, offsets, steps, positions."""
+Seconds = Annotated[int, Field(ge=0, le=10 * 365 * 86_400)]
+"""A duration in whole seconds, up to ten years (a timestamp plus it stays a date)."""
 Limit = Annotated[int, Field(ge=1, le=1000)]
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from dockyard.core.schemas import Limit, Model, Name, Page
+from dockyard.core.schemas import Count, Int64, Limit, Model, Name, Page, Text
 
 VersionStatus = Literal["passed", "failed", "unchecked"]
 Scalar = bool | int | float | str | None
@@ -109,8 +109,8 @@ class RangeRule(_Rule):
 
     check: Literal["range"] = "range"
     column: ColumnName
-    min: float | int | str | None = None
-    max: float | int | str | None = None
+    min: float | Int64 | str | None = None
+    max: float | Int64 | str | None = None
 
     @model_validator(mode="after")
     def _one_bound(self) -> RangeRule:
@@ -124,7 +124,7 @@ class AllowedValuesRule(_Rule):
 
     check: Literal["allowed_values"] = "allowed_values"
     column: ColumnName
-    values: list[bool | int | float | str] = Field(min_length=1, max_length=10_000)
+    values: list[bool | Int64 | float | str] = Field(min_length=1, max_length=10_000)
 
 
 class UniqueRule(_Rule):
@@ -136,8 +136,8 @@ class UniqueRule(_Rule):
 
 class RowCountRule(_Rule):
     check: Literal["row_count"] = "row_count"
-    min: int | None = Field(None, ge=0)
-    max: int | None = Field(None, ge=0)
+    min: Count | None = None
+    max: Count | None = None
 
     @model_validator(mode="after")
     def _one_bound(self) -> RowCountRule:
@@ -159,7 +159,7 @@ class SqlRule(_Rule):
     (a row where it is false or NULL fails), e.g. ``amount >= 0 OR refunded``."""
 
     check: Literal["sql"] = "sql"
-    expression: str = Field(min_length=1, max_length=10_000)
+    expression: Text = Field(min_length=1, max_length=10_000)
 
 
 Rule = Annotated[
@@ -205,7 +205,7 @@ class ValidationReport(Model):
 class DatasetCreate(Model):
     project: Name
     name: Name
-    description: str = Field("", max_length=10_000)
+    description: Text = Field("", max_length=10_000)
 
 
 class Dataset(Model):
@@ -224,8 +224,8 @@ class VersionFile(Model):
     """A Parquet file of a version, stored as a blob."""
 
     digest: str = Field(pattern=r"^[0-9a-f]{64}$")
-    size: int = 0
-    rows: int = 0
+    size: Count = 0
+    rows: Count = 0
 
 
 class VersionCommit(Model):
@@ -237,9 +237,9 @@ class VersionCommit(Model):
 
     files: list[VersionFile] = Field(max_length=100_000)
     mode: Literal["replace", "append"] = "replace"
-    parent: int | None = Field(None, ge=1)
-    message: str = Field("", max_length=10_000)
-    source: str = Field("", max_length=4096, description="where the data came from")
+    parent: Count | None = Field(None, ge=1)
+    message: Text = Field("", max_length=10_000)
+    source: Text = Field("", max_length=4096, description="where the data came from")
     run_id: str | None = Field(None, description="the run that wrote this version")
     force: bool = Field(False, description="let `latest` resolve to it even if it fails rules")
 

@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from dockyard.core.errors import InvalidInput, NotFound
 from dockyard.core.ids import new_id
 from dockyard.core.principal import Principal
+from dockyard.core.schemas import valid_name
 from dockyard.data.schemas import (
     Column,
     ColumnStats,
@@ -72,6 +73,7 @@ def get_or_create_dataset(
     found = session.scalar(stmt)
     if found is not None:
         return found
+    valid_name(name, "dataset name")  # made here by commit and ingest as well as create
     now = utcnow()
     row = DatasetRow(
         id=new_id(),

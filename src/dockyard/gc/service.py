@@ -19,7 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from dockyard.blobs.store import BlobStore
 from dockyard.core.operations import operation
 from dockyard.core.principal import Principal, Role
-from dockyard.core.schemas import Model
+from dockyard.core.schemas import Model, Seconds
 from dockyard.store import blobleases, blobrefs
 from dockyard.store.db import Database
 from dockyard.store.tables import (
@@ -49,9 +49,8 @@ _OWNER_ROWS: dict[str, InstrumentedAttribute[str]] = {
 
 class GcRequest(Model):
     dry_run: bool = False
-    grace_seconds: int = Field(
+    grace_seconds: Seconds = Field(
         3600,
-        ge=0,
         description="blobs younger than this, or leased by an upload within it, are kept "
         "(uploads in flight); it must exceed the time between an upload and its reference",
     )

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from croniter import croniter
 from pydantic import AfterValidator, Field, model_validator
 
-from dockyard.core.schemas import Limit, Model, Name
+from dockyard.core.schemas import Limit, Model, Name, Text
 
 CRON_RULE = (
     "five fields 'minute hour day-of-month month day-of-week' in UTC (e.g. '0 3 * * *' "
@@ -44,14 +44,14 @@ class ScheduleCreate(Model):
 
     project: Name
     name: Name
-    pipeline: str = Field(
+    pipeline: Text = Field(
         min_length=3,
         max_length=512,
         description="the pipeline to run: module:function or path/to/file.py:function "
         "(only its form is checked here; the scheduler imports it when the schedule fires)",
     )
     params: dict[str, Any] = Field(default_factory=dict)
-    executor: str = Field(default="process", min_length=1, max_length=256)
+    executor: Text = Field(default="process", min_length=1, max_length=256)
     cron: Cron | None = None
     dataset: Name | None = Field(
         default=None, description="fire once per new accepted version of this dataset"
@@ -138,4 +138,4 @@ class FiringOutcome(Model):
     fired_at: dt.datetime
     run_id: str | None = None
     status: LastStatus
-    error: str = Field(default="", max_length=20_000)
+    error: Text = Field(default="", max_length=20_000)

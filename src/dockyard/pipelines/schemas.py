@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from dockyard.core.paths import Sha256
-from dockyard.core.schemas import Limit, Model, Name
+from dockyard.core.schemas import Count, Limit, Model, Name, Text
 from dockyard.pipelines.values import ValueRef
 
 StepStatus = Literal["pending", "running", "succeeded", "failed", "cached", "skipped", "cancelled"]
@@ -25,28 +25,28 @@ class ItemsRef(Model):
 
     kind: Literal["items"]  # no default: bodies are sent without unset fields
     digest: Sha256
-    count: int = Field(ge=0)
+    count: Count
 
 
 StepOutput = Annotated[ValueRef | ItemsRef, Field(discriminator="kind")]
 
 
 class StepRecord(Model):
-    node: str = Field(max_length=160)
-    position: int = 0
+    node: Text = Field(max_length=160)
+    position: Count = 0
     kind: Literal["step", "map", "load"] = "step"
-    step: str = Field(default="", max_length=128)
+    step: Text = Field(default="", max_length=128)
     status: StepStatus = "pending"
     run_id: str | None = None
     cache_key: str | None = None
     cached_from: str | None = Field(default=None, description="the run whose output was reused")
-    attempts: int = 0
+    attempts: Count = 0
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
-    duration_ms: int | None = None
+    duration_ms: Count | None = None
     output: StepOutput | None = None
-    error: str = ""
-    items_total: int = 0
+    error: Text = ""
+    items_total: Count = 0
     items_status: str = Field(
         default="",
         description="one character per item: . pending, r running, s done, c cached, F failed",
@@ -63,8 +63,8 @@ class StepRecord(Model):
 class PipelineRunCreate(Model):
     run_id: str = Field(min_length=1, max_length=32)
     project: Name
-    pipeline: str = Field(min_length=1, max_length=128)
-    import_path: str | None = Field(
+    pipeline: Text = Field(min_length=1, max_length=128)
+    import_path: Text | None = Field(
         default=None,
         max_length=512,
         pattern=IMPORT_PATH,
@@ -72,14 +72,14 @@ class PipelineRunCreate(Model):
     )
     params: dict[str, Any] = Field(default_factory=dict)
     graph: list[dict[str, Any]] = Field(default_factory=list)
-    executor: str = Field(default="process", max_length=256)
+    executor: Text = Field(default="process", max_length=256)
     resumed_from: str | None = None
     steps: list[StepRecord] = Field(default_factory=list)
 
 
 class PipelineRunUpdate(Model):
     status: PipelineStatus
-    error: str = ""
+    error: Text = ""
 
 
 class PipelineRunState(Model):
@@ -194,7 +194,7 @@ class ArtifactIn(Model):
 
     path: str = Field(min_length=1, max_length=1024)
     digest: str = Field(pattern=r"^[0-9a-f]{64}$")
-    size: int = Field(ge=0)
+    size: Count
 
 
 class StepFinish(Model):

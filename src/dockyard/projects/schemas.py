@@ -7,19 +7,19 @@ from html import escape
 
 from pydantic import Field
 
-from dockyard.core.schemas import Limit, Model, Name
+from dockyard.core.schemas import Limit, Model, Name, Text
 
 
 class ProjectCreate(Model):
     name: Name
-    description: str = Field("", max_length=10_000)
+    description: Text = Field("", max_length=10_000)
 
 
 class ProjectUpdate(Model):
     """Fields to change; those left out stay as they are."""
 
     name: Name | None = None
-    description: str | None = Field(None, max_length=10_000)
+    description: Text | None = Field(None, max_length=10_000)
 
 
 class ProjectQuery(Model):

@@ -50,7 +50,7 @@ class ModelFile(Model):
     @field_validator("digest")
     @classmethod
     def _hex(cls, value: str) -> str:
-        if not _DIGEST.match(value):
+        if not _DIGEST.fullmatch(value):
             raise ValueError("digest must be 64 lower-case hex characters (sha256)")
         return value
 

@@ -27,7 +27,7 @@ _VERSION_REF = re.compile(r"^v?(\d{1,9})$")
 
 
 def check_alias(alias: str) -> str:
-    if not _ALIAS.match(alias) or alias == "latest":
+    if not _ALIAS.fullmatch(alias) or alias == "latest":
         raise InvalidInput(
             f"{alias[:80]!r} is not a valid alias: use {ALIAS_RULE}; 'latest' is reserved"
         )
@@ -38,7 +38,7 @@ def version_number(ref: str | int) -> int:
     """A version number from ``3``, ``"3"`` or ``"v3"``."""
     if isinstance(ref, int):
         return ref
-    match = _VERSION_REF.match(ref)
+    match = _VERSION_REF.fullmatch(ref)
     if not match:
         raise InvalidInput(f"{ref!r} is not a version: give a number like 3 or v3")
     return int(match.group(1))

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from dockyard.core.schemas import Limit, Model, Name
+from dockyard.core.schemas import Count, Limit, Model, Name, Text
 from dockyard.registry.manifest import ModelManifest, Signature
 from dockyard.tracking.schemas import Run
 
@@ -40,12 +40,12 @@ class RegisteredModel(Model):
 class ModelCreate(Model):
     name: Name
     project: Name
-    description: str = Field(default="", max_length=10_000)
+    description: Text = Field(default="", max_length=10_000)
     tags: Tags = Field(default_factory=dict)
 
 
 class ModelUpdate(Model):
-    description: str | None = Field(default=None, max_length=10_000)
+    description: Text | None = Field(default=None, max_length=10_000)
     tags: Tags | None = Field(default=None, description="tags to set (an empty value deletes)")
 
 
@@ -102,7 +102,7 @@ class ModelVersion(Model):
 class VersionCreate(Model):
     run_id: str = Field(min_length=1, max_length=64)
     path: str = Field(min_length=1, max_length=1024, description="the model's artifact folder")
-    description: str = Field(default="", max_length=10_000)
+    description: Text = Field(default="", max_length=10_000)
     tags: Tags = Field(default_factory=dict)
     project: Name | None = Field(
         default=None, description="project of a new model (default: the run's project)"
@@ -110,7 +110,7 @@ class VersionCreate(Model):
 
 
 class VersionUpdate(Model):
-    description: str | None = Field(default=None, max_length=10_000)
+    description: Text | None = Field(default=None, max_length=10_000)
     tags: Tags | None = None
 
 
@@ -130,7 +130,7 @@ class MetricGate(Model):
     dataset: str | None = Field(
         default=None, description="the evaluation run must have read a version of this dataset"
     )
-    min_dataset_version: int | None = Field(default=None, ge=1)
+    min_dataset_version: Count | None = Field(default=None, ge=1)
     not_worse_than_current: bool = False
 
     @model_validator(mode="after")
@@ -176,8 +176,8 @@ class PolicySet(Model):
 
 
 class AliasSet(Model):
-    version: int = Field(ge=1)
-    reason: str = Field(default="", max_length=2000)
+    version: Count = Field(ge=1)
+    reason: Text = Field(default="", max_length=2000)
     force: bool = Field(default=False, description="override failed gates (needs a reason)")
 
 
@@ -221,7 +221,7 @@ class AliasMove(Model):
 
 
 class Rollback(Model):
-    reason: str = Field(default="", max_length=2000)
+    reason: Text = Field(default="", max_length=2000)
 
 
 class ModelUse(Model):

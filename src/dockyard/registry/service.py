@@ -15,7 +15,7 @@ from dockyard.core.errors import Conflict, Forbidden, GateFailed, InvalidInput, 
 from dockyard.core.ids import new_id
 from dockyard.core.operations import format_validation_error, operation
 from dockyard.core.principal import Principal, Role
-from dockyard.core.schemas import decode_cursor, encode_cursor
+from dockyard.core.schemas import decode_cursor, encode_cursor, valid_name
 from dockyard.projects.service import find_project
 from dockyard.registry import gates
 from dockyard.registry.card import render_card
@@ -78,6 +78,7 @@ Aliases = list[Alias]
 def _create_model(
     session: Session, name: str, project: ProjectRow, principal: Principal, description: str
 ) -> RegisteredModelRow:
+    valid_name(name, "model name")  # made here by register as well as create
     now = utcnow()
     row = RegisteredModelRow(
         id=new_id(),

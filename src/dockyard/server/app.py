@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
 from dockyard._version import __version__
-from dockyard.catalog import SERVICE_CLASSES
+from dockyard.catalog import SERVICE_CLASSES, all_operations
 from dockyard.core.config import Settings
 from dockyard.core.operations import operations_of
 from dockyard.core.tokens import TokenGrant, parse_token_grants
 from dockyard.server.auth import Authenticator
 from dockyard.server.docs import install_api_docs
 from dockyard.server.errors import install_error_handlers
-from dockyard.server.routes import add_operation
+from dockyard.server.limits import (
+    DEFAULT_MAX_JSON_BODY,
+    BodySizeLimit,
+    path_pattern,
+    streamed_routes,
+)
+from dockyard.server.routes import add_operation, error_schemas
 from dockyard.server.ui import install_ui
 from dockyard.services import Services
 
@@ -32,6 +39,7 @@ def create_app(
     token: str | None = None,
     user_tokens: Sequence[TokenGrant] | None = None,
     background: Sequence[Background] = (),
+    max_json_body: int = DEFAULT_MAX_JSON_BODY,
 ) -> FastAPI:
     """The API app for ``services`` (or services opened from ``settings``, closed on shutdown).
 
@@ -39,6 +47,9 @@ def create_app(
     the settings' user_tokens) are the named users' tokens. With neither, the server is open
     and refuses administration. ``background`` work (e.g. the pipeline scheduler) starts when
     the server starts and is stopped before the services close.
+
+    A request body larger than ``max_json_body`` bytes gets a 413, except the streamed
+    uploads (artifacts, blobs), which have no limit.
     """
     if services is not None:
         given = services.settings
@@ -82,6 +93,11 @@ def create_app(
         compresslevel=5,
         exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "application/octet-stream"),
     )
+    app.add_middleware(
+        BodySizeLimit,
+        limit=max_json_body,
+        exempt=streamed_routes(all_operations(), API_PREFIX),
+    )
     router = APIRouter(prefix=API_PREFIX)
     for cls in SERVICE_CLASSES:
         for op in operations_of(cls):
@@ -94,6 +110,18 @@ def create_app(
     app.include_router(router)
     install_api_docs(app)
     install_ui(app)
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = plain_openapi()
+            document.setdefault("components", {}).setdefault("schemas", {}).update(error_schemas())
+        return app.openapi_schema or plain_openapi()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     app.state.services = running
+    app.state.routes = [
+        (op.method, path_pattern(API_PREFIX + op.path)) for op in all_operations()
+    ] + [("GET", path_pattern(API_PREFIX + "/health"))]
     return app

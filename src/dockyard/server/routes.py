@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import inspect
+import types
+import typing
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
 
 from dockyard.blobs.store import DIGEST_HEADER
 from dockyard.core.operations import Operation
 from dockyard.core.principal import Principal
+from dockyard.core.schemas import INT64_MAX, INT64_MIN, NO_NUL
 from dockyard.server.streams import call_with_request_body, iter_stream, stream_size
 
 _KW = inspect.Parameter.KEYWORD_ONLY
@@ -23,13 +27,78 @@ _BINARY_BODY = {
 }
 
 
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers: a stable ``code`` and a message that says what to fix."""
+
+    error: ErrorDetail
+
+
+_ERRORS = {
+    400: "the request cannot be read as sent (a body that is not JSON, an unreadable file)",
+    401: "the server needs a token and none (or a wrong one) was given",
+    403: "the caller may not do this",
+    404: "an object named in the request does not exist",
+    409: "the request collides with existing state (a name taken, a gate that blocks)",
+    422: "a parameter or the body is not valid; the message says which and why",
+    500: "the server failed; the message names the error, the server log has the rest",
+    503: "the metadata database or blob storage cannot be reached",
+}
+
+
+_ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+
+
+def error_responses(op: Operation) -> dict[int | str, dict[str, Any]]:
+    """The error statuses ``op`` can answer, each with the JSON error shape.
+
+    A reference, not ``model=ErrorBody``: FastAPI would build a response field per status
+    and route (hundreds), doubling the time the OpenAPI document takes; the schema is added
+    once by :func:`error_schemas`."""
+    statuses = dict(_ERRORS)
+    if op.body:
+        statuses[413] = "the JSON body is larger than the server's limit"
+    return {
+        status: {"description": text, "content": _ERROR_REF}
+        for status, text in sorted(statuses.items())
+    }
+
+
+def error_schemas() -> dict[str, Any]:
+    """OpenAPI components for the error shape that :func:`error_responses` refers to."""
+    schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    components: dict[str, Any] = schema.pop("$defs", {})
+    components["ErrorBody"] = schema
+    return components
+
+
+def _bounds(tp: Any) -> dict[str, Any]:
+    """Constraints every plain parameter of type ``tp`` gets: text without NUL characters,
+    integers a 64-bit column holds (the same rules as :mod:`dockyard.core.schemas`)."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        plain = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+        tp = plain[0] if len(plain) == 1 else tp
+    if tp is str:
+        return {"pattern": NO_NUL}
+    if tp is int:
+        return {"ge": INT64_MIN, "le": INT64_MAX}
+    return {}
+
+
 def _parameters(op: Operation, guard: Callable[..., Any]) -> list[inspect.Parameter]:
     params = [inspect.Parameter("principal", _KW, annotation=Annotated[Principal, Depends(guard)])]
     for name, tp in op.path_params:
-        params.append(inspect.Parameter(name, _KW, annotation=Annotated[tp, Path()]))
-    for name, tp, default in op.query_params:
+        params.append(inspect.Parameter(name, _KW, annotation=Annotated[tp, Path(**_bounds(tp))]))
+    for name, tp, default in op.query_params:  # no default (REQUIRED): a required parameter
         params.append(
-            inspect.Parameter(name, _KW, annotation=Annotated[tp, Query()], default=default)
+            inspect.Parameter(
+                name, _KW, annotation=Annotated[tp, Query(**_bounds(tp))], default=default
+            )
         )
     if op.query_model:
         name, model = op.query_model
@@ -98,5 +167,6 @@ def add_operation(
         description=f"{inspect.getdoc(method) or ''}\n\nNeeds the {op.role} role.".lstrip(),
         tags=[op.service],
         operation_id=op.key,
+        responses=error_responses(op),
         **extra,
     )

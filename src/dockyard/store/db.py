@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dockyard.core.errors import InvalidInput, Unavailable
@@ -46,6 +46,18 @@ def normalize_url(url: str) -> URL:
     if parsed.drivername == "sqlite" and parsed.database in (None, "", ":memory:"):
         raise InvalidInput("an in-memory SQLite database cannot be shared; give a file path")
     return parsed
+
+
+def bad_value(exc: DataError | OverflowError) -> InvalidInput:
+    """The error for a value the database cannot hold (a NUL character, an integer beyond
+    64 bits): the request's fault, so a 422 that says which, never a 500.
+
+    The schemas refuse such values first; this catches any that reach the database."""
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else repr(exc)
+    return InvalidInput(
+        f"a value cannot be stored: {reason}. Text must not contain NUL characters and "
+        f"integers must lie between {-(2**63)} and {2**63 - 1}"
+    )
 
 
 def _is_transient(exc: DBAPIError) -> bool:
@@ -104,6 +116,8 @@ class Database:
         for attempt in range(_RETRIES):
             try:
                 return fn()
+            except (DataError, OverflowError) as exc:  # SQLite binds raise OverflowError
+                raise bad_value(exc) from exc
             except DBAPIError as exc:
                 if _is_transient(exc):
                     if attempt < _RETRIES - 1 and time.monotonic() < deadline:
@@ -151,8 +165,11 @@ class Database:
     @contextmanager
     def write_connection(self) -> Iterator[Connection]:
         """A raw connection inside a write transaction (for migrations and bulk loads)."""
-        with self._writer.begin() as conn:
-            yield conn
+        try:
+            with self._writer.begin() as conn:
+                yield conn
+        except (DataError, OverflowError) as exc:
+            raise bad_value(exc) from exc
 
     def check_reachable(self) -> None:
         """Raise :class:`Unavailable` with a clear message if the database cannot be reached."""

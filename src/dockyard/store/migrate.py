@@ -31,6 +31,14 @@ def current_revision(conn: Connection) -> str | None:
 
 def upgrade(db: Database, revision: str = "head") -> str | None:
     """Upgrade the schema to ``revision`` under a lock; return the revision reached."""
+    return upgrade_from(db, revision)[1]
+
+
+def upgrade_from(db: Database, revision: str = "head") -> tuple[str | None, str | None]:
+    """Upgrade the schema to ``revision`` under a lock; return (from, to) revisions.
+
+    ``from`` is read once the lock is held: a process that waited while another upgraded
+    reports the revision it found, not the one before the other's upgrade."""
     # alembic costs ~0.2 s to import: load it only when a migration is due.
     from alembic import command
     from alembic.config import Config
@@ -51,7 +59,7 @@ def upgrade(db: Database, revision: str = "head") -> str | None:
                     f"the database at {db.safe_url} is at schema revision {before!r}, which this "
                     f"version of dockyard does not know ({exc}); upgrade dockyard"
                 ) from exc
-            return current_revision(conn)
+            return before, current_revision(conn)
     except DBAPIError as exc:
         if exc.connection_invalidated or "connect" in str(exc.orig).lower():
             raise db.unreachable(exc) from exc

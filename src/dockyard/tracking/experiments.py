@@ -12,6 +12,7 @@ from dockyard.core.errors import Conflict, NotFound
 from dockyard.core.ids import new_id
 from dockyard.core.operations import operation
 from dockyard.core.principal import Principal, Role
+from dockyard.core.schemas import valid_name
 from dockyard.projects.service import find_project
 from dockyard.store import blobrefs
 from dockyard.store.db import Database
@@ -65,6 +66,7 @@ def find_experiment(session: Session, project: ProjectRow, name: str) -> Experim
 def _new_row(
     project: ProjectRow, name: str, description: str, principal: Principal
 ) -> ExperimentRow:
+    valid_name(name, "experiment name")  # made here by run creation as well as create
     return ExperimentRow(
         id=new_id(),
         project_id=project.id,

@@ -13,6 +13,7 @@ import re
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+from dockyard.core.schemas import INT64_MAX, INT64_MIN
 from dockyard.tracking.query_ast import (
     ATTRIBUTES,
     MAX_DEPTH,
@@ -82,7 +83,7 @@ order_item: field (ASC | DESC)?
 ?or_expr: and_expr (OR and_expr)*
 ?and_expr: not_expr (AND not_expr)*
 ?not_expr: NOT not_expr -> negation
-         | "(" or_expr ")"
+         | "(" or_expr ")" -> group
          | predicate
 predicate: field OP value -> compare
          | field NOT? IN in_list -> in_
@@ -246,6 +247,8 @@ class _Builder:
             raise self.fail(node, "query nested too deeply", levels)
         if node.data == "negation":
             return Not(self.expr(node.children[-1], depth + 1))
+        if node.data == "group":  # parentheses are a level of their own
+            return self.expr(node.children[0], depth + 1)
         if node.data in ("and_expr", "or_expr"):
             items = [self.expr(c, depth + 1) for c in node.children if isinstance(c, Tree)]
             return And(_flat(items, And)) if node.data == "and_expr" else Or(_flat(items, Or))
@@ -286,6 +289,12 @@ class _Builder:
             number = math.inf
         if not math.isfinite(number):
             raise self.fail(token, f"number {token.value[:40]} out of range", "expected less")
+        if isinstance(number, int) and not INT64_MIN <= number <= INT64_MAX:
+            raise self.fail(
+                token,
+                f"integer {token.value[:40]} out of range",
+                "expected an integer of at most 64 bits (write larger numbers as 1e20)",
+            )
         return number
 
     def field(self, node: Tree[Token] | Token) -> Field:

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from dockyard.core.schemas import Limit, Model, Name, Page
+from dockyard.core.schemas import NO_NUL, Count, Int64, Limit, Model, Name, Page, Seconds, Text
 
 RunStatus = Literal["running", "finished", "failed", "killed"]
 FINAL_STATUSES = ("finished", "failed", "killed")
@@ -19,21 +19,21 @@ KEY_RULE = "1-250 letters, digits, spaces or '_-./:', starting with a letter, di
 
 def check_key(value: str) -> str:
     """Param, metric and tag keys: things people type in queries and column headers."""
-    if not _KEY.match(value) or value != value.strip():
+    if not _KEY.fullmatch(value) or value != value.strip():
         raise ValueError(f"{value[:80]!r} is not a valid key: use {KEY_RULE}")
     return value
 
 
 Key = Annotated[str, AfterValidator(check_key)]
-ParamValue = Annotated[str, Field(max_length=6000)]
-TagValue = Annotated[str, Field(max_length=6000)]
-RunName = Annotated[str, Field(min_length=1, max_length=128)]
+ParamValue = Annotated[str, Field(max_length=6000, pattern=NO_NUL)]
+TagValue = Annotated[str, Field(max_length=6000, pattern=NO_NUL)]
+RunName = Annotated[str, Field(min_length=1, max_length=128, pattern=NO_NUL)]
 
 
 class ExperimentCreate(Model):
     project: Name
     name: Name
-    description: str = Field("", max_length=10_000)
+    description: Text = Field("", max_length=10_000)
 
 
 class Experiment(Model):
@@ -59,7 +59,7 @@ class RunCreate(Model):
     parent_id: str | None = None
     params: dict[Key, ParamValue] = Field(default_factory=dict)
     tags: dict[Key, TagValue] = Field(default_factory=dict)
-    note: str = Field("", max_length=100_000)
+    note: Text = Field("", max_length=100_000)
 
 
 class RunUpdate(Model):
@@ -67,7 +67,7 @@ class RunUpdate(Model):
 
     name: RunName | None = None
     status: RunStatus | None = None
-    note: str | None = Field(None, max_length=100_000)
+    note: Text | None = Field(None, max_length=100_000)
 
 
 class ParamsLog(Model):
@@ -124,8 +124,8 @@ class Run(Model):
 class MetricSeries(Model):
     """Points of one metric, column-wise: steps[i], timestamps[i] (ms), values[i]."""
 
-    steps: list[int]
-    timestamps: list[int]
+    steps: list[Int64]
+    timestamps: list[Int64]
     values: list[Annotated[float, Field(allow_inf_nan=False)]]
 
     @model_validator(mode="after")
@@ -138,7 +138,7 @@ class MetricSeries(Model):
 class MetricBatch(Model):
     """Metric points to log; a batch sent twice with the same ``batch_id`` is stored once."""
 
-    batch_id: str | None = Field(None, min_length=1, max_length=64)
+    batch_id: Text | None = Field(None, min_length=1, max_length=64)
     series: dict[Key, MetricSeries]
 
 
@@ -170,16 +170,15 @@ class RunQuery(Model):
 class RunSearch(Model):
     """Find runs: ``query`` in the search language, ``order_by`` like 'metrics.auc DESC'."""
 
-    query: str = Field("", max_length=10_000)
-    order_by: str = Field("", max_length=10_000)
+    query: Text = Field("", max_length=10_000)
+    order_by: Text = Field("", max_length=10_000)
     projects: list[Name] = Field(default_factory=list, description="empty: every project")
     experiments: list[Name] = Field(default_factory=list, description="empty: every experiment")
     include_deleted: bool = False
     limit: Limit = 100
     cursor: str | None = None
-    offset: int | None = Field(
+    offset: Count | None = Field(
         None,
-        ge=0,
         description="start at this row of the results (instead of a cursor), e.g. to jump "
         "anywhere in a long table",
     )
@@ -252,7 +251,7 @@ Scalar = str | int | float | bool | None
 
 
 class TableQuery(Model):
-    path: str = Field(min_length=1, max_length=1024, description="the artifact's path")
+    path: Text = Field(min_length=1, max_length=1024, description="the artifact's path")
     limit: int = Field(100, ge=1, le=1000, description="rows to read from the start")
 
 
@@ -273,7 +272,7 @@ class TablePreview(Model):
 
 
 class ReapRequest(Model):
-    timeout_seconds: int = Field(300, ge=1, description="silence after which a run has died")
+    timeout_seconds: Seconds = Field(300, ge=1, description="silence after which a run has died")
 
 
 class Reaped(Model):

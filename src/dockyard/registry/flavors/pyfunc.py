@@ -194,7 +194,7 @@ class PyfuncFlavor:
     def _copy_artifacts(artifacts: dict[str, Path], folder: Path) -> dict[str, str]:
         stored: dict[str, str] = {}
         for name, source in artifacts.items():
-            if not _ARTIFACT_NAME.match(name):
+            if not _ARTIFACT_NAME.fullmatch(name):
                 raise InvalidInput(
                     f"artifact name {name!r}: use 1-64 letters, digits, '.', '_' or '-'"
                 )
