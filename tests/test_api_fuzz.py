@@ -43,6 +43,7 @@ from schemathesis.specs.openapi.checks import (
 from sklearn.linear_model import LogisticRegression
 
 import dockyard as dy
+from conftest import ADMIN_TOKEN
 from dockyard.client.client import Client, connect_with
 from dockyard.core.config import Settings
 from dockyard.pipelines.schemas import PipelineRunCreate
@@ -126,11 +127,16 @@ def _destructive_last(label: str) -> tuple[int, str]:
     return (1 if late else 0, label)
 
 
-def fuzz(base_url: str, real: dict[str, str], examples: int, seed: int = SEED) -> Outcome:
-    """Run every operation of the server at ``base_url`` with ``examples`` cases a flavour."""
+def fuzz(
+    base_url: str, real: dict[str, str], examples: int, seed: int = SEED, token: str | None = None
+) -> Outcome:
+    """Run every operation of the server at ``base_url`` with ``examples`` cases a flavour
+    (with ``token``, the server's admin token, so that administration is fuzzed too)."""
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     outcome = Outcome()
     session = requests.Session()
+    if token:
+        session.headers["Authorization"] = f"Bearer {token}"
     api = base_url
     operations = sorted(
         (result.ok() for result in schema.get_all_operations()),
@@ -198,14 +204,14 @@ def fuzz_server(services: Services, tmp_path: Path) -> Iterator[Seeded]:
     local = connect_with(services.settings)
     real = seed_store(local, tmp_path / "fuzz_flow.py")
     local.close()
-    running = serve_in_thread(create_app(services=services))
+    running = serve_in_thread(create_app(services=services, token=ADMIN_TOKEN))
     yield running, real
     running.stop()
 
 
 def test_no_request_gets_a_server_error(fuzz_server: Seeded) -> None:
     running, real = fuzz_server
-    outcome = fuzz(running.url, real, EXAMPLES)
+    outcome = fuzz(running.url, real, EXAMPLES, token=ADMIN_TOKEN)
     print(f"\nfuzz: {outcome.requests} requests, statuses {dict(sorted(outcome.statuses.items()))}")
     assert outcome.requests > 0
     assert not outcome.failures, outcome.summary()
@@ -220,9 +226,9 @@ def main() -> None:
         services = Services.open(Settings(home=home, db=db_url, blobs=str(home / "blobs")))
         local = connect_with(services.settings)
         real = seed_store(local, home / "fuzz_flow.py")
-        running = serve_in_thread(create_app(services=services))
+        running = serve_in_thread(create_app(services=services, token=ADMIN_TOKEN))
         try:
-            outcome = fuzz(running.url, real, examples)
+            outcome = fuzz(running.url, real, examples, token=ADMIN_TOKEN)
         finally:
             running.stop()
             services.close()

@@ -29,23 +29,27 @@ from sklearn.linear_model import LogisticRegression
 
 import dockyard as dy
 from cli_support import run_cli
-from conftest import PostgresDatabases
+from conftest import ADMIN_TOKEN, PostgresDatabases
+from dockyard.catalog import all_operations
 from dockyard.client.client import Client
 from dockyard.client.http import HttpTransport
 from dockyard.core.errors import DockyardError, InvalidInput, NotFound, Unavailable
 from dockyard.core.operations import Operation
-from dockyard.core.principal import Principal
 from dockyard.server.app import API_PREFIX, create_app
 from dockyard.server.runner import RunningServer, serve_in_thread
-from dockyard.services import Services, all_operations
+from dockyard.services import Services
 from dockyard.store.db import Database
 from dockyard.store.migrate import _PG_LOCK_KEY, HEAD, MIGRATIONS
 from dockyard.tracking.query import QuerySyntaxError, parse_query
 
 
 @pytest.fixture
-def api(server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url + API_PREFIX, timeout=60) as client:
+def api(admin_server: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=admin_server.url + API_PREFIX,
+        timeout=60,
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    ) as client:
         yield client
 
 
@@ -295,7 +299,7 @@ def test_a_server_error_keeps_the_keep_alive_connection(services: Services) -> N
             sock.sendall(b"GET " + API_PREFIX.encode() + b"/health HTTP/1.1\r\n" + host + b"\r\n")
             assert _read_response(sock).startswith(b"HTTP/1.1 200")
 
-        transport = HttpTransport(running.url, Principal(name="t"))
+        transport = HttpTransport(running.url)
         boom = Operation(
             service="test",
             name="boom",
@@ -325,7 +329,7 @@ def test_the_http_client_refuses_to_send_a_missing_required_argument(
     server: RunningServer,
 ) -> None:
     op = next(op for op in all_operations() if op.key == "artifacts.download")
-    transport = HttpTransport(server.url, Principal(name="t"))
+    transport = HttpTransport(server.url)
     with pytest.raises(InvalidInput, match="'path'"):
         transport.call(op, {"run_id": "r"})
     transport.close()
