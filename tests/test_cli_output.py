@@ -16,6 +16,7 @@ from cli_support import run_cli
 from dockyard._version import __version__
 from dockyard.cli.main import app
 from dockyard.server.runner import RunningServer
+from id_support import common_start, unique_start
 
 
 def _runs(home: Path, count: int, *, name: str = "run") -> list[str]:
@@ -32,33 +33,20 @@ def _runs(home: Path, count: int, *, name: str = "run") -> list[str]:
     return ids
 
 
-def _common(ids: list[str]) -> str:
-    """The start every id in ``ids`` shares."""
-    length = 0
-    while all(len(i) > length and i[length] == ids[0][length] for i in ids):
-        length += 1
-    return ids[0][:length]
-
-
-def _unique_start(run_id: str, ids: list[str]) -> str:
-    shared = max(len(_common([run_id, other])) for other in ids if other != run_id)
-    return run_id[: shared + 1]
-
-
 def test_every_run_command_takes_a_unique_prefix(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ids = _runs(home, 3)
-    start = _unique_start(ids[0], ids)
+    start = unique_start(ids[0], ids)
     code, out, err = run_cli(capsys, "runs", "show", start.upper())
     assert code == 0 and ids[0] in out, err
     assert run_cli(capsys, "runs", "delete", start)[0] == 0
     assert run_cli(capsys, "runs", "restore", start)[0] == 0  # deleted runs resolve too
     assert run_cli(capsys, "runs", "artifacts", start)[0] == 0
-    code, out, _ = run_cli(capsys, "runs", "compare", start, _unique_start(ids[1], ids), "--json")
+    code, out, _ = run_cli(capsys, "runs", "compare", start, unique_start(ids[1], ids), "--json")
     assert code == 0 and set(json.loads(out)) == {ids[0], ids[1]}
 
-    common = _common(ids)
+    common = common_start(ids)
     code, out, err = run_cli(capsys, "runs", "show", common)
     assert code == 2 and "more than one run id" in err and "Traceback" not in err
     assert all(run_id in err for run_id in ids) and "run run1 in fraud" in err  # candidates
@@ -248,9 +236,9 @@ def test_prefixes_resolve_through_a_server(
         client.projects.create("fraud")
         ids = [client.runs.create("fraud", name=f"r{i}").id for i in range(2)]
     url = ("--url", server.url)
-    code, out, err = run_cli(capsys, *url, "runs", "show", _unique_start(ids[1], ids))
+    code, out, err = run_cli(capsys, *url, "runs", "show", unique_start(ids[1], ids))
     assert code == 0 and ids[1] in out, err
-    code, _, err = run_cli(capsys, *url, "runs", "delete", _common(ids))
+    code, _, err = run_cli(capsys, *url, "runs", "delete", common_start(ids))
     assert code == 2 and all(i in err for i in ids)
     code, out, _ = run_cli(capsys, *url, "runs", "list", "-p", "fraud")
     assert code == 0 and all(i in out for i in ids)

@@ -12,6 +12,7 @@ from dockyard.client.client import Client
 from dockyard.core.errors import InvalidInput
 from dockyard.pipelines.schemas import PipelineRunCreate
 from dockyard.server.runner import RunningServer
+from id_support import common_start, unique_start
 
 
 def _unused_prefix(ids: list[str]) -> str:
@@ -23,28 +24,14 @@ def _unused_prefix(ids: list[str]) -> str:
     raise AssertionError("every first character used")
 
 
-def _common(ids: list[str]) -> str:
-    """The start every id in ``ids`` shares."""
-    length = 0
-    while all(len(i) > length and i[length] == ids[0][length] for i in ids):
-        length += 1
-    return ids[0][:length]
-
-
-def _unique_start(run_id: str, ids: list[str]) -> str:
-    """The shortest start of ``run_id`` that no other id in ``ids`` shares."""
-    shared = max(len(_common([run_id, other])) for other in ids if other != run_id)
-    return run_id[: shared + 1]
-
-
 def test_runs_resolve_unique_ambiguous_unknown_and_deleted(client: Client) -> None:
     client.projects.create("fraud")
     ids = [client.runs.create("fraud", name=f"r{i}").id for i in range(3)]
-    common = _common(ids)
+    common = common_start(ids)
     assert len(common) >= 4  # made within the same minute: the time comes first
 
     for run_id in ids:
-        found = client.runs.resolve(_unique_start(run_id, ids))
+        found = client.runs.resolve(unique_start(run_id, ids))
         assert [m.id for m in found.items] == [run_id] and not found.more
         assert client.runs.resolve(run_id).items[0].id == run_id  # a whole id is a prefix too
 
@@ -57,7 +44,7 @@ def test_runs_resolve_unique_ambiguous_unknown_and_deleted(client: Client) -> No
     assert client.runs.resolve(_unused_prefix(ids)).items == []
 
     client.runs.delete(ids[0])  # `runs restore` must find deleted runs by prefix too
-    labels = [m.label for m in client.runs.resolve(_unique_start(ids[0], ids)).items]
+    labels = [m.label for m in client.runs.resolve(unique_start(ids[0], ids)).items]
     assert labels and labels[0].endswith(", deleted")
 
 
@@ -75,12 +62,12 @@ def test_pipeline_runs_resolve_ignores_their_step_runs(client: Client) -> None:
         client.pipelines.create(PipelineRunCreate(run_id=run.id, project="fraud", pipeline="train"))
         client.runs.create("fraud", experiment="train", name="step", parent_id=run.id)
         made.append(run.id)
-    common = _common(made)
+    common = common_start(made)
     found = client.pipelines.resolve(common)
     assert [m.id for m in found.items] == sorted(made)
     assert found.items[0].label == "pipeline train in fraud, running"
     for run_id in made:
-        start = _unique_start(run_id, made)
+        start = unique_start(run_id, made)
         assert [m.id for m in client.pipelines.resolve(start).items] == [run_id]
     assert client.pipelines.resolve(_unused_prefix(made)).items == []
     with pytest.raises(InvalidInput):

@@ -30,7 +30,7 @@ from dockyard.store.tables import (
     ProjectRow,
     RunRow,
 )
-from dockyard.tracking.lineage import RunIO
+from dockyard.tracking.lineage import Direction, RunIO
 
 STEP_OUTPUT = "step_output"
 DATASET_VERSION = "dataset_version"
@@ -201,17 +201,22 @@ def _node_inputs(run_id: str, pipeline: _Pipeline, node: str) -> list[RunIO]:
                 )
             )
         elif pipeline.producer(up) is not None:
-            found.append(
-                RunIO(
-                    run_id=run_id,
-                    direction="input",
-                    kind=STEP_OUTPUT,
-                    ref=pipeline.output_id(up),
-                    label=pipeline.output_label(up),
-                    created_at=when,
-                )
-            )
+            found.append(_step_output(pipeline, up, run_id, "input", when))
     return found
+
+
+def _step_output(
+    pipeline: _Pipeline, node: str, run_id: str, direction: Direction, when: dt.datetime
+) -> RunIO:
+    """A step's output, as the writing or a reading run's record of it."""
+    return RunIO(
+        run_id=run_id,
+        direction=direction,
+        kind=STEP_OUTPUT,
+        ref=pipeline.output_id(node),
+        label=pipeline.output_label(node),
+        created_at=when,
+    )
 
 
 def step_io(session: Session, run_ids: Iterable[str]) -> list[RunIO]:
@@ -220,16 +225,7 @@ def step_io(session: Session, run_ids: Iterable[str]) -> list[RunIO]:
     found: list[RunIO] = []
     for run_id, pipeline, node in _step_runs(session, run_ids):
         found += _node_inputs(run_id, pipeline, node)
-        found.append(
-            RunIO(
-                run_id=run_id,
-                direction="output",
-                kind=STEP_OUTPUT,
-                ref=pipeline.output_id(node),
-                label=pipeline.output_label(node),
-                created_at=pipeline.when(node),
-            )
-        )
+        found.append(_step_output(pipeline, node, run_id, "output", pipeline.when(node)))
     return found
 
 
@@ -261,16 +257,7 @@ def steps_touching(
             writer = pipeline.producer(node)
             if writer is None:
                 continue
-            found.append(
-                RunIO(
-                    run_id=writer,
-                    direction="output",
-                    kind=STEP_OUTPUT,
-                    ref=pipeline.output_id(node),
-                    label=pipeline.output_label(node),
-                    created_at=pipeline.when(node),
-                )
-            )
+            found.append(_step_output(pipeline, node, writer, "output", pipeline.when(node)))
             found += _readers(pipeline, node, (STEP_OUTPUT, pipeline.output_id(node)))
     for pipeline_id, refs in sorted(loads.items()):
         pipeline = pipelines.get(pipeline_id)
