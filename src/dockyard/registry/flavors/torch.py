@@ -89,13 +89,11 @@ class TorchFlavor:
                 ) from exc
             example = torch.tensor(request.input_example.to_numpy(dtype="float32"))
             with torch.no_grad():
-                return torch.jit.trace(obj, example)  # type: ignore[no-untyped-call]
+                return torch.jit.trace(obj, example)
 
     def load(self, folder: Path, manifest: ModelManifest) -> TorchPredictor:
         import torch
 
-        module = torch.jit.load(  # type: ignore[no-untyped-call]
-            str(folder / MODEL_FILE), map_location="cpu"
-        )
+        module = torch.jit.load(str(folder / MODEL_FILE), map_location="cpu")
         module.eval()
         return TorchPredictor(module)
