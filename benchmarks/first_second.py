@@ -331,7 +331,7 @@ def cli(repeat: int, work: Path) -> bool:
     cases: dict[str, tuple[list[str], dict[str, str], bool]] = {
         "dockyard runs list": ([str(DOCKYARD), "runs", "list"], ours_env, True),
         "dockyard models list": ([str(DOCKYARD), "models", "list"], ours_env, True),
-        "dockyard data list": ([str(DOCKYARD), "data", "list", project], ours_env, True),
+        "dockyard data list": ([str(DOCKYARD), "data", "list", "-p", project], ours_env, True),
         "mlflow runs list": ([mlflow, "runs", "list", "--experiment-id", "1"], peer_env, False),
         "mlflow experiments search": ([mlflow, "experiments", "search"], peer_env, False),
     }

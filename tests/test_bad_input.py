@@ -162,16 +162,20 @@ def test_values_the_database_cannot_hold_are_invalid_input(services: Services) -
     db: Database = services.db
     with db.write_connection() as conn:
         conn.execute(sa.text("CREATE TABLE probe (n BIGINT, t TEXT)"))
-    for values in ({"n": 2**63, "t": "x"}, {"n": 1, "t": "a\x00b"}):
+    try:
+        for values in ({"n": 2**63, "t": "x"}, {"n": 1, "t": "a\x00b"}):
 
-        def insert(session: Any, values: dict[str, Any] = values) -> None:
-            session.execute(sa.text("INSERT INTO probe (n, t) VALUES (:n, :t)"), values)
+            def insert(session: Any, values: dict[str, Any] = values) -> None:
+                session.execute(sa.text("INSERT INTO probe (n, t) VALUES (:n, :t)"), values)
 
-        if db.dialect == "sqlite" and values["n"] == 1:
-            db.write(insert)  # SQLite stores NUL characters
-            continue
-        with pytest.raises(InvalidInput, match="cannot be stored"):
-            db.write(insert)
+            if db.dialect == "sqlite" and values["n"] == 1:
+                db.write(insert)  # SQLite stores NUL characters
+                continue
+            with pytest.raises(InvalidInput, match="cannot be stored"):
+                db.write(insert)
+    finally:  # the PostgreSQL database is shared by the session's tests (schema checks too)
+        with db.write_connection() as conn:
+            conn.execute(sa.text("DROP TABLE probe"))
 
 
 # -- one name rule wherever a name is made --------------------------------------------------

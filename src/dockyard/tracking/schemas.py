@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from dockyard.core.schemas import NO_NUL, Count, Int64, Limit, Model, Name, Page, Seconds, Text
+from dockyard.core.schemas import NO_NUL, Count, Limit, Model, Name, Page, Seconds, Text
 
 RunStatus = Literal["running", "finished", "failed", "killed"]
 FINAL_STATUSES = ("finished", "failed", "killed")
@@ -124,8 +124,10 @@ class Run(Model):
 class MetricSeries(Model):
     """Points of one metric, column-wise: steps[i], timestamps[i] (ms), values[i]."""
 
-    steps: list[Int64]
-    timestamps: list[Int64]
+    # 64-bit bounds are checked by tracking.metrics.check_ranges, whose message names the
+    # metric and the point (and a spooled batch's warning repeats it)
+    steps: list[int]
+    timestamps: list[int]
     values: list[Annotated[float, Field(allow_inf_nan=False)]]
 
     @model_validator(mode="after")
