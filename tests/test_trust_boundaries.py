@@ -25,10 +25,13 @@ import pandas as pd
 import pytest
 
 import dockyard as dy
+from dockyard.blobs.backend import check_key
+from dockyard.blobs.store import check_digest
 from dockyard.client.client import Client, connect_with
 from dockyard.core.config import Settings
 from dockyard.core.errors import Forbidden, InvalidInput
 from dockyard.core.paths import check_relative_path, confined
+from dockyard.core.schemas import valid_name
 from dockyard.pipelines.values import ValueFile, ValueRef
 from dockyard.registry.manifest import MANIFEST_NAME, ModelManifest
 from dockyard.registry.packaging import load_folder, save_model
@@ -65,6 +68,26 @@ def test_confined_refuses_paths_that_leave_their_folder(tmp_path: Path, path: st
         confined(tmp_path, path)
     with pytest.raises(InvalidInput):
         check_relative_path(path)
+
+
+DIGEST = "ab" * 32
+
+
+@pytest.mark.parametrize(
+    ("check", "good"),
+    [
+        (check_relative_path, "plots/roc.png"),
+        (check_digest, DIGEST),
+        (check_key, f"blobs/{DIGEST}"),
+        (valid_name, "fraud-detector"),
+    ],
+)
+def test_a_trailing_newline_is_never_part_of_a_valid_value(check: Any, good: str) -> None:
+    """A pattern anchored with ``$`` lets ``value\n`` through ``re.match``: every rule on
+    paths, digests, keys and names must refuse it."""
+    assert check(good)
+    with pytest.raises(InvalidInput):
+        check(good + "\n")
 
 
 def test_confined_follows_symbolic_links(tmp_path: Path) -> None:

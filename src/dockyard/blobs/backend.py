@@ -11,7 +11,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 from dockyard.core.errors import InvalidInput
 
 CHUNK = 4 << 20  # bytes per read/write when streaming; a whole RequestPipe block
-_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$")
+_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*\Z")
 
 
 @dataclass(frozen=True)

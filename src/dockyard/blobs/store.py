@@ -17,7 +17,7 @@ from dockyard.blobs.backend import CHUNK, BlobBackend, ObjectInfo
 from dockyard.blobs.hashing import BackgroundSha256, VerifiedFiles, corrupt
 from dockyard.core.errors import DigestMismatch, InvalidInput, NotFound
 
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}\Z")
 BLOBS = "sha256"
 STAGING = "staging"
 DIGEST_HEADER = "X-Dockyard-Digest"  # an HTTP blob download's sha256, for the client to check

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from dockyard.client.client import Client
     from dockyard.core.schemas import IdMatches
 
-_HEX = re.compile(r"^[0-9a-f]{1,32}$")
+_HEX = re.compile(r"^[0-9a-f]{1,32}\Z")
 _SHOWN = 10  # candidates listed when a prefix is ambiguous
 
 

@@ -19,9 +19,9 @@ from pydantic import AfterValidator
 from dockyard.core.errors import InvalidInput
 
 MAX_PATH = 1024
-_SEGMENT = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,255}$")
+_SEGMENT = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,255}\Z")
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}\Z")
 PATH_RULE = (
     "a relative path like 'plots/roc.png': no leading '/', drive, '..', '.', empty part, "
     "backslash or control character"

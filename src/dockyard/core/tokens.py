@@ -19,7 +19,7 @@ from dockyard.core.principal import ANONYMOUS, Role
 ADMIN = "admin"
 RESERVED_NAMES = frozenset({ADMIN, ANONYMOUS, "scheduler"})
 MIN_TOKEN_LENGTH = 16
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}\Z")
 _SEPARATORS = re.compile(r"[\s,]+")
 FORMAT = (
     "NAME=TOKEN or NAME:ROLE=TOKEN (ROLE read, write or admin; NAME letters, digits, '_.@-'; "

@@ -39,7 +39,7 @@ RULES = TypeAdapter(list[Rule])
 COLUMNS = TypeAdapter(list[Column])
 STATS = TypeAdapter(list[ColumnStats])
 OWNER = "dataset_version"
-_REF = re.compile(r"^(?:v?(?P<number>\d{1,9})|latest|sha256:(?P<digest>[0-9a-f]{6,64}))$")
+_REF = re.compile(r"^(?:v?(?P<number>\d{1,9})|latest|sha256:(?P<digest>[0-9a-f]{6,64}))\Z")
 REF_RULE = "a version number (3 or v3), 'latest' or 'sha256:<at least 6 hex digits>'"
 
 

@@ -18,7 +18,7 @@ from dockyard.core.paths import RelativePath
 from dockyard.core.schemas import Model
 
 MANIFEST_NAME = "model.json"
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 class ColumnSpec(Model):

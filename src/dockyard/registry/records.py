@@ -21,9 +21,9 @@ from dockyard.store.tables import (
 )
 
 OWNER = "model_version"
-_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}\Z")
 ALIAS_RULE = "1-64 letters, digits, '_' or '-', starting with a letter (not a number)"
-_VERSION_REF = re.compile(r"^v?(\d{1,9})$")
+_VERSION_REF = re.compile(r"^v?(\d{1,9})\Z")
 
 
 def check_alias(alias: str) -> str:

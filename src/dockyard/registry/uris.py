@@ -12,7 +12,7 @@ _MODELS = re.compile(
     r"^models:/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,63})"
     r"(?:@(?P<alias>[A-Za-z][A-Za-z0-9_-]{0,63})|/(?P<version>v?\d{1,9}|latest))?/?$"
 )
-_RUNS = re.compile(r"^runs:/(?P<run_id>[A-Za-z0-9]{1,64})/(?P<path>[^\x00]+)$")
+_RUNS = re.compile(r"^runs:/(?P<run_id>[A-Za-z0-9]{1,64})/(?P<path>[^\x00]+)\Z")
 FORMS = (
     "models:/<name>/<version>, models:/<name>@<alias>, models:/<name>/latest "
     "or runs:/<run id>/<path>"

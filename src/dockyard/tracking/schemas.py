@@ -13,7 +13,7 @@ from dockyard.core.schemas import NO_NUL, Count, Limit, Model, Name, Page, Secon
 
 RunStatus = Literal["running", "finished", "failed", "killed"]
 FINAL_STATUSES = ("finished", "failed", "killed")
-_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-./: ]{0,249}$")
+_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-./: ]{0,249}\Z")
 KEY_RULE = "1-250 letters, digits, spaces or '_-./:', starting with a letter, digit or '_'"
 
 

@@ -44,8 +44,8 @@ if TYPE_CHECKING:
 
 CODE_DIR = "code"
 ARTIFACTS_DIR = "artifacts"
-_ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
 _import_lock = threading.Lock()
 
