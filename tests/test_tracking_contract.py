@@ -178,6 +178,28 @@ def test_runs_started_at_once_share_one_new_experiment(client: Client, project: 
     assert [e.name for e in client.experiments.list(project)] == ["race"]
 
 
+def test_a_run_can_create_its_project_in_the_same_write(client: Client) -> None:
+    with pytest.raises(NotFound):
+        client.runs.create("churn")  # without asking, an unknown project is an error
+    assert [p.name for p in client.projects.list()] == []
+    first = client.runs.create("churn", experiment="e1", create_project=True)
+    project = client.projects.get("churn")
+    assert (first.project, first.experiment, project.created_by) == ("churn", "e1", first.user)
+    again = client.runs.create("churn", create_project=True)  # an existing project is reused
+    assert again.project == "churn"
+    assert [p.name for p in client.projects.list()] == ["churn"]
+    with pytest.raises(InvalidInput):
+        client.runs.create("bad name!", create_project=True)  # the project name is checked
+    assert [p.name for p in client.projects.list()] == ["churn"]
+
+
+def test_runs_started_at_once_share_one_new_project(client: Client) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda i: client.runs.create("race", create_project=True), range(16)))
+    assert {r.project for r in made} == {"race"}
+    assert [p.name for p in client.projects.list()] == ["race"]
+
+
 def test_delete_restore_and_purge_experiments(client: Client, project: str) -> None:
     kept = client.runs.create(project, experiment="kept")
     binned = client.runs.create(project, experiment="old")

@@ -109,11 +109,16 @@ class RunsClient:
         params: Mapping[str, object] | None = None,
         tags: Mapping[str, str] | None = None,
         note: str = "",
+        create_project: bool = False,
     ) -> Run:
-        """Start a run; params are stored as text (numbers compare as numbers in search)."""
+        """Start a run; params are stored as text (numbers compare as numbers in search).
+
+        ``create_project=True`` creates the project if it does not exist, in the same write.
+        """
         body = build(
             RunCreate,
             project=project,
+            create_project=create_project,
             experiment=experiment,
             name=name,
             parent_id=parent_id,

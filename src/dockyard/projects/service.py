@@ -37,6 +37,32 @@ def find_project(session: Session, ref: str) -> ProjectRow:
     return row
 
 
+def _new_row(name: str, description: str, principal: Principal) -> ProjectRow:
+    now = utcnow()
+    return ProjectRow(
+        id=new_id(),
+        name=name,
+        description=description,
+        created_by=principal.name,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def get_or_create_project(session: Session, name: str, principal: Principal) -> ProjectRow:
+    """The project named ``name``, created on first use (safe under concurrent writers)."""
+    found = session.scalar(select(ProjectRow).where(ProjectRow.name == name))
+    if found is not None:
+        return found
+    row = _new_row(name, "", principal)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # another writer created it first
+        return find_project(session, name)
+    return row
+
+
 class ProjectService:
     """Projects group experiments, datasets and models; names are unique."""
 
@@ -50,15 +76,7 @@ class ProjectService:
         """Create a project."""
 
         def insert(session: Session) -> Project:
-            now = utcnow()
-            row = ProjectRow(
-                id=new_id(),
-                name=body.name,
-                description=body.description,
-                created_by=principal.name,
-                created_at=now,
-                updated_at=now,
-            )
+            row = _new_row(body.name, body.description, principal)
             session.add(row)
             session.flush()
             return _to_model(row)

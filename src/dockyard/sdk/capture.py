@@ -23,8 +23,6 @@ from importlib.metadata import distributions
 from pathlib import Path
 from typing import Any, TextIO
 
-import psutil
-
 _GIT_TIMEOUT = 10
 
 
@@ -149,7 +147,7 @@ def _machine() -> dict[str, Any]:
         "host": socket.gethostname(),
         "cpu_count": os.cpu_count(),
         "cpu": platform.processor() or platform.machine(),
-        "memory_bytes": psutil.virtual_memory().total,
+        "memory_bytes": _psutil().virtual_memory().total,
         "gpus": _gpus(),
         "packages": packages,
     }
@@ -313,12 +311,20 @@ class SystemSampler:
         self._log = log
         self._interval = interval
         self._stop = threading.Event()
-        self._process = psutil.Process()
-        psutil.cpu_percent(None)  # prime: the first reading is against this moment
+        self._process: Any = None
         self._thread = threading.Thread(target=self._loop, name="dockyard-system", daemon=True)
         self._thread.start()
 
+    def _prime(self) -> Any:
+        """psutil, loaded on the sampler's thread: importing it costs the caller ~10 ms."""
+        psutil = _psutil()
+        if self._process is None:
+            self._process = psutil.Process()
+            psutil.cpu_percent(None)  # prime: the first reading is against this moment
+        return psutil
+
     def sample(self) -> dict[str, float]:
+        psutil = self._prime()
         values = {
             "system/cpu_percent": float(psutil.cpu_percent(None)),
             "system/memory_percent": float(psutil.virtual_memory().percent),
@@ -329,6 +335,7 @@ class SystemSampler:
         return values
 
     def _loop(self) -> None:
+        self._prime()
         step = 0
         while not self._stop.wait(self._interval):
             self._log(self.sample(), step=step)
@@ -337,6 +344,12 @@ class SystemSampler:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _psutil() -> Any:
+    import psutil  # only the capture threads need it
+
+    return psutil
 
 
 def _gpu_load() -> list[float]:

@@ -17,7 +17,6 @@ from dockyard.client.client import Client, connect
 from dockyard.core.errors import InvalidInput, Unavailable
 from dockyard.sdk.batcher import FLUSH_SECONDS, MetricBatcher, checked_flush_interval
 from dockyard.sdk.capture import Capture, OutputCapture, OutputShipper, SystemSampler
-from dockyard.sdk.projects import ensure_project
 from dockyard.sdk.run_capture import BackgroundCapture
 from dockyard.sdk.spool import Spool
 from dockyard.tracking.schemas import Run, RunStatus
@@ -273,7 +272,6 @@ def start_run(
     active_client = client if client is not None else connect()
     try:
         parent = _ACTIVE.get()[-1].id if nested and _ACTIVE.get() else None
-        ensure_project(active_client, project)
         Spool.of(active_client.settings).deliver(active_client.runs.log_batch)
         if not active_client.is_remote:  # a server reaps by itself (reaping is admin there)
             active_client.runs.reap()
@@ -285,6 +283,7 @@ def start_run(
             params=params,
             tags=tags,
             note=note,
+            create_project=True,  # made on first use, as MLflow makes experiments
         )
     except BaseException:
         if owns:

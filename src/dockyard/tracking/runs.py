@@ -13,7 +13,7 @@ from dockyard.core.ids import is_id, new_id
 from dockyard.core.operations import operation
 from dockyard.core.principal import Principal, Role
 from dockyard.core.schemas import IdMatch, IdMatches, IdPrefixQuery
-from dockyard.projects.service import find_project
+from dockyard.projects.service import find_project, get_or_create_project
 from dockyard.store import blobrefs
 from dockyard.store.db import Database
 from dockyard.store.prefix import id_starts_with
@@ -177,7 +177,11 @@ class RunService:
         """Start a run (status ``running``) with its first params and tags."""
 
         def insert(session: Session) -> Run:
-            project = find_project(session, body.project)
+            project = (
+                get_or_create_project(session, body.project, principal)
+                if body.create_project
+                else find_project(session, body.project)
+            )
             experiment = get_or_create_experiment(session, project, body.experiment, principal)
             if body.parent_id is not None:
                 parent = find_run(session, body.parent_id)

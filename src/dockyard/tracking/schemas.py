@@ -54,6 +54,9 @@ class Experiment(Model):
 
 class RunCreate(Model):
     project: Name
+    create_project: bool = Field(
+        False, description="create the project if it does not exist (as the SDK's start_run does)"
+    )
     experiment: Name = "default"
     name: RunName | None = None
     parent_id: str | None = None

@@ -3145,6 +3145,12 @@ export interface components {
         /** RunCreate */
         RunCreate: {
             /**
+             * Create Project
+             * @description create the project if it does not exist (as the SDK's start_run does)
+             * @default false
+             */
+            create_project: boolean;
+            /**
              * Experiment
              * @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit
              * @default default
