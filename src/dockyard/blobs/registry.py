@@ -1,7 +1,7 @@
 """Choose a blob backend from a URL: a plain path or file:// is the built-in local folder
-backend (no lookup), a scheme
-registered under the ``dockyard.blob_backends`` entry point group gets that backend, and
-any other scheme fsspec knows (s3://, gs://, az://, memory://) goes through fsspec."""
+backend (no lookup), a scheme registered under the ``dockyard.blob_backends`` entry point
+group gets that backend, and any other scheme fsspec knows (s3://, gs://, az://, memory://)
+goes through fsspec."""
 
 from __future__ import annotations
 
