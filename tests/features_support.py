@@ -86,7 +86,9 @@ CARD = Entity("card", keys=["card_hash"])
 MERCHANT = Entity("merchant", keys=["country", "merchant_id"])
 
 
-def fraud_views(ttl: str | None = "2h", bucket: str | None = None) -> list[FeatureView]:
+def fraud_views(
+    ttl: str | None = "2h", bucket: str | None = None, lateness: str = "1d"
+) -> list[FeatureView]:
     """Views over the random transactions: one per entity, every kind of feature."""
     card = FeatureView(
         "card_activity",
@@ -113,7 +115,7 @@ def fraud_views(ttl: str | None = "2h", bucket: str | None = None) -> list[Featu
         ],
         ttl=ttl,
         bucket=bucket,
-        lateness="1d",
+        lateness=lateness,
     )
     merchant = FeatureView(
         "merchant_activity",
@@ -126,7 +128,7 @@ def fraud_views(ttl: str | None = "2h", bucket: str | None = None) -> list[Featu
             Aggregate("amount", "min"),
             Field("amount", name="merchant_last_amount"),
         ],
-        lateness="1d",
+        lateness=lateness,
     )
     return [card, merchant]
 

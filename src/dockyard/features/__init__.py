@@ -8,5 +8,14 @@ offline computation (:func:`training_set`) and the online one
 
 from dockyard.features.definitions import Aggregate, Entity, FeatureView, Field, OnDemand
 from dockyard.features.offline import training_set
+from dockyard.features.online import OnlineFeatures
 
-__all__ = ["Aggregate", "Entity", "FeatureView", "Field", "OnDemand", "training_set"]
+__all__ = [
+    "Aggregate",
+    "Entity",
+    "FeatureView",
+    "Field",
+    "OnDemand",
+    "OnlineFeatures",
+    "training_set",
+]

@@ -1,0 +1,26 @@
+"""The encoding of online records and view states: compact JSON, never pickle.
+
+Values are JSON scalars (booleans, numbers, strings, null); Python's float repr round-trips
+every float exactly, so a value read back equals the value written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+
+def encode(value: Any) -> bytes:
+    """Compact UTF-8 JSON."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=True).encode()
+
+
+def decode(data: bytes | str | None) -> Any:
+    """The value of :func:`encode` (None stays None)."""
+    return None if data is None else json.loads(data)
+
+
+def entity_key(values: Sequence[Any]) -> str:
+    """The store key of one entity: its key values as a JSON array."""
+    return json.dumps([v.item() if hasattr(v, "item") else v for v in values], separators=(",", ":"))

@@ -1,0 +1,294 @@
+"""Online feature values: materialize, push and look up, over any :class:`OnlineStore`.
+
+The values follow :mod:`dockyard.features.windows`, the same rules as the training sets.
+Per entity the store keeps settled per-bucket partials and the few events not yet settled
+(:mod:`dockyard.features.partials`). A lookup at time ``t`` is exact for any ``t`` at or
+after the view's horizon (newest event time seen minus the view's ``lateness``); earlier
+times are refused, since the buckets before the horizon are already merged.
+
+In-process, computed values are cached per entity together with the interval in which they
+hold (until the next bucket boundary, TTL expiry or a pending event's time), and the cache
+is dropped whenever the store's ``generation`` moves, so a lookup that hits the cache costs
+a few dictionary operations.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dockyard.features.codec import decode, encode, entity_key
+from dockyard.features.definitions import Aggregate, FeatureView, Field
+from dockyard.features.errors import (
+    InvalidDefinition,
+    InvalidTable,
+    LateEvent,
+    OutOfHorizon,
+    UnknownFeature,
+)
+from dockyard.features.ondemand import apply_on_demand
+from dockyard.features.partials import Consumer, Record
+from dockyard.features.refs import Plan, Stored, plan, views_by_name
+from dockyard.features.stores.base import OnlineStore
+from dockyard.features.tables import as_arrow, check_value_column, require_columns, time_micros
+
+_CACHE_LIMIT = 200_000
+
+
+@dataclass
+class ViewState:
+    """What the store keeps per view beside the records."""
+
+    fingerprint: str
+    watermark: int | None = None  # newest event time seen
+    seq: int = 0  # arrival counter
+    materialized: int | None = None  # newest event time materialized from the source
+
+    def horizon(self, lateness: int) -> int | None:
+        return None if self.watermark is None else self.watermark - lateness
+
+
+def to_micros(at: datetime | int | None) -> int:
+    """A time as integer microseconds since the epoch (now when None; naive means UTC)."""
+    if at is None:
+        return time.time_ns() // 1_000
+    if isinstance(at, datetime):
+        stamp = pa.scalar(at, pa.timestamp("us", tz="UTC" if at.tzinfo else None))
+        return int(stamp.cast(pa.int64()).as_py())
+    return int(at)
+
+
+class OnlineFeatures:
+    """Online values of ``views`` kept in ``store``.
+
+    Writers: one process at a time per view (a push reads the records it changes and
+    writes them back in one atomic batch).
+    """
+
+    def __init__(self, store: OnlineStore, views: Iterable[FeatureView]) -> None:
+        self.store = store
+        self.views = views_by_name(views)
+        self._consumers = {
+            name: {f.name: Consumer(view, f) for f in view.features if isinstance(f, Field | Aggregate)}
+            for name, view in self.views.items()
+        }
+        self._plans: dict[tuple[tuple[str, ...], bool], Plan] = {}
+        self._cache: dict[tuple[str, str], tuple[int, int, dict[str, Any]]] = {}
+        self._generation: int | None = None
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _view(self, name: str) -> FeatureView:
+        if name not in self.views:
+            raise UnknownFeature(f"unknown feature view {name!r} (known: {sorted(self.views)})")
+        return self.views[name]
+
+    def _state(self, view: FeatureView) -> ViewState:
+        raw = decode(self.store.read_state(view.name))
+        if raw is None:
+            return ViewState(fingerprint=view.fingerprint())
+        state = ViewState(**raw)
+        if state.fingerprint != view.fingerprint():
+            raise InvalidDefinition(
+                f"the online values of {view.name!r} were built from another definition of "
+                "the view: call reset() for it, then materialize again"
+            )
+        return state
+
+    def reset(self, view_name: str) -> None:
+        """Forget every online value of a view (e.g. after its definition changed)."""
+        self.store.drop(self._view(view_name).name)
+        self._cache.clear()
+
+    def push(self, view_name: str, events: Any) -> int:
+        """Add events (rows of the view's source: keys, timestamp and value columns) to the
+        online values; their order is their arrival order. Events older than the view's
+        lateness behind the newest event seen are refused, and then nothing is written.
+        Returns the number of events added."""
+        view = self._view(view_name)
+        table = self._checked(view, as_arrow(events, f"events pushed to {view.name!r}"))
+        return self._apply(view, table, self._state(view), materialized=None)
+
+    def materialize(self, view_name: str, source: Any, since: datetime | int | None = None) -> int:
+        """Bring the online values up to date with the view's source table: only events
+        newer than the last materialization (or than ``since``) are read, in time order
+        (ties keep the source's order), so repeating it changes nothing. Returns the number
+        of events added."""
+        view = self._view(view_name)
+        table = self._checked(view, as_arrow(source, f"source of {view.name!r}"))
+        state = self._state(view)
+        ts = time_micros(table.column(view.timestamp), view.timestamp, "source")
+        floor = state.materialized
+        if since is not None:  # events at or after since
+            floor = max(to_micros(since) - 1, -(2**62) if floor is None else floor)
+        if floor is not None:
+            table = table.filter(pc.greater(ts, floor))
+            ts = time_micros(table.column(view.timestamp), view.timestamp, "source")
+        order = pc.sort_indices(pa.table({"t": ts, "i": pa.array(range(len(ts)))}), [("t", "ascending"), ("i", "ascending")])
+        table = table.take(order)
+        if table.num_rows == 0:
+            return 0
+        newest = int(pc.max(ts).as_py())
+        return self._apply(view, table, state, materialized=newest)
+
+    def _checked(self, view: FeatureView, table: pa.Table) -> pa.Table:
+        what = f"events of {view.name!r}"
+        require_columns(table, view.source_columns(), what)
+        for feature in view.features:
+            if isinstance(feature, Field | Aggregate):
+                check_value_column(table, feature.column, what)
+        for column in [view.timestamp, *(f.available_at for f in view.features if isinstance(f, Aggregate) and f.available_at)]:
+            time_micros(table.column(column), column, what)
+        return table
+
+    def _apply(self, view: FeatureView, table: pa.Table, state: ViewState, materialized: int | None) -> int:
+        if table.num_rows == 0:
+            return 0
+        lateness = view.lateness_us
+        ts = time_micros(table.column(view.timestamp), view.timestamp, "events").to_pylist()
+        if None in ts:
+            raise InvalidTable(f"the column {view.timestamp!r} of the events has nulls: every event needs a time")
+        horizon = state.horizon(lateness)
+        if horizon is not None:
+            late = [t for t in ts if t < horizon]
+            if late:
+                raise LateEvent(
+                    f"{len(late)} event(s) of {view.name!r} are older than its lateness "
+                    f"({view.lateness}) allows: the oldest accepted time is {horizon} us, the "
+                    f"oldest given {min(late)} us; nothing was written. Put them in the source "
+                    "for training, or raise the view's lateness"
+                )
+        consumers = self._consumers[view.name]
+        columns = {c.column: table.column(c.column).to_pylist() for c in consumers.values()}
+        gates = {
+            c.gate: time_micros(table.column(c.gate), c.gate, "events").to_pylist()
+            for c in consumers.values()
+            if c.gate is not None
+        }
+        keys = list(zip(*(table.column(k).to_pylist() for k in view.keys), strict=True))
+        by_entity: dict[str, list[int]] = {}
+        for row, key in enumerate(keys):
+            if None not in key:  # a null key names no entity
+                by_entity.setdefault(entity_key(key), []).append(row)
+        names = list(by_entity)
+        records: dict[str, Record] = {
+            name: decode(raw) or {} for name, raw in zip(names, self.store.read(view.name, names), strict=True)
+        }
+        watermark = max(ts) if state.watermark is None else max(state.watermark, max(ts))
+        new_horizon = watermark - lateness
+        for name, rows in by_entity.items():
+            record = records[name]
+            for consumer in consumers.values():
+                current = record.get(consumer.name)
+                values = columns[consumer.column]
+                gate = gates.get(consumer.gate) if consumer.gate else None
+                for row in rows:
+                    current = consumer.add(current, ts[row], state.seq + row, gate[row] if gate else None, values[row])
+                consumer.settle(current, new_horizon)
+                record[consumer.name] = current
+        state.seq += table.num_rows
+        state.watermark = watermark
+        if materialized is not None:
+            state.materialized = materialized if state.materialized is None else max(materialized, state.materialized)
+        self.store.write(view.name, {n: encode(r) for n, r in records.items()}, encode(state.__dict__))
+        self._cache.clear()
+        return table.num_rows
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _plan(self, refs: Sequence[str], full_names: bool) -> Plan:
+        key = (tuple(refs), full_names)
+        found = self._plans.get(key)
+        if found is None:
+            found = self._plans[key] = plan(self.views.values(), refs, full_names=full_names)
+        return found
+
+    def get(
+        self,
+        entity_keys: Mapping[str, Sequence[Any]],
+        refs: Sequence[str],
+        *,
+        at: datetime | int | None = None,
+        request: Mapping[str, Sequence[Any]] | None = None,
+        full_names: bool = False,
+    ) -> dict[str, list[Any]]:
+        """Feature values of the entities named by ``entity_keys`` (key column -> values,
+        one per entity) as of ``at`` (default: now), column by column: the key columns,
+        then each requested feature. ``request`` holds the request values on-demand
+        features read, one per entity."""
+        request_plan = self._plan(refs, full_names)
+        t = to_micros(at)
+        lengths = {len(v) for v in entity_keys.values()}
+        if len(lengths) != 1:
+            raise InvalidTable("give every key column the same number of values, one per entity")
+        (count,) = lengths
+        generation = self.store.generation()
+        if generation is None or generation != self._generation:
+            self._cache.clear()
+            self._generation = generation
+        out: dict[str, list[Any]] = {k: list(v) for k, v in entity_keys.items()}
+        stored: dict[str, list[Any]] = {}
+        for view_name, features in request_plan.stored.items():
+            view = request_plan.views[view_name]
+            missing = [k for k in view.keys if k not in entity_keys]
+            if missing:
+                raise InvalidTable(f"the lookup lacks the key column(s) {missing} of {view.name!r}")
+            vectors = self._vectors(view, [entity_key(v) for v in zip(*(entity_keys[k] for k in view.keys), strict=True)], t, generation is not None)
+            for feature in features:
+                stored[f"{view.name}:{feature.name}"] = [v[feature.name] for v in vectors]
+        on_demand: dict[str, list[Any]] = {}
+        if any(r.ref not in stored for r in request_plan.requested):
+            values = request or {}
+            missing_values = [n for n in request_plan.request_values if n not in values]
+            if missing_values:
+                raise InvalidTable(f"the lookup lacks the request value(s) {missing_values} of its on-demand features")
+            on_demand = apply_on_demand(request_plan, stored.__getitem__, lambda n: list(values[n]), count)
+        for item in request_plan.requested:
+            out[item.column] = stored[item.ref] if item.ref in stored else on_demand[item.ref]
+        return out
+
+    def _vectors(self, view: FeatureView, names: list[str], t: int, cacheable: bool) -> list[dict[str, Any]]:
+        result: list[dict[str, Any] | None] = [None] * len(names)
+        misses: list[int] = []
+        for i, name in enumerate(names):
+            hit = self._cache.get((view.name, name)) if cacheable else None
+            if hit is not None and hit[0] <= t < hit[1]:
+                result[i] = hit[2]
+            else:
+                misses.append(i)
+        if misses:
+            horizon = self._state(view).horizon(view.lateness_us)
+            if horizon is not None and t < horizon:
+                raise OutOfHorizon(
+                    f"the online values of {view.name!r} start at {horizon} us (newest event "
+                    f"minus the lateness {view.lateness}); {t} us is older: build a training "
+                    "set for past times"
+                )
+            raws = self.store.read(view.name, [names[i] for i in misses])
+            if cacheable and len(self._cache) > _CACHE_LIMIT:
+                self._cache.clear()
+            for i, raw in zip(misses, raws, strict=True):
+                record: Record = decode(raw) or {}
+                vector, until = self._compute(view, record, t)
+                result[i] = vector
+                if cacheable:
+                    self._cache[(view.name, names[i])] = (t, until, vector)
+        return [r if r is not None else {} for r in result]
+
+    def _compute(self, view: FeatureView, record: Record, t: int) -> tuple[dict[str, Any], int]:
+        vector: dict[str, Any] = {}
+        until = 2**63 - 1
+        for consumer in self._consumers[view.name].values():
+            value, changes = consumer.value(record.get(consumer.name), t)
+            vector[consumer.name] = value
+            until = min(until, changes)
+        return vector, until
+
+
+__all__ = ["OnlineFeatures", "Stored", "ViewState", "to_micros"]
