@@ -23,8 +23,11 @@ def micros(value: datetime) -> int:
 
 
 def reference(
-    view: FeatureView, feature: Field | Aggregate, events: list[dict[str, Any]],
-    key: tuple[Any, ...], t: int,
+    view: FeatureView,
+    feature: Field | Aggregate,
+    events: list[dict[str, Any]],
+    key: tuple[Any, ...],
+    t: int,
 ) -> Any:
     """The value of ``feature`` for ``key`` at ``t`` (µs) from ``events`` in arrival order
     (dicts of the source's columns with times as µs ints)."""
@@ -195,8 +198,13 @@ def random_labels(
         else:
             t = start + rng.randrange(0, spread_s * 1_000_000)
         out.append(
-            {"label_id": i, "card_hash": e["card_hash"], "country": e["country"],
-             "merchant_id": e["merchant_id"] if rng.random() < 0.9 else 99, "event_time": t}
+            {
+                "label_id": i,
+                "card_hash": e["card_hash"],
+                "country": e["country"],
+                "merchant_id": e["merchant_id"] if rng.random() < 0.9 else 99,
+                "event_time": t,
+            }
         )
     return out
 

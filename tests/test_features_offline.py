@@ -31,7 +31,9 @@ def test_training_set_matches_reference(seed: int, bucket: str | None) -> None:
         for feature in view.features:
             got = out.column(feature.name).to_pylist()
             for row, label in enumerate(labels):
-                want = reference(view, feature, events, tuple(label[k] for k in keys), label["event_time"])
+                want = reference(
+                    view, feature, events, tuple(label[k] for k in keys), label["event_time"]
+                )
                 if not same(got[row], want):
                     mismatches.append((feature.name, row, got[row], want))
     assert not mismatches, mismatches[:10]
@@ -43,10 +45,17 @@ def test_pandas_labels_and_row_order_kept() -> None:
     frame = labels_table(labels).to_pandas()
     frame["extra"] = range(len(frame))
     out = training_set(
-        frame, fraud_views(), {"transactions": pd.DataFrame(events).assign(
-            ts=lambda d: pd.to_datetime(d.ts, unit="us", utc=True),
-            label_available_at=lambda d: pd.to_datetime(d.label_available_at, unit="us", utc=True),
-        )}, ["card_activity:amount_sum_1h"],
+        frame,
+        fraud_views(),
+        {
+            "transactions": pd.DataFrame(events).assign(
+                ts=lambda d: pd.to_datetime(d.ts, unit="us", utc=True),
+                label_available_at=lambda d: pd.to_datetime(
+                    d.label_available_at, unit="us", utc=True
+                ),
+            )
+        },
+        ["card_activity:amount_sum_1h"],
     )
     assert out.column("extra").to_pylist() == list(range(len(frame)))
     assert out.column_names[-1] == "amount_sum_1h"

@@ -18,8 +18,8 @@ import pytest
 from dockyard.features import training_set
 from dockyard.features.online import OnlineFeatures
 from dockyard.features.stores import OnlineStore, SQLiteOnlineStore
-from features_support import fraud_views, labels_table, same, to_table, transactions
 from features_stores import redis_store
+from features_support import fraud_views, labels_table, same, to_table, transactions
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -32,7 +32,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OnlineStor
         yield from redis_store()
 
 
-def _compare(online: OnlineFeatures, offline: Any, queries: list[dict[str, Any]], views: list[Any]) -> list[Any]:
+def _compare(
+    online: OnlineFeatures, offline: Any, queries: list[dict[str, Any]], views: list[Any]
+) -> list[Any]:
     mismatches = []
     for row, q in enumerate(queries):
         for view in views:
@@ -44,15 +46,23 @@ def _compare(online: OnlineFeatures, offline: Any, queries: list[dict[str, Any]]
     return mismatches
 
 
-def _queries(seed: int, events: list[dict[str, Any]], count: int, lo: int, hi: int) -> list[dict[str, Any]]:
+def _queries(
+    seed: int, events: list[dict[str, Any]], count: int, lo: int, hi: int
+) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     out = []
     for i in range(count):
         e = rng.choice(events)
         t = e["ts"] if rng.random() < 0.2 else rng.randrange(lo, hi)
-        out.append({"label_id": i, "card_hash": e["card_hash"], "country": e["country"],
-                    "merchant_id": e["merchant_id"] if e["merchant_id"] is not None else 99,
-                    "event_time": t})
+        out.append(
+            {
+                "label_id": i,
+                "card_hash": e["card_hash"],
+                "country": e["country"],
+                "merchant_id": e["merchant_id"] if e["merchant_id"] is not None else 99,
+                "event_time": t,
+            }
+        )
     return out
 
 
@@ -70,8 +80,12 @@ def test_replay_of_a_day_then_lookups_equal_training_set(store: OnlineStore) -> 
         online.push("merchant_activity", to_table(arrived[at : at + 500]))
     lo, hi = min(e["ts"] for e in events), max(e["ts"] for e in events) + 3_600_000_000
     queries = _queries(12, events, 1500, lo, hi)
-    offline = training_set(labels_table(queries), views, {"transactions": to_table(arrived)},
-                           ["card_activity:*", "merchant_activity:*"])
+    offline = training_set(
+        labels_table(queries),
+        views,
+        {"transactions": to_table(arrived)},
+        ["card_activity:*", "merchant_activity:*"],
+    )
     mismatches = _compare(online, offline, queries, views)
     assert not mismatches, mismatches[:5]
 
@@ -88,8 +102,12 @@ def test_interleaved_pushes_with_short_lateness_equal_training_set(store: Online
     online = OnlineFeatures(store, views)
     lo, hi = min(e["ts"] for e in events), max(e["ts"] for e in events)
     queries = sorted(_queries(22, events, 600, lo, hi), key=lambda q: q["event_time"])
-    offline = training_set(labels_table(queries), views, {"transactions": to_table(arrived)},
-                           ["card_activity:*", "merchant_activity:*"])
+    offline = training_set(
+        labels_table(queries),
+        views,
+        {"transactions": to_table(arrived)},
+        ["card_activity:*", "merchant_activity:*"],
+    )
     pushed = 0
     mismatches = []
     for row, q in enumerate(queries):

@@ -23,4 +23,6 @@ def decode(data: bytes | str | None) -> Any:
 
 def entity_key(values: Sequence[Any]) -> str:
     """The store key of one entity: its key values as a JSON array."""
-    return json.dumps([v.item() if hasattr(v, "item") else v for v in values], separators=(",", ":"))
+    return json.dumps(
+        [v.item() if hasattr(v, "item") else v for v in values], separators=(",", ":")
+    )

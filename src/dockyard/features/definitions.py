@@ -300,7 +300,9 @@ class FeatureView(_Definition):
             if isinstance(feature, Aggregate) and feature.window_us is not None:
                 self.bucket_us(feature)  # raises when the window cannot be cut in buckets
             if isinstance(feature, Field | Aggregate) and feature.column in keys:
-                raise ValueError(f"feature {feature.name!r} reads the key column {feature.column!r}")
+                raise ValueError(
+                    f"feature {feature.name!r} reads the key column {feature.column!r}"
+                )
         return self
 
     @property

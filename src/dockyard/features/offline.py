@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from dockyard.features.definitions import Aggregate, FeatureView, Field
 from dockyard.features.errors import InvalidTable
+from dockyard.features.offline_sql import ViewSQL, quote
 from dockyard.features.ondemand import apply_on_demand
 from dockyard.features.refs import Plan, plan
 from dockyard.features.tables import (
@@ -28,7 +29,6 @@ from dockyard.features.tables import (
     require_columns,
     time_micros,
 )
-from dockyard.features.offline_sql import ViewSQL, quote
 
 
 def training_set(
@@ -55,7 +55,9 @@ def training_set(
     time_name = _event_time(table, event_time)
     keys = list(dict.fromkeys(k for v in request.views.values() for k in v.keys))
     require_columns(table, keys, "labels table")
-    require_columns(table, request.request_values, "labels table (request values of on-demand features)")
+    require_columns(
+        table, request.request_values, "labels table (request values of on-demand features)"
+    )
     slim = pa.table(
         {
             "__row": pa.array(range(table.num_rows), pa.int64()),
@@ -81,7 +83,7 @@ def _event_time(table: pa.Table, event_time: str | None) -> str:
         return event_time
     times = [f.name for f in table.schema if pa.types.is_timestamp(f.type)]
     if len(times) == 1:
-        return times[0]
+        return str(times[0])
     if not times:
         raise InvalidTable(
             "the labels table has no event-time column: add a timestamp column saying when "
@@ -152,7 +154,9 @@ def _compute(
             parts.append((table, {a: out[a] for a in produced}))
     if not parts:
         return con.sql("SELECT __row FROM labels_ ORDER BY __row").to_arrow_table()
-    selects = ", ".join(f"{t}.{a} AS {quote(name)}" for t, cols in parts for a, name in cols.items())
+    selects = ", ".join(
+        f"{t}.{a} AS {quote(name)}" for t, cols in parts for a, name in cols.items()
+    )
     joins = "".join(f" LEFT JOIN {t} ON {t}.__row = labels_.__row" for t, _ in parts)
     return con.sql(f"SELECT {selects} FROM labels_{joins} ORDER BY labels_.__row").to_arrow_table()
 

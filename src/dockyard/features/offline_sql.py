@@ -81,7 +81,7 @@ class ViewSQL:
         running = ", ".join(
             f"sum(n_{a}) OVER w AS n_{a}, sum(s_{a}) OVER w AS s_{a}" for a in col_alias.values()
         )
-        starts = {}
+        starts: dict[tuple[int, int], str] = {}
         for _, f in features:
             if f.window_us is not None:
                 b = self.view.bucket_us(f)
@@ -184,12 +184,17 @@ class ViewSQL:
             "last": "arg_max(p, __ts)",
             "distinct_count": "list_distinct(flatten(list(p)))",
         }[f.fn]
-        frame = f"(PARTITION BY {self.key_list} ORDER BY __b RANGE BETWEEN {w} PRECEDING AND {b} PRECEDING)"
+        frame = (
+            f"(PARTITION BY {self.key_list} ORDER BY __b "
+            f"RANGE BETWEEN {w} PRECEDING AND {b} PRECEDING)"
+        )
         whole = {
             "min": f"min(p) OVER {frame}",
             "max": f"max(p) OVER {frame}",
             "last": f"arg_max(p, lt) OVER {frame}",
-            "distinct_count": f"list_distinct(flatten(list(p) FILTER (WHERE p IS NOT NULL) OVER {frame}))",
+            "distinct_count": (
+                f"list_distinct(flatten(list(p) FILTER (WHERE p IS NOT NULL) OVER {frame}))"
+            ),
         }[f.fn]
         run_frame = f"(PARTITION BY {self.key_list}, __b ORDER BY __ts ROWS UNBOUNDED PRECEDING)"
         running = {
@@ -248,9 +253,7 @@ class ViewSQL:
                 SELECT l.__row, coalesce(r.q, 0)::BIGINT AS {alias}
                 FROM labels_ l ASOF LEFT JOIN run r ON {self._on("l", "r")} AND l.__t > r.__ts
             """
-        running = {"min": f"min(p) OVER {frame}", "max": f"max(p) OVER {frame}", "last": "p"}[
-            f.fn
-        ]
+        running = {"min": f"min(p) OVER {frame}", "max": f"max(p) OVER {frame}", "last": "p"}[f.fn]
         result = "r.q"
         if f.fn == "last" and ttl is not None:
             result = f"CASE WHEN r.__ts >= l.__t - {ttl} THEN r.q END"

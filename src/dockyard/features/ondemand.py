@@ -29,9 +29,7 @@ def apply_on_demand(
         feature = item.feature
         if not isinstance(feature, OnDemand):
             continue
-        columns = [
-            stored(name) if ":" in name else request_value(name) for name in feature.inputs
-        ]
+        columns = [stored(name) if ":" in name else request_value(name) for name in feature.inputs]
         fn = feature.fn
         try:
             out[item.ref] = [fn(*args) for args in zip(*columns, strict=True)] if columns else []

@@ -75,7 +75,9 @@ class OnlineFeatures:
         self.store = store
         self.views = views_by_name(views)
         self._consumers = {
-            name: {f.name: Consumer(view, f) for f in view.features if isinstance(f, Field | Aggregate)}
+            name: {
+                f.name: Consumer(view, f) for f in view.features if isinstance(f, Field | Aggregate)
+            }
             for name, view in self.views.items()
         }
         self._plans: dict[tuple[tuple[str, ...], bool], Plan] = {}
@@ -130,7 +132,10 @@ class OnlineFeatures:
         if floor is not None:
             table = table.filter(pc.greater(ts, floor))
             ts = time_micros(table.column(view.timestamp), view.timestamp, "source")
-        order = pc.sort_indices(pa.table({"t": ts, "i": pa.array(range(len(ts)))}), [("t", "ascending"), ("i", "ascending")])
+        order = pc.sort_indices(
+            pa.table({"t": ts, "i": pa.array(range(len(ts)))}),
+            [("t", "ascending"), ("i", "ascending")],
+        )
         table = table.take(order)
         if table.num_rows == 0:
             return 0
@@ -143,17 +148,24 @@ class OnlineFeatures:
         for feature in view.features:
             if isinstance(feature, Field | Aggregate):
                 check_value_column(table, feature.column, what)
-        for column in [view.timestamp, *(f.available_at for f in view.features if isinstance(f, Aggregate) and f.available_at)]:
+        for column in [
+            view.timestamp,
+            *(f.available_at for f in view.features if isinstance(f, Aggregate) and f.available_at),
+        ]:
             time_micros(table.column(column), column, what)
         return table
 
-    def _apply(self, view: FeatureView, table: pa.Table, state: ViewState, materialized: int | None) -> int:
+    def _apply(
+        self, view: FeatureView, table: pa.Table, state: ViewState, materialized: int | None
+    ) -> int:
         if table.num_rows == 0:
             return 0
         lateness = view.lateness_us
         ts = time_micros(table.column(view.timestamp), view.timestamp, "events").to_pylist()
         if None in ts:
-            raise InvalidTable(f"the column {view.timestamp!r} of the events has nulls: every event needs a time")
+            raise InvalidTable(
+                f"the column {view.timestamp!r} of the events has nulls: every event needs a time"
+            )
         horizon = state.horizon(lateness)
         if horizon is not None:
             late = [t for t in ts if t < horizon]
@@ -178,7 +190,8 @@ class OnlineFeatures:
                 by_entity.setdefault(entity_key(key), []).append(row)
         names = list(by_entity)
         records: dict[str, Record] = {
-            name: decode(raw) or {} for name, raw in zip(names, self.store.read(view.name, names), strict=True)
+            name: decode(raw) or {}
+            for name, raw in zip(names, self.store.read(view.name, names), strict=True)
         }
         watermark = max(ts) if state.watermark is None else max(state.watermark, max(ts))
         new_horizon = watermark - lateness
@@ -189,16 +202,25 @@ class OnlineFeatures:
                 values = columns[consumer.column]
                 gate = gates.get(consumer.gate) if consumer.gate else None
                 for row in rows:
-                    current = consumer.add(current, ts[row], state.seq + row, gate[row] if gate else None, values[row])
+                    current = consumer.add(
+                        current, ts[row], state.seq + row, gate[row] if gate else None, values[row]
+                    )
+                assert current is not None  # rows is never empty
                 consumer.settle(current, new_horizon)
                 record[consumer.name] = current
         state.seq += table.num_rows
         state.watermark = watermark
         if materialized is not None:
-            state.materialized = materialized if state.materialized is None else max(materialized, state.materialized)
-        self.store.write(view.name, {n: encode(r) for n, r in records.items()}, encode(state.__dict__))
+            state.materialized = (
+                materialized
+                if state.materialized is None
+                else max(materialized, state.materialized)
+            )
+        self.store.write(
+            view.name, {n: encode(r) for n, r in records.items()}, encode(state.__dict__)
+        )
         self._cache.clear()
-        return table.num_rows
+        return int(table.num_rows)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -239,7 +261,12 @@ class OnlineFeatures:
             missing = [k for k in view.keys if k not in entity_keys]
             if missing:
                 raise InvalidTable(f"the lookup lacks the key column(s) {missing} of {view.name!r}")
-            vectors = self._vectors(view, [entity_key(v) for v in zip(*(entity_keys[k] for k in view.keys), strict=True)], t, generation is not None)
+            vectors = self._vectors(
+                view,
+                [entity_key(v) for v in zip(*(entity_keys[k] for k in view.keys), strict=True)],
+                t,
+                generation is not None,
+            )
             for feature in features:
                 stored[f"{view.name}:{feature.name}"] = [v[feature.name] for v in vectors]
         on_demand: dict[str, list[Any]] = {}
@@ -247,13 +274,20 @@ class OnlineFeatures:
             values = request or {}
             missing_values = [n for n in request_plan.request_values if n not in values]
             if missing_values:
-                raise InvalidTable(f"the lookup lacks the request value(s) {missing_values} of its on-demand features")
-            on_demand = apply_on_demand(request_plan, stored.__getitem__, lambda n: list(values[n]), count)
+                raise InvalidTable(
+                    f"the lookup lacks the request value(s) {missing_values} of its "
+                    "on-demand features"
+                )
+            on_demand = apply_on_demand(
+                request_plan, stored.__getitem__, lambda n: list(values[n]), count
+            )
         for item in request_plan.requested:
             out[item.column] = stored[item.ref] if item.ref in stored else on_demand[item.ref]
         return out
 
-    def _vectors(self, view: FeatureView, names: list[str], t: int, cacheable: bool) -> list[dict[str, Any]]:
+    def _vectors(
+        self, view: FeatureView, names: list[str], t: int, cacheable: bool
+    ) -> list[dict[str, Any]]:
         result: list[dict[str, Any] | None] = [None] * len(names)
         misses: list[int] = []
         for i, name in enumerate(names):

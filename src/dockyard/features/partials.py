@@ -90,10 +90,15 @@ class Consumer:
         self.fn = "last" if isinstance(feature, Field) else feature.fn
         self.gate = feature.available_at if isinstance(feature, Aggregate) else None
         self.window = feature.window_us if isinstance(feature, Aggregate) else None
-        self.bucket = view.bucket_us(feature) if self.window is not None else 0
-        assert isinstance(feature, Field | Aggregate)
+        self.bucket = (
+            view.bucket_us(feature)
+            if isinstance(feature, Aggregate) and feature.window is not None
+            else 0
+        )
 
-    def add(self, state: State | None, ts: int, seq: int, available: int | None, value: Any) -> State:
+    def add(
+        self, state: State | None, ts: int, seq: int, available: int | None, value: Any
+    ) -> State:
         """Add one event (pending until settled)."""
         if state is None:
             state = {"s": {} if self.window is not None else None, "p": []}
@@ -159,6 +164,11 @@ class Consumer:
             if self.ttl is not None and not expired:
                 until = min(until, acc[0] + self.ttl + 1)
             return (None if expired else acc[2]), until
-        if self.fn == "last" and acc is not None and self.ttl is not None and acc[0] >= t - self.ttl:
+        if (
+            self.fn == "last"
+            and acc is not None
+            and self.ttl is not None
+            and acc[0] >= t - self.ttl
+        ):
             until = min(until, acc[0] + self.ttl + 1)
         return _finish(self.fn, acc, self.ttl, t), until

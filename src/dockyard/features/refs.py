@@ -59,7 +59,9 @@ def _split(ref: str, views: dict[str, FeatureView]) -> tuple[FeatureView, str]:
     return view, feature_name
 
 
-def _lookup(ref: str, views: dict[str, FeatureView]) -> tuple[FeatureView, Field | Aggregate | OnDemand]:
+def _lookup(
+    ref: str, views: dict[str, FeatureView]
+) -> tuple[FeatureView, Field | Aggregate | OnDemand]:
     view, name = _split(ref, views)
     try:
         return view, view.feature(name)
@@ -70,9 +72,7 @@ def _lookup(ref: str, views: dict[str, FeatureView]) -> tuple[FeatureView, Field
         ) from None
 
 
-def plan(
-    views: Iterable[FeatureView], refs: Sequence[str], *, full_names: bool = False
-) -> Plan:
+def plan(views: Iterable[FeatureView], refs: Sequence[str], *, full_names: bool = False) -> Plan:
     """Resolve ``refs`` against ``views``. Output columns are the feature names, or
     ``view__feature`` with ``full_names``; names that would collide are an error."""
     named = views_by_name(views)

@@ -23,16 +23,16 @@ def as_arrow(table: Any, what: str) -> pa.Table:
         pd = None
     if pd is not None and isinstance(table, pd.DataFrame):
         return pa.Table.from_pandas(table, preserve_index=False)
-    raise InvalidTable(f"the {what} must be a pyarrow Table or a pandas DataFrame, not {type(table).__name__}")
+    raise InvalidTable(
+        f"the {what} must be a pyarrow Table or a pandas DataFrame, not {type(table).__name__}"
+    )
 
 
 def require_columns(table: pa.Table, columns: Sequence[str], what: str) -> None:
     """Fail with the list of missing columns and the ones present."""
     missing = [c for c in dict.fromkeys(columns) if c not in table.column_names]
     if missing:
-        raise InvalidTable(
-            f"the {what} lacks the column(s) {missing}; it has {table.column_names}"
-        )
+        raise InvalidTable(f"the {what} lacks the column(s) {missing}; it has {table.column_names}")
 
 
 def time_micros(column: pa.ChunkedArray, name: str, what: str) -> pa.ChunkedArray:

@@ -15,7 +15,13 @@ class RedisOnlineStore:
     (``generation`` is None): another process may write at any time.
     """
 
-    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "dockyard:features:", client: Any = None) -> None:
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "dockyard:features:",
+        client: Any = None,
+    ) -> None:
         self.prefix = prefix
         self._redis = client if client is not None else redis.Redis.from_url(url)
 
@@ -30,7 +36,7 @@ class RedisOnlineStore:
 
     def read_state(self, view: str) -> bytes | None:
         value = self._redis.get(f"{self.prefix}{view}")
-        return None if value is None else bytes(value)
+        return None if value is None else bytes(value)  # type: ignore[arg-type]
 
     def write(self, view: str, records: Mapping[str, bytes], state: bytes) -> None:
         pipe = self._redis.pipeline(transaction=True)

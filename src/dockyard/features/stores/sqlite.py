@@ -43,7 +43,8 @@ class SQLiteOnlineStore:
                 chunk = list(keys[at : at + _CHUNK])
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
-                    f"SELECT entity, record FROM feature_records WHERE view = ? AND entity IN ({marks})",
+                    "SELECT entity, record FROM feature_records "
+                    f"WHERE view = ? AND entity IN ({marks})",
                     [view, *chunk],
                 )
                 found.update(rows)
@@ -61,11 +62,13 @@ class SQLiteOnlineStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO feature_records (view, entity, record) VALUES (?, ?, ?)",
+                    "INSERT OR REPLACE INTO feature_records (view, entity, record) "
+                    "VALUES (?, ?, ?)",
                     [(view, k, v) for k, v in records.items()],
                 )
                 self._db.execute(
-                    "INSERT OR REPLACE INTO feature_views (view, state) VALUES (?, ?)", (view, state)
+                    "INSERT OR REPLACE INTO feature_views (view, state) VALUES (?, ?)",
+                    (view, state),
                 )
                 self._db.execute("COMMIT")
             except BaseException:
