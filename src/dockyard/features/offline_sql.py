@@ -11,9 +11,11 @@ Each builder returns the SQL of a table ``(__row, f0, f1, ...)`` with one row pe
   (``v = max(ts, available_at)``) minus those over ``ts`` before the window's start, plus
   the few events that started before the window but became known only at or after ``t``
   (their label delay exceeds the window; only those enter a range join).
-- min / max / last / distinct_count: per-bucket partials combined over the window's whole
-  buckets with a RANGE window function, plus a running partial inside the current bucket
-  found by an ASOF join.
+- min / max / last: per-bucket partials combined over the window's whole buckets with a
+  RANGE window function, plus a running partial inside the current bucket found by an
+  ASOF join.
+- distinct_count: a DISTINCT window aggregate over the whole buckets, plus the values new
+  in the current bucket (running counts of first appearances, found by an ASOF join).
 
 No statement joins labels to events by a range condition except the gated correction.
 Tables: ``labels_`` (``__row``, ``__t`` and the key columns) and the view's source ``src``
@@ -163,12 +165,15 @@ class ViewSQL:
 
     def ordered(self, alias: str, f: Aggregate) -> str:
         """min / max / last / distinct_count: bucket partials and a running current bucket."""
+        if f.fn == "distinct_count":
+            if f.window_us is None:
+                return self._distinct_all(alias, f)
+            return self._distinct(alias, f)
         value = quote(f.column)
         part = {
             "min": f"min({value})",
             "max": f"max({value})",
             "last": f"arg_max({value}, __seq)",
-            "distinct_count": f"list(DISTINCT {value})",
         }[f.fn]
         grouped = f"""
             SELECT {self.key_list}, __ts, {part} AS p FROM {self.src}
@@ -182,7 +187,6 @@ class ViewSQL:
             "min": "min(p)",
             "max": "max(p)",
             "last": "arg_max(p, __ts)",
-            "distinct_count": "list_distinct(flatten(list(p)))",
         }[f.fn]
         frame = (
             f"(PARTITION BY {self.key_list} ORDER BY __b "
@@ -192,16 +196,12 @@ class ViewSQL:
             "min": f"min(p) OVER {frame}",
             "max": f"max(p) OVER {frame}",
             "last": f"arg_max(p, lt) OVER {frame}",
-            "distinct_count": (
-                f"list_distinct(flatten(list(p) FILTER (WHERE p IS NOT NULL) OVER {frame}))"
-            ),
         }[f.fn]
         run_frame = f"(PARTITION BY {self.key_list}, __b ORDER BY __ts ROWS UNBOUNDED PRECEDING)"
         running = {
             "min": f"min(p) OVER {run_frame}",
             "max": f"max(p) OVER {run_frame}",
             "last": "p",
-            "distinct_count": f"list_distinct(flatten(list(p) OVER {run_frame}))",
         }[f.fn]
         partial = "CASE WHEN r.__b = l.__b THEN r.q END"
         partial_ts = "CASE WHEN r.__b = l.__b THEN r.__ts END"
@@ -209,9 +209,6 @@ class ViewSQL:
             "min": f"least(wh.q, {partial})",
             "max": f"greatest(wh.q, {partial})",
             "last": f"coalesce({partial}, wh.q)",
-            "distinct_count": (
-                f"len(list_distinct(list_concat(coalesce(wh.q, []), coalesce({partial}, []))))"
-            ),
         }[f.fn]
         if f.fn == "last" and ttl is not None:
             result = f"CASE WHEN coalesce({partial_ts}, wh.lt) >= l.__t - {ttl} THEN {result} END"
@@ -238,21 +235,62 @@ class ViewSQL:
             ASOF LEFT JOIN run r ON {self._on("l", "r")} AND l.__t > r.__ts
         """
 
+    def _distinct(self, alias: str, f: Aggregate) -> str:
+        """Distinct values over a window: |whole buckets| + |current bucket| - |both|.
+
+        The whole buckets' count is a DISTINCT window aggregate over one row per (key,
+        value, bucket); a value of the current bucket is in both when its previous bucket
+        is within the window. Both current-bucket counts run over the first time each value
+        appears in its bucket, found by an ASOF join.
+        """
+        assert f.window_us is not None
+        b, w, value = self.view.bucket_us(f), f.window_us, quote(f.column)
+        frame = (
+            f"(PARTITION BY {self.key_list} ORDER BY __b "
+            f"RANGE BETWEEN {w} PRECEDING AND {b} PRECEDING)"
+        )
+        return f"""
+            WITH firsts AS (
+                SELECT {self.key_list}, {value} AS v, {sql_floor("__ts", b)} AS __b,
+                    min(__ts) AS __ts
+                FROM {self.src} WHERE {value} IS NOT NULL GROUP BY ALL
+            ),
+            flagged AS (
+                SELECT *, coalesce(
+                    lag(__b) OVER (PARTITION BY {self.key_list}, v ORDER BY __b) >= __b - {w},
+                    false
+                ) AS seen
+                FROM firsts
+            ),
+            per_ts AS (
+                SELECT {self.key_list}, __b, __ts, count(*) AS n, count(*) FILTER (seen) AS o
+                FROM flagged GROUP BY ALL
+            ),
+            run AS (
+                SELECT {self.key_list}, __b, __ts,
+                    sum(n) OVER r AS n, sum(o) OVER r AS o
+                FROM per_ts
+                WINDOW r AS (PARTITION BY {self.key_list}, __b ORDER BY __ts
+                    ROWS UNBOUNDED PRECEDING)
+            ),
+            l AS (SELECT *, {sql_floor("__t", b)} AS __b FROM labels_),
+            marked AS (
+                SELECT {self.key_list}, __b, v, false AS is_label FROM firsts
+                UNION ALL
+                SELECT DISTINCT {self.key_list}, __b, NULL, true FROM l
+            ),
+            wh AS (
+                SELECT {self.key_list}, __b, count(DISTINCT v) OVER {frame} AS q
+                FROM marked QUALIFY is_label
+            )
+            SELECT l.__row, (coalesce(wh.q, 0)
+                + coalesce(CASE WHEN r.__b = l.__b THEN r.n - r.o END, 0))::BIGINT AS {alias}
+            FROM l LEFT JOIN wh ON {self._on("l", "wh")} AND wh.__b = l.__b
+            ASOF LEFT JOIN run r ON {self._on("l", "r")} AND l.__t > r.__ts
+        """
+
     def _ordered_all(self, alias: str, f: Aggregate, grouped: str, ttl: int | None) -> str:
         frame = f"(PARTITION BY {self.key_list} ORDER BY __ts ROWS UNBOUNDED PRECEDING)"
-        if f.fn == "distinct_count":
-            value = quote(f.column)
-            return f"""
-                WITH firsts AS (
-                    SELECT {self.key_list}, min(__ts) AS __ts FROM {self.src}
-                    WHERE {value} IS NOT NULL GROUP BY {self.key_list}, {value}
-                ), per_ts AS (
-                    SELECT {self.key_list}, __ts, count(*) AS n FROM firsts
-                    GROUP BY {self.key_list}, __ts
-                ), run AS (SELECT {self.key_list}, __ts, sum(n) OVER {frame} AS q FROM per_ts)
-                SELECT l.__row, coalesce(r.q, 0)::BIGINT AS {alias}
-                FROM labels_ l ASOF LEFT JOIN run r ON {self._on("l", "r")} AND l.__t > r.__ts
-            """
         running = {"min": f"min(p) OVER {frame}", "max": f"max(p) OVER {frame}", "last": "p"}[f.fn]
         result = "r.q"
         if f.fn == "last" and ttl is not None:
@@ -263,6 +301,22 @@ class ViewSQL:
             SELECT l.__row, {result} AS {alias}
             FROM labels_ l ASOF LEFT JOIN run r ON {self._on("l", "r")} AND l.__t > r.__ts
         """
+
+    def _distinct_all(self, alias: str, f: Aggregate) -> str:
+        """Distinct values over all history: a running count of first appearances."""
+        frame = f"(PARTITION BY {self.key_list} ORDER BY __ts ROWS UNBOUNDED PRECEDING)"
+        value = quote(f.column)
+        return f"""
+                WITH firsts AS (
+                    SELECT {self.key_list}, min(__ts) AS __ts FROM {self.src}
+                    WHERE {value} IS NOT NULL GROUP BY {self.key_list}, {value}
+                ), per_ts AS (
+                    SELECT {self.key_list}, __ts, count(*) AS n FROM firsts
+                    GROUP BY {self.key_list}, __ts
+                ), run AS (SELECT {self.key_list}, __ts, sum(n) OVER {frame} AS q FROM per_ts)
+                SELECT l.__row, coalesce(r.q, 0)::BIGINT AS {alias}
+                FROM labels_ l ASOF LEFT JOIN run r ON {self._on("l", "r")} AND l.__t > r.__ts
+            """
 
 
 def _finish(fn: str, n: str, s: str) -> str:

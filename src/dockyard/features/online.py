@@ -91,8 +91,8 @@ class OnlineFeatures:
             raise UnknownFeature(f"unknown feature view {name!r} (known: {sorted(self.views)})")
         return self.views[name]
 
-    def _state(self, view: FeatureView) -> ViewState:
-        raw = decode(self.store.read_state(view.name))
+    def _state(self, view: FeatureView, encoded: bytes | None = None) -> ViewState:
+        raw = decode(encoded if encoded is not None else self.store.read_state(view.name))
         if raw is None:
             return ViewState(fingerprint=view.fingerprint())
         state = ViewState(**raw)
@@ -191,7 +191,7 @@ class OnlineFeatures:
         names = list(by_entity)
         records: dict[str, Record] = {
             name: decode(raw) or {}
-            for name, raw in zip(names, self.store.read(view.name, names), strict=True)
+            for name, raw in zip(names, self.store.read(view.name, names)[1], strict=True)
         }
         watermark = max(ts) if state.watermark is None else max(state.watermark, max(ts))
         new_horizon = watermark - lateness
@@ -297,14 +297,14 @@ class OnlineFeatures:
             else:
                 misses.append(i)
         if misses:
-            horizon = self._state(view).horizon(view.lateness_us)
+            encoded, raws = self.store.read(view.name, [names[i] for i in misses])
+            horizon = self._state(view, encoded).horizon(view.lateness_us)
             if horizon is not None and t < horizon:
                 raise OutOfHorizon(
                     f"the online values of {view.name!r} start at {horizon} us (newest event "
                     f"minus the lateness {view.lateness}); {t} us is older: build a training "
                     "set for past times"
                 )
-            raws = self.store.read(view.name, [names[i] for i in misses])
             if cacheable and len(self._cache) > _CACHE_LIMIT:
                 self._cache.clear()
             for i, raw in zip(misses, raws, strict=True):

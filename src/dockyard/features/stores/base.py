@@ -13,8 +13,9 @@ from typing import Protocol
 class OnlineStore(Protocol):
     """Bytes per (view, entity) and per view, written in atomic batches."""
 
-    def read(self, view: str, keys: Sequence[str]) -> list[bytes | None]:
-        """The records of ``keys`` in ``view`` (None where there is none), in one round trip."""
+    def read(self, view: str, keys: Sequence[str]) -> tuple[bytes | None, list[bytes | None]]:
+        """The view's state and the records of ``keys`` (None where there is none), read
+        together in one round trip, from one consistent snapshot."""
         ...
 
     def read_state(self, view: str) -> bytes | None:

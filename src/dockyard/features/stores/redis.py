@@ -28,11 +28,11 @@ class RedisOnlineStore:
     def _key(self, view: str, entity: str) -> str:
         return f"{self.prefix}{view}:{entity}"
 
-    def read(self, view: str, keys: Sequence[str]) -> list[bytes | None]:
-        if not keys:
-            return []
-        values = self._redis.mget([self._key(view, k) for k in keys])
-        return list(values)
+    def read(self, view: str, keys: Sequence[str]) -> tuple[bytes | None, list[bytes | None]]:
+        values: list[Any] = self._redis.mget(
+            [f"{self.prefix}{view}", *(self._key(view, k) for k in keys)]
+        )
+        return values[0], values[1:]
 
     def read_state(self, view: str) -> bytes | None:
         value = self._redis.get(f"{self.prefix}{view}")

@@ -36,19 +36,26 @@ class SQLiteOnlineStore:
         self._db.executescript(_SCHEMA)
         self._writes = 0
 
-    def read(self, view: str, keys: Sequence[str]) -> list[bytes | None]:
+    def read(self, view: str, keys: Sequence[str]) -> tuple[bytes | None, list[bytes | None]]:
         found: dict[str, bytes] = {}
         with self._lock:
-            for at in range(0, len(keys), _CHUNK):
-                chunk = list(keys[at : at + _CHUNK])
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
-                    "SELECT entity, record FROM feature_records "
-                    f"WHERE view = ? AND entity IN ({marks})",
-                    [view, *chunk],
-                )
-                found.update(rows)
-        return [found.get(k) for k in keys]
+            self._db.execute("BEGIN")  # one snapshot for the state and the records
+            try:
+                state = self._db.execute(
+                    "SELECT state FROM feature_views WHERE view = ?", (view,)
+                ).fetchone()
+                for at in range(0, len(keys), _CHUNK):
+                    chunk = list(keys[at : at + _CHUNK])
+                    marks = ",".join("?" * len(chunk))
+                    rows = self._db.execute(
+                        "SELECT entity, record FROM feature_records "
+                        f"WHERE view = ? AND entity IN ({marks})",
+                        [view, *chunk],
+                    )
+                    found.update(rows)
+            finally:
+                self._db.execute("COMMIT")
+        return (None if state is None else bytes(state[0])), [found.get(k) for k in keys]
 
     def read_state(self, view: str) -> bytes | None:
         with self._lock:
