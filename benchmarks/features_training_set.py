@@ -84,7 +84,8 @@ def generate(events: int, labels: int, cards: int, folder: Path) -> None:
 CHILD = """
 import json, resource, sys, time
 import pyarrow.parquet as pq
-from dockyard.features import Aggregate, Entity, FeatureView, Field, training_set
+from dockyard.features import Aggregate, Entity, FeatureView, Field
+from dockyard.features.offline import training_set
 
 folder = sys.argv[1]
 events = pq.read_table(folder + "/events.parquet")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from dockyard.features import training_set
+from dockyard.features.offline import training_set
 from features_support import (
     fraud_views,
     labels_table,

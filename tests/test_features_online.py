@@ -11,9 +11,10 @@ import pyarrow as pa
 import pytest
 
 from dockyard.core.errors import InvalidInput, NotFound
-from dockyard.features import Aggregate, Entity, FeatureView, Field, OnDemand, training_set
+from dockyard.features import Aggregate, Entity, FeatureView, Field, OnDemand
 from dockyard.features.errors import InvalidTable, LateEvent, OutOfHorizon, UnknownFeature
-from dockyard.features.online import OnlineFeatures
+from dockyard.features.offline import training_set
+from dockyard.features.online_values import OnlineFeatures
 from dockyard.features.stores import OnlineStore, SQLiteOnlineStore
 from features_stores import redis_store
 

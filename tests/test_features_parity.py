@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from dockyard.features import training_set
-from dockyard.features.online import OnlineFeatures
+from dockyard.features.offline import training_set
+from dockyard.features.online_values import OnlineFeatures
 from dockyard.features.stores import OnlineStore, SQLiteOnlineStore
 from features_stores import redis_store
 from features_support import fraud_views, labels_table, same, to_table, transactions

@@ -107,8 +107,12 @@ class Entity(_Definition):
     name: Name
     keys: Annotated[list[Column], PydanticField(min_length=1)]
 
-    def __init__(self, name: str, /, keys: Sequence[str], **extra: Any) -> None:
-        self._build(f"entity {name!r}", dict(name=name, keys=list(keys), **extra))
+    def __init__(
+        self, name: str | None = None, /, keys: Sequence[str] | None = None, **extra: Any
+    ) -> None:
+        name = extra.pop("name", None) if name is None else name  # from a record: keywords
+        fields = dict(name=name, keys=None if keys is None else list(keys), **extra)
+        self._build(f"entity {name!r}", fields)
 
     @model_validator(mode="after")
     def _unique_keys(self) -> Entity:
@@ -125,7 +129,8 @@ class Field(_Definition):
     column: Column
     name: Name
 
-    def __init__(self, column: str, /, name: str | None = None, **extra: Any) -> None:
+    def __init__(self, column: str | None = None, /, name: str | None = None, **extra: Any) -> None:
+        column = extra.pop("column", None) if column is None else column
         fields = {"column": column, "name": column if name is None else name, **extra}
         self._build(f"field {column!r}", fields)
 
@@ -148,14 +153,16 @@ class Aggregate(_Definition):
 
     def __init__(
         self,
-        column: str,
-        fn: str,
+        column: str | None = None,
+        fn: str | None = None,
         /,
         window: str | None = None,
         available_at: str | None = None,
         name: str | None = None,
         **extra: Any,
     ) -> None:
+        column = extra.pop("column", None) if column is None else column
+        fn = extra.pop("fn", None) if fn is None else fn
         if name is None:
             name = f"{column}_{fn}_{window or 'all'}"
         fields = {
@@ -212,9 +219,17 @@ class OnDemand(_Definition):
     fn: Callable[..., Any] = PydanticField(exclude=True)
 
     def __init__(
-        self, name: str, fn: Callable[..., Any], /, inputs: Sequence[str], **extra: Any
+        self,
+        name: str | None = None,
+        fn: Callable[..., Any] | None = None,
+        /,
+        inputs: Sequence[str] | None = None,
+        **extra: Any,
     ) -> None:
-        fields = {"name": name, "fn": fn, "inputs": list(inputs), **extra}
+        name = extra.pop("name", None) if name is None else name
+        fn = extra.pop("fn", None) if fn is None else fn
+        fields = {"name": name, "fn": fn, "inputs": None if inputs is None else list(inputs)}
+        fields.update(extra)
         self._build(f"on-demand feature {name!r}", fields)
 
     def canonical(self) -> dict[str, Any]:
@@ -255,23 +270,24 @@ class FeatureView(_Definition):
 
     def __init__(
         self,
-        name: str,
+        name: str | None = None,
         /,
-        entities: Sequence[Entity],
-        source: str,
-        timestamp: str,
-        features: Sequence[Field | Aggregate | OnDemand],
+        entities: Sequence[Entity] | None = None,
+        source: str | None = None,
+        timestamp: str | None = None,
+        features: Sequence[Field | Aggregate | OnDemand] | None = None,
         ttl: str | None = None,
         bucket: str | None = None,
         lateness: str = "10m",
         **extra: Any,
     ) -> None:
+        name = extra.pop("name", None) if name is None else name  # from a record: keywords
         fields = {
             "name": name,
-            "entities": list(entities),
+            "entities": None if entities is None else list(entities),
             "source": source,
             "timestamp": timestamp,
-            "features": list(features),
+            "features": None if features is None else list(features),
             "ttl": ttl,
             "bucket": bucket,
             "lateness": lateness,

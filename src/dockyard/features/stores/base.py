@@ -1,6 +1,6 @@
 """The online store protocol: a small, dumb key-value seam below the online engine.
 
-The engine (:mod:`dockyard.features.online`) decides what to store; a store only keeps
+The engine (:mod:`dockyard.features.online_values`) decides what to store; a store only keeps
 opaque bytes per (view, entity key) and one state per view, and writes a batch atomically.
 """
 

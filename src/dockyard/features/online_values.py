@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +49,7 @@ class ViewState:
     watermark: int | None = None  # newest event time seen
     seq: int = 0  # arrival counter
     materialized: int | None = None  # newest event time materialized from the source
+    parts: list[str] = field(default_factory=list)  # source files applied (their digests)
 
     def horizon(self, lateness: int) -> int | None:
         return None if self.watermark is None else self.watermark - lateness
@@ -141,6 +142,57 @@ class OnlineFeatures:
             return 0
         newest = int(pc.max(ts).as_py())
         return self._apply(view, table, state, materialized=newest)
+
+    def applied_parts(self, view_name: str) -> set[str]:
+        """The source files (by digest) whose events the online values hold."""
+        return set(self._state(self._view(view_name)).parts)
+
+    def apply_part(self, view_name: str, part: str, events: Any) -> int:
+        """Add the events of one source file, named by its digest, exactly once: a file
+        already applied (materialized, or written by a push) adds nothing. Its events go in
+        time order (ties keep the file's order). Returns the number of events added."""
+        view = self._view(view_name)
+        table = self._checked(view, as_arrow(events, f"source file {part} of {view.name!r}"))
+        state = self._state(view)
+        if part in state.parts:
+            return 0
+        ts = time_micros(table.column(view.timestamp), view.timestamp, "source")
+        order = pc.sort_indices(
+            pa.table({"t": ts, "i": pa.array(range(len(ts)), pa.int64())}),
+            [("t", "ascending"), ("i", "ascending")],
+        )
+        table = table.take(order)
+        state.parts.append(part)
+        if table.num_rows == 0:
+            self.store.write(view.name, {}, encode(state.__dict__))
+            return 0
+        newest = int(pc.max(ts).as_py())
+        return self._apply(view, table, state, materialized=newest)
+
+    def check_push(self, view_name: str, events: Any) -> None:
+        """Raise what :meth:`push` would raise for ``events`` (a missing column, a wrong
+        type, a null time, an event older than the lateness allows), writing nothing."""
+        view = self._view(view_name)
+        table = self._checked(view, as_arrow(events, f"events pushed to {view.name!r}"))
+        ts = time_micros(table.column(view.timestamp), view.timestamp, "events")
+        if ts.null_count:
+            raise InvalidTable(
+                f"the column {view.timestamp!r} of the events has nulls: every event needs a time"
+            )
+        horizon = self._state(view).horizon(view.lateness_us)
+        oldest = pc.min(ts).as_py()
+        if horizon is not None and oldest is not None and oldest < horizon:
+            raise LateEvent(
+                f"event(s) of {view.name!r} are older than its lateness ({view.lateness}) "
+                f"allows: the oldest accepted time is {horizon} us, the oldest given "
+                f"{oldest} us; nothing was written. Put them in the source for training, or "
+                "raise the view's lateness"
+            )
+
+    def state(self, view_name: str) -> ViewState | None:
+        """What the store keeps for a view (None when nothing was written for it yet)."""
+        raw = decode(self.store.read_state(self._view(view_name).name))
+        return None if raw is None else ViewState(**raw)
 
     def _checked(self, view: FeatureView, table: pa.Table) -> pa.Table:
         what = f"events of {view.name!r}"
