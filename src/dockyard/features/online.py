@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -133,7 +134,7 @@ class OnlineFeatures:
             table = table.filter(pc.greater(ts, floor))
             ts = time_micros(table.column(view.timestamp), view.timestamp, "source")
         order = pc.sort_indices(
-            pa.table({"t": ts, "i": pa.array(range(len(ts)))}),
+            pa.table({"t": ts, "i": pa.array(np.arange(len(ts), dtype=np.int64))}),
             [("t", "ascending"), ("i", "ascending")],
         )
         table = table.take(order)
