@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dockyard.features.codec import decode, encode, entity_key
-from dockyard.features.definitions import Aggregate, FeatureView, Field
+from dockyard.features.definitions import Aggregate, FeatureView, Field, OnDemand
 from dockyard.features.errors import (
     InvalidDefinition,
     InvalidTable,
@@ -40,6 +40,16 @@ from dockyard.features.stores.base import OnlineStore
 from dockyard.features.tables import as_arrow, check_value_column, require_columns, time_micros
 
 _CACHE_LIMIT = 200_000
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A resolved request, laid out for the lookup loop."""
+
+    plan: Plan
+    views: list[tuple[FeatureView, list[tuple[str, str]]]]  # view, (ref, feature name)
+    outputs: list[tuple[str, str]]  # (output column, ref)
+    on_demand: bool
 
 
 @dataclass
@@ -81,7 +91,7 @@ class OnlineFeatures:
             }
             for name, view in self.views.items()
         }
-        self._plans: dict[tuple[tuple[str, ...], bool], Plan] = {}
+        self._plans: dict[tuple[tuple[str, ...], bool], _Compiled] = {}
         self._cache: dict[tuple[str, str], tuple[int, int, dict[str, Any]]] = {}
         self._generation: int | None = None
 
@@ -225,11 +235,21 @@ class OnlineFeatures:
 
     # -- reading -------------------------------------------------------------------------
 
-    def _plan(self, refs: Sequence[str], full_names: bool) -> Plan:
+    def _compiled(self, refs: Sequence[str], full_names: bool) -> _Compiled:
         key = (tuple(refs), full_names)
         found = self._plans.get(key)
         if found is None:
-            found = self._plans[key] = plan(self.views.values(), refs, full_names=full_names)
+            request = plan(self.views.values(), refs, full_names=full_names)
+            views = [
+                (
+                    request.views[name],
+                    [(f"{name}:{f.name}", f.name) for f in features],
+                )
+                for name, features in request.stored.items()
+            ]
+            outputs = [(r.column, r.ref) for r in request.requested]
+            on_demand = any(isinstance(r.feature, OnDemand) for r in request.requested)
+            found = self._plans[key] = _Compiled(request, views, outputs, on_demand)
         return found
 
     def get(
@@ -245,7 +265,7 @@ class OnlineFeatures:
         one per entity) as of ``at`` (default: now), column by column: the key columns,
         then each requested feature. ``request`` holds the request values on-demand
         features read, one per entity."""
-        request_plan = self._plan(refs, full_names)
+        compiled = self._compiled(refs, full_names)
         t = to_micros(at)
         lengths = {len(v) for v in entity_keys.values()}
         if len(lengths) != 1:
@@ -257,33 +277,38 @@ class OnlineFeatures:
             self._generation = generation
         out: dict[str, list[Any]] = {k: list(v) for k, v in entity_keys.items()}
         stored: dict[str, list[Any]] = {}
-        for view_name, features in request_plan.stored.items():
-            view = request_plan.views[view_name]
-            missing = [k for k in view.keys if k not in entity_keys]
-            if missing:
-                raise InvalidTable(f"the lookup lacks the key column(s) {missing} of {view.name!r}")
-            vectors = self._vectors(
-                view,
-                [entity_key(v) for v in zip(*(entity_keys[k] for k in view.keys), strict=True)],
-                t,
-                generation is not None,
-            )
-            for feature in features:
-                stored[f"{view.name}:{feature.name}"] = [v[feature.name] for v in vectors]
+        for view, pairs in compiled.views:
+            try:
+                columns = [entity_keys[k] for k in view.keys]
+            except KeyError:
+                missing = [k for k in view.keys if k not in entity_keys]
+                raise InvalidTable(
+                    f"the lookup lacks the key column(s) {missing} of {view.name!r}"
+                ) from None
+            names = [entity_key(v) for v in zip(*columns, strict=True)]
+            vectors = self._vectors(view, names, t, generation is not None)
+            if len(vectors) == 1:
+                (vector,) = vectors
+                for ref, name in pairs:
+                    stored[ref] = [vector[name]]
+            else:
+                for ref, name in pairs:
+                    stored[ref] = [v[name] for v in vectors]
         on_demand: dict[str, list[Any]] = {}
-        if any(r.ref not in stored for r in request_plan.requested):
+        if compiled.on_demand:
             values = request or {}
-            missing_values = [n for n in request_plan.request_values if n not in values]
+            missing_values = [n for n in compiled.plan.request_values if n not in values]
             if missing_values:
                 raise InvalidTable(
                     f"the lookup lacks the request value(s) {missing_values} of its "
                     "on-demand features"
                 )
             on_demand = apply_on_demand(
-                request_plan, stored.__getitem__, lambda n: list(values[n]), count
+                compiled.plan, stored.__getitem__, lambda n: list(values[n]), count
             )
-        for item in request_plan.requested:
-            out[item.column] = stored[item.ref] if item.ref in stored else on_demand[item.ref]
+        for column, ref in compiled.outputs:
+            found = stored.get(ref)
+            out[column] = found if found is not None else on_demand[ref]
         return out
 
     def _vectors(
