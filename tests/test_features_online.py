@@ -71,7 +71,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OnlineStor
         yield from redis_store()
 
 
-def value(online: OnlineFeatures, feature: str, at: datetime, card: str = "c1") -> Any:
+def value(online: OnlineFeatures, feature: str, at: datetime | None, card: str = "c1") -> Any:
     return online.get({"card_hash": [card]}, [f"card_activity:{feature}"], at=at)[feature][0]
 
 
@@ -238,3 +238,21 @@ def test_bad_training_set_inputs_say_what_to_fix() -> None:
         )
     with pytest.raises(UnknownFeature):
         training_set(labels, [VIEW], {"transactions": source}, ["card_activity:nope"])
+
+
+def test_values_stored_with_a_write_serve_the_present_and_expire(store: OnlineStore) -> None:
+    now = datetime.now(UTC)
+    online = OnlineFeatures(store, [VIEW])
+    table = events(("c1", timedelta(0), 4.0, False, None))
+    shifted = table.set_column(
+        1, "ts", pa.array([now - timedelta(minutes=30)], pa.timestamp("us", tz="UTC"))
+    )
+    online.push("card_activity", shifted)
+    reader = OnlineFeatures(store, [VIEW])  # no in-process cache: reads what the push stored
+    assert value(reader, "amount_sum_1h", None) == 4.0
+    assert value(reader, "last_amount", None) == 4.0
+    # past the window and the TTL the stored vector is not served: values are recomputed
+    later = now + timedelta(hours=3)
+    assert value(OnlineFeatures(store, [VIEW]), "amount_sum_1h", later) is None
+    assert value(OnlineFeatures(store, [VIEW]), "last_amount", later) is None
+    assert value(OnlineFeatures(store, [VIEW]), "amount_mean_all", later) == 4.0

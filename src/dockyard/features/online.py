@@ -6,10 +6,12 @@ Per entity the store keeps settled per-bucket partials and the few events not ye
 after the view's horizon (newest event time seen minus the view's ``lateness``); earlier
 times are refused, since the buckets before the horizon are already merged.
 
-In-process, computed values are cached per entity together with the interval in which they
-hold (until the next bucket boundary, TTL expiry or a pending event's time), and the cache
-is dropped whenever the store's ``generation`` moves, so a lookup that hits the cache costs
-a few dictionary operations.
+Computed values hold for an interval (until the next bucket boundary, TTL expiry or a
+pending event's time). Each write stores, in front of an entity's state, its values
+computed at the write's time with that interval, so a lookup of the present reads a small
+vector instead of recomputing; in-process, vectors are also cached (dropped whenever the
+store's ``generation`` moves), so a lookup that hits the cache costs a few dictionary
+operations.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dockyard.features.codec import decode, encode, entity_key
+from dockyard.features.codec import (
+    decode,
+    decode_computed,
+    decode_record,
+    encode,
+    encode_record,
+    entity_key,
+)
 from dockyard.features.definitions import Aggregate, FeatureView, Field, OnDemand
 from dockyard.features.errors import (
     InvalidDefinition,
@@ -201,7 +210,7 @@ class OnlineFeatures:
                 by_entity.setdefault(entity_key(key), []).append(row)
         names = list(by_entity)
         records: dict[str, Record] = {
-            name: decode(raw) or {}
+            name: decode_record(raw) or {}
             for name, raw in zip(names, self.store.read(view.name, names)[1], strict=True)
         }
         watermark = max(ts) if state.watermark is None else max(state.watermark, max(ts))
@@ -227,9 +236,12 @@ class OnlineFeatures:
                 if state.materialized is None
                 else max(materialized, state.materialized)
             )
-        self.store.write(
-            view.name, {n: encode(r) for n, r in records.items()}, encode(state.__dict__)
-        )
+        now = to_micros(None)
+        encoded = {}
+        for name, record in records.items():
+            vector, until = self._compute(view, record, now)
+            encoded[name] = encode_record([now, until, vector], record)
+        self.store.write(view.name, encoded, encode(state.__dict__))
         self._cache.clear()
         return int(table.num_rows)
 
@@ -334,8 +346,12 @@ class OnlineFeatures:
             if cacheable and len(self._cache) > _CACHE_LIMIT:
                 self._cache.clear()
             for i, raw in zip(misses, raws, strict=True):
-                record: Record = decode(raw) or {}
-                vector, until = self._compute(view, record, t)
+                if raw is None:
+                    vector, until = self._compute(view, {}, t)
+                else:
+                    begins, until, vector = decode_computed(raw)
+                    if not begins <= t < until:  # computed for another time: recompute
+                        vector, until = self._compute(view, decode_record(raw), t)
                 result[i] = vector
                 if cacheable:
                     self._cache[(view.name, names[i])] = (t, until, vector)
