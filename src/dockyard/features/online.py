@@ -94,6 +94,7 @@ class OnlineFeatures:
     def __init__(self, store: OnlineStore, views: Iterable[FeatureView]) -> None:
         self.store = store
         self.views = views_by_name(views)
+        self._fingerprints = {name: view.fingerprint() for name, view in self.views.items()}
         self._consumers = {
             name: {
                 f.name: Consumer(view, f) for f in view.features if isinstance(f, Field | Aggregate)
@@ -103,6 +104,8 @@ class OnlineFeatures:
         self._plans: dict[tuple[tuple[str, ...], bool], _Compiled] = {}
         self._cache: dict[tuple[str, str], tuple[int, int, dict[str, Any]]] = {}
         self._generation: int | None = None
+        # values computed at read time, keyed by entity, with the stored line they came from
+        self._recomputed: dict[tuple[str, str], tuple[bytes, int, int, dict[str, Any]]] = {}
 
     # -- writing -------------------------------------------------------------------------
 
@@ -114,9 +117,9 @@ class OnlineFeatures:
     def _state(self, view: FeatureView, encoded: bytes | None = None) -> ViewState:
         raw = decode(encoded if encoded is not None else self.store.read_state(view.name))
         if raw is None:
-            return ViewState(fingerprint=view.fingerprint())
+            return ViewState(fingerprint=self._fingerprints[view.name])
         state = ViewState(**raw)
-        if state.fingerprint != view.fingerprint():
+        if state.fingerprint != self._fingerprints[view.name]:
             raise InvalidDefinition(
                 f"the online values of {view.name!r} were built from another definition of "
                 "the view: call reset() for it, then materialize again"
@@ -240,7 +243,7 @@ class OnlineFeatures:
         encoded = {}
         for name, record in records.items():
             vector, until = self._compute(view, record, now)
-            encoded[name] = encode_record([now, until, vector], record)
+            encoded[name] = encode_record([now, until, vector, state.seq], record)
         self.store.write(view.name, encoded, encode(state.__dict__))
         self._cache.clear()
         return int(table.num_rows)
@@ -349,13 +352,32 @@ class OnlineFeatures:
                 if raw is None:
                     vector, until = self._compute(view, {}, t)
                 else:
-                    begins, until, vector = decode_computed(raw)
-                    if not begins <= t < until:  # computed for another time: recompute
-                        vector, until = self._compute(view, decode_record(raw), t)
+                    vector, until = self._stored_or_computed(view, names[i], raw, t)
                 result[i] = vector
                 if cacheable:
                     self._cache[(view.name, names[i])] = (t, until, vector)
         return [r if r is not None else {} for r in result]
+
+    def _stored_or_computed(
+        self, view: FeatureView, name: str, raw: bytes, t: int
+    ) -> tuple[dict[str, Any], int]:
+        """The values stored with the record when they hold at ``t``; else the ones this
+        object last computed from the same stored line (it ends with the view's arrival
+        counter after the write, unique per write: nothing was written since) when they
+        hold at ``t``; else computed now from the record."""
+        begins, until, vector, _ = decode_computed(raw)
+        if begins <= t < until:
+            return vector, until
+        head = raw[: raw.index(b"\n")]
+        key = (view.name, name)
+        known = self._recomputed.get(key)
+        if known is not None and known[0] == head and known[1] <= t < known[2]:
+            return known[3], known[2]
+        vector, until = self._compute(view, decode_record(raw), t)
+        if len(self._recomputed) > _CACHE_LIMIT:
+            self._recomputed.clear()
+        self._recomputed[key] = (head, t, until, vector)
+        return vector, until
 
     def _compute(self, view: FeatureView, record: Record, t: int) -> tuple[dict[str, Any], int]:
         vector: dict[str, Any] = {}

@@ -142,8 +142,11 @@ class Consumer:
         keep = []
         window, bucket, fn = self.window, self.bucket, self.fn
         edge = floor_to(horizon, bucket) if window is not None else horizon
+        oldest = edge - window if window is not None else None
         for event in state["p"]:
             ts, seq, available, value = event
+            if oldest is not None and ts < oldest:
+                continue  # before every window a lookup at or after the horizon can ask for
             known = self.gate is None or available < horizon
             if window is None:
                 if ts < horizon and known:
@@ -157,8 +160,7 @@ class Consumer:
                 continue
             keep.append(event)
         state["p"] = keep
-        if window is not None:
-            oldest = edge - window
+        if oldest is not None:
             buckets = state["s"]
             drop = 0
             while drop < len(buckets) and buckets[drop][0] < oldest:
