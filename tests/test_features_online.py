@@ -197,6 +197,14 @@ def test_bad_lookups_and_pushes_say_what_to_fix(tmp_path: Path) -> None:
         online.get({"card": ["c1"]}, ["card_activity:amount_sum_1h"])
     with pytest.raises(InvalidTable, match="request value"):
         online.get({"card_hash": ["c1"]}, ["card_activity:amount_vs_mean"])
+    with pytest.raises(InvalidTable, match=r"give one per row \(1\)"):
+        online.get(
+            {"card_hash": ["c1"]},
+            ["card_activity:amount_vs_mean"],
+            request={"amount": [1.0, 2.0]},
+        )
+    with pytest.raises(InvalidTable, match="same number of values"):
+        online.get({"card_hash": ["c1"], "other": []}, ["card_activity:amount_sum_1h"])
     wrong = events(("c1", timedelta(0), 1.0, False, None)).drop_columns(["amount"])
     with pytest.raises(InvalidTable, match=r"lacks the column\(s\) \['amount'\]"):
         online.push("card_activity", wrong)
@@ -238,6 +246,21 @@ def test_bad_training_set_inputs_say_what_to_fix() -> None:
         )
     with pytest.raises(UnknownFeature):
         training_set(labels, [VIEW], {"transactions": source}, ["card_activity:nope"])
+    with pytest.raises(InvalidTable, match=r"already has the column\(s\) \['last_amount'\]"):
+        training_set(
+            labels.append_column("last_amount", pa.array([1.0])),
+            [VIEW],
+            {"transactions": source},
+            ["card_activity:last_amount"],
+        )
+    both = training_set(
+        labels.append_column("last_amount", pa.array([1.0])),
+        [VIEW],
+        {"transactions": source},
+        ["card_activity:last_amount"],
+        full_names=True,
+    )
+    assert both.column("card_activity__last_amount").to_pylist() == [None]
 
 
 def test_values_stored_with_a_write_serve_the_present_and_expire(store: OnlineStore) -> None:

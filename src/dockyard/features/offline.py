@@ -3,9 +3,9 @@
 :func:`training_set` gives, for each row of a labels table (entity keys and an event time),
 every requested feature as it was known strictly before that time, by the rules of
 :mod:`dockyard.features.windows`. The statements (:mod:`dockyard.features.offline_sql`)
-use ASOF joins and cumulative or per-bucket partial aggregates, so their cost grows with
-the number of labels plus events, never with their product; only the columns the features
-read are handed to DuckDB.
+sort label rows among the events (an ASOF join for Fields, running sums and window frames
+for aggregates), so their cost grows with the number of labels plus events, never with
+their product; only the columns the features read are handed to DuckDB.
 """
 
 from __future__ import annotations
@@ -56,6 +56,12 @@ def training_set(
     time_name = _event_time(table, event_time)
     keys = list(dict.fromkeys(k for v in request.views.values() for k in v.keys))
     require_columns(table, keys, "labels table")
+    taken = [r.column for r in request.requested if r.column in table.column_names]
+    if taken:
+        raise InvalidTable(
+            f"the labels table already has the column(s) {taken} a feature would fill: rename "
+            "them, or ask for full feature names (view__feature)"
+        )
     require_columns(
         table, request.request_values, "labels table (request values of on-demand features)"
     )
@@ -180,11 +186,6 @@ def _assemble(labels: pa.Table, request: Plan, values: pa.Table) -> pa.Table:
         labels.num_rows,
     )
     for item in request.requested:
-        if item.column in columns:
-            raise InvalidTable(
-                f"the labels table already has a column {item.column!r}: rename it, or ask "
-                "for full feature names (view__feature)"
-            )
         if item.ref in on_demand:
             columns[item.column] = pa.chunked_array([pa.array(on_demand[item.ref])])
         else:

@@ -44,7 +44,7 @@ from dockyard.features.errors import (
 )
 from dockyard.features.ondemand import apply_on_demand
 from dockyard.features.partials import Consumer, Record
-from dockyard.features.refs import Plan, Stored, plan, views_by_name
+from dockyard.features.refs import Plan, plan, views_by_name
 from dockyard.features.stores.base import OnlineStore
 from dockyard.features.tables import as_arrow, check_value_column, require_columns, time_micros
 
@@ -389,4 +389,4 @@ class OnlineFeatures:
         return vector, until
 
 
-__all__ = ["OnlineFeatures", "Stored", "ViewState", "to_micros"]
+__all__ = ["OnlineFeatures", "ViewState", "to_micros"]
