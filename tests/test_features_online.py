@@ -72,7 +72,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OnlineStor
         yield from redis_store()
 
 
-def value(online: OnlineFeatures, feature: str, at: datetime, card: str = "c1") -> Any:
+def value(online: OnlineFeatures, feature: str, at: datetime | None, card: str = "c1") -> Any:
     return online.get({"card_hash": [card]}, [f"card_activity:{feature}"], at=at)[feature][0]
 
 
@@ -198,6 +198,14 @@ def test_bad_lookups_and_pushes_say_what_to_fix(tmp_path: Path) -> None:
         online.get({"card": ["c1"]}, ["card_activity:amount_sum_1h"])
     with pytest.raises(InvalidTable, match="request value"):
         online.get({"card_hash": ["c1"]}, ["card_activity:amount_vs_mean"])
+    with pytest.raises(InvalidTable, match=r"give one per row \(1\)"):
+        online.get(
+            {"card_hash": ["c1"]},
+            ["card_activity:amount_vs_mean"],
+            request={"amount": [1.0, 2.0]},
+        )
+    with pytest.raises(InvalidTable, match="same number of values"):
+        online.get({"card_hash": ["c1"], "other": []}, ["card_activity:amount_sum_1h"])
     wrong = events(("c1", timedelta(0), 1.0, False, None)).drop_columns(["amount"])
     with pytest.raises(InvalidTable, match=r"lacks the column\(s\) \['amount'\]"):
         online.push("card_activity", wrong)
@@ -239,3 +247,36 @@ def test_bad_training_set_inputs_say_what_to_fix() -> None:
         )
     with pytest.raises(UnknownFeature):
         training_set(labels, [VIEW], {"transactions": source}, ["card_activity:nope"])
+    with pytest.raises(InvalidTable, match=r"already has the column\(s\) \['last_amount'\]"):
+        training_set(
+            labels.append_column("last_amount", pa.array([1.0])),
+            [VIEW],
+            {"transactions": source},
+            ["card_activity:last_amount"],
+        )
+    both = training_set(
+        labels.append_column("last_amount", pa.array([1.0])),
+        [VIEW],
+        {"transactions": source},
+        ["card_activity:last_amount"],
+        full_names=True,
+    )
+    assert both.column("card_activity__last_amount").to_pylist() == [None]
+
+
+def test_values_stored_with_a_write_serve_the_present_and_expire(store: OnlineStore) -> None:
+    now = datetime.now(UTC)
+    online = OnlineFeatures(store, [VIEW])
+    table = events(("c1", timedelta(0), 4.0, False, None))
+    shifted = table.set_column(
+        1, "ts", pa.array([now - timedelta(minutes=30)], pa.timestamp("us", tz="UTC"))
+    )
+    online.push("card_activity", shifted)
+    reader = OnlineFeatures(store, [VIEW])  # no in-process cache: reads what the push stored
+    assert value(reader, "amount_sum_1h", None) == 4.0
+    assert value(reader, "last_amount", None) == 4.0
+    # past the window and the TTL the stored vector is not served: values are recomputed
+    later = now + timedelta(hours=3)
+    assert value(OnlineFeatures(store, [VIEW]), "amount_sum_1h", later) is None
+    assert value(OnlineFeatures(store, [VIEW]), "last_amount", later) is None
+    assert value(OnlineFeatures(store, [VIEW]), "amount_mean_all", later) == 4.0

@@ -3,9 +3,9 @@
 :func:`training_set` gives, for each row of a labels table (entity keys and an event time),
 every requested feature as it was known strictly before that time, by the rules of
 :mod:`dockyard.features.windows`. The statements (:mod:`dockyard.features.offline_sql`)
-use ASOF joins and cumulative or per-bucket partial aggregates, so their cost grows with
-the number of labels plus events, never with their product; only the columns the features
-read are handed to DuckDB.
+sort label rows among the events (an ASOF join for Fields, running sums and window frames
+for aggregates), so their cost grows with the number of labels plus events, never with
+their product; only the columns the features read are handed to DuckDB.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from dockyard.features.definitions import Aggregate, FeatureView, Field
@@ -55,12 +56,18 @@ def training_set(
     time_name = _event_time(table, event_time)
     keys = list(dict.fromkeys(k for v in request.views.values() for k in v.keys))
     require_columns(table, keys, "labels table")
+    taken = [r.column for r in request.requested if r.column in table.column_names]
+    if taken:
+        raise InvalidTable(
+            f"the labels table already has the column(s) {taken} a feature would fill: rename "
+            "them, or ask for full feature names (view__feature)"
+        )
     require_columns(
         table, request.request_values, "labels table (request values of on-demand features)"
     )
     slim = pa.table(
         {
-            "__row": pa.array(range(table.num_rows), pa.int64()),
+            "__row": pa.array(np.arange(table.num_rows, dtype=np.int64)),
             "__t": time_micros(table.column(time_name), time_name, "labels table"),
             **{k: table.column(k) for k in keys},
         }
@@ -104,7 +111,7 @@ def _source(view: FeatureView, sources: Mapping[str, Any], labels: pa.Table) -> 
     check_key_types(labels, table, view.keys, view.name)
     columns: dict[str, Any] = {k: table.column(k) for k in view.keys}
     columns["__ts"] = time_micros(table.column(view.timestamp), view.timestamp, what)
-    columns["__seq"] = pa.array(range(table.num_rows), pa.int64())
+    columns["__seq"] = pa.array(np.arange(table.num_rows, dtype=np.int64))
     for feature in view.features:
         if isinstance(feature, Field | Aggregate):
             check_value_column(table, feature.column, what)
@@ -126,32 +133,37 @@ def _compute(
         sql = ViewSQL(view, src)
         aliases = {f.name: f"v{index}_{i}" for i, f in enumerate(features)}
         out = {aliases[f.name]: _stored_name(view, f) for f in features}
-        statements: list[tuple[str, list[str]]] = []
+        statements: list[tuple[str, str, list[str]]] = []  # (table, SQL, features made)
         fields = [(aliases[f.name], f) for f in features if isinstance(f, Field)]
         if fields:
-            statements.append((sql.fields(fields), [a for a, _ in fields]))
+            statements.append((f"fields_{index}", sql.fields(fields), [a for a, _ in fields]))
+        known: dict[str, str] = {}
+        for f in features:
+            if isinstance(f, Aggregate) and f.available_at is not None:
+                name = known[aliases[f.name]] = f"known_{index}_{len(known)}"
+                statements.append((name, sql.known(f), []))
         sums = [
             (aliases[f.name], f)
             for f in features
-            if isinstance(f, Aggregate)
-            and f.fn in ("count", "sum", "mean")
-            and f.available_at is None
+            if isinstance(f, Aggregate) and f.fn in ("count", "sum", "mean")
         ]
         if sums:
-            statements.append((sql.sums(sums), [a for a, _ in sums]))
+            statements.append((f"sums_{index}", sql.sums(sums, known), [a for a, _ in sums]))
+        # min / max / last / distinct_count: one narrow statement each (a wide one carries
+        # every column through its sort and was slower on 10M events)
         for f in features:
-            if isinstance(f, Aggregate) and f.available_at is not None:
-                statements.append((sql.gated(aliases[f.name], f), [aliases[f.name]]))
-            elif isinstance(f, Aggregate) and f.fn in ("min", "max", "last", "distinct_count"):
-                statements.append((sql.ordered(aliases[f.name], f), [aliases[f.name]]))
-        for number, (statement, produced) in enumerate(statements):
-            table = f"part_{index}_{number}"
+            if isinstance(f, Aggregate) and f.fn in ("min", "max", "last", "distinct_count"):
+                statements.append(
+                    (f"agg_{aliases[f.name]}", sql.timeline(aliases[f.name], f), [aliases[f.name]])
+                )
+        for table, statement, produced in statements:
             try:
                 con.execute(f"CREATE TEMP TABLE {table} AS {statement}")
             except duckdb.Error as exc:  # a bug of ours: say which statement failed
                 exc.add_note(statement)
                 raise
-            parts.append((table, {a: out[a] for a in produced}))
+            if produced:
+                parts.append((table, {a: out[a] for a in produced}))
     if not parts:
         return con.sql("SELECT __row FROM labels_ ORDER BY __row").to_arrow_table()
     selects = ", ".join(
@@ -174,11 +186,6 @@ def _assemble(labels: pa.Table, request: Plan, values: pa.Table) -> pa.Table:
         labels.num_rows,
     )
     for item in request.requested:
-        if item.column in columns:
-            raise InvalidTable(
-                f"the labels table already has a column {item.column!r}: rename it, or ask "
-                "for full feature names (view__feature)"
-            )
         if item.ref in on_demand:
             columns[item.column] = pa.chunked_array([pa.array(on_demand[item.ref])])
         else:

@@ -5,17 +5,16 @@ Each builder returns the SQL of a table ``(__row, f0, f1, ...)`` with one row pe
 
 - Fields: one ASOF join of the labels to the last event per (key, ts) — the one that
   arrived last — on ``ts < t``.
-- count / sum / mean: cumulative sums per key over the events grouped by time; a window is
-  the difference of two ASOF lookups, at ``t`` and at the window's start.
-- the same with ``available_at``: cumulative sums over the time an event becomes known
+- count / sum / mean: running sums per key over the events and the label rows sorted
+  together (label rows at ``t`` and at each window's start, before events of the same
+  time); a window is the difference of the two.
+- the same with ``available_at``: running sums over the time an event becomes known
   (``v = max(ts, available_at)``) minus those over ``ts`` before the window's start, plus
   the few events that started before the window but became known only at or after ``t``
   (their label delay exceeds the window; only those enter a range join).
-- min / max / last: per-bucket partials combined over the window's whole buckets with a
-  RANGE window function, plus a running partial inside the current bucket found by an
-  ASOF join.
-- distinct_count: a DISTINCT window aggregate over the whole buckets, plus the values new
-  in the current bucket (running counts of first appearances, found by an ASOF join).
+- min / max / last / distinct_count: a window function whose frame, for each label row
+  sorted among the events, is exactly its window (``RANGE`` from its start to 1 us before
+  ``t``).
 
 No statement joins labels to events by a range condition except the gated correction.
 Tables: ``labels_`` (``__row``, ``__t`` and the key columns) and the view's source ``src``
@@ -24,7 +23,7 @@ Tables: ``labels_`` (``__row``, ``__t`` and the key columns) and the view's sour
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dockyard.features.definitions import Aggregate, FeatureView, Field
 from dockyard.features.windows import sql_floor
@@ -72,251 +71,176 @@ class ViewSQL:
             FROM labels_ l ASOF LEFT JOIN last r ON {self._on("l", "r")} AND l.__t > r.__ts
         """
 
-    def sums(self, features: Sequence[tuple[str, Aggregate]]) -> str:
-        """Ungated count / sum / mean: differences of cumulative sums."""
-        columns = list(dict.fromkeys(f.column for _, f in features))
-        col_alias = {c: f"c{i}" for i, c in enumerate(columns)}
-        group = ", ".join(
-            f"count({quote(c)}) AS n_{a}, coalesce(sum({quote(c)}::DOUBLE), 0) AS s_{a}"
-            for c, a in col_alias.items()
-        )
-        running = ", ".join(
-            f"sum(n_{a}) OVER w AS n_{a}, sum(s_{a}) OVER w AS s_{a}" for a in col_alias.values()
-        )
-        starts: dict[tuple[int, int], str] = {}
-        for _, f in features:
+    def _starts(self, features: Sequence[Aggregate]) -> dict[tuple[int, int], int]:
+        """A slot number (1, 2, ...) per distinct (window, bucket) of windowed features."""
+        slots: dict[tuple[int, int], int] = {}
+        for f in features:
             if f.window_us is not None:
-                b = self.view.bucket_us(f)
-                starts.setdefault((f.window_us, b), f"s{len(starts)}")
-        start_cols = "".join(
-            f", {sql_floor('__t', b)} - {w} AS __{name}" for (w, b), name in starts.items()
+                slots.setdefault((f.window_us, self.view.bucket_us(f)), len(slots) + 1)
+        return slots
+
+    def _label_rows(self, slots: dict[tuple[int, int], int], nulls: str) -> str:
+        """Label rows at t (slot 0) and at each window's start (slot k), before events of
+        the same time (kind 0 sorts before kind 1: an event at t is not known at t)."""
+        parts = [
+            f"SELECT {self.key_list}, __t, 0, __row, 0, {nulls} FROM labels_ WHERE __t IS NOT NULL"
+        ]
+        for (w, b), slot in slots.items():
+            parts.append(
+                f"SELECT {self.key_list}, {sql_floor('__t', b)} - {w}, 0, __row, {slot}, {nulls} "
+                "FROM labels_ WHERE __t IS NOT NULL"
+            )
+        return " UNION ALL ".join(parts)
+
+    def sums(self, features: Sequence[tuple[str, Aggregate]], known: Mapping[str, str]) -> str:
+        """count / sum / mean: running sums over events and label rows sorted together; a
+        window is the running sum at t minus the one at the window's start.
+
+        A feature with ``available_at`` (alias in ``known``: the table :meth:`known` made
+        for it) counts the events with ``v = max(ts, available_at) < t`` (from that table)
+        minus those with ``ts`` before the window's start (here), plus those with ``ts``
+        before the start but ``v >= t`` (from that table: their delay exceeds the window).
+        """
+        values: dict[tuple[str, str | None], str] = {}
+        for _, f in features:
+            values.setdefault((f.column, f.available_at), f"c{len(values)}")
+        summed = {(f.column, f.available_at) for _, f in features if f.fn != "count"}
+        slots = self._starts([f for _, f in features])
+        expressions = []
+        for (column, gate), name in values.items():
+            value = f"{quote(column)}::DOUBLE" if (column, gate) in summed else "1"
+            condition = f"{quote(column)} IS NOT NULL"
+            if gate is not None:
+                condition += f" AND {avail_column(gate)} IS NOT NULL"
+            expressions.append(f"CASE WHEN {condition} THEN {value} END AS {name}")
+        nulls = ", ".join("NULL" for _ in values)
+        not_null = " AND ".join(f"{k} IS NOT NULL" for k in self.keys)
+        running = ", ".join(
+            f"count({n}) OVER w AS n_{n}" + (f", sum({n}) OVER w AS s_{n}" if v in summed else "")
+            for v, n in values.items()
         )
         joins = "".join(
-            f" ASOF LEFT JOIN cum {name} ON {self._on('l', name)} AND l.__{name} > {name}.__ts"
-            for name in starts.values()
+            f" LEFT JOIN run s{slot} ON s{slot}.__row = e.__row AND s{slot}.__slot = {slot}"
+            for slot in slots.values()
         )
         outs = []
         for alias, f in features:
-            a = col_alias[f.column]
-            if f.window_us is None:
-                n, s = f"coalesce(e.n_{a}, 0)", f"coalesce(e.s_{a}, 0)"
+            c = values[(f.column, f.available_at)]
+            has_sum = (f.column, f.available_at) in summed
+            if f.available_at is None:
+                n, total = f"e.n_{c}", f"coalesce(e.s_{c}, 0)" if has_sum else "0"
             else:
-                st = starts[(f.window_us, self.view.bucket_us(f))]
-                n = f"(coalesce(e.n_{a}, 0) - coalesce({st}.n_{a}, 0))"
-                s = f"(coalesce(e.s_{a}, 0) - coalesce({st}.s_{a}, 0))"
-            outs.append(f"{_finish(f.fn, n, s)} AS {alias}")
+                table = known[alias]
+                joins += f" LEFT JOIN {table} ON {table}.__row = e.__row"
+                n = f"(coalesce({table}.nv, 0) + coalesce({table}.dn, 0))"
+                total = f"(coalesce({table}.sv, 0) + coalesce({table}.ds, 0))"
+            if f.window_us is not None:
+                slot = slots[(f.window_us, self.view.bucket_us(f))]
+                n = f"({n} - coalesce(s{slot}.n_{c}, 0))"
+                if has_sum:
+                    total = f"({total} - coalesce(s{slot}.s_{c}, 0))"
+            outs.append(f"{_finish(f.fn, n, total)} AS {alias}")
         return f"""
-            WITH grouped AS (
-                SELECT {self.key_list}, __ts, {group} FROM {self.src} GROUP BY ALL
-            ), cum AS (
-                SELECT {self.key_list}, __ts, {running} FROM grouped
-                WINDOW w AS (PARTITION BY {self.key_list} ORDER BY __ts ROWS UNBOUNDED PRECEDING)
-            ), l AS (SELECT *{start_cols} FROM labels_)
-            SELECT l.__row, {", ".join(outs)}
-            FROM l ASOF LEFT JOIN cum e ON {self._on("l", "e")} AND l.__t > e.__ts{joins}
-        """
-
-    def gated(self, alias: str, f: Aggregate) -> str:
-        """count / sum / mean of events that are known (``available_at < t``) by time t."""
-        assert f.available_at is not None
-        value = quote(f.column)
-        events = f"""
-            SELECT {self.key_list}, __ts, greatest(__ts, {avail_column(f.available_at)}) AS __v,
-                {value}::DOUBLE AS x
-            FROM {self.src}
-            WHERE {value} IS NOT NULL AND {avail_column(f.available_at)} IS NOT NULL
-        """
-
-        def cumulative(time: str) -> str:
-            return f"""
-                SELECT {self.key_list}, __at, sum(n) OVER w AS n, sum(s) OVER w AS s
-                FROM (
-                    SELECT {self.key_list}, {time} AS __at, count(*) AS n, sum(x) AS s
-                    FROM ev GROUP BY {self.key_list}, {time}
-                )
-                WINDOW w AS (PARTITION BY {self.key_list} ORDER BY __at ROWS UNBOUNDED PRECEDING)
-            """
-
-        window = f.window_us
-        if window is None:
-            n, s = "coalesce(v.n, 0)", "coalesce(v.s, 0)"
-            return f"""
-                WITH ev AS ({events}), by_v AS ({cumulative("__v")})
-                SELECT l.__row, {_finish(f.fn, n, s)} AS {alias}
-                FROM labels_ l ASOF LEFT JOIN by_v v ON {self._on("l", "v")} AND l.__t > v.__at
-            """
-        start = f"{sql_floor('__t', self.view.bucket_us(f))} - {window}"
-        n = "(coalesce(v.n, 0) - coalesce(b.n, 0) + coalesce(d.n, 0))"
-        s = "(coalesce(v.s, 0) - coalesce(b.s, 0) + coalesce(d.s, 0))"
-        return f"""
-            WITH ev AS ({events}), by_v AS ({cumulative("__v")}), by_ts AS ({cumulative("__ts")}),
-            l AS (SELECT *, {start} AS __s FROM labels_),
-            late AS (SELECT * FROM ev WHERE __v - __ts > {window}),
-            d AS (
-                SELECT l.__row, count(*) AS n, sum(x) AS s
-                FROM l JOIN late e ON {self._on("l", "e")} AND e.__ts < l.__s AND e.__v >= l.__t
-                GROUP BY l.__row
+            WITH rows_ AS (
+                SELECT {self.key_list}, __ts AS __tm, 1 AS __kind, __seq AS __row,
+                    NULL AS __slot, {", ".join(expressions)}
+                FROM {self.src} WHERE {not_null}
+                UNION ALL {self._label_rows(slots, nulls)}
+            ),
+            run AS MATERIALIZED (
+                SELECT __row, __slot, {running} FROM rows_
+                WINDOW w AS (PARTITION BY {self.key_list} ORDER BY __tm, __kind
+                    ROWS UNBOUNDED PRECEDING)
+                QUALIFY __kind = 0
             )
-            SELECT l.__row, {_finish(f.fn, n, s)} AS {alias}
-            FROM l ASOF LEFT JOIN by_v v ON {self._on("l", "v")} AND l.__t > v.__at
-            ASOF LEFT JOIN by_ts b ON {self._on("l", "b")} AND l.__s > b.__at
-            LEFT JOIN d ON d.__row = l.__row
+            SELECT e.__row, {", ".join(outs)} FROM run e{joins} WHERE e.__slot = 0
         """
 
-    def ordered(self, alias: str, f: Aggregate) -> str:
-        """min / max / last / distinct_count: bucket partials and a running current bucket."""
-        if f.fn == "distinct_count":
-            if f.window_us is None:
-                return self._distinct_all(alias, f)
-            return self._distinct(alias, f)
-        value = quote(f.column)
-        part = {
-            "min": f"min({value})",
-            "max": f"max({value})",
-            "last": f"arg_max({value}, __seq)",
-        }[f.fn]
-        grouped = f"""
-            SELECT {self.key_list}, __ts, {part} AS p FROM {self.src}
-            WHERE {value} IS NOT NULL GROUP BY ALL
-        """
-        ttl = self.view.ttl_us
-        if f.window_us is None:
-            return self._ordered_all(alias, f, grouped, ttl)
-        b, w = self.view.bucket_us(f), f.window_us
-        over_bucket = {
-            "min": "min(p)",
-            "max": "max(p)",
-            "last": "arg_max(p, __ts)",
-        }[f.fn]
-        frame = (
-            f"(PARTITION BY {self.key_list} ORDER BY __b "
-            f"RANGE BETWEEN {w} PRECEDING AND {b} PRECEDING)"
-        )
-        whole = {
-            "min": f"min(p) OVER {frame}",
-            "max": f"max(p) OVER {frame}",
-            "last": f"arg_max(p, lt) OVER {frame}",
-        }[f.fn]
-        run_frame = f"(PARTITION BY {self.key_list}, __b ORDER BY __ts ROWS UNBOUNDED PRECEDING)"
-        running = {
-            "min": f"min(p) OVER {run_frame}",
-            "max": f"max(p) OVER {run_frame}",
-            "last": "p",
-        }[f.fn]
-        partial = "CASE WHEN r.__b = l.__b THEN r.q END"
-        partial_ts = "CASE WHEN r.__b = l.__b THEN r.__ts END"
-        result = {
-            "min": f"least(wh.q, {partial})",
-            "max": f"greatest(wh.q, {partial})",
-            "last": f"coalesce({partial}, wh.q)",
-        }[f.fn]
-        if f.fn == "last" and ttl is not None:
-            result = f"CASE WHEN coalesce({partial_ts}, wh.lt) >= l.__t - {ttl} THEN {result} END"
+    def known(self, f: Aggregate) -> str:
+        """For a feature with ``available_at``: per label row, the count and sum of events
+        known before t (``v = max(ts, available_at) < t``: running sums over events at
+        ``v`` and label rows at ``t``) and of those older than the window's start that
+        became known only at or after t (``dn``, ``ds``: a range join, but only over the
+        events whose delay exceeds the window)."""
+        assert f.available_at is not None
+        at, value = avail_column(f.available_at), quote(f.column)
+        not_null = " AND ".join(f"{k} IS NOT NULL" for k in self.keys)
+        x = f"{value}::DOUBLE" if f.fn != "count" else "1"
+        late = "SELECT NULL::BIGINT AS __row, 0 AS dn, 0.0 AS ds WHERE false"
+        if f.window_us is not None:
+            start = f"{sql_floor('l.__t', self.view.bucket_us(f))} - {f.window_us}"
+            late = f"""
+                SELECT l.__row, count(*) AS dn, sum(x) AS ds
+                FROM labels_ l JOIN (SELECT * FROM ev WHERE __v - __ts > {f.window_us}) e
+                    ON {self._on("l", "e")} AND e.__ts < {start} AND e.__v >= l.__t
+                GROUP BY l.__row
+            """
         return f"""
-            WITH grouped AS ({grouped}),
-            with_b AS (SELECT *, {sql_floor("__ts", b)} AS __b FROM grouped),
-            buckets AS (
-                SELECT {self.key_list}, __b, {over_bucket} AS p, max(__ts) AS lt
-                FROM with_b GROUP BY ALL
+            WITH ev AS (
+                SELECT {self.key_list}, __ts, greatest(__ts, {at}) AS __v, {x} AS x
+                FROM {self.src} WHERE {value} IS NOT NULL AND {at} IS NOT NULL AND {not_null}
             ),
-            l AS (SELECT *, {sql_floor("__t", b)} AS __b FROM labels_),
-            marked AS (
-                SELECT {self.key_list}, __b, p, lt, false AS is_label FROM buckets
+            rows_ AS (
+                SELECT {self.key_list}, __v AS __tm, 1 AS __kind, NULL AS __row, x FROM ev
                 UNION ALL
-                SELECT DISTINCT {self.key_list}, __b, NULL, NULL, true FROM l
-            ),
-            wh AS (
-                SELECT {self.key_list}, __b, {whole} AS q, max(lt) OVER {frame} AS lt
-                FROM marked QUALIFY is_label
-            ),
-            run AS (SELECT {self.key_list}, __ts, __b, {running} AS q FROM with_b)
-            SELECT l.__row, {result} AS {alias}
-            FROM l LEFT JOIN wh ON {self._on("l", "wh")} AND wh.__b = l.__b
-            ASOF LEFT JOIN run r ON {self._on("l", "r")} AND l.__t > r.__ts
-        """
-
-    def _distinct(self, alias: str, f: Aggregate) -> str:
-        """Distinct values over a window: |whole buckets| + |current bucket| - |both|.
-
-        The whole buckets' count is a DISTINCT window aggregate over one row per (key,
-        value, bucket); a value of the current bucket is in both when its previous bucket
-        is within the window. Both current-bucket counts run over the first time each value
-        appears in its bucket, found by an ASOF join.
-        """
-        assert f.window_us is not None
-        b, w, value = self.view.bucket_us(f), f.window_us, quote(f.column)
-        frame = (
-            f"(PARTITION BY {self.key_list} ORDER BY __b "
-            f"RANGE BETWEEN {w} PRECEDING AND {b} PRECEDING)"
-        )
-        return f"""
-            WITH firsts AS (
-                SELECT {self.key_list}, {value} AS v, {sql_floor("__ts", b)} AS __b,
-                    min(__ts) AS __ts
-                FROM {self.src} WHERE {value} IS NOT NULL GROUP BY ALL
-            ),
-            flagged AS (
-                SELECT *, coalesce(
-                    lag(__b) OVER (PARTITION BY {self.key_list}, v ORDER BY __b) >= __b - {w},
-                    false
-                ) AS seen
-                FROM firsts
-            ),
-            per_ts AS (
-                SELECT {self.key_list}, __b, __ts, count(*) AS n, count(*) FILTER (seen) AS o
-                FROM flagged GROUP BY ALL
+                SELECT {self.key_list}, __t, 0, __row, NULL FROM labels_ WHERE __t IS NOT NULL
             ),
             run AS (
-                SELECT {self.key_list}, __b, __ts,
-                    sum(n) OVER r AS n, sum(o) OVER r AS o
-                FROM per_ts
-                WINDOW r AS (PARTITION BY {self.key_list}, __b ORDER BY __ts
+                SELECT __row, count(x) OVER w AS nv, sum(x) OVER w AS sv FROM rows_
+                WINDOW w AS (PARTITION BY {self.key_list} ORDER BY __tm, __kind
                     ROWS UNBOUNDED PRECEDING)
+                QUALIFY __kind = 0
             ),
-            l AS (SELECT *, {sql_floor("__t", b)} AS __b FROM labels_),
-            marked AS (
-                SELECT {self.key_list}, __b, v, false AS is_label FROM firsts
+            d AS ({late})
+            SELECT run.__row, nv, sv, d.dn, d.ds FROM run LEFT JOIN d ON d.__row = run.__row
+        """
+
+    def timeline(self, alias: str, f: Aggregate) -> str:
+        """min / max / last / distinct_count in one window pass over events and label rows.
+
+        Events and label rows of one key are ordered by time; each label row aggregates
+        the events of its frame ``RANGE BETWEEN t - start(t) PRECEDING AND 1 PRECEDING``,
+        i.e. ``start(t) <= ts <= t - 1 us``: exactly the window of the rules. Event rows
+        get an empty frame. ``last`` breaks ties on time by arrival order through the key
+        ``ts * 2^32 + seq``.
+        """
+        col = quote(f.column)
+        offset = "__tm - __start"
+        start = "NULL"
+        if f.window_us is not None:
+            start = f"{sql_floor('__t', self.view.bucket_us(f))} - {f.window_us}"
+            frame = f"RANGE BETWEEN {offset} PRECEDING AND 1 PRECEDING"
+        else:
+            frame = "RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+        over = f"(PARTITION BY {self.key_list} ORDER BY __tm {frame})"
+        ttl = self.view.ttl_us
+        result = alias
+        extra = ""
+        if f.fn == "distinct_count":
+            value = f"count(DISTINCT {col}) OVER {over}"
+            result = f"{alias}::BIGINT AS {alias}"
+        elif f.fn in ("min", "max"):
+            value = f"{f.fn}({col}) OVER {over}"
+        else:  # last: the latest non-null value, by time then arrival
+            value = f"arg_max_null({col}, CASE WHEN {col} IS NOT NULL THEN __k END) OVER {over}"
+            if ttl is not None:
+                extra = f", max(CASE WHEN {col} IS NOT NULL THEN __tm END) OVER {over} AS __last"
+                result = f"CASE WHEN __last >= __tm - {ttl} THEN {alias} END AS {alias}"
+        not_null = " AND ".join(f"{k} IS NOT NULL" for k in self.keys)
+        return f"""
+            WITH rows_ AS (
+                SELECT {self.key_list}, __ts AS __tm, __seq AS __row, false AS __label,
+                    __ts AS __start, __ts::HUGEINT * 4294967296 + __seq AS __k, {col}
+                FROM {self.src} WHERE {col} IS NOT NULL AND {not_null}
                 UNION ALL
-                SELECT DISTINCT {self.key_list}, __b, NULL, true FROM l
+                SELECT {self.key_list}, __t, __row, true, {start}, NULL, NULL
+                FROM labels_ WHERE __t IS NOT NULL
             ),
-            wh AS (
-                SELECT {self.key_list}, __b, count(DISTINCT v) OVER {frame} AS q
-                FROM marked QUALIFY is_label
+            framed AS (
+                SELECT __row, __tm, {value} AS {alias}{extra} FROM rows_ QUALIFY __label
             )
-            SELECT l.__row, (coalesce(wh.q, 0)
-                + coalesce(CASE WHEN r.__b = l.__b THEN r.n - r.o END, 0))::BIGINT AS {alias}
-            FROM l LEFT JOIN wh ON {self._on("l", "wh")} AND wh.__b = l.__b
-            ASOF LEFT JOIN run r ON {self._on("l", "r")} AND l.__t > r.__ts
+            SELECT __row, {result} FROM framed
         """
-
-    def _ordered_all(self, alias: str, f: Aggregate, grouped: str, ttl: int | None) -> str:
-        frame = f"(PARTITION BY {self.key_list} ORDER BY __ts ROWS UNBOUNDED PRECEDING)"
-        running = {"min": f"min(p) OVER {frame}", "max": f"max(p) OVER {frame}", "last": "p"}[f.fn]
-        result = "r.q"
-        if f.fn == "last" and ttl is not None:
-            result = f"CASE WHEN r.__ts >= l.__t - {ttl} THEN r.q END"
-        return f"""
-            WITH grouped AS ({grouped}),
-            run AS (SELECT {self.key_list}, __ts, {running} AS q FROM grouped)
-            SELECT l.__row, {result} AS {alias}
-            FROM labels_ l ASOF LEFT JOIN run r ON {self._on("l", "r")} AND l.__t > r.__ts
-        """
-
-    def _distinct_all(self, alias: str, f: Aggregate) -> str:
-        """Distinct values over all history: a running count of first appearances."""
-        frame = f"(PARTITION BY {self.key_list} ORDER BY __ts ROWS UNBOUNDED PRECEDING)"
-        value = quote(f.column)
-        return f"""
-                WITH firsts AS (
-                    SELECT {self.key_list}, min(__ts) AS __ts FROM {self.src}
-                    WHERE {value} IS NOT NULL GROUP BY {self.key_list}, {value}
-                ), per_ts AS (
-                    SELECT {self.key_list}, __ts, count(*) AS n FROM firsts
-                    GROUP BY {self.key_list}, __ts
-                ), run AS (SELECT {self.key_list}, __ts, sum(n) OVER {frame} AS q FROM per_ts)
-                SELECT l.__row, coalesce(r.q, 0)::BIGINT AS {alias}
-                FROM labels_ l ASOF LEFT JOIN run r ON {self._on("l", "r")} AND l.__t > r.__ts
-            """
 
 
 def _finish(fn: str, n: str, s: str) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dockyard.features.definitions import OnDemand
+from dockyard.features.errors import InvalidTable
 from dockyard.features.refs import Plan
 
 
@@ -22,7 +23,8 @@ def apply_on_demand(
     """The values of every requested on-demand feature, keyed by ``view:feature``.
 
     ``stored(ref)`` gives a looked-up feature's values and ``request_value(name)`` a request
-    value's, one per row. ``fn`` gets one argument per input, in the order of ``inputs``.
+    value's, one per row (``rows`` of them: a list of another length is an error). ``fn``
+    gets one argument per input, in the order of ``inputs``.
     """
     out: dict[str, list[Any]] = {}
     for item in request.requested:
@@ -30,12 +32,16 @@ def apply_on_demand(
         if not isinstance(feature, OnDemand):
             continue
         columns = [stored(name) if ":" in name else request_value(name) for name in feature.inputs]
+        lengths = sorted({len(c) for c in columns})
+        if lengths != [rows]:
+            raise InvalidTable(
+                f"the inputs of the on-demand feature {item.ref!r} have {lengths} values; "
+                f"give one per row ({rows})"
+            )
         fn = feature.fn
         try:
-            out[item.ref] = [fn(*args) for args in zip(*columns, strict=True)] if columns else []
+            out[item.ref] = [fn(*args) for args in zip(*columns, strict=True)]
         except Exception as exc:
             exc.add_note(f"while computing the on-demand feature {item.ref!r}")
             raise
-        if len(out[item.ref]) != rows:  # pragma: no cover - zip(strict=True) guarantees it
-            raise AssertionError("on-demand values do not match the rows")
     return out

@@ -6,10 +6,12 @@ Per entity the store keeps settled per-bucket partials and the few events not ye
 after the view's horizon (newest event time seen minus the view's ``lateness``); earlier
 times are refused, since the buckets before the horizon are already merged.
 
-In-process, computed values are cached per entity together with the interval in which they
-hold (until the next bucket boundary, TTL expiry or a pending event's time), and the cache
-is dropped whenever the store's ``generation`` moves, so a lookup that hits the cache costs
-a few dictionary operations.
+Computed values hold for an interval (until the next bucket boundary, TTL expiry or a
+pending event's time). Each write stores, in front of an entity's state, its values
+computed at the write's time with that interval, so a lookup of the present reads a small
+vector instead of recomputing; in-process, vectors are also cached (dropped whenever the
+store's ``generation`` moves), so a lookup that hits the cache costs a few dictionary
+operations.
 """
 
 from __future__ import annotations
@@ -20,11 +22,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dockyard.features.codec import decode, encode, entity_key
-from dockyard.features.definitions import Aggregate, FeatureView, Field
+from dockyard.features.codec import (
+    decode,
+    decode_computed,
+    decode_record,
+    encode,
+    encode_record,
+    entity_key,
+)
+from dockyard.features.definitions import Aggregate, FeatureView, Field, OnDemand
 from dockyard.features.errors import (
     InvalidDefinition,
     InvalidTable,
@@ -34,11 +44,21 @@ from dockyard.features.errors import (
 )
 from dockyard.features.ondemand import apply_on_demand
 from dockyard.features.partials import Consumer, Record
-from dockyard.features.refs import Plan, Stored, plan, views_by_name
+from dockyard.features.refs import Plan, plan, views_by_name
 from dockyard.features.stores.base import OnlineStore
 from dockyard.features.tables import as_arrow, check_value_column, require_columns, time_micros
 
 _CACHE_LIMIT = 200_000
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A resolved request, laid out for the lookup loop."""
+
+    plan: Plan
+    views: list[tuple[FeatureView, list[tuple[str, str]]]]  # view, (ref, feature name)
+    outputs: list[tuple[str, str]]  # (output column, ref)
+    on_demand: bool
 
 
 @dataclass
@@ -75,15 +95,18 @@ class OnlineFeatures:
     def __init__(self, store: OnlineStore, views: Iterable[FeatureView]) -> None:
         self.store = store
         self.views = views_by_name(views)
+        self._fingerprints = {name: view.fingerprint() for name, view in self.views.items()}
         self._consumers = {
             name: {
                 f.name: Consumer(view, f) for f in view.features if isinstance(f, Field | Aggregate)
             }
             for name, view in self.views.items()
         }
-        self._plans: dict[tuple[tuple[str, ...], bool], Plan] = {}
+        self._plans: dict[tuple[tuple[str, ...], bool], _Compiled] = {}
         self._cache: dict[tuple[str, str], tuple[int, int, dict[str, Any]]] = {}
         self._generation: int | None = None
+        # values computed at read time, keyed by entity, with the stored line they came from
+        self._recomputed: dict[tuple[str, str], tuple[bytes, int, int, dict[str, Any]]] = {}
 
     # -- writing -------------------------------------------------------------------------
 
@@ -95,9 +118,9 @@ class OnlineFeatures:
     def _state(self, view: FeatureView, encoded: bytes | None = None) -> ViewState:
         raw = decode(encoded if encoded is not None else self.store.read_state(view.name))
         if raw is None:
-            return ViewState(fingerprint=view.fingerprint())
+            return ViewState(fingerprint=self._fingerprints[view.name])
         state = ViewState(**raw)
-        if state.fingerprint != view.fingerprint():
+        if state.fingerprint != self._fingerprints[view.name]:
             raise InvalidDefinition(
                 f"the online values of {view.name!r} were built from another definition of "
                 "the view: call reset() for it, then materialize again"
@@ -134,7 +157,7 @@ class OnlineFeatures:
             table = table.filter(pc.greater(ts, floor))
             ts = time_micros(table.column(view.timestamp), view.timestamp, "source")
         order = pc.sort_indices(
-            pa.table({"t": ts, "i": pa.array(range(len(ts)))}),
+            pa.table({"t": ts, "i": pa.array(np.arange(len(ts), dtype=np.int64))}),
             [("t", "ascending"), ("i", "ascending")],
         )
         table = table.take(order)
@@ -242,7 +265,7 @@ class OnlineFeatures:
                 by_entity.setdefault(entity_key(key), []).append(row)
         names = list(by_entity)
         records: dict[str, Record] = {
-            name: decode(raw) or {}
+            name: decode_record(raw) or {}
             for name, raw in zip(names, self.store.read(view.name, names)[1], strict=True)
         }
         watermark = max(ts) if state.watermark is None else max(state.watermark, max(ts))
@@ -268,19 +291,32 @@ class OnlineFeatures:
                 if state.materialized is None
                 else max(materialized, state.materialized)
             )
-        self.store.write(
-            view.name, {n: encode(r) for n, r in records.items()}, encode(state.__dict__)
-        )
+        now = to_micros(None)
+        encoded = {}
+        for name, record in records.items():
+            vector, until = self._compute(view, record, now)
+            encoded[name] = encode_record([now, until, vector, state.seq], record)
+        self.store.write(view.name, encoded, encode(state.__dict__))
         self._cache.clear()
         return int(table.num_rows)
 
     # -- reading -------------------------------------------------------------------------
 
-    def _plan(self, refs: Sequence[str], full_names: bool) -> Plan:
+    def _compiled(self, refs: Sequence[str], full_names: bool) -> _Compiled:
         key = (tuple(refs), full_names)
         found = self._plans.get(key)
         if found is None:
-            found = self._plans[key] = plan(self.views.values(), refs, full_names=full_names)
+            request = plan(self.views.values(), refs, full_names=full_names)
+            views = [
+                (
+                    request.views[name],
+                    [(f"{name}:{f.name}", f.name) for f in features],
+                )
+                for name, features in request.stored.items()
+            ]
+            outputs = [(r.column, r.ref) for r in request.requested]
+            on_demand = any(isinstance(r.feature, OnDemand) for r in request.requested)
+            found = self._plans[key] = _Compiled(request, views, outputs, on_demand)
         return found
 
     def get(
@@ -296,7 +332,7 @@ class OnlineFeatures:
         one per entity) as of ``at`` (default: now), column by column: the key columns,
         then each requested feature. ``request`` holds the request values on-demand
         features read, one per entity."""
-        request_plan = self._plan(refs, full_names)
+        compiled = self._compiled(refs, full_names)
         t = to_micros(at)
         lengths = {len(v) for v in entity_keys.values()}
         if len(lengths) != 1:
@@ -308,33 +344,38 @@ class OnlineFeatures:
             self._generation = generation
         out: dict[str, list[Any]] = {k: list(v) for k, v in entity_keys.items()}
         stored: dict[str, list[Any]] = {}
-        for view_name, features in request_plan.stored.items():
-            view = request_plan.views[view_name]
-            missing = [k for k in view.keys if k not in entity_keys]
-            if missing:
-                raise InvalidTable(f"the lookup lacks the key column(s) {missing} of {view.name!r}")
-            vectors = self._vectors(
-                view,
-                [entity_key(v) for v in zip(*(entity_keys[k] for k in view.keys), strict=True)],
-                t,
-                generation is not None,
-            )
-            for feature in features:
-                stored[f"{view.name}:{feature.name}"] = [v[feature.name] for v in vectors]
+        for view, pairs in compiled.views:
+            try:
+                columns = [entity_keys[k] for k in view.keys]
+            except KeyError:
+                missing = [k for k in view.keys if k not in entity_keys]
+                raise InvalidTable(
+                    f"the lookup lacks the key column(s) {missing} of {view.name!r}"
+                ) from None
+            names = [entity_key(v) for v in zip(*columns, strict=True)]
+            vectors = self._vectors(view, names, t, generation is not None)
+            if len(vectors) == 1:
+                (vector,) = vectors
+                for ref, name in pairs:
+                    stored[ref] = [vector[name]]
+            else:
+                for ref, name in pairs:
+                    stored[ref] = [v[name] for v in vectors]
         on_demand: dict[str, list[Any]] = {}
-        if any(r.ref not in stored for r in request_plan.requested):
+        if compiled.on_demand:
             values = request or {}
-            missing_values = [n for n in request_plan.request_values if n not in values]
+            missing_values = [n for n in compiled.plan.request_values if n not in values]
             if missing_values:
                 raise InvalidTable(
                     f"the lookup lacks the request value(s) {missing_values} of its "
                     "on-demand features"
                 )
             on_demand = apply_on_demand(
-                request_plan, stored.__getitem__, lambda n: list(values[n]), count
+                compiled.plan, stored.__getitem__, lambda n: list(values[n]), count
             )
-        for item in request_plan.requested:
-            out[item.column] = stored[item.ref] if item.ref in stored else on_demand[item.ref]
+        for column, ref in compiled.outputs:
+            found = stored.get(ref)
+            out[column] = found if found is not None else on_demand[ref]
         return out
 
     def _vectors(
@@ -360,12 +401,35 @@ class OnlineFeatures:
             if cacheable and len(self._cache) > _CACHE_LIMIT:
                 self._cache.clear()
             for i, raw in zip(misses, raws, strict=True):
-                record: Record = decode(raw) or {}
-                vector, until = self._compute(view, record, t)
+                if raw is None:
+                    vector, until = self._compute(view, {}, t)
+                else:
+                    vector, until = self._stored_or_computed(view, names[i], raw, t)
                 result[i] = vector
                 if cacheable:
                     self._cache[(view.name, names[i])] = (t, until, vector)
         return [r if r is not None else {} for r in result]
+
+    def _stored_or_computed(
+        self, view: FeatureView, name: str, raw: bytes, t: int
+    ) -> tuple[dict[str, Any], int]:
+        """The values stored with the record when they hold at ``t``; else the ones this
+        object last computed from the same stored line (it ends with the view's arrival
+        counter after the write, unique per write: nothing was written since) when they
+        hold at ``t``; else computed now from the record."""
+        begins, until, vector, _ = decode_computed(raw)
+        if begins <= t < until:
+            return vector, until
+        head = raw[: raw.index(b"\n")]
+        key = (view.name, name)
+        known = self._recomputed.get(key)
+        if known is not None and known[0] == head and known[1] <= t < known[2]:
+            return known[3], known[2]
+        vector, until = self._compute(view, decode_record(raw), t)
+        if len(self._recomputed) > _CACHE_LIMIT:
+            self._recomputed.clear()
+        self._recomputed[key] = (head, t, until, vector)
+        return vector, until
 
     def _compute(self, view: FeatureView, record: Record, t: int) -> tuple[dict[str, Any], int]:
         vector: dict[str, Any] = {}
@@ -377,4 +441,4 @@ class OnlineFeatures:
         return vector, until
 
 
-__all__ = ["OnlineFeatures", "Stored", "ViewState", "to_micros"]
+__all__ = ["OnlineFeatures", "ViewState", "to_micros"]

@@ -4,9 +4,9 @@ Each stored feature of a view keeps, for one entity, a small JSON-encodable stat
 
 - ``"p"``: pending events, ``[ts, seq, available_at or None, value]`` (null values and
   gated events without an available-at time are never kept: they count for nothing);
-- ``"s"``: what is settled: per bucket partials ``{bucket_start: partial}`` for a windowed
-  aggregate, one partial for an aggregate over all history, the latest ``[ts, seq, value]``
-  for a Field.
+- ``"s"``: what is settled: per bucket partials ``[[bucket_start, partial], ...]`` sorted
+  by start for a windowed aggregate, one partial for an aggregate over all history, the
+  latest ``[ts, seq, value]`` for a Field.
 
 An event is *settled* against the horizon ``H`` (the newest event time seen minus the
 view's lateness; no later push may bring an event before it, and no lookup may ask for a
@@ -79,6 +79,37 @@ def _finish(fn: str, partial: Any, ttl: int | None, t: int) -> Any:
     return partial
 
 
+def _fold(buckets: list[list[Any]], start: int, fn: str, partial: Any) -> None:
+    """Merge ``partial`` into the bucket starting at ``start`` of a list sorted by start."""
+    at = len(buckets)
+    while at > 0 and buckets[at - 1][0] > start:
+        at -= 1
+    if at > 0 and buckets[at - 1][0] == start:
+        buckets[at - 1][1] = _merge(fn, buckets[at - 1][1], partial)
+    else:
+        buckets.insert(at, [start, partial])
+
+
+def _over_buckets(fn: str, buckets: list[list[Any]], start: int, current: int) -> Any:
+    """The merged partial of the buckets starting in ``[start, current)``."""
+    if fn in ("count", "sum", "mean"):
+        n, total = 0, 0.0
+        for begins, partial in buckets:
+            if begins >= current:
+                break
+            if begins >= start:
+                n += partial[0]
+                total += partial[1]
+        return [n, total] if n else None
+    acc = None
+    for begins, partial in buckets:
+        if begins >= current:
+            break
+        if begins >= start:
+            acc = _merge(fn, acc, partial)
+    return acc
+
+
 class Consumer:
     """How one stored feature folds events into its state and reads a value from it."""
 
@@ -101,7 +132,7 @@ class Consumer:
     ) -> State:
         """Add one event (pending until settled)."""
         if state is None:
-            state = {"s": {} if self.window is not None else None, "p": []}
+            state = {"s": [] if self.window is not None else None, "p": []}
         if self.field or (value is not None and (self.gate is None or available is not None)):
             state["p"].append([ts, seq, available, value])
         return state
@@ -111,8 +142,11 @@ class Consumer:
         keep = []
         window, bucket, fn = self.window, self.bucket, self.fn
         edge = floor_to(horizon, bucket) if window is not None else horizon
+        oldest = edge - window if window is not None else None
         for event in state["p"]:
             ts, seq, available, value = event
+            if oldest is not None and ts < oldest:
+                continue  # before every window a lookup at or after the horizon can ask for
             known = self.gate is None or available < horizon
             if window is None:
                 if ts < horizon and known:
@@ -122,15 +156,17 @@ class Consumer:
                         state["s"] = _merge(fn, state["s"], _single(fn, ts, seq, value))
                     continue
             elif floor_to(ts, bucket) + bucket <= edge and known:
-                key = str(floor_to(ts, bucket))
-                state["s"][key] = _merge(fn, state["s"].get(key), _single(fn, ts, seq, value))
+                _fold(state["s"], floor_to(ts, bucket), fn, _single(fn, ts, seq, value))
                 continue
             keep.append(event)
         state["p"] = keep
-        if window is not None:
-            oldest = edge - window
-            for key in [k for k in state["s"] if int(k) < oldest]:
-                del state["s"][key]
+        if oldest is not None:
+            buckets = state["s"]
+            drop = 0
+            while drop < len(buckets) and buckets[drop][0] < oldest:
+                drop += 1
+            if drop:
+                del buckets[:drop]
 
     def value(self, state: State | None, t: int) -> tuple[Any, int]:
         """The value at ``t`` and the first later time at which it may change."""
@@ -142,10 +178,7 @@ class Consumer:
             current = floor_to(t, self.bucket)
             start = current - self.window
             until = current + self.bucket
-            acc = None
-            for key, partial in state["s"].items():
-                if start <= int(key) < current:
-                    acc = _merge(self.fn, acc, partial)
+            acc = _over_buckets(self.fn, state["s"], start, current)
         else:
             acc = state["s"]
         for ts, seq, available, value in state["p"]:
