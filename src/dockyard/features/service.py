@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from dockyard.core.errors import Conflict, InvalidInput, NotFound
 from dockyard.core.ids import new_id
 from dockyard.core.operations import operation
-from dockyard.core.principal import Principal
+from dockyard.core.principal import Principal, Role
 from dockyard.data.schemas import VersionCommit
 from dockyard.data.schemas import VersionFile as DataFile
 from dockyard.data.service import DatasetService
@@ -418,7 +418,7 @@ class FeatureService:
                 self.db.query(lambda s: _find_object(s, find_project(s, project), VIEW, view))
             return work(online)
 
-    @operation("POST", "/projects/{project}/features/online")
+    @operation("POST", "/projects/{project}/features/online", role=Role.READ)
     def online(self, principal: Principal, project: str, body: OnlineQuery) -> OnlineValues:
         """Feature values of entities as of ``at`` (default now), from the online store.
         On-demand features run in the caller's process: ask for their inputs here."""
