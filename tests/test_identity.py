@@ -64,6 +64,10 @@ EXPECTED_ROLES: dict[str, Role] = {
     "datasets.set_rules": W, "datasets.commit": W, "datasets.versions": R,
     "datasets.version": R, "datasets.delete_version": W, "datasets.validate": W,
     "datasets.record_use": W, "datasets.diff": R, "datasets.lineage": R,
+    "features.apply": W, "features.list_views": R, "features.get_view": R,
+    "features.view_versions": R, "features.list_entities": R, "features.online": R,
+    "features.materialize": W, "features.push": W, "features.record_training_set": W,
+    "features.training_sets": R,
     # models: alias policies are administration; forcing past a gate is checked in set_alias
     "models.create": W, "models.list": R, "models.get": R, "models.update": W,
     "models.delete": W, "models.register": W, "models.versions": R, "models.version": R,

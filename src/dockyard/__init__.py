@@ -64,10 +64,16 @@ _EXPORTS = {
     "run": "dockyard.sdk.pipelines",
     "resume": "dockyard.sdk.pipelines",
     "PipelineResult": "dockyard.sdk.pipelines",
+    "Entity": "dockyard.features.definitions",
+    "FeatureView": "dockyard.features.definitions",
+    "Field": "dockyard.features.definitions",
+    "Aggregate": "dockyard.features.definitions",
+    "OnDemand": "dockyard.features.definitions",
 }
 
 __all__ = [
     "ActiveRun",
+    "Aggregate",
     "Capture",
     "Client",
     "Conflict",
@@ -75,6 +81,9 @@ __all__ = [
     "DatasetVersion",
     "DigestMismatch",
     "DockyardError",
+    "Entity",
+    "FeatureView",
+    "Field",
     "Forbidden",
     "GateFailed",
     "InvalidInput",
@@ -83,6 +92,7 @@ __all__ = [
     "Model",
     "ModelVersion",
     "NotFound",
+    "OnDemand",
     "Pipeline",
     "PipelineResult",
     "Principal",
@@ -101,6 +111,7 @@ __all__ = [
     "connect",
     "dataset",
     "deliver_spool",
+    "features",
     "load",
     "load_model",
     "load_settings",
@@ -171,6 +182,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name == "features":  # dy.features.apply(...): the subpackage, whose functions are lazy
+        return importlib.import_module("dockyard.features")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'dockyard' has no attribute {name!r}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dockyard.blobs.service import BlobService
 from dockyard.core.operations import Operation, operations_of
 from dockyard.data.service import DatasetService
+from dockyard.features.service import FeatureService
 from dockyard.gc.service import GarbageCollector
 from dockyard.pipelines.schedules import ScheduleService
 from dockyard.pipelines.service import PipelineService
@@ -25,6 +26,7 @@ SERVICE_CLASSES: tuple[type, ...] = (
     ArtifactService,
     RunIOService,
     DatasetService,
+    FeatureService,
     ModelRegistry,
     PipelineService,
     ScheduleService,

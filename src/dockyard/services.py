@@ -21,6 +21,7 @@ from dockyard.store.migrate import ensure_schema
 if TYPE_CHECKING:
     from dockyard.blobs.service import BlobService
     from dockyard.data.service import DatasetService
+    from dockyard.features.service import FeatureService
     from dockyard.gc.service import GarbageCollector
     from dockyard.pipelines.schedules import ScheduleService
     from dockyard.pipelines.service import PipelineService
@@ -40,6 +41,7 @@ SERVICE_NAMES = (
     "artifacts",
     "run_io",
     "datasets",
+    "features",
     "models",
     "pipelines",
     "schedules",
@@ -118,6 +120,12 @@ class Services:
         return DatasetService(self.db, self.blob_store, self.settings.home / "cache")
 
     @cached_property
+    def features(self) -> FeatureService:
+        from dockyard.features.service import FeatureService
+
+        return FeatureService(self.db, self.datasets, self.settings.online_store)
+
+    @cached_property
     def models(self) -> ModelRegistry:
         from dockyard.registry.service import ModelRegistry
 
@@ -154,4 +162,6 @@ class Services:
         return getattr(self, name)
 
     def close(self) -> None:
+        if "features" in self.__dict__:
+            self.features.close()
         self.db.dispose()

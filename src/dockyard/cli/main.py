@@ -11,7 +11,18 @@ from pathlib import Path
 
 import typer
 
-from dockyard.cli import admin, data, demo, models, pipelines, projects, runs, schedules, ui
+from dockyard.cli import (
+    admin,
+    data,
+    demo,
+    features,
+    models,
+    pipelines,
+    projects,
+    runs,
+    schedules,
+    ui,
+)
 from dockyard.cli.context import Overrides
 from dockyard.cli.output import error
 from dockyard.core.errors import DockyardError
@@ -27,6 +38,7 @@ app = typer.Typer(
 app.add_typer(projects.app, name="projects")
 app.add_typer(runs.app, name="runs")
 app.add_typer(data.app, name="data")
+app.add_typer(features.app, name="features")
 app.add_typer(models.app, name="models")
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(admin.config_app, name="config")

@@ -26,6 +26,7 @@ from dockyard.services import Services
 if TYPE_CHECKING:
     from dockyard.client.blobs import BlobsClient
     from dockyard.client.data import DatasetsClient
+    from dockyard.client.features import FeaturesClient
     from dockyard.client.models import ModelsClient
     from dockyard.client.pipelines import PipelinesClient
     from dockyard.client.projects import ProjectsClient
@@ -78,6 +79,12 @@ class Client:
 
         cache = self.settings.home / "cache" / "blobs"
         return DatasetsClient(self.transport, self.blobs, cache)
+
+    @cached_property
+    def features(self) -> FeaturesClient:
+        from dockyard.client.features import FeaturesClient
+
+        return FeaturesClient(self.transport)
 
     @cached_property
     def pipelines(self) -> PipelinesClient:

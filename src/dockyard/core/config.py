@@ -1,7 +1,9 @@
 """Settings: explicit arguments > environment > config file > defaults, each with its source.
 
 The config file is ``$DOCKYARD_HOME/config.toml`` with keys ``db``, ``blobs``, ``url``,
-``token`` and ``user_tokens`` (``home`` itself cannot come from the file that lives inside it).
+``token``, ``user_tokens`` and ``online`` (``home`` itself cannot come from the file that lives
+inside it). ``online`` is the online feature store: a file path (SQLite, the default
+``$DOCKYARD_HOME/online.sqlite``) or ``redis://host:port/db``.
 ``token`` is the credential a client sends, and a server's admin token; ``user_tokens`` are the
 further tokens a server accepts, each for a named user (see :mod:`dockyard.core.tokens`).
 """
@@ -24,8 +26,9 @@ ENV_VARS = {
     "url": "DOCKYARD_URL",
     "token": "DOCKYARD_TOKEN",
     "user_tokens": "DOCKYARD_USER_TOKENS",
+    "online": "DOCKYARD_ONLINE",
 }
-FILE_KEYS = ("db", "blobs", "url", "token", "user_tokens")
+FILE_KEYS = ("db", "blobs", "url", "token", "user_tokens", "online")
 CONFIG_FILE = "config.toml"
 
 
@@ -39,7 +42,13 @@ class Settings:
     url: str | None = None
     token: str | None = None
     user_tokens: str | None = None
+    online: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def online_store(self) -> str:
+        """Where online feature values live: ``online``, else a SQLite file in the home."""
+        return self.online or str(self.home / "online.sqlite")
 
     @property
     def is_remote(self) -> bool:
@@ -86,6 +95,7 @@ def load_settings(
     url: str | None = None,
     token: str | None = None,
     user_tokens: str | None = None,
+    online: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve settings from explicit arguments, the environment, the config file and defaults."""
@@ -97,6 +107,7 @@ def load_settings(
         "url": url,
         "token": token,
         "user_tokens": user_tokens,
+        "online": online,
     }
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
@@ -124,5 +135,6 @@ def load_settings(
         url=values.get("url"),
         token=values.get("token"),
         user_tokens=values.get("user_tokens"),
+        online=values.get("online"),
         sources=sources,
     )

@@ -443,6 +443,11 @@ class DatasetService:
 
     # -- helpers ------------------------------------------------------------------------
 
+    def local_files(self, digests: Sequence[str]) -> Paths:
+        """Local copies of stored files, verified against their digests (for the services
+        that read dataset files themselves, such as feature materialization)."""
+        return self._paths(list(digests))
+
     def _paths(self, digests: Digests) -> Paths:
         return [self.blobs.local_copy(d, self.cache_dir / "blobs") for d in digests]
 

@@ -503,3 +503,69 @@ class PipelineScheduleRow(Base):
         UniqueConstraint("project_id", "name"),
         Index("ix_pipeline_schedules_next_fire_at", "next_fire_at"),
     )
+
+
+# --- features -------------------------------------------------------------------------------
+
+
+class FeatureObjectRow(Base):
+    """An entity or a feature view of a project; its definitions are numbered versions."""
+
+    __tablename__ = "feature_objects"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # entity | view
+    name: Mapped[str] = mapped_column(String(64))
+    latest: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("project_id", "kind", "name"),)
+
+
+class FeatureVersionRow(Base):
+    """One definition of an entity or view: its canonical JSON, fingerprint and what changed."""
+
+    __tablename__ = "feature_versions"
+
+    object_id: Mapped[str] = mapped_column(
+        ForeignKey("feature_objects.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    definition: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    changes: Mapped[str] = mapped_column(Text)  # JSON list of sentences
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class FeatureMaterializationRow(Base):
+    """The last materialization of a view into the online store: which definition version
+    and source dataset version, how many events, when."""
+
+    __tablename__ = "feature_materializations"
+
+    object_id: Mapped[str] = mapped_column(
+        ForeignKey("feature_objects.id", ondelete="CASCADE"), primary_key=True
+    )
+    view_version: Mapped[int] = mapped_column(Integer)
+    source_version: Mapped[int | None] = mapped_column(Integer)
+    events: Mapped[int] = mapped_column(BigInteger)
+    finished_by: Mapped[str] = mapped_column(String(128))
+    finished_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class FeatureTrainingSetRow(Base):
+    """A dataset version built as a training set: the labels, the feature references and the
+    definition and source versions it used (JSON), so it can be rebuilt exactly."""
+
+    __tablename__ = "feature_training_sets"
+
+    version_id: Mapped[str] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    recipe: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,444 @@
+"""Online feature values: materialize, push and look up, over any :class:`OnlineStore`.
+
+The values follow :mod:`dockyard.features.windows`, the same rules as the training sets.
+Per entity the store keeps settled per-bucket partials and the few events not yet settled
+(:mod:`dockyard.features.partials`). A lookup at time ``t`` is exact for any ``t`` at or
+after the view's horizon (newest event time seen minus the view's ``lateness``); earlier
+times are refused, since the buckets before the horizon are already merged.
+
+Computed values hold for an interval (until the next bucket boundary, TTL expiry or a
+pending event's time). Each write stores, in front of an entity's state, its values
+computed at the write's time with that interval, so a lookup of the present reads a small
+vector instead of recomputing; in-process, vectors are also cached (dropped whenever the
+store's ``generation`` moves), so a lookup that hits the cache costs a few dictionary
+operations.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dockyard.features.codec import (
+    decode,
+    decode_computed,
+    decode_record,
+    encode,
+    encode_record,
+    entity_key,
+)
+from dockyard.features.definitions import Aggregate, FeatureView, Field, OnDemand
+from dockyard.features.errors import (
+    InvalidDefinition,
+    InvalidTable,
+    LateEvent,
+    OutOfHorizon,
+    UnknownFeature,
+)
+from dockyard.features.ondemand import apply_on_demand
+from dockyard.features.partials import Consumer, Record
+from dockyard.features.refs import Plan, plan, views_by_name
+from dockyard.features.stores.base import OnlineStore
+from dockyard.features.tables import as_arrow, check_value_column, require_columns, time_micros
+
+_CACHE_LIMIT = 200_000
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A resolved request, laid out for the lookup loop."""
+
+    plan: Plan
+    views: list[tuple[FeatureView, list[tuple[str, str]]]]  # view, (ref, feature name)
+    outputs: list[tuple[str, str]]  # (output column, ref)
+    on_demand: bool
+
+
+@dataclass
+class ViewState:
+    """What the store keeps per view beside the records."""
+
+    fingerprint: str
+    watermark: int | None = None  # newest event time seen
+    seq: int = 0  # arrival counter
+    materialized: int | None = None  # newest event time materialized from the source
+    parts: list[str] = field(default_factory=list)  # source files applied (their digests)
+
+    def horizon(self, lateness: int) -> int | None:
+        return None if self.watermark is None else self.watermark - lateness
+
+
+def to_micros(at: datetime | int | None) -> int:
+    """A time as integer microseconds since the epoch (now when None; naive means UTC)."""
+    if at is None:
+        return time.time_ns() // 1_000
+    if isinstance(at, datetime):
+        stamp = pa.scalar(at, pa.timestamp("us", tz="UTC" if at.tzinfo else None))
+        return int(stamp.cast(pa.int64()).as_py())
+    return int(at)
+
+
+class OnlineFeatures:
+    """Online values of ``views`` kept in ``store``.
+
+    Writers: one process at a time per view (a push reads the records it changes and
+    writes them back in one atomic batch).
+    """
+
+    def __init__(self, store: OnlineStore, views: Iterable[FeatureView]) -> None:
+        self.store = store
+        self.views = views_by_name(views)
+        self._fingerprints = {name: view.fingerprint() for name, view in self.views.items()}
+        self._consumers = {
+            name: {
+                f.name: Consumer(view, f) for f in view.features if isinstance(f, Field | Aggregate)
+            }
+            for name, view in self.views.items()
+        }
+        self._plans: dict[tuple[tuple[str, ...], bool], _Compiled] = {}
+        self._cache: dict[tuple[str, str], tuple[int, int, dict[str, Any]]] = {}
+        self._generation: int | None = None
+        # values computed at read time, keyed by entity, with the stored line they came from
+        self._recomputed: dict[tuple[str, str], tuple[bytes, int, int, dict[str, Any]]] = {}
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _view(self, name: str) -> FeatureView:
+        if name not in self.views:
+            raise UnknownFeature(f"unknown feature view {name!r} (known: {sorted(self.views)})")
+        return self.views[name]
+
+    def _state(self, view: FeatureView, encoded: bytes | None = None) -> ViewState:
+        raw = decode(encoded if encoded is not None else self.store.read_state(view.name))
+        if raw is None:
+            return ViewState(fingerprint=self._fingerprints[view.name])
+        state = ViewState(**raw)
+        if state.fingerprint != self._fingerprints[view.name]:
+            raise InvalidDefinition(
+                f"the online values of {view.name!r} were built from another definition of "
+                "the view: call reset() for it, then materialize again"
+            )
+        return state
+
+    def reset(self, view_name: str) -> None:
+        """Forget every online value of a view (e.g. after its definition changed)."""
+        self.store.drop(self._view(view_name).name)
+        self._cache.clear()
+
+    def push(self, view_name: str, events: Any) -> int:
+        """Add events (rows of the view's source: keys, timestamp and value columns) to the
+        online values; their order is their arrival order. Events older than the view's
+        lateness behind the newest event seen are refused, and then nothing is written.
+        Returns the number of events added."""
+        view = self._view(view_name)
+        table = self._checked(view, as_arrow(events, f"events pushed to {view.name!r}"))
+        return self._apply(view, table, self._state(view), materialized=None)
+
+    def materialize(self, view_name: str, source: Any, since: datetime | int | None = None) -> int:
+        """Bring the online values up to date with the view's source table: only events
+        newer than the last materialization (or than ``since``) are read, in time order
+        (ties keep the source's order), so repeating it changes nothing. Returns the number
+        of events added."""
+        view = self._view(view_name)
+        table = self._checked(view, as_arrow(source, f"source of {view.name!r}"))
+        state = self._state(view)
+        ts = time_micros(table.column(view.timestamp), view.timestamp, "source")
+        floor = state.materialized
+        if since is not None:  # events at or after since
+            floor = max(to_micros(since) - 1, -(2**62) if floor is None else floor)
+        if floor is not None:
+            table = table.filter(pc.greater(ts, floor))
+            ts = time_micros(table.column(view.timestamp), view.timestamp, "source")
+        order = pc.sort_indices(
+            pa.table({"t": ts, "i": pa.array(np.arange(len(ts), dtype=np.int64))}),
+            [("t", "ascending"), ("i", "ascending")],
+        )
+        table = table.take(order)
+        if table.num_rows == 0:
+            return 0
+        newest = int(pc.max(ts).as_py())
+        return self._apply(view, table, state, materialized=newest)
+
+    def applied_parts(self, view_name: str) -> set[str]:
+        """The source files (by digest) whose events the online values hold."""
+        return set(self._state(self._view(view_name)).parts)
+
+    def apply_part(self, view_name: str, part: str, events: Any) -> int:
+        """Add the events of one source file, named by its digest, exactly once: a file
+        already applied (materialized, or written by a push) adds nothing. Its events go in
+        time order (ties keep the file's order). Returns the number of events added."""
+        view = self._view(view_name)
+        table = self._checked(view, as_arrow(events, f"source file {part} of {view.name!r}"))
+        state = self._state(view)
+        if part in state.parts:
+            return 0
+        ts = time_micros(table.column(view.timestamp), view.timestamp, "source")
+        order = pc.sort_indices(
+            pa.table({"t": ts, "i": pa.array(range(len(ts)), pa.int64())}),
+            [("t", "ascending"), ("i", "ascending")],
+        )
+        table = table.take(order)
+        state.parts.append(part)
+        if table.num_rows == 0:
+            self.store.write(view.name, {}, encode(state.__dict__))
+            return 0
+        newest = int(pc.max(ts).as_py())
+        return self._apply(view, table, state, materialized=newest)
+
+    def check_push(self, view_name: str, events: Any) -> None:
+        """Raise what :meth:`push` would raise for ``events`` (a missing column, a wrong
+        type, a null time, an event older than the lateness allows), writing nothing."""
+        view = self._view(view_name)
+        table = self._checked(view, as_arrow(events, f"events pushed to {view.name!r}"))
+        ts = time_micros(table.column(view.timestamp), view.timestamp, "events")
+        if ts.null_count:
+            raise InvalidTable(
+                f"the column {view.timestamp!r} of the events has nulls: every event needs a time"
+            )
+        horizon = self._state(view).horizon(view.lateness_us)
+        oldest = pc.min(ts).as_py()
+        if horizon is not None and oldest is not None and oldest < horizon:
+            raise LateEvent(
+                f"event(s) of {view.name!r} are older than its lateness ({view.lateness}) "
+                f"allows: the oldest accepted time is {horizon} us, the oldest given "
+                f"{oldest} us; nothing was written. Put them in the source for training, or "
+                "raise the view's lateness"
+            )
+
+    def state(self, view_name: str) -> ViewState | None:
+        """What the store keeps for a view (None when nothing was written for it yet)."""
+        raw = decode(self.store.read_state(self._view(view_name).name))
+        return None if raw is None else ViewState(**raw)
+
+    def _checked(self, view: FeatureView, table: pa.Table) -> pa.Table:
+        what = f"events of {view.name!r}"
+        require_columns(table, view.source_columns(), what)
+        for feature in view.features:
+            if isinstance(feature, Field | Aggregate):
+                check_value_column(table, feature.column, what)
+        for column in [
+            view.timestamp,
+            *(f.available_at for f in view.features if isinstance(f, Aggregate) and f.available_at),
+        ]:
+            time_micros(table.column(column), column, what)
+        return table
+
+    def _apply(
+        self, view: FeatureView, table: pa.Table, state: ViewState, materialized: int | None
+    ) -> int:
+        if table.num_rows == 0:
+            return 0
+        lateness = view.lateness_us
+        ts = time_micros(table.column(view.timestamp), view.timestamp, "events").to_pylist()
+        if None in ts:
+            raise InvalidTable(
+                f"the column {view.timestamp!r} of the events has nulls: every event needs a time"
+            )
+        horizon = state.horizon(lateness)
+        if horizon is not None:
+            late = [t for t in ts if t < horizon]
+            if late:
+                raise LateEvent(
+                    f"{len(late)} event(s) of {view.name!r} are older than its lateness "
+                    f"({view.lateness}) allows: the oldest accepted time is {horizon} us, the "
+                    f"oldest given {min(late)} us; nothing was written. Put them in the source "
+                    "for training, or raise the view's lateness"
+                )
+        consumers = self._consumers[view.name]
+        columns = {c.column: table.column(c.column).to_pylist() for c in consumers.values()}
+        gates = {
+            c.gate: time_micros(table.column(c.gate), c.gate, "events").to_pylist()
+            for c in consumers.values()
+            if c.gate is not None
+        }
+        keys = list(zip(*(table.column(k).to_pylist() for k in view.keys), strict=True))
+        by_entity: dict[str, list[int]] = {}
+        for row, key in enumerate(keys):
+            if None not in key:  # a null key names no entity
+                by_entity.setdefault(entity_key(key), []).append(row)
+        names = list(by_entity)
+        records: dict[str, Record] = {
+            name: decode_record(raw) or {}
+            for name, raw in zip(names, self.store.read(view.name, names)[1], strict=True)
+        }
+        watermark = max(ts) if state.watermark is None else max(state.watermark, max(ts))
+        new_horizon = watermark - lateness
+        for name, rows in by_entity.items():
+            record = records[name]
+            for consumer in consumers.values():
+                current = record.get(consumer.name)
+                values = columns[consumer.column]
+                gate = gates.get(consumer.gate) if consumer.gate else None
+                for row in rows:
+                    current = consumer.add(
+                        current, ts[row], state.seq + row, gate[row] if gate else None, values[row]
+                    )
+                assert current is not None  # rows is never empty
+                consumer.settle(current, new_horizon)
+                record[consumer.name] = current
+        state.seq += table.num_rows
+        state.watermark = watermark
+        if materialized is not None:
+            state.materialized = (
+                materialized
+                if state.materialized is None
+                else max(materialized, state.materialized)
+            )
+        now = to_micros(None)
+        encoded = {}
+        for name, record in records.items():
+            vector, until = self._compute(view, record, now)
+            encoded[name] = encode_record([now, until, vector, state.seq], record)
+        self.store.write(view.name, encoded, encode(state.__dict__))
+        self._cache.clear()
+        return int(table.num_rows)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _compiled(self, refs: Sequence[str], full_names: bool) -> _Compiled:
+        key = (tuple(refs), full_names)
+        found = self._plans.get(key)
+        if found is None:
+            request = plan(self.views.values(), refs, full_names=full_names)
+            views = [
+                (
+                    request.views[name],
+                    [(f"{name}:{f.name}", f.name) for f in features],
+                )
+                for name, features in request.stored.items()
+            ]
+            outputs = [(r.column, r.ref) for r in request.requested]
+            on_demand = any(isinstance(r.feature, OnDemand) for r in request.requested)
+            found = self._plans[key] = _Compiled(request, views, outputs, on_demand)
+        return found
+
+    def get(
+        self,
+        entity_keys: Mapping[str, Sequence[Any]],
+        refs: Sequence[str],
+        *,
+        at: datetime | int | None = None,
+        request: Mapping[str, Sequence[Any]] | None = None,
+        full_names: bool = False,
+    ) -> dict[str, list[Any]]:
+        """Feature values of the entities named by ``entity_keys`` (key column -> values,
+        one per entity) as of ``at`` (default: now), column by column: the key columns,
+        then each requested feature. ``request`` holds the request values on-demand
+        features read, one per entity."""
+        compiled = self._compiled(refs, full_names)
+        t = to_micros(at)
+        lengths = {len(v) for v in entity_keys.values()}
+        if len(lengths) != 1:
+            raise InvalidTable("give every key column the same number of values, one per entity")
+        (count,) = lengths
+        generation = self.store.generation()
+        if generation is None or generation != self._generation:
+            self._cache.clear()
+            self._generation = generation
+        out: dict[str, list[Any]] = {k: list(v) for k, v in entity_keys.items()}
+        stored: dict[str, list[Any]] = {}
+        for view, pairs in compiled.views:
+            try:
+                columns = [entity_keys[k] for k in view.keys]
+            except KeyError:
+                missing = [k for k in view.keys if k not in entity_keys]
+                raise InvalidTable(
+                    f"the lookup lacks the key column(s) {missing} of {view.name!r}"
+                ) from None
+            names = [entity_key(v) for v in zip(*columns, strict=True)]
+            vectors = self._vectors(view, names, t, generation is not None)
+            if len(vectors) == 1:
+                (vector,) = vectors
+                for ref, name in pairs:
+                    stored[ref] = [vector[name]]
+            else:
+                for ref, name in pairs:
+                    stored[ref] = [v[name] for v in vectors]
+        on_demand: dict[str, list[Any]] = {}
+        if compiled.on_demand:
+            values = request or {}
+            missing_values = [n for n in compiled.plan.request_values if n not in values]
+            if missing_values:
+                raise InvalidTable(
+                    f"the lookup lacks the request value(s) {missing_values} of its "
+                    "on-demand features"
+                )
+            on_demand = apply_on_demand(
+                compiled.plan, stored.__getitem__, lambda n: list(values[n]), count
+            )
+        for column, ref in compiled.outputs:
+            found = stored.get(ref)
+            out[column] = found if found is not None else on_demand[ref]
+        return out
+
+    def _vectors(
+        self, view: FeatureView, names: list[str], t: int, cacheable: bool
+    ) -> list[dict[str, Any]]:
+        result: list[dict[str, Any] | None] = [None] * len(names)
+        misses: list[int] = []
+        for i, name in enumerate(names):
+            hit = self._cache.get((view.name, name)) if cacheable else None
+            if hit is not None and hit[0] <= t < hit[1]:
+                result[i] = hit[2]
+            else:
+                misses.append(i)
+        if misses:
+            encoded, raws = self.store.read(view.name, [names[i] for i in misses])
+            horizon = self._state(view, encoded).horizon(view.lateness_us)
+            if horizon is not None and t < horizon:
+                raise OutOfHorizon(
+                    f"the online values of {view.name!r} start at {horizon} us (newest event "
+                    f"minus the lateness {view.lateness}); {t} us is older: build a training "
+                    "set for past times"
+                )
+            if cacheable and len(self._cache) > _CACHE_LIMIT:
+                self._cache.clear()
+            for i, raw in zip(misses, raws, strict=True):
+                if raw is None:
+                    vector, until = self._compute(view, {}, t)
+                else:
+                    vector, until = self._stored_or_computed(view, names[i], raw, t)
+                result[i] = vector
+                if cacheable:
+                    self._cache[(view.name, names[i])] = (t, until, vector)
+        return [r if r is not None else {} for r in result]
+
+    def _stored_or_computed(
+        self, view: FeatureView, name: str, raw: bytes, t: int
+    ) -> tuple[dict[str, Any], int]:
+        """The values stored with the record when they hold at ``t``; else the ones this
+        object last computed from the same stored line (it ends with the view's arrival
+        counter after the write, unique per write: nothing was written since) when they
+        hold at ``t``; else computed now from the record."""
+        begins, until, vector, _ = decode_computed(raw)
+        if begins <= t < until:
+            return vector, until
+        head = raw[: raw.index(b"\n")]
+        key = (view.name, name)
+        known = self._recomputed.get(key)
+        if known is not None and known[0] == head and known[1] <= t < known[2]:
+            return known[3], known[2]
+        vector, until = self._compute(view, decode_record(raw), t)
+        if len(self._recomputed) > _CACHE_LIMIT:
+            self._recomputed.clear()
+        self._recomputed[key] = (head, t, until, vector)
+        return vector, until
+
+    def _compute(self, view: FeatureView, record: Record, t: int) -> tuple[dict[str, Any], int]:
+        vector: dict[str, Any] = {}
+        until = 2**63 - 1
+        for consumer in self._consumers[view.name].values():
+            value, changes = consumer.value(record.get(consumer.name), t)
+            vector[consumer.name] = value
+            until = min(until, changes)
+        return vector, until
+
+
+__all__ = ["OnlineFeatures", "ViewState", "to_micros"]

@@ -1,0 +1,102 @@
+"""The embedded online store: one SQLite file in WAL mode on the local machine."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feature_records (
+    view TEXT NOT NULL, entity TEXT NOT NULL, record BLOB NOT NULL, PRIMARY KEY (view, entity)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS feature_views (view TEXT PRIMARY KEY, state BLOB NOT NULL);
+"""
+_CHUNK = 500  # keys per SELECT ... IN (...), under SQLite's variable limit
+
+
+class SQLiteOnlineStore:
+    """Records in a SQLite file (WAL, busy timeout, short write transactions).
+
+    One connection per store object, guarded by a lock, so it can be shared by threads.
+    ``generation`` combines SQLite's ``data_version`` (which moves when another connection
+    commits) with this connection's own writes.
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._writes = 0
+
+    def read(self, view: str, keys: Sequence[str]) -> tuple[bytes | None, list[bytes | None]]:
+        found: dict[str, bytes] = {}
+        with self._lock:
+            self._db.execute("BEGIN")  # one snapshot for the state and the records
+            try:
+                state = self._db.execute(
+                    "SELECT state FROM feature_views WHERE view = ?", (view,)
+                ).fetchone()
+                for at in range(0, len(keys), _CHUNK):
+                    chunk = list(keys[at : at + _CHUNK])
+                    marks = ",".join("?" * len(chunk))
+                    rows = self._db.execute(
+                        "SELECT entity, record FROM feature_records "
+                        f"WHERE view = ? AND entity IN ({marks})",
+                        [view, *chunk],
+                    )
+                    found.update(rows)
+            finally:
+                self._db.execute("COMMIT")
+        return (None if state is None else bytes(state[0])), [found.get(k) for k in keys]
+
+    def read_state(self, view: str) -> bytes | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT state FROM feature_views WHERE view = ?", (view,)
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def write(self, view: str, records: Mapping[str, bytes], state: bytes) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO feature_records (view, entity, record) "
+                    "VALUES (?, ?, ?)",
+                    [(view, k, v) for k, v in records.items()],
+                )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO feature_views (view, state) VALUES (?, ?)",
+                    (view, state),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            finally:
+                self._writes += 1
+
+    def drop(self, view: str) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM feature_records WHERE view = ?", (view,))
+            self._db.execute("DELETE FROM feature_views WHERE view = ?", (view,))
+            self._db.execute("COMMIT")
+            self._writes += 1
+
+    def generation(self) -> int | None:
+        with self._lock:
+            (version,) = self._db.execute("PRAGMA data_version").fetchone()
+            return (int(version) << 32) + self._writes
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
