@@ -1286,6 +1286,217 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/projects/{project}/features/apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Store entities and feature views; a changed definition becomes a new version,
+         * @description Store entities and feature views; a changed definition becomes a new version,
+         *     an unchanged one changes nothing. All of them or none are stored.
+         *
+         *     Needs the write role.
+         */
+        post: operations["features.apply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/features/entities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The project's entities, by name.
+         * @description The project's entities, by name.
+         *
+         *     Needs the read role.
+         */
+        get: operations["features.list_entities"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/features/materialize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bring a view's online values up to date with the latest version of its source
+         * @description Bring a view's online values up to date with the latest version of its source
+         *     dataset: only the files not applied yet are read (a repeat adds nothing; an
+         *     interrupted one resumes). ``reset`` rebuilds the view's online values.
+         *
+         *     Needs the write role.
+         */
+        post: operations["features.materialize"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/features/online": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Feature values of entities as of ``at`` (default now), from the online store.
+         * @description Feature values of entities as of ``at`` (default now), from the online store.
+         *     On-demand features run in the caller's process: ask for their inputs here.
+         *
+         *     Needs the read role.
+         */
+        post: operations["features.online"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/features/push": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add new events of a view's source: they are checked, appended to the source
+         * @description Add new events of a view's source: they are checked, appended to the source
+         *     dataset (a new version: training sees the same history), then applied to the online
+         *     values at once. Events older than the view's lateness are refused, nothing written.
+         *
+         *     Needs the write role.
+         */
+        post: operations["features.push"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/features/training-sets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The project's training sets, newest first (those that used ``view`` only).
+         * @description The project's training sets, newest first (those that used ``view`` only).
+         *
+         *     Needs the read role.
+         */
+        get: operations["features.training_sets"];
+        put?: never;
+        /**
+         * Record that a dataset version is a training set, and the label, definition and
+         * @description Record that a dataset version is a training set, and the label, definition and
+         *     source versions it was built from (``dy.features.training_set`` does this).
+         *
+         *     Needs the write role.
+         */
+        post: operations["features.record_training_set"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/features/views": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The project's feature views with their latest definition, by name.
+         * @description The project's feature views with their latest definition, by name.
+         *
+         *     Needs the read role.
+         */
+        get: operations["features.list_views"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/features/views/{view}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A feature view: its latest definition, materialization and online state.
+         * @description A feature view: its latest definition, materialization and online state.
+         *
+         *     Needs the read role.
+         */
+        get: operations["features.get_view"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/features/views/{view}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every definition of a view, newest first, with what changed each time.
+         * @description Every definition of a view, newest first, with what changed each time.
+         *
+         *     Needs the read role.
+         */
+        get: operations["features.view_versions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs": {
         parameters: {
             query?: never;
@@ -1781,6 +1992,36 @@ export interface components {
             /** Values */
             values: (boolean | number | string)[];
         };
+        /**
+         * Applied
+         * @description What ``apply`` did to one entity or view.
+         */
+        Applied: {
+            /**
+             * Changes
+             * @description what changed, in sentences
+             */
+            changes?: string[];
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "entity" | "view";
+            /** Name */
+            name: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "created" | "changed" | "unchanged";
+            /** Version */
+            version: number;
+        };
+        /** ApplyReport */
+        ApplyReport: {
+            /** Items */
+            items: components["schemas"]["Applied"][];
+        };
         /** Artifact */
         Artifact: {
             /**
@@ -2108,6 +2349,52 @@ export interface components {
             /** Target */
             target: number;
         };
+        /**
+         * DefinitionVersion
+         * @description One stored definition of an entity or a view.
+         */
+        DefinitionVersion: {
+            /** Changes */
+            changes: string[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Definition */
+            definition: {
+                [key: string]: unknown;
+            };
+            /** Fingerprint */
+            fingerprint: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "entity" | "view";
+            /** Name */
+            name: string;
+            /** Version */
+            version: number;
+        };
+        /** EntityInfo */
+        EntityInfo: {
+            /** Keys */
+            keys: string[];
+            /** Name */
+            name: string;
+            /** Project */
+            project: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+        };
         /** EnvironmentInfo */
         EnvironmentInfo: {
             /** Host */
@@ -2191,6 +2478,65 @@ export interface components {
              * @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit
              */
             project: string;
+        };
+        /**
+         * FeatureViewInfo
+         * @description A feature view: its latest definition, where its values come from and how fresh the
+         *     online values are.
+         */
+        FeatureViewInfo: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Definition */
+            definition: {
+                [key: string]: unknown;
+            };
+            /** Entities */
+            entities: string[];
+            /** Features */
+            features: string[];
+            /** Fingerprint */
+            fingerprint: string;
+            /** Keys */
+            keys: string[];
+            materialization?: components["schemas"]["Materialization"] | null;
+            /** Name */
+            name: string;
+            online?: components["schemas"]["OnlineState"] | null;
+            /** Project */
+            project: string;
+            /** Source */
+            source: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+            /** Versions */
+            versions: number;
+        };
+        /**
+         * FeaturesApply
+         * @description Definitions to store: each entity and view as its canonical JSON (``.canonical()``).
+         *
+         *     A definition equal to the stored one changes nothing; a changed one becomes the next
+         *     version. An on-demand feature is stored as its description (name, inputs, function
+         *     name and source digest): its code stays with its owner and runs only in their process.
+         */
+        FeaturesApply: {
+            /** Entities */
+            entities?: {
+                [key: string]: unknown;
+            }[];
+            /** Views */
+            views?: {
+                [key: string]: unknown;
+            }[];
         };
         /**
          * Firing
@@ -2428,6 +2774,60 @@ export interface components {
              * @default false
              */
             missing: boolean;
+        };
+        /**
+         * Materialization
+         * @description The last materialization of a view into the online store.
+         */
+        Materialization: {
+            /** Events */
+            events: number;
+            /**
+             * Finished At
+             * Format: date-time
+             */
+            finished_at: string;
+            /** Finished By */
+            finished_by: string;
+            /** Source Version */
+            source_version: number | null;
+            /** View Version */
+            view_version: number;
+        };
+        /** MaterializeReport */
+        MaterializeReport: {
+            /**
+             * Events
+             * @description events applied by this call (0: already up to date)
+             */
+            events: number;
+            /**
+             * Parts
+             * @description source files applied by this call
+             */
+            parts: number;
+            /** Source */
+            source: string;
+            /** Source Version */
+            source_version: number | null;
+            /** View */
+            view: string;
+            /** View Version */
+            view_version: number;
+        };
+        /** MaterializeRequest */
+        MaterializeRequest: {
+            /**
+             * Reset
+             * @description forget the view's online values first and rebuild them all
+             * @default false
+             */
+            reset: boolean;
+            /**
+             * View
+             * @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit
+             */
+            view: string;
         };
         /**
          * MetricBatch
@@ -2740,6 +3140,70 @@ export interface components {
              */
             name?: string | null;
         };
+        /**
+         * OnlineQuery
+         * @description Look up features of entities as of ``at`` (default: now).
+         */
+        OnlineQuery: {
+            /** At */
+            at?: string | null;
+            /** Features */
+            features: string[];
+            /**
+             * Full Names
+             * @description name columns view__feature
+             * @default false
+             */
+            full_names: boolean;
+            /**
+             * Keys
+             * @description key column -> one value per entity
+             */
+            keys: {
+                [key: string]: (boolean | number | string | null)[];
+            };
+        };
+        /**
+         * OnlineState
+         * @description What the online store holds for a view (None when nothing was written yet).
+         */
+        OnlineState: {
+            /**
+             * Accepts From
+             * @description the oldest event time a push still accepts (the newest minus lateness)
+             */
+            accepts_from: string | null;
+            /**
+             * Events
+             * @description events applied online (materialized and pushed)
+             */
+            events: number;
+            /**
+             * Newest Event At
+             * @description the newest event time seen
+             */
+            newest_event_at: string | null;
+            /**
+             * Parts
+             * @description source files applied
+             */
+            parts: number;
+        };
+        /**
+         * OnlineValues
+         * @description The key columns, then one column per requested feature, one value per entity.
+         */
+        OnlineValues: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Columns */
+            columns: {
+                [key: string]: (boolean | number | string | null)[];
+            };
+        };
         /** Page[Project] */
         Page_Project_: {
             /** Items */
@@ -2948,6 +3412,34 @@ export interface components {
              * @default 2592000
              */
             older_than_seconds: number;
+        };
+        /** PushReport */
+        PushReport: {
+            /** Events */
+            events: number;
+            /** Source */
+            source: string;
+            /** Source Version */
+            source_version: number;
+            /** View */
+            view: string;
+        };
+        /**
+         * PushRequest
+         * @description New events of a view's source: online values change at once, and the events are
+         *     appended to the source dataset (a new version) so training sees the same history.
+         *     Timestamps as ISO 8601 text or integer microseconds since the epoch (UTC).
+         */
+        PushRequest: {
+            /** Events */
+            events: {
+                [key: string]: (boolean | number | string | null)[];
+            };
+            /**
+             * View
+             * @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit
+             */
+            view: string;
         };
         /**
          * RangeRule
@@ -3622,6 +4114,66 @@ export interface components {
             count: number;
             /** Value */
             value: boolean | number | string | null;
+        };
+        /** TrainingSet */
+        TrainingSet: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Dataset */
+            dataset: string;
+            /** Features */
+            features: string[];
+            /** Labels */
+            labels: string;
+            /** Sources */
+            sources: {
+                [key: string]: number;
+            };
+            /** Version */
+            version: number;
+            /** Views */
+            views: {
+                [key: string]: number;
+            };
+        };
+        /**
+         * TrainingSetRecord
+         * @description Record that a dataset version was built as a training set, and from what.
+         */
+        TrainingSetRecord: {
+            /**
+             * Dataset
+             * @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit
+             */
+            dataset: string;
+            /** Features */
+            features: string[];
+            /**
+             * Labels
+             * @description the labels' dataset reference
+             */
+            labels: string;
+            /**
+             * Sources
+             * @description source dataset -> version read
+             */
+            sources: {
+                [key: string]: number;
+            };
+            /** Version */
+            version: number;
+            /**
+             * Views
+             * @description view name -> definition version used
+             */
+            views: {
+                [key: string]: number;
+            };
         };
         /** TypeChange */
         TypeChange: {
@@ -10786,6 +11338,1016 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Experiment"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "features.apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeaturesApply"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApplyReport"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "features.list_entities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EntityInfo"][];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "features.materialize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MaterializeRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaterializeReport"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "features.online": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OnlineQuery"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnlineValues"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "features.push": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PushRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushReport"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "features.training_sets": {
+        parameters: {
+            query?: {
+                /** @description only the training sets that used this view */
+                view?: string | null;
+            };
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrainingSet"][];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "features.record_training_set": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrainingSetRecord"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrainingSet"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "features.list_views": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeatureViewInfo"][];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "features.get_view": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                view: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeatureViewInfo"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "features.view_versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                view: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefinitionVersion"][];
                 };
             };
             /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
