@@ -80,15 +80,24 @@ _WORKER_CODE = (
 
 
 def _worker_main(fd: int, preload: Sequence[str] = ()) -> None:
-    """A worker's loop: take work, run it, send back its result or exception, repeat.
+    """A fresh worker: import ``preload``, then serve its executor (:func:`_worker_loop`).
 
     ``preload``: modules imported before the first work arrives (a module that fails to
     import here fails the work that needs it, later, with its own error)."""
     os.set_inheritable(fd, False)
-    conn = Connection(fd)
-    for module in preload:
+    _import_quietly(preload)
+    _worker_loop(fd)
+
+
+def _import_quietly(modules: Sequence[str]) -> None:
+    for module in modules:
         with contextlib.suppress(Exception):
             importlib.import_module(module)
+
+
+def _worker_loop(fd: int) -> None:
+    """A worker's loop: take work, run it, send back its result or exception, repeat."""
+    conn = Connection(fd)
     while True:
         try:
             message = conn.recv_bytes()
