@@ -3,6 +3,7 @@ imported ``preload`` once and never runs work, instead of each starting an inter
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import json
@@ -43,8 +44,9 @@ def _bump(module: str) -> int:
     return int(loaded.VALUE)
 
 
-def _nap_after_noting_pid(path: str, seconds: float) -> None:
-    Path(path).write_text(str(os.getpid()))
+def _nap_after_noting_pids(path: str, seconds: float) -> None:
+    child = subprocess.Popen(["sleep", str(seconds)])  # the work's own process
+    Path(path).write_text(f"{os.getpid()} {child.pid}")
     time.sleep(seconds)
 
 
@@ -157,12 +159,13 @@ def test_a_timed_out_work_stops_only_its_worker(preload: tuple[str, ...], tmp_pa
     with ProcessExecutor(max_workers=2, preload=preload) as executor:
         bystander = executor.submit(functools.partial(time.sleep, 1.0))
         slow = executor.submit(
-            functools.partial(_nap_after_noting_pid, str(noted), 60), timeout=1.0, label="nap"
+            functools.partial(_nap_after_noting_pids, str(noted), 60), timeout=1.0, label="nap"
         )
         with pytest.raises(WorkTimedOut, match="nap"):
             slow.result(timeout=30)
         assert bystander.result(timeout=30) is None
-        assert _wait_gone([int(noted.read_text())]) == []
+        # its worker is stopped, with the process its work started
+        assert _wait_gone([int(pid) for pid in noted.read_text().split()]) == []
         assert psutil.pid_exists(_zygote_pid(preload))
         assert executor.submit(_ids).result(timeout=30)[1] == _zygote_pid(preload)
 
@@ -182,6 +185,38 @@ def test_a_dead_worker_gives_worker_lost(
         with pytest.raises(WorkerLost, match=described):
             executor.submit(work, label="crasher").result(timeout=30)
         assert executor.submit(_ids).result(timeout=30)[1] == _zygote_pid(preload)
+
+
+def test_the_zygote_reaps_the_workers_it_forked(preload: tuple[str, ...]) -> None:
+    with ProcessExecutor(max_workers=2, preload=preload) as executor:
+        pids = [executor.submit(_ids).result(timeout=60)[0] for _ in range(4)]
+        with pytest.raises(WorkerLost):
+            executor.submit(functools.partial(_exit_code, 5)).result(timeout=30)
+    zygote = psutil.Process(_zygote_pid(preload))
+    assert _wait_gone(pids) == []
+    deadline = time.monotonic() + 10
+    while zygote.children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert zygote.children() == []  # no zombie left: each was reaped
+    assert zygote.num_fds() < 10  # nor any worker's pipe or pidfd held
+
+
+def test_a_zygote_that_died_is_replaced(preload: tuple[str, ...], tmp_path: Path) -> None:
+    noted = tmp_path / "pid"
+    with ProcessExecutor(max_workers=1, preload=preload) as executor:
+        nap = functools.partial(_nap_after_noting_pids, str(noted), 60)
+        running = executor.submit(nap, label="sleeper")
+        deadline = time.monotonic() + 60
+        while not noted.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        old = _zygote_pid(preload)
+        os.kill(old, signal.SIGKILL)
+        # its workers die with it (PR_SET_PDEATHSIG): the work fails as on any lost worker
+        with pytest.raises(WorkerLost, match="sleeper"):
+            running.result(timeout=30)
+        assert executor.submit(_ids).result(timeout=60)[1] == _zygote_pid(preload) != old
+    with contextlib.suppress(OSError):  # the work's own process outlives a lost worker
+        os.kill(int(noted.read_text().split()[1]), signal.SIGKILL)
 
 
 def test_a_zygote_running_a_thread_refuses_and_workers_start_fresh(
