@@ -1078,7 +1078,8 @@ def settle(future: Future[Any], *, result: Any = None, exc: BaseException | None
 _LIVE: weakref.WeakSet[ProcessExecutor] = weakref.WeakSet()
 _WARM = _WarmWorkers()
 _ZYGOTES = _Zygotes()
-os.register_at_fork(after_in_child=_ZYGOTES.forget)
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_ZYGOTES.forget)
 
 
 @atexit.register
