@@ -22,9 +22,10 @@ import pytest
 from dockyard.compute import pool
 from dockyard.compute.executor import WorkerLost, WorkTimedOut
 from dockyard.compute.pool import ProcessExecutor
+from dockyard.compute.zygote import _ZYGOTES, _kill
 
 pytestmark = pytest.mark.skipif(
-    not pool._ZYGOTES.enabled, reason="the zygote forks workers on Linux only"
+    not _ZYGOTES.enabled, reason="the zygote forks workers on Linux only"
 )
 
 SRC = str(Path(pool.__file__).resolve().parents[2])
@@ -88,11 +89,11 @@ def preload(module_dir: Path, tmp_path: Path) -> Iterator[tuple[str, ...]]:
     name = f"zygote_preload_{os.getpid()}_{tmp_path.name}".replace("-", "_")
     (module_dir / f"{name}.py").write_text("VALUE = 1\n")
     yield (name,)
-    pool._ZYGOTES.discard((name,))
+    _ZYGOTES.discard((name,))
 
 
 def _zygote_pid(preload: tuple[str, ...]) -> int:
-    return pool._ZYGOTES._zygotes[preload].process.pid
+    return _ZYGOTES._zygotes[preload].process.pid
 
 
 def test_workers_are_forked_by_the_zygote(preload: tuple[str, ...]) -> None:
@@ -110,7 +111,7 @@ def test_workers_are_forked_by_the_zygote(preload: tuple[str, ...]) -> None:
     with ProcessExecutor(max_workers=1, preload=preload, keep_warm=True) as executor:
         pid, parent, _ = executor.submit(_ids).result(timeout=60)
     assert parent == zygote and pid not in {p for p, _, _ in first}
-    assert pool._ZYGOTES.serves(preload)
+    assert _ZYGOTES.serves(preload)
     assert pool._WARM.take(preload) is None  # nothing kept warm: forking is cheap
 
 
@@ -232,27 +233,27 @@ def test_a_zygote_running_a_thread_refuses_and_workers_start_fresh(
         with ProcessExecutor(max_workers=2, preload=preload, keep_warm=True) as executor:
             seen = [executor.submit(_ids).result(timeout=60) for _ in range(3)]
         assert all(parent == os.getpid() for _, parent, _ in seen)  # fresh interpreters
-        assert preload in pool._ZYGOTES._refused
-        assert not pool._ZYGOTES.serves(preload)
+        assert preload in _ZYGOTES._refused
+        assert not _ZYGOTES.serves(preload)
         warm = pool._WARM.take(preload)  # the fallback keeps fresh workers warm, as before
         assert warm is not None
-        pool._kill([warm.process], grace=0.2)
+        _kill([warm.process], grace=0.2)
         warm.close()
     finally:
-        pool._ZYGOTES.discard(preload)
+        _ZYGOTES.discard(preload)
         while (worker := pool._WARM.take(preload)) is not None:
-            pool._kill([worker.process], grace=0.2)
+            _kill([worker.process], grace=0.2)
             worker.close()
 
 
 def test_without_the_zygote_workers_start_fresh(
     preload: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pool._ZYGOTES, "enabled", False)
+    monkeypatch.setattr(_ZYGOTES, "enabled", False)
     with ProcessExecutor(max_workers=1, preload=preload) as executor:
         assert executor.submit(_ids).result(timeout=60)[1] == os.getpid()
         assert executor.submit(functools.partial(_value, preload[0])).result(timeout=60) == 1
-    assert preload not in pool._ZYGOTES._zygotes
+    assert preload not in _ZYGOTES._zygotes
 
 
 ORPHAN = textwrap.dedent(

@@ -15,6 +15,7 @@ import dockyard as dy
 from dockyard.client.client import Client
 from dockyard.compute import pool
 from dockyard.compute.pool import ProcessExecutor
+from dockyard.compute.zygote import _ZYGOTES, _kill
 
 
 def _pid() -> int:
@@ -32,9 +33,9 @@ def preload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[s
     (tmp_path / f"{name}.py").write_text("VALUE = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     yield (name,)
-    pool._ZYGOTES.discard((name,))
+    _ZYGOTES.discard((name,))
     while (worker := pool._WARM.take((name,))) is not None:
-        pool._kill([worker.process], grace=0.2)
+        _kill([worker.process], grace=0.2)
         worker.close()
 
 
@@ -48,7 +49,7 @@ def test_workers_import_the_preload_before_any_work(preload: tuple[str, ...]) ->
 @pytest.fixture
 def no_zygote(monkeypatch: pytest.MonkeyPatch) -> None:
     """Workers are fresh interpreters, as where forking is not safe (macOS, Windows)."""
-    monkeypatch.setattr(pool._ZYGOTES, "enabled", False)
+    monkeypatch.setattr(_ZYGOTES, "enabled", False)
 
 
 @pytest.mark.usefixtures("no_zygote")
@@ -79,7 +80,7 @@ def test_a_dead_warm_worker_is_replaced(preload: tuple[str, ...]) -> None:
     pool._WARM.refill(preload, 1)
     waiting = pool._WARM.take(preload)
     assert waiting is not None
-    pool._kill([waiting.process], grace=0.2)
+    _kill([waiting.process], grace=0.2)
     pool._WARM._waiting[preload].append(waiting)  # dead, still listed
     with ProcessExecutor(max_workers=1, preload=preload, keep_warm=True) as executor:
         pid = executor.submit(_pid).result(timeout=60)
