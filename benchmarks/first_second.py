@@ -21,8 +21,9 @@ cli: ``dockyard runs list``, ``models list``, ``data list`` on the home ``dockya
 experiments search`` on a SQLite store with as many runs.
 pool: a fresh interpreter runs ``dy.run`` of 100 independent no-op steps on the process pool
 four times back to back (each on a new home: nothing cached), twice more after 5 s idle, then
-in-process three times; the first process-pool run starts its workers, the later ones take
-the warm workers the previous one left (back to back, they may still be starting).
+in-process three times; the first process-pool run starts its workers (on Linux, the zygote
+that forks them), the later ones fork theirs from that zygote (elsewhere they take the warm
+workers the previous one left: back to back, those may still be starting).
 
 Targets (2 cores, 24 GiB): first connect + start_run <= 0.3 s; start_run on the caller's thread
 <= 10 ms; each CLI command <= 0.5 s; a warm process-pool ``dy.run`` of 100 steps <= 0.5 s.

@@ -1,5 +1,6 @@
 """The process pool's warm workers: started ahead with modules preloaded, handed from one
-executor to the next in a process, never after running any work."""
+executor to the next in a process, never after running any work. Where a zygote forks the
+workers (Linux, see test_pool_zygote.py), none are kept: these tests turn it off."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import dockyard as dy
 from dockyard.client.client import Client
 from dockyard.compute import pool
 from dockyard.compute.pool import ProcessExecutor
+from dockyard.compute.zygote import _ZYGOTES, _kill
 
 
 def _pid() -> int:
@@ -31,8 +33,9 @@ def preload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[s
     (tmp_path / f"{name}.py").write_text("VALUE = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     yield (name,)
+    _ZYGOTES.discard((name,))
     while (worker := pool._WARM.take((name,))) is not None:
-        pool._kill([worker.process], grace=0.2)
+        _kill([worker.process], grace=0.2)
         worker.close()
 
 
@@ -43,6 +46,13 @@ def test_workers_import_the_preload_before_any_work(preload: tuple[str, ...]) ->
         assert not executor.submit(lambda: _loaded(preload[0])).result(timeout=60)
 
 
+@pytest.fixture
+def no_zygote(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers are fresh interpreters, as where forking is not safe (macOS, Windows)."""
+    monkeypatch.setattr(_ZYGOTES, "enabled", False)
+
+
+@pytest.mark.usefixtures("no_zygote")
 def test_a_warm_executor_leaves_fresh_workers_that_the_next_one_takes(
     preload: tuple[str, ...],
 ) -> None:
@@ -58,17 +68,19 @@ def test_a_warm_executor_leaves_fresh_workers_that_the_next_one_takes(
         assert second.submit(_pid).result(timeout=60) == waiting.process.pid
 
 
+@pytest.mark.usefixtures("no_zygote")
 def test_without_keep_warm_nothing_is_left_behind(preload: tuple[str, ...]) -> None:
     with ProcessExecutor(max_workers=2, preload=preload) as executor:
         executor.submit(_pid).result(timeout=60)
     assert pool._WARM.take(preload) is None
 
 
+@pytest.mark.usefixtures("no_zygote")
 def test_a_dead_warm_worker_is_replaced(preload: tuple[str, ...]) -> None:
     pool._WARM.refill(preload, 1)
     waiting = pool._WARM.take(preload)
     assert waiting is not None
-    pool._kill([waiting.process], grace=0.2)
+    _kill([waiting.process], grace=0.2)
     pool._WARM._waiting[preload].append(waiting)  # dead, still listed
     with ProcessExecutor(max_workers=1, preload=preload, keep_warm=True) as executor:
         pid = executor.submit(_pid).result(timeout=60)

@@ -1,25 +1,29 @@
 """The local process executor (the default): long-lived worker processes on this machine.
 
-Workers are fresh interpreters (never a fork of the caller, which may hold database
-connections and threads), start when work first needs them and live until ``close()``. Work
-is shipped with cloudpickle, so lambdas, closures and functions of ``__main__`` or a test
-module run. The executor counts CPUs, GPUs and memory: work waits, first come first served,
-until what it asks for is free. Work running past its timeout has its worker killed; a
-worker that dies fails only its own work; both are replaced on the next task.
+Workers are fresh (never a fork of the caller, which may hold database connections and
+threads), start when work first needs them and live until ``close()``. Work is shipped with
+cloudpickle, so lambdas, closures and functions of ``__main__`` or a test module run. The
+executor counts CPUs, GPUs and memory: work waits, first come first served, until what it
+asks for is free. Work running past its timeout has its worker killed; a worker that dies
+fails only its own work; both are replaced on the next task.
 
-Starting a worker (an interpreter, then the imports its work needs) takes most of a
-second. An executor made with ``keep_warm=True`` (``dy.run`` makes its pool so) leaves as
-many fresh workers behind as it used when it closes: started, with ``preload`` imported,
-never given any work. The next executor of the same process with the same ``preload``
-takes them instead of starting its own. They hold no user code (work never ran in them),
-so nothing of one pipeline run leaks into the next; they exit with the process.
+On Linux a fresh worker is forked by a zygote (:mod:`dockyard.compute.zygote`): a helper
+process that imported ``preload`` once and never runs work. What runs in a worker, and the
+messages it exchanges with its executor, are in :mod:`dockyard.compute.pool_worker`.
+
+Where a zygote does not fork (not Linux, threads in it, it failed to start) workers are
+fresh interpreters, and an executor made with ``keep_warm=True`` (``dy.run`` makes its
+pool so) leaves as many fresh workers behind as it used when it closes: started, with
+``preload`` imported, never given any work. The next executor of the same process with the
+same ``preload`` takes them instead of starting its own. They hold no user code (work
+never ran in them), so nothing of one pipeline run leaks into the next; they exit with the
+process. With a zygote, nothing needs keeping warm: the zygote is that, for every executor.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import importlib
 import json
 import os
 import pickle
@@ -28,15 +32,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-import traceback
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from pathlib import Path
 from typing import Any, TypeVar
 
 import cloudpickle
@@ -49,13 +50,18 @@ from dockyard.compute.executor import (
     parse_duration,
     parse_memory,
 )
+from dockyard.compute.pool_worker import (
+    _CONTEXT,
+    _RESULT,
+    _UNPICKLABLE,
+    _WORK,
+    _WORKER_CODE,
+    _Context,
+)
+from dockyard.compute.zygote import _ZYGOTES, _ForkedProcess, _kill
 from dockyard.core.errors import DockyardError, InvalidInput, Unavailable
 
 T = TypeVar("T")
-
-# One-byte tags of the messages between the executor and a worker.
-_CONTEXT, _WORK = b"C", b"W"
-_RESULT, _RAISED, _UNPICKLABLE = b"R", b"E", b"U"
 
 
 class RemoteTraceback(Exception):
@@ -67,89 +73,6 @@ class RemoteTraceback(Exception):
 
     def __str__(self) -> str:
         return self.text
-
-
-# ---------------------------------------------------------------- the worker process side
-
-
-_WORKER_CODE = (
-    "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
-    "from dockyard.compute.pool import _worker_main; "
-    "_worker_main(int(sys.argv[2]), json.loads(sys.argv[3]))"
-)
-
-
-def _worker_main(fd: int, preload: Sequence[str] = ()) -> None:
-    """A worker's loop: take work, run it, send back its result or exception, repeat.
-
-    ``preload``: modules imported before the first work arrives (a module that fails to
-    import here fails the work that needs it, later, with its own error)."""
-    os.set_inheritable(fd, False)
-    conn = Connection(fd)
-    for module in preload:
-        with contextlib.suppress(Exception):
-            importlib.import_module(module)
-    while True:
-        try:
-            message = conn.recv_bytes()
-        except (EOFError, OSError):  # the executor closed or died
-            return
-        if message[:1] == _CONTEXT:
-            _apply_context(pickle.loads(message[1:]))
-            continue
-        reply = _run_work(message[1:])
-        try:
-            conn.send_bytes(reply)
-        except OSError:
-            return
-
-
-def _apply_context(context: _Context) -> None:
-    sys.path[:] = context.path
-    if dict(os.environ) != context.env:
-        os.environ.clear()
-        os.environ.update(context.env)
-    with contextlib.suppress(OSError):
-        os.chdir(context.cwd)
-
-
-def _run_work(payload: bytes) -> bytes:
-    try:
-        result = pickle.loads(payload)()
-    except BaseException as exc:  # every failure goes back to the caller's future
-        return _RAISED + _pickle_exception(exc)
-    try:
-        return _RESULT + bytes(cloudpickle.dumps(result))
-    except Exception as exc:
-        return _UNPICKLABLE + f"{type(result).__name__}: {exc}".encode()
-
-
-def _pickle_exception(exc: BaseException) -> bytes:
-    text = "".join(traceback.format_exception(exc))
-    original: bytes | None
-    try:
-        original = cloudpickle.dumps(exc)
-        pickle.loads(original)  # an exception whose __init__ needs other args won't load
-    except Exception:
-        original = None
-    kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
-    return pickle.dumps((original, kind, str(exc), text))
-
-
-# ---------------------------------------------------------------- the executor side
-
-
-@dataclass(frozen=True)
-class _Context:
-    """What work sees of its caller besides its own closure: cwd, sys.path, environment."""
-
-    cwd: str
-    path: tuple[str, ...]
-    env: dict[str, str]
-
-    @classmethod
-    def current(cls) -> _Context:
-        return cls(str(Path.cwd()), tuple(sys.path), dict(os.environ))
 
 
 @dataclass(eq=False)
@@ -164,7 +87,7 @@ class _Task:
 
 @dataclass(eq=False)
 class _Worker:
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | _ForkedProcess
     conn: Connection
     pidfd: int | None  # readable once the process has exited (Linux)
     context: _Context | None = None
@@ -204,9 +127,10 @@ class ProcessExecutor:
     and ``memory`` (defaults: every CPU, no GPU, all of the RAM).
 
     ``kill_grace`` is how long a worker past its timeout gets between SIGTERM and SIGKILL.
-    ``preload``: modules each worker imports as it starts (before its first work);
-    ``keep_warm``: take fresh workers another executor of this process left, and leave
-    some behind at :meth:`close` (see the module's docstring).
+    ``preload``: modules each worker imports as it starts (before its first work; a
+    zygote imports them once for all the workers it forks);
+    ``keep_warm``: where no zygote forks workers, take fresh workers another executor of
+    this process left, and leave some behind at :meth:`close` (see the module's docstring).
     """
 
     name = "process"
@@ -291,7 +215,7 @@ class ProcessExecutor:
         _LIVE.discard(self)
         # Only signals here: each slot's thread sees its worker end and closes its pipe.
         _kill([slot.worker.process for slot in slots if slot.worker is not None], grace=0.2)
-        if self.keep_warm:
+        if self.keep_warm and not _ZYGOTES.serves(self.preload):
             _WARM.refill(self.preload, min(self._started, self.max_workers))
         current = threading.current_thread()
         for slot in slots:
@@ -357,7 +281,7 @@ class ProcessExecutor:
         worker = slot.worker
         if worker is None or not worker.alive:
             taken = _WARM.take(self.preload) if self.keep_warm else None
-            worker = slot.worker = taken or _start_worker(self.preload)
+            worker = slot.worker = taken or _new_worker(self.preload)
             self._started += 1
             if self._closed:  # close() came while it started and did not see it
                 _kill([worker.process], grace=0.2)
@@ -451,6 +375,15 @@ def _start_worker(preload: tuple[str, ...]) -> _Worker:
     return _Worker(process, Connection(ours.detach()), pidfd)
 
 
+def _new_worker(preload: tuple[str, ...]) -> _Worker:
+    """A fresh worker: forked by this process's zygote for ``preload`` where it can, else a
+    fresh interpreter."""
+    forked = _ZYGOTES.fork(preload)
+    if forked is None:
+        return _start_worker(preload)
+    return _Worker(forked.process, forked.conn, forked.pidfd)
+
+
 class _WarmWorkers:
     """Fresh workers (started, ``preload`` imported, never given work) waiting for the
     next executor of this process that asks for the same ``preload``."""
@@ -489,22 +422,6 @@ class _WarmWorkers:
         _kill([w.process for w in workers], grace=0.2)
         for worker in workers:
             worker.close()
-
-
-def _kill(processes: list[subprocess.Popen[bytes]], *, grace: float) -> None:
-    """SIGTERM each process's group, SIGKILL what still runs after ``grace`` seconds."""
-    for sig, wait_for in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
-        running = [process for process in processes if process.poll() is None]
-        for process in running:
-            try:
-                os.killpg(process.pid, sig)  # its own session: its children go too
-            except OSError:
-                with contextlib.suppress(OSError):
-                    process.send_signal(sig)
-        deadline = time.monotonic() + wait_for
-        for process in running:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(max(0.0, deadline - time.monotonic()))
 
 
 def _needs(resources: Resources) -> dict[str, float]:
@@ -566,8 +483,10 @@ def settle(future: Future[Any], *, result: Any = None, exc: BaseException | None
 
 
 # Workers leave when their pipe closes, so they end with the caller; closing at exit also
-# stops work that is still running. Both are per process by nature: the executors still
-# open, and the warm workers kept between executors (which must end with the process).
+# stops work that is still running. All are per process by nature: the executors still
+# open, the warm workers kept between executors and the zygotes (dockyard.compute.zygote's
+# _ZYGOTES, which must end with the process; a zygote also ends when its socket closes,
+# should the process die).
 _LIVE: weakref.WeakSet[ProcessExecutor] = weakref.WeakSet()
 _WARM = _WarmWorkers()
 
@@ -577,3 +496,4 @@ def _close_all() -> None:
     _WARM.close()
     for executor in list(_LIVE):
         executor.close()
+    _ZYGOTES.close()  # last: it reports the exit of the workers the executors stop
