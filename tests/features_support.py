@@ -68,6 +68,9 @@ def reference(
         return math.fsum(float(v) for v in values)
     if feature.fn == "mean":
         return math.fsum(float(v) for v in values) / len(values)
+    if feature.fn == "std":  # two passes, exactly rounded sums
+        mean = math.fsum(float(v) for v in values) / len(values)
+        return math.sqrt(math.fsum((float(v) - mean) ** 2 for v in values) / len(values))
     if feature.fn == "min":
         return min(values)
     if feature.fn == "max":
@@ -108,6 +111,9 @@ def fraud_views(
             Aggregate("amount", "min", window="1h"),
             Aggregate("amount", "max", window="2h"),
             Aggregate("amount", "max"),
+            Aggregate("amount", "std", window="2h"),
+            Aggregate("amount", "std"),
+            Aggregate("merchant_id", "std", window="1h"),
             Aggregate("merchant_id", "last", window="1h"),
             Aggregate("merchant_id", "last"),
             Aggregate("merchant_id", "distinct_count", window="2h"),
@@ -129,6 +135,7 @@ def fraud_views(
             Aggregate("amount", "sum", window="30m"),
             Aggregate("card_hash", "distinct_count", window="1h"),
             Aggregate("amount", "min"),
+            Aggregate("is_fraud", "std", window="30m"),
             Field("amount", name="merchant_last_amount"),
         ],
         lateness=lateness,

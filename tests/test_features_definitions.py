@@ -63,6 +63,7 @@ def test_bucket_derivation_and_override() -> None:
     [
         (lambda: Aggregate("amount", "median"), "fn"),
         (lambda: Aggregate("amount", "max", available_at="known_at"), "available_at works with"),
+        (lambda: Aggregate("amount", "std", available_at="known_at"), "not 'std'"),
         (lambda: Entity("card", keys=[]), "keys"),
         (lambda: Entity("bad name", keys=["k"]), "not a valid name"),
         (lambda: Entity("card", keys=["k", "k"]), "repeat"),

@@ -13,13 +13,25 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
+from dockyard.features import Aggregate, FeatureView
 from dockyard.features.offline import training_set
 from dockyard.features.online_values import OnlineFeatures
 from dockyard.features.stores import OnlineStore, SQLiteOnlineStore
 from features_stores import redis_store
-from features_support import fraud_views, labels_table, same, to_table, transactions
+from features_support import (
+    CARD,
+    DAY0,
+    fraud_views,
+    labels_table,
+    micros,
+    reference,
+    same,
+    to_table,
+    transactions,
+)
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -121,3 +133,64 @@ def test_interleaved_pushes_with_short_lateness_equal_training_set(store: Online
         mismatches += _compare(online, offline.slice(row, 1), [q], views)
     assert pushed > 0
     assert not mismatches, mismatches[:5]
+
+
+def test_std_keeps_its_digits_when_values_barely_vary(store: OnlineStore) -> None:
+    """Amounts near 1e6 that differ by cents (a sum of squares minus the squared sum would
+    lose every digit) and a card whose amounts are all equal (std exactly 0): online,
+    offline and the brute-force reference agree, windowed and over all history."""
+    view = FeatureView(
+        "steady",
+        entities=[CARD],
+        source="transactions",
+        timestamp="ts",
+        features=[Aggregate("amount", "std", window="1h"), Aggregate("amount", "std")],
+        lateness="1d",
+    )
+    rng = random.Random(5)
+    start = micros(DAY0)
+    events = []
+    for i in range(400):
+        card = f"c{i % 4}"
+        amount = 7.3 if card == "c0" else 1e6 + rng.randrange(0, 500) / 100
+        ts = start + rng.randrange(0, 4 * 3600) * 1_000_000
+        events.append({"card_hash": card, "ts": ts, "amount": amount})
+    table = pa.table(
+        {
+            "card_hash": [e["card_hash"] for e in events],
+            "ts": pa.array([e["ts"] for e in events], pa.int64()).cast(
+                pa.timestamp("us", tz="UTC")
+            ),
+            "amount": [e["amount"] for e in events],
+        }
+    )
+    online = OnlineFeatures(store, [view])
+    for at in range(0, len(events), 100):
+        online.push("steady", table.slice(at, 100))
+    times = [start + 4 * 3600_000_000 + k * 97_000_000 for k in range(40)]
+    queries = [(f"c{k % 4}", t) for k, t in enumerate(times)]
+    labels = pa.table(
+        {
+            "card_hash": [c for c, _ in queries],
+            "event_time": pa.array([t for _, t in queries], pa.int64()).cast(
+                pa.timestamp("us", tz="UTC")
+            ),
+        }
+    )
+    offline = training_set(labels, [view], {"transactions": table}, ["steady:*"])
+    checked = varied = 0
+    for row, (card, t) in enumerate(queries):
+        got = online.get({"card_hash": [card]}, ["steady:*"], at=t)
+        for feature in view.features:
+            want = reference(view, feature, events, (card,), t)
+            assert isinstance(feature, Aggregate)
+            assert same(got[feature.name][0], want), (feature.name, card, t)
+            assert same(offline.column(feature.name)[row].as_py(), want), (feature.name, card, t)
+            if card == "c0" and want is not None:
+                assert got[feature.name][0] == 0.0
+                assert offline.column(feature.name)[row].as_py() == 0.0
+                checked += 1
+            elif want:  # cents around 1e6 (0.0 for a window of one value)
+                assert 0.5 < want < 3.0
+                varied += 1
+    assert checked > 0 and varied > 0

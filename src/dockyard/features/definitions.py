@@ -6,8 +6,9 @@ one of three kinds:
 
 - :class:`Field`: the latest value of a column as of the time asked (the view's ``ttl``
   turns a value older than that into null);
-- :class:`Aggregate`: ``count``, ``sum``, ``mean``, ``min``, ``max``, ``last`` or
-  ``distinct_count`` of a column over a window of time (or all history);
+- :class:`Aggregate`: ``count``, ``sum``, ``mean``, ``std`` (population standard
+  deviation), ``min``, ``max``, ``last`` or ``distinct_count`` of a column over a window
+  of time (or all history);
 - :class:`OnDemand`: a Python function of request values and looked-up features, run in the
   caller's own process at request time (and on the label rows of a training set). The
   function is never stored: a definition records only its name and a digest of its source.
@@ -34,11 +35,12 @@ from dockyard.features.errors import InvalidDefinition
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 
-AGGREGATIONS = ("count", "sum", "mean", "min", "max", "last", "distinct_count")
+AGGREGATIONS = ("count", "sum", "mean", "std", "min", "max", "last", "distinct_count")
 """The aggregation functions an :class:`Aggregate` can apply."""
 
 GATED_AGGREGATIONS = ("count", "sum", "mean")
-"""The aggregations that accept ``available_at`` (their partials can be subtracted)."""
+"""The aggregations that accept ``available_at`` (their partials can be subtracted; ``std``
+is kept as stable moments, which cannot)."""
 
 BUCKETS_PER_WINDOW = 24
 """A window is cut in this many buckets unless the view sets ``bucket``."""
@@ -146,7 +148,7 @@ class Aggregate(_Definition):
 
     kind: Literal["aggregate"] = "aggregate"
     column: Column
-    fn: Literal["count", "sum", "mean", "min", "max", "last", "distinct_count"]
+    fn: Literal["count", "sum", "mean", "std", "min", "max", "last", "distinct_count"]
     window: Duration | None = None
     available_at: Column | None = None
     name: Name

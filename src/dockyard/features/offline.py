@@ -149,10 +149,10 @@ def _compute(
         ]
         if sums:
             statements.append((f"sums_{index}", sql.sums(sums, known), [a for a, _ in sums]))
-        # min / max / last / distinct_count: one narrow statement each (a wide one carries
+        # std / min / max / last / distinct_count: one narrow statement each (a wide one carries
         # every column through its sort and was slower on 10M events)
         for f in features:
-            if isinstance(f, Aggregate) and f.fn in ("min", "max", "last", "distinct_count"):
+            if isinstance(f, Aggregate) and f.fn in ("std", "min", "max", "last", "distinct_count"):
                 statements.append(
                     (f"agg_{aliases[f.name]}", sql.timeline(aliases[f.name], f), [aliases[f.name]])
                 )

@@ -12,7 +12,7 @@ Each builder returns the SQL of a table ``(__row, f0, f1, ...)`` with one row pe
   (``v = max(ts, available_at)``) minus those over ``ts`` before the window's start, plus
   the few events that started before the window but became known only at or after ``t``
   (their label delay exceeds the window; only those enter a range join).
-- min / max / last / distinct_count: a window function whose frame, for each label row
+- std / min / max / last / distinct_count: a window function whose frame, for each label row
   sorted among the events, is exactly its window (``RANGE`` from its start to 1 us before
   ``t``).
 
@@ -196,7 +196,7 @@ class ViewSQL:
         """
 
     def timeline(self, alias: str, f: Aggregate) -> str:
-        """min / max / last / distinct_count in one window pass over events and label rows.
+        """std / min / max / last / distinct_count in one window pass over events and label rows.
 
         Events and label rows of one key are ordered by time; each label row aggregates
         the events of its frame ``RANGE BETWEEN t - start(t) PRECEDING AND 1 PRECEDING``,
@@ -221,6 +221,8 @@ class ViewSQL:
             result = f"{alias}::BIGINT AS {alias}"
         elif f.fn in ("min", "max"):
             value = f"{f.fn}({col}) OVER {over}"
+        elif f.fn == "std":  # Welford within a segment, pairwise merges: no cancellation
+            value = f"stddev_pop({col}::DOUBLE) OVER {over}"
         else:  # last: the latest non-null value, by time then arrival
             value = f"arg_max_null({col}, CASE WHEN {col} IS NOT NULL THEN __k END) OVER {over}"
             if ttl is not None:

@@ -17,7 +17,7 @@ operations.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dockyard.features.bulk import chunk_of, group_by_entity, settle_chunk
 from dockyard.features.codec import (
     decode,
     decode_computed,
@@ -49,6 +50,10 @@ from dockyard.features.stores.base import OnlineStore
 from dockyard.features.tables import as_arrow, check_value_column, require_columns, time_micros
 
 _CACHE_LIMIT = 200_000
+BULK_ROWS = 20_000
+"""From this many events on, a materialization is settled with array operations."""
+_CHUNK_ROWS = 1_000_000  # events per chunk of entities in a bulk materialization
+_CHUNK_ENTITIES = 20_000
 
 
 @dataclass(frozen=True)
@@ -90,10 +95,24 @@ class OnlineFeatures:
 
     Writers: one process at a time per view (a push reads the records it changes and
     writes them back in one atomic batch).
+
+    A materialization (or source file) of at least ``bulk_rows`` events is settled with
+    array operations, a chunk of entities at a time (:mod:`dockyard.features.bulk`); a
+    smaller one event by event. Both write the same bytes. ``clock`` gives the time (µs)
+    at which the values stored in front of each record are computed (now by default).
     """
 
-    def __init__(self, store: OnlineStore, views: Iterable[FeatureView]) -> None:
+    def __init__(
+        self,
+        store: OnlineStore,
+        views: Iterable[FeatureView],
+        *,
+        bulk_rows: int = BULK_ROWS,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
         self.store = store
+        self.bulk_rows = bulk_rows
+        self._clock = clock if clock is not None else (lambda: to_micros(None))
         self.views = views_by_name(views)
         self._fingerprints = {name: view.fingerprint() for name, view in self.views.items()}
         self._consumers = {
@@ -156,6 +175,8 @@ class OnlineFeatures:
         if floor is not None:
             table = table.filter(pc.greater(ts, floor))
             ts = time_micros(table.column(view.timestamp), view.timestamp, "source")
+        if table.num_rows and table.num_rows >= self.bulk_rows:
+            return self._apply_bulk(view, table, state, materialized=True)
         order = pc.sort_indices(
             pa.table({"t": ts, "i": pa.array(np.arange(len(ts), dtype=np.int64))}),
             [("t", "ascending"), ("i", "ascending")],
@@ -180,12 +201,14 @@ class OnlineFeatures:
         if part in state.parts:
             return 0
         ts = time_micros(table.column(view.timestamp), view.timestamp, "source")
+        state.parts.append(part)
+        if table.num_rows >= self.bulk_rows:
+            return self._apply_bulk(view, table, state, materialized=True)
         order = pc.sort_indices(
             pa.table({"t": ts, "i": pa.array(range(len(ts)), pa.int64())}),
             [("t", "ascending"), ("i", "ascending")],
         )
         table = table.take(order)
-        state.parts.append(part)
         if table.num_rows == 0:
             self.store.write(view.name, {}, encode(state.__dict__))
             return 0
@@ -291,12 +314,72 @@ class OnlineFeatures:
                 if state.materialized is None
                 else max(materialized, state.materialized)
             )
-        now = to_micros(None)
+        now = self._clock()
         encoded = {}
         for name, record in records.items():
             vector, until = self._compute(view, record, now)
             encoded[name] = encode_record([now, until, vector, state.seq], record)
         self.store.write(view.name, encoded, encode(state.__dict__))
+        self._cache.clear()
+        return int(table.num_rows)
+
+    def _apply_bulk(
+        self, view: FeatureView, table: pa.Table, state: ViewState, materialized: bool
+    ) -> int:
+        """What :meth:`_apply` does for the events of ``table`` taken in time order (ties
+        in table order), with array operations, a chunk of entities at a time, in one
+        atomic store update."""
+        ts_column = time_micros(table.column(view.timestamp), view.timestamp, "events")
+        if ts_column.null_count:
+            raise InvalidTable(
+                f"the column {view.timestamp!r} of the events has nulls: every event needs a time"
+            )
+        ts = ts_column.to_numpy()
+        horizon = state.horizon(view.lateness_us)
+        if horizon is not None and int(ts.min()) < horizon:
+            raise LateEvent(
+                f"{int((ts < horizon).sum())} event(s) of {view.name!r} are older than its "
+                f"lateness ({view.lateness}) allows: the oldest accepted time is {horizon} us, "
+                f"the oldest given {int(ts.min())} us; nothing was written. Put them in the "
+                "source for training, or raise the view's lateness"
+            )
+        consumers = list(self._consumers[view.name].values())
+        gate_times: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        for c in consumers:
+            if c.gate is not None and c.gate not in gate_times:
+                times = time_micros(table.column(c.gate), c.gate, "events")
+                nulls = times.is_null().to_numpy() if times.null_count else None
+                gate_times[c.gate] = (pc.fill_null(times, 0).to_numpy(), nulls)
+        arrival = np.argsort(ts, kind="stable")
+        batch = group_by_entity(table, view.keys, arrival, state.seq, entity_key)
+        newest = int(ts.max())
+        state.seq += table.num_rows
+        state.watermark = newest if state.watermark is None else max(state.watermark, newest)
+        if materialized:
+            state.materialized = (
+                newest if state.materialized is None else max(newest, state.materialized)
+            )
+        new_horizon = state.watermark - view.lateness_us
+        now = self._clock()
+        runs = batch.chunks(_CHUNK_ROWS, _CHUNK_ENTITIES)
+
+        def change(number: int, raws: list[bytes | None]) -> dict[str, bytes]:
+            first, last = runs[number]
+            chunk = chunk_of(table, batch, first, last, consumers, ts, gate_times)
+            records: list[Record] = [decode_record(raw) or {} for raw in raws]
+            settle_chunk(consumers, new_horizon, chunk, records)
+            encoded = {}
+            for name, record in zip(batch.keys[first:last], records, strict=True):
+                vector, until = self._compute(view, record, now)
+                encoded[name] = encode_record([now, until, vector, state.seq], record)
+            return encoded
+
+        self.store.update(
+            view.name,
+            (batch.keys[first:last] for first, last in runs),
+            change,
+            encode(state.__dict__),
+        )
         self._cache.clear()
         return int(table.num_rows)
 

@@ -20,6 +20,7 @@ exact (:mod:`dockyard.features.windows`) while a 7-day window never rescans 7 da
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from dockyard.features.definitions import Aggregate, FeatureView, Field
@@ -36,6 +37,8 @@ def _single(fn: str, ts: int, seq: int, value: Any) -> Any:
         return [1, 0.0]
     if fn in ("sum", "mean"):
         return [1, float(value)]
+    if fn == "std":
+        return [1, float(value), 0.0]
     if fn in ("min", "max"):
         return value
     if fn == "last":
@@ -43,11 +46,23 @@ def _single(fn: str, ts: int, seq: int, value: Any) -> Any:
     return [value]  # distinct_count
 
 
+def merge_moments(a: list[Any], b: list[Any]) -> list[Any]:
+    """Two ``[count, mean, m2]`` partials (``m2``: the sum of squared deviations from the
+    mean) as one, by Chan et al.'s pairwise update. Stable: no difference of large sums, and
+    equal values keep ``m2`` exactly 0. The same steps as DuckDB's ``stddev_pop`` (Welford
+    within a frame, this merge between segments), so both sides agree to rounding."""
+    n = a[0] + b[0]
+    delta = b[1] - a[1]
+    return [n, a[1] + delta * b[0] / n, a[2] + b[2] + delta * delta * a[0] * b[0] / n]
+
+
 def _merge(fn: str, a: Any, b: Any) -> Any:
     if a is None:
         return b
     if fn in ("count", "sum", "mean"):
         return [a[0] + b[0], a[1] + b[1]]
+    if fn == "std":
+        return merge_moments(a, b)
     if fn == "min":
         return b if b < a else a
     if fn == "max":
@@ -74,6 +89,8 @@ def _finish(fn: str, partial: Any, ttl: int | None, t: int) -> Any:
         return partial[1]
     if fn == "mean":
         return partial[1] / partial[0]
+    if fn == "std":
+        return math.sqrt(partial[2] / partial[0])
     if fn == "last":
         return None if ttl is not None and partial[0] < t - ttl else partial[2]
     return partial

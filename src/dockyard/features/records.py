@@ -25,7 +25,13 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 MAX_NAME = 64
 """Entity and view names are stored in 64 characters."""
 
-_NUMERIC = {"count": "integer", "distinct_count": "integer", "sum": "float", "mean": "float"}
+_NUMERIC = {
+    "count": "integer",
+    "distinct_count": "integer",
+    "sum": "float",
+    "mean": "float",
+    "std": "float",
+}
 
 
 def canonical_json(definition: dict[str, Any]) -> str:

@@ -24,15 +24,23 @@ Aggregate(column, fn, window=w, available_at=a)
     - ``b`` is the view's ``bucket`` when set, else ``w / 24`` (1 h for 24 h, 150 s for
       1 h, 7 h for 7 d); ``w`` must be a whole number of buckets.
     - ``count`` and ``distinct_count`` are 0 when ``E`` is empty; every other aggregate is
-      then null. ``sum`` and ``mean`` read the values as floats; ``mean = sum / count``;
-      ``last`` is the value of the latest event of ``E`` by ``(ts, seq)``, null under the
-      view's ``ttl`` like a Field; ``min``, ``max`` and ``distinct_count`` are as named.
+      then null. ``sum``, ``mean`` and ``std`` read the values as floats;
+      ``mean = sum / count``; ``std`` is the population standard deviation
+      ``sqrt(sum((x - mean)^2) / count)``, 0.0 for a single value (null, like the others,
+      for none); ``last`` is the value of the latest event of ``E`` by ``(ts, seq)``, null
+      under the view's ``ttl`` like a Field; ``min``, ``max`` and ``distinct_count`` are
+      as named.
 
 Why whole buckets: an online store keeps, per entity and aggregate, one partial aggregate
-per bucket (count, sum, min, max, last, set of values) and needs nothing finer than its
-buckets except for the events still in the current bucket or not yet available; the
-offline computation applies the very same rule, so both give the same numbers (sums may
-differ in the last bits of a float, well under 1e-9 relative).
+per bucket (count, sum, min, max, last, set of values; for ``std`` the count, mean and
+sum of squared deviations, merged pairwise, never as a difference of sums of squares, so
+values that barely vary keep their digits and equal values give exactly 0) and needs
+nothing finer than its buckets except for the events still in the current bucket or not
+yet available; the offline computation applies the very same rule, so both give the same
+numbers (sums and standard deviations may differ in the last bits of a float, well under
+1e-9 relative).
+``available_at`` is accepted by ``count``, ``sum`` and ``mean`` only: offline they are
+running sums that can be subtracted, which the stable moments of ``std`` cannot.
 """
 
 from __future__ import annotations

@@ -6,8 +6,12 @@ opaque bytes per (view, entity key) and one state per view, and writes a batch a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
+
+Change = Callable[[int, list[bytes | None]], Mapping[str, bytes]]
+"""Given a chunk's number and the records of its keys (None where none), the records to
+write."""
 
 
 class OnlineStore(Protocol):
@@ -24,6 +28,14 @@ class OnlineStore(Protocol):
 
     def write(self, view: str, records: Mapping[str, bytes], state: bytes) -> None:
         """Replace ``records`` and the view's state together: all of it lands or none."""
+        ...
+
+    def update(
+        self, view: str, chunks: Iterable[Sequence[str]], change: Change, state: bytes
+    ) -> None:
+        """For each chunk of keys in turn, read their records and write what ``change``
+        makes of them; then write the view's state. All of it lands or none, and only one
+        chunk's records are in this process at a time (a bulk write of millions of keys)."""
         ...
 
     def drop(self, view: str) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import redis
+
+from dockyard.features.stores.base import Change
+
+_MSET = 1_000  # keys per MSET of a bulk update
 
 
 class RedisOnlineStore:
@@ -44,6 +48,40 @@ class RedisOnlineStore:
             pipe.mset({self._key(view, k): v for k, v in records.items()})
         pipe.set(f"{self.prefix}{view}", state)
         pipe.execute()
+
+    def update(
+        self, view: str, chunks: Iterable[Sequence[str]], change: Change, state: bytes
+    ) -> None:
+        """One MULTI ... EXEC on a connection of its own, its MSETs sent chunk by chunk
+        (the server queues them; nothing applies before EXEC, and a connection lost before
+        it discards them all); the records are read over another connection."""
+        pool = self._redis.connection_pool
+        conn = pool.get_connection()
+        try:
+            conn.send_command("MULTI")
+            conn.read_response()
+            for number, keys in enumerate(chunks):
+                old: list[Any] = self._redis.mget([self._key(view, k) for k in keys])
+                items = list(change(number, old).items())
+                sent = 0
+                for at in range(0, len(items), _MSET):
+                    args = [x for k, v in items[at : at + _MSET] for x in (self._key(view, k), v)]
+                    conn.send_packed_command(conn.pack_command("MSET", *args))
+                    sent += 1
+                for _ in range(sent):
+                    conn.read_response()  # QUEUED
+            conn.send_command("SET", f"{self.prefix}{view}", state)
+            conn.read_response()
+            conn.send_command("EXEC")
+            replies = conn.read_response()
+            for reply in replies or []:
+                if isinstance(reply, Exception):
+                    raise reply
+        except BaseException:
+            conn.disconnect()  # an unfinished transaction goes with its connection
+            raise
+        finally:
+            pool.release(conn)
 
     def drop(self, view: str) -> None:
         pattern = self._key(view, "*").replace("[", "\\[").replace("]", "\\]")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from dockyard.core.errors import InvalidInput
-from dockyard.features.stores.base import OnlineStore
+from dockyard.features.stores.base import Change, OnlineStore
 
 
 def open_online_store(url: str) -> OnlineStore:
@@ -45,6 +45,11 @@ class ScopedStore:
 
     def write(self, view: str, records: Mapping[str, bytes], state: bytes) -> None:
         self.store.write(self._name(view), records, state)
+
+    def update(
+        self, view: str, chunks: Iterable[Sequence[str]], change: Change, state: bytes
+    ) -> None:
+        self.store.update(self._name(view), chunks, change, state)
 
     def drop(self, view: str) -> None:
         self.store.drop(self._name(view))

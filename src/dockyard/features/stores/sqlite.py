@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+
+from dockyard.features.stores.base import Change
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feature_records (
@@ -73,6 +75,41 @@ class SQLiteOnlineStore:
                     "VALUES (?, ?, ?)",
                     [(view, k, v) for k, v in records.items()],
                 )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO feature_views (view, state) VALUES (?, ?)",
+                    (view, state),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            finally:
+                self._writes += 1
+
+    def update(
+        self, view: str, chunks: Iterable[Sequence[str]], change: Change, state: bytes
+    ) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")  # reads and writes in one transaction
+            try:
+                for number, keys in enumerate(chunks):
+                    found: dict[str, bytes] = {}
+                    for at in range(0, len(keys), _CHUNK):
+                        part = list(keys[at : at + _CHUNK])
+                        marks = ",".join("?" * len(part))
+                        found.update(
+                            self._db.execute(
+                                "SELECT entity, record FROM feature_records "
+                                f"WHERE view = ? AND entity IN ({marks})",
+                                [view, *part],
+                            )
+                        )
+                    records = change(number, [found.get(k) for k in keys])
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO feature_records (view, entity, record) "
+                        "VALUES (?, ?, ?)",
+                        ((view, k, v) for k, v in records.items()),
+                    )
                 self._db.execute(
                     "INSERT OR REPLACE INTO feature_views (view, state) VALUES (?, ?)",
                     (view, state),
