@@ -224,8 +224,11 @@ def _brute_force(df: pd.DataFrame) -> pd.DataFrame:
                 "amount": row["amount"],
                 "amount_zscore_user": z(row["amount"], user["amount"]),
                 "card_reports": (known["card_hash"] == row["card_hash"]).sum(),
+                # The window is the 24 whole hours before the current hour, and that hour up
+                # to the purchase (the feature store's bucketed windows, see features/windows.py).
                 "card_purchases_24h": (
-                    (earlier["card_hash"] == row["card_hash"]) & (earlier["ts"] >= row["ts"] - DAY)
+                    (earlier["card_hash"] == row["card_hash"])
+                    & (earlier["ts"] >= row["ts"].floor("h") - DAY)
                 ).sum(),
                 "item_count": row["item_count"],
                 "item_count_zscore_seller": z(row["item_count"], seller["item_count"]),
@@ -278,8 +281,19 @@ def test_the_demo_trains_registers_promotes_and_scores(
     assert 0.75 < metrics["auc"] <= 1 and 0 <= metrics["precision_at_k"] <= 1
     assert report["promotion"]["promoted"] is True, report["promotion"]
     assert report["scoring"]["scored"] and report["scoring"]["model_version"] == 1
+    # The card features online: materialized from the same definitions, and a pushed
+    # purchase counts at once and lands in the transactions for the next training.
+    online = report["online"]
+    assert online["materialized_events"] == 20_000 and online["pushed_events"] == 1
+    assert online["after"]["card_purchases_24h"] == online["before"]["card_purchases_24h"] + 1
+    assert online["pushed_to"] == "transactions@2"
 
     with dy.connect() as client:
+        trained = client.features.training_sets("fraud", view="card_activity")
+        assert [(t.dataset, t.sources) for t in trained] == [
+            ("transaction_features", {"transactions": 1})
+        ]
+        assert client.datasets.version("fraud", "transactions", "latest").rows == 20_001
         champion = client.models.resolve("models:/fraud-detector@champion")
         assert champion.version == 1
         # The evaluate step's run is the evidence the gate counts.
@@ -300,6 +314,8 @@ def test_the_demo_trains_registers_promotes_and_scores(
     assert again["dataset"] == "fraud/transactions@1" and not again["new_version"]
     assert {s["status"] for s in again["steps"] if s["node"] != "load-transactions"} == {"cached"}
     assert again["evaluation"] == report["evaluation"]
+    # nothing new to materialize, and the same purchase is not pushed twice
+    assert (again["online"]["materialized_events"], again["online"]["pushed_events"]) == (0, 0)
 
 
 def test_the_demo_report_for_people(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -312,6 +328,7 @@ def test_the_demo_report_for_people(home: Path, capsys: pytest.CaptureFixture[st
         "fraud/fraud_scores@1",
         "dockyard models card fraud-detector@champion",
         "dockyard runs list -p fraud",
+        "card_activity materialized",
         f"export DOCKYARD_HOME={home}",
     ):
         assert expected in out, (expected, out)

@@ -1,19 +1,27 @@
-"""Point-in-time per-entity features for each transaction, vectorised.
+"""The fraud features, defined once as feature views over the ``transactions`` dataset.
 
 A transaction's features use only what was known when it happened: purchases strictly
 before its timestamp, and of their labels only those whose ``label_available_at`` is
-strictly before it (a chargeback that arrives tomorrow cannot explain today). The same
-function serves training and scoring, so there is no second implementation to drift.
+strictly before it (a chargeback that arrives tomorrow cannot explain today). The feature
+store applies that rule the same way offline (the training set, :func:`build_features`) and
+online (``dy.features.online`` for one card, as a server would before scoring it), because
+both read these definitions.
 
-Every aggregate is one "sum of the values of the same entity's events strictly before this
-time" (:func:`sum_before`): events and queries are sorted together by entity and time, with
-queries first among equal times, and summed cumulatively within each entity.
+The z-scores, the fraud share, the tenure and the hour are on-demand features: small
+functions of the purchase itself (its amount, item count, time) and of looked-up aggregates,
+run in the process that asks for them.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
+from typing import Any
+
 import pandas as pd
+import pyarrow as pa
+
+import dockyard as dy
+from dockyard.features.offline import training_set
 
 FEATURES = [
     "user_tenure_days",
@@ -34,114 +42,182 @@ FEATURES = [
 KEEP = ["transaction_id", "ts", "is_fraud", "label_available_at"]
 """Columns carried from the transactions into the feature table next to the features."""
 
-_DAY_US = 86_400 * 1_000_000
+REQUEST = ["amount", "item_count", "ts", "user_registered_at"]
+"""What a purchase itself brings: the inputs of the on-demand features besides lookups."""
+
+SOURCE = "transactions"
 _Z_CLIP = 100.0
+_DAY_SECONDS = 86_400.0
+
+
+def _zscore(value: float, mean: float | None, std: float | None, count: int) -> float:
+    """How many standard deviations ``value`` is from the mean of the earlier values (NaN
+    with fewer than two); the spread (sample standard deviation) is floored at 5% of the
+    mean so that a history of identical values does not divide by zero."""
+    if count < 2 or mean is None or std is None:
+        return math.nan
+    spread = max(math.sqrt(std * std * count / (count - 1)), 0.05 * abs(mean) + 1e-9)
+    return max(-_Z_CLIP, min(_Z_CLIP, (value - mean) / spread))
+
+
+def _share(frauds: float | None, purchases: int) -> float:
+    return (frauds or 0.0) / purchases if purchases else 0.0
+
+
+def _tenure_days(ts: Any, registered: Any) -> float:
+    return float((pd.Timestamp(ts) - pd.Timestamp(registered)).total_seconds() / _DAY_SECONDS)
+
+
+def _or_zero(total: float | None) -> float:
+    """A sum over no events is null; for a count of reports, that is zero."""
+    return 0.0 if total is None else float(total)
+
+
+def _hour(ts: Any) -> float:
+    return float(pd.Timestamp(ts).hour)
+
+
+user = dy.Entity("user", keys=["user_id"])
+card = dy.Entity("card", keys=["card_hash"])
+seller = dy.Entity("seller", keys=["seller_id"])
+user_device = dy.Entity("user_device", keys=["user_id", "device_id"])
+user_country = dy.Entity("user_country", keys=["user_id", "country"])
+
+user_activity = dy.FeatureView(
+    "user_activity",
+    entities=[user],
+    source=SOURCE,
+    timestamp="ts",
+    features=[
+        dy.Aggregate("transaction_id", "count", name="user_past_purchases"),
+        dy.Aggregate("is_fraud", "sum", available_at="label_available_at", name="user_frauds"),
+        dy.Aggregate("amount", "mean", name="user_amount_mean"),
+        dy.Aggregate("amount", "std", name="user_amount_std"),
+        dy.OnDemand(
+            "user_fraud_share",
+            _share,
+            inputs=["user_activity:user_frauds", "user_activity:user_past_purchases"],
+        ),
+        dy.OnDemand(
+            "amount_zscore_user",
+            _zscore,
+            inputs=[
+                "amount",
+                "user_activity:user_amount_mean",
+                "user_activity:user_amount_std",
+                "user_activity:user_past_purchases",
+            ],
+        ),
+        dy.OnDemand("user_tenure_days", _tenure_days, inputs=["ts", "user_registered_at"]),
+        dy.OnDemand("hour", _hour, inputs=["ts"]),
+    ],
+)
+card_activity = dy.FeatureView(
+    "card_activity",
+    entities=[card],
+    source=SOURCE,
+    timestamp="ts",
+    features=[
+        dy.Aggregate("is_fraud", "sum", available_at="label_available_at", name="card_frauds"),
+        dy.Aggregate("transaction_id", "count", window="24h", name="card_purchases_24h"),
+        dy.OnDemand("card_reports", _or_zero, inputs=["card_activity:card_frauds"]),
+    ],
+    lateness="1h",
+)
+seller_activity = dy.FeatureView(
+    "seller_activity",
+    entities=[seller],
+    source=SOURCE,
+    timestamp="ts",
+    features=[
+        dy.Aggregate("item_count", "count", name="seller_sales"),
+        dy.Aggregate("item_count", "mean", name="seller_item_count_mean"),
+        dy.Aggregate("item_count", "std", name="seller_item_count_std"),
+        dy.OnDemand(
+            "item_count_zscore_seller",
+            _zscore,
+            inputs=[
+                "item_count",
+                "seller_activity:seller_item_count_mean",
+                "seller_activity:seller_item_count_std",
+                "seller_activity:seller_sales",
+            ],
+        ),
+    ],
+)
+user_devices = dy.FeatureView(
+    "user_devices",
+    entities=[user_device],
+    source=SOURCE,
+    timestamp="ts",
+    features=[dy.Aggregate("transaction_id", "count", name="user_device_purchases")],
+)
+user_countries = dy.FeatureView(
+    "user_countries",
+    entities=[user_country],
+    source=SOURCE,
+    timestamp="ts",
+    features=[dy.Aggregate("transaction_id", "count", name="user_country_purchases")],
+)
+
+VIEWS = [user_activity, card_activity, seller_activity, user_devices, user_countries]
+"""Every feature view of the demo (their entities come with them)."""
+
+
+def _on_demand(name: str) -> dy.OnDemand:
+    for view in VIEWS:
+        for feature in view.features:
+            if isinstance(feature, dy.OnDemand) and feature.name == name:
+                return feature
+    raise KeyError(name)
+
+
+REFS: list[str | dy.OnDemand] = [
+    _on_demand("user_tenure_days"),
+    "user_activity:user_past_purchases",
+    _on_demand("user_fraud_share"),
+    _on_demand("amount_zscore_user"),
+    _on_demand("card_reports"),
+    "card_activity:card_purchases_24h",
+    _on_demand("item_count_zscore_seller"),
+    "user_devices:user_device_purchases",
+    "user_countries:user_country_purchases",
+    _on_demand("hour"),
+]
+"""What the model reads from the feature store (``amount`` and ``item_count`` come with the
+purchase itself)."""
+
+LABEL_COLUMNS = list(dict.fromkeys([*KEEP, *REQUEST, "user_id", "card_hash", "seller_id",
+                                    "device_id", "country"]))  # fmt: skip
+"""The columns of the transactions a training set starts from (its label table)."""
+
+
+def feature_table(joined: pd.DataFrame | pa.Table) -> pd.DataFrame:
+    """The training set's columns as the model reads them: :data:`KEEP` then
+    :data:`FEATURES`, every feature as a float."""
+    frame = joined.to_pandas() if isinstance(joined, pa.Table) else joined
+    out = pd.DataFrame({column: frame[column].to_numpy() for column in KEEP})
+    for name in FEATURES:
+        out[name] = pd.to_numeric(frame[name], errors="coerce").astype(float).to_numpy()
+    return out
 
 
 def build_features(transactions: pd.DataFrame) -> pd.DataFrame:
-    """One row of features per transaction, in the input's order, next to :data:`KEEP`.
+    """One row of features per transaction, in the input's order, next to :data:`KEEP`:
+    the point-in-time training set of :data:`VIEWS` over these very transactions (each one
+    a label at its own time), computed by the feature store's offline engine.
 
     Needs the columns ts, user_id, user_registered_at, seller_id, item_count, amount,
     card_hash, country, device_id, is_fraud and label_available_at.
     """
-    df = transactions
-    ts = _micros(df["ts"])
-    labelled = _micros(df["label_available_at"])
-    fraud = df["is_fraud"].to_numpy(dtype=bool)
-    user = _codes(df["user_id"])
-    card = _codes(df["card_hash"])
-    seller = _codes(df["seller_id"])
-    amount = df["amount"].to_numpy(dtype=float)
-    count = df["item_count"].to_numpy(dtype=float)
-    n = len(df)
-    ones = np.ones((n, 1))
-
-    user_moments = sum_before(user, ts, _moments(amount), user, ts)
-    past = user_moments[:, 0]
-    # A fraud counts from the moment its label is known, not from when it happened.
-    user_frauds = sum_before(user[fraud], labelled[fraud], ones[fraud], user, ts)[:, 0]
-    card_reports = sum_before(card[fraud], labelled[fraud], ones[fraud], card, ts)[:, 0]
-    card_window = sum_before(
-        card, ts, ones, np.concatenate([card, card]), np.concatenate([ts, ts - _DAY_US])
-    )[:, 0]
-    seller_moments = sum_before(seller, ts, _moments(count), seller, ts)
-    user_device = _pair(user, df["device_id"])
-    device_seen = sum_before(user_device, ts, ones, user_device, ts)
-    user_country = _pair(user, df["country"])
-    country_seen = sum_before(user_country, ts, ones, user_country, ts)
-
-    tenure = (ts - _micros(df["user_registered_at"])) / _DAY_US
-    out = pd.DataFrame({column: df[column].to_numpy() for column in KEEP})
-    features = {
-        "user_tenure_days": tenure,
-        "user_past_purchases": past,
-        "user_fraud_share": np.divide(user_frauds, past, out=np.zeros(n), where=past > 0),
-        "amount": amount,
-        "amount_zscore_user": _zscore(amount, user_moments),
-        "card_reports": card_reports,
-        "card_purchases_24h": card_window[:n] - card_window[n:],
-        "item_count": count,
-        "item_count_zscore_seller": _zscore(count, seller_moments),
-        "user_device_purchases": device_seen[:, 0],
-        "user_country_purchases": country_seen[:, 0],
-        "hour": pd.DatetimeIndex(df["ts"]).hour.to_numpy(dtype=float),
-    }
-    for name in FEATURES:
-        out[name] = np.asarray(features[name], dtype=float)
-    return out
+    events = pa.Table.from_pandas(transactions, preserve_index=False)
+    labels = events.select(LABEL_COLUMNS)
+    refs = [r if isinstance(r, str) else _ref(r) for r in REFS]
+    return feature_table(training_set(labels, VIEWS, {SOURCE: events}, refs, event_time="ts"))
 
 
-def sum_before(
-    keys: np.ndarray,
-    times: np.ndarray,
-    values: np.ndarray,
-    query_keys: np.ndarray,
-    query_times: np.ndarray,
-) -> np.ndarray:
-    """For each query, the column sums of ``values`` over events of the same key at an
-    earlier time (strictly). ``values`` has one row per event; returns one row per query."""
-    n_events, n_queries = len(keys), len(query_keys)
-    values = np.asarray(values, dtype=float).reshape(n_events, -1)
-    all_keys = np.concatenate([keys, query_keys])
-    all_times = np.concatenate([times, query_times])
-    is_event = np.concatenate([np.ones(n_events, np.int8), np.zeros(n_queries, np.int8)])
-    order = np.lexsort((is_event, all_times, all_keys))  # queries first among equal times
-    padded = np.zeros((n_events + n_queries, values.shape[1]))
-    padded[:n_events] = values
-    sums = pd.DataFrame(padded[order]).groupby(all_keys[order], sort=False).cumsum()
-    result = np.empty((n_queries, values.shape[1]))
-    position = order >= n_events
-    result[order[position] - n_events] = sums.to_numpy()[position]
-    return result
-
-
-def _micros(column: pd.Series) -> np.ndarray:
-    return np.asarray(column.to_numpy(dtype="datetime64[us]").view(np.int64))
-
-
-def _codes(column: pd.Series) -> np.ndarray:
-    codes, _ = pd.factorize(column)
-    return np.asarray(codes, dtype=np.int64)
-
-
-def _pair(first: np.ndarray, second: pd.Series) -> np.ndarray:
-    """One key for each (first, second) combination."""
-    codes = _codes(second)
-    return np.asarray(first * (int(codes.max(initial=0)) + 1) + codes)
-
-
-def _moments(values: np.ndarray) -> np.ndarray:
-    return np.column_stack([np.ones(len(values)), values, values * values])
-
-
-def _zscore(values: np.ndarray, moments: np.ndarray) -> np.ndarray:
-    """How many standard deviations ``values`` is from the mean of the earlier values
-    (NaN with fewer than two); the spread is floored at 5% of the mean so that a history
-    of identical values does not divide by zero."""
-    n, total, squares = moments[:, 0], moments[:, 1], moments[:, 2]
-    enough = n >= 2
-    mean = np.divide(total, n, out=np.zeros(len(n)), where=n > 0)
-    variance = np.divide(squares - n * mean * mean, n - 1, out=np.zeros(len(n)), where=enough)
-    spread = np.maximum(np.sqrt(np.maximum(variance, 0.0)), 0.05 * np.abs(mean) + 1e-9)
-    z = np.clip((values - mean) / spread, -_Z_CLIP, _Z_CLIP)
-    return np.where(enough, z, np.nan)
+def _ref(feature: dy.OnDemand) -> str:
+    for view in VIEWS:
+        if feature in view.features:
+            return f"{view.name}:{feature.name}"
+    raise KeyError(feature.name)

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 import dockyard as dy
-from dockyard.demo.features import FEATURES, build_features
+from dockyard.demo.features import FEATURES, REFS, SOURCE, VIEWS, feature_table
 from dockyard.demo.modeling import (
     fit,
     holdout_cutoff,
@@ -32,10 +32,28 @@ ALIAS = "champion"
 SCORES = "fraud_scores"
 
 
+FEATURE_TABLE = "transaction_features"
+
+
 @dy.step
 def featurize(raw: dy.DatasetVersion) -> pd.DataFrame:
-    """Point-in-time per-entity features of every transaction."""
-    return build_features(raw.to_pandas())
+    """Point-in-time features of every transaction from the feature store: the feature views
+    of demo/features.py are applied (a new version only if they changed), then the training
+    set over the transactions themselves (each a label at its own time) is built and stored
+    as a version of ``transaction_features`` that records the definitions and data it used."""
+    run = dy.active_run()
+    dy.features.apply(VIEWS, project=run.project, client=run.client)
+    built = dy.features.training_set(
+        f"{raw.info.dataset}@{raw.number}",
+        REFS,
+        project=run.project,
+        output=FEATURE_TABLE,
+        event_time="ts",
+        source_versions={SOURCE: raw.number},
+        message=f"features of {raw.ref}",
+        client=run.client,
+    )
+    return feature_table(built.to_arrow())
 
 
 @dy.step

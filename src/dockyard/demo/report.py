@@ -154,6 +154,24 @@ def _results(result: DemoResult) -> RenderableType:
         else:
             text = f"nothing scored: {scoring['reason']}"
         grid.add_row("scores", text)
+    online = result.online
+    if online is not None:
+        before, after = online["before"], online["after"]
+        grid.add_row(
+            "features",
+            f"[bold]{online['view']}[/] materialized: {online['materialized_events']:,} events "
+            f"in {online['materialize_seconds']:.1f} s; card {online['card']} as of "
+            f"{online['at'][:16]}: {_count(before['card_purchases_24h'], 'purchase')} in 24 h, "
+            f"{_count(int(before['card_reports'] or 0), 'fraud report')}",
+        )
+        grid.add_row(
+            "",
+            f"a purchase pushed ({online['pushed_to']}): "
+            f"{_count(after['card_purchases_24h'], 'purchase')} in 24 h at once; "
+            f"lookup p50 {online['lookup_ms_p50']:.2f} ms, p99 "
+            f"{online['lookup_ms_p99']:.2f} ms ({online['transport']})"
+            + ("" if online["pushed_events"] else " (pushed by an earlier run)"),
+        )
     if result.pipeline.run.error:
         grid.add_row("[red]error[/]", result.pipeline.run.error.strip()[-1500:])
     return grid
@@ -175,10 +193,15 @@ def _next_commands(result: DemoResult, settings: Settings) -> RenderableType:
         (f"dockyard models history {MODEL} {ALIAS}", "every move of the alias"),
         (f"dockyard data lineage {SCORES} -p {PROJECT}", "where the scores come from"),
         (f"dockyard data download {SCORES} -p {PROJECT} --dest scores.csv", "the scores"),
+        (f"dockyard features show card_activity -p {PROJECT}", "the card features"),
     ]
     width = max(len(c) for c, _ in commands)
     lines.extend(f"  {c.ljust(width)}  [dim]# {what}[/]" for c, what in commands)
     return Group(*lines)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def _grid() -> Table:
@@ -214,4 +237,5 @@ def summary_json(result: DemoResult) -> dict[str, Any]:
         "evaluation": result.evaluation,
         "promotion": result.promotion,
         "scoring": result.scoring,
+        "online": result.online,
     }

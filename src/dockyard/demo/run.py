@@ -14,6 +14,7 @@ from dockyard.client.client import Client
 from dockyard.core.errors import InvalidInput, NotFound
 from dockyard.data.schemas import Version
 from dockyard.demo.generate import generate
+from dockyard.demo.online import card_online
 from dockyard.demo.pipeline import DATASET, PROJECT, fraud_training
 from dockyard.pipelines.schemas import StepRecord
 from dockyard.sdk.data import dataset
@@ -36,6 +37,7 @@ class DemoResult:
     evaluation: dict[str, Any] | None
     promotion: dict[str, Any] | None
     scoring: dict[str, Any] | None
+    online: dict[str, Any] | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -84,6 +86,10 @@ def run_demo(
         n_estimators=n_estimators,
     )
     finished = time.perf_counter()
+    online = None
+    if result.status == "succeeded":
+        tell("materializing the card features, looking a card up online, pushing a purchase")
+        online = card_online(client, PROJECT, DATASET, version.number)
     return DemoResult(
         version=version.info,
         new_version=version.number not in known,
@@ -95,6 +101,7 @@ def run_demo(
         evaluation=_output(result, "evaluate"),
         promotion=_output(result, "promote"),
         scoring=_output(result, "score"),
+        online=online,
     )
 
 

@@ -609,7 +609,7 @@ class FeatureService:
             files=files,
             mode="append",
             parent=source.number,
-            message=f"{table.num_rows} events pushed",
+            message=f"{table.num_rows:,} event{'' if table.num_rows == 1 else 's'} pushed",
             source="push",
         )
         version = self.datasets.commit(principal, project, source.dataset, body)

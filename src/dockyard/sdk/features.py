@@ -164,6 +164,7 @@ def training_set(
     event_time: str | None = None,
     full_names: bool = False,
     message: str = "",
+    source_versions: Mapping[str, int | str] | None = None,
     client: Client | None = None,
 ) -> DatasetVersion | pa.Table:
     """Features as they were known at each label's time, one row per label (point-in-time
@@ -173,7 +174,8 @@ def training_set(
     project, with the views' key columns and an event-time column. With ``output`` the
     result becomes a version of that dataset, recorded with the definition and source
     versions it used (so it can be rebuilt exactly), and is returned as such; without, the
-    Arrow table is returned.
+    Arrow table is returned. Sources are read at their latest versions unless
+    ``source_versions`` pins some (``{"transactions": 3}``).
     """
     from dockyard.features.offline import training_set as compute
 
@@ -193,7 +195,8 @@ def training_set(
         sources: dict[str, pa.Table] = {}
         source_versions: dict[str, int] = {}
         for source, columns in needed.items():
-            version = DatasetHandle(active, project, source).version("latest")
+            pinned = (source_versions or {}).get(source, "latest")
+            version = DatasetHandle(active, project, source).version(pinned)
             sources[source] = version.to_arrow(columns=columns)
             source_versions[source] = version.number
         result = compute(
