@@ -180,6 +180,16 @@ def test_training_set_online_and_push_agree(client: Client) -> None:
         client=client,
     )
     assert same(after["amount_sum_24h"][0], (before["amount_sum_24h"][0] or 0.0) + 1000.0)
+    # a training set sees the pushed purchase too, unless it pins the source's version
+    probe = pa.table({"card_hash": ["c1"], "ts": pa.array([at], pa.timestamp("us", tz="UTC"))})
+    ref = ["card_activity:amount_sum_24h"]
+    latest = dy.features.training_set(probe, ref, project="fraud", client=client)
+    pinned = dy.features.training_set(
+        probe, ref, project="fraud", source_versions={"transactions": 1}, client=client
+    )
+    assert isinstance(latest, pa.Table) and isinstance(pinned, pa.Table)
+    assert same(latest["amount_sum_24h"][0].as_py(), after["amount_sum_24h"][0])
+    assert same(pinned["amount_sum_24h"][0].as_py(), before["amount_sum_24h"][0])
 
 
 def test_the_cli_defines_materializes_looks_up_and_builds(

@@ -193,12 +193,12 @@ def training_set(
             columns = needed.setdefault(views[name].source, [])
             columns.extend(c for c in views[name].source_columns() if c not in columns)
         sources: dict[str, pa.Table] = {}
-        source_versions: dict[str, int] = {}
+        read: dict[str, int] = {}  # source -> the version read
         for source, columns in needed.items():
             pinned = (source_versions or {}).get(source, "latest")
             version = DatasetHandle(active, project, source).version(pinned)
             sources[source] = version.to_arrow(columns=columns)
-            source_versions[source] = version.number
+            read[source] = version.number
         result = compute(
             table, views.values(), sources, refs, event_time=event_time, full_names=full_names
         )
@@ -214,7 +214,7 @@ def training_set(
             labels=labels_ref,
             features=refs,
             views={name: infos[name].version for name in sorted(used & set(views))},
-            sources=source_versions,
+            sources=read,
         )
         return written
 
