@@ -156,7 +156,7 @@ function Lookup({ view, definition }: { view: FeatureViewInfo; definition: ViewD
           {lookup.isPending ? "Looking up…" : "Look up"}
         </button>
       </form>
-      {lookup.error && <ErrorMessage error={lookup.error} what="the lookup" />}
+      {lookup.error && <ErrorMessage error={lookup.error} what="the server refused the lookup" />}
       {result && lookup.data && !lookup.error && (
         <div className="fv-result" data-testid="lookup-result">
           <div className="muted small">
