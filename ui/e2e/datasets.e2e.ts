@@ -9,7 +9,8 @@ async function shot(page: Page, name: string): Promise<void> {
   await save(page, name);
 }
 
-// The seeded home has fraud/transactions (one version, read by the pipeline's steps) and
+// The seeded home has fraud/transactions (the version the pipeline's steps read, then the
+// events pushed to the feature view card_activity appended as the latest) and
 // fraud/fraud_scores (written by the score step). fraud/ui_sample, when seeded, has three
 // versions (v2 adds a column and changes rows, v3 fails its rules): Diff and Validation
 // are exercised on it.
@@ -67,7 +68,8 @@ describe("datasets", () => {
   });
 
   it("draws the lineage of a version with links to the runs", async () => {
-    const { page, errors } = await open(`/datasets/${project()}/${dataset()}?tab=lineage`);
+    // the version the demo's pipeline read (the latest holds the events pushed since)
+    const { page, errors } = await open(`/datasets/${project()}/${dataset()}?version=${seed().demo.dataset_version}&tab=lineage`);
     await page.locator("[data-testid=lineage-graph] svg").waitFor();
     expect(await page.locator("[data-testid=lineage-graph] [data-node^='run:']").count()).toBeGreaterThan(0);
     // the pipeline that read it is expanded into its steps, down to the model they registered

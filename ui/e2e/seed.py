@@ -10,9 +10,12 @@ seed, then in ``fraud`` a run with an artifact of every previewable kind (text, 
 Parquet, CSV, HTML, a model folder), a 20,000-point metric and system metrics; a run that
 failed; a run started in a git checkout with uncommitted changes; the dataset
 ``fraud/ui_sample`` (three versions: a diff, a failed validation) with the model
-``ui-sample-model`` (an alias history with a gate, a forced move and a rollback); and a
-pipeline run whose fan-out failed on two items. The last line printed is a JSON summary
-(ids of the special runs, counts); progress goes to stderr.
+``ui-sample-model`` (an alias history with a gate, a forced move and a rollback); the
+feature view ``card_activity`` over ``fraud/transactions`` (two versions, materialized, three
+events pushed: a new version of the dataset) with the training set ``fraud/card_training``
+built from ``fraud/card_labels``; and a pipeline run whose fan-out failed on two items. The
+last line printed is a JSON summary (ids of the special runs, counts); progress goes to
+stderr.
 
 Seeding again with the same RUNS (and seed format) only prints the summary again
 (HOME/.seeded holds it).
@@ -45,7 +48,7 @@ if TYPE_CHECKING:
     from tracking_data import SeedRun
 
 SEEDED = ".seeded"  # the summary of a finished seed, with its run count and format
-FORMAT = 5  # what a seed holds; a home seeded by an older format is seeded anew
+FORMAT = 6  # what a seed holds; a home seeded by an older format is seeded anew
 SEEDING = ".seeding"  # present while seeding: a home with it (only) may be emptied
 KEPT = {"seed-summary.json"}  # written next to the seed by the e2e setup
 
@@ -462,6 +465,118 @@ def ui_samples(client: Any) -> dict[str, Any]:
     }
 
 
+# --- the feature store: a view over fraud/transactions -------------------------------------
+
+FEATURE_VIEW = "card_activity"
+FEATURE_LABELS = "card_labels"
+TRAINING_SET = "card_training"
+STORED_FEATURES = [
+    "amount_sum_24h",
+    "amount_mean_7d",
+    "transactions_all",
+    "frauds_known",
+    "last_amount",
+]
+
+
+def amount_vs_mean(amount: float | None, mean: float | None) -> float | None:
+    """How many times the card's 7-day mean amount a purchase is (the on-demand feature)."""
+    return None if amount is None or not mean else amount / mean
+
+
+def feature_store(client: Any, dataset: str) -> dict[str, Any]:
+    """The entity ``card`` and the view ``card_activity`` over ``fraud/<dataset>``: applied
+    twice (v2 widens a window, adds a feature and changes the lateness), materialized, three
+    events pushed now (a new version of the source), and the training set ``card_training``
+    built from the labelled purchases ``card_labels``: what the feature pages show."""
+    import pandas as pd
+
+    import dockyard as dy
+    from dockyard.demo.pipeline import PROJECT
+
+    say("defining, materializing and pushing to the feature view fraud/card_activity")
+    card = dy.Entity("card", keys=["card_hash"])
+    share = dy.OnDemand(
+        "amount_vs_mean", amount_vs_mean, inputs=["amount", f"{FEATURE_VIEW}:amount_mean_7d"]
+    )
+
+    def view(changed: bool) -> Any:
+        features = [
+            dy.Aggregate("amount", "sum", window="24h"),
+            dy.Aggregate("amount", "mean", window="7d"),
+            dy.Aggregate("transaction_id", "count", name="transactions_all"),
+            dy.Aggregate(
+                "is_fraud",
+                "sum",
+                window="90d" if changed else "30d",
+                available_at="label_available_at",
+                name="frauds_known",
+            ),
+            dy.Field("amount", name="last_amount"),
+        ]
+        if changed:
+            features.append(dy.Aggregate("amount", "max", window="7d"))
+        return dy.FeatureView(
+            FEATURE_VIEW,
+            entities=[card],
+            source=dataset,
+            timestamp="ts",
+            features=[*features, share],
+            ttl="30d",
+            lateness="2h" if changed else "1h",
+        )
+
+    dy.features.apply([view(changed=False)], project=PROJECT, client=client)
+    dy.features.apply([view(changed=True)], project=PROJECT, client=client)
+    materialized = dy.features.materialize(FEATURE_VIEW, project=PROJECT, client=client)
+
+    events = dy.dataset(dataset, project=PROJECT, client=client).version("latest").to_pandas()
+    busiest = events["card_hash"].value_counts().index[:2].tolist()
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    rows = []
+    for i, (card_hash, amount) in enumerate(
+        [(busiest[0], 120.0), (busiest[0], 80.5), (busiest[1], 42.0)]
+    ):
+        row = events.iloc[-1].copy()
+        row["transaction_id"] = f"pushed-{i}"
+        row["card_hash"] = card_hash
+        row["ts"] = now - dt.timedelta(minutes=30 - 10 * i)
+        row["amount"] = amount
+        row["is_fraud"] = False
+        row["label_available_at"] = now + dt.timedelta(days=30)
+        rows.append(row)
+    pushed = pd.DataFrame(rows).astype(events.dtypes.to_dict())
+    push = dy.features.push(FEATURE_VIEW, pushed, project=PROJECT, client=client)
+
+    sample = events.sample(n=min(400, len(events)), random_state=5).sort_values("ts")
+    labels = dy.dataset(FEATURE_LABELS, project=PROJECT, client=client).add_version(
+        sample[["card_hash", "ts", "amount", "is_fraud"]].reset_index(drop=True),
+        message=f"labelled purchases for the {FEATURE_VIEW} training set",
+    )
+    built = dy.features.training_set(
+        f"{FEATURE_LABELS}@{labels.number}",
+        [*(f"{FEATURE_VIEW}:{name}" for name in STORED_FEATURES), share],
+        project=PROJECT,
+        output=TRAINING_SET,
+        message=f"{FEATURE_VIEW} features of the labelled purchases",
+        client=client,
+    )
+    return {
+        "features": {
+            "project": PROJECT,
+            "view": FEATURE_VIEW,
+            "versions": 2,
+            "source": dataset,
+            "materialized_events": materialized.events,
+            "pushed_events": push.events,
+            "card": busiest[0],
+            "labels": labels.ref,
+            "training_set": TRAINING_SET,
+            "training_set_version": built.number,
+        }
+    }
+
+
 def failed_fan_out(client: Any) -> str:
     """A pipeline run whose fan-out fails on two of its twelve items: what the pipeline page
     shows for failures (the failed items' logs and tracebacks, the skipped step after)."""
@@ -527,6 +642,7 @@ def seed(home: Path, runs: int) -> dict[str, Any]:
         special = special_runs(client, work)
         special["code_run"] = code_run(client, work)
         samples = ui_samples(client)
+        features = feature_store(client, DATASET)
         failed_pipeline = failed_fan_out(client)
         champion = client.models.get(MODEL).aliases.get(ALIAS)
         fraud_runs = client.runs.search(projects=[PROJECT], limit=1, count=True).total
@@ -536,6 +652,7 @@ def seed(home: Path, runs: int) -> dict[str, Any]:
         "runs": runs,
         **special,
         **samples,
+        **features,
         "failed_pipeline_run": failed_pipeline,
         "demo": {
             "project": PROJECT,

@@ -20,7 +20,8 @@ describe("the app shell", () => {
 
   it("no page logs a warning (the router's about its first load included)", async () => {
     const { demo } = seed();
-    for (const path of ["/", "/runs", `/models/${demo.model}`, `/pipelines/${demo.pipeline_run}`, "/datasets"]) {
+    const views = ["/features", `/features/${seed().features.project}/${seed().features.view}`];
+    for (const path of ["/", "/runs", `/models/${demo.model}`, `/pipelines/${demo.pipeline_run}`, "/datasets", ...views]) {
       const { page, errors, warnings } = await open(path);
       await page.locator("main, .page, [role=tablist], h1").first().waitFor();
       await page.waitForLoadState("networkidle");

@@ -19,6 +19,21 @@ export interface Seed {
   /** a pipeline run whose fan-out failed on two items */
   failed_pipeline_run: string;
   ui_sample: { dataset: string; versions: number; model: string };
+  /** the feature view over fraud/transactions: two versions, materialized, events pushed, a training set */
+  features: {
+    project: string;
+    view: string;
+    versions: number;
+    source: string;
+    materialized_events: number;
+    pushed_events: number;
+    /** a card with events online */
+    card: string;
+    /** "fraud/card_labels@1" */
+    labels: string;
+    training_set: string;
+    training_set_version: number;
+  };
   demo: {
     project: string;
     dataset: string;

@@ -1,4 +1,4 @@
-// One project: its experiments (with run counts), datasets, models, pipeline runs, schedules
+// One project: its experiments (with run counts), datasets, models, feature views, pipeline runs, schedules
 // and latest runs. Nothing here lists every run.
 import { Link, useParams } from "react-router";
 import { seg } from "../api/client";
@@ -14,12 +14,14 @@ import {
   type Schedule,
   useDatasets,
   useExperiments,
+  useFeatureViews,
   useModels,
   usePipelineRuns,
   useProject,
   useRunSearch,
   useSchedules,
 } from "./project/data";
+import { freshness } from "./feature/logic";
 import { countText, latest, recentModels, runsFromExperiments, scheduleTrigger, sortExperiments } from "./project/logic";
 import "./project/projects.css";
 
@@ -40,6 +42,7 @@ export default function Project() {
   const runs = useRunSearch({ projects: [name], limit: 12, count: true }, { enabled: ok, refetchInterval: 15_000 });
   const datasets = useDatasets(name, ok);
   const models = useModels(name, ok);
+  const featureViews = useFeatureViews(name, ok);
   const pipelines = usePipelineRuns(name, 8, ok);
   const schedules = useSchedules(name, ok);
   const now = Date.now();
@@ -86,6 +89,7 @@ export default function Project() {
         <CountCard label="runs" value={countText(runTotal)} href={`/runs?project=${q}`} />
         <CountCard label="datasets" value={datasets.data ? countText(datasets.data.length) : "—"} href={`/datasets?project=${q}`} />
         <CountCard label="models" value={models.data ? countText(models.data.items.length, Boolean(models.data.next_cursor)) : "—"} href={`/models?project=${q}`} />
+        <CountCard label="feature views" value={featureViews.data ? countText(featureViews.data.length) : "—"} href={`/features?project=${q}`} />
         <CountCard
           label="pipeline runs"
           value={pipelines.data ? countText(pipelines.data.total ?? pipelines.data.items.length, pipelines.data.total == null && Boolean(pipelines.data.next_cursor)) : "—"}
@@ -195,6 +199,53 @@ export default function Project() {
             }
           </Body>
         </div>
+      </div>
+
+      <div className="panel pp-panel-flush">
+        <div className="panel-title">
+          <h2>Feature views</h2>
+          <Link to={`/features?project=${q}`}>all →</Link>
+        </div>
+        <Body query={featureViews} what="feature views">
+          {() =>
+            featureViews.data && featureViews.data.length > 0 ? (
+              <table className="data pp-table" data-testid="feature-views">
+                <thead>
+                  <tr>
+                    <th>Feature view</th>
+                    <th className="num">Version</th>
+                    <th>Keys</th>
+                    <th className="num">Features</th>
+                    <th>Source</th>
+                    <th>Online</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {featureViews.data.map((v) => (
+                    <tr key={v.name}>
+                      <td>
+                        <Link className="strong" to={`/features/${seg(p.name)}/${seg(v.name)}`}>
+                          {v.name}
+                        </Link>
+                      </td>
+                      <td className="num">v{v.version}</td>
+                      <td className="mono">{v.keys.join(", ")}</td>
+                      <td className="num">{v.features.length}</td>
+                      <td>
+                        <Link to={`/datasets/${seg(p.name)}/${seg(v.source)}`}>{v.source}</Link>
+                      </td>
+                      <td className={v.online ? "small" : "small muted"}>{freshness(v, now)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            ) : (
+              <div className="feed-empty">
+                No feature view yet: define one with <code>dy.features.apply([view], project="{p.name}")</code>.
+              </div>
+            )
+          }
+        </Body>
       </div>
 
       <div className="panel pp-panel-flush">

@@ -62,5 +62,7 @@ export function usePipelineRuns(project: string | null, limit: number, enabled =
     refetchInterval: (q) => (q.state.data?.items.some((r) => r.status === "running") ? 5000 : false),
   });
 }
+export const useFeatureViews = (project: string, enabled = true) =>
+  useGet<Schemas["FeatureViewInfo"][]>(`/projects/${seg(project)}/features/views`, {}, { enabled });
 export const useSchedules = (project: string, enabled = true) =>
   useGet<Schedule[]>("/pipelines/schedules", { project, limit: 1000 }, { enabled });
