@@ -10,7 +10,7 @@ async function shot(page: Page, name: string): Promise<void> {
 }
 
 // The seeded home has fraud/transactions (the version the pipeline's steps read, then the
-// events pushed to the feature view card_activity appended as the latest) and
+// events pushed to the feature view card_history appended as the latest) and
 // fraud/fraud_scores (written by the score step). fraud/ui_sample, when seeded, has three
 // versions (v2 adds a column and changes rows, v3 fails its rules): Diff and Validation
 // are exercised on it.
@@ -21,7 +21,8 @@ const dataset = () => seed().demo.dataset.split("/").pop() as string;
 describe("datasets", () => {
   it("lists the datasets of every project with their latest version", async () => {
     const { page, errors } = await open("/datasets");
-    const row = page.locator("[data-testid=dataset-row]", { hasText: dataset() });
+    // by its exact name: the demo also writes transaction_features
+    const row = page.locator("[data-testid=dataset-row]").filter({ has: page.getByRole("link", { name: dataset(), exact: true }) });
     await row.waitFor();
     expect(await row.textContent()).toContain(project());
     await page.waitForFunction(() => !document.querySelector("[data-testid=datasets-table]")?.textContent?.includes("…"));

@@ -9,7 +9,7 @@ async function shot(page: Page, name: string): Promise<void> {
   await save(page, name);
 }
 
-// The seeded home has the feature view fraud/card_activity over fraud/transactions: applied
+// The seeded home has the feature view fraud/card_history over fraud/transactions: applied
 // twice (v2 widens frauds_known's window, adds amount_max_7d, changes the lateness),
 // materialized, three events pushed for two cards, and the training set card_training@1
 // built from card_labels@1.
@@ -47,7 +47,10 @@ describe("feature views", () => {
     await project.locator("[data-testid=feature-views]").getByRole("link", { name: f().view }).click();
     await project.waitForURL(new RegExp(`${viewPath()}$`));
     const filtered = await quiet(`/features?project=${f().project}`, "[data-testid=view-row]");
-    expect(await filtered.locator("[data-testid=view-row]").count()).toBe(1);
+    // the demo's own views (demo/features.py) are in the project too
+    const projects = await filtered.locator("[data-testid=view-row]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-view")));
+    expect(projects).toContain(f().view);
+    expect(projects).toContain("card_activity");
     const none = await quiet("/features?project=scale", "[data-testid=no-views]");
     expect(await none.locator("[data-testid=no-views]").textContent()).toContain("No feature views in project scale");
   });
@@ -59,7 +62,7 @@ describe("feature views", () => {
     expect(await description("frauds_known")).toBe("sum of is_fraud over 90d, once label_available_at has passed");
     expect(await description("transactions_all")).toBe("count of transaction_id over all history");
     expect(await description("last_amount")).toBe("latest value of amount, null once older than 30d");
-    expect(await description("amount_vs_mean")).toMatch(/^computed by its owner's function \S+:amount_vs_mean from amount, card_activity:amount_mean_7d/);
+    expect(await description("amount_vs_mean")).toMatch(/^computed by its owner's function \S+:amount_vs_mean from amount, card_history:amount_mean_7d/);
     expect(await page.locator("[data-testid=feature-row][data-feature=amount_vs_mean]").textContent()).toContain("on-demand");
     const entities = await page.locator("[data-testid=entities]").textContent();
     expect(entities).toContain("card");
@@ -88,7 +91,7 @@ describe("feature views", () => {
   it("shows the online state and looks up a seeded card", async () => {
     const page = await quiet(`${viewPath()}?tab=online`, "[data-testid=online-state]");
     const materialization = (await page.locator("[data-testid=materialization]").textContent()) ?? "";
-    expect(materialization).toContain(`${f().project}/${f().source}@1`);
+    expect(materialization).toContain(`${f().project}/${f().source}@${f().materialized_version}`);
     expect(materialization).toContain(f().materialized_events.toLocaleString("en-US"));
     const state = (await page.locator("[data-testid=online-state]").textContent()) ?? "";
     expect(state).toContain((f().materialized_events + f().pushed_events).toLocaleString("en-US"));
@@ -115,7 +118,7 @@ describe("feature views", () => {
     await page.locator("[data-testid=lookup-submit]").click();
     const error = page.locator("[data-testid=lookup] [data-testid=error]");
     await error.waitFor();
-    expect(await error.textContent()).toContain("the lookup lacks the key column(s) ['card_hash'] of 'card_activity'");
+    expect(await error.textContent()).toContain("the lookup lacks the key column(s) ['card_hash'] of 'card_history'");
     expect(await page.locator("[data-testid=lookup-result]").count()).toBe(0);
     await shot(page, "feature-view-lookup-error");
   });

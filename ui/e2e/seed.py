@@ -11,7 +11,7 @@ Parquet, CSV, HTML, a model folder), a 20,000-point metric and system metrics; a
 failed; a run started in a git checkout with uncommitted changes; the dataset
 ``fraud/ui_sample`` (three versions: a diff, a failed validation) with the model
 ``ui-sample-model`` (an alias history with a gate, a forced move and a rollback); the
-feature view ``card_activity`` over ``fraud/transactions`` (two versions, materialized, three
+feature view ``card_history`` over ``fraud/transactions`` (two versions, materialized, three
 events pushed: a new version of the dataset) with the training set ``fraud/card_training``
 built from ``fraud/card_labels``; and a pipeline run whose fan-out failed on two items. The
 last line printed is a JSON summary (ids of the special runs, counts); progress goes to
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from tracking_data import SeedRun
 
 SEEDED = ".seeded"  # the summary of a finished seed, with its run count and format
-FORMAT = 6  # what a seed holds; a home seeded by an older format is seeded anew
+FORMAT = 8  # what a seed holds; a home seeded by an older format is seeded anew
 SEEDING = ".seeding"  # present while seeding: a home with it (only) may be emptied
 KEPT = {"seed-summary.json"}  # written next to the seed by the e2e setup
 
@@ -467,7 +467,7 @@ def ui_samples(client: Any) -> dict[str, Any]:
 
 # --- the feature store: a view over fraud/transactions -------------------------------------
 
-FEATURE_VIEW = "card_activity"
+FEATURE_VIEW = "card_history"
 FEATURE_LABELS = "card_labels"
 TRAINING_SET = "card_training"
 STORED_FEATURES = [
@@ -485,7 +485,7 @@ def amount_vs_mean(amount: float | None, mean: float | None) -> float | None:
 
 
 def feature_store(client: Any, dataset: str) -> dict[str, Any]:
-    """The entity ``card`` and the view ``card_activity`` over ``fraud/<dataset>``: applied
+    """The entity ``card`` and the view ``card_history`` over ``fraud/<dataset>``: applied
     twice (v2 widens a window, adds a feature and changes the lateness), materialized, three
     events pushed now (a new version of the source), and the training set ``card_training``
     built from the labelled purchases ``card_labels``: what the feature pages show."""
@@ -494,7 +494,7 @@ def feature_store(client: Any, dataset: str) -> dict[str, Any]:
     import dockyard as dy
     from dockyard.demo.pipeline import PROJECT
 
-    say("defining, materializing and pushing to the feature view fraud/card_activity")
+    say("defining, materializing and pushing to the feature view fraud/card_history")
     card = dy.Entity("card", keys=["card_hash"])
     share = dy.OnDemand(
         "amount_vs_mean", amount_vs_mean, inputs=["amount", f"{FEATURE_VIEW}:amount_mean_7d"]
@@ -568,6 +568,7 @@ def feature_store(client: Any, dataset: str) -> dict[str, Any]:
             "versions": 2,
             "source": dataset,
             "materialized_events": materialized.events,
+            "materialized_version": materialized.source_version,
             "pushed_events": push.events,
             "card": busiest[0],
             "labels": labels.ref,

@@ -26,6 +26,7 @@ export interface Seed {
     versions: number;
     source: string;
     materialized_events: number;
+    materialized_version: number;
     pushed_events: number;
     /** a card with events online */
     card: string;
