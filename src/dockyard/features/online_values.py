@@ -339,6 +339,7 @@ class OnlineFeatures:
                 f"the column {view.timestamp!r} of the events has nulls: every event needs a time"
             )
         ts = ts_column.to_numpy()
+        del ts_column
         horizon = state.horizon(view.lateness_us)
         if horizon is not None and int(ts.min()) < horizon:
             raise _late(view, int((ts < horizon).sum()), horizon, int(ts.min()))
@@ -349,8 +350,9 @@ class OnlineFeatures:
                 times = time_micros(table.column(c.gate), c.gate, "events")
                 nulls = times.is_null().to_numpy() if times.null_count else None
                 gate_times[c.gate] = (pc.fill_null(times, 0).to_numpy(), nulls)
-        arrival = np.argsort(ts, kind="stable")
-        batch = group_by_entity(table, view.keys, arrival, state.seq, entity_key)
+        batch = group_by_entity(
+            table, view.keys, np.argsort(ts, kind="stable"), state.seq, entity_key
+        )
         newest = int(ts.max())
         state.seq += table.num_rows
         state.watermark = newest if state.watermark is None else max(state.watermark, newest)
