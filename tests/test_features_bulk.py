@@ -117,3 +117,20 @@ def test_bulk_materialize_grows_like_event_by_event(stores: list[OnlineStore]) -
             assert online.materialize(view.name, to_table(events[:1800])) == 0
             assert online.materialize(view.name, to_table(events)) > 0
     assert _same_bytes(bulk_store, one_store, views, events) > 60
+
+
+def test_an_update_that_fails_midway_writes_nothing(stores: list[OnlineStore]) -> None:
+    store = stores[0]
+    store.write("v", {"a": b"old"}, b"state-0")
+
+    def change(number: int, old: list[bytes | None]) -> dict[str, bytes]:
+        if number == 1:
+            raise RuntimeError("interrupted")
+        assert old == [b"old", None]
+        return {"a": b"new", "b": b"new"}
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        store.update("v", [["a", "b"], ["c"]], change, b"state-1")
+    assert store.read("v", ["a", "b", "c"]) == (b"state-0", [b"old", None, None])
+    store.update("v", [["a", "b"]], change, b"state-1")
+    assert store.read("v", ["a", "b", "c"]) == (b"state-1", [b"new", b"new", None])

@@ -137,9 +137,18 @@ def test_late_events_are_refused_and_nothing_is_written(store: OnlineStore) -> N
             events(("c1", 62 * m, 4.0, False, None), ("c1", 49 * m, 3.0, False, None)),
         )
     assert caught.value.http_status == 422
+    # times people read, in ISO 8601 UTC; the numbers stay in the details
+    assert "accepted time is 2026-03-01T12:50:00Z" in caught.value.message
+    assert "oldest given 2026-03-01T12:49:00Z" in caught.value.message
+    state = online.state("card_activity")
+    assert state is not None and state.watermark is not None
+    assert caught.value.details["oldest_us"] == state.watermark - 11 * 60_000_000
     assert value(online, "amount_sum_1h", T0 + 63 * m) == 3.0
-    with pytest.raises(OutOfHorizon, match="build a training set"):
+    with pytest.raises(OutOfHorizon, match="build a training set") as refused:
         value(online, "amount_sum_1h", T0 + 40 * m)
+    assert "start at 2026-03-01T12:50:00Z" in refused.value.message
+    assert "2026-03-01T12:40:00Z is older" in refused.value.message
+    assert " us" not in refused.value.message
 
 
 def test_materialize_is_incremental_and_idempotent(store: OnlineStore) -> None:

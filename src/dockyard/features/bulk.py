@@ -307,28 +307,34 @@ class _Settle:
         last = np.ones(len(by), dtype=bool)
         last[:-1] = cand_group[by][1:] != cand_group[by][:-1]
         winners = by[last]  # one per group, in group order
-        out: list[Any] = [None] * groups
         fresh = winners >= n_old
-        values = self.values(items[winners[fresh] - n_old])
-        fresh_at = np.flatnonzero(fresh).tolist()
-        for i, value in zip(fresh_at, values, strict=True):
-            w = int(winners[i])
-            out[i] = [int(cand_ts[w]), int(cand_seq[w]), value]
-        for i in np.flatnonzero(~fresh).tolist():
-            out[i] = list(old_partial[int(winners[i])])
-        return out
+        values: list[Any] = [None] * groups
+        for i, value in zip(
+            np.flatnonzero(fresh).tolist(), self.values(items[winners[fresh] - n_old]), strict=True
+        ):
+            values[i] = value
+        for i, w in zip(np.flatnonzero(~fresh).tolist(), winners[~fresh].tolist(), strict=True):
+            values[i] = old_partial[w][2]
+        return [
+            [t, q, v]
+            for t, q, v in zip(
+                cand_ts[winners].tolist(), cand_seq[winners].tolist(), values, strict=True
+            )
+        ]
 
 
 @dataclass
 class Batch:
     """A batch's events grouped by entity: ``rows`` (table rows, by entity then arrival),
     the first position of each entity in ``rows`` (``starts``, one more at the end), the
-    entities' store keys, and each row's arrival number (``seq``)."""
+    entities' store keys, and each table row's place in arrival order (``arrival``: its
+    ``seq`` is ``seq0`` plus that)."""
 
     rows: np.ndarray
     starts: np.ndarray
     keys: list[str]
-    seq: np.ndarray
+    arrival: np.ndarray
+    seq0: int
 
     def chunks(self, max_rows: int, max_entities: int) -> list[tuple[int, int]]:
         """Runs of whole entities ``[first, last)`` of at most about ``max_rows`` events
@@ -350,6 +356,7 @@ def group_by_entity(
 ) -> Batch:
     """The rows of ``table`` by entity (rows with a null key name none and are left out),
     each entity's rows in arrival order (``arrival``: the rows in that order)."""
+    small = np.int32 if table.num_rows < 2**31 else np.int64  # row numbers: half the memory
     code = np.zeros(table.num_rows, np.int64)
     valid = np.ones(table.num_rows, dtype=bool)
     dictionaries = []
@@ -359,13 +366,20 @@ def group_by_entity(
         if indices.null_count:
             valid &= ~indices.is_null().to_numpy(zero_copy_only=False)
         size = len(encoded.dictionary)
-        code = code * max(size, 1) + pc.fill_null(indices, 0).to_numpy().astype(np.int64)
+        code *= max(size, 1)
+        code += pc.fill_null(indices, 0).to_numpy()
         dictionaries.append(encoded.dictionary.to_pylist())
-    position = np.empty(table.num_rows, np.int64)
-    position[arrival] = np.arange(table.num_rows)
-    rows = arrival[valid[arrival]]
-    rows = rows[np.argsort(code[rows], kind="stable")]
+        del encoded, indices
+    position = np.empty(table.num_rows, small)
+    position[arrival] = np.arange(table.num_rows, dtype=small)
+    rows = arrival[valid[arrival]].astype(small)
+    del valid
     codes = code[rows]
+    del code
+    by_entity = np.argsort(codes, kind="stable")
+    rows = rows[by_entity]
+    codes = codes[by_entity]
+    del by_entity
     first = np.ones(len(rows), dtype=bool)
     first[1:] = codes[1:] != codes[:-1]
     starts = np.append(np.flatnonzero(first), len(rows))
@@ -376,7 +390,7 @@ def group_by_entity(
             parts.append(dictionary[value % max(len(dictionary), 1)])
             value //= max(len(dictionary), 1)
         names.append(entity_key(parts[::-1]))
-    return Batch(rows, starts, names, seq0 + position[rows])
+    return Batch(rows, starts, names, position, seq0)
 
 
 def chunk_of(
@@ -401,4 +415,5 @@ def chunk_of(
         name: (times[rows], None if nulls is None else nulls[rows])
         for name, (times, nulls) in gate_times.items()
     }
-    return Chunk(last - first, entity, timestamps[rows], batch.seq[lo:hi], columns, gates)
+    seq = batch.seq0 + batch.arrival[rows].astype(np.int64)
+    return Chunk(last - first, entity, timestamps[rows], seq, columns, gates)

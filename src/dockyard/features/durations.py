@@ -7,6 +7,7 @@ and durations are integers of microseconds too, so window arithmetic is exact.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 MICROS = {"us": 1, "ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000}
 MICROS["d"] = 24 * MICROS["h"]
@@ -25,3 +26,17 @@ def parse_duration(text: str) -> int:
             "among us, ms, s, m, h, d, w, e.g. '90s', '15m', '24h' or '7d'"
         )
     return int(match.group(1)) * MICROS[match.group(2)]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def iso_utc(micros: int) -> str:
+    """A time in microseconds since the epoch as ISO 8601 UTC, e.g.
+    ``2026-03-03T22:37:00Z`` (``.000001Z`` when it has a fraction of a second); a time
+    outside the years 1-9999 as its number of microseconds."""
+    try:
+        at = _EPOCH + timedelta(microseconds=micros)
+    except OverflowError:
+        return f"{micros} us since the epoch"
+    return at.isoformat().replace("+00:00", "Z")

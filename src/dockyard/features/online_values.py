@@ -16,6 +16,7 @@ operations.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from dockyard.features.codec import (
     entity_key,
 )
 from dockyard.features.definitions import Aggregate, FeatureView, Field, OnDemand
+from dockyard.features.durations import iso_utc
 from dockyard.features.errors import (
     InvalidDefinition,
     InvalidTable,
@@ -52,8 +54,8 @@ from dockyard.features.tables import as_arrow, check_value_column, require_colum
 _CACHE_LIMIT = 200_000
 BULK_ROWS = 20_000
 """From this many events on, a materialization is settled with array operations."""
-_CHUNK_ROWS = 1_000_000  # events per chunk of entities in a bulk materialization
-_CHUNK_ENTITIES = 20_000
+_CHUNK_ROWS = 500_000  # events per chunk of entities in a bulk materialization
+_CHUNK_ENTITIES = 1_000
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,18 @@ class ViewState:
 
     def horizon(self, lateness: int) -> int | None:
         return None if self.watermark is None else self.watermark - lateness
+
+
+def _late(view: FeatureView, count: int | None, horizon: int, oldest: int) -> LateEvent:
+    """The error for events older than the view's lateness allows."""
+    return LateEvent(
+        f"{'' if count is None else f'{count} '}event(s) of {view.name!r} are older than its "
+        f"lateness ({view.lateness}) allows: the oldest accepted time is {iso_utc(horizon)}, "
+        f"the oldest given {iso_utc(oldest)}; nothing was written. Put them in the source "
+        "for training, or raise the view's lateness",
+        details={"view": view.name, "horizon_us": horizon, "oldest_us": oldest}
+        | ({} if count is None else {"late_events": count}),
+    )
 
 
 def to_micros(at: datetime | int | None) -> int:
@@ -228,12 +242,7 @@ class OnlineFeatures:
         horizon = self._state(view).horizon(view.lateness_us)
         oldest = pc.min(ts).as_py()
         if horizon is not None and oldest is not None and oldest < horizon:
-            raise LateEvent(
-                f"event(s) of {view.name!r} are older than its lateness ({view.lateness}) "
-                f"allows: the oldest accepted time is {horizon} us, the oldest given "
-                f"{oldest} us; nothing was written. Put them in the source for training, or "
-                "raise the view's lateness"
-            )
+            raise _late(view, None, horizon, oldest)
 
     def state(self, view_name: str) -> ViewState | None:
         """What the store keeps for a view (None when nothing was written for it yet)."""
@@ -268,12 +277,7 @@ class OnlineFeatures:
         if horizon is not None:
             late = [t for t in ts if t < horizon]
             if late:
-                raise LateEvent(
-                    f"{len(late)} event(s) of {view.name!r} are older than its lateness "
-                    f"({view.lateness}) allows: the oldest accepted time is {horizon} us, the "
-                    f"oldest given {min(late)} us; nothing was written. Put them in the source "
-                    "for training, or raise the view's lateness"
-                )
+                raise _late(view, len(late), horizon, min(late))
         consumers = self._consumers[view.name]
         columns = {c.column: table.column(c.column).to_pylist() for c in consumers.values()}
         gates = {
@@ -335,14 +339,10 @@ class OnlineFeatures:
                 f"the column {view.timestamp!r} of the events has nulls: every event needs a time"
             )
         ts = ts_column.to_numpy()
+        del ts_column
         horizon = state.horizon(view.lateness_us)
         if horizon is not None and int(ts.min()) < horizon:
-            raise LateEvent(
-                f"{int((ts < horizon).sum())} event(s) of {view.name!r} are older than its "
-                f"lateness ({view.lateness}) allows: the oldest accepted time is {horizon} us, "
-                f"the oldest given {int(ts.min())} us; nothing was written. Put them in the "
-                "source for training, or raise the view's lateness"
-            )
+            raise _late(view, int((ts < horizon).sum()), horizon, int(ts.min()))
         consumers = list(self._consumers[view.name].values())
         gate_times: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
         for c in consumers:
@@ -350,8 +350,9 @@ class OnlineFeatures:
                 times = time_micros(table.column(c.gate), c.gate, "events")
                 nulls = times.is_null().to_numpy() if times.null_count else None
                 gate_times[c.gate] = (pc.fill_null(times, 0).to_numpy(), nulls)
-        arrival = np.argsort(ts, kind="stable")
-        batch = group_by_entity(table, view.keys, arrival, state.seq, entity_key)
+        batch = group_by_entity(
+            table, view.keys, np.argsort(ts, kind="stable"), state.seq, entity_key
+        )
         newest = int(ts.max())
         state.seq += table.num_rows
         state.watermark = newest if state.watermark is None else max(state.watermark, newest)
@@ -374,12 +375,18 @@ class OnlineFeatures:
                 encoded[name] = encode_record([now, until, vector, state.seq], record)
             return encoded
 
-        self.store.update(
-            view.name,
-            (batch.keys[first:last] for first, last in runs),
-            change,
-            encode(state.__dict__),
-        )
+        collecting = gc.isenabled()
+        gc.disable()  # millions of small lists, none of them cyclic: no collector passes
+        try:
+            self.store.update(
+                view.name,
+                (batch.keys[first:last] for first, last in runs),
+                change,
+                encode(state.__dict__),
+            )
+        finally:
+            if collecting:
+                gc.enable()
         self._cache.clear()
         return int(table.num_rows)
 
@@ -477,9 +484,10 @@ class OnlineFeatures:
             horizon = self._state(view, encoded).horizon(view.lateness_us)
             if horizon is not None and t < horizon:
                 raise OutOfHorizon(
-                    f"the online values of {view.name!r} start at {horizon} us (newest event "
-                    f"minus the lateness {view.lateness}); {t} us is older: build a training "
-                    "set for past times"
+                    f"the online values of {view.name!r} start at {iso_utc(horizon)} (newest "
+                    f"event minus the lateness {view.lateness}); {iso_utc(t)} is older: build "
+                    "a training set for past times",
+                    details={"view": view.name, "horizon_us": horizon, "at_us": t},
                 )
             if cacheable and len(self._cache) > _CACHE_LIMIT:
                 self._cache.clear()
