@@ -251,7 +251,7 @@ def test_the_cli_defines_materializes_looks_up_and_builds(
         "labels@1",
         "-f",
         "card_activity:*",
-        "--output",
+        "-d",
         "train",
         "-p",
         "fraud",

@@ -69,6 +69,7 @@ _EXPORTS = {
     "Field": "dockyard.features.definitions",
     "Aggregate": "dockyard.features.definitions",
     "OnDemand": "dockyard.features.definitions",
+    "features": "dockyard.features",  # the subpackage itself (see __getattr__)
 }
 
 __all__ = [

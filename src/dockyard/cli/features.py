@@ -291,7 +291,9 @@ def training_set(
     features: list[str] = typer.Option(
         ..., "--feature", "-f", help="A feature: view:feature or view:* (repeatable)."
     ),
-    output: str = typer.Option(..., "--output", help="The dataset to write the result to."),
+    dataset: str = typer.Option(
+        ..., "--dataset", "-d", help="The dataset to write the training set to (a new version)."
+    ),
     event_time: str = typer.Option(None, "--time", help="The labels' event-time column."),
     project: str = PROJECT,
     as_json: bool = JSON,
@@ -304,7 +306,7 @@ def training_set(
         console(stderr=True).status("joining features as of each label's time..."),
     ):
         written = build(
-            labels, features, project=project, output=output, event_time=event_time, client=client
+            labels, features, project=project, output=dataset, event_time=event_time, client=client
         )
     from dockyard.sdk.data import DatasetVersion
 
