@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -114,6 +114,23 @@ def _version_row(session: Session, obj: FeatureObjectRow, number: int) -> Featur
     if row is None:
         raise NotFound(f"{obj.kind} {obj.name!r} has no version {number} (latest: {obj.latest})")
     return row
+
+
+Query = TypeVar("Query", bound="Select[*tuple[Any, ...]]")
+
+
+def _latest(stmt: Query, project: ProjectRow, kind: str) -> Query:
+    """``stmt`` over the project's entities or views joined to their latest definitions, by
+    name."""
+    return (
+        stmt.join(
+            FeatureVersionRow,
+            (FeatureVersionRow.object_id == FeatureObjectRow.id)
+            & (FeatureVersionRow.number == FeatureObjectRow.latest),
+        )
+        .where(FeatureObjectRow.project_id == project.id, FeatureObjectRow.kind == kind)
+        .order_by(FeatureObjectRow.name)
+    )
 
 
 def _to_version(obj: FeatureObjectRow, row: FeatureVersionRow) -> DefinitionVersion:
@@ -264,17 +281,7 @@ class FeatureService:
         def fetch(session: Session) -> list[EntityInfo]:
             project_row = find_project(session, project)
             rows = session.execute(
-                select(FeatureObjectRow, FeatureVersionRow)
-                .join(
-                    FeatureVersionRow,
-                    (FeatureVersionRow.object_id == FeatureObjectRow.id)
-                    & (FeatureVersionRow.number == FeatureObjectRow.latest),
-                )
-                .where(
-                    FeatureObjectRow.project_id == project_row.id,
-                    FeatureObjectRow.kind == ENTITY,
-                )
-                .order_by(FeatureObjectRow.name)
+                _latest(select(FeatureObjectRow, FeatureVersionRow), project_row, ENTITY)
             )
             return [
                 EntityInfo(
@@ -304,19 +311,13 @@ class FeatureService:
         project_row = find_project(session, project)
         if name is not None:
             _find_object(session, project_row, VIEW, name)  # NotFound names what exists
-        stmt = (
-            select(FeatureObjectRow, FeatureVersionRow, FeatureMaterializationRow)
-            .join(
-                FeatureVersionRow,
-                (FeatureVersionRow.object_id == FeatureObjectRow.id)
-                & (FeatureVersionRow.number == FeatureObjectRow.latest),
-            )
-            .outerjoin(
-                FeatureMaterializationRow,
-                FeatureMaterializationRow.object_id == FeatureObjectRow.id,
-            )
-            .where(FeatureObjectRow.project_id == project_row.id, FeatureObjectRow.kind == VIEW)
-            .order_by(FeatureObjectRow.name)
+        stmt = _latest(
+            select(FeatureObjectRow, FeatureVersionRow, FeatureMaterializationRow),
+            project_row,
+            VIEW,
+        ).outerjoin(
+            FeatureMaterializationRow,
+            FeatureMaterializationRow.object_id == FeatureObjectRow.id,
         )
         if name is not None:
             stmt = stmt.where(FeatureObjectRow.name == name)
@@ -382,15 +383,12 @@ class FeatureService:
         def fetch(session: Session) -> tuple[str, list[tuple[str, int, str]]]:
             project_row = find_project(session, project)
             rows = session.execute(
-                select(FeatureObjectRow.name, FeatureObjectRow.latest, FeatureVersionRow.definition)
-                .join(
-                    FeatureVersionRow,
-                    (FeatureVersionRow.object_id == FeatureObjectRow.id)
-                    & (FeatureVersionRow.number == FeatureObjectRow.latest),
-                )
-                .where(
-                    FeatureObjectRow.project_id == project_row.id,
-                    FeatureObjectRow.kind == VIEW,
+                _latest(
+                    select(
+                        FeatureObjectRow.name, FeatureObjectRow.latest, FeatureVersionRow.definition
+                    ),
+                    project_row,
+                    VIEW,
                 )
             )
             return project_row.id, [(n, v, d) for n, v, d in rows]
