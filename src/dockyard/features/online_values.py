@@ -162,7 +162,9 @@ class OnlineFeatures:
 
     def reset(self, view_name: str) -> None:
         """Forget every online value of a view (e.g. after its definition changed)."""
-        self.store.drop(self._view(view_name).name)
+        view = self._view(view_name)
+        with self.store.writing(view.name):
+            self.store.drop(view.name)
         self._cache.clear()
 
     def push(self, view_name: str, events: Any) -> int:
@@ -172,7 +174,8 @@ class OnlineFeatures:
         Returns the number of events added."""
         view = self._view(view_name)
         table = self._checked(view, as_arrow(events, f"events pushed to {view.name!r}"))
-        return self._apply(view, table, self._state(view), materialized=None)
+        with self.store.writing(view.name):  # the state is read under the lock
+            return self._apply(view, table, self._state(view), materialized=None)
 
     def materialize(self, view_name: str, source: Any, since: datetime | int | None = None) -> int:
         """Bring the online values up to date with the view's source table: only events
@@ -181,6 +184,10 @@ class OnlineFeatures:
         of events added."""
         view = self._view(view_name)
         table = self._checked(view, as_arrow(source, f"source of {view.name!r}"))
+        with self.store.writing(view.name):
+            return self._materialize(view, table, since)
+
+    def _materialize(self, view: FeatureView, table: pa.Table, since: datetime | int | None) -> int:
         state = self._state(view)
         ts = time_micros(table.column(view.timestamp), view.timestamp, "source")
         floor = state.materialized
@@ -211,6 +218,10 @@ class OnlineFeatures:
         time order (ties keep the file's order). Returns the number of events added."""
         view = self._view(view_name)
         table = self._checked(view, as_arrow(events, f"source file {part} of {view.name!r}"))
+        with self.store.writing(view.name):
+            return self._apply_part(view, part, table)
+
+    def _apply_part(self, view: FeatureView, part: str, table: pa.Table) -> int:
         state = self._state(view)
         if part in state.parts:
             return 0

@@ -7,6 +7,7 @@ opaque bytes per (view, entity key) and one state per view, and writes a batch a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 Change = Callable[[int, list[bytes | None]], Mapping[str, bytes]]
@@ -40,6 +41,11 @@ class OnlineStore(Protocol):
 
     def drop(self, view: str) -> None:
         """Remove every record and the state of ``view``."""
+        ...
+
+    def writing(self, view: str) -> AbstractContextManager[None]:
+        """Hold the view's writer lock while the block runs: one writer per view at a time,
+        across processes (see :mod:`dockyard.features.stores.writer_lock`)."""
         ...
 
     def generation(self) -> int | None:

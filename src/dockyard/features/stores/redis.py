@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import redis
 
 from dockyard.features.stores.base import Change
+from dockyard.features.stores.writer_lock import redis_lock
 
 _MSET = 1_000  # keys per MSET of a bulk update
 
@@ -94,6 +96,9 @@ class RedisOnlineStore:
         if batch:
             self._redis.delete(*batch)
         self._redis.delete(f"{self.prefix}{view}")
+
+    def writing(self, view: str) -> AbstractContextManager[None]:
+        return redis_lock(self._redis, f"{self.prefix}{view}#writer", view)
 
     def generation(self) -> int | None:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from dockyard.core.errors import InvalidInput
@@ -53,6 +54,9 @@ class ScopedStore:
 
     def drop(self, view: str) -> None:
         self.store.drop(self._name(view))
+
+    def writing(self, view: str) -> AbstractContextManager[None]:
+        return self.store.writing(self._name(view))
 
     def generation(self) -> int | None:
         return self.store.generation()

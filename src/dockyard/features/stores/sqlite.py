@@ -5,9 +5,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from dockyard.features.stores.base import Change
+from dockyard.features.stores.writer_lock import file_lock
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feature_records (
@@ -128,6 +130,9 @@ class SQLiteOnlineStore:
             self._db.execute("DELETE FROM feature_views WHERE view = ?", (view,))
             self._db.execute("COMMIT")
             self._writes += 1
+
+    def writing(self, view: str) -> AbstractContextManager[None]:
+        return file_lock(self.path.with_name(self.path.name + ".locks"), view)
 
     def generation(self) -> int | None:
         with self._lock:
