@@ -8,15 +8,13 @@ online (``dy.features.online`` for one card, as a server would before scoring it
 both read these definitions.
 
 The z-scores, the fraud share, the tenure and the hour are on-demand features: small
-functions of the purchase itself (its amount, item count, time) and of looked-up aggregates,
-run in the process that asks for them.
+vectorized functions (pandas columns in, an array out) of the purchase itself (its amount,
+item count, time) and of looked-up aggregates, run in the process that asks for them.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -50,31 +48,40 @@ _Z_CLIP = 100.0
 _DAY_SECONDS = 86_400.0
 
 
-def _zscore(value: float, mean: float | None, std: float | None, count: int) -> float:
-    """How many standard deviations ``value`` is from the mean of the earlier values (NaN
+def _zscore(value: pd.Series, mean: pd.Series, std: pd.Series, count: pd.Series) -> np.ndarray:
+    """How many standard deviations each value is from the mean of the earlier values (NaN
     with fewer than two); the spread (sample standard deviation) is floored at 5% of the
     mean so that a history of identical values does not divide by zero."""
-    if count < 2 or mean is None or std is None:
-        return math.nan
-    spread = max(math.sqrt(std * std * count / (count - 1)), 0.05 * abs(mean) + 1e-9)
-    return max(-_Z_CLIP, min(_Z_CLIP, (value - mean) / spread))
+    n = count.astype(float).to_numpy()
+    mu = mean.astype(float).to_numpy()
+    sigma = std.astype(float).to_numpy()
+    enough = n >= 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sample = np.sqrt(sigma * sigma * n / np.where(enough, n - 1, 1.0))
+        spread = np.maximum(sample, 0.05 * np.abs(mu) + 1e-9)
+        z = np.clip((value.astype(float).to_numpy() - mu) / spread, -_Z_CLIP, _Z_CLIP)
+    return np.where(enough & ~np.isnan(mu) & ~np.isnan(sigma), z, np.nan)
 
 
-def _share(frauds: float | None, purchases: int) -> float:
-    return (frauds or 0.0) / purchases if purchases else 0.0
+def _share(frauds: pd.Series, purchases: pd.Series) -> np.ndarray:
+    total = frauds.astype(float).fillna(0.0).to_numpy()
+    n = purchases.astype(float).to_numpy()
+    shares: np.ndarray = np.divide(total, n, out=np.zeros(len(n)), where=n > 0)
+    return shares
 
 
-def _tenure_days(ts: Any, registered: Any) -> float:
-    return float((pd.Timestamp(ts) - pd.Timestamp(registered)).total_seconds() / _DAY_SECONDS)
+def _tenure_days(ts: pd.Series, registered: pd.Series) -> np.ndarray:
+    seconds = (pd.to_datetime(ts) - pd.to_datetime(registered)).dt.total_seconds()
+    return np.asarray(seconds.to_numpy() / _DAY_SECONDS, dtype=float)
 
 
-def _or_zero(total: float | None) -> float:
+def _hour(ts: pd.Series) -> np.ndarray:
+    return np.asarray(pd.to_datetime(ts).dt.hour.to_numpy(), dtype=float)
+
+
+def _or_zero(total: pd.Series) -> np.ndarray:
     """A sum over no events is null; for a count of reports, that is zero."""
-    return 0.0 if total is None else float(total)
-
-
-def _hour(ts: Any) -> float:
-    return float(pd.Timestamp(ts).hour)
+    return np.asarray(total.astype(float).fillna(0.0).to_numpy(), dtype=float)
 
 
 user = dy.Entity("user", keys=["user_id"])
@@ -97,6 +104,7 @@ user_activity = dy.FeatureView(
             "user_fraud_share",
             _share,
             inputs=["user_activity:user_frauds", "user_activity:user_past_purchases"],
+            vectorized=True,
         ),
         dy.OnDemand(
             "amount_zscore_user",
@@ -107,9 +115,12 @@ user_activity = dy.FeatureView(
                 "user_activity:user_amount_std",
                 "user_activity:user_past_purchases",
             ],
+            vectorized=True,
         ),
-        dy.OnDemand("user_tenure_days", _tenure_days, inputs=["ts", "user_registered_at"]),
-        dy.OnDemand("hour", _hour, inputs=["ts"]),
+        dy.OnDemand(
+            "user_tenure_days", _tenure_days, inputs=["ts", "user_registered_at"], vectorized=True
+        ),
+        dy.OnDemand("hour", _hour, inputs=["ts"], vectorized=True),
     ],
 )
 card_activity = dy.FeatureView(
@@ -120,7 +131,9 @@ card_activity = dy.FeatureView(
     features=[
         dy.Aggregate("is_fraud", "sum", available_at="label_available_at", name="card_frauds"),
         dy.Aggregate("transaction_id", "count", window="24h", name="card_purchases_24h"),
-        dy.OnDemand("card_reports", _or_zero, inputs=["card_activity:card_frauds"]),
+        dy.OnDemand(
+            "card_reports", _or_zero, inputs=["card_activity:card_frauds"], vectorized=True
+        ),
     ],
     lateness="1h",
 )
@@ -142,6 +155,7 @@ seller_activity = dy.FeatureView(
                 "seller_activity:seller_item_count_std",
                 "seller_activity:seller_sales",
             ],
+            vectorized=True,
         ),
     ],
 )

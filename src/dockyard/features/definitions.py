@@ -213,11 +213,16 @@ class OnDemand(_Definition):
     time) or the name of a request value (a column of the label table offline, a request
     field online). ``fn`` is the caller's own code and runs in the caller's process; it is
     never stored, so a definition read back from a record must be given ``fn`` again.
+
+    With ``vectorized=True``, ``fn`` is called once per batch instead of once per row: it
+    gets one pandas Series per input (nulls as NaN or None, times as datetimes) and returns
+    a sequence of as many values (a Series, an array or a list).
     """
 
     kind: Literal["on_demand"] = "on_demand"
     name: Name
     inputs: Annotated[list[str], PydanticField(min_length=1)]
+    vectorized: bool = False
     fn: Callable[..., Any] = PydanticField(exclude=True)
 
     def __init__(
@@ -226,11 +231,17 @@ class OnDemand(_Definition):
         fn: Callable[..., Any] | None = None,
         /,
         inputs: Sequence[str] | None = None,
+        vectorized: bool = False,
         **extra: Any,
     ) -> None:
         name = extra.pop("name", None) if name is None else name
         fn = extra.pop("fn", None) if fn is None else fn
-        fields = {"name": name, "fn": fn, "inputs": None if inputs is None else list(inputs)}
+        fields = {
+            "name": name,
+            "fn": fn,
+            "inputs": None if inputs is None else list(inputs),
+            "vectorized": vectorized,
+        }
         fields.update(extra)
         self._build(f"on-demand feature {name!r}", fields)
 

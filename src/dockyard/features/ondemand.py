@@ -38,10 +38,27 @@ def apply_on_demand(
                 f"the inputs of the on-demand feature {item.ref!r} have {lengths} values; "
                 f"give one per row ({rows})"
             )
-        fn = feature.fn
         try:
-            out[item.ref] = [fn(*args) for args in zip(*columns, strict=True)]
+            out[item.ref] = compute(feature, columns)
         except Exception as exc:
             exc.add_note(f"while computing the on-demand feature {item.ref!r}")
             raise
     return out
+
+
+def compute(feature: OnDemand, columns: list[list[Any]]) -> list[Any]:
+    """``feature.fn`` over the rows of ``columns`` (one list per input, equally long): once
+    per row, or once for all of them when the feature is vectorized."""
+    if not feature.vectorized:
+        return [feature.fn(*args) for args in zip(*columns, strict=True)]
+    import pandas as pd
+
+    rows = len(columns[0])
+    result = feature.fn(*(pd.Series(column) for column in columns))
+    values: list[Any] = result.tolist() if hasattr(result, "tolist") else list(result)
+    if len(values) != rows:
+        raise InvalidTable(
+            f"the vectorized on-demand feature {feature.name!r} returned {len(values)} values "
+            f"for {rows} rows; return one per row"
+        )
+    return values

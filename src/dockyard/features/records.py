@@ -19,7 +19,7 @@ from dockyard.features.definitions import Entity, FeatureView
 from dockyard.features.errors import InvalidDefinition
 
 ON_DEMAND = "on_demand"
-_ON_DEMAND_KEYS = {"kind", "name", "inputs", "function", "source_sha256"}
+_ON_DEMAND_KEYS = {"kind", "name", "inputs", "vectorized", "function", "source_sha256"}
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
 MAX_NAME = 64
@@ -92,10 +92,14 @@ def _check_on_demand(view: str, raw: dict[str, Any]) -> dict[str, Any]:
     for key in ("function", "source_sha256"):
         if not isinstance(raw.get(key, ""), str) or len(raw.get(key, "")) > 500:
             raise InvalidDefinition(f"on-demand feature {raw['name']!r}: {key} must be short text")
+    vectorized = raw.get("vectorized", False)
+    if not isinstance(vectorized, bool):
+        raise InvalidDefinition(f"on-demand feature {raw['name']!r}: vectorized is true or false")
     return {
         "kind": ON_DEMAND,
         "name": raw["name"],
         "inputs": list(inputs),
+        "vectorized": vectorized,
         "function": raw.get("function", ""),
         "source_sha256": raw.get("source_sha256", ""),
     }

@@ -20,6 +20,7 @@ import pyarrow as pa
 from dockyard.client.client import Client, connect
 from dockyard.core.errors import InvalidInput
 from dockyard.features.definitions import Entity, FeatureView, OnDemand
+from dockyard.features.ondemand import compute
 from dockyard.features.records import ON_DEMAND, stored_view
 from dockyard.features.schemas import ApplyReport, FeatureViewInfo, MaterializeReport, PushReport
 from dockyard.features.tables import as_arrow
@@ -149,9 +150,7 @@ def online(
                     f"the on-demand feature {feature.name!r} needs the request value "
                     f"{name!r}: pass request={{{name!r}: [...]}} with one value per entity"
                 )
-        out[feature.name] = (
-            [feature.fn(*args) for args in zip(*inputs, strict=True)] if inputs else [None] * count
-        )
+        out[feature.name] = compute(feature, inputs) if inputs else [None] * count
     return out
 
 
