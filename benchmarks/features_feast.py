@@ -473,6 +473,9 @@ def bench_training(args: argparse.Namespace, work: Path, res: Results) -> bool:
         res.notes.append(
             f"training: Feast apply() {good_theirs[0]['apply_seconds']:.2f} s, not timed"
         )
+    if good_ours:
+        read = med([r["read_seconds"] for r in good_ours]) or 0.0
+        res.notes.append(f"training: of dockyard's time, reading the events Parquet: {read:.2f} s")
     return ok
 
 
