@@ -5,7 +5,7 @@ Run from the project root (Redis at 127.0.0.1:6379 for the Redis rows):
     .venv/bin/python benchmarks/features_feast.py [--smoke] [--repeat 3] [--skip-training]
         [--skip-online] [--no-aggregates] [--no-redis] [--labels 1000000] [--events 10000000]
         [--online-events 1000000] [--entities 250000] [--lookups 2000] [--redis-db 11]
-        [--feast-limit-gib 16]
+        [--feast-limit-gib 16] [--feast-first]
 
 Feast lives in its own venv, ``.bench/feast`` (created when missing, with
 ``feast[duckdb,redis]==0.67.*``); its side is ``features_feast_peer.py``, run by Feast's
@@ -33,7 +33,8 @@ warm-up, 1 entity x 50 for ``--lookups`` distinct entities (``first``), the same
 (``repeat``: dockyard's embedded store answers from its in-process cache; Feast has none),
 and ``--lookups`` calls of 100 entities. p50 / p99 in ms.
 
-Repetitions interleave the sides (dockyard first on even ones, Feast first on odd ones);
+Repetitions interleave the sides (dockyard first on even ones, Feast first on odd ones;
+``--feast-first`` swaps that);
 the table shows medians over ``--repeat`` and the ratio Feast / dockyard. Sample rows of
 each side are compared value by value. No PASS/FAIL: the script exits 0 unless a side
 fails or values differ.
@@ -71,6 +72,7 @@ FEAST_PY = FEAST_VENV / "bin" / "python"
 PEER = Path(__file__).resolve().parent / "features_feast_peer.py"
 VALUE_COLUMNS = [f"f{i:02d}" for i in range(50)]
 HOUR_US = 3_600_000_000
+FEAST_FIRST = 0  # 1 with --feast-first
 
 
 def ensure_feast() -> str:
@@ -318,8 +320,9 @@ def run_child(cmd: list[str], limit_mib: float | None) -> dict[str, Any]:
 def interleave(
     rep: int, ours_cmd: list[str], feast_cmd: list[str], limit_mib: float
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Run both sides, dockyard first on even repetitions, Feast first on odd ones."""
-    if rep % 2 == 0:
+    """Run both sides, dockyard first on even repetitions, Feast first on odd ones
+    (the other way round with ``--feast-first``)."""
+    if (rep + FEAST_FIRST) % 2 == 0:
         mine = run_child(ours_cmd, None)
         return mine, run_child(feast_cmd, limit_mib)
     peer = run_child(feast_cmd, limit_mib)
@@ -598,6 +601,8 @@ def main() -> int:
         child = child_online if args.child == "online" else child_training
         print(json.dumps(child(args)))
         return 0
+    global FEAST_FIRST
+    FEAST_FIRST = int(args.feast_first)
     if args.smoke:
         args.labels, args.events, args.cards = 100_000, 1_000_000, 20_000
         args.online_events, args.entities = 100_000, 25_000
