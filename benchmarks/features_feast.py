@@ -587,6 +587,7 @@ def main() -> int:
     parser.add_argument("--no-aggregates", action="store_true")
     parser.add_argument("--no-redis", action="store_true")
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--feast-first", action="store_true", help="Feast first on even reps")
     parser.add_argument(
         "--child", choices=["training", "aggregates", "online"], help=argparse.SUPPRESS
     )
