@@ -354,3 +354,33 @@ def test_a_home_keeps_one_spool_per_target(tmp_path: Path) -> None:
             dy.start_run("p", client=local, capture=dy.Capture.off()).end()
         assert elsewhere.pending() == [path]
         assert Spool.of(replace(remote, url="http://127.0.0.1:9")).pending() == [path]
+
+
+def test_flush_waits_for_a_batch_the_spool_thread_is_writing(tmp_path: Path) -> None:
+    """The spool thread has taken the points and is still writing them when flush() is
+    called: flush() returns only once they are on disk (a process killed right after a
+    flush loses nothing it logged before)."""
+    from dockyard.sdk.batcher import MetricBatcher
+
+    with connect(home=tmp_path) as client:
+        client.projects.create("p")
+        run = client.runs.create("p")
+        spool = Spool.of(client.settings)
+        writing, written = threading.Event(), threading.Event()
+        plain_write = spool.write
+
+        def slow_write(run_id: str, batch: MetricBatch) -> Path:
+            writing.set()
+            time.sleep(0.5)
+            path = plain_write(run_id, batch)
+            written.set()
+            return path
+
+        spool.write = slow_write  # type: ignore[method-assign]
+        batcher = MetricBatcher(client.runs, run.id, spool, flush_interval=0.05)
+        batcher.add({"a": 1.0}, step=0, timestamp_ms=int(time.time() * 1000))
+        assert writing.wait(5)  # the spool thread took the point and is writing it
+        batcher.flush()
+        assert written.is_set()
+        batcher.close()
+        assert _stored_steps(client, run.id, "a") == [0]

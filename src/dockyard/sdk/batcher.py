@@ -96,6 +96,9 @@ class MetricBatcher:
         self._queue: deque[_Spooled] = deque()
         self._queued = threading.Condition()
         self._sending = threading.Lock()  # one sender at a time: the thread or flush()
+        # One spooler at a time: flush() waits for a batch the spool thread has taken but
+        # not yet written, so what was logged before flush() is on disk when it returns.
+        self._spooling = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._last_beat = time.monotonic()
@@ -156,6 +159,10 @@ class MetricBatcher:
 
     def _spool_pending(self) -> None:
         """Write what is queued in memory to a spool file and hand it to the sender."""
+        with self._spooling:
+            self._spool_taken()
+
+    def _spool_taken(self) -> None:
         batch = self._take()
         if batch is None:
             return
