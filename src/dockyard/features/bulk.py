@@ -25,8 +25,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dockyard.features.folds import Partials, empty, fold, from_python, objects, to_python
+from dockyard.features.folds import Partials, empty, fold, from_python, objects
 from dockyard.features.partials import Consumer, Record, State
+from dockyard.features.slots import Column
 
 
 @dataclass
@@ -76,15 +77,91 @@ class Chunk:
     gates: dict[str, tuple[np.ndarray, np.ndarray | None]]  # microseconds, nulls
 
 
+@dataclass
+class Pool:
+    """The values a consumer's chunk refers to by position: its stored values (pending
+    events, stored partials) then the chunk's new events, in one array of the column's own
+    type (Python objects when the stored values are of another type)."""
+
+    values: np.ndarray
+    nulls: np.ndarray | None
+
+    @classmethod
+    def of(cls, stored: list[Any], fresh: Values, new: np.ndarray) -> Pool:
+        values = fresh.values[new]
+        nulls = None if fresh.nulls is None else fresh.nulls[new]
+        if not stored:
+            return cls(values, nulls)
+        kind = _PYTHON_TYPES.get(values.dtype.kind)
+        if kind is not None and all(_fits(v, kind) for v in stored):
+            own = np.array([0 if v is None else v for v in stored], dtype=values.dtype)
+            missing = np.array([v is None for v in stored], dtype=bool)
+            if nulls is None and not missing.any():
+                return cls(np.concatenate((own, values)), None)
+            if nulls is None:
+                nulls = np.zeros(len(values), dtype=bool)
+            return cls(np.concatenate((own, values)), np.concatenate((missing, nulls)))
+        fresh_objects = objects(Values(values, nulls).python(np.arange(len(values))))
+        return cls(np.concatenate((objects(stored), fresh_objects)), None)
+
+    def column(self, at: np.ndarray) -> Column:
+        return Column.of(self.values[at], None if self.nulls is None else self.nulls[at])
+
+    def python(self, at: np.ndarray) -> list[Any]:
+        return Values(self.values, self.nulls).python(at)
+
+    def numbers(self, at: np.ndarray, as_float: bool) -> np.ndarray:
+        out: np.ndarray = self.values[at]
+        return out.astype(np.float64) if as_float else out
+
+
+def _fits(value: Any, kind: type) -> bool:
+    """Whether a stored value has the type of the chunk's column (so it keeps its tag)."""
+    if value is None:
+        return True
+    if type(value) is not kind:
+        return False
+    return not isinstance(value, int) or -(2**63) <= value < 2**63
+
+
+_PYTHON_TYPES = {"f": float, "i": int, "u": int, "b": bool}
+
+
+@dataclass
+class Settled:
+    """One consumer's states over a chunk of entities ``0 .. entities - 1``, as arrays.
+
+    Settled partials, one per group (entity x bucket start, or entity for all history), by
+    entity then start: ``partials`` (count / sum / mean / std / min / max; min and max hold
+    pool values) or ``latest`` (last and Fields: ts, seq, pool position of the value).
+    Pending events by entity then arrival, their values by pool position. A
+    ``distinct_count`` keeps Python ``states`` instead.
+    """
+
+    consumer: Consumer
+    entities: int
+    pool: Pool
+    group_entity: np.ndarray
+    group_start: np.ndarray
+    partials: Partials | None
+    latest: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    p_entity: np.ndarray
+    p_ts: np.ndarray
+    p_seq: np.ndarray
+    p_available: np.ndarray | None
+    p_value: np.ndarray
+    states: list[State] | None = None
+
+
 def settle_chunk(
     consumers: Sequence[Consumer], horizon: int, chunk: Chunk, records: list[Record]
-) -> None:
-    """Add the chunk's events to ``records`` (one per entity; ``{}`` for a new one) and
-    settle every consumer's state against ``horizon``, in place."""
-    for consumer in consumers:
-        states = _Settle(consumer, horizon, chunk, [r.get(consumer.name) for r in records]).run()
-        for record, state in zip(records, states, strict=True):
-            record[consumer.name] = state
+) -> list[Settled]:
+    """Each consumer's states after adding the chunk's events to ``records`` (one per
+    entity; ``{}`` for a new one) and settling them against ``horizon``."""
+    return [
+        _Settle(consumer, horizon, chunk, [r.get(consumer.name) for r in records]).run()
+        for consumer in consumers
+    ]
 
 
 class _Settle:
@@ -99,7 +176,7 @@ class _Settle:
         self.old = old
         self.column = chunk.columns[consumer.column]
 
-    def run(self) -> list[State]:
+    def run(self) -> Settled:
         c, chunk, column = self.c, self.chunk, self.column
         # the new events the consumer keeps (Consumer.add)
         keep = np.ones(len(chunk.ts), dtype=bool)
@@ -119,20 +196,30 @@ class _Settle:
                 old_events.extend(state["p"])
                 old_entity.extend([e] * len(state["p"]))
         self.n_old = len(old_events)
-        self.old_values = [p[3] for p in old_events]
-        self.new = new
+        stored_values = [p[3] for p in old_events]
+        # stored partials holding values (last, Fields, min, max) join the pool after them
+        self.stored_partials = self._stored_partials()
+        if c.fn in ("last", "min", "max"):
+            for partial in self.stored_partials[2]:
+                stored_values.append(partial[2] if c.fn == "last" else partial)
+        self.n_stored = len(stored_values)
+        self.pool = Pool.of(stored_values, column, new)
         entity = np.concatenate((np.array(old_entity, np.int64), chunk.entity[new]))
         ts = np.concatenate((np.array([p[0] for p in old_events], np.int64), chunk.ts[new]))
         seq = np.concatenate((np.array([p[1] for p in old_events], np.int64), chunk.seq[new]))
+        # pool position of each item (before the entity sort)
+        place = np.concatenate((np.arange(self.n_old), self.n_stored + np.arange(len(new)))).astype(
+            np.int64
+        )
         gated = c.gate is not None
+        available = None
         if gated:
             assert c.gate is not None
             available = np.concatenate(
                 (np.array([p[2] for p in old_events], np.int64), chunk.gates[c.gate][0][new])
             )
         order = np.argsort(entity, kind="stable") if self.n_old else np.arange(len(entity))
-        self.order = order
-        entity, ts, seq = entity[order], ts[order], seq[order]
+        entity, ts, seq, place = entity[order], ts[order], seq[order], place[order]
         # Consumer.settle: dropped, folded or still pending
         window, bucket, horizon = c.window, c.bucket, self.horizon
         if window is not None:
@@ -146,72 +233,34 @@ class _Settle:
             starts = np.zeros(len(ts), np.int64)
             dropped = np.zeros(len(ts), dtype=bool)
             folded = ts < horizon
-        if gated:
+        if available is not None:
             available = available[order]
             folded &= available < horizon
         pending = np.flatnonzero(~dropped & ~folded)
-        entities = chunk.entities
-        # pending lists
-        bounds = np.searchsorted(entity[pending], np.arange(entities + 1))
-        rows = [
-            list(r)
-            for r in zip(
-                ts[pending].tolist(),
-                seq[pending].tolist(),
-                available[pending].tolist() if gated else [None] * len(pending),
-                self.values(pending),
-                strict=True,
-            )
-        ]
-        waiting = [rows[bounds[e] : bounds[e + 1]] for e in range(entities)]
-        settled = self.settled(np.flatnonzero(folded), entity, starts, ts, seq, oldest)
-        return [{"s": settled[e], "p": waiting[e]} for e in range(entities)]
-
-    def values(self, at: np.ndarray) -> list[Any]:
-        """Python values of items (positions after the entity sort)."""
-        source = self.order[at]
-        if not self.n_old:
-            return self.column.python(self.new[source])
-        out: list[Any] = [None] * len(at)
-        mine = source < self.n_old
-        for i, s in zip(np.flatnonzero(mine).tolist(), source[mine].tolist(), strict=True):
-            out[i] = self.old_values[s]
-        fresh = np.flatnonzero(~mine)
-        for i, v in zip(
-            fresh.tolist(),
-            self.column.python(self.new[source[fresh] - self.n_old]),
-            strict=True,
-        ):
-            out[i] = v
+        out = Settled(
+            consumer=c,
+            entities=chunk.entities,
+            pool=self.pool,
+            group_entity=np.zeros(0, np.int64),
+            group_start=np.zeros(0, np.int64),
+            partials=None,
+            latest=None,
+            p_entity=entity[pending],
+            p_ts=ts[pending],
+            p_seq=seq[pending],
+            p_available=None if available is None else available[pending],
+            p_value=place[pending],
+        )
+        self._settled(out, np.flatnonzero(folded), entity, starts, ts, seq, place, oldest)
         return out
 
-    def numbers(self, at: np.ndarray, as_float: bool) -> np.ndarray:
-        """Values of items as an array (floats for sums, else the column's own type)."""
-        source = self.order[at]
-        own = self.column.values
-        dtype = np.dtype(np.float64) if as_float else own.dtype
-        if self.n_old:
-            stored = np.array(self.old_values, dtype=dtype) if dtype.kind != "O" else None
-            pool = np.concatenate(
-                (stored if stored is not None else objects(self.old_values), own[self.new])
-            )
-        else:
-            pool = own[self.new]
-        out: np.ndarray = pool[source]
-        return out.astype(dtype) if as_float else out
-
-    def settled(
-        self,
-        folded: np.ndarray,
-        entity: np.ndarray,
-        starts: np.ndarray,
-        ts: np.ndarray,
-        seq: np.ndarray,
-        oldest: int | None,
-    ) -> list[Any]:
+    def _stored_partials(self) -> tuple[list[int], list[int], list[Any]]:
+        """The stored partials still in reach: (entity, bucket start or 0, partial)."""
         c = self.c
-        fn = c.fn
-        # the stored partials still in reach: (entity, bucket start or 0, partial)
+        horizon = self.horizon
+        oldest = None
+        if c.window is not None:
+            oldest = horizon - horizon % c.bucket - c.window
         old_entity: list[int] = []
         old_start: list[int] = []
         old_partial: list[Any] = []
@@ -228,6 +277,22 @@ class _Settle:
                 old_entity.append(e)
                 old_start.append(0)
                 old_partial.append(state["s"])
+        return old_entity, old_start, old_partial
+
+    def _settled(
+        self,
+        out: Settled,
+        folded: np.ndarray,
+        entity: np.ndarray,
+        starts: np.ndarray,
+        ts: np.ndarray,
+        seq: np.ndarray,
+        place: np.ndarray,
+        oldest: int | None,
+    ) -> None:
+        c = self.c
+        fn = c.fn
+        old_entity, old_start, old_partial = self.stored_partials
         n_old = len(old_entity)
         keys_entity = np.concatenate((np.array(old_entity, np.int64), entity[folded]))
         keys_start = np.concatenate((np.array(old_start, np.int64), starts[folded]))
@@ -239,54 +304,35 @@ class _Settle:
         )
         group = np.empty(len(by_key), np.int64)
         group[by_key] = np.cumsum(first) - 1
-        group_entity, group_start = sorted_entity[first], sorted_start[first]
-        groups = len(group_entity)
+        out.group_entity, out.group_start = sorted_entity[first], sorted_start[first]
+        groups = len(out.group_entity)
         old_group, item_group = group[:n_old], group[n_old:]
         in_group = np.argsort(item_group, kind="stable")  # by group, then in order
         items = folded[in_group]
         item_group = item_group[in_group]
-        partials: list[Any]
         if fn == "last":
-            partials = self._latest(old_group, old_partial, items, item_group, ts, seq, groups)
+            out.latest = self._latest(old_group, old_partial, items, item_group, ts, seq, place)
         elif fn == "distinct_count":
-            partials = [None] * groups
-            for g, partial in zip(old_group.tolist(), old_partial, strict=True):
-                partials[g] = list(partial)
-            seen: list[set[Any] | None] = [None] * groups
-            for g, value in zip(item_group.tolist(), self.values(items), strict=True):
-                listed = partials[g]
-                if listed is None:
-                    partials[g] = [value]
-                    seen[g] = {value}
-                    continue
-                known = seen[g]
-                if known is None:
-                    known = seen[g] = set(listed)
-                if value not in known:
-                    known.add(value)
-                    listed.append(value)
+            out.states = self._distinct(out, old_group, old_partial, items, item_group, place)
+        elif fn in ("min", "max"):
+            stored_at = self.n_old + np.arange(n_old)  # the stored partials' pool positions
+            values = self.pool.values
+            acc = empty(fn, groups, values.dtype)
+            acc.has[old_group] = True
+            acc.columns[0][old_group] = values[stored_at]
+            fold(fn, acc, item_group, values[place[items]])
+            out.partials = acc
         else:
-            if fn == "count":  # the values are not read
-                x = np.zeros(len(items))
-            else:
-                x = self.numbers(items, fn in ("sum", "mean", "std"))
-            acc: Partials = empty(fn, groups, x.dtype)
+            # a count does not read the values
+            x = np.zeros(len(items)) if fn == "count" else self.pool.numbers(place[items], True)
+            acc = empty(fn, groups, x.dtype)
             if n_old:
                 stored = from_python(fn, old_partial, x.dtype)
                 acc.has[old_group] = True
                 for mine, theirs in zip(acc.columns, stored.columns, strict=True):
                     mine[old_group] = theirs
             fold(fn, acc, item_group, x)
-            partials = to_python(fn, acc)
-        entities = self.chunk.entities
-        if c.window is not None:
-            buckets = [[s, p] for s, p in zip(group_start.tolist(), partials, strict=True)]
-            bounds = np.searchsorted(group_entity, np.arange(entities + 1)).tolist()
-            return [buckets[bounds[e] : bounds[e + 1]] for e in range(entities)]
-        out: list[Any] = [None] * entities
-        for e, partial in zip(group_entity.tolist(), partials, strict=True):
-            out[e] = partial
-        return out
+            out.partials = acc
 
     def _latest(
         self,
@@ -296,31 +342,67 @@ class _Settle:
         item_group: np.ndarray,
         ts: np.ndarray,
         seq: np.ndarray,
-        groups: int,
-    ) -> list[Any]:
-        """``[ts, seq, value]`` of the latest (by ts, then arrival) of each group."""
+        place: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(ts, seq, pool position of the value)`` of the latest (by ts, then arrival) of
+        each group."""
         n_old = len(old_partial)
         cand_group = np.concatenate((old_group, item_group))
         cand_ts = np.concatenate((np.array([p[0] for p in old_partial], np.int64), ts[items]))
         cand_seq = np.concatenate((np.array([p[1] for p in old_partial], np.int64), seq[items]))
+        cand_place = np.concatenate((self.n_old + np.arange(n_old), place[items]))
         by = np.lexsort((cand_seq, cand_ts, cand_group))
         last = np.ones(len(by), dtype=bool)
         last[:-1] = cand_group[by][1:] != cand_group[by][:-1]
         winners = by[last]  # one per group, in group order
-        fresh = winners >= n_old
-        values: list[Any] = [None] * groups
-        for i, value in zip(
-            np.flatnonzero(fresh).tolist(), self.values(items[winners[fresh] - n_old]), strict=True
-        ):
-            values[i] = value
-        for i, w in zip(np.flatnonzero(~fresh).tolist(), winners[~fresh].tolist(), strict=True):
-            values[i] = old_partial[w][2]
-        return [
-            [t, q, v]
-            for t, q, v in zip(
-                cand_ts[winners].tolist(), cand_seq[winners].tolist(), values, strict=True
-            )
+        return cand_ts[winners], cand_seq[winners], cand_place[winners].astype(np.int64)
+
+    def _distinct(
+        self,
+        out: Settled,
+        old_group: np.ndarray,
+        old_partial: list[Any],
+        items: np.ndarray,
+        item_group: np.ndarray,
+        place: np.ndarray,
+    ) -> list[State]:
+        """Python states (values in order of first appearance per group)."""
+        groups = len(out.group_entity)
+        partials: list[Any] = [None] * groups
+        for g, partial in zip(old_group.tolist(), old_partial, strict=True):
+            partials[g] = list(partial)
+        seen: list[set[Any] | None] = [None] * groups
+        for g, value in zip(item_group.tolist(), self.pool.python(place[items]), strict=True):
+            listed = partials[g]
+            if listed is None:
+                partials[g] = [value]
+                seen[g] = {value}
+                continue
+            known = seen[g]
+            if known is None:
+                known = seen[g] = set(listed)
+            if value not in known:
+                known.add(value)
+                listed.append(value)
+        entities = out.entities
+        if self.c.window is not None:
+            buckets = [[s, p] for s, p in zip(out.group_start.tolist(), partials, strict=True)]
+            bounds = np.searchsorted(out.group_entity, np.arange(entities + 1)).tolist()
+            settled: list[Any] = [buckets[bounds[e] : bounds[e + 1]] for e in range(entities)]
+        else:
+            settled = [None] * entities
+            for e, partial in zip(out.group_entity.tolist(), partials, strict=True):
+                settled[e] = partial
+        bounds = np.searchsorted(out.p_entity, np.arange(entities + 1)).tolist()
+        values = self.pool.python(out.p_value)
+        available = (
+            out.p_available.tolist() if out.p_available is not None else [None] * len(values)
+        )
+        rows = [
+            list(r)
+            for r in zip(out.p_ts.tolist(), out.p_seq.tolist(), available, values, strict=True)
         ]
+        return [{"s": settled[e], "p": rows[bounds[e] : bounds[e + 1]]} for e in range(entities)]
 
 
 @dataclass

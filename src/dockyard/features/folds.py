@@ -58,6 +58,11 @@ def empty(fn: str, groups: int, dtype: np.dtype) -> Partials:
 def fold(fn: str, acc: Partials, group: np.ndarray, x: np.ndarray) -> None:
     """Fold the items (group of each, sorted by group then order; value ``x``: floats for
     count / sum / mean / std, the column's own values for min / max) into ``acc``."""
+    with np.errstate(all="ignore"):  # inf and NaN as Python floats give them, silently
+        _fold(fn, acc, group, x)
+
+
+def _fold(fn: str, acc: Partials, group: np.ndarray, x: np.ndarray) -> None:
     for at in rounds(group):
         g = group[at]
         v = x[at]
@@ -85,19 +90,8 @@ def fold(fn: str, acc: Partials, group: np.ndarray, x: np.ndarray) -> None:
         acc.has[g] = True
 
 
-def to_python(fn: str, acc: Partials) -> list[object]:
-    """The partial of each group as :mod:`dockyard.features.partials` keeps it."""
-    if fn in ("count", "sum", "mean"):
-        n, s = acc.columns
-        return [[a, b] for a, b in zip(n.tolist(), s.tolist(), strict=True)]
-    if fn == "std":
-        n, mean, m2 = acc.columns
-        return [[a, b, c] for a, b, c in zip(n.tolist(), mean.tolist(), m2.tolist(), strict=True)]
-    return list(acc.columns[0].tolist())
-
-
 def from_python(fn: str, partials: list[object], dtype: np.dtype) -> Partials:
-    """Columns of stored partials (the inverse of :func:`to_python`)."""
+    """Columns of stored partials (as :mod:`dockyard.features.partials` keeps them)."""
     count = len(partials)
     has = np.ones(count, dtype=bool)
     if fn in ("count", "sum", "mean", "std"):

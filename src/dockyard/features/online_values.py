@@ -27,15 +27,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dockyard.features import record_format
 from dockyard.features.bulk import chunk_of, group_by_entity, settle_chunk
-from dockyard.features.codec import (
-    decode,
-    decode_computed,
-    decode_record,
-    encode,
-    encode_record,
-    entity_key,
-)
+from dockyard.features.bulk_records import chunk_records
+from dockyard.features.codec import decode, encode, entity_key
 from dockyard.features.definitions import Aggregate, FeatureView, Field, OnDemand
 from dockyard.features.durations import iso_utc
 from dockyard.features.errors import (
@@ -63,7 +58,7 @@ class _Compiled:
     """A resolved request, laid out for the lookup loop."""
 
     plan: Plan
-    views: list[tuple[FeatureView, list[tuple[str, str]]]]  # view, (ref, feature name)
+    views: list[tuple[FeatureView, list[tuple[str, int]]]]  # view, (ref, place in its vector)
     outputs: list[tuple[str, str]]  # (output column, ref)
     on_demand: bool
 
@@ -77,6 +72,7 @@ class ViewState:
     seq: int = 0  # arrival counter
     materialized: int | None = None  # newest event time materialized from the source
     parts: list[str] = field(default_factory=list)  # source files applied (their digests)
+    format: int = 1  # of the records (record_format.VERSION); states before it had none
 
     def horizon(self, lateness: int) -> int | None:
         return None if self.watermark is None else self.watermark - lateness
@@ -130,16 +126,18 @@ class OnlineFeatures:
         self.views = views_by_name(views)
         self._fingerprints = {name: view.fingerprint() for name, view in self.views.items()}
         self._consumers = {
-            name: {
-                f.name: Consumer(view, f) for f in view.features if isinstance(f, Field | Aggregate)
-            }
+            name: [Consumer(view, f) for f in view.features if isinstance(f, Field | Aggregate)]
             for name, view in self.views.items()
         }
+        self._places = {
+            name: {c.name: i for i, c in enumerate(consumers)}
+            for name, consumers in self._consumers.items()
+        }
         self._plans: dict[tuple[tuple[str, ...], bool], _Compiled] = {}
-        self._cache: dict[tuple[str, str], tuple[int, int, dict[str, Any]]] = {}
+        self._cache: dict[tuple[str, str], tuple[int, int, list[Any]]] = {}
         self._generation: int | None = None
-        # values computed at read time, keyed by entity, with the stored line they came from
-        self._recomputed: dict[tuple[str, str], tuple[bytes, int, int, dict[str, Any]]] = {}
+        # values computed at read time, keyed by entity, with the stored front they came from
+        self._recomputed: dict[tuple[str, str], tuple[bytes, int, int, list[Any]]] = {}
 
     # -- writing -------------------------------------------------------------------------
 
@@ -151,8 +149,16 @@ class OnlineFeatures:
     def _state(self, view: FeatureView, encoded: bytes | None = None) -> ViewState:
         raw = decode(encoded if encoded is not None else self.store.read_state(view.name))
         if raw is None:
-            return ViewState(fingerprint=self._fingerprints[view.name])
+            return ViewState(
+                fingerprint=self._fingerprints[view.name], format=record_format.VERSION
+            )
         state = ViewState(**raw)
+        if state.format != record_format.VERSION:
+            raise InvalidDefinition(
+                f"the online values of {view.name!r} were written by another version of "
+                "dockyard, in another format: rebuild them (dockyard features materialize "
+                "--reset, or materialize(..., reset=True))"
+            )
         if state.fingerprint != self._fingerprints[view.name]:
             raise InvalidDefinition(
                 f"the online values of {view.name!r} were built from another definition of "
@@ -290,10 +296,10 @@ class OnlineFeatures:
             if late:
                 raise _late(view, len(late), horizon, min(late))
         consumers = self._consumers[view.name]
-        columns = {c.column: table.column(c.column).to_pylist() for c in consumers.values()}
+        columns = {c.column: table.column(c.column).to_pylist() for c in consumers}
         gates = {
             c.gate: time_micros(table.column(c.gate), c.gate, "events").to_pylist()
-            for c in consumers.values()
+            for c in consumers
             if c.gate is not None
         }
         keys = list(zip(*(table.column(k).to_pylist() for k in view.keys), strict=True))
@@ -303,14 +309,14 @@ class OnlineFeatures:
                 by_entity.setdefault(entity_key(key), []).append(row)
         names = list(by_entity)
         records: dict[str, Record] = {
-            name: decode_record(raw) or {}
+            name: record_format.decode_state(raw, consumers)
             for name, raw in zip(names, self.store.read(view.name, names)[1], strict=True)
         }
         watermark = max(ts) if state.watermark is None else max(state.watermark, max(ts))
         new_horizon = watermark - lateness
         for name, rows in by_entity.items():
             record = records[name]
-            for consumer in consumers.values():
+            for consumer in consumers:
                 current = record.get(consumer.name)
                 values = columns[consumer.column]
                 gate = gates.get(consumer.gate) if consumer.gate else None
@@ -333,7 +339,7 @@ class OnlineFeatures:
         encoded = {}
         for name, record in records.items():
             vector, until = self._compute(view, record, now)
-            encoded[name] = encode_record([now, until, vector, state.seq], record)
+            encoded[name] = record_format.encode(now, until, state.seq, vector, consumers, record)
         self.store.write(view.name, encoded, encode(state.__dict__))
         self._cache.clear()
         return int(table.num_rows)
@@ -354,7 +360,7 @@ class OnlineFeatures:
         horizon = state.horizon(view.lateness_us)
         if horizon is not None and int(ts.min()) < horizon:
             raise _late(view, int((ts < horizon).sum()), horizon, int(ts.min()))
-        consumers = list(self._consumers[view.name].values())
+        consumers = self._consumers[view.name]
         gate_times: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
         for c in consumers:
             if c.gate is not None and c.gate not in gate_times:
@@ -378,13 +384,10 @@ class OnlineFeatures:
         def change(number: int, raws: list[bytes | None]) -> dict[str, bytes]:
             first, last = runs[number]
             chunk = chunk_of(table, batch, first, last, consumers, ts, gate_times)
-            records: list[Record] = [decode_record(raw) or {} for raw in raws]
-            settle_chunk(consumers, new_horizon, chunk, records)
-            encoded = {}
-            for name, record in zip(batch.keys[first:last], records, strict=True):
-                vector, until = self._compute(view, record, now)
-                encoded[name] = encode_record([now, until, vector, state.seq], record)
-            return encoded
+            records: list[Record] = [record_format.decode_state(raw, consumers) for raw in raws]
+            settled = settle_chunk(consumers, new_horizon, chunk, records)
+            encoded = chunk_records(settled, last - first, now, state.seq)
+            return dict(zip(batch.keys[first:last], encoded, strict=True))
 
         collecting = gc.isenabled()
         gc.disable()  # millions of small lists, none of them cyclic: no collector passes
@@ -411,7 +414,7 @@ class OnlineFeatures:
             views = [
                 (
                     request.views[name],
-                    [(f"{name}:{f.name}", f.name) for f in features],
+                    [(f"{name}:{f.name}", self._places[name][f.name]) for f in features],
                 )
                 for name, features in request.stored.items()
             ]
@@ -457,11 +460,11 @@ class OnlineFeatures:
             vectors = self._vectors(view, names, t, generation is not None)
             if len(vectors) == 1:
                 (vector,) = vectors
-                for ref, name in pairs:
-                    stored[ref] = [vector[name]]
+                for ref, place in pairs:
+                    stored[ref] = [vector[place]]
             else:
-                for ref, name in pairs:
-                    stored[ref] = [v[name] for v in vectors]
+                for ref, place in pairs:
+                    stored[ref] = [v[place] for v in vectors]
         on_demand: dict[str, list[Any]] = {}
         if compiled.on_demand:
             values = request or {}
@@ -481,8 +484,8 @@ class OnlineFeatures:
 
     def _vectors(
         self, view: FeatureView, names: list[str], t: int, cacheable: bool
-    ) -> list[dict[str, Any]]:
-        result: list[dict[str, Any] | None] = [None] * len(names)
+    ) -> list[list[Any]]:
+        result: list[list[Any] | None] = [None] * len(names)
         misses: list[int] = []
         for i, name in enumerate(names):
             hit = self._cache.get((view.name, name)) if cacheable else None
@@ -510,35 +513,36 @@ class OnlineFeatures:
                 result[i] = vector
                 if cacheable:
                     self._cache[(view.name, names[i])] = (t, until, vector)
-        return [r if r is not None else {} for r in result]
+        return [r if r is not None else [] for r in result]
 
     def _stored_or_computed(
         self, view: FeatureView, name: str, raw: bytes, t: int
-    ) -> tuple[dict[str, Any], int]:
+    ) -> tuple[list[Any], int]:
         """The values stored with the record when they hold at ``t``; else the ones this
-        object last computed from the same stored line (it ends with the view's arrival
+        object last computed from the same stored front (it holds the view's arrival
         counter after the write, unique per write: nothing was written since) when they
         hold at ``t``; else computed now from the record."""
-        begins, until, vector, _ = decode_computed(raw)
+        begins, until, _, vector = record_format.decode_front(raw)
         if begins <= t < until:
             return vector, until
-        head = raw[: raw.index(b"\n")]
+        head = record_format.front_bytes(raw)
         key = (view.name, name)
         known = self._recomputed.get(key)
         if known is not None and known[0] == head and known[1] <= t < known[2]:
             return known[3], known[2]
-        vector, until = self._compute(view, decode_record(raw), t)
+        consumers = self._consumers[view.name]
+        vector, until = self._compute(view, record_format.decode_state(raw, consumers), t)
         if len(self._recomputed) > _CACHE_LIMIT:
             self._recomputed.clear()
         self._recomputed[key] = (head, t, until, vector)
         return vector, until
 
-    def _compute(self, view: FeatureView, record: Record, t: int) -> tuple[dict[str, Any], int]:
-        vector: dict[str, Any] = {}
+    def _compute(self, view: FeatureView, record: Record, t: int) -> tuple[list[Any], int]:
+        vector: list[Any] = []
         until = 2**63 - 1
-        for consumer in self._consumers[view.name].values():
+        for consumer in self._consumers[view.name]:
             value, changes = consumer.value(record.get(consumer.name), t)
-            vector[consumer.name] = value
+            vector.append(value)
             until = min(until, changes)
         return vector, until
 

@@ -1,0 +1,211 @@
+"""Online records of many entities at once, with array operations (materialization).
+
+The bytes are those of :mod:`dockyard.features.record_format`, slot for slot: a
+:class:`Column` holds typed slots (tags and 8-byte words), a :class:`Ragged` the slots of
+each entity in turn, and :func:`records` lays out each entity's front and state sections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dockyard.features.record_format import (
+    FALSE,
+    FLOAT,
+    INT,
+    NULL,
+    OBJ,
+    TRUE,
+    VERSION,
+    SlotWriter,
+    dump_objects,
+    section_head,
+)
+
+
+@dataclass
+class Column:
+    """Typed slots: ``tags`` (uint8), ``words`` (int64; a float's IEEE bits) and, where the
+    tag is an object, the Python value in ``objects`` (None when no slot is one)."""
+
+    tags: np.ndarray
+    words: np.ndarray
+    objects: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.tags)
+
+    @classmethod
+    def ints(cls, values: np.ndarray | int, count: int | None = None) -> Column:
+        words = np.asarray(values, dtype=np.int64)
+        if count is not None:
+            words = np.full(count, words, dtype=np.int64)
+        return cls(np.full(len(words), INT, np.uint8), words)
+
+    @classmethod
+    def floats(cls, values: np.ndarray) -> Column:
+        words = np.ascontiguousarray(values, dtype=np.float64).view(np.int64)
+        return cls(np.full(len(words), FLOAT, np.uint8), words)
+
+    @classmethod
+    def nulls(cls, count: int) -> Column:
+        return cls(np.full(count, NULL, np.uint8), np.zeros(count, np.int64))
+
+    @classmethod
+    def of(cls, values: np.ndarray, nulls: np.ndarray | None = None) -> Column:
+        """Values of a column's own type (float64, int64, bool or Python objects), tagged
+        as :class:`~dockyard.features.record_format.SlotWriter` tags them."""
+        kind = values.dtype.kind
+        if kind == "f":
+            out = cls.floats(values)
+        elif kind in "iu":
+            out = cls.ints(values)
+        elif kind == "b":
+            tags = np.where(values, TRUE, FALSE).astype(np.uint8)
+            out = cls(tags, np.zeros(len(values), np.int64))
+        else:
+            out = _python(values)
+        if nulls is not None and nulls.any():
+            out.tags[nulls] = NULL
+            out.words[nulls] = 0
+            if out.objects is not None:
+                out.objects[nulls] = None
+        return out
+
+    def take(self, at: np.ndarray) -> Column:
+        return Column(
+            self.tags[at], self.words[at], None if self.objects is None else self.objects[at]
+        )
+
+
+def _python(values: np.ndarray) -> Column:
+    """Python values, tagged one by one."""
+    writer = SlotWriter()
+    for value in values.tolist():
+        writer.value(value)
+    tags = np.frombuffer(bytes(writer.tags), np.uint8).copy()
+    words = np.zeros(len(tags), np.int64)
+    objects = None
+    plain = (tags == INT) | (tags == FLOAT)
+    if plain.any():
+        ints = tags == INT
+        numbers = writer.words
+        words[ints] = np.array([numbers[i] for i in np.flatnonzero(ints)], np.int64)
+        floats = np.flatnonzero(tags == FLOAT)
+        words[floats] = np.array([numbers[i] for i in floats], np.float64).view(np.int64)
+    if writer.objects:
+        objects = np.empty(len(tags), dtype=object)
+        objects[tags == OBJ] = _object_array(writer.objects)
+    return Column(tags, words, objects)
+
+
+def _object_array(values: Sequence[Any]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        out[i] = value
+    return out
+
+
+@dataclass
+class Ragged:
+    """The slots of entities 0, 1, ...: ``counts`` per entity, ``column`` all of them in
+    entity order."""
+
+    counts: np.ndarray
+    column: Column
+
+
+def rows(per_entity: np.ndarray, columns: Sequence[Column]) -> Ragged:
+    """Rows of fixed width, ``per_entity`` rows for each entity (in entity order), each
+    row's slots the rows' values of ``columns`` in turn."""
+    width = len(columns)
+    tags = np.stack([c.tags for c in columns], axis=1).reshape(-1)
+    words = np.stack([c.words for c in columns], axis=1).reshape(-1)
+    objects = None
+    if any(c.objects is not None for c in columns):
+        count = len(columns[0])
+        objects = np.stack(
+            [c.objects if c.objects is not None else np.empty(count, object) for c in columns],
+            axis=1,
+        ).reshape(-1)
+    return Ragged(np.asarray(per_entity, np.int64) * width, Column(tags, words, objects))
+
+
+def one_per_entity(column: Column) -> Ragged:
+    return Ragged(np.ones(len(column), np.int64), column)
+
+
+def combine(parts: Sequence[Ragged]) -> Ragged:
+    """Per entity, the slots of each part in turn."""
+    counts = np.sum([p.counts for p in parts], axis=0)
+    total = int(counts.sum())
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    tags = np.empty(total, np.uint8)
+    words = np.empty(total, np.int64)
+    objects = (
+        np.empty(total, dtype=object) if any(p.column.objects is not None for p in parts) else None
+    )
+    offset = starts.copy()
+    for part in parts:
+        size = len(part.column)
+        if size:
+            own = np.concatenate(([0], np.cumsum(part.counts)[:-1]))
+            at = np.repeat(offset - own, part.counts) + np.arange(size)
+            tags[at] = part.column.tags
+            words[at] = part.column.words
+            if objects is not None and part.column.objects is not None:
+                objects[at] = part.column.objects
+        offset += part.counts
+    return Ragged(counts, Column(tags, words, objects))
+
+
+def _sections(ragged: Ragged) -> tuple[np.ndarray, bytes, bytes, list[bytes]]:
+    """Per entity: slot offsets, all tags, all words and each entity's objects JSON."""
+    counts, column = ragged.counts, ragged.column
+    bounds = np.concatenate(([0], np.cumsum(counts)))
+    entities = len(counts)
+    dumps: list[bytes] = [b""] * entities
+    words = column.words
+    is_obj = column.tags == OBJ
+    if is_obj.any():
+        assert column.objects is not None
+        words = words.copy()
+        owner = np.repeat(np.arange(entities), counts)[is_obj]
+        rank = np.arange(len(owner)) - np.searchsorted(owner, owner)
+        words[is_obj] = rank
+        found = column.objects[is_obj]
+        edges = np.searchsorted(owner, np.arange(entities + 1))
+        for e in np.unique(owner).tolist():
+            dumps[e] = dump_objects(found[edges[e] : edges[e + 1]].tolist())
+    return bounds, column.tags.tobytes(), words.astype("<i8").tobytes(), dumps
+
+
+def records(front: Ragged, state: Ragged) -> list[bytes]:
+    """Each entity's record: its front then its state section."""
+    head = bytes((VERSION,))
+    f_bounds, f_tags, f_words, f_objects = _sections(front)
+    s_bounds, s_tags, s_words, s_objects = _sections(state)
+    out = []
+    for e in range(len(front.counts)):
+        fa, fb = int(f_bounds[e]), int(f_bounds[e + 1])
+        sa, sb = int(s_bounds[e]), int(s_bounds[e + 1])
+        out.append(
+            b"".join(
+                (
+                    head,
+                    section_head(fb - fa, len(f_objects[e])),
+                    f_tags[fa:fb],
+                    f_words[8 * fa : 8 * fb],
+                    f_objects[e],
+                    section_head(sb - sa, len(s_objects[e])),
+                    s_tags[sa:sb],
+                    s_words[8 * sa : 8 * sb],
+                    s_objects[e],
+                )
+            )
+        )
+    return out
