@@ -115,6 +115,17 @@ class Pool:
         return out.astype(np.float64) if as_float else out
 
 
+def _ordered(first: np.ndarray, second: np.ndarray | None = None) -> bool:
+    """Whether the pairs (first, second) are already in ascending order."""
+    if len(first) < 2:
+        return True
+    up = first[1:] > first[:-1]
+    same = first[1:] == first[:-1]
+    if second is None:
+        return bool(np.all(up | same))
+    return bool(np.all(up | (same & (second[1:] >= second[:-1]))))
+
+
 def _fits(value: Any, kind: type) -> bool:
     """Whether a stored value has the type of the chunk's column (so it keeps its tag)."""
     if value is None:
@@ -158,18 +169,58 @@ def settle_chunk(
 ) -> list[Settled]:
     """Each consumer's states after adding the chunk's events to ``records`` (one per
     entity; ``{}`` for a new one) and settling them against ``horizon``."""
+    stored = any(records)  # none on a first materialization: skip reading them
+    # Without stored states, features over the same column, window and bucket share the
+    # layout of their events and groups (a sum and a mean share their partials too).
+    shared: dict[tuple[Any, ...], Any] | None = None if stored else {}
     return [
-        _Settle(consumer, horizon, chunk, [r.get(consumer.name) for r in records]).run()
+        _Settle(
+            consumer,
+            horizon,
+            chunk,
+            [r.get(consumer.name) for r in records] if stored else [None] * len(records),
+            shared,
+        ).run()
         for consumer in consumers
     ]
+
+
+@dataclass
+class _Layout:
+    """Where a consumer's events go: the value pool, the pending events and the groups of
+    the folded ones (items by group, then in order)."""
+
+    pool: Pool
+    n_old: int
+    stored_partials: tuple[list[int], list[int], list[Any]]
+    p_entity: np.ndarray
+    p_ts: np.ndarray
+    p_seq: np.ndarray
+    p_available: np.ndarray | None
+    p_value: np.ndarray
+    group_entity: np.ndarray
+    group_start: np.ndarray
+    old_group: np.ndarray
+    items: np.ndarray  # positions in ts / seq / place
+    item_group: np.ndarray
+    ts: np.ndarray
+    seq: np.ndarray
+    place: np.ndarray
 
 
 class _Settle:
     """One consumer over one chunk."""
 
     def __init__(
-        self, consumer: Consumer, horizon: int, chunk: Chunk, old: list[State | None]
+        self,
+        consumer: Consumer,
+        horizon: int,
+        chunk: Chunk,
+        old: list[State | None],
+        shared: dict[tuple[Any, ...], Any] | None = None,
     ) -> None:
+        self.any_old = shared is None
+        self.shared = shared
         self.c = consumer
         self.horizon = horizon
         self.chunk = chunk
@@ -177,6 +228,44 @@ class _Settle:
         self.column = chunk.columns[consumer.column]
 
     def run(self) -> Settled:
+        c = self.c
+        key = (c.column, c.field, c.gate, c.window, c.bucket)
+        if self.shared is None:
+            layout = self._layout()
+        else:
+            layout = self.shared.get(key) or self.shared.setdefault(key, self._layout())
+        out = Settled(
+            consumer=c,
+            entities=self.chunk.entities,
+            pool=layout.pool,
+            group_entity=layout.group_entity,
+            group_start=layout.group_start,
+            partials=None,
+            latest=None,
+            p_entity=layout.p_entity,
+            p_ts=layout.p_ts,
+            p_seq=layout.p_seq,
+            p_available=layout.p_available,
+            p_value=layout.p_value,
+        )
+        fn = c.fn
+        if fn == "last":
+            out.latest = self._latest(layout)
+        elif fn == "distinct_count":
+            out.states = self._distinct(out, layout)
+        elif fn in ("min", "max"):
+            out.partials = self._extremes(layout)
+        else:
+            kind = (*key, "sum" if fn == "mean" else fn)  # a mean keeps a sum's partials
+            found = None if self.shared is None else self.shared.get(kind)
+            if found is None:
+                found = self._moments(layout)
+                if self.shared is not None:
+                    self.shared[kind] = found
+            out.partials = found
+        return out
+
+    def _layout(self) -> _Layout:
         c, chunk, column = self.c, self.chunk, self.column
         # the new events the consumer keeps (Consumer.add)
         keep = np.ones(len(chunk.ts), dtype=bool)
@@ -187,39 +276,42 @@ class _Settle:
                 nulls = chunk.gates[c.gate][1]
                 if nulls is not None:
                     keep &= ~nulls
-        new = np.flatnonzero(keep)
+        new = np.flatnonzero(keep) if not keep.all() else np.arange(len(keep))
         # stored pending events first, then the new ones, per entity
         old_entity: list[int] = []
         old_events: list[list[Any]] = []
-        for e, state in enumerate(self.old):
-            if state is not None:
-                old_events.extend(state["p"])
-                old_entity.extend([e] * len(state["p"]))
-        self.n_old = len(old_events)
+        if self.any_old:
+            for e, state in enumerate(self.old):
+                if state is not None:
+                    old_events.extend(state["p"])
+                    old_entity.extend([e] * len(state["p"]))
+        n_old = len(old_events)
         stored_values = [p[3] for p in old_events]
         # stored partials holding values (last, Fields, min, max) join the pool after them
-        self.stored_partials = self._stored_partials()
+        stored_partials = self._stored_partials()
         if c.fn in ("last", "min", "max"):
-            for partial in self.stored_partials[2]:
+            for partial in stored_partials[2]:
                 stored_values.append(partial[2] if c.fn == "last" else partial)
-        self.n_stored = len(stored_values)
-        self.pool = Pool.of(stored_values, column, new)
-        entity = np.concatenate((np.array(old_entity, np.int64), chunk.entity[new]))
-        ts = np.concatenate((np.array([p[0] for p in old_events], np.int64), chunk.ts[new]))
-        seq = np.concatenate((np.array([p[1] for p in old_events], np.int64), chunk.seq[new]))
+        n_stored = len(stored_values)
+        pool = Pool.of(stored_values, column, new)
+        if n_old:
+            entity = np.concatenate((np.array(old_entity, np.int64), chunk.entity[new]))
+            ts = np.concatenate((np.array([p[0] for p in old_events], np.int64), chunk.ts[new]))
+            seq = np.concatenate((np.array([p[1] for p in old_events], np.int64), chunk.seq[new]))
+        else:
+            entity, ts, seq = chunk.entity[new], chunk.ts[new], chunk.seq[new]
         # pool position of each item (before the entity sort)
-        place = np.concatenate((np.arange(self.n_old), self.n_stored + np.arange(len(new)))).astype(
-            np.int64
-        )
-        gated = c.gate is not None
+        place = np.concatenate((np.arange(n_old), n_stored + np.arange(len(new)))).astype(np.int64)
         available = None
-        if gated:
-            assert c.gate is not None
+        if c.gate is not None:
             available = np.concatenate(
                 (np.array([p[2] for p in old_events], np.int64), chunk.gates[c.gate][0][new])
             )
-        order = np.argsort(entity, kind="stable") if self.n_old else np.arange(len(entity))
-        entity, ts, seq, place = entity[order], ts[order], seq[order], place[order]
+        if n_old:
+            order = np.argsort(entity, kind="stable")
+            entity, ts, seq, place = entity[order], ts[order], seq[order], place[order]
+            if available is not None:
+                available = available[order]
         # Consumer.settle: dropped, folded or still pending
         window, bucket, horizon = c.window, c.bucket, self.horizon
         if window is not None:
@@ -229,30 +321,53 @@ class _Settle:
             dropped = ts < oldest
             folded = ~dropped & (starts + bucket <= edge)
         else:
-            oldest = None
             starts = np.zeros(len(ts), np.int64)
             dropped = np.zeros(len(ts), dtype=bool)
             folded = ts < horizon
         if available is not None:
-            available = available[order]
             folded &= available < horizon
         pending = np.flatnonzero(~dropped & ~folded)
-        out = Settled(
-            consumer=c,
-            entities=chunk.entities,
-            pool=self.pool,
-            group_entity=np.zeros(0, np.int64),
-            group_start=np.zeros(0, np.int64),
-            partials=None,
-            latest=None,
+        folded_at = np.flatnonzero(folded)
+        # groups of the folded events and stored partials: (entity, bucket start)
+        old_entity_p, old_start, _ = stored_partials
+        n_partials = len(old_entity_p)
+        keys_entity = np.concatenate((np.array(old_entity_p, np.int64), entity[folded_at]))
+        keys_start = np.concatenate((np.array(old_start, np.int64), starts[folded_at]))
+        if n_partials == 0 and _ordered(keys_entity, keys_start):  # events came in time order
+            by_key = np.arange(len(keys_entity))
+        else:
+            by_key = np.lexsort((keys_start, keys_entity))
+        sorted_entity, sorted_start = keys_entity[by_key], keys_start[by_key]
+        first = np.ones(len(by_key), dtype=bool)
+        first[1:] = (sorted_entity[1:] != sorted_entity[:-1]) | (
+            sorted_start[1:] != sorted_start[:-1]
+        )
+        group = np.empty(len(by_key), np.int64)
+        group[by_key] = np.cumsum(first) - 1
+        item_group = group[n_partials:]
+        in_group = (  # by group, then in order
+            np.arange(len(item_group))
+            if _ordered(item_group)
+            else np.argsort(item_group, kind="stable")
+        )
+        return _Layout(
+            pool=pool,
+            n_old=n_old,
+            stored_partials=stored_partials,
             p_entity=entity[pending],
             p_ts=ts[pending],
             p_seq=seq[pending],
             p_available=None if available is None else available[pending],
             p_value=place[pending],
+            group_entity=sorted_entity[first],
+            group_start=sorted_start[first],
+            old_group=group[:n_partials],
+            items=folded_at[in_group],
+            item_group=item_group[in_group],
+            ts=ts,
+            seq=seq,
+            place=place,
         )
-        self._settled(out, np.flatnonzero(folded), entity, starts, ts, seq, place, oldest)
-        return out
 
     def _stored_partials(self) -> tuple[list[int], list[int], list[Any]]:
         """The stored partials still in reach: (entity, bucket start or 0, partial)."""
@@ -264,6 +379,8 @@ class _Settle:
         old_entity: list[int] = []
         old_start: list[int] = []
         old_partial: list[Any] = []
+        if not self.any_old:
+            return old_entity, old_start, old_partial
         for e, state in enumerate(self.old):
             if state is None:
                 continue
@@ -279,100 +396,81 @@ class _Settle:
                 old_partial.append(state["s"])
         return old_entity, old_start, old_partial
 
-    def _settled(
-        self,
-        out: Settled,
-        folded: np.ndarray,
-        entity: np.ndarray,
-        starts: np.ndarray,
-        ts: np.ndarray,
-        seq: np.ndarray,
-        place: np.ndarray,
-        oldest: int | None,
-    ) -> None:
-        c = self.c
-        fn = c.fn
-        old_entity, old_start, old_partial = self.stored_partials
-        n_old = len(old_entity)
-        keys_entity = np.concatenate((np.array(old_entity, np.int64), entity[folded]))
-        keys_start = np.concatenate((np.array(old_start, np.int64), starts[folded]))
-        by_key = np.lexsort((keys_start, keys_entity))
-        sorted_entity, sorted_start = keys_entity[by_key], keys_start[by_key]
-        first = np.ones(len(by_key), dtype=bool)
-        first[1:] = (sorted_entity[1:] != sorted_entity[:-1]) | (
-            sorted_start[1:] != sorted_start[:-1]
-        )
-        group = np.empty(len(by_key), np.int64)
-        group[by_key] = np.cumsum(first) - 1
-        out.group_entity, out.group_start = sorted_entity[first], sorted_start[first]
-        groups = len(out.group_entity)
-        old_group, item_group = group[:n_old], group[n_old:]
-        in_group = np.argsort(item_group, kind="stable")  # by group, then in order
-        items = folded[in_group]
-        item_group = item_group[in_group]
-        if fn == "last":
-            out.latest = self._latest(old_group, old_partial, items, item_group, ts, seq, place)
-        elif fn == "distinct_count":
-            out.states = self._distinct(out, old_group, old_partial, items, item_group, place)
-        elif fn in ("min", "max"):
-            stored_at = self.n_old + np.arange(n_old)  # the stored partials' pool positions
-            values = self.pool.values
-            acc = empty(fn, groups, values.dtype)
-            acc.has[old_group] = True
-            acc.columns[0][old_group] = values[stored_at]
-            fold(fn, acc, item_group, values[place[items]])
-            out.partials = acc
+    def _extremes(self, layout: _Layout) -> Partials:
+        """min / max of each group: pool values."""
+        fn = self.c.fn
+        n_partials = len(layout.old_group)
+        values = layout.pool.values
+        acc = empty(fn, len(layout.group_entity), values.dtype)
+        acc.has[layout.old_group] = True
+        # the stored partials' pool positions: after the stored pending events
+        acc.columns[0][layout.old_group] = values[layout.n_old + np.arange(n_partials)]
+        fold(fn, acc, layout.item_group, values[layout.place[layout.items]])
+        return acc
+
+    def _moments(self, layout: _Layout) -> Partials:
+        """count / sum / mean / std of each group."""
+        fn = self.c.fn
+        items = layout.items
+        # a count does not read the values
+        if fn == "count":
+            x = np.zeros(len(items))
         else:
-            # a count does not read the values
-            x = np.zeros(len(items)) if fn == "count" else self.pool.numbers(place[items], True)
-            acc = empty(fn, groups, x.dtype)
-            if n_old:
-                stored = from_python(fn, old_partial, x.dtype)
-                acc.has[old_group] = True
-                for mine, theirs in zip(acc.columns, stored.columns, strict=True):
-                    mine[old_group] = theirs
-            fold(fn, acc, item_group, x)
-            out.partials = acc
+            x = layout.pool.numbers(layout.place[items], True)
+        acc = empty(fn, len(layout.group_entity), x.dtype)
+        old_partial = layout.stored_partials[2]
+        if old_partial:
+            stored = from_python(fn, old_partial, x.dtype)
+            acc.has[layout.old_group] = True
+            for mine, theirs in zip(acc.columns, stored.columns, strict=True):
+                mine[layout.old_group] = theirs
+        fold(fn, acc, layout.item_group, x)
+        return acc
 
-    def _latest(
-        self,
-        old_group: np.ndarray,
-        old_partial: list[Any],
-        items: np.ndarray,
-        item_group: np.ndarray,
-        ts: np.ndarray,
-        seq: np.ndarray,
-        place: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _latest(self, layout: _Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(ts, seq, pool position of the value)`` of the latest (by ts, then arrival) of
-        each group."""
-        n_old = len(old_partial)
-        cand_group = np.concatenate((old_group, item_group))
-        cand_ts = np.concatenate((np.array([p[0] for p in old_partial], np.int64), ts[items]))
-        cand_seq = np.concatenate((np.array([p[1] for p in old_partial], np.int64), seq[items]))
-        cand_place = np.concatenate((self.n_old + np.arange(n_old), place[items]))
-        by = np.lexsort((cand_seq, cand_ts, cand_group))
-        last = np.ones(len(by), dtype=bool)
-        last[:-1] = cand_group[by][1:] != cand_group[by][:-1]
-        winners = by[last]  # one per group, in group order
-        return cand_ts[winners], cand_seq[winners], cand_place[winners].astype(np.int64)
+        each group. A group's items come in arrival order, after its stored partial."""
+        old_group, old_partial = layout.old_group, layout.stored_partials[2]
+        items, item_group = layout.items, layout.item_group
+        ts, seq, place = layout.ts, layout.seq, layout.place
+        groups = len(layout.group_entity)
+        win_ts = np.full(groups, np.iinfo(np.int64).min, np.int64)
+        win_seq = np.zeros(groups, np.int64)
+        win_place = np.zeros(groups, np.int64)
+        if len(items):
+            item_ts = ts[items]
+            first = np.flatnonzero(np.concatenate(([True], item_group[1:] != item_group[:-1])))
+            newest = np.maximum.reduceat(item_ts, first)
+            sizes = np.diff(np.append(first, len(items)))
+            at = np.where(item_ts == np.repeat(newest, sizes), np.arange(len(items)), -1)
+            last = np.maximum.reduceat(at, first)  # the last of the newest: latest by seq
+            owner = item_group[first]
+            win_ts[owner] = item_ts[last]
+            win_seq[owner] = seq[items[last]]
+            win_place[owner] = place[items[last]]
+        if len(old_partial):
+            old_ts = np.array([p[0] for p in old_partial], np.int64)
+            old_seq = np.array([p[1] for p in old_partial], np.int64)
+            # a stored partial arrived before every new item: it wins only by a later time
+            wins = (old_ts > win_ts[old_group]) | (
+                (old_ts == win_ts[old_group]) & (old_seq > win_seq[old_group])
+            )
+            mine = old_group[wins]
+            win_ts[mine] = old_ts[wins]
+            win_seq[mine] = old_seq[wins]
+            win_place[mine] = layout.n_old + np.flatnonzero(wins)
+        return win_ts, win_seq, win_place
 
-    def _distinct(
-        self,
-        out: Settled,
-        old_group: np.ndarray,
-        old_partial: list[Any],
-        items: np.ndarray,
-        item_group: np.ndarray,
-        place: np.ndarray,
-    ) -> list[State]:
+    def _distinct(self, out: Settled, layout: _Layout) -> list[State]:
         """Python states (values in order of first appearance per group)."""
+        old_group, old_partial = layout.old_group, layout.stored_partials[2]
+        items, item_group, place = layout.items, layout.item_group, layout.place
         groups = len(out.group_entity)
         partials: list[Any] = [None] * groups
         for g, partial in zip(old_group.tolist(), old_partial, strict=True):
             partials[g] = list(partial)
         seen: list[set[Any] | None] = [None] * groups
-        for g, value in zip(item_group.tolist(), self.pool.python(place[items]), strict=True):
+        for g, value in zip(item_group.tolist(), layout.pool.python(place[items]), strict=True):
             listed = partials[g]
             if listed is None:
                 partials[g] = [value]
@@ -394,7 +492,7 @@ class _Settle:
             for e, partial in zip(out.group_entity.tolist(), partials, strict=True):
                 settled[e] = partial
         bounds = np.searchsorted(out.p_entity, np.arange(entities + 1)).tolist()
-        values = self.pool.python(out.p_value)
+        values = layout.pool.python(out.p_value)
         available = (
             out.p_available.tolist() if out.p_available is not None else [None] * len(values)
         )
@@ -491,7 +589,8 @@ def chunk_of(
     entity = np.repeat(np.arange(last - first, dtype=np.int64), sizes)
     take = pa.array(rows)
     columns = {
-        c.column: Values.of(table.column(c.column).take(take).combine_chunks()) for c in consumers
+        name: Values.of(table.column(name).take(take).combine_chunks())
+        for name in dict.fromkeys(c.column for c in consumers)
     }
     gates = {
         name: (times[rows], None if nulls is None else nulls[rows])

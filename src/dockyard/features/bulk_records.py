@@ -16,7 +16,7 @@ from dockyard.features.bulk import Settled
 from dockyard.features.folds import Partials, fold, rounds
 from dockyard.features.partials import NEVER, Consumer
 from dockyard.features.record_format import FLOAT, INT, OBJ, SlotWriter, write_state
-from dockyard.features.slots import Column, Ragged, combine, one_per_entity, records, rows
+from dockyard.features.slots import Column, Piece, combine, one_per_entity, records, rows
 from dockyard.features.windows import floor_to
 
 
@@ -32,37 +32,29 @@ def chunk_records(settled: Sequence[Settled], entities: int, now: int, seq: int)
         np.ones(entities, np.int64),
         [Column.ints(now, entities), Column.ints(until), Column.ints(seq, entities), *values],
     )
-    return records(front, combine([state_slots(s) for s in settled]))
+    return records(combine([front]), combine([p for s in settled for p in state_slots(s)]))
 
 
-def state_slots(s: Settled) -> Ragged:
-    """One feature's state section part for each entity."""
+def state_slots(s: Settled) -> list[Piece]:
+    """One feature's part of each entity's state section."""
     c = s.consumer
     if s.states is not None:
-        return _python_states(c, s.states)
+        return [_python_states(c, s.states)]
     counts = np.bincount(s.group_entity, minlength=s.entities).astype(np.int64)
     parts = _partial_columns(s)
     if c.window is not None:
-        settled = combine(
-            [
-                one_per_entity(Column.ints(counts)),
-                rows(counts, [Column.ints(s.group_start), *parts]),
-            ]
-        )
-    else:
-        settled = combine([one_per_entity(Column.ints(counts)), rows(counts, parts)])
+        parts = [Column.ints(s.group_start), *parts]
     waiting = np.bincount(s.p_entity, minlength=s.entities).astype(np.int64)
     available = Column.nulls(len(s.p_ts)) if s.p_available is None else Column.ints(s.p_available)
-    pending = combine(
-        [
-            one_per_entity(Column.ints(waiting)),
-            rows(
-                waiting,
-                [Column.ints(s.p_ts), Column.ints(s.p_seq), available, s.pool.column(s.p_value)],
-            ),
-        ]
-    )
-    return combine([settled, pending])
+    return [
+        one_per_entity(Column.ints(counts)),
+        rows(counts, parts),
+        one_per_entity(Column.ints(waiting)),
+        rows(
+            waiting,
+            [Column.ints(s.p_ts), Column.ints(s.p_seq), available, s.pool.column(s.p_value)],
+        ),
+    ]
 
 
 def _partial_columns(s: Settled) -> list[Column]:
@@ -77,7 +69,7 @@ def _partial_columns(s: Settled) -> list[Column]:
     return [Column.ints(columns[0]), *(Column.floats(c) for c in columns[1:])]
 
 
-def _python_states(c: Consumer, states: list[dict[str, object]]) -> Ragged:
+def _python_states(c: Consumer, states: list[dict[str, object]]) -> Piece:
     writer = SlotWriter()
     counts = np.empty(len(states), np.int64)
     for e, state in enumerate(states):
@@ -97,7 +89,7 @@ def _python_states(c: Consumer, states: list[dict[str, object]]) -> Ragged:
         objects = np.empty(len(tags), dtype=object)
         for i, value in zip(is_obj.tolist(), writer.objects, strict=True):
             objects[i] = value
-    return Ragged(counts, Column(tags, words, objects))
+    return rows(counts, [Column(tags, words, objects)])
 
 
 def front_value(s: Settled, t: int) -> tuple[Column, np.ndarray]:

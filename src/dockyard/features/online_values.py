@@ -50,7 +50,7 @@ _CACHE_LIMIT = 200_000
 BULK_ROWS = 20_000
 """From this many events on, a materialization is settled with array operations."""
 _CHUNK_ROWS = 500_000  # events per chunk of entities in a bulk materialization
-_CHUNK_ENTITIES = 1_000
+_CHUNK_ENTITIES = 10_000
 
 
 @dataclass(frozen=True)

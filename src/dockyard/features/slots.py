@@ -119,47 +119,47 @@ class Ragged:
     column: Column
 
 
-def rows(per_entity: np.ndarray, columns: Sequence[Column]) -> Ragged:
-    """Rows of fixed width, ``per_entity`` rows for each entity (in entity order), each
-    row's slots the rows' values of ``columns`` in turn."""
-    width = len(columns)
-    tags = np.stack([c.tags for c in columns], axis=1).reshape(-1)
-    words = np.stack([c.words for c in columns], axis=1).reshape(-1)
-    objects = None
-    if any(c.objects is not None for c in columns):
-        count = len(columns[0])
-        objects = np.stack(
-            [c.objects if c.objects is not None else np.empty(count, object) for c in columns],
-            axis=1,
-        ).reshape(-1)
-    return Ragged(np.asarray(per_entity, np.int64) * width, Column(tags, words, objects))
+@dataclass
+class Piece:
+    """Rows of fixed width: ``per_entity`` rows for each entity (in entity order), each
+    row's slots the row's values of ``columns`` in turn."""
+
+    per_entity: np.ndarray
+    columns: Sequence[Column]
 
 
-def one_per_entity(column: Column) -> Ragged:
-    return Ragged(np.ones(len(column), np.int64), column)
+def rows(per_entity: np.ndarray, columns: Sequence[Column]) -> Piece:
+    return Piece(np.asarray(per_entity, np.int64), columns)
 
 
-def combine(parts: Sequence[Ragged]) -> Ragged:
-    """Per entity, the slots of each part in turn."""
-    counts = np.sum([p.counts for p in parts], axis=0)
+def one_per_entity(column: Column) -> Piece:
+    return Piece(np.ones(len(column), np.int64), [column])
+
+
+def combine(pieces: Sequence[Piece]) -> Ragged:
+    """Per entity, the slots of each piece in turn (each slot moved once)."""
+    counts = np.sum([p.per_entity * len(p.columns) for p in pieces], axis=0)
     total = int(counts.sum())
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     tags = np.empty(total, np.uint8)
     words = np.empty(total, np.int64)
-    objects = (
-        np.empty(total, dtype=object) if any(p.column.objects is not None for p in parts) else None
-    )
-    offset = starts.copy()
-    for part in parts:
-        size = len(part.column)
+    objects = None
+    if any(c.objects is not None for p in pieces for c in p.columns):
+        objects = np.empty(total, dtype=object)
+    offset = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    for piece in pieces:
+        width = len(piece.columns)
+        size = len(piece.columns[0])
         if size:
-            own = np.concatenate(([0], np.cumsum(part.counts)[:-1]))
-            at = np.repeat(offset - own, part.counts) + np.arange(size)
-            tags[at] = part.column.tags
-            words[at] = part.column.words
-            if objects is not None and part.column.objects is not None:
-                objects[at] = part.column.objects
-        offset += part.counts
+            first_row = np.concatenate(([0], np.cumsum(piece.per_entity)[:-1]))
+            base = np.repeat(offset - first_row * width, piece.per_entity)
+            base += np.arange(0, size * width, width)
+            for j, column in enumerate(piece.columns):
+                at = base + j if j else base
+                tags[at] = column.tags
+                words[at] = column.words
+                if objects is not None and column.objects is not None:
+                    objects[at] = column.objects
+        offset += piece.per_entity * width
     return Ragged(counts, Column(tags, words, objects))
 
 
@@ -181,7 +181,7 @@ def _sections(ragged: Ragged) -> tuple[np.ndarray, bytes, bytes, list[bytes]]:
         edges = np.searchsorted(owner, np.arange(entities + 1))
         for e in np.unique(owner).tolist():
             dumps[e] = dump_objects(found[edges[e] : edges[e + 1]].tolist())
-    return bounds, column.tags.tobytes(), words.astype("<i8").tobytes(), dumps
+    return bounds, column.tags.tobytes(), words.astype("<i8", copy=False).tobytes(), dumps
 
 
 def records(front: Ragged, state: Ragged) -> list[bytes]:
