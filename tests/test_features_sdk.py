@@ -17,7 +17,8 @@ import pytest
 
 import dockyard as dy
 from cli_support import run_cli
-from dockyard.client.client import Client
+from dockyard.client.client import Client, connect
+from dockyard.core.errors import InvalidInput
 from dockyard.features.offline import training_set as engine_training_set
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -266,3 +267,84 @@ def test_the_cli_defines_materializes_looks_up_and_builds(
     assert code == 3 and "unknown feature view" in err
     code, _, err = run_cli(capsys, "features", "apply", str(tmp_path / "missing.py"), "-p", "fraud")
     assert code == 2 and "not a Python file" in err
+
+
+def test_a_training_set_split_by_entity_over_an_executor(client: Client) -> None:
+    source = events(400, seed=5)
+    client.projects.create("fraud")
+    client.datasets.ingest("fraud", "transactions", source)
+    dy.features.apply([activity], project="fraud", client=client)
+    labels = pa.table(
+        {
+            "card_hash": [f"c{i % 9}" for i in range(60)],  # c8 has no purchases
+            "ts": pa.array(
+                [T0 + dt.timedelta(minutes=71 * i) for i in range(60)],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "amount": [float(i) for i in range(60)],
+        }
+    )
+    features = [*REFS, amount_vs_mean]
+    single = dy.features.training_set(labels, features, project="fraud", client=client)
+    split = dy.features.training_set(
+        labels, features, project="fraud", executor="inprocess", partitions=3, client=client
+    )
+    assert isinstance(single, pa.Table) and isinstance(split, pa.Table)
+    assert split.schema == single.schema
+    for name in single.column_names:
+        pairs = zip(split[name].to_pylist(), single[name].to_pylist(), strict=True)
+        assert all(same(a, b) for a, b in pairs), name
+    with pytest.raises(InvalidInput, match="an executor needs partitions=N"):
+        dy.features.training_set(labels, features, project="fraud", executor="ray", client=client)
+    with pytest.raises(InvalidInput, match="partitions must be from 1 to"):
+        dy.features.training_set(labels, features, project="fraud", partitions=0, client=client)
+
+
+def test_the_cli_splits_a_training_set_over_ray(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], local_ray: None
+) -> None:
+    import pyarrow.parquet as pq
+
+    source = events(200, seed=4)
+    pq.write_table(source, tmp_path / "tx.parquet")
+    assert (
+        run_cli(capsys, "data", "ingest", str(tmp_path / "tx.parquet"), "-d", "tx", "-p", "f")[0]
+        == 0
+    )
+    definitions = tmp_path / "defs.py"
+    definitions.write_text(
+        "import dockyard as dy\n"
+        "card = dy.Entity('card', keys=['card_hash'])\n"
+        "card_activity = dy.FeatureView('card_activity', entities=[card], source='tx',\n"
+        "    timestamp='ts', features=[dy.Aggregate('amount', 'max', window='24h'),\n"
+        "    dy.Field('amount', name='last_amount')], ttl='30d')\n"
+    )
+    assert run_cli(capsys, "features", "apply", str(definitions), "-p", "f")[0] == 0
+    times = [T0 + dt.timedelta(hours=5 * i) for i in range(12)]
+    labels = pa.table(
+        {
+            "card_hash": [f"c{i % 8}" for i in range(12)],
+            "ts": pa.array(times, pa.timestamp("us", tz="UTC")),
+        }
+    )
+    pq.write_table(labels, tmp_path / "labels.parquet")
+    assert (
+        run_cli(
+            capsys, "data", "ingest", str(tmp_path / "labels.parquet"), "-d", "labels", "-p", "f"
+        )[0]
+        == 0
+    )
+    build = ["features", "training-set", "labels@1", "-f", "card_activity:*", "-p", "f"]
+    code, _, err = run_cli(capsys, *build, "-d", "one")
+    assert code == 0, err
+    code, out, err = run_cli(
+        capsys, *build, "-d", "split", "--executor", "ray", "--partitions", "3"
+    )
+    assert code == 0, err
+    assert "f/split@1: 12 rows" in out
+    code, _, err = run_cli(capsys, *build, "-d", "split", "-e", "ray")
+    assert code == 2 and "--executor ray needs --partitions N" in err
+    with connect() as active:
+        one = dy.DatasetHandle(active, "f", "one").version("latest").to_arrow()
+        split = dy.DatasetHandle(active, "f", "split").version("latest").to_arrow()
+    assert split.equals(one)  # max and a Field: exact

@@ -295,18 +295,42 @@ def training_set(
         ..., "--dataset", "-d", help="The dataset to write the training set to (a new version)."
     ),
     event_time: str = typer.Option(None, "--time", help="The labels' event-time column."),
+    executor: str = typer.Option(
+        None,
+        "--executor",
+        "-e",
+        help="Split the join by entity and run the shares on: ray, a Ray address, process or "
+        "inprocess (with --partitions). Default: one DuckDB process here.",
+    ),
+    partitions: int = typer.Option(
+        None, "--partitions", min=1, help="How many shares of the entities to join separately."
+    ),
     project: str = PROJECT,
     as_json: bool = JSON,
 ) -> None:
     """Build a point-in-time training set from a labels dataset, as a dataset version."""
+    from dockyard.core.errors import InvalidInput
     from dockyard.sdk.features import training_set as build
+
+    if executor is not None and partitions is None:
+        raise InvalidInput(
+            f"--executor {executor} needs --partitions N: how many shares of the entities to "
+            "join separately (e.g. the number of CPUs it has)"
+        )
 
     with (
         overrides(ctx).client() as client,
         console(stderr=True).status("joining features as of each label's time..."),
     ):
         written = build(
-            labels, features, project=project, output=dataset, event_time=event_time, client=client
+            labels,
+            features,
+            project=project,
+            output=dataset,
+            event_time=event_time,
+            executor=executor,
+            partitions=partitions,
+            client=client,
         )
     from dockyard.sdk.data import DatasetVersion
 

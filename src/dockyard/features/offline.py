@@ -5,7 +5,11 @@ every requested feature as it was known strictly before that time, by the rules 
 :mod:`dockyard.features.windows`. The statements (:mod:`dockyard.features.offline_sql`)
 sort label rows among the events (an ASOF join for Fields, running sums and window frames
 for aggregates), so their cost grows with the number of labels plus events, never with
-their product; only the columns the features read are handed to DuckDB.
+their product; only the columns the features read are handed to DuckDB. They run in one
+DuckDB connection of this process (:mod:`dockyard.features.offline_join`), or, with
+``partitions``, split by entity over an executor (:mod:`dockyard.features.partitioned`):
+the same statements, the same result (float sums, means and standard deviations to their
+last bits, which vary between single-process runs too).
 """
 
 from __future__ import annotations
@@ -14,14 +18,15 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
+from dockyard.compute.executor import Executor
 from dockyard.features.definitions import Aggregate, FeatureView, Field
 from dockyard.features.errors import InvalidTable
-from dockyard.features.offline_sql import ViewSQL, quote
+from dockyard.features.offline_join import ViewInput, join_views
 from dockyard.features.ondemand import apply_on_demand
+from dockyard.features.partitioned import check_partitioning, join_partitioned
 from dockyard.features.refs import Plan, plan
 from dockyard.features.tables import (
     as_arrow,
@@ -42,6 +47,8 @@ def training_set(
     full_names: bool = False,
     memory_limit: str | None = None,
     threads: int | None = None,
+    executor: Executor | None = None,
+    partitions: int | None = None,
 ) -> pa.Table:
     """One row per label row, in the labels' order: the label columns, then the requested
     features (named by feature, or ``view__feature`` with ``full_names``).
@@ -50,7 +57,16 @@ def training_set(
     (``event_time``, or its only timestamp column). ``sources`` maps each view's ``source``
     name to its events (pyarrow Table or pandas DataFrame); the row order of a source is
     its arrival order (it breaks ties between events at one time).
+
+    Without ``partitions`` the join runs here, in one DuckDB connection of ``threads``
+    threads (default: every CPU). With ``partitions=N`` each view's label rows and events
+    are split in N shares by a hash of the view's key values and each share is joined as
+    one unit of work of ``executor`` (default: in this process, one after another), with
+    ``threads`` threads (default 1) and as many CPUs asked of the executor; the result is
+    the same (see :mod:`dockyard.features.partitioned`). ``memory_limit`` (DuckDB's, e.g.
+    ``"4GB"``) applies to each connection.
     """
+    check_partitioning(executor, partitions, threads)
     request = plan(views, refs, full_names=full_names)
     table = as_arrow(labels, "labels table")
     time_name = _event_time(table, event_time)
@@ -72,15 +88,25 @@ def training_set(
             **{k: table.column(k) for k in keys},
         }
     )
-    con = duckdb.connect(config={"threads": threads or max(1, os.cpu_count() or 1)})
-    try:
-        if memory_limit is not None:
-            con.execute(f"SET memory_limit = '{memory_limit}'")
-        con.execute("SET preserve_insertion_order = false")
-        con.register("labels_", slim)
-        values = _compute(con, request, sources, slim)
-    finally:
-        con.close()
+    inputs = [
+        ViewInput(
+            request.views[name], tuple(features), _source(request.views[name], sources, table)
+        )
+        for name, features in request.stored.items()
+    ]
+    if partitions is None:
+        values = join_views(
+            slim, inputs, threads=threads or max(1, os.cpu_count() or 1), memory_limit=memory_limit
+        )
+    else:
+        values = join_partitioned(
+            slim,
+            inputs,
+            executor=executor,
+            partitions=partitions,
+            threads=threads or 1,
+            memory_limit=memory_limit,
+        )
     return _assemble(table, request, values)
 
 
@@ -120,61 +146,6 @@ def _source(view: FeatureView, sources: Mapping[str, Any], labels: pa.Table) -> 
             at = feature.available_at
             columns[f"__a_{at}"] = time_micros(table.column(at), at, what)
     return pa.table(columns)
-
-
-def _compute(
-    con: duckdb.DuckDBPyConnection, request: Plan, sources: Mapping[str, Any], labels: pa.Table
-) -> pa.Table:
-    parts: list[tuple[str, dict[str, str]]] = []  # (temp table, alias -> output column)
-    for index, (view_name, features) in enumerate(request.stored.items()):
-        view = request.views[view_name]
-        src = f"src_{index}"
-        con.register(src, _source(view, sources, labels))
-        sql = ViewSQL(view, src)
-        aliases = {f.name: f"v{index}_{i}" for i, f in enumerate(features)}
-        out = {aliases[f.name]: _stored_name(view, f) for f in features}
-        statements: list[tuple[str, str, list[str]]] = []  # (table, SQL, features made)
-        fields = [(aliases[f.name], f) for f in features if isinstance(f, Field)]
-        if fields:
-            statements.append((f"fields_{index}", sql.fields(fields), [a for a, _ in fields]))
-        known: dict[str, str] = {}
-        for f in features:
-            if isinstance(f, Aggregate) and f.available_at is not None:
-                name = known[aliases[f.name]] = f"known_{index}_{len(known)}"
-                statements.append((name, sql.known(f), []))
-        sums = [
-            (aliases[f.name], f)
-            for f in features
-            if isinstance(f, Aggregate) and f.fn in ("count", "sum", "mean")
-        ]
-        if sums:
-            statements.append((f"sums_{index}", sql.sums(sums, known), [a for a, _ in sums]))
-        # std / min / max / last / distinct_count: one narrow statement each (a wide one carries
-        # every column through its sort and was slower on 10M events)
-        for f in features:
-            if isinstance(f, Aggregate) and f.fn in ("std", "min", "max", "last", "distinct_count"):
-                statements.append(
-                    (f"agg_{aliases[f.name]}", sql.timeline(aliases[f.name], f), [aliases[f.name]])
-                )
-        for table, statement, produced in statements:
-            try:
-                con.execute(f"CREATE TEMP TABLE {table} AS {statement}")
-            except duckdb.Error as exc:  # a bug of ours: say which statement failed
-                exc.add_note(statement)
-                raise
-            if produced:
-                parts.append((table, {a: out[a] for a in produced}))
-    if not parts:
-        return con.sql("SELECT __row FROM labels_ ORDER BY __row").to_arrow_table()
-    selects = ", ".join(
-        f"{t}.{a} AS {quote(name)}" for t, cols in parts for a, name in cols.items()
-    )
-    joins = "".join(f" LEFT JOIN {t} ON {t}.__row = labels_.__row" for t, _ in parts)
-    return con.sql(f"SELECT {selects} FROM labels_{joins} ORDER BY labels_.__row").to_arrow_table()
-
-
-def _stored_name(view: FeatureView, feature: Field | Aggregate) -> str:
-    return f"{view.name}:{feature.name}"
 
 
 def _assemble(labels: pa.Table, request: Plan, values: pa.Table) -> pa.Table:

@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from dockyard.client.client import Client, connect
+from dockyard.compute.executor import Executor
 from dockyard.core.errors import InvalidInput
 from dockyard.features.definitions import Entity, FeatureView, OnDemand
 from dockyard.features.ondemand import compute
@@ -43,6 +44,26 @@ class _Session:
     def __exit__(self, *exc: object) -> None:
         if self.owned:
             self.client.close()
+
+
+class _Executor:
+    """The executor named (opened here, closed afterwards) or given (left open), or None."""
+
+    def __init__(self, spec: str | Executor | None) -> None:
+        self.spec = spec
+        self.opened: Executor | None = None
+
+    def __enter__(self) -> Executor | None:
+        if not isinstance(self.spec, str):
+            return self.spec
+        from dockyard.compute.registry import open_executor
+
+        self.opened = open_executor(self.spec)
+        return self.opened
+
+    def __exit__(self, *exc: object) -> None:
+        if self.opened is not None:
+            self.opened.close()
 
 
 def apply(
@@ -164,6 +185,8 @@ def training_set(
     full_names: bool = False,
     message: str = "",
     source_versions: Mapping[str, int | str] | None = None,
+    executor: str | Executor | None = None,
+    partitions: int | None = None,
     client: Client | None = None,
 ) -> DatasetVersion | pa.Table:
     """Features as they were known at each label's time, one row per label (point-in-time
@@ -175,8 +198,17 @@ def training_set(
     versions it used (so it can be rebuilt exactly), and is returned as such; without, the
     Arrow table is returned. Sources are read at their latest versions unless
     ``source_versions`` pins some (``{"transactions": 3}``).
+
+    The join runs here, in DuckDB, unless ``partitions=N`` splits it by entity in N shares
+    joined as units of work of ``executor``: ``"ray"`` (a local Ray, or the one this process
+    joined), ``"ray:auto"``, ``"ray://host:port"``, ``"process"``, ``"inprocess"`` (the
+    default with partitions alone), or an executor object (not closed here). The result is
+    the same (see :mod:`dockyard.features.partitioned`).
     """
     from dockyard.features.offline import training_set as compute
+    from dockyard.features.partitioned import check_partitions
+
+    check_partitions(partitions, executor=executor is not None)
 
     with _Session(client) as active:
         infos = {info.name: info for info in active.features.views(project)}
@@ -198,9 +230,17 @@ def training_set(
             version = DatasetHandle(active, project, source).version(pinned)
             sources[source] = version.to_arrow(columns=columns)
             read[source] = version.number
-        result = compute(
-            table, views.values(), sources, refs, event_time=event_time, full_names=full_names
-        )
+        with _Executor(executor) as runner:
+            result = compute(
+                table,
+                views.values(),
+                sources,
+                refs,
+                event_time=event_time,
+                full_names=full_names,
+                executor=runner,
+                partitions=partitions,
+            )
         if output is None:
             return result
         written = DatasetHandle(active, project, output).add_version(
