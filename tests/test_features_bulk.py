@@ -134,3 +134,24 @@ def test_an_update_that_fails_midway_writes_nothing(stores: list[OnlineStore]) -
     assert store.read("v", ["a", "b", "c"]) == (b"state-0", [b"old", None, None])
     store.update("v", [["a", "b"]], change, b"state-1")
     assert store.read("v", ["a", "b", "c"]) == (b"state-1", [b"new", b"new", None])
+
+
+def test_a_large_push_writes_what_event_by_event_writes(stores: list[OnlineStore]) -> None:
+    """A push of many events goes through the array path in arrival order (the table's,
+    not time order: late events within the lateness, ties), over stored states."""
+    bulk_store, one_store = stores
+    views = fraud_views(lateness="2h", bucket="5m")
+    events = transactions(51, rows=3000, cards=50, span_s=3 * 3600, step_s=5)
+    ordered = sorted(events, key=lambda e: e["ts"])
+    first, later = ordered[:1500], ordered[1500:]
+    rng = random.Random(52)
+    rng.shuffle(later)  # arrival order differs from time order, within the lateness
+    bulk = OnlineFeatures(bulk_store, views, bulk_rows=20, clock=lambda: NOW)
+    one = OnlineFeatures(one_store, views, bulk_rows=10**9, clock=lambda: NOW)
+    for online in (bulk, one):
+        for view in views:
+            online.materialize(view.name, to_table(first))
+            for at in range(0, len(later), 700):
+                online.push(view.name, to_table(later[at : at + 700]))
+            online.push(view.name, to_table(later[:5]))  # small: event by event on both
+    assert _same_bytes(bulk_store, one_store, views, events) > 50

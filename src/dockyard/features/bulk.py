@@ -25,9 +25,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dockyard.features.folds import Partials, empty, fold, from_python, objects
-from dockyard.features.partials import Consumer, Record, State
-from dockyard.features.slots import Column
+from dockyard.features.folds import Partials, empty, fold, objects
+from dockyard.features.partials import Consumer, State
+from dockyard.features.record_format import FALSE, FLOAT, INT, NULL, TRUE
+from dockyard.features.slots import Column, concat_columns
+from dockyard.features.stored import StoredConsumer, read_stored
 
 
 @dataclass
@@ -87,22 +89,34 @@ class Pool:
     nulls: np.ndarray | None
 
     @classmethod
-    def of(cls, stored: list[Any], fresh: Values, new: np.ndarray) -> Pool:
+    def of(cls, stored: Column | None, fresh: Values, new: np.ndarray) -> Pool:
         values = fresh.values[new]
         nulls = None if fresh.nulls is None else fresh.nulls[new]
-        if not stored:
+        if stored is None or not len(stored):
             return cls(values, nulls)
-        kind = _PYTHON_TYPES.get(values.dtype.kind)
-        if kind is not None and all(_fits(v, kind) for v in stored):
-            own = np.array([0 if v is None else v for v in stored], dtype=values.dtype)
-            missing = np.array([v is None for v in stored], dtype=bool)
+        kind = values.dtype.kind
+        tags = stored.tags
+        missing = tags == NULL
+        fits = {
+            "f": tags == FLOAT,
+            "i": tags == INT,
+            "u": tags == INT,
+            "b": (tags == TRUE) | (tags == FALSE),
+        }.get(kind)
+        if fits is not None and bool(np.all(fits | missing)):  # they keep their tags
+            if kind == "f":
+                own = stored.words.view(np.float64).astype(values.dtype)
+            elif kind == "b":
+                own = tags == TRUE
+            else:
+                own = stored.words.astype(values.dtype)
             if nulls is None and not missing.any():
                 return cls(np.concatenate((own, values)), None)
             if nulls is None:
                 nulls = np.zeros(len(values), dtype=bool)
             return cls(np.concatenate((own, values)), np.concatenate((missing, nulls)))
         fresh_objects = objects(Values(values, nulls).python(np.arange(len(values))))
-        return cls(np.concatenate((objects(stored), fresh_objects)), None)
+        return cls(np.concatenate((objects(stored.python()), fresh_objects)), None)
 
     def column(self, at: np.ndarray) -> Column:
         return Column.of(self.values[at], None if self.nulls is None else self.nulls[at])
@@ -124,18 +138,6 @@ def _ordered(first: np.ndarray, second: np.ndarray | None = None) -> bool:
     if second is None:
         return bool(np.all(up | same))
     return bool(np.all(up | (same & (second[1:] >= second[:-1]))))
-
-
-def _fits(value: Any, kind: type) -> bool:
-    """Whether a stored value has the type of the chunk's column (so it keeps its tag)."""
-    if value is None:
-        return True
-    if type(value) is not kind:
-        return False
-    return not isinstance(value, int) or -(2**63) <= value < 2**63
-
-
-_PYTHON_TYPES = {"f": float, "i": int, "u": int, "b": bool}
 
 
 @dataclass
@@ -165,23 +167,17 @@ class Settled:
 
 
 def settle_chunk(
-    consumers: Sequence[Consumer], horizon: int, chunk: Chunk, records: list[Record]
+    consumers: Sequence[Consumer], horizon: int, chunk: Chunk, raws: Sequence[bytes | None]
 ) -> list[Settled]:
-    """Each consumer's states after adding the chunk's events to ``records`` (one per
-    entity; ``{}`` for a new one) and settling them against ``horizon``."""
-    stored = any(records)  # none on a first materialization: skip reading them
+    """Each consumer's states after adding the chunk's events to the stored records
+    ``raws`` (one per entity; None for a new one) and settling them against ``horizon``."""
+    stored = read_stored(raws, consumers)
     # Without stored states, features over the same column, window and bucket share the
     # layout of their events and groups (a sum and a mean share their partials too).
-    shared: dict[tuple[Any, ...], Any] | None = None if stored else {}
+    shared: dict[tuple[Any, ...], Any] | None = None if stored is not None else {}
     return [
-        _Settle(
-            consumer,
-            horizon,
-            chunk,
-            [r.get(consumer.name) for r in records] if stored else [None] * len(records),
-            shared,
-        ).run()
-        for consumer in consumers
+        _Settle(consumer, horizon, chunk, None if stored is None else stored[i], shared).run()
+        for i, consumer in enumerate(consumers)
     ]
 
 
@@ -192,7 +188,7 @@ class _Layout:
 
     pool: Pool
     n_old: int
-    stored_partials: tuple[list[int], list[int], list[Any]]
+    stored: StoredConsumer | None  # its partials: those still in reach
     p_entity: np.ndarray
     p_ts: np.ndarray
     p_seq: np.ndarray
@@ -216,15 +212,14 @@ class _Settle:
         consumer: Consumer,
         horizon: int,
         chunk: Chunk,
-        old: list[State | None],
+        stored: StoredConsumer | None,
         shared: dict[tuple[Any, ...], Any] | None = None,
     ) -> None:
-        self.any_old = shared is None
         self.shared = shared
         self.c = consumer
         self.horizon = horizon
         self.chunk = chunk
-        self.old = old
+        self.stored = stored
         self.column = chunk.columns[consumer.column]
 
     def run(self) -> Settled:
@@ -278,34 +273,33 @@ class _Settle:
                     keep &= ~nulls
         new = np.flatnonzero(keep) if not keep.all() else np.arange(len(keep))
         # stored pending events first, then the new ones, per entity
-        old_entity: list[int] = []
-        old_events: list[list[Any]] = []
-        if self.any_old:
-            for e, state in enumerate(self.old):
-                if state is not None:
-                    old_events.extend(state["p"])
-                    old_entity.extend([e] * len(state["p"]))
-        n_old = len(old_events)
-        stored_values = [p[3] for p in old_events]
-        # stored partials holding values (last, Fields, min, max) join the pool after them
-        stored_partials = self._stored_partials()
-        if c.fn in ("last", "min", "max"):
-            for partial in stored_partials[2]:
-                stored_values.append(partial[2] if c.fn == "last" else partial)
-        n_stored = len(stored_values)
-        pool = Pool.of(stored_values, column, new)
-        if n_old:
-            entity = np.concatenate((np.array(old_entity, np.int64), chunk.entity[new]))
-            ts = np.concatenate((np.array([p[0] for p in old_events], np.int64), chunk.ts[new]))
-            seq = np.concatenate((np.array([p[1] for p in old_events], np.int64), chunk.seq[new]))
+        stored = self.stored
+        window, bucket, horizon = c.window, c.bucket, self.horizon
+        if stored is not None and window is not None:  # buckets no window reaches any more
+            stored = stored.take_partials(stored.s_start >= horizon - horizon % bucket - window)
+        n_old = 0 if stored is None else len(stored.p_ts)
+        values: Column | None = None
+        if stored is not None:
+            # stored partials holding values (last, Fields, min, max) join the pool after them
+            values = stored.p_value
+            if c.fn in ("last", "min", "max"):
+                partial_values = stored.fields[2 if c.fn == "last" else 0]
+                values = concat_columns([values, partial_values])
+        pool = Pool.of(values, column, new)
+        n_stored = 0 if values is None else len(values)
+        if stored is not None:
+            entity = np.concatenate((stored.p_entity, chunk.entity[new]))
+            ts = np.concatenate((stored.p_ts, chunk.ts[new]))
+            seq = np.concatenate((stored.p_seq, chunk.seq[new]))
         else:
             entity, ts, seq = chunk.entity[new], chunk.ts[new], chunk.seq[new]
         # pool position of each item (before the entity sort)
         place = np.concatenate((np.arange(n_old), n_stored + np.arange(len(new)))).astype(np.int64)
         available = None
         if c.gate is not None:
-            available = np.concatenate(
-                (np.array([p[2] for p in old_events], np.int64), chunk.gates[c.gate][0][new])
+            gate_times = chunk.gates[c.gate][0][new]
+            available = (
+                gate_times if stored is None else np.concatenate((stored.p_available, gate_times))
             )
         if n_old:
             order = np.argsort(entity, kind="stable")
@@ -313,7 +307,6 @@ class _Settle:
             if available is not None:
                 available = available[order]
         # Consumer.settle: dropped, folded or still pending
-        window, bucket, horizon = c.window, c.bucket, self.horizon
         if window is not None:
             edge = horizon - horizon % bucket
             oldest = edge - window
@@ -329,10 +322,12 @@ class _Settle:
         pending = np.flatnonzero(~dropped & ~folded)
         folded_at = np.flatnonzero(folded)
         # groups of the folded events and stored partials: (entity, bucket start)
-        old_entity_p, old_start, _ = stored_partials
-        n_partials = len(old_entity_p)
-        keys_entity = np.concatenate((np.array(old_entity_p, np.int64), entity[folded_at]))
-        keys_start = np.concatenate((np.array(old_start, np.int64), starts[folded_at]))
+        n_partials = 0 if stored is None else len(stored.s_entity)
+        if stored is not None:
+            keys_entity = np.concatenate((stored.s_entity, entity[folded_at]))
+            keys_start = np.concatenate((stored.s_start, starts[folded_at]))
+        else:
+            keys_entity, keys_start = entity[folded_at], starts[folded_at]
         if n_partials == 0 and _ordered(keys_entity, keys_start):  # events came in time order
             by_key = np.arange(len(keys_entity))
         else:
@@ -353,7 +348,7 @@ class _Settle:
         return _Layout(
             pool=pool,
             n_old=n_old,
-            stored_partials=stored_partials,
+            stored=stored,
             p_entity=entity[pending],
             p_ts=ts[pending],
             p_seq=seq[pending],
@@ -368,33 +363,6 @@ class _Settle:
             seq=seq,
             place=place,
         )
-
-    def _stored_partials(self) -> tuple[list[int], list[int], list[Any]]:
-        """The stored partials still in reach: (entity, bucket start or 0, partial)."""
-        c = self.c
-        horizon = self.horizon
-        oldest = None
-        if c.window is not None:
-            oldest = horizon - horizon % c.bucket - c.window
-        old_entity: list[int] = []
-        old_start: list[int] = []
-        old_partial: list[Any] = []
-        if not self.any_old:
-            return old_entity, old_start, old_partial
-        for e, state in enumerate(self.old):
-            if state is None:
-                continue
-            if c.window is not None:
-                for start, partial in state["s"]:
-                    if oldest is None or start >= oldest:
-                        old_entity.append(e)
-                        old_start.append(start)
-                        old_partial.append(partial)
-            elif state["s"] is not None:
-                old_entity.append(e)
-                old_start.append(0)
-                old_partial.append(state["s"])
-        return old_entity, old_start, old_partial
 
     def _extremes(self, layout: _Layout) -> Partials:
         """min / max of each group: pool values."""
@@ -418,19 +386,20 @@ class _Settle:
         else:
             x = layout.pool.numbers(layout.place[items], True)
         acc = empty(fn, len(layout.group_entity), x.dtype)
-        old_partial = layout.stored_partials[2]
-        if old_partial:
-            stored = from_python(fn, old_partial, x.dtype)
+        stored = layout.stored
+        if stored is not None and len(stored.s_entity):
             acc.has[layout.old_group] = True
-            for mine, theirs in zip(acc.columns, stored.columns, strict=True):
-                mine[layout.old_group] = theirs
+            n, *moments = stored.fields  # an int64 count, then float64 sums or moments
+            acc.columns[0][layout.old_group] = n.words
+            for mine, theirs in zip(acc.columns[1:], moments, strict=True):
+                mine[layout.old_group] = theirs.words.view(np.float64)
         fold(fn, acc, layout.item_group, x)
         return acc
 
     def _latest(self, layout: _Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(ts, seq, pool position of the value)`` of the latest (by ts, then arrival) of
         each group. A group's items come in arrival order, after its stored partial."""
-        old_group, old_partial = layout.old_group, layout.stored_partials[2]
+        old_group, stored = layout.old_group, layout.stored
         items, item_group = layout.items, layout.item_group
         ts, seq, place = layout.ts, layout.seq, layout.place
         groups = len(layout.group_entity)
@@ -448,9 +417,8 @@ class _Settle:
             win_ts[owner] = item_ts[last]
             win_seq[owner] = seq[items[last]]
             win_place[owner] = place[items[last]]
-        if len(old_partial):
-            old_ts = np.array([p[0] for p in old_partial], np.int64)
-            old_seq = np.array([p[1] for p in old_partial], np.int64)
+        if stored is not None and len(stored.s_entity):
+            old_ts, old_seq = stored.fields[0].words, stored.fields[1].words
             # a stored partial arrived before every new item: it wins only by a later time
             wins = (old_ts > win_ts[old_group]) | (
                 (old_ts == win_ts[old_group]) & (old_seq > win_seq[old_group])
@@ -463,7 +431,8 @@ class _Settle:
 
     def _distinct(self, out: Settled, layout: _Layout) -> list[State]:
         """Python states (values in order of first appearance per group)."""
-        old_group, old_partial = layout.old_group, layout.stored_partials[2]
+        old_group = layout.old_group
+        old_partial = [] if layout.stored is None else layout.stored.lists or []
         items, item_group, place = layout.items, layout.item_group, layout.place
         groups = len(out.group_entity)
         partials: list[Any] = [None] * groups

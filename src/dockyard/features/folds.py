@@ -25,6 +25,9 @@ def rounds(group: np.ndarray) -> Iterator[np.ndarray]:
     starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
     sizes = np.diff(np.append(starts, n))
     rank = np.arange(n) - np.repeat(starts, sizes)
+    largest = int(sizes.max())
+    if largest < 2**16:  # numpy sorts small integers by radix: linear time
+        rank = rank.astype(np.uint8 if largest < 2**8 else np.uint16)
     by_rank = np.argsort(rank, kind="stable")
     bounds = np.concatenate(([0], np.cumsum(np.bincount(rank))))
     for k in range(len(bounds) - 1):

@@ -47,8 +47,9 @@ from dockyard.features.stores.base import OnlineStore
 from dockyard.features.tables import as_arrow, check_value_column, require_columns, time_micros
 
 _CACHE_LIMIT = 200_000
-BULK_ROWS = 20_000
-"""From this many events on, a materialization is settled with array operations."""
+BULK_ROWS = 20
+"""From this many events on, a write (materialization, source file, push) is settled with
+array operations (below it, one event at a time costs less than their fixed cost)."""
 _CHUNK_ROWS = 500_000  # events per chunk of entities in a bulk materialization
 _CHUNK_ENTITIES = 10_000
 
@@ -106,10 +107,12 @@ class OnlineFeatures:
     Writers: one process at a time per view (a push reads the records it changes and
     writes them back in one atomic batch).
 
-    A materialization (or source file) of at least ``bulk_rows`` events is settled with
-    array operations, a chunk of entities at a time (:mod:`dockyard.features.bulk`); a
-    smaller one event by event. Both write the same bytes. ``clock`` gives the time (µs)
-    at which the values stored in front of each record are computed (now by default).
+    A write (materialization, source file, push) of at least ``bulk_rows`` events is
+    settled with array operations, a chunk of entities at a time
+    (:mod:`dockyard.features.bulk`, reading stored records with
+    :mod:`dockyard.features.stored`); a smaller one event by event. Both write the same
+    bytes. ``clock`` gives the time (µs) at which the values stored in front of each
+    record are computed (now by default).
     """
 
     def __init__(
@@ -181,7 +184,10 @@ class OnlineFeatures:
         view = self._view(view_name)
         table = self._checked(view, as_arrow(events, f"events pushed to {view.name!r}"))
         with self.store.writing(view.name):  # the state is read under the lock
-            return self._apply(view, table, self._state(view), materialized=None)
+            state = self._state(view)
+            if table.num_rows >= self.bulk_rows:  # in arrival order: the table's
+                return self._apply_bulk(view, table, state, materialized=False, by_time=False)
+            return self._apply(view, table, state, materialized=None)
 
     def materialize(self, view_name: str, source: Any, since: datetime | int | None = None) -> int:
         """Bring the online values up to date with the view's source table: only events
@@ -345,11 +351,16 @@ class OnlineFeatures:
         return int(table.num_rows)
 
     def _apply_bulk(
-        self, view: FeatureView, table: pa.Table, state: ViewState, materialized: bool
+        self,
+        view: FeatureView,
+        table: pa.Table,
+        state: ViewState,
+        materialized: bool,
+        by_time: bool = True,
     ) -> int:
         """What :meth:`_apply` does for the events of ``table`` taken in time order (ties
-        in table order), with array operations, a chunk of entities at a time, in one
-        atomic store update."""
+        in table order; ``by_time=False``: in table order), with array operations, a chunk
+        of entities at a time, in one atomic store update."""
         ts_column = time_micros(table.column(view.timestamp), view.timestamp, "events")
         if ts_column.null_count:
             raise InvalidTable(
@@ -368,7 +379,11 @@ class OnlineFeatures:
                 nulls = times.is_null().to_numpy() if times.null_count else None
                 gate_times[c.gate] = (pc.fill_null(times, 0).to_numpy(), nulls)
         batch = group_by_entity(
-            table, view.keys, np.argsort(ts, kind="stable"), state.seq, entity_key
+            table,
+            view.keys,
+            np.argsort(ts, kind="stable") if by_time else np.arange(len(ts)),
+            state.seq,
+            entity_key,
         )
         newest = int(ts.max())
         state.seq += table.num_rows
@@ -384,8 +399,7 @@ class OnlineFeatures:
         def change(number: int, raws: list[bytes | None]) -> dict[str, bytes]:
             first, last = runs[number]
             chunk = chunk_of(table, batch, first, last, consumers, ts, gate_times)
-            records: list[Record] = [record_format.decode_state(raw, consumers) for raw in raws]
-            settled = settle_chunk(consumers, new_horizon, chunk, records)
+            settled = settle_chunk(consumers, new_horizon, chunk, raws)
             encoded = chunk_records(settled, last - first, now, state.seq)
             return dict(zip(batch.keys[first:last], encoded, strict=True))
 

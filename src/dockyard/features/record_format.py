@@ -232,30 +232,50 @@ def _read_partial(values: list[Any], at: int, fn: str) -> tuple[Any, int]:
     return values[at + 1 : at + 1 + count], at + 1 + count
 
 
+def read_settled(values: list[Any], at: int, consumer: Consumer) -> tuple[Any, int]:
+    """One consumer's settled partials from a state section's values at ``at``."""
+    fn = consumer.fn
+    settled: Any
+    if consumer.window is not None:
+        settled = []
+        count = values[at]
+        at += 1
+        for _ in range(count):
+            start = values[at]
+            partial, at = _read_partial(values, at + 1, fn)
+            settled.append([start, partial])
+        return settled, at
+    if values[at]:
+        return _read_partial(values, at + 1, fn)
+    return None, at + 1
+
+
+def state_section(data: bytes) -> int:
+    """The offset of a record's state section."""
+    _check(data)
+    count, size = _HEAD.unpack_from(data, 1)
+    return int(1 + _HEAD.size + 9 * count + size)
+
+
+def section_parts(data: bytes, at: int) -> tuple[bytes, bytes, list[Any]]:
+    """The tags, words and objects of the section at ``at``."""
+    count, size = _HEAD.unpack_from(data, at)
+    at += _HEAD.size
+    tags = data[at : at + count]
+    words = data[at + count : at + 9 * count]
+    objects = json.loads(data[at + 9 * count : at + 9 * count + size]) if size else []
+    return tags, words, objects
+
+
 def decode_state(data: bytes | None, consumers: Sequence[Consumer]) -> Record:
     """The state of each consumer (an empty record for None)."""
     if data is None:
         return {}
-    _check(data)
-    _, at = read_section(data, 1)
-    values, _ = read_section(data, at)
+    values, _ = read_section(data, state_section(data))
     record: Record = {}
     at = 0
     for consumer in consumers:
-        fn = consumer.fn
-        settled: Any
-        if consumer.window is not None:
-            settled = []
-            count = values[at]
-            at += 1
-            for _ in range(count):
-                start = values[at]
-                partial, at = _read_partial(values, at + 1, fn)
-                settled.append([start, partial])
-        elif values[at]:
-            settled, at = _read_partial(values, at + 1, fn)
-        else:
-            settled, at = None, at + 1
+        settled, at = read_settled(values, at, consumer)
         count = values[at]
         at += 1
         pending = [values[at + 4 * i : at + 4 * i + 4] for i in range(count)]

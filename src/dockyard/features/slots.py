@@ -76,10 +76,42 @@ class Column:
                 out.objects[nulls] = None
         return out
 
+    def python(self) -> list[Any]:
+        """The Python values of the slots."""
+        ints = self.words.tolist()
+        floats = self.words.view(np.float64).tolist()
+        named = {NULL: None, TRUE: True, FALSE: False}
+        out: list[Any] = []
+        for i, tag in enumerate(self.tags.tolist()):
+            if tag == INT:
+                out.append(ints[i])
+            elif tag == FLOAT:
+                out.append(floats[i])
+            elif tag == OBJ:
+                assert self.objects is not None
+                out.append(self.objects[i])
+            else:
+                out.append(named[tag])
+        return out
+
     def take(self, at: np.ndarray) -> Column:
         return Column(
             self.tags[at], self.words[at], None if self.objects is None else self.objects[at]
         )
+
+
+def concat_columns(columns: Sequence[Column]) -> Column:
+    """The slots of ``columns`` one after the other."""
+    objects = None
+    if any(c.objects is not None for c in columns):
+        objects = np.concatenate(
+            [c.objects if c.objects is not None else np.empty(len(c), object) for c in columns]
+        )
+    return Column(
+        np.concatenate([c.tags for c in columns]),
+        np.concatenate([c.words for c in columns]),
+        objects,
+    )
 
 
 def _python(values: np.ndarray) -> Column:
