@@ -328,23 +328,26 @@ class _Settle:
             keys_start = np.concatenate((stored.s_start, starts[folded_at]))
         else:
             keys_entity, keys_start = entity[folded_at], starts[folded_at]
-        if n_partials == 0 and _ordered(keys_entity, keys_start):  # events came in time order
-            by_key = np.arange(len(keys_entity))
-        else:
-            by_key = np.lexsort((keys_start, keys_entity))
-        sorted_entity, sorted_start = keys_entity[by_key], keys_start[by_key]
-        first = np.ones(len(by_key), dtype=bool)
+        ordered = n_partials == 0 and _ordered(keys_entity, keys_start)  # in time order
+        by_key = None if ordered else np.lexsort((keys_start, keys_entity))
+        sorted_entity = keys_entity if by_key is None else keys_entity[by_key]
+        sorted_start = keys_start if by_key is None else keys_start[by_key]
+        first = np.ones(len(sorted_entity), dtype=bool)
         first[1:] = (sorted_entity[1:] != sorted_entity[:-1]) | (
             sorted_start[1:] != sorted_start[:-1]
         )
-        group = np.empty(len(by_key), np.int64)
-        group[by_key] = np.cumsum(first) - 1
+        rank = np.cumsum(first) - 1
+        if by_key is None:
+            group = rank
+        else:
+            group = np.empty(len(by_key), np.int64)
+            group[by_key] = rank
         item_group = group[n_partials:]
-        in_group = (  # by group, then in order
-            np.arange(len(item_group))
-            if _ordered(item_group)
-            else np.argsort(item_group, kind="stable")
-        )
+        if by_key is None or _ordered(item_group):  # by group, then in order
+            items, in_order = folded_at, item_group
+        else:
+            in_group = np.argsort(item_group, kind="stable")
+            items, in_order = folded_at[in_group], item_group[in_group]
         return _Layout(
             pool=pool,
             n_old=n_old,
@@ -357,8 +360,8 @@ class _Settle:
             group_entity=sorted_entity[first],
             group_start=sorted_start[first],
             old_group=group[:n_partials],
-            items=folded_at[in_group],
-            item_group=item_group[in_group],
+            items=items,
+            item_group=in_order,
             ts=ts,
             seq=seq,
             place=place,

@@ -18,20 +18,20 @@ import numpy as np
 
 def rounds(group: np.ndarray) -> Iterator[np.ndarray]:
     """For items sorted by group (then in folding order), the item positions of each
-    round: first the first item of every group, then the second ones, and so on."""
+    round: first the first item of every group, then the second ones, and so on (each
+    round in group order; no sort: the groups still going shrink round by round)."""
     n = len(group)
     if n == 0:
         return
     starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
     sizes = np.diff(np.append(starts, n))
-    rank = np.arange(n) - np.repeat(starts, sizes)
-    largest = int(sizes.max())
-    if largest < 2**16:  # numpy sorts small integers by radix: linear time
-        rank = rank.astype(np.uint8 if largest < 2**8 else np.uint16)
-    by_rank = np.argsort(rank, kind="stable")
-    bounds = np.concatenate(([0], np.cumsum(np.bincount(rank))))
-    for k in range(len(bounds) - 1):
-        yield by_rank[bounds[k] : bounds[k + 1]]
+    k = 0
+    while len(starts):
+        yield starts + k if k else starts
+        k += 1
+        going = sizes > k
+        if not going.all():
+            starts, sizes = starts[going], sizes[going]
 
 
 @dataclass
