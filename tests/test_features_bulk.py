@@ -155,3 +155,52 @@ def test_a_large_push_writes_what_event_by_event_writes(stores: list[OnlineStore
                 online.push(view.name, to_table(later[at : at + 700]))
             online.push(view.name, to_table(later[:5]))  # small: event by event on both
     assert _same_bytes(bulk_store, one_store, views, events) > 50
+
+
+def test_columns_without_nulls_share_a_layout_but_keep_their_values(tmp_path: Path) -> None:
+    """Features over different columns without nulls share the layout of their events in a
+    first materialization; each must still fold its own column's values."""
+    import numpy as np
+
+    from dockyard.features import Aggregate, Entity, Field
+
+    rng = np.random.default_rng(7)
+    count = 4000
+    columns = ("a", "b", "c")
+    table = pa.table(
+        {
+            "card": pa.array(rng.integers(0, 60, count)),
+            "ts": pa.array(NOW - rng.integers(1, 3 * 3600 * 10**6, count)).cast(
+                pa.timestamp("us", tz="UTC")
+            ),
+            **{c: pa.array(np.round(rng.lognormal(2, 1, count), 2)) for c in columns},
+        }
+    )
+    features: list[Any] = []
+    for c in columns:
+        features += [
+            Field(c, name=f"{c}_latest"),
+            Aggregate(c, "sum", window="1h"),
+            Aggregate(c, "mean", window="1h"),
+            Aggregate(c, "max", window="2h"),
+            Aggregate(c, "std", window="2h"),
+            Aggregate(c, "last", window="1h"),
+        ]
+    view = FeatureView(
+        "wide",
+        entities=[Entity("card", keys=["card"])],
+        source="s",
+        timestamp="ts",
+        features=features,
+        lateness="10m",
+    )
+    bulk_store = SQLiteOnlineStore(tmp_path / "bulk.db")
+    one_store = SQLiteOnlineStore(tmp_path / "one.db")
+    bulk = OnlineFeatures(bulk_store, [view], bulk_rows=1, clock=lambda: NOW)
+    one = OnlineFeatures(one_store, [view], bulk_rows=10**9, clock=lambda: NOW)
+    for online in (bulk, one):
+        online.materialize("wide", table)
+    keys = [entity_key([k]) for k in range(60)]
+    assert bulk_store.read("wide", keys) == one_store.read("wide", keys)
+    got = bulk.get({"card": [1, 2]}, ["wide:*"], at=NOW)
+    assert got["a_sum_1h"] != got["b_sum_1h"]

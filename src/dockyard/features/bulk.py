@@ -17,6 +17,7 @@ chunk of entities at a time:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -187,6 +188,7 @@ class _Layout:
     the folded ones (items by group, then in order)."""
 
     pool: Pool
+    new: np.ndarray  # the chunk's events kept
     n_old: int
     stored: StoredConsumer | None  # its partials: those still in reach
     p_entity: np.ndarray
@@ -224,11 +226,18 @@ class _Settle:
 
     def run(self) -> Settled:
         c = self.c
-        key = (c.column, c.field, c.gate, c.window, c.bucket)
+        # the column matters to the layout only through its nulls (Fields keep them all)
+        nulls = not c.field and self.column.nulls is not None
+        key = (c.column if nulls else None, c.field, c.gate, c.window, c.bucket)
         if self.shared is None:
             layout = self._layout()
         else:
             layout = self.shared.get(key) or self.shared.setdefault(key, self._layout())
+            pools = self.shared.setdefault(("pool",), {})
+            pool = pools.get((c.column, key))
+            if pool is None:  # without stored values the pool is the column at `new`
+                pool = pools[(c.column, key)] = Pool.of(None, self.column, layout.new)
+            layout = dataclasses.replace(layout, pool=pool)
         out = Settled(
             consumer=c,
             entities=self.chunk.entities,
@@ -251,7 +260,7 @@ class _Settle:
         elif fn in ("min", "max"):
             out.partials = self._extremes(layout)
         else:
-            kind = (*key, "sum" if fn == "mean" else fn)  # a mean keeps a sum's partials
+            kind = (c.column, *key, "sum" if fn == "mean" else fn)  # a mean keeps a sum's
             found = None if self.shared is None else self.shared.get(kind)
             if found is None:
                 found = self._moments(layout)
@@ -350,6 +359,7 @@ class _Settle:
             items, in_order = folded_at[in_group], item_group[in_group]
         return _Layout(
             pool=pool,
+            new=new,
             n_old=n_old,
             stored=stored,
             p_entity=entity[pending],
