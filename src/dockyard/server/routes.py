@@ -9,8 +9,8 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, TypeAdapter
 
 from dockyard.blobs.store import DIGEST_HEADER
 from dockyard.core.operations import Operation
@@ -136,9 +136,21 @@ def _endpoint(op: Operation, method: Callable[..., Any], guard: Callable[..., An
 
         endpoint = download
     else:
+        model = (
+            op.returns
+            if isinstance(op.returns, type) and issubclass(op.returns, BaseModel)
+            else None
+        )
+        dump = TypeAdapter(model).dump_json if model is not None else None
+        status = op.status
 
         def call(principal: Principal, **kwargs: Any) -> Any:
-            return method(principal, **kwargs)
+            result = method(principal, **kwargs)
+            if dump is not None and isinstance(result, model):  # type: ignore[arg-type]
+                # the declared model itself: serialized once, as FastAPI would, without
+                # validating it again first (a lookup of 100 x 50 values: milliseconds)
+                return Response(dump(result), status_code=status, media_type="application/json")
+            return result
 
         endpoint = call
     endpoint.__signature__ = inspect.Signature(params)
