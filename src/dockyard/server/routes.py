@@ -159,10 +159,11 @@ def _endpoint(op: Operation, method: Callable[..., Any], guard: Callable[..., An
 
 
 def add_operation(
-    router: APIRouter, op: Operation, service: object, guard: Callable[..., Any]
+    router: APIRouter, op: Operation, service: object, guard: Callable[..., Any], prefix: str = ""
 ) -> None:
-    """Serve ``op`` of ``service`` on ``router``; ``guard`` (``Authenticator.guard(op)``)
-    gives each call its principal and refuses callers whose role ``op`` does not allow."""
+    """Serve ``op`` of ``service`` on ``router`` at ``prefix`` + its path; ``guard``
+    (``Authenticator.guard(op)``) gives each call its principal and refuses callers whose
+    role ``op`` does not allow."""
     method = getattr(service, op.name)
     extra: dict[str, Any] = {"openapi_extra": {"x-dockyard-role": str(op.role)}}
     if op.stream_in:
@@ -170,7 +171,7 @@ def add_operation(
     if op.stream_out:
         extra["response_class"] = StreamingResponse
     router.add_api_route(
-        op.path,
+        prefix + op.path,
         _endpoint(op, method, guard),
         methods=[op.method],
         status_code=op.status,
