@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -138,8 +139,11 @@ class OnlineFeatures:
         self._plans: dict[tuple[tuple[str, ...], bool], _Compiled] = {}
         self._cache: dict[tuple[str, str], tuple[int, int, dict[str, Any]]] = {}
         self._generation: int | None = None
-        # values computed at read time, keyed by entity, with the stored line they came from
+        # values known from a stored line (decoded from it, or computed from its record),
+        # keyed by entity: (line, valid from, valid until, values)
         self._recomputed: dict[tuple[str, str], tuple[bytes, int, int, dict[str, Any]]] = {}
+        self._states: dict[str, tuple[bytes, int | None]] = {}  # view: (state, horizon)
+        self._names: dict[tuple[Any, ...], str] = {}  # key values: store key
 
     # -- writing -------------------------------------------------------------------------
 
@@ -453,15 +457,23 @@ class OnlineFeatures:
                 raise InvalidTable(
                     f"the lookup lacks the key column(s) {missing} of {view.name!r}"
                 ) from None
-            names = [entity_key(v) for v in zip(*columns, strict=True)]
+            names = self._entity_names(columns)
             vectors = self._vectors(view, names, t, generation is not None)
             if len(vectors) == 1:
                 (vector,) = vectors
                 for ref, name in pairs:
                     stored[ref] = [vector[name]]
-            else:
-                for ref, name in pairs:
+            elif vectors:  # one row of the wanted values per entity, then its columns
+                if len(pairs) == 1:
+                    ((ref, name),) = pairs
                     stored[ref] = [v[name] for v in vectors]
+                else:
+                    rows = map(itemgetter(*(name for _, name in pairs)), vectors)
+                    for (ref, _), got in zip(pairs, zip(*rows, strict=True), strict=True):
+                        stored[ref] = list(got)
+            else:
+                for ref, _ in pairs:
+                    stored[ref] = []
         on_demand: dict[str, list[Any]] = {}
         if compiled.on_demand:
             values = request or {}
@@ -479,6 +491,24 @@ class OnlineFeatures:
             out[column] = found if found is not None else on_demand[ref]
         return out
 
+    def _entity_names(self, columns: list[Sequence[Any]]) -> list[str]:
+        """The store keys of the entities whose key values are ``columns``; those made of
+        integers and strings only are remembered (a JSON encoding each is most of the cost
+        of naming 100 entities; a float key always goes through :func:`entity_key`)."""
+        names = []
+        known = self._names
+        for values in zip(*columns, strict=True):
+            if all(v.__class__ is int or v.__class__ is str for v in values):
+                name = known.get(values)
+                if name is None:
+                    if len(known) > _CACHE_LIMIT:
+                        known.clear()
+                    name = known[values] = entity_key(values)
+                names.append(name)
+            else:
+                names.append(entity_key(values))
+        return names
+
     def _vectors(
         self, view: FeatureView, names: list[str], t: int, cacheable: bool
     ) -> list[dict[str, Any]]:
@@ -492,7 +522,7 @@ class OnlineFeatures:
                 misses.append(i)
         if misses:
             encoded, raws = self.store.read(view.name, [names[i] for i in misses])
-            horizon = self._state(view, encoded).horizon(view.lateness_us)
+            horizon = self._horizon(view, encoded)
             if horizon is not None and t < horizon:
                 raise OutOfHorizon(
                     f"the online values of {view.name!r} start at {iso_utc(horizon)} (newest "
@@ -512,24 +542,41 @@ class OnlineFeatures:
                     self._cache[(view.name, names[i])] = (t, until, vector)
         return [r if r is not None else {} for r in result]
 
+    def _horizon(self, view: FeatureView, encoded: bytes | None) -> int | None:
+        """The view's horizon from its encoded state (decoded again only when it changed:
+        it lists every source file applied, so it grows with each push)."""
+        known = self._states.get(view.name)
+        if known is not None and known[0] == encoded:
+            return known[1]
+        horizon = self._state(view, encoded).horizon(view.lateness_us)
+        if encoded is not None:
+            self._states[view.name] = (encoded, horizon)
+        return horizon
+
     def _stored_or_computed(
         self, view: FeatureView, name: str, raw: bytes, t: int
     ) -> tuple[dict[str, Any], int]:
         """The values stored with the record when they hold at ``t``; else the ones this
         object last computed from the same stored line (it ends with the view's arrival
         counter after the write, unique per write: nothing was written since) when they
-        hold at ``t``; else computed now from the record."""
-        begins, until, vector, _ = decode_computed(raw)
-        if begins <= t < until:
-            return vector, until
+        hold at ``t``; else computed now from the record.
+
+        The stored line is remembered with its decoded values, so a line read again (from
+        Redis: at every lookup) is compared, not decoded again."""
         head = raw[: raw.index(b"\n")]
         key = (view.name, name)
         known = self._recomputed.get(key)
-        if known is not None and known[0] == head and known[1] <= t < known[2]:
-            return known[3], known[2]
+        if known is not None and known[0] == head:
+            if known[1] <= t < known[2]:
+                return known[3], known[2]
+        else:
+            begins, until, vector, _ = decode_computed(raw)
+            if len(self._recomputed) > _CACHE_LIMIT:
+                self._recomputed.clear()
+            self._recomputed[key] = (head, begins, until, vector)
+            if begins <= t < until:
+                return vector, until
         vector, until = self._compute(view, decode_record(raw), t)
-        if len(self._recomputed) > _CACHE_LIMIT:
-            self._recomputed.clear()
         self._recomputed[key] = (head, t, until, vector)
         return vector, until
 
