@@ -126,6 +126,26 @@ def test_cached_values_expire_and_follow_writes(store: OnlineStore) -> None:
     assert value(online, "amount_sum_1h", T0 + 41 * m) == 15.0
 
 
+def test_a_reader_sees_each_write_of_another_engine(store: OnlineStore) -> None:
+    """A reader remembers the stored lines it decoded, the view's horizon and entity keys:
+    none of it hides a write of another engine (another process), and keys of other types
+    stay other entities."""
+    m = timedelta(minutes=1)
+    reader, writer = OnlineFeatures(store, [VIEW]), OnlineFeatures(store, [VIEW])
+    writer.push("card_activity", events(("c1", 0 * m, 10.0, False, None)))
+    assert value(reader, "amount_sum_1h", T0 + 30 * m) == 10.0
+    assert value(reader, "amount_sum_1h", T0 + 30 * m) == 10.0  # the same line, read again
+    writer.push("card_activity", events(("c1", 20 * m, 5.0, False, None)))
+    assert value(reader, "amount_sum_1h", T0 + 30 * m) == 15.0
+    writer.push("card_activity", events(("1", 300 * m, 1.0, False, None)))
+    with pytest.raises(OutOfHorizon):  # the newest event moved the horizon to 290 minutes
+        value(reader, "amount_sum_1h", T0 + 30 * m)
+    at = T0 + 301 * m
+    for _ in range(2):  # the second time from the remembered keys
+        got = reader.get({"card_hash": ["1", 1, True, 1.0]}, ["card_activity:amount_sum_1h"], at=at)
+        assert got["amount_sum_1h"] == [1.0, None, None, None]
+
+
 def test_late_events_are_refused_and_nothing_is_written(store: OnlineStore) -> None:
     online = OnlineFeatures(store, [VIEW])
     m = timedelta(minutes=1)
