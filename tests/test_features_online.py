@@ -72,6 +72,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OnlineStor
         yield from redis_store()
 
 
+def micros(at: datetime) -> int:
+    return (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
 def value(online: OnlineFeatures, feature: str, at: datetime | None, card: str = "c1") -> Any:
     return online.get({"card_hash": [card]}, [f"card_activity:{feature}"], at=at)[feature][0]
 
@@ -144,6 +148,29 @@ def test_a_reader_sees_each_write_of_another_engine(store: OnlineStore) -> None:
     for _ in range(2):  # the second time from the remembered keys
         got = reader.get({"card_hash": ["1", 1, True, 1.0]}, ["card_activity:amount_sum_1h"], at=at)
         assert got["amount_sum_1h"] == [1.0, None, None, None]
+
+
+def test_values_after_a_bucket_boundary_are_computed_ahead_and_stay_exact(
+    store: OnlineStore,
+) -> None:
+    """Shortly before a bucket boundary a lookup also computes the values after it, from
+    the same record; they serve after the boundary, and a write makes them unused."""
+    m = timedelta(minutes=1)
+    writer, reader = OnlineFeatures(store, [VIEW]), OnlineFeatures(store, [VIEW])
+    writer.push("card_activity", events(("c1", 0 * m, 10.0, False, None)))
+    writer.push("card_activity", events(("c1", 3 * m, 5.0, False, None)))
+    boundary = T0 + 62 * m + timedelta(seconds=30)  # 1-hour windows: 2.5-minute buckets
+    just_before = boundary - timedelta(microseconds=1)
+    assert value(reader, "amount_sum_1h", boundary - timedelta(seconds=10)) == 15.0
+    assert not reader._ahead  # not yet within the lead
+    assert value(reader, "amount_sum_1h", just_before) == 15.0
+    assert [a[1] for a in reader._ahead.values()] == [micros(boundary)]
+    assert value(reader, "amount_sum_1h", boundary) == 5.0  # the first event left the window
+    assert value(OnlineFeatures(store, [VIEW]), "amount_sum_1h", boundary) == 5.0
+    assert value(reader, "amount_sum_1h", just_before) == 15.0  # back in time: recomputed
+    writer.push("card_activity", events(("c1", 61 * m, 1.0, False, None)))
+    assert value(reader, "amount_sum_1h", boundary) == 6.0
+    assert value(reader, "amount_sum_1h", just_before) == 16.0
 
 
 def test_late_events_are_refused_and_nothing_is_written(store: OnlineStore) -> None:

@@ -53,6 +53,12 @@ from dockyard.features.stores.base import OnlineStore
 from dockyard.features.tables import as_arrow, check_value_column, require_columns, time_micros
 
 _CACHE_LIMIT = 200_000
+_LEAD_US = 30_000_000
+"""At most how long before its values change an entity's next values are computed (at a
+lookup, from the record just read), so that a bucket boundary, where every entity's values
+change at once, does not make every lookup recompute at once; each entity starts at its
+own point of that lead (by its key), which spreads the work."""
+_NEVER = 2**63 - 1
 BULK_ROWS = 20_000
 """From this many events on, a materialization is settled with array operations."""
 _CHUNK_ROWS = 500_000  # events per chunk of entities in a bulk materialization
@@ -142,6 +148,8 @@ class OnlineFeatures:
         # values known from a stored line (decoded from it, or computed from its record),
         # keyed by entity: (line, valid from, valid until, values)
         self._recomputed: dict[tuple[str, str], tuple[bytes, int, int, dict[str, Any]]] = {}
+        # the values after those, computed ahead from the same line (see _LEAD_US)
+        self._ahead: dict[tuple[str, str], tuple[bytes, int, int, dict[str, Any]]] = {}
         self._states: dict[str, tuple[bytes, int | None]] = {}  # view: (state, horizon)
         self._names: dict[tuple[Any, ...], str] = {}  # key values: store key
 
@@ -517,7 +525,12 @@ class OnlineFeatures:
         for i, name in enumerate(names):
             hit = self._cache.get((view.name, name)) if cacheable else None
             if hit is not None and hit[0] <= t < hit[1]:
-                result[i] = hit[2]
+                if hit[1] - t <= self._lead(name, hit[0], hit[1]) and not self._ready(
+                    view.name, name, hit[1]
+                ):
+                    misses.append(i)  # read it now: its next values are computed ahead
+                else:
+                    result[i] = hit[2]
             else:
                 misses.append(i)
         if misses:
@@ -562,23 +575,48 @@ class OnlineFeatures:
         hold at ``t``; else computed now from the record.
 
         The stored line is remembered with its decoded values, so a line read again (from
-        Redis: at every lookup) is compared, not decoded again."""
+        Redis: at every lookup) is compared, not decoded again. Near the end of the
+        interval in which those values hold, the values of the next interval are computed
+        from the same record (see :data:`_LEAD_US`) and kept beside them."""
         head = raw[: raw.index(b"\n")]
         key = (view.name, name)
+        record: Record | None = None
         known = self._recomputed.get(key)
-        if known is not None and known[0] == head:
-            if known[1] <= t < known[2]:
-                return known[3], known[2]
-        else:
+        if known is None or known[0] != head:
             begins, until, vector, _ = decode_computed(raw)
             if len(self._recomputed) > _CACHE_LIMIT:
                 self._recomputed.clear()
-            self._recomputed[key] = (head, begins, until, vector)
-            if begins <= t < until:
-                return vector, until
-        vector, until = self._compute(view, decode_record(raw), t)
-        self._recomputed[key] = (head, t, until, vector)
-        return vector, until
+                self._ahead.clear()
+            known = self._recomputed[key] = (head, begins, until, vector)
+        if not known[1] <= t < known[2]:
+            ahead = self._ahead.get(key)
+            if ahead is not None and ahead[0] == head and ahead[1] <= t < ahead[2]:
+                known = self._recomputed[key] = ahead
+            else:
+                record = decode_record(raw)
+                vector, until = self._compute(view, record, t)
+                known = self._recomputed[key] = (head, t, until, vector)
+        if known[2] - t <= self._lead(name, known[1], known[2]):
+            ahead = self._ahead.get(key)
+            if ahead is None or ahead[0] != head or ahead[1] != known[2]:
+                if record is None:
+                    record = decode_record(raw)
+                vector, until = self._compute(view, record, known[2])
+                self._ahead[key] = (head, known[2], until, vector)
+        return known[3], known[2]
+
+    @staticmethod
+    def _lead(name: str, begins: int, until: int) -> int:
+        """How long before ``until`` the values after it are computed for entity ``name``:
+        a point of the lead (at most a quarter of the interval) chosen by the key."""
+        if until >= _NEVER:
+            return -1
+        return min(_LEAD_US, (until - begins) // 4) * (1 + hash(name) % 1000) // 1000
+
+    def _ready(self, view: str, name: str, until: int) -> bool:
+        """Whether the values of entity ``name`` from ``until`` on are computed already."""
+        ahead = self._ahead.get((view, name))
+        return ahead is not None and ahead[1] == until
 
     def _compute(self, view: FeatureView, record: Record, t: int) -> tuple[dict[str, Any], int]:
         vector: dict[str, Any] = {}
