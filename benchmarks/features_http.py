@@ -425,6 +425,7 @@ def main() -> int:
     parser.add_argument("--plain-entities", type=int, default=20_000)
     parser.add_argument("--plain-events", type=int, default=200_000)
     parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--rates", default="", help="comma-separated rates, each in turn")
     parser.add_argument("--seconds", type=float, default=25.0)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--timeout", type=float, default=10.0)
@@ -543,7 +544,7 @@ def measure(
     servers: dict[str, tuple[str, subprocess.Popen[bytes]]], args: argparse.Namespace, work: Path
 ) -> bool:
     runs: list[tuple[str, str, str, str, list[str]]] = []  # label, server, url, method, bodies
-    count = int(args.rate * args.seconds)
+    count = int(max([args.rate, *(float(r) for r in args.rates.split(",") if r)]) * args.seconds)
     for name, (url, _) in servers.items():
         if name.startswith("feast"):
             runs.append((f"{name} health", name, url + "/health", "GET", [""]))
@@ -564,14 +565,19 @@ def measure(
         runs = [r for r in runs if any(k in r[0] for k in keep)]
     results: dict[str, list[dict[str, float]]] = {}
     ok = True
-    for rep in range(args.repeat):
+    rates = [float(r) for r in args.rates.split(",")] if args.rates else [args.rate]
+    for rep, rate in ((rep, rate) for rep in range(args.repeat) for rate in rates):
+        args.rate = rate
         order = runs if rep % 2 == 0 else sorted(runs, key=lambda r: r[1].startswith("dockyard"))
         for label, server, url, method, bodies in order:
-            idle(servers[server][1].pid)
-            cpu = server_cpu(servers[server][1].pid)
+            label = f"{label} @{rate:.0f}/s"
+            pid = servers[server][1].pid
+            idle(pid)
+            cpu = server_cpu(pid)
             result = run_load(url, method, bodies, args, work)
+            idle(pid)  # requests given up on by the client may still be worked on
             if "error" not in result:
-                result["cpu_ms"] = (server_cpu(servers[server][1].pid) - cpu) / result["sent"] * 1e3
+                result["cpu_ms"] = (server_cpu(pid) - cpu) / result["sent"] * 1e3
             if "error" in result:
                 print(f"  {label}: load failed: {result['error']}", flush=True)
                 ok = False
@@ -585,7 +591,7 @@ def measure(
                 f"{s['cpu_ms']:.2f} ms/request",
                 flush=True,
             )
-    print(f"\nmedians of {args.repeat} runs, {args.rate:.0f} requests/s for {args.seconds:.0f} s:")
+    print(f"\nmedians of {args.repeat} runs of {args.seconds:.0f} s at the given rate:")
     print("| run | p50 ms | p99 ms | max ms | errors | answered/s | server CPU ms/request |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for label, items in results.items():
