@@ -4,6 +4,11 @@
         --sample FILE [--ttl-days 30]
     .bench/feast/bin/python benchmarks/features_feast_peer.py online --events FILE --repo DIR
         --keys FILE --store sqlite|redis [--redis 127.0.0.1:6379,db=11]
+    .bench/feast/bin/python benchmarks/features_feast_peer.py serve --events FILE --repo DIR
+        --store sqlite|redis [--redis 127.0.0.1:6379,db=11]
+    .bench/feast/bin/python benchmarks/features_feast_peer.py push --events FILE --repo DIR
+        --pushes FILE --keys FILE --store sqlite|redis [--batch 1000] [--rate 10000]
+        [--seconds 20] [--redis ...]
 
 training: a feature repo (Entity ``card`` on ``card_hash``, a FileSource over
 ``DIR/events.parquet`` with ``ts`` as its timestamp, a FeatureView of the latest
@@ -17,6 +22,11 @@ after), then ``get_online_features(...).to_dict()`` is timed call by call on the
 ``--keys`` (warm-up, 1 entity of each of the ``single`` keys, the same again, and each
 ``batches`` row of 100 keys). Both modes also print the values of a sample of rows for the
 parent to compare with dockyard's. The Redis keys written are removed by ``teardown``.
+serve: the online mode's repo, applied and materialized, for ``feast serve``
+(benchmarks/features_http.py); nothing timed after materialize. push: a view of the 5 value
+columns of features_online.py fed by a PushSource, materialized from ``--events``, then
+``store.push(..., to=PushMode.ONLINE)`` of ``--pushes`` at ``--rate`` events/s in batches
+of ``--batch`` (benchmarks/features_push.py); serve-push: that repo for ``feast serve``.
 Not part of dockyard; no dockyard imports.
 """
 
@@ -118,7 +128,9 @@ def timed(call: Any, items: list[Any]) -> list[int]:
     return out
 
 
-def online(args: argparse.Namespace) -> dict[str, Any]:
+def materialized(args: argparse.Namespace) -> tuple[FeatureStore, float, float, float]:
+    """The repo of the 50-column view over ``--events``, applied and materialized into the
+    ``--store`` online store: (store, seconds, peak RSS before, peak RSS after)."""
     repo = Path(args.repo)
     write_repo(repo, args.store, args.redis)
     store = FeatureStore(repo_path=str(repo))
@@ -139,8 +151,17 @@ def online(args: argparse.Namespace) -> dict[str, Any]:
     rss_before = peak_rss_mib()
     started = time.perf_counter()
     store.materialize(start_date=start, end_date=end)
-    materialize_s = time.perf_counter() - started
-    rss_after = peak_rss_mib()
+    return store, time.perf_counter() - started, rss_before, peak_rss_mib()
+
+
+def serve(args: argparse.Namespace) -> dict[str, Any]:
+    """The repo for ``feast serve`` (benchmarks/features_http.py), materialized."""
+    _, materialize_s, _, rss = materialized(args)
+    return {"materialize_seconds": materialize_s, "materialize_peak_rss_mib": rss}
+
+
+def online(args: argparse.Namespace) -> dict[str, Any]:
+    store, materialize_s, rss_before, rss_after = materialized(args)
     keys = json.loads(Path(args.keys).read_text())
     refs = [f"activity:{c}" for c in VALUE_COLUMNS]
 
@@ -169,9 +190,83 @@ def online(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+PUSH_COLUMNS = ["amount", "items", "score", "distance", "velocity"]
+
+
+def push_repo(args: argparse.Namespace) -> FeatureStore:
+    """A view of the 5 value columns of features_online.py's events, fed by a PushSource
+    (its batch source: the history file ``--events``), materialized from the history."""
+    from feast import PushSource
+
+    repo = Path(args.repo)
+    write_repo(repo, args.store, args.redis)
+    store = FeatureStore(repo_path=str(repo))
+    card = Entity(name="card", join_keys=["card"], value_type=ValueType.INT64)
+    source = PushSource(
+        name="purchases_push", batch_source=FileSource(path=args.events, timestamp_field="ts")
+    )
+    view = FeatureView(
+        name="activity",
+        entities=[card],
+        ttl=timedelta(0),
+        schema=[Field(name=c, dtype=Float64) for c in PUSH_COLUMNS],
+        source=source,
+        online=True,
+    )
+    store.apply([card, source, view])
+    ts = pq.read_table(args.events, columns=["ts"]).column("ts")
+    store.materialize(
+        start_date=pc.min(ts).as_py() - timedelta(seconds=1), end_date=datetime.now(UTC)
+    )
+    return store
+
+
+def push(args: argparse.Namespace) -> dict[str, Any]:
+    """``store.push(..., to=PushMode.ONLINE)`` of the batches of ``--pushes`` (rows in
+    order, ``--batch`` per push), each due at ``start + i * batch / rate``, for at most
+    ``--seconds``: the events pushed, the seconds taken and each push's seconds."""
+    from feast.data_source import PushMode
+
+    store = push_repo(args)
+    table = pq.read_table(args.pushes)
+    frames = [
+        table.slice(at, args.batch).to_pandas() for at in range(0, table.num_rows, args.batch)
+    ]
+    store.push("purchases_push", frames[0], to=PushMode.ONLINE)  # warm-up, not counted
+    durations = []
+    pushed = 0
+    start = time.perf_counter()
+    for i, frame in enumerate(frames[1:]):
+        due = start + i * args.batch / args.rate
+        if due - start >= args.seconds or time.perf_counter() - start >= args.seconds:
+            break
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        began = time.perf_counter()
+        store.push("purchases_push", frame, to=PushMode.ONLINE)
+        durations.append(time.perf_counter() - began)
+        pushed += len(frame)
+    elapsed = time.perf_counter() - start
+    cards = json.loads(Path(args.keys).read_text())
+    got = store.get_online_features(
+        features=[f"activity:{c}" for c in PUSH_COLUMNS], entity_rows=[{"card": k} for k in cards]
+    ).to_dict()
+    values = {str(k): [got[c][i] for c in PUSH_COLUMNS] for i, k in enumerate(got["card"])}
+    if args.store == "redis":
+        store.teardown()
+    return {"events": pushed, "seconds": elapsed, "push_seconds": durations, "sample": values}
+
+
+def serve_push(args: argparse.Namespace) -> dict[str, Any]:
+    """The push repo for ``feast serve`` (benchmarks/features_push.py), materialized."""
+    push_repo(args)
+    return {}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["training", "online"])
+    parser.add_argument("mode", choices=["training", "online", "serve", "push", "serve-push"])
     parser.add_argument("--folder")
     parser.add_argument("--repo", required=True)
     parser.add_argument("--sample")
@@ -180,8 +275,13 @@ def main() -> int:
     parser.add_argument("--keys")
     parser.add_argument("--store", choices=["sqlite", "redis"], default="sqlite")
     parser.add_argument("--redis", default="127.0.0.1:6379,db=11")
+    parser.add_argument("--pushes")
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=10_000.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
-    result = training(args) if args.mode == "training" else online(args)
+    modes = {"training": training, "online": online, "serve": serve, "push": push}
+    result = (modes | {"serve-push": serve_push})[args.mode](args)
     result["feast_version"] = __import__("feast").__version__
     print(json.dumps(result))
     return 0

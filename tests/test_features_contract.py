@@ -137,6 +137,26 @@ def test_materialize_then_look_up_then_push(client: Client, project: str) -> Non
     assert info.materialization is not None and info.materialization.source_version == 2
 
 
+def test_lookups_follow_a_changed_definition_at_once(client: Client, project: str) -> None:
+    """The server keeps the definitions between lookups, keyed on the versions the
+    metadata says are current: a new version is used by the very next lookup."""
+    apply(client, project, card, activity())
+    client.features.materialize(project, "card_activity")
+    at = T0 + 2 * HOUR
+    first = client.features.online(project, {"card_hash": ["c1"]}, ["card_activity:*"], at=at)
+    assert list(first.columns) == ["card_hash", "amount_sum_24h", "amount_count_24h", "last_amount"]
+    apply(client, project, activity(features=[dy.Aggregate("amount", "max", window="24h")]))
+    with pytest.raises(NotFound, match="has no feature 'amount_sum_24h'"):
+        client.features.online(project, {"card_hash": ["c1"]}, ["card_activity:amount_sum_24h"])
+    with pytest.raises(InvalidInput, match="another definition"):
+        client.features.online(project, {"card_hash": ["c1"]}, ["card_activity:*"], at=at)
+    client.features.materialize(project, "card_activity", reset=True)
+    project_id = client.projects.get(project).id  # a project named by its id: the same values
+    for ref in (project, project_id):
+        after = client.features.online(ref, {"card_hash": ["c1"]}, ["card_activity:*"], at=at)
+        assert after.columns == {"card_hash": ["c1"], "amount_max_24h": [10.0]}
+
+
 def test_a_retried_push_adds_nothing(client: Client, project: str) -> None:
     apply(client, project, card, activity())
     client.features.materialize(project, "card_activity")

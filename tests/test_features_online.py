@@ -72,6 +72,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OnlineStor
         yield from redis_store()
 
 
+def micros(at: datetime) -> int:
+    return (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
 def value(online: OnlineFeatures, feature: str, at: datetime | None, card: str = "c1") -> Any:
     return online.get({"card_hash": [card]}, [f"card_activity:{feature}"], at=at)[feature][0]
 
@@ -124,6 +128,49 @@ def test_cached_values_expire_and_follow_writes(store: OnlineStore) -> None:
     other = OnlineFeatures(store, [VIEW])
     other.push("card_activity", events(("c1", 40 * m, 5.0, False, None)))
     assert value(online, "amount_sum_1h", T0 + 41 * m) == 15.0
+
+
+def test_a_reader_sees_each_write_of_another_engine(store: OnlineStore) -> None:
+    """A reader remembers the stored lines it decoded, the view's horizon and entity keys:
+    none of it hides a write of another engine (another process), and keys of other types
+    stay other entities."""
+    m = timedelta(minutes=1)
+    reader, writer = OnlineFeatures(store, [VIEW]), OnlineFeatures(store, [VIEW])
+    writer.push("card_activity", events(("c1", 0 * m, 10.0, False, None)))
+    assert value(reader, "amount_sum_1h", T0 + 30 * m) == 10.0
+    assert value(reader, "amount_sum_1h", T0 + 30 * m) == 10.0  # the same line, read again
+    writer.push("card_activity", events(("c1", 20 * m, 5.0, False, None)))
+    assert value(reader, "amount_sum_1h", T0 + 30 * m) == 15.0
+    writer.push("card_activity", events(("1", 300 * m, 1.0, False, None)))
+    with pytest.raises(OutOfHorizon):  # the newest event moved the horizon to 290 minutes
+        value(reader, "amount_sum_1h", T0 + 30 * m)
+    at = T0 + 301 * m
+    for _ in range(2):  # the second time from the remembered keys
+        got = reader.get({"card_hash": ["1", 1, True, 1.0]}, ["card_activity:amount_sum_1h"], at=at)
+        assert got["amount_sum_1h"] == [1.0, None, None, None]
+
+
+def test_values_after_a_bucket_boundary_are_computed_ahead_and_stay_exact(
+    store: OnlineStore,
+) -> None:
+    """Shortly before a bucket boundary a lookup also computes the values after it, from
+    the same record; they serve after the boundary, and a write makes them unused."""
+    m = timedelta(minutes=1)
+    writer, reader = OnlineFeatures(store, [VIEW]), OnlineFeatures(store, [VIEW])
+    writer.push("card_activity", events(("c1", 0 * m, 10.0, False, None)))
+    writer.push("card_activity", events(("c1", 3 * m, 5.0, False, None)))
+    boundary = T0 + 62 * m + timedelta(seconds=30)  # 1-hour windows: 2.5-minute buckets
+    just_before = boundary - timedelta(microseconds=1)
+    assert value(reader, "amount_sum_1h", boundary - timedelta(seconds=10)) == 15.0
+    assert not reader._ahead  # not yet within the lead
+    assert value(reader, "amount_sum_1h", just_before) == 15.0
+    assert [a[1] for a in reader._ahead.values()] == [micros(boundary)]
+    assert value(reader, "amount_sum_1h", boundary) == 5.0  # the first event left the window
+    assert value(OnlineFeatures(store, [VIEW]), "amount_sum_1h", boundary) == 5.0
+    assert value(reader, "amount_sum_1h", just_before) == 15.0  # back in time: recomputed
+    writer.push("card_activity", events(("c1", 61 * m, 1.0, False, None)))
+    assert value(reader, "amount_sum_1h", boundary) == 6.0
+    assert value(reader, "amount_sum_1h", just_before) == 16.0
 
 
 def test_late_events_are_refused_and_nothing_is_written(store: OnlineStore) -> None:

@@ -142,6 +142,22 @@ def test_a_preview_of_what_is_not_a_table_is_a_400(http: httpx.Client) -> None:
         assert error["code"] == "unreadable_content" and message in error["message"]
 
 
+def test_a_model_answer_is_its_json_with_the_declared_status(http: httpx.Client) -> None:
+    """Results of the declared model are serialized without a second validation: the
+    body is still the model's JSON, under the operation's status and content type."""
+    from dockyard.projects.schemas import Project
+
+    created = http.post("/projects", json={"name": "answers", "description": "d"})
+    assert created.status_code == 201
+    assert created.headers["content-type"] == "application/json"
+    project = Project.model_validate_json(created.content)
+    assert (project.name, project.description) == ("answers", "d")
+    fetched = http.get("/projects/answers")
+    assert fetched.status_code == 200
+    assert Project.model_validate_json(fetched.content) == project
+    assert fetched.json() == project.model_dump(mode="json")
+
+
 def test_validation_message_names_the_field(http: httpx.Client) -> None:
     response = http.post("/projects", json={"name": "x" * 80})
     assert "name" in error_of(response)["message"]

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,12 @@ from dockyard.features.stores.base import OnlineStore
 from dockyard.features.tables import as_arrow, check_value_column, require_columns, time_micros
 
 _CACHE_LIMIT = 200_000
+_LEAD_US = 30_000_000
+"""At most how long before its values change an entity's next values are computed (at a
+lookup, from the record just read), so that a bucket boundary, where every entity's values
+change at once, does not make every lookup recompute at once; each entity starts at its
+own point of that lead (by its key), which spreads the work."""
+_NEVER = 2**63 - 1
 BULK_ROWS = 20
 """From this many events on, a write (materialization, source file, push) is settled with
 array operations (below it, one event at a time costs less than their fixed cost)."""
@@ -139,8 +146,13 @@ class OnlineFeatures:
         self._plans: dict[tuple[tuple[str, ...], bool], _Compiled] = {}
         self._cache: dict[tuple[str, str], tuple[int, int, list[Any]]] = {}
         self._generation: int | None = None
-        # values computed at read time, keyed by entity, with the stored front they came from
+        # values known from a stored front (decoded from it, or computed from its record),
+        # keyed by entity: (front, valid from, valid until, values)
         self._recomputed: dict[tuple[str, str], tuple[bytes, int, int, list[Any]]] = {}
+        # the values after those, computed ahead from the same record (see _LEAD_US)
+        self._ahead: dict[tuple[str, str], tuple[bytes, int, int, list[Any]]] = {}
+        self._states: dict[str, tuple[bytes, int | None]] = {}  # view: (state, horizon)
+        self._names: dict[tuple[Any, ...], str] = {}  # key values: store key
 
     # -- writing -------------------------------------------------------------------------
 
@@ -470,15 +482,23 @@ class OnlineFeatures:
                 raise InvalidTable(
                     f"the lookup lacks the key column(s) {missing} of {view.name!r}"
                 ) from None
-            names = [entity_key(v) for v in zip(*columns, strict=True)]
+            names = self._entity_names(columns)
             vectors = self._vectors(view, names, t, generation is not None)
             if len(vectors) == 1:
                 (vector,) = vectors
                 for ref, place in pairs:
                     stored[ref] = [vector[place]]
-            else:
-                for ref, place in pairs:
+            elif vectors:  # one row of the wanted values per entity, then its columns
+                if len(pairs) == 1:
+                    ((ref, place),) = pairs
                     stored[ref] = [v[place] for v in vectors]
+                else:
+                    rows = map(itemgetter(*(place for _, place in pairs)), vectors)
+                    for (ref, _), got in zip(pairs, zip(*rows, strict=True), strict=True):
+                        stored[ref] = list(got)
+            else:
+                for ref, _ in pairs:
+                    stored[ref] = []
         on_demand: dict[str, list[Any]] = {}
         if compiled.on_demand:
             values = request or {}
@@ -496,6 +516,24 @@ class OnlineFeatures:
             out[column] = found if found is not None else on_demand[ref]
         return out
 
+    def _entity_names(self, columns: list[Sequence[Any]]) -> list[str]:
+        """The store keys of the entities whose key values are ``columns``; those made of
+        integers and strings only are remembered (a JSON encoding each is most of the cost
+        of naming 100 entities; a float key always goes through :func:`entity_key`)."""
+        names = []
+        known = self._names
+        for values in zip(*columns, strict=True):
+            if all(v.__class__ is int or v.__class__ is str for v in values):
+                name = known.get(values)
+                if name is None:
+                    if len(known) > _CACHE_LIMIT:
+                        known.clear()
+                    name = known[values] = entity_key(values)
+                names.append(name)
+            else:
+                names.append(entity_key(values))
+        return names
+
     def _vectors(
         self, view: FeatureView, names: list[str], t: int, cacheable: bool
     ) -> list[list[Any]]:
@@ -504,12 +542,17 @@ class OnlineFeatures:
         for i, name in enumerate(names):
             hit = self._cache.get((view.name, name)) if cacheable else None
             if hit is not None and hit[0] <= t < hit[1]:
-                result[i] = hit[2]
+                if hit[1] - t <= self._lead(name, hit[0], hit[1]) and not self._ready(
+                    view.name, name, hit[1]
+                ):
+                    misses.append(i)  # read it now: its next values are computed ahead
+                else:
+                    result[i] = hit[2]
             else:
                 misses.append(i)
         if misses:
             encoded, raws = self.store.read(view.name, [names[i] for i in misses])
-            horizon = self._state(view, encoded).horizon(view.lateness_us)
+            horizon = self._horizon(view, encoded)
             if horizon is not None and t < horizon:
                 raise OutOfHorizon(
                     f"the online values of {view.name!r} start at {iso_utc(horizon)} (newest "
@@ -529,27 +572,69 @@ class OnlineFeatures:
                     self._cache[(view.name, names[i])] = (t, until, vector)
         return [r if r is not None else [] for r in result]
 
+    def _horizon(self, view: FeatureView, encoded: bytes | None) -> int | None:
+        """The view's horizon from its encoded state (decoded again only when it changed:
+        it lists every source file applied, so it grows with each push)."""
+        known = self._states.get(view.name)
+        if known is not None and known[0] == encoded:
+            return known[1]
+        horizon = self._state(view, encoded).horizon(view.lateness_us)
+        if encoded is not None:
+            self._states[view.name] = (encoded, horizon)
+        return horizon
+
     def _stored_or_computed(
         self, view: FeatureView, name: str, raw: bytes, t: int
     ) -> tuple[list[Any], int]:
         """The values stored with the record when they hold at ``t``; else the ones this
         object last computed from the same stored front (it holds the view's arrival
         counter after the write, unique per write: nothing was written since) when they
-        hold at ``t``; else computed now from the record."""
-        begins, until, _, vector = record_format.decode_front(raw)
-        if begins <= t < until:
-            return vector, until
+        hold at ``t``; else computed now from the record.
+
+        The stored front is remembered with its decoded values, so a record read again (from
+        Redis: at every lookup) is compared, not decoded again. Near the end of the
+        interval in which those values hold, the values of the next interval are computed
+        from the same record (see :data:`_LEAD_US`) and kept beside them."""
         head = record_format.front_bytes(raw)
         key = (view.name, name)
+        record: Record | None = None
         known = self._recomputed.get(key)
-        if known is not None and known[0] == head and known[1] <= t < known[2]:
-            return known[3], known[2]
+        if known is None or known[0] != head:
+            begins, until, _, vector = record_format.decode_front(raw)
+            if len(self._recomputed) > _CACHE_LIMIT:
+                self._recomputed.clear()
+                self._ahead.clear()
+            known = self._recomputed[key] = (head, begins, until, vector)
         consumers = self._consumers[view.name]
-        vector, until = self._compute(view, record_format.decode_state(raw, consumers), t)
-        if len(self._recomputed) > _CACHE_LIMIT:
-            self._recomputed.clear()
-        self._recomputed[key] = (head, t, until, vector)
-        return vector, until
+        if not known[1] <= t < known[2]:
+            ahead = self._ahead.get(key)
+            if ahead is not None and ahead[0] == head and ahead[1] <= t < ahead[2]:
+                known = self._recomputed[key] = ahead
+            else:
+                record = record_format.decode_state(raw, consumers)
+                vector, until = self._compute(view, record, t)
+                known = self._recomputed[key] = (head, t, until, vector)
+        if known[2] - t <= self._lead(name, known[1], known[2]):
+            ahead = self._ahead.get(key)
+            if ahead is None or ahead[0] != head or ahead[1] != known[2]:
+                if record is None:
+                    record = record_format.decode_state(raw, consumers)
+                vector, until = self._compute(view, record, known[2])
+                self._ahead[key] = (head, known[2], until, vector)
+        return known[3], known[2]
+
+    @staticmethod
+    def _lead(name: str, begins: int, until: int) -> int:
+        """How long before ``until`` the values after it are computed for entity ``name``:
+        a point of the lead (at most a quarter of the interval) chosen by the key."""
+        if until >= _NEVER:
+            return -1
+        return min(_LEAD_US, (until - begins) // 4) * (1 + hash(name) % 1000) // 1000
+
+    def _ready(self, view: str, name: str, until: int) -> bool:
+        """Whether the values of entity ``name`` from ``until`` on are computed already."""
+        ahead = self._ahead.get((view, name))
+        return ahead is not None and ahead[1] == until
 
     def _compute(self, view: FeatureView, record: Record, t: int) -> tuple[list[Any], int]:
         vector: list[Any] = []

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -84,6 +84,26 @@ from dockyard.store.tables import (
 
 T = TypeVar("T")
 ENTITY, VIEW = "entity", "view"
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_VIEW_VERSIONS = (
+    select(ProjectRow.id, FeatureObjectRow.name, FeatureObjectRow.latest)
+    .outerjoin(
+        FeatureObjectRow,
+        (FeatureObjectRow.project_id == ProjectRow.id) & (FeatureObjectRow.kind == VIEW),
+    )
+    .where(ProjectRow.name == bindparam("project"))
+)
+"""(project id, view name, current version) of each view of a project named by name; one
+row with a null name for a project without views, no row for an unknown name."""
+
+
+def _micros(at: dt.datetime) -> int:
+    """A time as integer microseconds since the epoch (naive means UTC)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return (at - _EPOCH) // dt.timedelta(microseconds=1)
 
 
 def _time(micros: int | None) -> dt.datetime | None:
@@ -378,7 +398,22 @@ class FeatureService:
 
     def _online_for(self, project: str) -> OnlineFeatures:
         """The online values of the project's views at their latest definitions (rebuilt
-        when a definition changed since the last call)."""
+        when a definition changed since the last call).
+
+        Each call asks the metadata which version of each view is current (one small
+        query, no ORM session); the definitions are read again only when that changed (a
+        version's definition never changes)."""
+        rows = self.db.rows(_VIEW_VERSIONS, {"project": project})
+        if rows:  # the project exists (found by name)
+            project_id = rows[0][0]
+            versions = tuple(sorted((row[1], row[2]) for row in rows if row[1] is not None))
+            cached = self._online.get(project_id)
+            if cached is not None and cached[0] == versions:
+                return cached[1]
+        return self._load_online(project)
+
+    def _load_online(self, project: str) -> OnlineFeatures:
+        """:meth:`_online_for` reading the definitions (a project named by id, too)."""
 
         def fetch(session: Session) -> tuple[str, list[tuple[str, int, str]]]:
             project_row = find_project(session, project)
@@ -421,17 +456,27 @@ class FeatureService:
         """Feature values of entities as of ``at`` (default now), from the online store.
         On-demand features run in the caller's process: ask for their inputs here."""
         online = self._online_for(project)
+        names: dict[str, set[str]] = {}
         for ref in body.features:
             view_name, _, feature = ref.partition(":")
             view = online.views.get(view_name)
-            if view is not None and feature != "*" and feature not in view_names(view):
+            if view is None or feature == "*":
+                continue
+            known = names.get(view_name)
+            if known is None:
+                known = names[view_name] = view_names(view)
+            if feature not in known:
                 self._refuse_on_demand(project, view_name, feature)
         at = body.at or dt.datetime.now(dt.UTC)
         refs = [self._expand(online, r) for r in body.features]
         columns = online.get(
-            body.keys, [r for group in refs for r in group], at=at, full_names=body.full_names
+            body.keys,
+            [r for group in refs for r in group],
+            at=_micros(at),
+            full_names=body.full_names,
         )
-        return OnlineValues(columns=columns, at=at)
+        # built from validated keys and stored JSON scalars: no need to validate each value
+        return OnlineValues.model_construct(columns=columns, at=at)
 
     @staticmethod
     def _expand(online: OnlineFeatures, ref: str) -> list[str]:
