@@ -159,11 +159,13 @@ def test_a_timed_out_work_stops_only_its_worker(preload: tuple[str, ...], tmp_pa
     noted = tmp_path / "pid"
     with ProcessExecutor(max_workers=2, preload=preload) as executor:
         bystander = executor.submit(functools.partial(time.sleep, 1.0))
+        # the timeout counts from submit: long enough for the work to start (and note its
+        # pids) on a loaded machine, far shorter than its nap
         slow = executor.submit(
-            functools.partial(_nap_after_noting_pids, str(noted), 60), timeout=1.0, label="nap"
+            functools.partial(_nap_after_noting_pids, str(noted), 120), timeout=10.0, label="nap"
         )
         with pytest.raises(WorkTimedOut, match="nap"):
-            slow.result(timeout=30)
+            slow.result(timeout=60)
         assert bystander.result(timeout=30) is None
         # its worker is stopped, with the process its work started
         assert _wait_gone([int(pid) for pid in noted.read_text().split()]) == []
