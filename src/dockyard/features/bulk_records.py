@@ -15,8 +15,16 @@ import numpy as np
 from dockyard.features.bulk import Settled
 from dockyard.features.folds import Partials, fold, rounds
 from dockyard.features.partials import NEVER, Consumer
-from dockyard.features.record_format import FLOAT, INT, OBJ, SlotWriter, write_state
-from dockyard.features.slots import Column, Piece, combine, one_per_entity, records, rows
+from dockyard.features.record_format import SlotWriter, write_state
+from dockyard.features.slots import (
+    Column,
+    Piece,
+    combine,
+    one_per_entity,
+    records,
+    rows,
+    written,
+)
 from dockyard.features.windows import floor_to
 
 
@@ -76,20 +84,7 @@ def _python_states(c: Consumer, states: list[dict[str, object]]) -> Piece:
         before = len(writer.tags)
         write_state(writer, c, state)
         counts[e] = len(writer.tags) - before
-    tags = np.frombuffer(bytes(writer.tags), np.uint8).copy()
-    words = np.zeros(len(tags), np.int64)
-    numbers = writer.words
-    for tag, kind in ((INT, np.int64), (FLOAT, np.float64)):
-        at = np.flatnonzero(tags == tag)
-        if len(at):
-            words[at] = np.array([numbers[i] for i in at], kind).view(np.int64)
-    is_obj = np.flatnonzero(tags == OBJ)
-    objects = None
-    if len(is_obj):
-        objects = np.empty(len(tags), dtype=object)
-        for i, value in zip(is_obj.tolist(), writer.objects, strict=True):
-            objects[i] = value
-    return rows(counts, [Column(tags, words, objects)])
+    return rows(counts, [written(writer)])
 
 
 def front_value(s: Settled, t: int) -> tuple[Column, np.ndarray]:

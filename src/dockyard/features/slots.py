@@ -119,16 +119,19 @@ def _python(values: np.ndarray) -> Column:
     writer = SlotWriter()
     for value in values.tolist():
         writer.value(value)
+    return written(writer)
+
+
+def written(writer: SlotWriter) -> Column:
+    """The slots a :class:`~dockyard.features.record_format.SlotWriter` wrote, as a Column."""
     tags = np.frombuffer(bytes(writer.tags), np.uint8).copy()
     words = np.zeros(len(tags), np.int64)
+    numbers = writer.words
+    for tag, kind in ((INT, np.int64), (FLOAT, np.float64)):
+        at = np.flatnonzero(tags == tag)
+        if len(at):
+            words[at] = np.array([numbers[i] for i in at], kind).view(np.int64)
     objects = None
-    plain = (tags == INT) | (tags == FLOAT)
-    if plain.any():
-        ints = tags == INT
-        numbers = writer.words
-        words[ints] = np.array([numbers[i] for i in np.flatnonzero(ints)], np.int64)
-        floats = np.flatnonzero(tags == FLOAT)
-        words[floats] = np.array([numbers[i] for i in floats], np.float64).view(np.int64)
     if writer.objects:
         objects = np.empty(len(tags), dtype=object)
         objects[tags == OBJ] = _object_array(writer.objects)
