@@ -338,6 +338,13 @@ class RegisteredModelRow(Base):
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    traffic: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """JSON: how servers split requests between the model's aliases (weights, shadows,
+    the sticky key); None serves the alias a server was started on."""
+    frozen_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Set while the model is frozen (the Andon cord): no alias moves, servers stay put."""
+    frozen_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    frozen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ModelVersionRow(Base):
@@ -404,6 +411,8 @@ class AliasMoveRow(Base):
     gate: Mapped[str | None] = mapped_column(Text, nullable=True)
     rolled_back: Mapped[bool] = mapped_column(default=False)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """JSON for model-wide events (alias ``""``): the traffic set, or the freeze."""
 
     __table_args__ = (Index("ix_model_alias_moves_model_id_alias", "model_id", "alias"),)
 
@@ -569,3 +578,45 @@ class FeatureTrainingSetRow(Base):
     recipe: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# --- serving --------------------------------------------------------------------------------
+
+
+class ServingInstanceRow(Base):
+    """A model server process (one per worker): what it serves and how it is doing, written
+    at start and at each heartbeat; ``stopped_at`` is set at a graceful stop."""
+
+    __tablename__ = "serving_instances"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    address: Mapped[str] = mapped_column(String(256))
+    started_by: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    state: Mapped[str] = mapped_column(Text)  # JSON: models, versions, errors, counters
+
+
+class PredictionSegmentRow(Base):
+    """One Parquet file of the prediction log: the predictions one server made for one
+    model within one hour, stored as a blob."""
+
+    __tablename__ = "prediction_segments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"))
+    hour: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    instance_id: Mapped[str] = mapped_column(String(32))
+    digest: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(Integer)
+    first_id: Mapped[str] = mapped_column(String(32))
+    last_id: Mapped[str] = mapped_column(String(32))
+    versions: Mapped[str] = mapped_column(Text)  # JSON list of the model versions it holds
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_prediction_segments_model_id_hour", "model_id", "hour"),
+        Index("ix_prediction_segments_hour", "hour"),
+    )

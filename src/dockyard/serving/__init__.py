@@ -1,0 +1,1 @@
+"""Model serving: servers that follow registry aliases, the prediction log, batch inference."""
