@@ -12,6 +12,7 @@ from dockyard.pipelines.schedules import ScheduleService
 from dockyard.pipelines.service import PipelineService
 from dockyard.projects.service import ProjectService
 from dockyard.registry.service import ModelRegistry
+from dockyard.serving.service import ServingService
 from dockyard.tracking.artifacts import ArtifactService
 from dockyard.tracking.experiments import ExperimentService
 from dockyard.tracking.lineage import RunIOService
@@ -28,6 +29,7 @@ SERVICE_CLASSES: tuple[type, ...] = (
     DatasetService,
     FeatureService,
     ModelRegistry,
+    ServingService,
     PipelineService,
     ScheduleService,
     BlobService,

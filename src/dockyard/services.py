@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from dockyard.pipelines.service import PipelineService
     from dockyard.projects.service import ProjectService
     from dockyard.registry.service import ModelRegistry
+    from dockyard.serving.service import ServingService
     from dockyard.tracking.artifacts import ArtifactService
     from dockyard.tracking.experiments import ExperimentService
     from dockyard.tracking.lineage import RunIOService
@@ -43,6 +44,7 @@ SERVICE_NAMES = (
     "datasets",
     "features",
     "models",
+    "serving",
     "pipelines",
     "schedules",
     "blobs",
@@ -130,6 +132,12 @@ class Services:
         from dockyard.registry.service import ModelRegistry
 
         return ModelRegistry(self.db, self.blob_store)
+
+    @cached_property
+    def serving(self) -> ServingService:
+        from dockyard.serving.service import ServingService
+
+        return ServingService(self.db, self.blob_store)
 
     @cached_property
     def pipelines(self) -> PipelineService:

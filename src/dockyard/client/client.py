@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from dockyard.client.pipelines import PipelinesClient
     from dockyard.client.projects import ProjectsClient
     from dockyard.client.schedules import SchedulesClient
+    from dockyard.client.serving import ServingClient
     from dockyard.client.tracking import ExperimentsClient, RunsClient
 
 _GC = operations_by_name(GarbageCollector)
@@ -85,6 +86,12 @@ class Client:
         from dockyard.client.features import FeaturesClient
 
         return FeaturesClient(self.transport)
+
+    @cached_property
+    def serving(self) -> ServingClient:
+        from dockyard.client.serving import ServingClient
+
+        return ServingClient(self.transport)
 
     @cached_property
     def pipelines(self) -> PipelinesClient:

@@ -160,7 +160,7 @@ def format_validation_error(exc: pydantic.ValidationError | list[Any]) -> str:
     return "; ".join(parts) or "invalid input"
 
 
-def build(model: type[M], **values: Any) -> M:
+def build(model: type[M], /, **values: Any) -> M:
     """Construct a request model, turning validation errors into :class:`InvalidInput`."""
     try:
         return model(**values)

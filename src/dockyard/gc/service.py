@@ -27,6 +27,7 @@ from dockyard.store.tables import (
     DatasetVersionRow,
     ExperimentRow,
     ModelVersionRow,
+    PredictionSegmentRow,
     RunRow,
     StepCacheRow,
     utcnow,
@@ -44,6 +45,7 @@ _OWNER_ROWS: dict[str, InstrumentedAttribute[str]] = {
     "dataset_version": DatasetVersionRow.id,
     "model_version": ModelVersionRow.id,
     "step_cache": StepCacheRow.key,
+    "prediction_segment": PredictionSegmentRow.id,
 }
 
 

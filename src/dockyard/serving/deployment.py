@@ -1,0 +1,185 @@
+"""What a server holds for one registered model: the loaded versions behind the aliases it
+serves, and how a request picks one (the alias it was started on, or the model's traffic
+split: weighted arms, sticky by a request field, and shadows that get a copy).
+
+A swap replaces the whole :class:`Routes` object at once; a request takes the routes once,
+so it finishes on the version it started on while later requests see the new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from dockyard.core.errors import InvalidInput, NotFound
+from dockyard.serving.batcher import Batcher
+from dockyard.serving.inputs import Rows
+
+if TYPE_CHECKING:
+    from dockyard.registry.packaging import LoadedModel
+
+
+def _slices(output: Any, counts: Sequence[int]) -> list[Any]:
+    """Split a batch's output (array or DataFrame) into one JSON-able list per request."""
+    out: list[Any] = []
+    start = 0
+    if isinstance(output, pd.DataFrame):
+        records = output.to_dict(orient="records")
+        for n in counts:
+            out.append(records[start : start + n])
+            start += n
+        return out
+    array = np.asarray(output)
+    for n in counts:
+        out.append(array[start : start + n].tolist())
+        start += n
+    return out
+
+
+class Deployment:
+    """One loaded version of a model, with a batcher per kind of call."""
+
+    def __init__(
+        self, name: str, version: int, model: LoadedModel, *, max_rows: int, max_wait: float
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.model = model
+        signature = model.signature
+        self.inputs: list[str] | None = (
+            [c.name for c in signature.inputs] if signature is not None else None
+        )
+        self._options = {"max_rows": max_rows, "max_wait": max_wait}
+        self._batchers: dict[str, Batcher[Rows]] = {}
+
+    def batcher(self, method: str) -> Batcher[Rows]:
+        found = self._batchers.get(method)
+        if found is None:
+            found = Batcher(
+                lambda items: self._predict(method, items),
+                size_of=lambda rows: rows.count,
+                name=f"{self.name}-v{self.version}",
+                **self._options,  # type: ignore[arg-type]
+            )
+            self._batchers[method] = found
+        return found
+
+    def model_columns(self, rows: Rows) -> dict[str, list[Any]]:
+        """The request's columns the model takes (others are logged but not passed);
+        a missing one is a 422 naming it."""
+        if self.inputs is None:
+            return rows.columns
+        missing = [name for name in self.inputs if name not in rows.columns]
+        if missing:
+            raise InvalidInput(
+                f"missing input column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                f"model {self.name} v{self.version} takes {', '.join(self.inputs)}"
+            )
+        return {name: rows.columns[name] for name in self.inputs}
+
+    def _call(self, method: str, columns: dict[str, list[Any]]) -> Any:
+        if method == "proba":
+            return self.model.predict_proba(columns)
+        return self.model.predict(columns)
+
+    def _predict(self, method: str, items: Sequence[Rows]) -> list[Any]:
+        """One result per request: its outputs, or the exception that request alone
+        caused (a batch that fails is retried request by request to find it)."""
+        try:
+            parts = [self.model_columns(rows) for rows in items]
+        except InvalidInput:
+            parts = []
+        if len(parts) == len(items):
+            if len(items) == 1:
+                merged = parts[0]
+            else:
+                merged = {name: [v for part in parts for v in part[name]] for name in parts[0]}
+            try:
+                output = self._call(method, merged)
+                return _slices(output, [rows.count for rows in items])
+            except Exception:
+                if len(items) == 1:
+                    raise
+        results: list[Any] = []
+        for rows in items:
+            try:
+                results.append(
+                    _slices(self._call(method, self.model_columns(rows)), [rows.count])[0]
+                )
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    def retire(self) -> None:
+        for batcher in self._batchers.values():
+            batcher.retire()
+
+
+@dataclass
+class Arm:
+    alias: str
+    deployment: Deployment
+
+
+@dataclass
+class Routes:
+    """How requests for one model are answered right now."""
+
+    arms: list[tuple[Arm, int]]
+    """Weighted arms; weights sum to 100 (a single arm: 100)."""
+    shadows: list[Arm] = field(default_factory=list)
+    sticky: str | None = None
+
+    def pick(self, rows: Rows, rng: random.Random) -> Arm:
+        """The arm that answers ``rows``: by the hash of the sticky field's first value when
+        the traffic names one (so an entity always gets the same arm), else at random."""
+        if len(self.arms) == 1:
+            return self.arms[0][0]
+        point: float
+        values = rows.columns.get(self.sticky) if self.sticky else None
+        if values:
+            digest = hashlib.blake2b(str(values[0]).encode(), digest_size=8).digest()
+            point = int.from_bytes(digest, "big") / 2**64 * 100
+        else:
+            point = rng.random() * 100
+        total = 0
+        for arm, weight in self.arms:
+            total += weight
+            if point < total:
+                return arm
+        return self.arms[-1][0]
+
+
+@dataclass
+class ServedModel:
+    """A model a server answers for, named by the URI it was started with."""
+
+    name: str
+    uri: str
+    alias: str | None
+    """The alias followed; None for a pinned version (or ``latest`` with ``follow_latest``)."""
+    pinned: int | None = None
+    follow_latest: bool = False
+    routes: Routes | None = None
+    loaded: dict[int, Deployment] = field(default_factory=dict)
+    wanted: dict[str, int | None] = field(default_factory=dict)
+    """alias -> the version the registry says it points at (as last seen)."""
+    errors: dict[int, str] = field(default_factory=dict)
+    """version -> why it failed to load (the server keeps what it had)."""
+    problem: str = ""
+    """What stops the model from following its aliases now (an alias pointing nowhere, an
+    unreachable registry); empty when all is well."""
+    traffic: dict[str, int] = field(default_factory=dict)
+    shadow: list[str] = field(default_factory=list)
+    frozen: bool = False
+
+    def current(self) -> Routes:
+        if self.routes is None:
+            raise NotFound(f"model {self.name} has no version loaded yet; see /readyz")
+        return self.routes

@@ -1,0 +1,69 @@
+"""Running a model server: one process, or several worker processes sharing the port.
+
+With several workers uvicorn starts each from an import string, so the settings travel in
+the environment: the server's own (``DOCKYARD_SERVE_CONFIG``) and dockyard's usual
+variables for where the data lives. Numeric libraries get ``threads`` threads per worker
+(OpenMP and BLAS pools sized to the machine wreck a server's latency on few cores); a
+variable the user set already is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from dockyard.core.config import ENV_VARS, Settings
+from dockyard.serving.app import create_app
+from dockyard.serving.config import ServeConfig
+
+CONFIG_ENV = "DOCKYARD_SERVE_CONFIG"
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def limit_threads(threads: int) -> None:
+    """Give numeric libraries ``threads`` threads, unless the user chose already."""
+    for name in _THREAD_VARS:
+        os.environ.setdefault(name, str(threads))
+
+
+def app_from_environment() -> Starlette:
+    """A worker's app, from the settings ``serve`` put in the environment."""
+    raw = os.environ.get(CONFIG_ENV)
+    if not raw:
+        raise RuntimeError(f"{CONFIG_ENV} is not set: start workers with `dockyard serve`")
+    return create_app(ServeConfig.model_validate_json(raw))
+
+
+def serve(config: ServeConfig, settings: Settings, *, workers: int = 1, threads: int = 1) -> None:
+    """Serve in the foreground until interrupted (SIGINT/SIGTERM stop it gracefully: the
+    prediction log is written out before the process ends)."""
+    limit_threads(threads)
+    options: dict[str, Any] = {
+        "host": config.host,
+        "port": config.port,
+        "log_level": "info",
+        "access_log": False,
+        "timeout_graceful_shutdown": 30,
+    }
+    if workers <= 1:
+        from dockyard.client.client import connect_with
+
+        uvicorn.run(create_app(config, lambda: connect_with(settings)), **options)
+        return
+    for name, variable in ENV_VARS.items():
+        value = getattr(settings, name)
+        if value is not None:
+            os.environ[variable] = str(value)
+    os.environ[CONFIG_ENV] = config.model_dump_json()
+    with tempfile.TemporaryDirectory(prefix="dockyard-metrics-") as metrics_dir:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        uvicorn.run(
+            "dockyard.serving.runner:app_from_environment",
+            factory=True,
+            workers=workers,
+            **options,
+        )

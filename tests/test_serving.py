@@ -1,0 +1,253 @@
+"""``dockyard serve``'s server: several models, the three protocols, bad input, alias moves
+under load, a version that fails to load, the prediction log and traces. Each test runs a
+real uvicorn on loopback over an embedded home on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from dockyard.client.client import Client, connect_with
+from dockyard.core.config import Settings
+from serving_support import (
+    model_server,
+    register_classifier,
+    register_constant,
+    wait_for,
+)
+
+
+@pytest.fixture
+def registry(settings: Settings) -> Iterator[Client]:
+    client = connect_with(settings)
+    yield client
+    client.close()
+
+
+def _factory(settings: Settings):  # type: ignore[no-untyped-def]
+    return lambda: connect_with(settings)
+
+
+def test_one_server_answers_for_several_models_in_every_protocol(
+    registry: Client, settings: Settings
+) -> None:
+    register_constant(registry, "pricer", 7.0, alias="champion")
+    register_classifier(registry, "fraud")
+    uris = ["models:/pricer@champion", "models:/fraud@champion"]
+    with model_server(_factory(settings), uris) as (http, _):
+        one = http.post("/v1/models/pricer/predict", json={"inputs": {"amount": 3.0, "reports": 1}})
+        assert one.status_code == 200, one.text
+        body = one.json()
+        assert body["predictions"] == [7.0] and body["version"] == 1
+        assert body["alias"] == "champion" and len(body["prediction_ids"][0]) == 32
+        records = [{"amount": 1.0, "reports": 0}, {"amount": 30.0, "reports": 2}]
+        answer = http.post("/v1/models/fraud/predict", json={"inputs": records}).json()
+        assert answer["predictions"] == [0, 1]
+        columns = {"amount": [1.0, 30.0], "reports": [0, 2]}
+        proba = http.post("/v1/models/fraud/predict", json={"inputs": columns, "proba": True})
+        rows = proba.json()["probabilities"]
+        assert len(rows) == 2 and rows[0][0] > 0.5 and rows[1][1] > 0.5
+
+        v2 = {
+            "id": "r1",
+            "inputs": [
+                {"name": "amount", "shape": [2], "datatype": "FP64", "data": [1.0, 30.0]},
+                {"name": "reports", "shape": [2, 1], "datatype": "INT64", "data": [[0], [2]]},
+            ],
+        }
+        infer = http.post("/v2/models/fraud/infer", json=v2).json()
+        assert infer["id"] == "r1" and infer["model_name"] == "fraud"
+        assert infer["outputs"][0]["data"] == [0, 1] and infer["outputs"][0]["shape"] == [2]
+        tensor = {
+            "inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP64", "data": [1, 0, 30, 2]}]
+        }
+        assert http.post("/v2/models/fraud/infer", json=tensor).json()["outputs"][0]["data"] == [
+            0,
+            1,
+        ]
+        meta = http.get("/v2/models/fraud").json()
+        assert [t["name"] for t in meta["inputs"]] == ["amount", "reports"]
+        assert http.get("/v2/models/fraud/ready").status_code == 200
+        assert http.get("/v2/health/ready").status_code == 200
+
+        split = {
+            "dataframe_split": {"columns": ["amount", "reports"], "data": [[1.0, 0], [30.0, 2]]}
+        }
+        assert http.post("/v1/models/fraud/invocations", json=split).json() == {
+            "predictions": [0, 1]
+        }
+        csv = http.post(
+            "/v1/models/fraud/invocations",
+            content=b"amount,reports\n1.0,0\n30.0,2\n",
+            headers={"content-type": "text/csv"},
+        )
+        assert csv.json() == {"predictions": [0, 1]}
+        several = http.post("/invocations", json=split)
+        assert several.status_code == 404 and "several models" in several.json()["message"]
+
+        assert http.get("/healthz").json() == {"status": "ok"}
+        ready = http.get("/readyz").json()
+        assert ready == {"ready": True, "models": {"pricer": "ready", "fraud": "ready"}}
+        metrics = http.get("/metrics").text
+        assert 'dockyard_serve_requests_total{model="fraud",outcome="ok",version="1"}' in metrics
+        listed = {m["name"]: m for m in http.get("/v1/models").json()}
+        assert listed["pricer"]["versions"][0] == {
+            "alias": "champion",
+            "version": 1,
+            "state": "serving",
+            "error": "",
+        }
+
+
+def test_bad_requests_get_clear_4xx_answers(registry: Client, settings: Settings) -> None:
+    register_classifier(registry, "fraud")
+    with model_server(_factory(settings), ["models:/fraud@champion"], max_body_bytes=4096) as (
+        http,
+        _,
+    ):
+        unknown = http.post("/v1/models/nope/predict", json={"inputs": {"amount": 1.0}})
+        assert unknown.status_code == 404 and "serves fraud" in unknown.text
+        missing = http.post("/v1/models/fraud/predict", json={"inputs": {"amount": 1.0}})
+        assert missing.status_code == 422 and "reports" in missing.json()["error"]["message"]
+        wrong = http.post(
+            "/v1/models/fraud/predict", json={"inputs": {"amount": "lots", "reports": 1}}
+        )
+        assert wrong.status_code == 422 and "amount" in wrong.json()["error"]["message"]
+        malformed = http.post(
+            "/v1/models/fraud/predict",
+            content=b'{"inputs": {',
+            headers={"content-type": "application/json"},
+        )
+        assert malformed.status_code == 400 and "JSON" in malformed.json()["error"]["message"]
+        huge = http.post(
+            "/v1/models/fraud/predict",
+            json={"inputs": {"amount": [1.0] * 2000, "reports": [1] * 2000}},
+        )
+        assert huge.status_code == 413
+        for body in (
+            {"rows": []},
+            {"inputs": []},
+            {"inputs": {"amount": [1.0, 2.0], "reports": [1]}},
+            {"inputs": {"amount": [1.0], "reports": 1}},
+            {"inputs": {"amount": {"nested": 1}, "reports": 1}},
+            {"inputs": {"amount": 1.0, "reports": 1}, "proba": "yes"},
+            [1, 2, 3],
+        ):
+            answer = http.post("/v1/models/fraud/predict", json=body)
+            assert answer.status_code == 422, (body, answer.text)
+        v2 = http.post("/v2/models/fraud/infer", json={"inputs": [{"name": "amount"}]})
+        assert v2.status_code == 422 and "error" in v2.json()
+        mlflow = http.post("/v1/models/fraud/invocations", json={"dataframe_split": {}})
+        assert mlflow.status_code == 422 and mlflow.json()["error_code"] == "BAD_REQUEST"
+        assert http.get("/no/such/route").status_code == 404
+        assert http.get("/v1/models/fraud/predict").status_code == 405
+        # the server still answers after all of that
+        good = http.post(
+            "/v1/models/fraud/predict", json={"inputs": {"amount": 30.0, "reports": 1}}
+        )
+        assert good.json()["predictions"] == [1]
+
+
+def test_a_batch_with_one_bad_request_fails_only_that_request(
+    registry: Client, settings: Settings
+) -> None:
+    register_classifier(registry, "fraud")
+    with model_server(_factory(settings), ["models:/fraud@champion"], max_wait_ms=50) as (http, _):
+        results: dict[int, httpx.Response] = {}
+
+        def send(i: int) -> None:
+            amount = "bad" if i == 3 else float(i * 5)
+            body = {"inputs": {"amount": amount, "reports": 1}}
+            results[i] = http.post("/v1/models/fraud/predict", json=body)
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results[3].status_code == 422
+        for i in set(range(8)) - {3}:
+            assert results[i].status_code == 200, results[i].text
+            assert results[i].json()["predictions"] == [int(i * 5 > 20)]
+
+
+def test_an_alias_move_under_load_fails_no_request(registry: Client, settings: Settings) -> None:
+    register_constant(registry, "pricer", 1.0, alias="champion")
+    register_constant(registry, "pricer", 2.0)
+    seen: list[float] = []
+    failures: list[str] = []
+    stop = threading.Event()
+    with model_server(_factory(settings), ["models:/pricer@champion"]) as (http, _):
+
+        def hammer() -> None:
+            with httpx.Client(base_url=str(http.base_url), timeout=30) as own:
+                while not stop.is_set():
+                    answer = own.post(
+                        "/v1/models/pricer/predict", json={"inputs": {"amount": 1.0, "reports": 0}}
+                    )
+                    if answer.status_code != 200:
+                        failures.append(answer.text)
+                    else:
+                        seen.append(answer.json()["predictions"][0])
+
+        workers = [threading.Thread(target=hammer) for _ in range(4)]
+        for w in workers:
+            w.start()
+        wait_for(lambda: len(seen) > 50)
+        registry.models.set_alias("pricer", "champion", 2)
+        wait_for(lambda: seen[-1] == 2.0 and len(seen) > 0)
+        count = len(seen)
+        wait_for(lambda: len(seen) > count + 50)
+        registry.models.rollback("pricer", "champion")
+        wait_for(lambda: seen[-1] == 1.0)
+        stop.set()
+        for w in workers:
+            w.join()
+    assert failures == []
+    assert set(seen) == {1.0, 2.0}
+
+
+def test_a_version_that_fails_to_load_leaves_the_old_one_serving(
+    registry: Client, settings: Settings
+) -> None:
+    register_constant(registry, "pricer", 1.0, alias="champion")
+    with model_server(_factory(settings), ["models:/pricer@champion"]) as (http, server):
+        # stored with pickle: a server not started with --trusted refuses to load it
+        version = register_constant(registry, "pricer", 2.0, trusted=True)
+        registry.models.set_alias("pricer", "champion", version)
+        wait_for(lambda: bool(server.models["pricer"].errors))
+        answer = http.post(
+            "/v1/models/pricer/predict", json={"inputs": {"amount": 1.0, "reports": 0}}
+        )
+        assert answer.json()["predictions"] == [1.0]
+        state = http.get("/v1/models/pricer").json()["versions"][0]
+        assert state["version"] == 1 and state["state"] == "failed"
+        assert "trusted" in state["error"], state
+
+
+def test_every_prediction_is_logged_once_and_traces_to_its_run(
+    registry: Client, settings: Settings
+) -> None:
+    register_classifier(registry, "fraud")
+    ids: list[str] = []
+    with model_server(_factory(settings), ["models:/fraud@champion"]) as (http, server):
+        for i in range(30):
+            rows = [{"amount": float(i), "reports": 1}, {"amount": float(i + 20), "reports": 2}]
+            answer = http.post("/v1/models/fraud/predict", json={"inputs": rows})
+            ids.extend(answer.json()["prediction_ids"])
+    # a graceful stop wrote the whole log
+    assert server.log is not None and server.log.logged == 60 and server.log.dropped == 0
+    page = registry.serving.predictions("fraud", limit=1000)
+    assert sorted(p.prediction_id for p in page.predictions) == sorted(ids)
+    one = next(p for p in page.predictions if p.prediction_id == ids[1])
+    assert one.inputs == {"amount": 20.0, "reports": 2} and one.output == 0
+    assert one.version == 1 and one.alias == "champion" and not one.shadow
+    trace = registry.serving.trace(ids[1])
+    assert trace.prediction.prediction_id == ids[1]
+    assert trace.lineage.run is not None and trace.lineage.version.version == 1
+    instances = registry.serving.instances()
+    assert instances[0].stopped_at is not None
+    assert instances[0].state.predictions_logged == 60
