@@ -75,6 +75,9 @@ EXPECTED_ROLES: dict[str, Role] = {
     "models.lineage": R, "models.card": R, "models.aliases": R, "models.set_alias": W,
     "models.remove_alias": W, "models.rollback": W, "models.history": R,
     "models.set_policy": A, "models.check": R,
+    # serving: model servers report and log with the write role; reading them back is open
+    "serving.heartbeat": W, "serving.instances": R, "serving.record_segment": W,
+    "serving.predictions": R, "serving.trace": R,
     "pipelines.create": W, "pipelines.update_steps": W, "pipelines.start_steps": W,
     "pipelines.finish_steps": W, "pipelines.finish": W, "pipelines.state": R,
     "pipelines.cancel": W, "pipelines.get": R, "pipelines.resolve": R, "pipelines.list": R,

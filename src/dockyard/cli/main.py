@@ -21,6 +21,7 @@ from dockyard.cli import (
     projects,
     runs,
     schedules,
+    serve,
     ui,
 )
 from dockyard.cli.context import Overrides
@@ -41,11 +42,14 @@ app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.add_typer(models.app, name="models")
 app.add_typer(pipelines.app, name="pipelines")
+app.add_typer(serve.app, name="serving")
 app.add_typer(admin.config_app, name="config")
 app.add_typer(admin.db_app, name="db")
 app.command("gc")(admin.gc)
 app.command("server")(admin.server)
 app.command("scheduler")(schedules.scheduler)
+app.command("serve")(serve.serve)
+app.command("trace")(serve.trace)
 app.command("demo")(demo.demo)
 app.command("ui")(ui.ui)
 

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import os
 import random
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,6 +22,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+import psutil
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -75,7 +77,7 @@ class ModelServer:
         self.models = {m.name: m for m in served_models(config.uris)}
         self.metrics = ServerMetrics()
         self.instance_id = new_id()
-        self.address = f"{config.host}:{config.port} pid {os.getpid()}"
+        self.address = f"{socket.gethostname()}:{config.port}"
         self.rng = random.Random()
         self.client: Client | None = None
         self.follower: Follower | None = None
@@ -141,8 +143,13 @@ class ModelServer:
         except Exception as exc:
             log.warning("cannot list earlier servers: %s", exc)
             return
+        here = socket.gethostname()
         for instance in found:
-            if instance.live or instance.stopped_at is not None:
+            if instance.stopped_at is not None or instance.id == self.instance_id:
+                continue
+            state = instance.state
+            gone_here = state.hostname == here and state.pid and not psutil.pid_exists(state.pid)
+            if instance.live and not gone_here:
                 continue
             age = dt.datetime.now(dt.UTC) - instance.heartbeat_at
             if age > dt.timedelta(days=1):
@@ -201,6 +208,8 @@ class ModelServer:
         plog = self.log
         return InstanceState(
             address=self.address,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
             models=models,
             predictions_accepted=plog.accepted if plog else 0,
             predictions_logged=plog.logged if plog else 0,

@@ -52,12 +52,28 @@ class Follower:
         if failed is not None and time.monotonic() - failed < RETRY_SECONDS:
             return None
         started = time.perf_counter()
+        found = None
         try:
             found = self.client.models.version(served.name, str(version))
             model = self.client.models.load(found, trusted=self.trusted)
         except Exception as exc:  # any failure to load keeps the old version serving
             self._failed_at[key] = time.monotonic()
-            message = str(exc) if isinstance(exc, DockyardError) else f"{type(exc).__name__}: {exc}"
+            missing = _missing_module(exc)
+            if missing is not None:
+                wanted = [
+                    r
+                    for r in (found.manifest.requirements if found is not None else [])
+                    if r.lower().replace("_", "-").startswith(missing.lower().replace("_", "-"))
+                ]
+                package = wanted[0] if wanted else missing
+                message = (
+                    f"model {served.name} v{version} needs the Python package {missing!r}, "
+                    f"which is not installed where this server runs: pip install '{package}'"
+                )
+            elif isinstance(exc, DockyardError):
+                message = str(exc)
+            else:
+                message = f"{type(exc).__name__}: {exc}"
             served.errors[version] = message
             log.error(
                 "model %s v%d failed to load, still serving what it had: %s",
@@ -167,6 +183,16 @@ class Follower:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+
+def _missing_module(exc: BaseException) -> str | None:
+    """The top-level module a failed import lacked, looking through chained causes."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ModuleNotFoundError) and seen.name:
+            return seen.name.split(".", 1)[0]
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _same(a: Routes, b: Routes) -> bool:

@@ -9,6 +9,7 @@ variable the user set already is left alone.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from typing import Any
@@ -35,13 +36,26 @@ def app_from_environment() -> Starlette:
     raw = os.environ.get(CONFIG_ENV)
     if not raw:
         raise RuntimeError(f"{CONFIG_ENV} is not set: start workers with `dockyard serve`")
+    show_server_log()
     return create_app(ServeConfig.model_validate_json(raw))
+
+
+def show_server_log() -> None:
+    """The server's own messages (loads, swaps, failures) beside uvicorn's, on stderr."""
+    logger = logging.getLogger("dockyard.serve")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)-9s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def serve(config: ServeConfig, settings: Settings, *, workers: int = 1, threads: int = 1) -> None:
     """Serve in the foreground until interrupted (SIGINT/SIGTERM stop it gracefully: the
     prediction log is written out before the process ends)."""
     limit_threads(threads)
+    show_server_log()
     options: dict[str, Any] = {
         "host": config.host,
         "port": config.port,

@@ -42,6 +42,8 @@ class InstanceState(Model):
     """What a server reports at each heartbeat."""
 
     address: str = Field(max_length=256)
+    hostname: str = Field("", max_length=256)
+    pid: int = Field(0, ge=0)
     models: list[ServedModelState] = Field(default_factory=list, max_length=1000)
     predictions_accepted: int = Field(0, ge=0, description="predictions given to the log")
     predictions_logged: int = Field(0, ge=0, description="predictions written to segments")
