@@ -251,3 +251,98 @@ def test_every_prediction_is_logged_once_and_traces_to_its_run(
     instances = registry.serving.instances()
     assert instances[0].stopped_at is not None
     assert instances[0].state.predictions_logged == 60
+
+
+def test_a_model_on_feature_store_features_is_called_with_keys_and_request_values(
+    registry: Client, settings: Settings
+) -> None:
+    import datetime as dt
+
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    from sklearn.linear_model import LinearRegression
+
+    import dockyard as dy
+
+    now = dt.datetime.now(dt.UTC)
+    rng = np.random.default_rng(3)
+    n = 60
+    times = sorted(now - dt.timedelta(minutes=int(m)) for m in rng.integers(5, 2000, n))
+    source = pa.table(
+        {
+            "transaction_id": [f"t{i}" for i in range(n)],
+            "card_hash": [f"c{i % 4}" for i in range(n)],
+            "ts": pa.array(times, pa.timestamp("us", tz="UTC")),
+            "amount": rng.uniform(1, 100, n).round(2),
+        }
+    )
+    registry.projects.create("shop")
+    registry.datasets.ingest("shop", "transactions", source)
+    card = dy.Entity("card", keys=["card_hash"])
+    view = dy.FeatureView(
+        "card_activity",
+        entities=[card],
+        source="transactions",
+        timestamp="ts",
+        features=[
+            dy.Aggregate("amount", "sum", window="24h"),
+            dy.Aggregate("transaction_id", "count", window="24h"),
+        ],
+        ttl="30d",
+        lateness="1h",
+    )
+    dy.features.apply([view], project="shop", client=registry)
+    dy.features.materialize("card_activity", project="shop", client=registry)
+    # a model whose answer is the card's 24 h sum, so the answer shows what was looked up
+    x = pd.DataFrame(
+        {
+            "amount": rng.uniform(1, 100, 200),
+            "amount_sum_24h": rng.uniform(0, 5000, 200),
+            "transaction_id_count_24h": rng.integers(0, 40, 200),
+        }
+    )
+    model = LinearRegression().fit(x, x.amount_sum_24h)
+    lookup = dy.FeatureLookup(
+        project="shop",
+        features=["card_activity:amount_sum_24h", "card_activity:transaction_id_count_24h"],
+    )
+    with dy.start_run(project="shop", capture=dy.Capture.off(), client=registry):
+        logged = dy.log_model(model, "model", input_example=x, features=lookup)
+    version = dy.register_model(logged, name="spend", client=registry).version
+    registry.models.set_alias("spend", "champion", version)
+
+    with model_server(_factory(settings), ["models:/spend@champion"]) as (http, _):
+        body = {"inputs": {"card_hash": "c1", "amount": 5.0}, "return_features": True}
+        first = http.post("/v1/models/spend/predict", json=body)
+        assert first.status_code == 200, first.text
+        expected = dy.features.online(
+            {"card_hash": ["c1"]}, ["card_activity:amount_sum_24h"], project="shop", client=registry
+        )["amount_sum_24h"][0]
+        got = first.json()
+        assert got["features"]["amount_sum_24h"] == [expected]
+        assert abs(got["predictions"][0] - expected) < 1e-6
+        meta = http.get("/v2/models/spend").json()
+        assert sorted(t["name"] for t in meta["inputs"]) == ["amount", "card_hash"]
+
+        dy.features.push(
+            "card_activity",
+            pd.DataFrame(
+                {
+                    "transaction_id": ["late-night"],
+                    "card_hash": ["c1"],
+                    "ts": [pd.Timestamp(now)],
+                    "amount": [1000.0],
+                }
+            ),
+            project="shop",
+            client=registry,
+        )
+        second = http.post("/v1/models/spend/predict", json=body).json()
+        assert abs(second["predictions"][0] - (expected + 1000.0)) < 1e-6
+        no_key = http.post("/v1/models/spend/predict", json={"inputs": {"amount": 5.0}})
+        assert no_key.status_code == 422 and "card_hash" in no_key.json()["error"]["message"]
+        ids = second["prediction_ids"]
+    logged_one = registry.serving.trace(ids[0]).prediction
+    assert logged_one.features is not None
+    assert logged_one.features["amount_sum_24h"] == second["features"]["amount_sum_24h"][0]

@@ -19,6 +19,9 @@ from dockyard.core.schemas import Model
 
 MANIFEST_NAME = "model.json"
 _DIGEST = re.compile(r"^[0-9a-f]{64}\Z")
+_FEATURE_REF = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}:(\*|[A-Za-z0-9_][A-Za-z0-9._-]{0,127})\Z"
+)
 
 
 class ColumnSpec(Model):
@@ -55,6 +58,32 @@ class ModelFile(Model):
         return value
 
 
+class FeatureLookup(Model):
+    """The feature-store features a model takes. A model server given the entity keys and
+    the request's own values looks these up online, through the same definitions that
+    built the training set, and adds them as the model's input columns."""
+
+    project: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    features: list[str] = Field(
+        min_length=1,
+        max_length=1000,
+        description="'view:feature' references, or 'view:*' for every feature of a view",
+    )
+    full_names: bool = Field(
+        default=False,
+        description="the model's columns are named view__feature, as training_set(..., "
+        "full_names=True) names them; else by feature name",
+    )
+
+    @field_validator("features")
+    @classmethod
+    def _refs(cls, value: list[str]) -> list[str]:
+        for ref in value:
+            if not _FEATURE_REF.fullmatch(ref):
+                raise ValueError(f"{ref[:100]!r} is not a feature reference: use 'view:feature'")
+        return value
+
+
 class ModelManifest(Model):
     """What ``model.json`` holds."""
 
@@ -81,3 +110,6 @@ class ModelManifest(Model):
     )
     files: list[ModelFile] = Field(default_factory=list)
     created_at: dt.datetime | None = None
+    features: FeatureLookup | None = Field(
+        default=None, description="feature-store features a server looks up for the model"
+    )

@@ -29,7 +29,13 @@ from dockyard.registry.flavors.base import (
     detect,
     flavor_named,
 )
-from dockyard.registry.manifest import MANIFEST_NAME, ModelFile, ModelManifest, Signature
+from dockyard.registry.manifest import (
+    MANIFEST_NAME,
+    FeatureLookup,
+    ModelFile,
+    ModelManifest,
+    Signature,
+)
 from dockyard.registry.signature import enforce, infer_signature, to_frame
 from dockyard.registry.uris import RunRef
 
@@ -63,6 +69,7 @@ def save_model(
     trusted: bool = False,
     code_paths: list[Path] | None = None,
     artifacts: dict[str, Path] | None = None,
+    features: FeatureLookup | None = None,
 ) -> ModelManifest:
     """Write ``obj`` into ``folder`` (new or empty) and return its manifest.
 
@@ -73,11 +80,13 @@ def save_model(
     which also checks that the model loads back. ``requirements`` are added to the pinned
     versions of the libraries the flavor needs. ``trusted`` lets the sklearn flavor store
     pickle (the manifest then says ``needs_trust``). ``code_paths`` and ``artifacts`` are
-    for the pyfunc flavor.
+    for the pyfunc flavor. ``features`` names the feature-store features the model takes,
+    which a model server looks up for it.
     """
     chosen: Flavor
     if isinstance(obj, LoadedModel):  # saved again as it is, e.g. a pipeline step's output
         chosen = _Resaved(obj)
+        features = features or obj.manifest.features
     else:
         chosen = flavor_named(flavor) if flavor is not None else detect(obj)
     if flavor is not None and not chosen.matches(obj):
@@ -100,6 +109,7 @@ def save_model(
             requirements=requirements or [],
             request_extras={"code_paths": code_paths or [], "artifacts": artifacts or {}},
             trusted=trusted,
+            features=features,
         )
     except BaseException:
         if created:
@@ -168,6 +178,7 @@ def _save(
     requirements: list[str],
     request_extras: dict[str, Any],
     trusted: bool,
+    features: FeatureLookup | None = None,
 ) -> ModelManifest:
     example = _example_frame(input_example)
     request = SaveRequest(trusted=trusted, input_example=example, **request_extras)
@@ -187,6 +198,7 @@ def _save(
         needs_trust=saved.needs_trust,
         flavor_options=saved.options,
         created_at=dt.datetime.now(dt.UTC),
+        features=features,
     )
     if example is not None and (signature is None or not signature.outputs):
         # load what was written and predict on the example: the output signature, and a

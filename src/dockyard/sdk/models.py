@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.client.client import Client, connect
 from dockyard.core.errors import InvalidInput
-from dockyard.registry.manifest import ModelManifest, Signature
+from dockyard.registry.manifest import FeatureLookup, ModelManifest, Signature
 from dockyard.registry.schemas import (
     Alias,
     AliasMove,
@@ -75,13 +75,17 @@ def log_model(
     artifacts: Mapping[str, str | Path] | None = None,
     trusted: bool = False,
     registered_name: str | None = None,
+    features: FeatureLookup | None = None,
 ) -> LoggedModel:
     """Save ``model`` with its flavor (detected, or ``flavor``), signature (inferred from
     ``input_example``) and requirements into the active run's artifacts at ``artifact_path``.
 
     scikit-learn models are stored with skops; ``trusted=True`` stores them with pickle
     instead (loading then also needs ``trusted=True``). With ``registered_name`` the model
-    is registered as that model's next version too.
+    is registered as that model's next version too. ``features``
+    (``dy.FeatureLookup(project="fraud", features=["card_activity:*"])``) names the feature-store
+    features the model takes: ``dockyard serve`` then looks them up for each request, so
+    callers send entity keys and request values only.
     """
     from dockyard.registry.packaging import save_model
 
@@ -106,6 +110,7 @@ def log_model(
             trusted=trusted,
             code_paths=[Path(p) for p in code_paths or []],
             artifacts={k: Path(v) for k, v in (artifacts or {}).items()},
+            features=features,
         )
         run.client.runs.log_artifact(run.id, folder, path)
     logged = LoggedModel(run.id, path, manifest)

@@ -35,7 +35,7 @@ from dockyard.core.ids import new_id
 from dockyard.registry.uris import RegistryRef, parse_model_uri
 from dockyard.serving import inputs
 from dockyard.serving.config import ServeConfig
-from dockyard.serving.deployment import Arm, Deployment, ServedModel
+from dockyard.serving.deployment import Answer, Arm, Deployment, ServedModel
 from dockyard.serving.follower import Follower
 from dockyard.serving.inputs import Rows
 from dockyard.serving.metrics import CONTENT_TYPE, ServerMetrics
@@ -238,7 +238,7 @@ class ModelServer:
             raise NotFound(f"this server does not serve model {name!r}; it serves {known}")
         return served
 
-    async def answer(self, name: str, rows: Rows) -> tuple[Arm, list[Any], list[str]]:
+    async def answer(self, name: str, rows: Rows) -> tuple[Arm, Answer, list[str]]:
         """Predict ``rows`` with the arm the traffic picks; log it; copy it to shadows."""
         started = time.perf_counter()
         served = self._served(name)
@@ -247,7 +247,7 @@ class ModelServer:
         method = "proba" if rows.options.get("proba") else "predict"
         version = arm.deployment.version
         try:
-            outputs = await arm.deployment.batcher(method).submit(rows)
+            answer: Answer = await arm.deployment.batcher(method).submit(rows)
         except DockyardError:
             self.metrics.failed(name, version, "invalid")
             raise
@@ -258,17 +258,17 @@ class ModelServer:
         ids = [new_id() for _ in range(rows.count)]
         seconds = time.perf_counter() - started
         self.metrics.answered(name, version, rows.count, seconds)
-        self._log(ids, at, name, arm, False, seconds, rows, outputs)
+        self._log(ids, at, name, arm, False, seconds, rows, answer)
         for shadow in routes.shadows:
             task = asyncio.get_running_loop().create_task(self._shadow(name, shadow, rows, method))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return arm, outputs, ids
+        return arm, answer, ids
 
     async def _shadow(self, name: str, arm: Arm, rows: Rows, method: str) -> None:
         started = time.perf_counter()
         try:
-            outputs = await arm.deployment.batcher(method).submit(rows)
+            answer: Answer = await arm.deployment.batcher(method).submit(rows)
         except Exception as exc:  # a shadow never affects answers; its failures are counted
             self.metrics.failed(name, arm.deployment.version, "shadow_error")
             log.debug("shadow %s@%s failed: %s", name, arm.alias, exc)
@@ -276,7 +276,7 @@ class ModelServer:
         ids = [new_id() for _ in range(rows.count)]
         seconds = time.perf_counter() - started
         self.metrics.rows.labels(name, str(arm.deployment.version), "true").inc(rows.count)
-        self._log(ids, dt.datetime.now(dt.UTC), name, arm, True, seconds, rows, outputs)
+        self._log(ids, dt.datetime.now(dt.UTC), name, arm, True, seconds, rows, answer)
 
     def _log(
         self,
@@ -287,7 +287,7 @@ class ModelServer:
         shadow: bool,
         seconds: float,
         rows: Rows,
-        outputs: list[Any],
+        answer: Answer,
     ) -> None:
         if self.log is None:
             return
@@ -300,7 +300,8 @@ class ModelServer:
             shadow=shadow,
             latency_ms=seconds * 1000,
             inputs=rows.columns,
-            outputs=outputs,
+            outputs=answer.outputs,
+            features=answer.features,
         )
         if not self.log.offer(entry):
             self.metrics.dropped.inc(len(ids))
@@ -427,17 +428,18 @@ def create_app(config: ServeConfig, client_factory: Callable[[], Client] = conne
     async def predict(request: Request) -> Response:
         name = request.path_params["name"]
         rows = inputs.native(_parse(await _body(request, limit)))
-        arm, outputs, ids = await server.answer(name, rows)
+        arm, answer, ids = await server.answer(name, rows)
         key = "probabilities" if rows.options.get("proba") else "predictions"
-        return _json(
-            {
-                "model": name,
-                "version": arm.deployment.version,
-                "alias": arm.alias,
-                key: outputs,
-                "prediction_ids": ids,
-            }
-        )
+        body = {
+            "model": name,
+            "version": arm.deployment.version,
+            "alias": arm.alias,
+            key: answer.outputs,
+            "prediction_ids": ids,
+        }
+        if rows.options.get("return_features"):
+            body["features"] = answer.features
+        return _json(body)
 
     async def _invoke(request: Request, name: str) -> Response:
         body = await _body(request, limit)
@@ -450,8 +452,8 @@ def create_app(config: ServeConfig, client_factory: Callable[[], Client] = conne
             raise UnreadableContent(
                 f"content type {kind!r} is not served: send application/json or text/csv"
             )
-        _, outputs, _ = await server.answer(name, rows)
-        return _json({"predictions": outputs})
+        _, answer, _ = await server.answer(name, rows)
+        return _json({"predictions": answer.outputs})
 
     @_mlflow_errors
     async def invocations(request: Request) -> Response:
@@ -471,9 +473,10 @@ def create_app(config: ServeConfig, client_factory: Callable[[], Client] = conne
         payload = _parse(await _body(request, limit))
         served = server._served(name)
         routes = served.current()
-        names = routes.arms[0][0].deployment.inputs
+        names = routes.arms[0][0].deployment.request_inputs
         rows = inputs.open_inference(payload, names)
-        arm, outputs, ids = await server.answer(name, rows)
+        arm, answer, ids = await server.answer(name, rows)
+        outputs = answer.outputs
         flat: list[Any] = []
         shape = [rows.count]
         if outputs and isinstance(outputs[0], list):
@@ -483,7 +486,7 @@ def create_app(config: ServeConfig, client_factory: Callable[[], Client] = conne
         else:
             flat = outputs
         datatype = "FP64" if all(isinstance(v, float | int) for v in flat) else "BYTES"
-        answer = {
+        reply: dict[str, Any] = {
             "model_name": name,
             "model_version": str(arm.deployment.version),
             "outputs": [
@@ -497,8 +500,8 @@ def create_app(config: ServeConfig, client_factory: Callable[[], Client] = conne
             "parameters": {"prediction_ids": ids},
         }
         if isinstance(payload, dict) and isinstance(payload.get("id"), str):
-            answer["id"] = payload["id"]
-        return _json(answer)
+            reply["id"] = payload["id"]
+        return _json(reply)
 
     @_v2_errors
     async def v2_model(request: Request) -> Response:
@@ -506,9 +509,12 @@ def create_app(config: ServeConfig, client_factory: Callable[[], Client] = conne
         routes = server._served(name).current()
         deployment = routes.arms[0][0].deployment
         signature = deployment.model.signature
+        wanted = set(deployment.request_inputs or [])
+        types = {c.name: c.type for c in (signature.inputs if signature else [])}
         tensors = [
-            {"name": c.name, "datatype": _V2_DATATYPES.get(c.type, "BYTES"), "shape": [-1]}
-            for c in (signature.inputs if signature else [])
+            {"name": n, "datatype": _V2_DATATYPES.get(types.get(n, ""), "BYTES"), "shape": [-1]}
+            for n in (deployment.request_inputs or [])
+            if n in wanted
         ]
         return _json(
             {

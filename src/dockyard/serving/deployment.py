@@ -19,9 +19,11 @@ import pandas as pd
 
 from dockyard.core.errors import InvalidInput, NotFound
 from dockyard.serving.batcher import Batcher
+from dockyard.serving.enrich import Enrichment, look_up
 from dockyard.serving.inputs import Rows
 
 if TYPE_CHECKING:
+    from dockyard.client.client import Client
     from dockyard.registry.packaging import LoadedModel
 
 
@@ -42,11 +44,27 @@ def _slices(output: Any, counts: Sequence[int]) -> list[Any]:
     return out
 
 
+@dataclass
+class Answer:
+    """What one request gets back: its outputs, and the features looked up for it."""
+
+    outputs: list[Any]
+    features: dict[str, list[Any]] | None = None
+
+
 class Deployment:
     """One loaded version of a model, with a batcher per kind of call."""
 
     def __init__(
-        self, name: str, version: int, model: LoadedModel, *, max_rows: int, max_wait: float
+        self,
+        name: str,
+        version: int,
+        model: LoadedModel,
+        *,
+        max_rows: int,
+        max_wait: float,
+        enrichment: Enrichment | None = None,
+        client: Client | None = None,
     ) -> None:
         self.name = name
         self.version = version
@@ -55,8 +73,22 @@ class Deployment:
         self.inputs: list[str] | None = (
             [c.name for c in signature.inputs] if signature is not None else None
         )
+        self.enrichment = enrichment
+        self.client = client
         self._options = {"max_rows": max_rows, "max_wait": max_wait}
         self._batchers: dict[str, Batcher[Rows]] = {}
+
+    @property
+    def request_inputs(self) -> list[str] | None:
+        """The columns a request must carry: the model's inputs that are not looked up,
+        plus the entity keys of the lookup."""
+        if self.inputs is None:
+            return None
+        if self.enrichment is None:
+            return self.inputs
+        looked_up = set(self.enrichment.columns.values())
+        own = [name for name in self.inputs if name not in looked_up]
+        return own + [k for k in self.enrichment.keys if k not in own]
 
     def batcher(self, method: str) -> Batcher[Rows]:
         found = self._batchers.get(method)
@@ -70,48 +102,61 @@ class Deployment:
             self._batchers[method] = found
         return found
 
-    def model_columns(self, rows: Rows) -> dict[str, list[Any]]:
-        """The request's columns the model takes (others are logged but not passed);
-        a missing one is a 422 naming it."""
+    def model_columns(self, columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        """The columns the model takes (others are logged but not passed); a missing one
+        is a 422 naming it."""
         if self.inputs is None:
-            return rows.columns
-        missing = [name for name in self.inputs if name not in rows.columns]
+            return columns
+        missing = [name for name in self.inputs if name not in columns]
         if missing:
             raise InvalidInput(
                 f"missing input column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
-                f"model {self.name} v{self.version} takes {', '.join(self.inputs)}"
+                f"model {self.name} v{self.version} takes {', '.join(self.request_inputs or [])}"
             )
-        return {name: rows.columns[name] for name in self.inputs}
+        return {name: columns[name] for name in self.inputs}
 
-    def _call(self, method: str, columns: dict[str, list[Any]]) -> Any:
-        if method == "proba":
-            return self.model.predict_proba(columns)
-        return self.model.predict(columns)
+    def _run(self, method: str, items: Sequence[Rows]) -> list[Answer]:
+        """Predict several requests as one batch (features looked up once for all)."""
+        counts = [rows.count for rows in items]
+        if len(items) == 1:
+            columns = items[0].columns
+        else:
+            names = list(dict.fromkeys(name for rows in items for name in rows.columns))
+            columns = {
+                name: [v for rows in items for v in rows.columns.get(name, [None] * rows.count)]
+                for name in names
+            }
+        features = None
+        if self.enrichment is not None and self.client is not None:
+            features = look_up(self.client, self.enrichment, columns)
+            columns = {**columns, **features}
+        model_input = self.model_columns(columns)
+        output = (
+            self.model.predict_proba(model_input)
+            if method == "proba"
+            else (self.model.predict(model_input))
+        )
+        outputs = _slices(output, counts)
+        answers = []
+        start = 0
+        for n, out in zip(counts, outputs, strict=True):
+            part = {k: v[start : start + n] for k, v in features.items()} if features else None
+            answers.append(Answer(out, part))
+            start += n
+        return answers
 
     def _predict(self, method: str, items: Sequence[Rows]) -> list[Any]:
-        """One result per request: its outputs, or the exception that request alone
-        caused (a batch that fails is retried request by request to find it)."""
+        """One :class:`Answer` per request, or the exception that request alone caused
+        (a batch that fails is retried request by request to find it)."""
         try:
-            parts = [self.model_columns(rows) for rows in items]
-        except InvalidInput:
-            parts = []
-        if len(parts) == len(items):
+            return self._run(method, items)
+        except Exception:
             if len(items) == 1:
-                merged = parts[0]
-            else:
-                merged = {name: [v for part in parts for v in part[name]] for name in parts[0]}
-            try:
-                output = self._call(method, merged)
-                return _slices(output, [rows.count for rows in items])
-            except Exception:
-                if len(items) == 1:
-                    raise
+                raise
         results: list[Any] = []
         for rows in items:
             try:
-                results.append(
-                    _slices(self._call(method, self.model_columns(rows)), [rows.count])[0]
-                )
+                results.append(self._run(method, [rows])[0])
             except Exception as exc:
                 results.append(exc)
         return results

@@ -18,6 +18,7 @@ from typing import Any
 from dockyard.client.client import Client
 from dockyard.core.errors import DockyardError
 from dockyard.serving.deployment import Arm, Deployment, Routes, ServedModel
+from dockyard.serving.enrich import resolve
 
 RETRY_SECONDS = 30.0
 log = logging.getLogger("dockyard.serve")
@@ -56,6 +57,8 @@ class Follower:
         try:
             found = self.client.models.version(served.name, str(version))
             model = self.client.models.load(found, trusted=self.trusted)
+            lookup = model.manifest.features
+            enrichment = resolve(self.client, lookup) if lookup is not None else None
         except Exception as exc:  # any failure to load keeps the old version serving
             self._failed_at[key] = time.monotonic()
             missing = _missing_module(exc)
@@ -88,7 +91,13 @@ class Follower:
             "model %s v%d loaded in %.2f s", served.name, version, time.perf_counter() - started
         )
         return Deployment(
-            served.name, version, model, max_rows=self.max_rows, max_wait=self.max_wait
+            served.name,
+            version,
+            model,
+            max_rows=self.max_rows,
+            max_wait=self.max_wait,
+            enrichment=enrichment,
+            client=self.client,
         )
 
     def _plan(self, served: ServedModel) -> tuple[dict[str, int], list[str], str | None, Any]:
