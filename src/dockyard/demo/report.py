@@ -172,6 +172,21 @@ def _results(result: DemoResult) -> RenderableType:
             f"{online['lookup_ms_p99']:.2f} ms ({online['transport']})"
             + ("" if online["pushed_events"] else " (pushed by an earlier run)"),
         )
+    served = result.serving
+    if served is not None:
+        grid.add_row(
+            "serving",
+            f"[bold]{served['uri']}[/] (v{', v'.join(str(v) for v in served['versions'])}) "
+            f"answered {served['requests']:,} live purchases from {served['clients']} clients: "
+            f"{served['requests_per_second']:,.0f} requests/s, p50 {served['latency_ms_p50']} ms, "
+            f"p99 {served['latency_ms_p99']} ms, {served['failed']} failed",
+        )
+        grid.add_row(
+            "",
+            f"prediction log: {served['logged']:,} of them; the last, "
+            f"{served['traced_prediction']}, traces to run {served['traced_run']} and "
+            f"{', '.join(served['traced_inputs']) or 'no recorded data'}",
+        )
     if result.pipeline.run.error:
         grid.add_row("[red]error[/]", result.pipeline.run.error.strip()[-1500:])
     return grid
@@ -194,7 +209,12 @@ def _next_commands(result: DemoResult, settings: Settings) -> RenderableType:
         (f"dockyard data lineage {SCORES} -p {PROJECT}", "where the scores come from"),
         (f"dockyard data download {SCORES} -p {PROJECT} --dest scores.csv", "the scores"),
         (f"dockyard features show card_activity -p {PROJECT}", "the card features"),
+        (f"dockyard serve models:/{MODEL}@{ALIAS}", "serve the champion on :8080"),
     ]
+    if result.serving and result.serving.get("traced_prediction"):
+        commands.append(
+            (f"dockyard trace {result.serving['traced_prediction']}", "one answer, traced")
+        )
     width = max(len(c) for c, _ in commands)
     lines.extend(f"  {c.ljust(width)}  [dim]# {what}[/]" for c, what in commands)
     return Group(*lines)
@@ -238,4 +258,5 @@ def summary_json(result: DemoResult) -> dict[str, Any]:
         "promotion": result.promotion,
         "scoring": result.scoring,
         "online": result.online,
+        "serving": result.serving,
     }

@@ -15,7 +15,8 @@ from dockyard.core.errors import InvalidInput, NotFound
 from dockyard.data.schemas import Version
 from dockyard.demo.generate import generate
 from dockyard.demo.online import card_online
-from dockyard.demo.pipeline import DATASET, PROJECT, fraud_training
+from dockyard.demo.pipeline import ALIAS, DATASET, MODEL, PROJECT, fraud_training
+from dockyard.demo.serving import serve_champion
 from dockyard.pipelines.schemas import StepRecord
 from dockyard.sdk.data import dataset
 from dockyard.sdk.pipelines import PipelineResult, run
@@ -38,6 +39,7 @@ class DemoResult:
     promotion: dict[str, Any] | None
     scoring: dict[str, Any] | None
     online: dict[str, Any] | None = None
+    serving: dict[str, Any] | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -90,6 +92,10 @@ def run_demo(
     if result.status == "succeeded":
         tell("materializing the card features, looking a card up online, pushing a purchase")
         online = card_online(client, PROJECT, DATASET, version.number)
+    served = None
+    if result.status == "succeeded" and (result.output("promote") or {}).get("champion"):
+        tell(f"serving {MODEL}@{ALIAS} and sending it live purchases")
+        served = serve_champion(client, result.output("featurize"))
     return DemoResult(
         version=version.info,
         new_version=version.number not in known,
@@ -102,6 +108,7 @@ def run_demo(
         promotion=_output(result, "promote"),
         scoring=_output(result, "score"),
         online=online,
+        serving=served,
     )
 
 
