@@ -4,6 +4,7 @@ real uvicorn on loopback over an embedded home on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Iterator
 
@@ -346,3 +347,28 @@ def test_a_model_on_feature_store_features_is_called_with_keys_and_request_value
     logged_one = registry.serving.trace(ids[0]).prediction
     assert logged_one.features is not None
     assert logged_one.features["amount_sum_24h"] == second["features"]["amount_sum_24h"][0]
+
+
+def test_the_prediction_log_reads_as_an_arrow_table_for_duckdb(
+    registry: Client, settings: Settings
+) -> None:
+    import duckdb
+
+    import dockyard as dy
+
+    register_constant(registry, "pricer", 4.0, alias="champion")
+    with model_server(_factory(settings), ["models:/pricer@champion"]) as (http, _):
+        for i in range(12):
+            rows = {"amount": [float(i), float(i + 1)], "reports": [0, 1]}
+            assert http.post("/v1/models/pricer/predict", json={"inputs": rows}).status_code == 200
+    log = dy.prediction_log("pricer", client=registry)
+    assert log.num_rows == 24
+    summary = duckdb.sql(
+        "select version, count(*) as n, min(output) as output, "
+        "max(cast(json_extract(inputs, '$.amount') as double)) as top from log group by version"
+    ).fetchall()
+    assert summary == [(1, 24, "4.0", 12.0)]
+    assert dy.prediction_log("pricer", since=dt.timedelta(seconds=0), client=registry).num_rows == 0
+    assert dy.trace(log["prediction_id"][0].as_py(), client=registry).prediction.output == 4.0
+    segments = registry.serving.segments("pricer")
+    assert sum(s.rows for s in segments) == 24

@@ -53,6 +53,8 @@ _EXPORTS = {
     "LoggedModel": "dockyard.sdk.models",
     "ModelVersion": "dockyard.registry.schemas",
     "FeatureLookup": "dockyard.registry.manifest",
+    "prediction_log": "dockyard.sdk.serving",
+    "trace": "dockyard.sdk.serving",
     "GateFailed": "dockyard.core.errors",
     "PythonModel": "dockyard.registry.flavors.pyfunc",
     "step": "dockyard.pipelines.graph",
@@ -124,6 +126,7 @@ __all__ = [
     "log_params",
     "model_card",
     "pipeline",
+    "prediction_log",
     "register_model",
     "resume",
     "rollback_alias",
@@ -133,6 +136,7 @@ __all__ = [
     "set_tags",
     "start_run",
     "step",
+    "trace",
 ]
 
 if TYPE_CHECKING:
@@ -155,6 +159,7 @@ if TYPE_CHECKING:
     from dockyard.pipelines.graph import Model, Pipeline, Step, load, pipeline, step
     from dockyard.projects.schemas import Project
     from dockyard.registry.flavors.pyfunc import PythonModel
+    from dockyard.registry.manifest import FeatureLookup
     from dockyard.registry.schemas import ModelVersion
     from dockyard.sdk.capture import Capture
     from dockyard.sdk.data import DatasetHandle, DatasetVersion, dataset
@@ -181,6 +186,7 @@ if TYPE_CHECKING:
         set_tags,
         start_run,
     )
+    from dockyard.sdk.serving import prediction_log, trace
     from dockyard.tracking.schemas import Run
 
 

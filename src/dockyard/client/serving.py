@@ -17,6 +17,7 @@ from dockyard.serving.schemas import (
     PredictionTrace,
     Segment,
     SegmentCreate,
+    SegmentQuery,
 )
 from dockyard.serving.service import ServingService
 
@@ -66,6 +67,18 @@ class ServingClient:
             versions=list(versions),
         )
         found: Segment = self._call("record_segment", body=body)
+        return found
+
+    def segments(
+        self,
+        model: str,
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int = 1000,
+    ) -> list[Segment]:
+        query = build(SegmentQuery, model=model, since=since, until=until, limit=limit)
+        found: list[Segment] = self._call("segments", query=query)
         return found
 
     def predictions(

@@ -94,6 +94,13 @@ class Segment(Model):
     created_at: dt.datetime
 
 
+class SegmentQuery(Model):
+    model: Name
+    since: dt.datetime | None = Field(None, description="from this time (default: 1 h ago)")
+    until: dt.datetime | None = None
+    limit: int = Field(1000, ge=1, le=10_000)
+
+
 class PredictionQuery(Model):
     model: Name
     since: dt.datetime | None = Field(None, description="from this time (default: 1 h ago)")

@@ -37,6 +37,7 @@ from dockyard.serving.schemas import (
     PredictionTrace,
     Segment,
     SegmentCreate,
+    SegmentQuery,
 )
 from dockyard.store import blobrefs
 from dockyard.store.db import Database
@@ -222,6 +223,22 @@ class ServingService:
             return table.select(COLUMNS.names).cast(COLUMNS)
         except (pa.ArrowException, ValueError):
             return None
+
+    @operation("GET", "/serving/segments")
+    def segments(self, principal: Principal, query: SegmentQuery) -> list[Segment]:
+        """The prediction log's segments of a model between ``since`` and ``until`` (by the
+        hour they cover), newest first: Parquet blobs to read with DuckDB or pyarrow."""
+        until = query.until or utcnow()
+        since = query.since or until - _DEFAULT_SINCE
+        if since > until:
+            raise InvalidInput("since must not be after until")
+
+        def fetch(session: Session) -> list[Segment]:
+            model = find_model(session, query.model)
+            rows = self._segments(session, model.id, since, until)[: query.limit]
+            return [_segment(row, model.name) for row in rows]
+
+        return self.db.query(fetch)
 
     @operation("GET", "/serving/predictions")
     def predictions(self, principal: Principal, query: PredictionQuery) -> PredictionPage:
