@@ -53,8 +53,8 @@ class TrafficSet(Model):
         both = sorted(set(self.weights) & set(self.shadow))
         if both:
             raise ValueError(
-                f"alias {', '.join(both)} cannot both answer (weights) and shadow: "
-                "name it in one of them"
+                f"alias {', '.join(map(repr, both))} cannot both answer (weights) and "
+                "shadow: name each alias in one of them"
             )
         if len(set(self.shadow)) != len(self.shadow):
             raise ValueError("shadow names an alias twice")
