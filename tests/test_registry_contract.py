@@ -1,7 +1,6 @@
 """The model registry through both transports on both databases: the issue's example,
 every flavor registered and loaded back, gates, rollback, lineage and cards, tampering,
-traffic splits and freezes (the Andon cord),
-and bad input with clear errors."""
+traffic splits and freezes (the Andon cord), and bad input with clear errors."""
 
 from __future__ import annotations
 
