@@ -1,5 +1,6 @@
 """The model registry: registered models, immutable versions made from logged models, tags,
-aliases with promotion gates, their history and rollback."""
+aliases with promotion gates, their history and rollback, and the traffic split and freeze
+that model servers follow (their rules in :mod:`dockyard.registry.traffic`)."""
 
 from __future__ import annotations
 
