@@ -1,4 +1,5 @@
-"""``dockyard models ...``: register, show, alias with gates, rollback, history, download, card."""
+"""``dockyard models ...``: register, show, alias with gates, rollback, history, download, card,
+traffic, freeze and unfreeze."""
 
 from __future__ import annotations
 
@@ -109,3 +110,60 @@ def test_run_ids_may_be_given_by_a_unique_start(
         capsys, "models", "download", "runs:/zz/model", "-o", str(tmp_path / "x")
     )
     assert code == 3 and "no run has an id starting with 'zz'" in err
+
+
+def test_traffic_freeze_and_the_model_history(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = log_and_evaluate(0.9)
+    for _ in range(2):
+        run_cli(capsys, "models", "register", run_id, "--name", "det")
+    for alias, version in (("champion", "1"), ("challenger", "2")):
+        assert run_cli(capsys, "models", "alias", "det", alias, version)[0] == 0
+    code, out, err = run_cli(
+        capsys, "models", "traffic", "det", "champion=90", "challenger=10", "--sticky", "card",
+        "-r", "canary",
+    )  # fmt: skip
+    assert code == 0 and "champion 90% · challenger 10% · sticky by card" in out, err
+    code, out, _ = run_cli(capsys, "models", "traffic", "det", "--json")
+    assert code == 0 and json.loads(out)["weights"] == {"champion": 90, "challenger": 10}
+    code, _, err = run_cli(capsys, "models", "traffic", "det", "champion=90", "challenger=5")
+    assert code == 2 and "add up to 95" in err
+    code, _, err = run_cli(capsys, "models", "traffic", "det", "champion")
+    assert code == 2 and "ALIAS=PERCENT" in err
+    code, _, err = run_cli(capsys, "models", "traffic", "det", "nope=100")
+    assert code == 3 and "no alias 'nope'" in err
+    code, out, _ = run_cli(capsys, "models", "freeze", "det", "-r", "bad labels")
+    assert code == 0 and "unfreeze det" in out
+    code, out, _ = run_cli(capsys, "models", "show", "det")
+    assert code == 0 and "FROZEN" in out and "bad labels" in out
+    assert "traffic: champion 90% · challenger 10% · sticky by card (canary)" in out
+    code, _, err = run_cli(capsys, "models", "alias", "det", "champion", "2")
+    assert code == 4 and "is frozen" in err and "bad labels" in err
+    assert "`dockyard models unfreeze det`" in err
+    code, _, err = run_cli(capsys, "models", "traffic", "det", "--clear")
+    assert code == 4 and "is frozen" in err
+    code, _, err = run_cli(capsys, "models", "freeze", "det", "-r", "again")
+    assert code == 4 and "already frozen" in err
+    code, out, _ = run_cli(capsys, "models", "unfreeze", "det", "-r", "fixed")
+    assert code == 0 and "unfroze det" in out
+    code, _, err = run_cli(capsys, "models", "unfreeze", "det")
+    assert code == 4 and "not frozen" in err
+    code, out, _ = run_cli(capsys, "models", "traffic", "det", "--clear")
+    assert code == 0 and "cleared" in out
+    assert "FROZEN" not in run_cli(capsys, "models", "show", "det")[1]
+    code, out, _ = run_cli(capsys, "models", "history", "det", "--json")
+    events = [(e["alias"], e["action"]) for e in json.loads(out)]
+    assert events == [
+        ("", "traffic"),
+        ("", "unfreeze"),
+        ("", "freeze"),
+        ("", "traffic"),
+        ("challenger", "set"),
+        ("champion", "set"),
+    ]
+    code, out, _ = run_cli(capsys, "models", "history", "det")
+    assert code == 0 and "(model)" in out and "@champion" in out and "bad labels" in out
+    assert "lifted the freeze of" in out and "cleared" in out
+    code, out, _ = run_cli(capsys, "models", "history", "det", "champion", "--json")
+    assert [m["action"] for m in json.loads(out)] == ["set"]

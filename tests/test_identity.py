@@ -74,10 +74,13 @@ EXPECTED_ROLES: dict[str, Role] = {
     "models.update_version": W, "models.delete_version": W, "models.record_use": W,
     "models.lineage": R, "models.card": R, "models.aliases": R, "models.set_alias": W,
     "models.remove_alias": W, "models.rollback": W, "models.history": R,
-    "models.set_policy": A, "models.check": R,
+    "models.set_policy": A, "models.check": R, "models.model_history": R,
+    # traffic and the Andon cord: anyone who may move an alias may stop the line
+    "models.set_traffic": W, "models.clear_traffic": W, "models.freeze": W,
+    "models.unfreeze": W,
     # serving: model servers report and log with the write role; reading them back is open
     "serving.heartbeat": W, "serving.instances": R, "serving.record_segment": W,
-    "serving.predictions": R, "serving.trace": R,
+    "serving.segments": R, "serving.predictions": R, "serving.trace": R,
     "pipelines.create": W, "pipelines.update_steps": W, "pipelines.start_steps": W,
     "pipelines.finish_steps": W, "pipelines.finish": W, "pipelines.state": R,
     "pipelines.cancel": W, "pipelines.get": R, "pipelines.resolve": R, "pipelines.list": R,

@@ -1,15 +1,17 @@
 """The model registry through both transports on both databases: the issue's example,
 every flavor registered and loaded back, gates, rollback, lineage and cards, tampering,
-and bad input with clear errors."""
+traffic splits and freezes (the Andon cord), and bad input with clear errors."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,9 +25,14 @@ from dockyard.core.errors import (
     Forbidden,
     GateFailed,
     InvalidInput,
+    ModelFrozen,
     NotFound,
 )
 from dockyard.core.principal import Principal, Role
+from dockyard.registry import traffic
+from dockyard.registry.schemas import AliasSet, FreezeSet
+from dockyard.server.app import API_PREFIX
+from dockyard.server.runner import RunningServer
 from dockyard.services import Services
 
 OFF = dy.Capture.off()
@@ -446,3 +453,193 @@ def test_bad_inputs_get_clear_errors(client: Client) -> None:
         model.predict(x.assign(amount=x.amount.round())),
     )
     assert client.models.get("a").latest_version == 1  # nothing half-written
+
+
+def _three_versions_with_aliases(client: Client) -> None:
+    x, y = frame()
+    run = logged(client, LogisticRegression(max_iter=300).fit(x, y), x)
+    for _ in range(3):
+        dy.register_model(run, name="det", client=client)
+    for alias, version in (("champion", 1), ("challenger", 2), ("challenger2", 3)):
+        dy.set_alias("det", alias, version, client=client)
+
+
+def test_traffic_splits_requests_between_aliases_and_is_recorded(client: Client) -> None:
+    _three_versions_with_aliases(client)
+    assert client.models.get("det").traffic is None
+    split = dy.set_traffic(
+        "det",
+        {"champion": 90, "challenger": 10},
+        shadow=["challenger2"],
+        sticky="card_hash",
+        reason="canary v2",
+        client=client,
+    )
+    assert (split.weights, split.shadow, split.sticky, split.reason) == (
+        {"champion": 90, "challenger": 10},
+        ["challenger2"],
+        "card_hash",
+        "canary v2",
+    )
+    assert client.models.get("det").traffic == split
+    assert [split.alias_for(b) for b in (0, 89, 90, 99)] == ["champion"] * 2 + ["challenger"] * 2
+    assert split.describe() == (
+        "champion 90% · challenger 10% · shadow challenger2 · sticky by card_hash"
+    )
+    dy.set_alias("det", "challenger", 3, client=client)  # servers follow a move: allowed
+    for alias in ("challenger", "challenger2"):  # weighted or shadow: it must stay
+        with pytest.raises(Conflict, match=f"alias '{alias}' of det is part of its traffic"):
+            client.models.remove_alias("det", alias)
+    shadow_only = dy.set_traffic("det", {"champion": 100}, shadow=["challenger"], client=client)
+    assert (shadow_only.weights, shadow_only.sticky) == ({"champion": 100}, None)
+    client.models.remove_alias("det", "challenger2")  # no longer in the traffic
+    dy.clear_traffic("det", reason="canary over", client=client)
+    assert client.models.get("det").traffic is None
+    with pytest.raises(NotFound, match="no traffic split to clear"):
+        dy.clear_traffic("det", client=client)
+    events = client.models.history("det")
+    assert [(e.alias, e.action) for e in events[:4]] == [
+        ("", "traffic"),
+        ("challenger2", "remove"),
+        ("", "traffic"),
+        ("challenger", "set"),
+    ]
+    assert events[0].detail is None and events[0].reason == "canary over"
+    assert events[2].detail == shadow_only and events[4].detail == split
+    assert [e.action for e in events[5:]] == ["set"] * 3  # the first moves, oldest last
+    assert all(e.alias for e in client.models.history("det", "challenger"))  # per alias
+
+
+def test_bad_traffic_gets_clear_errors(client: Client) -> None:
+    _three_versions_with_aliases(client)
+    client.models.remove_alias("det", "challenger2")
+    champ, chall = "champion", "challenger"
+    bad: list[tuple[dict[str, int], list[str], type[Exception], str]] = [
+        ({"nope": 100}, [], NotFound, "no alias 'nope'; its aliases are challenger, champion"),
+        ({champ: 100}, ["nope"], NotFound, "no alias 'nope'"),
+        ({champ: 90, chall: 5}, [], InvalidInput, "champion=90, challenger=5 add up to 95"),
+        ({champ: 110, chall: -10}, [], InvalidInput, "challenger: .*greater than or equal to 0"),
+        ({}, [], InvalidInput, "weights must add up to 100"),
+        ({champ: 100, chall: 0}, [chall], InvalidInput, "'challenger' cannot both answer"),
+        ({champ: 100}, ["champion2", "champion2"], InvalidInput, "shadow names an alias twice"),
+        ({"challenger2": 100}, [], Conflict, "'challenger2' of det points at no version"),
+        ({champ: 100}, ["challenger2"], Conflict, "points at no version; point it at one"),
+    ]
+    for weights, shadow, error, message in bad:
+        with pytest.raises(error, match=message):
+            dy.set_traffic("det", weights, shadow=shadow, client=client)
+    with pytest.raises(InvalidInput, match="sticky"):
+        dy.set_traffic("det", {"champion": 100}, sticky="", client=client)
+    with pytest.raises(NotFound, match="no registered model 'gone'"):
+        dy.set_traffic("gone", {"champion": 100}, client=client)
+    assert client.models.get("det").traffic is None  # nothing half-written
+    assert [e.action for e in client.models.history("det")] == ["remove"] + ["set"] * 3
+
+
+def test_a_frozen_model_refuses_every_move_until_unfrozen(client: Client) -> None:
+    _three_versions_with_aliases(client)
+    dy.set_alias("det", "champion", 2, client=client)  # something to roll back
+    split = dy.set_traffic("det", {"champion": 50, "challenger": 50}, client=client)
+    with pytest.raises(InvalidInput, match="needs a reason"):
+        dy.freeze("det", reason="  ", client=client)
+    made = dy.freeze("det", reason="labels upstream are broken", client=client)
+    assert made.reason == "labels upstream are broken" and made.by
+    model = client.models.get("det")
+    assert model.frozen == made and model.traffic == split
+    refused: list[Callable[[], Any]] = [
+        lambda: dy.set_alias("det", "champion", 3, client=client),
+        lambda: client.models.remove_alias("det", "challenger2"),
+        lambda: dy.rollback_alias("det", "champion", client=client),
+        lambda: dy.set_traffic("det", {"champion": 100}, client=client),
+        lambda: dy.clear_traffic("det", client=client),
+    ]
+    for attempt in refused:
+        with pytest.raises(dy.ModelFrozen, match="frozen") as error:
+            attempt()
+        assert isinstance(error.value, Conflict) and error.value.http_status == 409
+        message = error.value.message
+        for part in (made.by, "labels upstream are broken", "dockyard models unfreeze det"):
+            assert part in message
+        assert f"{made.at:%Y-%m-%d %H:%M}" in message
+        assert error.value.details["reason"] == "labels upstream are broken"
+    with pytest.raises(dy.ModelFrozen, match=r"model 'det' is already frozen: .* broken"):
+        dy.freeze("det", reason="me too", client=client)
+    dy.register_model(client.models.version("det", 1).run_id or "", name="det", client=client)
+    after = client.models.get("det")  # a new version, but no alias or traffic moved
+    assert (after.aliases, after.traffic, after.latest_version) == (model.aliases, split, 4)
+    dy.unfreeze("det", reason="labels fixed", client=client)
+    assert client.models.get("det").frozen is None
+    with pytest.raises(Conflict, match="model 'det' is not frozen; there is nothing to unfreeze"):
+        dy.unfreeze("det", client=client)
+    assert dy.set_alias("det", "champion", 3, client=client).version == 3
+    events = client.models.history("det")
+    assert [(e.alias, e.action, e.reason) for e in events[:3]] == [
+        ("champion", "set", ""),
+        ("", "unfreeze", "labels fixed"),
+        ("", "freeze", "labels upstream are broken"),
+    ]
+    assert events[1].detail == made and events[2].detail == made
+
+
+def test_a_move_waiting_on_a_freeze_is_refused(services: Services) -> None:
+    """A freeze and an alias move at once: the move locks the model after the freeze
+    committed and is refused; it never lands after the freeze returned."""
+    client = connect_with(services.settings)
+    try:
+        _three_versions_with_aliases(client)
+    finally:
+        client.close()
+    registry = services.service("models")
+    me = Principal(name="ops", role=Role.WRITE)
+    frozen, release = threading.Event(), threading.Event()
+
+    def freeze_and_hold(session: Any) -> None:
+        traffic.freeze(session, me, "det", FreezeSet(reason="hold the line"))
+        frozen.set()
+        release.wait(30)  # the transaction stays open, the model row locked
+
+    outcome: list[BaseException | Any] = []
+
+    def move() -> None:
+        try:
+            outcome.append(registry.set_alias(me, "det", "champion", AliasSet(version=3)))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    freezer = threading.Thread(target=lambda: registry.db.write(freeze_and_hold))
+    mover = threading.Thread(target=move)
+    freezer.start()
+    try:
+        assert frozen.wait(30)
+        mover.start()
+        mover.join(0.5)
+        assert mover.is_alive() and not outcome  # waiting for the freeze's lock
+    finally:
+        release.set()
+        freezer.join(30)
+        if mover.ident is not None:  # started
+            mover.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], ModelFrozen), outcome
+    assert "hold the line" in outcome[0].message
+    assert registry.get(me, "det").aliases["champion"] == 1
+
+
+def test_the_server_checks_traffic_and_freezes_as_sent(server: RunningServer) -> None:
+    """Raw JSON, past the client's own checks: 422 for a bad split, 409 when frozen."""
+    with httpx.Client(base_url=server.url + API_PREFIX) as http:
+        assert http.post("/projects", json={"name": "fraud"}).status_code == 201
+        assert http.post("/models", json={"name": "det", "project": "fraud"}).status_code == 201
+        answer = http.put("/models/det/traffic", json={"weights": {"a": 60, "b": 30}})
+        assert answer.status_code == 422
+        assert "add up to 90" in answer.json()["error"]["message"]
+        answer = http.put("/models/det/traffic", json={"weights": {"a": 100.5}})
+        assert answer.status_code == 422
+        assert http.post("/models/det/freeze", json={}).status_code == 422
+        assert http.post("/models/det/freeze", json={"reason": "stop"}).status_code == 200
+        answer = http.put("/models/det/traffic", json={"weights": {"a": 100}})
+        assert answer.status_code == 409 and answer.json()["error"]["code"] == "model_frozen"
+        assert http.post("/models/det/unfreeze", json={}).status_code == 204
+        assert http.post("/models/det/unfreeze", json={}).status_code == 409
+        events = http.get("/models/det/history").json()
+        assert [e["action"] for e in events] == ["unfreeze", "freeze"]
+        assert events[0]["detail"]["reason"] == "stop"

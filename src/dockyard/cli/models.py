@@ -1,5 +1,5 @@
 """``dockyard models ...``: the registry: list, show, register, alias (with gates), rollback,
-history, download and model cards."""
+history, traffic splits, freeze and unfreeze (the Andon cord), download and model cards."""
 
 from __future__ import annotations
 
@@ -16,15 +16,17 @@ from dockyard.cli.output import Column, dump_json, plural, say, table
 
 if TYPE_CHECKING:
     from dockyard.client.client import Client
-    from dockyard.registry.schemas import Alias, ModelVersion
+    from dockyard.registry.schemas import Alias, AliasMove, ModelVersion, RegisteredModel
 
 app = typer.Typer(
-    help="The model registry: list, show, register, alias, rollback, history, download, card.",
+    help="The model registry: list, show, register, alias, rollback, history, traffic, freeze, "
+    "download, card.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
 REF_HELP = "NAME, NAME/VERSION, NAME@ALIAS or a models:/ URI"
 _GATE = re.compile(r"^\s*([^<>=\s]+)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*$")
+REASON_HELP = "Why (recorded in the history)."
 
 
 def _uri(ref: str) -> str:
@@ -152,6 +154,7 @@ def show(
                 say(model.description)
             for key, value in model.tags.items():
                 say(f"  tag {key} = {value}")
+            _say_serving(model)
             _versions_table(versions)
             return
         version = client.models.version(parsed.name, parsed.ref)
@@ -202,7 +205,7 @@ def alias(
     name: str,
     alias: str,
     version: int = typer.Argument(..., help="The version the alias should point at."),
-    reason: str = typer.Option("", "--reason", "-r", help="Why (recorded in the history)."),
+    reason: str = typer.Option("", "--reason", "-r", help=REASON_HELP),
     force: bool = typer.Option(
         False, "--force", help="Override failed gates (if you may; needs --reason)."
     ),
@@ -303,7 +306,7 @@ def rollback(
     ctx: typer.Context,
     name: str,
     alias: str,
-    reason: str = typer.Option("", "--reason", "-r", help="Why (recorded in the history)."),
+    reason: str = typer.Option("", "--reason", "-r", help=REASON_HELP),
     as_json: bool = JSON,
 ) -> None:
     """Point ALIAS back at the version it had before its last move."""
@@ -315,30 +318,179 @@ def rollback(
         _say_alias(moved)
 
 
+def _event_detail(move: AliasMove) -> str:
+    """The gate verdict of a move, or what a model-wide event set."""
+    from dockyard.registry.schemas import Freeze, Traffic
+
+    if move.gate is not None:
+        return "gates passed" if move.gate.passed else "gates FAILED"
+    if move.action == "traffic":
+        return move.detail.describe() if isinstance(move.detail, Traffic) else "cleared"
+    if move.action == "unfreeze" and isinstance(move.detail, Freeze):
+        return f"lifted the freeze of {move.detail.by}"
+    return ""
+
+
 @app.command()
-def history(ctx: typer.Context, name: str, alias: str, as_json: bool = JSON) -> None:
-    """Every move of ALIAS, newest first: who, when, from which version to which, why."""
+def history(
+    ctx: typer.Context,
+    name: str,
+    alias: str | None = typer.Argument(
+        None, help="Only this alias's moves (default: every event of the model)."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Every event of model NAME (alias moves, traffic, freezes), or every move of ALIAS,
+    newest first: who, when, from which version to which, why."""
     with overrides(ctx).client() as client:
         moves = client.models.history(name, alias)
     if as_json:
         dump_json(moves)
         return
+    if alias is not None:
+        table(
+            f"{name}@{alias}",
+            ["when (UTC)", "from", "to", "action", "by", "reason", "gates"],
+            [
+                (
+                    f"{m.at:%Y-%m-%d %H:%M:%S}",
+                    f"v{m.from_version}" if m.from_version else "-",
+                    f"v{m.to_version}" if m.to_version else "-",
+                    m.action + (" (rolled back)" if m.rolled_back else ""),
+                    m.actor,
+                    m.reason,
+                    "" if m.gate is None else ("passed" if m.gate.passed else "FAILED"),
+                )
+                for m in moves
+            ],
+        )
+        return
     table(
-        f"{name}@{alias}",
-        ["when (UTC)", "from", "to", "action", "by", "reason", "gates"],
+        name,
+        ["when (UTC)", "alias", "from", "to", "action", "by", "reason", Column("detail", drop=1)],
         [
             (
                 f"{m.at:%Y-%m-%d %H:%M:%S}",
+                f"@{m.alias}" if m.alias else "(model)",
                 f"v{m.from_version}" if m.from_version else "-",
                 f"v{m.to_version}" if m.to_version else "-",
                 m.action + (" (rolled back)" if m.rolled_back else ""),
                 m.actor,
                 m.reason,
-                "" if m.gate is None else ("passed" if m.gate.passed else "FAILED"),
+                _event_detail(m),
             )
             for m in moves
         ],
+        empty=f"{name} has no history yet",
     )
+
+
+def _say_serving(model: RegisteredModel) -> None:
+    """The model's traffic split and, when it is frozen, a banner saying who, when, why."""
+    from rich.markup import escape
+
+    if model.frozen is not None:
+        f = model.frozen
+        say(
+            f"[bold white on red] FROZEN [/] by {escape(f.by)} at {f.at:%Y-%m-%d %H:%M} UTC: "
+            f"{escape(f.reason)}\n  no alias moves and the traffic stays until "
+            f"`dockyard models unfreeze {escape(model.name)}`"
+        )
+    if model.traffic is not None:
+        t = model.traffic
+        why = f" ({escape(t.reason)})" if t.reason else ""
+        say(
+            f"traffic: {escape(t.describe())}{why}, set by {escape(t.set_by)} at "
+            f"{t.set_at:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+def _parse_weights(items: list[str]) -> dict[str, int]:
+    weights: dict[str, int] = {}
+    for item in items:
+        alias, sep, percent = item.partition("=")
+        if not sep or not alias or not percent.strip().lstrip("-").isdigit():
+            raise typer.BadParameter(
+                f"{item!r}: write each weight as ALIAS=PERCENT, e.g. champion=90 challenger=10"
+            )
+        if alias in weights:
+            raise typer.BadParameter(f"alias {alias!r} is given twice")
+        weights[alias] = int(percent)
+    return weights
+
+
+@app.command()
+def traffic(
+    ctx: typer.Context,
+    name: str,
+    weights: list[str] | None = typer.Argument(
+        None, help="ALIAS=PERCENT for each alias that answers, adding up to 100."
+    ),
+    shadow: list[str] = typer.Option(
+        [], "--shadow", help="An alias that gets a copy of each request (repeatable)."
+    ),
+    sticky: str | None = typer.Option(
+        None, "--sticky", help="A request field whose value picks the alias (A/B tests)."
+    ),
+    clear: bool = typer.Option(False, "--clear", help="Remove the traffic split."),
+    reason: str = typer.Option("", "--reason", "-r", help=REASON_HELP),
+    as_json: bool = JSON,
+) -> None:
+    """Split the requests servers get for NAME between its aliases: champion=90
+    challenger=10 (with no weights: show the split)."""
+    if clear and (weights or shadow or sticky):
+        raise typer.BadParameter("--clear removes the split; give no weights with it")
+    if not weights and (shadow or sticky):
+        raise typer.BadParameter("give the weights too, e.g. champion=100 --shadow challenger")
+    parsed = _parse_weights(weights or [])
+    with overrides(ctx).client() as client:
+        if clear:
+            client.models.clear_traffic(name, reason=reason)
+            split = None
+        elif parsed:
+            split = client.models.set_traffic(
+                name, parsed, shadow=shadow, sticky=sticky, reason=reason
+            )
+        else:
+            split = client.models.get(name).traffic
+    if as_json:
+        dump_json(split)
+    elif clear:
+        say(f"cleared the traffic split of {name}")
+    elif split is None:
+        say(f"{name} has no traffic split: each server answers with the alias it serves")
+    else:
+        say(f"{name} traffic: {split.describe()}")
+
+
+@app.command()
+def freeze(
+    ctx: typer.Context,
+    name: str,
+    reason: str = typer.Option(
+        ..., "--reason", "-r", help="Why: shown to everyone whose move is refused."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Pull the Andon cord: no alias of NAME moves and its traffic stays until unfrozen."""
+    with overrides(ctx).client() as client:
+        made = client.models.freeze(name, reason=reason)
+    if as_json:
+        dump_json(made)
+    else:
+        say(f"froze {name}: no alias moves until `dockyard models unfreeze {name}`")
+
+
+@app.command()
+def unfreeze(
+    ctx: typer.Context,
+    name: str,
+    reason: str = typer.Option("", "--reason", "-r", help=REASON_HELP),
+) -> None:
+    """Let the aliases and traffic of NAME change again."""
+    with overrides(ctx).client() as client:
+        client.models.unfreeze(name, reason=reason)
+    say(f"unfroze {name}")
 
 
 @app.command()

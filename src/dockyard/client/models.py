@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,8 @@ from dockyard.registry.schemas import (
     AliasMove,
     AliasPolicy,
     AliasSet,
+    Freeze,
+    FreezeSet,
     GateReport,
     ModelCard,
     ModelCreate,
@@ -34,6 +36,9 @@ from dockyard.registry.schemas import (
     PolicySet,
     RegisteredModel,
     Rollback,
+    Traffic,
+    TrafficSet,
+    Unfreeze,
     VersionCreate,
     VersionPage,
     VersionUpdate,
@@ -204,8 +209,13 @@ class ModelsClient:
         result: Alias = self._call("rollback", name=name, alias=alias, body=body)
         return result
 
-    def history(self, name: str, alias: str) -> Moves:
-        result: Moves = self._call("history", name=name, alias=alias)
+    def history(self, name: str, alias: str | None = None) -> Moves:
+        """The moves of ``alias``, or without one every event of the model (alias moves,
+        traffic changes, freezes), newest first."""
+        if alias is None:
+            result: Moves = self._call("model_history", name=name)
+        else:
+            result = self._call("history", name=name, alias=alias)
         return result
 
     def set_policy(
@@ -220,6 +230,37 @@ class ModelsClient:
         """Would ``version`` pass the gates of ``alias`` now?"""
         result: GateReport = self._call("check", name=name, alias=alias, version=_ref(version))
         return result
+
+    # -- traffic and the Andon cord -------------------------------------------------------
+
+    def set_traffic(
+        self,
+        name: str,
+        weights: Mapping[str, int],
+        *,
+        shadow: Sequence[str] = (),
+        sticky: str | None = None,
+        reason: str = "",
+    ) -> Traffic:
+        """Split requests between aliases: ``{"champion": 90, "challenger": 10}`` (percent);
+        ``shadow`` aliases get a copy of each request, their answers logged, never returned."""
+        body = build(
+            TrafficSet, weights=dict(weights), shadow=list(shadow), sticky=sticky, reason=reason
+        )
+        result: Traffic = self._call("set_traffic", name=name, body=body)
+        return result
+
+    def clear_traffic(self, name: str, *, reason: str = "") -> None:
+        self._call("clear_traffic", name=name, reason=reason)
+
+    def freeze(self, name: str, *, reason: str) -> Freeze:
+        """Stop every alias move and traffic change of the model until it is unfrozen."""
+        body = build(FreezeSet, reason=reason)
+        result: Freeze = self._call("freeze", name=name, body=body)
+        return result
+
+    def unfreeze(self, name: str, *, reason: str = "") -> None:
+        self._call("unfreeze", name=name, body=build(Unfreeze, reason=reason))
 
     # -- files --------------------------------------------------------------------------
 

@@ -107,6 +107,13 @@ class GateFailed(Conflict):
     code = "gate_failed"
 
 
+class ModelFrozen(Conflict):
+    """The model is frozen (the Andon cord): its aliases and traffic do not change until
+    it is unfrozen; ``details`` has the freeze's ``reason``, ``by`` and ``at``."""
+
+    code = "model_frozen"
+
+
 class Unauthorized(DockyardError):
     """No valid credentials were given."""
 
@@ -145,6 +152,7 @@ ERRORS_BY_CODE: dict[str, type[DockyardError]] = {
         NotFound,
         Conflict,
         GateFailed,
+        ModelFrozen,
         Unauthorized,
         Forbidden,
         Unavailable,

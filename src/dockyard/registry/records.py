@@ -9,7 +9,15 @@ from sqlalchemy.orm import Session
 
 from dockyard.core.errors import InvalidInput, NotFound
 from dockyard.registry.manifest import ModelManifest
-from dockyard.registry.schemas import Alias, AliasMove, AliasPolicy, GateReport, RegisteredModel
+from dockyard.registry.schemas import (
+    Alias,
+    AliasMove,
+    AliasPolicy,
+    Freeze,
+    GateReport,
+    RegisteredModel,
+    Traffic,
+)
 from dockyard.registry.schemas import ModelVersion as ModelVersionModel
 from dockyard.store.tables import (
     AliasMoveRow,
@@ -134,6 +142,16 @@ def aliases_by_version(session: Session, model_id: str) -> dict[str, list[str]]:
     return found
 
 
+def traffic_of(model: RegisteredModelRow) -> Traffic | None:
+    return Traffic.model_validate_json(model.traffic) if model.traffic else None
+
+
+def freeze_of(model: RegisteredModelRow) -> Freeze | None:
+    if model.frozen_reason is None or model.frozen_by is None or model.frozen_at is None:
+        return None
+    return Freeze(reason=model.frozen_reason, by=model.frozen_by, at=model.frozen_at)
+
+
 def to_registered_model(session: Session, row: RegisteredModelRow) -> RegisteredModel:
     project = session.get(ProjectRow, row.project_id)
     latest = session.scalar(
@@ -155,6 +173,8 @@ def to_registered_model(session: Session, row: RegisteredModelRow) -> Registered
         tags=tags_of(session, row.id),
         latest_version=latest,
         aliases=aliases,
+        traffic=traffic_of(row),
+        frozen=freeze_of(row),
         created_by=row.created_by,
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -198,6 +218,14 @@ def to_alias(session: Session, model: RegisteredModelRow, row: ModelAliasRow) ->
     )
 
 
+def _detail(row: AliasMoveRow) -> Traffic | Freeze | None:
+    if not row.detail:
+        return None
+    if row.action == "traffic":
+        return Traffic.model_validate_json(row.detail)
+    return Freeze.model_validate_json(row.detail)
+
+
 def to_move(model: RegisteredModelRow, row: AliasMoveRow) -> AliasMove:
     return AliasMove(
         model=model.name,
@@ -210,4 +238,5 @@ def to_move(model: RegisteredModelRow, row: AliasMoveRow) -> AliasMove:
         gate=GateReport.model_validate_json(row.gate) if row.gate else None,
         rolled_back=row.rolled_back,
         at=row.at,
+        detail=_detail(row),
     )

@@ -15,6 +15,104 @@ from dockyard.tracking.schemas import Run
 Tags = dict[str, str]
 
 
+TRAFFIC_BUCKETS = 100
+"""Weights are percentages: a request falls in one of 100 buckets, taken by the weighted
+aliases in the order the weights list them."""
+
+
+class TrafficSet(Model):
+    """How servers split a model's requests between its aliases: ``weights`` (whole
+    percentages adding up to 100) answer, ``shadow`` aliases get a copy whose answers are
+    logged, never returned. With ``sticky`` the value of that request field picks the
+    alias (:func:`dockyard.registry.traffic.bucket_of`), so one entity always gets the
+    same arm; without it each request is drawn at random."""
+
+    weights: dict[str, Count] = Field(
+        max_length=16,
+        description="alias -> percentage of requests it answers (whole numbers, sum 100)",
+    )
+    shadow: list[str] = Field(
+        default_factory=list, max_length=16, description="aliases that get a copy of requests"
+    )
+    sticky: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="a request field whose value's hash picks the alias (A/B tests)",
+    )
+    reason: Text = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _a_whole_split(self) -> TrafficSet:
+        total = sum(self.weights.values())
+        if total != TRAFFIC_BUCKETS:
+            shown = ", ".join(f"{a}={w}" for a, w in self.weights.items()) or "none"
+            raise ValueError(
+                f"weights must add up to {TRAFFIC_BUCKETS} (percentages); {shown} add up to {total}"
+            )
+        both = sorted(set(self.weights) & set(self.shadow))
+        if both:
+            raise ValueError(
+                f"alias {', '.join(map(repr, both))} cannot both answer (weights) and "
+                "shadow: name each alias in one of them"
+            )
+        if len(set(self.shadow)) != len(self.shadow):
+            raise ValueError("shadow names an alias twice")
+        return self
+
+
+class Traffic(Model):
+    """The split servers apply to a model's requests (see :class:`TrafficSet`)."""
+
+    weights: dict[str, int] = Field(description="alias -> percentage of requests it answers")
+    shadow: list[str] = Field(default_factory=list)
+    sticky: str | None = None
+    reason: str = ""
+    set_by: str
+    set_at: dt.datetime
+
+    def alias_for(self, bucket: int) -> str:
+        """The weighted alias that answers requests in ``bucket`` (0-99)."""
+        start = 0
+        for alias, weight in self.weights.items():
+            start += weight
+            if bucket < start:
+                return alias
+        raise ValueError(f"bucket {bucket} is outside 0..{TRAFFIC_BUCKETS - 1}")
+
+    def describe(self) -> str:
+        """``champion 90% · challenger 10% · shadow challenger2 · sticky by card_hash``."""
+        parts = [f"{a} {w}%" for a, w in self.weights.items()]
+        if self.shadow:
+            parts.append(f"shadow {', '.join(self.shadow)}")
+        if self.sticky:
+            parts.append(f"sticky by {self.sticky}")
+        return " · ".join(parts)
+
+
+class FreezeSet(Model):
+    reason: Text = Field(min_length=1, max_length=2000, description="why: shown to everyone")
+
+    @model_validator(mode="after")
+    def _says_why(self) -> FreezeSet:
+        if not self.reason.strip():
+            raise ValueError("freezing a model needs a reason: say why")
+        return self
+
+
+class Unfreeze(Model):
+    reason: Text = Field(default="", max_length=2000)
+
+
+class Freeze(Model):
+    """The Andon cord: while a model is frozen no alias of it moves and its traffic stays,
+    so servers stay put until someone unfreezes it."""
+
+    reason: str
+    by: str
+    at: dt.datetime
+
+
 class RegisteredModel(Model):
     id: str
     name: str
@@ -25,15 +123,24 @@ class RegisteredModel(Model):
     aliases: dict[str, int | None] = Field(
         default_factory=dict, description="alias -> the version it points at"
     )
+    traffic: Traffic | None = Field(
+        default=None, description="how servers split requests between aliases; null: no split"
+    )
+    frozen: Freeze | None = Field(
+        default=None, description="set while the model is frozen: no alias moves"
+    )
     created_by: str
     created_at: dt.datetime
     updated_at: dt.datetime
 
     def _repr_html_(self) -> str:
         aliases = ", ".join(f"{escape(a)} → v{v}" for a, v in self.aliases.items()) or "none"
+        extra = f", traffic {escape(self.traffic.describe())}" if self.traffic else ""
+        if self.frozen:
+            extra += f", <b>frozen</b> by {escape(self.frozen.by)}: {escape(self.frozen.reason)}"
         return (
             f"<div><b>model</b> <code>{escape(self.name)}</code> in {escape(self.project)}: "
-            f"latest v{self.latest_version}, aliases {aliases}</div>"
+            f"latest v{self.latest_version}, aliases {aliases}{extra}</div>"
         )
 
 
@@ -208,16 +315,24 @@ class Alias(Model):
 
 
 class AliasMove(Model):
+    """An event in a model's history: a move of an alias, or (``alias`` empty) a change
+    of the whole model: its traffic set or cleared, a freeze or an unfreeze."""
+
     model: str
-    alias: str
+    alias: str = Field(description="the alias moved; empty for a model-wide event")
     from_version: int | None
     to_version: int | None
-    action: Literal["set", "override", "rollback", "remove"]
+    action: Literal["set", "override", "rollback", "remove", "traffic", "freeze", "unfreeze"]
     actor: str
     reason: str
     gate: GateReport | None = None
     rolled_back: bool = False
     at: dt.datetime
+    detail: Traffic | Freeze | None = Field(
+        default=None,
+        description="traffic: the split set (null: cleared); freeze: the freeze; "
+        "unfreeze: the freeze lifted",
+    )
 
 
 class Rollback(Model):

@@ -1,5 +1,6 @@
 """The model registry: registered models, immutable versions made from logged models, tags,
-aliases with promotion gates, their history and rollback."""
+aliases with promotion gates, their history and rollback, and the traffic split and freeze
+that model servers follow (their rules in :mod:`dockyard.registry.traffic`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from dockyard.core.operations import format_validation_error, operation
 from dockyard.core.principal import Principal, Role
 from dockyard.core.schemas import decode_cursor, encode_cursor, valid_name
 from dockyard.projects.service import find_project
-from dockyard.registry import gates
+from dockyard.registry import gates, traffic
 from dockyard.registry.card import render_card
 from dockyard.registry.lineage import build_lineage
 from dockyard.registry.manifest import MANIFEST_NAME, ModelManifest
@@ -39,6 +40,8 @@ from dockyard.registry.schemas import (
     AliasMove,
     AliasPolicy,
     AliasSet,
+    Freeze,
+    FreezeSet,
     GateReport,
     ModelCard,
     ModelCreate,
@@ -51,6 +54,9 @@ from dockyard.registry.schemas import (
     PolicySet,
     RegisteredModel,
     Rollback,
+    Traffic,
+    TrafficSet,
+    Unfreeze,
     VersionCreate,
     VersionPage,
     VersionUpdate,
@@ -426,11 +432,12 @@ class ModelRegistry:
         check_alias(alias)
 
         def change(session: Session) -> Alias:
-            model = session.scalar(
-                select(RegisteredModelRow).where(RegisteredModelRow.name == name).with_for_update()
-            ) or find_model(session, name)
+            model = traffic.lock_model(session, name)  # checked and moved under one lock
+            traffic.refuse_if_frozen(model, f"alias {alias!r} cannot move")
             row = session.get(ModelAliasRow, (model.id, alias))
             move = decide(session, model, row)
+            if move.target is None:
+                traffic.refuse_if_in_traffic(model, alias)
             current = (
                 session.get(ModelVersionRow, row.version_id) if row and row.version_id else None
             )
@@ -566,6 +573,36 @@ class ModelRegistry:
             return moves
 
         return self.db.query(fetch)
+
+    @operation("GET", "/models/{name}/history")
+    def model_history(self, principal: Principal, name: str) -> Moves:
+        """Every event of the model, newest first: alias moves, traffic changes, freezes."""
+        return self.db.query(lambda s: traffic.history(s, name))
+
+    # -- traffic and the Andon cord (rules in registry/traffic.py) ---------------------
+
+    @operation("PUT", "/models/{name}/traffic")
+    def set_traffic(self, principal: Principal, name: str, body: TrafficSet) -> Traffic:
+        """Split the model's requests between aliases (weights in percent; shadows get a
+        copy, their answers logged, never returned). Every alias named must point at a
+        version; the change is recorded in the model's history."""
+        return self.db.write(lambda s: traffic.set_traffic(s, principal, name, body))
+
+    @operation("DELETE", "/models/{name}/traffic", status=204)
+    def clear_traffic(self, principal: Principal, name: str, reason: str = "") -> None:
+        """Remove the traffic split: servers answer with the alias they were started on."""
+        self.db.write(lambda s: traffic.clear_traffic(s, principal, name, reason))
+
+    @operation("POST", "/models/{name}/freeze")
+    def freeze(self, principal: Principal, name: str, body: FreezeSet) -> Freeze:
+        """Pull the Andon cord: no alias of the model moves and its traffic stays until it
+        is unfrozen (servers stay put). The reason is shown to whoever is refused."""
+        return self.db.write(lambda s: traffic.freeze(s, principal, name, body))
+
+    @operation("POST", "/models/{name}/unfreeze", status=204)
+    def unfreeze(self, principal: Principal, name: str, body: Unfreeze) -> None:
+        """Let the model's aliases and traffic change again."""
+        self.db.write(lambda s: traffic.unfreeze(s, principal, name, body))
 
     @operation("PUT", "/models/{name}/aliases/{alias}/policy", role=Role.ADMIN)
     def set_policy(self, principal: Principal, name: str, alias: str, body: PolicySet) -> Alias:

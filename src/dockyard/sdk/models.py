@@ -1,5 +1,5 @@
 """``dy.log_model``, ``dy.register_model``, ``dy.set_alias``, ``dy.load_model``: models from
-Python, whatever the framework.
+Python, whatever the framework; ``dy.set_traffic`` and ``dy.freeze`` for the servers.
 
 Loading a registered version inside ``dy.start_run`` records it as the run's input, so an
 evaluation run counts as evidence for promotion gates.
@@ -8,7 +8,7 @@ evaluation run counts as evidence for promotion gates.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +21,11 @@ from dockyard.registry.schemas import (
     Alias,
     AliasMove,
     AliasPolicy,
+    Freeze,
     GateReport,
     ModelCard,
     ModelVersion,
+    Traffic,
 )
 from dockyard.registry.uris import RegistryRef, RunRef, parse_model_uri
 from dockyard.sdk.runs import _ACTIVE, ActiveRun
@@ -228,8 +230,50 @@ def set_alias_policy(
 
 
 def alias_history(name: str, alias: str, *, client: Client | None = None) -> list[AliasMove]:
+    """Every move of ``alias``, newest first."""
     with _client(client) as c:
         return c.models.history(name, alias)
+
+
+def set_traffic(
+    name: str,
+    weights: Mapping[str, int],
+    *,
+    shadow: Sequence[str] = (),
+    sticky: str | None = None,
+    reason: str = "",
+    client: Client | None = None,
+) -> Traffic:
+    """Split the requests servers get for model ``name`` between its aliases.
+
+    ``weights`` are whole percentages adding up to 100: ``{"champion": 90, "challenger":
+    10}`` is a canary. ``shadow`` aliases get a copy of every request; their answers are
+    logged, never returned. With ``sticky="card_hash"`` the value of that request field
+    picks the alias, so one card always gets the same arm (an A/B test). Every alias named
+    must point at a version; the change is recorded in the model's history.
+    """
+    with _client(client) as c:
+        return c.models.set_traffic(name, weights, shadow=shadow, sticky=sticky, reason=reason)
+
+
+def clear_traffic(name: str, *, reason: str = "", client: Client | None = None) -> None:
+    """Remove the model's traffic split: each server answers with the alias it serves."""
+    with _client(client) as c:
+        c.models.clear_traffic(name, reason=reason)
+
+
+def freeze(name: str, *, reason: str, client: Client | None = None) -> Freeze:
+    """Pull the Andon cord: no alias of model ``name`` moves and its traffic stays as it is
+    (servers stay put) until :func:`unfreeze`. Whoever is refused meanwhile sees ``reason``,
+    who froze it and when."""
+    with _client(client) as c:
+        return c.models.freeze(name, reason=reason)
+
+
+def unfreeze(name: str, *, reason: str = "", client: Client | None = None) -> None:
+    """Let the aliases and traffic of model ``name`` change again."""
+    with _client(client) as c:
+        c.models.unfreeze(name, reason=reason)
 
 
 def check_gates(

@@ -386,6 +386,103 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/models/{name}/freeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pull the Andon cord: no alias of the model moves and its traffic stays until it
+         * @description Pull the Andon cord: no alias of the model moves and its traffic stays until it
+         *     is unfrozen (servers stay put). The reason is shown to whoever is refused.
+         *
+         *     Needs the write role.
+         */
+        post: operations["models.freeze"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/models/{name}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every event of the model, newest first: alias moves, traffic changes, freezes.
+         * @description Every event of the model, newest first: alias moves, traffic changes, freezes.
+         *
+         *     Needs the read role.
+         */
+        get: operations["models.model_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/models/{name}/traffic": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Split the model's requests between aliases (weights in percent; shadows get a
+         * @description Split the model's requests between aliases (weights in percent; shadows get a
+         *     copy, their answers logged, never returned). Every alias named must point at a
+         *     version; the change is recorded in the model's history.
+         *
+         *     Needs the write role.
+         */
+        put: operations["models.set_traffic"];
+        post?: never;
+        /**
+         * Remove the traffic split: servers answer with the alias they were started on.
+         * @description Remove the traffic split: servers answer with the alias they were started on.
+         *
+         *     Needs the write role.
+         */
+        delete: operations["models.clear_traffic"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/models/{name}/unfreeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Let the model's aliases and traffic change again.
+         * @description Let the model's aliases and traffic change again.
+         *
+         *     Needs the write role.
+         */
+        post: operations["models.unfreeze"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/models/{name}/versions": {
         parameters: {
             query?: never;
@@ -1915,22 +2012,34 @@ export interface components {
             /** Version */
             version: number | null;
         };
-        /** AliasMove */
+        /**
+         * AliasMove
+         * @description An event in a model's history: a move of an alias, or (``alias`` empty) a change
+         *     of the whole model: its traffic set or cleared, a freeze or an unfreeze.
+         */
         AliasMove: {
             /**
              * Action
              * @enum {string}
              */
-            action: "set" | "override" | "rollback" | "remove";
+            action: "set" | "override" | "rollback" | "remove" | "traffic" | "freeze" | "unfreeze";
             /** Actor */
             actor: string;
-            /** Alias */
+            /**
+             * Alias
+             * @description the alias moved; empty for a model-wide event
+             */
             alias: string;
             /**
              * At
              * Format: date-time
              */
             at: string;
+            /**
+             * Detail
+             * @description traffic: the split set (null: cleared); freeze: the freeze; unfreeze: the freeze lifted
+             */
+            detail?: components["schemas"]["Traffic"] | components["schemas"]["Freeze"] | null;
             /** From Version */
             from_version: number | null;
             gate?: components["schemas"]["GateReport"] | null;
@@ -2581,6 +2690,30 @@ export interface components {
              * @enum {string}
              */
             status: "running" | "succeeded" | "failed" | "cancelled";
+        };
+        /**
+         * Freeze
+         * @description The Andon cord: while a model is frozen no alias of it moves and its traffic stays,
+         *     so servers stay put until someone unfreezes it.
+         */
+        Freeze: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** By */
+            by: string;
+            /** Reason */
+            reason: string;
+        };
+        /** FreezeSet */
+        FreezeSet: {
+            /**
+             * Reason
+             * @description why: shown to everyone
+             */
+            reason: string;
         };
         /**
          * FreshnessRule
@@ -3495,6 +3628,8 @@ export interface components {
             created_by: string;
             /** Description */
             description: string;
+            /** @description set while the model is frozen: no alias moves */
+            frozen?: components["schemas"]["Freeze"] | null;
             /** Id */
             id: string;
             /** Latest Version */
@@ -3507,6 +3642,8 @@ export interface components {
             tags?: {
                 [key: string]: string;
             };
+            /** @description how servers split requests between aliases; null: no split */
+            traffic?: components["schemas"]["Traffic"] | null;
             /**
              * Updated At
              * Format: date-time
@@ -4115,6 +4252,67 @@ export interface components {
             /** Value */
             value: boolean | number | string | null;
         };
+        /**
+         * Traffic
+         * @description The split servers apply to a model's requests (see :class:`TrafficSet`).
+         */
+        Traffic: {
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
+            /**
+             * Set At
+             * Format: date-time
+             */
+            set_at: string;
+            /** Set By */
+            set_by: string;
+            /** Shadow */
+            shadow?: string[];
+            /** Sticky */
+            sticky?: string | null;
+            /**
+             * Weights
+             * @description alias -> percentage of requests it answers
+             */
+            weights: {
+                [key: string]: number;
+            };
+        };
+        /**
+         * TrafficSet
+         * @description How servers split a model's requests between its aliases: ``weights`` (whole
+         *     percentages adding up to 100) answer, ``shadow`` aliases get a copy whose answers are
+         *     logged, never returned. With ``sticky`` the value of that request field picks the
+         *     alias (:func:`dockyard.registry.traffic.bucket_of`), so one entity always gets the
+         *     same arm; without it each request is drawn at random.
+         */
+        TrafficSet: {
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
+            /**
+             * Shadow
+             * @description aliases that get a copy of requests
+             */
+            shadow?: string[];
+            /**
+             * Sticky
+             * @description a request field whose value's hash picks the alias (A/B tests)
+             */
+            sticky?: string | null;
+            /**
+             * Weights
+             * @description alias -> percentage of requests it answers (whole numbers, sum 100)
+             */
+            weights: {
+                [key: string]: number;
+            };
+        };
         /** TrainingSet */
         TrainingSet: {
             /**
@@ -4183,6 +4381,14 @@ export interface components {
             name: string;
             /** Target */
             target: string;
+        };
+        /** Unfreeze */
+        Unfreeze: {
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
         };
         /**
          * UniqueRule
@@ -6281,6 +6487,513 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Alias"];
                 };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "models.freeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FreezeSet"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Freeze"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "models.model_history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AliasMove"][];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "models.set_traffic": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrafficSet"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Traffic"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "models.clear_traffic": {
+        parameters: {
+            query?: {
+                reason?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "models.unfreeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Unfreeze"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
             400: {

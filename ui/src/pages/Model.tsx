@@ -1,5 +1,6 @@
-// One registered model: its versions, aliases (with gates and history), and for the chosen
-// version (?version=, default latest) its card, lineage and signature.
+// One registered model: a banner while it is frozen, its traffic split, versions, aliases
+// (with gates and history), its whole history, and for the chosen version (?version=,
+// default latest) its card, lineage and signature.
 import { Link, useParams, useSearchParams } from "react-router";
 import { type Schemas, seg } from "../api/client";
 import { useGet } from "../api/hooks";
@@ -9,8 +10,10 @@ import { Tabs } from "../components/Tabs";
 import { formatAgo, formatTime } from "../format";
 import { AliasesTab } from "./model/AliasesTab";
 import { CardTab } from "./model/CardTab";
+import { HistoryTab } from "./model/HistoryTab";
 import { LineageTab } from "./model/LineageTab";
 import { signatureSummary } from "./model/logic";
+import { FrozenBanner, TrafficPanel } from "./model/ServingPanel";
 import { SignatureTab } from "./model/SignatureTab";
 import { VersionsTab } from "./model/VersionsTab";
 import "./model/model.css";
@@ -85,6 +88,7 @@ export default function Model() {
       <Pending query={model} what="the model" />
       {m && (
         <>
+          <FrozenBanner model={m} />
           <div className="md-about">
             {m.description ? <div>{m.description}</div> : v?.description ? <div>{v.description}</div> : <div className="muted">No description.</div>}
             {tags.length > 0 && (
@@ -102,6 +106,7 @@ export default function Model() {
               <span title={formatTime(m.updated_at)}>{formatAgo(m.updated_at)}</span>
             </div>
           </div>
+          <TrafficPanel model={m} />
           <div className="md-cards">
             <Card label="latest version" value={m.latest_version ? `v${m.latest_version}` : "—"} />
             <Card label="versions" value={versions.data ? String(items.length) : "…"} />
@@ -123,6 +128,7 @@ export default function Model() {
                 label: `Aliases (${aliasEntries.length})`,
                 render: () => (aliases.data ? <AliasesTab name={name} aliases={aliases.data} /> : <Pending query={aliases} what="the aliases" />),
               },
+              { id: "history", label: "History", render: () => <HistoryTab name={name} /> },
               { id: "card", label: "Card", render: () => (v ? <CardTab name={name} version={v.version} /> : <NoVersion wanted={wanted} loading={Boolean(wanted) && !version.error} />) },
               { id: "lineage", label: "Lineage", render: () => (v ? <LineageTab name={name} version={v.version} preferred={preferred} /> : <NoVersion wanted={wanted} loading={Boolean(wanted) && !version.error} />) },
               { id: "signature", label: "Signature", render: () => (v ? <SignatureTab version={v} /> : <NoVersion wanted={wanted} loading={Boolean(wanted) && !version.error} />) },

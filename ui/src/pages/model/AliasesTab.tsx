@@ -90,13 +90,15 @@ function AliasPanel({ name, alias }: { name: string; alias: Alias }) {
   );
 }
 
-function Move({ name, move }: { name: string; move: Schemas["AliasMove"] }) {
+/** One event of the timeline; ``showAlias`` names the alias moved (or "model"). */
+export function Move({ name, move, showAlias = false }: { name: string; move: Schemas["AliasMove"]; showAlias?: boolean }) {
   const status = moveStatus(move);
   const checks = move.gate?.checks ?? [];
   return (
     <li className="md-move" data-testid="alias-move">
       <span className={`md-dot ${status}`} />
       <div className="md-move-head">
+        {showAlias && (move.alias ? <span className="md-alias">@{move.alias}</span> : <span className="md-tag">model</span>)}
         <span className="md-move-what">{describeMove(move)}</span>
         {move.to_version !== null && (
           <Link to={`/models/${seg(name)}?version=${move.to_version}`} className="small">
@@ -107,6 +109,7 @@ function Move({ name, move }: { name: string; move: Schemas["AliasMove"] }) {
         {move.gate && <StatusBadge status={move.gate.passed ? "passed" : "failed"} />}
         {move.action === "override" && <span className="status status-failed">override</span>}
         {move.action === "rollback" && <span className="status status-pending">rollback</span>}
+        {move.action === "freeze" && <span className="status status-failed">frozen</span>}
         {move.rolled_back && <span className="md-rolled">rolled back later</span>}
       </div>
       <div className="md-move-meta">

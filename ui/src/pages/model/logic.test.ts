@@ -5,12 +5,14 @@ import {
   type Run,
   describeGate,
   describeMove,
+  describeTraffic,
   entityHref,
   modelLineageGraph,
   moveStatus,
   orderHistory,
   pickMetrics,
   signatureSummary,
+  trafficArms,
   versionMetrics,
 } from "./logic";
 
@@ -81,6 +83,41 @@ describe("alias history", () => {
     expect(moveStatus(move({ gate: { passed: false, checks: [] }, action: "override" }))).toBe("failed");
     expect(moveStatus(move({ action: "rollback" }))).toBe("cancelled");
     expect(moveStatus(move({}))).toBe("done");
+  });
+});
+
+describe("traffic and freezes", () => {
+  const traffic = {
+    weights: { champion: 90, challenger: 10 },
+    shadow: ["challenger2"],
+    sticky: "card_hash",
+    reason: "canary",
+    set_by: "ana",
+    set_at: "2026-01-01T00:00:00Z",
+  };
+  const freeze = { reason: "labels broken", by: "ops", at: "2026-01-02T00:00:00Z" };
+
+  it("says a split as the server does", () => {
+    expect(describeTraffic(traffic)).toBe("champion 90% · challenger 10% · shadow challenger2 · sticky by card_hash");
+    expect(describeTraffic({ ...traffic, weights: { champion: 100 }, shadow: [], sticky: null })).toBe("champion 100%");
+  });
+
+  it("lists the arms in order, shadows last, with the versions their aliases point at", () => {
+    expect(trafficArms(traffic, { champion: 3, challenger: 4 })).toEqual([
+      { alias: "champion", weight: 90, shadow: false, version: 3 },
+      { alias: "challenger", weight: 10, shadow: false, version: 4 },
+      { alias: "challenger2", weight: 0, shadow: true, version: null },
+    ]);
+  });
+
+  it("says what a model-wide event did", () => {
+    const event = (over: Partial<AliasMove>) => move({ alias: "", from_version: null, to_version: null, ...over });
+    expect(describeMove(event({ action: "traffic", detail: traffic }))).toBe("traffic set: champion 90% · challenger 10% · shadow challenger2 · sticky by card_hash");
+    expect(describeMove(event({ action: "traffic", detail: null }))).toBe("traffic split cleared");
+    expect(describeMove(event({ action: "freeze", detail: freeze }))).toBe("frozen: no alias moves");
+    expect(describeMove(event({ action: "unfreeze", detail: freeze }))).toBe("unfrozen (frozen by ops)");
+    expect(moveStatus(event({ action: "freeze", detail: freeze }))).toBe("failed");
+    expect(moveStatus(event({ action: "unfreeze", detail: freeze }))).toBe("done");
   });
 });
 

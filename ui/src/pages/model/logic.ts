@@ -34,9 +34,20 @@ export function orderHistory(moves: readonly AliasMove[]): AliasMove[] {
 
 const v = (n: number | null | undefined) => (n === null || n === undefined ? "nothing" : `v${n}`);
 
-/** What a move did, in a few words: "v1 → v2", "rolled back v3 → v2", "removed (was v2)". */
+export type Traffic = Schemas["Traffic"];
+export type Freeze = Schemas["Freeze"];
+
+/** What a move did, in a few words: "v1 → v2", "rolled back v3 → v2", "removed (was v2)";
+ * for a model-wide event (alias ""), the traffic it set or the freeze. */
 export function describeMove(move: AliasMove): string {
+  const detail = move.detail ?? null;
   switch (move.action) {
+    case "traffic":
+      return detail && "weights" in detail ? `traffic set: ${describeTraffic(detail)}` : "traffic split cleared";
+    case "freeze":
+      return "frozen: no alias moves";
+    case "unfreeze":
+      return detail && "by" in detail ? `unfrozen (frozen by ${detail.by})` : "unfrozen";
     case "set":
       return move.from_version === null ? `set to ${v(move.to_version)}` : `moved ${v(move.from_version)} → ${v(move.to_version)}`;
     case "override":
@@ -52,10 +63,38 @@ export function describeMove(move: AliasMove): string {
 
 /** The status a move's badge shows: its gate verdict, or what kind of move it was. */
 export function moveStatus(move: AliasMove): string {
-  if (move.action === "override") return "failed";
+  if (move.action === "override" || move.action === "freeze") return "failed";
   if (move.gate) return move.gate.passed ? "passed" : "failed";
   if (move.action === "rollback") return "cancelled";
   return "done";
+}
+
+/** "champion 90% · challenger 10% · shadow challenger2 · sticky by card_hash", as the
+ * server and the CLI say it. */
+export function describeTraffic(traffic: Traffic): string {
+  const parts = Object.entries(traffic.weights).map(([alias, w]) => `${alias} ${w}%`);
+  if (traffic.shadow?.length) parts.push(`shadow ${traffic.shadow.join(", ")}`);
+  if (traffic.sticky) parts.push(`sticky by ${traffic.sticky}`);
+  return parts.join(" · ");
+}
+
+export interface TrafficArm {
+  alias: string;
+  /** Percent of requests it answers; 0 for a shadow. */
+  weight: number;
+  shadow: boolean;
+  /** The version the alias points at now (null: unknown or none). */
+  version: number | null;
+}
+
+/** The arms of a traffic split, answering ones in the server's order, then shadows, each
+ * with the version its alias points at now. */
+export function trafficArms(traffic: Traffic, aliases: Record<string, number | null> | undefined): TrafficArm[] {
+  const at = (alias: string) => aliases?.[alias] ?? null;
+  return [
+    ...Object.entries(traffic.weights).map(([alias, weight]) => ({ alias, weight, shadow: false, version: at(alias) })),
+    ...(traffic.shadow ?? []).map((alias) => ({ alias, weight: 0, shadow: true, version: at(alias) })),
+  ];
 }
 
 /** Metrics a run logged that describe the model: not the system monitor's (system/...). */
