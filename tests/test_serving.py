@@ -372,3 +372,71 @@ def test_the_prediction_log_reads_as_an_arrow_table_for_duckdb(
     assert dy.trace(log["prediction_id"][0].as_py(), client=registry).prediction.output == 4.0
     segments = registry.serving.segments("pricer")
     assert sum(s.rows for s in segments) == 24
+
+
+def _arms(server: object, name: str) -> list[tuple[str, int]]:
+    routes = server.models[name].routes  # type: ignore[attr-defined]
+    return [(arm.alias, weight) for arm, weight in routes.arms] if routes else []
+
+
+def test_canary_weights_hold_sticky_keys_keep_their_arm_and_shadows_never_answer(
+    registry: Client, settings: Settings
+) -> None:
+    register_constant(registry, "pricer", 1.0, alias="champion")
+    register_constant(registry, "pricer", 2.0, alias="challenger")
+    with model_server(_factory(settings), ["models:/pricer@champion"]) as (http, server):
+        registry.models.set_traffic("pricer", {"champion": 80, "challenger": 20})
+        wait_for(lambda: _arms(server, "pricer") == [("champion", 80), ("challenger", 20)])
+        row = {"inputs": {"amount": 1.0, "reports": 0}}
+        answers = [http.post("/v1/models/pricer/predict", json=row).json() for _ in range(600)]
+        second = sum(a["predictions"] == [2.0] for a in answers)
+        # binomial(600, 0.2): mean 120, sd 9.8; 5 sd either side fails once in ~3.5 million
+        assert 71 <= second <= 169, second
+        assert {a["alias"] for a in answers} == {"champion", "challenger"}
+        assert all(a["version"] == (2 if a["alias"] == "challenger" else 1) for a in answers)
+
+        registry.models.set_traffic(
+            "pricer", {"champion": 50, "challenger": 50}, sticky="card_hash"
+        )
+        wait_for(lambda: server.models["pricer"].routes.sticky == "card_hash")
+        arms: dict[str, set[str]] = {}
+        for i in range(200):
+            for _ in range(2):
+                body = {"inputs": {"amount": 1.0, "reports": 0, "card_hash": f"c{i}"}}
+                answer = http.post("/v1/models/pricer/predict", json=body).json()
+                arms.setdefault(f"c{i}", set()).add(answer["alias"])
+        assert all(len(seen) == 1 for seen in arms.values())  # a card keeps its arm
+        challenger = sum(seen == {"challenger"} for seen in arms.values())
+        assert 50 <= challenger <= 150, challenger  # binomial(200, 0.5): sd 7.1
+
+        registry.models.set_traffic("pricer", {"champion": 100}, shadow=["challenger"])
+        wait_for(lambda: _arms(server, "pricer") == [("champion", 100)])
+        shadowed = [http.post("/v1/models/pricer/predict", json=row).json() for _ in range(40)]
+        assert all(a["predictions"] == [1.0] and a["alias"] == "champion" for a in shadowed)
+        answered_ids = {a["prediction_ids"][0] for a in shadowed}
+    log = registry.serving.predictions("pricer", limit=10_000).predictions
+    shadows = [p for p in log if p.shadow]
+    assert len(shadows) == 40 and all(p.version == 2 and p.output == 2.0 for p in shadows)
+    assert not answered_ids & {p.prediction_id for p in shadows}
+    history = registry.models.history("pricer")
+    assert [e.action for e in history if e.action == "traffic"] == ["traffic"] * 3
+
+
+def test_a_frozen_model_keeps_what_it_serves(registry: Client, settings: Settings) -> None:
+    import dockyard as dy
+
+    register_constant(registry, "pricer", 1.0, alias="champion")
+    register_constant(registry, "pricer", 2.0)
+    with model_server(_factory(settings), ["models:/pricer@champion"]) as (http, server):
+        registry.models.freeze("pricer", reason="drift alarm under investigation")
+        wait_for(lambda: server.models["pricer"].frozen)
+        with pytest.raises(dy.ModelFrozen, match="drift alarm"):
+            registry.models.set_alias("pricer", "champion", 2)
+        state = http.get("/v1/models/pricer").json()
+        assert state["frozen"] is True and state["versions"][0]["version"] == 1
+        registry.models.unfreeze("pricer", reason="false alarm")
+        registry.models.set_alias("pricer", "champion", 2)
+        row = {"inputs": {"amount": 1.0, "reports": 0}}
+        wait_for(
+            lambda: http.post("/v1/models/pricer/predict", json=row).json()["predictions"] == [2.0]
+        )

@@ -8,7 +8,6 @@ so it finishes on the version it started on while later requests see the new one
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dockyard.core.errors import InvalidInput, NotFound
+from dockyard.registry.traffic import bucket_of
 from dockyard.serving.batcher import Batcher
 from dockyard.serving.enrich import Enrichment, look_up
 from dockyard.serving.inputs import Rows
@@ -182,21 +182,17 @@ class Routes:
     sticky: str | None = None
 
     def pick(self, rows: Rows, rng: random.Random) -> Arm:
-        """The arm that answers ``rows``: by the hash of the sticky field's first value when
-        the traffic names one (so an entity always gets the same arm), else at random."""
+        """The arm that answers ``rows``: the bucket (0-99) of the sticky field's first
+        value when the traffic names one (the registry's rule, so an entity gets the same
+        arm from every server), else a random bucket; arms take buckets in weight order."""
         if len(self.arms) == 1:
             return self.arms[0][0]
-        point: float
         values = rows.columns.get(self.sticky) if self.sticky else None
-        if values:
-            digest = hashlib.blake2b(str(values[0]).encode(), digest_size=8).digest()
-            point = int.from_bytes(digest, "big") / 2**64 * 100
-        else:
-            point = rng.random() * 100
+        bucket = bucket_of(values[0]) if values else rng.randrange(100)
         total = 0
         for arm, weight in self.arms:
             total += weight
-            if point < total:
+            if bucket < total:
                 return arm
         return self.arms[-1][0]
 
