@@ -192,7 +192,9 @@ def log(
     ctx: typer.Context,
     model: str = typer.Argument(..., help="A served model's name."),
     since: float = typer.Option(1.0, "--since-hours", min=0.0, help="From this many hours ago."),
-    limit: int = typer.Option(20, min=1, max=10_000, help="Most predictions shown."),
+    limit: int = typer.Option(
+        20, "--limit", "-n", min=1, max=10_000, help="Most predictions shown."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """The latest logged predictions of a model, newest first."""
