@@ -32,7 +32,11 @@ def _free_port() -> int:
 
 @contextmanager
 def _serving(
-    home: Path, *uris: str, extra_path: Path | None = None, log_file: Path
+    home: Path,
+    *uris: str,
+    extra_path: Path | None = None,
+    log_file: Path,
+    options: tuple[str, ...] = (),
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = _free_port()
     env = {**os.environ, "DOCKYARD_HOME": str(home)}
@@ -40,14 +44,14 @@ def _serving(
         env["PYTHONPATH"] = os.pathsep.join([str(extra_path), env.get("PYTHONPATH", "")])
     with open(log_file, "ab") as out:
         process = subprocess.Popen(
-            [str(EXE), "serve", *uris, "--port", str(port)],
+            [str(EXE), "serve", *uris, "--port", str(port), *options],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             if process.poll() is not None:
                 raise AssertionError(f"dockyard serve exited: {log_file.read_text()}")
@@ -139,3 +143,28 @@ def test_a_model_whose_library_is_missing_says_what_to_install(home: Path, tmp_p
         assert "pip install 'lightgbm" in message, message
         answer = httpx.post(url + "/v1/models/boosted/predict", json={"inputs": {"a": 1, "b": 1}})
         assert answer.status_code == 404 and "no version loaded" in answer.text
+
+
+def test_several_workers_share_the_port_and_their_metrics_add_up(
+    home: Path, tmp_path: Path
+) -> None:
+    client = dy.connect()
+    register_constant(client, "pricer", 3.0, alias="champion")
+    client.close()
+    row = {"inputs": {"amount": 1.0, "reports": 0}}
+    log_file = tmp_path / "workers.log"
+    with _serving(
+        home, "models:/pricer@champion", log_file=log_file, options=("--workers", "2")
+    ) as (process, url):
+        wait_for(lambda: httpx.get(url + "/readyz").status_code == 200, seconds=180)
+        with httpx.Client(base_url=url, timeout=30) as http:
+            answers = [http.post("/v1/models/pricer/predict", json=row) for _ in range(40)]
+            assert all(a.json()["predictions"] == [3.0] for a in answers)
+            metrics = http.get("/metrics").text
+        line = 'dockyard_serve_requests_total{model="pricer",outcome="ok",version="1"}'
+        counted = [x for x in metrics.splitlines() if x.startswith(line)]
+        assert counted and float(counted[0].split()[-1]) == 40.0, metrics[-2000:]
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    text = log_file.read_text()
+    assert text.count("Application shutdown complete") == 2, text
