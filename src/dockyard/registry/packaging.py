@@ -36,7 +36,7 @@ from dockyard.registry.manifest import (
     ModelManifest,
     Signature,
 )
-from dockyard.registry.signature import enforce, infer_signature, to_frame
+from dockyard.registry.signature import enforce, infer_signature, numeric_matrix, to_frame
 from dockyard.registry.uris import RunRef
 
 __all__ = [
@@ -418,6 +418,21 @@ class LoadedModel:
                 "class probabilities do); use predict"
             )
         return _as_output(self._predictor.predict_proba(self._frame(data)))
+
+    def predict_columns(self, columns: dict[str, list[Any]], *, proba: bool = False) -> Any:
+        """``predict`` (or ``predict_proba``) of rows given column by column as plain Python
+        values, checked against the signature. When every input is numeric and the flavor
+        takes a matrix, the rows go to it as one float matrix without a DataFrame (the same
+        answers, a fraction of the time for a few rows: a model server's fast path)."""
+        signature = self.manifest.signature
+        fast = getattr(self._predictor, "predict_proba_array" if proba else "predict_array", None)
+        if fast is not None and signature is not None:
+            matrix = numeric_matrix(signature, columns)
+            if matrix is not None:
+                if proba and not self.manifest.predict_proba:
+                    return self.predict_proba(columns)  # raises the usual error
+                return _as_output(fast(matrix))
+        return self.predict_proba(columns) if proba else self.predict(columns)
 
     def input_example(self) -> pd.DataFrame | None:
         """The stored input example, None when the model was saved without one."""

@@ -19,7 +19,14 @@ from pandas.api import types as ptypes
 from dockyard.core.errors import InvalidInput
 from dockyard.registry.manifest import ColumnSpec, Signature
 
-__all__ = ["LOGICAL_TYPES", "column_type", "enforce", "infer_signature", "to_frame"]
+__all__ = [
+    "LOGICAL_TYPES",
+    "column_type",
+    "enforce",
+    "infer_signature",
+    "numeric_matrix",
+    "to_frame",
+]
 
 INT_TYPES = ("int8", "int16", "int32", "int64")
 UINT_TYPES = ("uint8", "uint16", "uint32", "uint64")
@@ -176,6 +183,68 @@ def enforce(signature: Signature, data: Any) -> pd.DataFrame:
         {name: cast[name] if name in cast else frame[name] for name in expected},
         index=frame.index,
     )
+
+
+_NUMERIC = frozenset(("bool", *INT_TYPES, *UINT_TYPES, *FLOAT_TYPES))
+
+
+def numeric_matrix(signature: Signature, columns: dict[str, list[Any]]) -> np.ndarray | None:
+    """The rows of ``columns`` (plain Python values, as JSON gives them) as one float64
+    matrix in the signature's input order, checked by :func:`enforce`'s rules: ints for an
+    int column (whole floats too), numbers for a float column (JSON numbers have no width,
+    so float32 columns take them), booleans for a bool column, nulls only where the
+    signature allows them (as NaN). None when an input is not numeric: use :func:`enforce`.
+
+    A model server's fast path: no DataFrame for a request of a few rows."""
+    specs = signature.inputs
+    if not specs or any(spec.type not in _NUMERIC for spec in specs):
+        return None
+    count = len(columns[specs[0].name])
+    out = np.empty((count, len(specs)), dtype=np.float64)
+    for j, spec in enumerate(specs):
+        out[:, j] = _numeric_column(spec, columns[spec.name])
+    return out
+
+
+def _numeric_column(spec: ColumnSpec, values: list[Any]) -> np.ndarray:
+    kind = spec.type
+    nulls = sum(v is None for v in values)
+    if nulls and not spec.nullable:
+        raise InvalidInput(
+            f"column {spec.name!r} has {nulls} missing value{'s' if nulls > 1 else ''} "
+            f"but the model declares it non-nullable ({kind})"
+        )
+    for value in values:
+        if value is None:
+            continue
+        if kind == "bool":
+            ok = isinstance(value, bool | np.bool_)
+        elif isinstance(value, bool | np.bool_) or not isinstance(
+            value, int | float | np.integer | np.floating
+        ):
+            ok = False
+        elif kind in FLOAT_TYPES:
+            ok = True
+        else:
+            ok = isinstance(value, int | np.integer) or (
+                np.isfinite(value) and float(value).is_integer()
+            )
+            if ok:
+                info = np.iinfo(kind)
+                ok = bool(info.min <= value <= info.max)
+        if not ok:
+            given = type(value).__name__
+            raise InvalidInput(
+                f"column {spec.name!r} should be {kind}, given {given} {str(value)[:40]!r}; "
+                + (
+                    "convert the strings to numbers before predict (no automatic parsing)"
+                    if isinstance(value, str)
+                    else "give values of that type"
+                )
+            )
+    if nulls:
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return np.asarray(values, dtype=np.float64)
 
 
 def _conform(spec: ColumnSpec, series: pd.Series) -> pd.Series:

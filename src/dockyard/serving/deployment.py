@@ -131,11 +131,7 @@ class Deployment:
             features = look_up(self.client, self.enrichment, columns)
             columns = {**columns, **features}
         model_input = self.model_columns(columns)
-        output = (
-            self.model.predict_proba(model_input)
-            if method == "proba"
-            else (self.model.predict(model_input))
-        )
+        output = self.model.predict_columns(model_input, proba=method == "proba")
         outputs = _slices(output, counts)
         answers = []
         start = 0

@@ -51,6 +51,11 @@ class LightGBMPredictor:
             return np.vstack((1.0 - scores, scores)).T
         return scores
 
+    # A float matrix in signature order gives the same answers without a DataFrame (what a
+    # model server uses for numeric signatures).
+    predict_array = predict
+    predict_proba_array = predict_proba
+
 
 class LightGBMFlavor:
     """LightGBM Booster, LGBMClassifier, LGBMRegressor."""
