@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -440,3 +441,42 @@ def test_a_frozen_model_keeps_what_it_serves(registry: Client, settings: Setting
         wait_for(
             lambda: http.post("/v1/models/pricer/predict", json=row).json()["predictions"] == [2.0]
         )
+
+
+def test_a_model_server_works_against_a_team_server(
+    services: object, admin_server: object, tmp_path: Path
+) -> None:
+    """Replicas share nothing but the team server's store: the model server reads the
+    registry, loads the model and writes its log through the REST API."""
+    from conftest import ADMIN_TOKEN
+
+    url = admin_server.url  # type: ignore[attr-defined]
+
+    def remote() -> Client:
+        return connect_with(
+            Settings(home=tmp_path / "replica", db="", blobs="", url=url, token=ADMIN_TOKEN)
+        )
+
+    team = remote()
+    register_constant(team, "pricer", 5.0, alias="champion")
+    with model_server(remote, ["models:/pricer@champion"]) as (http, _):
+        answer = http.post(
+            "/v1/models/pricer/predict", json={"inputs": {"amount": 1.0, "reports": 0}}
+        )
+        assert answer.json()["predictions"] == [5.0]
+        register_constant(team, "pricer", 6.0, alias="champion")
+        row = {"inputs": {"amount": 1.0, "reports": 0}}
+        wait_for(lambda: http.post("/v1/models/pricer/predict", json=row).json()["version"] == 2)
+        team.models.remove_alias("pricer", "champion")
+        # an alias that points nowhere: the server says so and keeps answering with v2
+        wait_for(
+            lambda: (
+                "points at no version"
+                in http.get("/v1/models/pricer").json()["versions"][0]["error"]
+            )
+        )
+        kept = http.post("/v1/models/pricer/predict", json=row)
+        assert kept.status_code == 200 and kept.json()["predictions"] == [6.0]
+        pid = kept.json()["prediction_ids"][0]
+    assert team.serving.trace(pid).prediction.output == 6.0
+    team.close()
