@@ -50,6 +50,8 @@ _EXPORTS = {
     "alias_history": "dockyard.sdk.models",
     "check_gates": "dockyard.sdk.models",
     "model_card": "dockyard.sdk.models",
+    "predict_batch": "dockyard.sdk.predict",
+    "BatchPredictions": "dockyard.sdk.predict",
     "LoggedModel": "dockyard.sdk.models",
     "ModelVersion": "dockyard.registry.schemas",
     "GateFailed": "dockyard.core.errors",
@@ -75,6 +77,7 @@ _EXPORTS = {
 __all__ = [
     "ActiveRun",
     "Aggregate",
+    "BatchPredictions",
     "Capture",
     "Client",
     "Conflict",
@@ -122,6 +125,7 @@ __all__ = [
     "log_params",
     "model_card",
     "pipeline",
+    "predict_batch",
     "register_model",
     "resume",
     "rollback_alias",
@@ -169,6 +173,7 @@ if TYPE_CHECKING:
         set_alias_policy,
     )
     from dockyard.sdk.pipelines import PipelineResult, resume, run
+    from dockyard.sdk.predict import BatchPredictions, predict_batch
     from dockyard.sdk.runs import (
         ActiveRun,
         active_run,
