@@ -18,6 +18,7 @@ from dockyard.cli import (
     features,
     models,
     pipelines,
+    predict,
     projects,
     runs,
     schedules,
@@ -46,6 +47,7 @@ app.add_typer(admin.db_app, name="db")
 app.command("gc")(admin.gc)
 app.command("server")(admin.server)
 app.command("scheduler")(schedules.scheduler)
+app.command("predict")(predict.predict)
 app.command("demo")(demo.demo)
 app.command("ui")(ui.ui)
 
