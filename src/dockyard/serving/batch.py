@@ -53,6 +53,8 @@ BATCH_ROWS = 65_536
 """Rows predicted at once by default."""
 TASK_ROWS = 1 << 20
 """Rows of a share by default (about: a share is a run of whole row groups)."""
+READ_BUFFER = 1 << 20
+"""Bytes read at once per column of the input."""
 
 
 @dataclass(frozen=True)
@@ -215,10 +217,15 @@ def predict_share(
     """Predict the rows of ``share`` (of the Parquet file at ``path``) and write the output as
     ``part-*.parquet`` files in ``workdir``: the rows read and the files written (none when
     the share holds no row group). ``progress`` is called with each batch's row count.
-    ``threads``: let Arrow decode with its thread pool."""
+    ``threads``: let Arrow decode with its thread pool.
+
+    Memory: the input is read through a buffer of :data:`READ_BUFFER` bytes per column, not
+    a row group at a time (Arrow's default pre-buffering holds the row group's column chunks
+    whole); a few batches wait between the model and the writer, which holds one output row
+    group (at most 64 MiB) before it encodes it."""
     import pyarrow.parquet as pq
 
-    with pq.ParquetFile(path) as source:
+    with pq.ParquetFile(path, pre_buffer=False, buffer_size=READ_BUFFER) as source:
         groups = share.row_groups(source.num_row_groups)
         if not groups:
             return 0, []
