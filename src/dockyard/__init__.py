@@ -54,6 +54,8 @@ _EXPORTS = {
     "clear_traffic": "dockyard.sdk.models",
     "freeze": "dockyard.sdk.models",
     "unfreeze": "dockyard.sdk.models",
+    "predict_batch": "dockyard.sdk.predict",
+    "BatchPredictions": "dockyard.sdk.predict",
     "LoggedModel": "dockyard.sdk.models",
     "ModelVersion": "dockyard.registry.schemas",
     "FeatureLookup": "dockyard.registry.manifest",
@@ -83,6 +85,7 @@ _EXPORTS = {
 __all__ = [
     "ActiveRun",
     "Aggregate",
+    "BatchPredictions",
     "Capture",
     "Client",
     "Conflict",
@@ -134,6 +137,7 @@ __all__ = [
     "log_params",
     "model_card",
     "pipeline",
+    "predict_batch",
     "prediction_log",
     "register_model",
     "resume",
@@ -191,6 +195,7 @@ if TYPE_CHECKING:
         unfreeze,
     )
     from dockyard.sdk.pipelines import PipelineResult, resume, run
+    from dockyard.sdk.predict import BatchPredictions, predict_batch
     from dockyard.sdk.runs import (
         ActiveRun,
         active_run,

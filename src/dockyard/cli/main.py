@@ -18,6 +18,7 @@ from dockyard.cli import (
     features,
     models,
     pipelines,
+    predict,
     projects,
     runs,
     schedules,
@@ -50,6 +51,7 @@ app.command("server")(admin.server)
 app.command("scheduler")(schedules.scheduler)
 app.command("serve")(serve.serve)
 app.command("trace")(serve.trace)
+app.command("predict")(predict.predict)
 app.command("demo")(demo.demo)
 app.command("ui")(ui.ui)
 
