@@ -13,7 +13,7 @@ SRC = Path(dockyard.__file__).parent
 
 # package -> dockyard packages it must never import (see shared/DESIGN.md, "Layers").
 OUTER = {"server", "client", "cli"}
-CAPABILITIES = {"tracking", "data", "registry", "pipelines", "gc"}
+CAPABILITIES = {"tracking", "data", "features", "registry", "serving", "pipelines", "gc"}
 FORBIDDEN = {
     "core": {
         "store",
@@ -66,6 +66,9 @@ FORBIDDEN = {
     "pipelines": {"gc", "services", "catalog", "sdk", *OUTER},
     "compute": {"store", "blobs", "projects", *CAPABILITIES, "services", "catalog", "sdk", *OUTER},
     "gc": {"projects", "tracking", "data", "registry", "services", "catalog", *OUTER},
+    # serving holds a capability service (service.py) and the model server, a long-running
+    # shell over the client (app.py, follower.py, predlog.py): see the test below
+    "serving": {"pipelines", "gc", "services", "catalog", "sdk", "server", "cli"},
     "services": OUTER,
     "catalog": OUTER,
     "server": {"client", "sdk", "cli"},
@@ -102,6 +105,16 @@ def _dockyard_imports(path: Path) -> set[str]:
         elif isinstance(node, ast.Import):
             found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("dockyard."))
     return found
+
+
+# the serving modules that the service side (and so the client) imports: never the client
+SERVING_SERVICE_SIDE = ("service.py", "schemas.py", "logformat.py", "batch.py", "batch_output.py")
+
+
+def test_the_serving_service_side_does_not_import_the_client() -> None:
+    for name in SERVING_SERVICE_SIDE:
+        imported = _dockyard_imports(SRC / "serving" / name)
+        assert not imported & {"client", *OUTER}, f"serving/{name} imports {imported & OUTER}"
 
 
 def test_layers_only_import_inward() -> None:
