@@ -17,8 +17,9 @@ from sklearn.tree import DecisionTreeRegressor
 import dockyard as dy
 from dockyard.client.client import Client
 from dockyard.server.runner import serve_in_thread
-from dockyard.serving.app import ModelServer, create_app
+from dockyard.serving.app import create_app
 from dockyard.serving.config import ServeConfig
+from dockyard.serving.model_server import ModelServer
 
 
 def frame(n: int = 40) -> pd.DataFrame:

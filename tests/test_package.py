@@ -67,7 +67,7 @@ FORBIDDEN = {
     "compute": {"store", "blobs", "projects", *CAPABILITIES, "services", "catalog", "sdk", *OUTER},
     "gc": {"projects", "tracking", "data", "registry", "services", "catalog", *OUTER},
     # serving holds a capability service (service.py) and the model server, a long-running
-    # shell over the client (app.py, follower.py, predlog.py): see the test below
+    # shell over the client (app.py, model_server.py, follower.py, predlog.py): see below
     "serving": {"pipelines", "gc", "services", "catalog", "sdk", "server", "cli"},
     "services": OUTER,
     "catalog": OUTER,
