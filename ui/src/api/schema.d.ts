@@ -1894,6 +1894,117 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/serving/instances": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Model servers, most recent heartbeat first.
+         * @description Model servers, most recent heartbeat first.
+         *
+         *     Needs the read role.
+         */
+        get: operations["serving.instances"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/serving/instances/{instance_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Report a server's state (creates the instance at its first heartbeat).
+         * @description Report a server's state (creates the instance at its first heartbeat).
+         *
+         *     Needs the write role.
+         */
+        put: operations["serving.heartbeat"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/serving/predictions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A model's logged predictions between ``since`` and ``until``, newest first.
+         * @description A model's logged predictions between ``since`` and ``until``, newest first.
+         *
+         *     Needs the read role.
+         */
+        get: operations["serving.predictions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/serving/predictions/{prediction_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One prediction and the lineage of the model version that made it: its run, code
+         * @description One prediction and the lineage of the model version that made it: its run, code
+         *     and diff, training data, feature definitions and environment.
+         *
+         *     Needs the read role.
+         */
+        get: operations["serving.trace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/serving/segments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record a segment of the prediction log, a Parquet blob already uploaded.
+         * @description Record a segment of the prediction log, a Parquet blob already uploaded.
+         *
+         *     Needs the write role.
+         */
+        post: operations["serving.record_segment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2480,6 +2591,27 @@ export interface components {
             project: string;
         };
         /**
+         * FeatureLookup
+         * @description The feature-store features a model takes. A model server given the entity keys and
+         *     the request's own values looks these up online, through the same definitions that
+         *     built the training set, and adds them as the model's input columns.
+         */
+        FeatureLookup: {
+            /**
+             * Features
+             * @description 'view:feature' references, or 'view:*' for every feature of a view
+             */
+            features: string[];
+            /**
+             * Full Names
+             * @description the model's columns are named view__feature, as training_set(..., full_names=True) names them; else by feature name
+             * @default false
+             */
+            full_names: boolean;
+            /** Project */
+            project: string;
+        };
+        /**
          * FeatureViewInfo
          * @description A feature view: its latest definition, where its values come from and how fresh the
          *     online values are.
@@ -2716,6 +2848,77 @@ export interface components {
             version: number;
             /** Version Id */
             version_id: string;
+        };
+        /** Instance */
+        Instance: {
+            /** Address */
+            address: string;
+            /**
+             * Heartbeat At
+             * Format: date-time
+             */
+            heartbeat_at: string;
+            /** Id */
+            id: string;
+            /**
+             * Live
+             * @description heartbeat within the last minute and not stopped
+             */
+            live: boolean;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Started By */
+            started_by: string;
+            state: components["schemas"]["InstanceState"];
+            /** Stopped At */
+            stopped_at: string | null;
+        };
+        /**
+         * InstanceState
+         * @description What a server reports at each heartbeat.
+         */
+        InstanceState: {
+            /** Address */
+            address: string;
+            /**
+             * Hostname
+             * @default
+             */
+            hostname: string;
+            /** Models */
+            models?: components["schemas"]["ServedModelState"][];
+            /**
+             * Pid
+             * @default 0
+             */
+            pid: number;
+            /**
+             * Predictions Accepted
+             * @description predictions given to the log
+             * @default 0
+             */
+            predictions_accepted: number;
+            /**
+             * Predictions Dropped
+             * @description lost because the log queue was full
+             * @default 0
+             */
+            predictions_dropped: number;
+            /**
+             * Predictions Logged
+             * @description predictions written to segments
+             * @default 0
+             */
+            predictions_logged: number;
+            /**
+             * Stopped
+             * @description set by the last heartbeat of a graceful stop
+             * @default false
+             */
+            stopped: boolean;
         };
         /**
          * ItemsRef
@@ -3005,6 +3208,8 @@ export interface components {
         ModelManifest: {
             /** Created At */
             created_at?: string | null;
+            /** @description feature-store features a server looks up for the model */
+            features?: components["schemas"]["FeatureLookup"] | null;
             /** Files */
             files?: components["schemas"]["ModelFile"][];
             /**
@@ -3334,6 +3539,54 @@ export interface components {
         PolicySet: {
             /** @description null removes the policy */
             policy: components["schemas"]["AliasPolicy"] | null;
+        };
+        /**
+         * Prediction
+         * @description One logged prediction: one row of one request.
+         */
+        Prediction: {
+            /** Alias */
+            alias: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Features */
+            features?: {
+                [key: string]: unknown;
+            } | null;
+            /** Inputs */
+            inputs: {
+                [key: string]: unknown;
+            };
+            /** Latency Ms */
+            latency_ms: number;
+            /** Model */
+            model: string;
+            /** Output */
+            output: unknown;
+            /** Prediction Id */
+            prediction_id: string;
+            /** Shadow */
+            shadow: boolean;
+            /** Version */
+            version: number;
+        };
+        /** PredictionPage */
+        PredictionPage: {
+            /** Predictions */
+            predictions: components["schemas"]["Prediction"][];
+            /** Segments Read */
+            segments_read: number;
+        };
+        /**
+         * PredictionTrace
+         * @description From one prediction back to the code and data that made its model.
+         */
+        PredictionTrace: {
+            lineage: components["schemas"]["ModelLineage"];
+            prediction: components["schemas"]["Prediction"];
         };
         /** Project */
         Project: {
@@ -3903,6 +4156,132 @@ export interface components {
             changed: components["schemas"]["TypeChange"][];
             /** Removed */
             removed: components["schemas"]["Column"][];
+        };
+        /** Segment */
+        Segment: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Digest */
+            digest: string;
+            /** First Id */
+            first_id: string;
+            /**
+             * Hour
+             * Format: date-time
+             */
+            hour: string;
+            /** Id */
+            id: string;
+            /** Instance Id */
+            instance_id: string;
+            /** Last Id */
+            last_id: string;
+            /** Model */
+            model: string;
+            /** Rows */
+            rows: number;
+            /** Size */
+            size: number;
+            /** Versions */
+            versions: number[];
+        };
+        /**
+         * SegmentCreate
+         * @description A Parquet file of predictions already uploaded as a blob.
+         */
+        SegmentCreate: {
+            /** Digest */
+            digest: string;
+            /** First Id */
+            first_id: string;
+            /**
+             * Hour
+             * Format: date-time
+             * @description the UTC hour its predictions fall in
+             */
+            hour: string;
+            /** Instance Id */
+            instance_id: string;
+            /** Last Id */
+            last_id: string;
+            /**
+             * Model
+             * @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit
+             */
+            model: string;
+            /** Rows */
+            rows: number;
+            /** Versions */
+            versions: number[];
+        };
+        /** ServedModelState */
+        ServedModelState: {
+            /**
+             * Errors
+             * @default 0
+             */
+            errors: number;
+            /**
+             * Frozen
+             * @default false
+             */
+            frozen: boolean;
+            /** Latency P50 Ms */
+            latency_p50_ms?: number | null;
+            /** Latency P99 Ms */
+            latency_p99_ms?: number | null;
+            /** Name */
+            name: string;
+            /**
+             * Requests
+             * @default 0
+             */
+            requests: number;
+            /**
+             * Rows
+             * @default 0
+             */
+            rows: number;
+            /** Shadow */
+            shadow?: string[];
+            /**
+             * Traffic
+             * @description alias -> weight
+             */
+            traffic?: {
+                [key: string]: number;
+            };
+            /** Uri */
+            uri: string;
+            /** Versions */
+            versions?: components["schemas"]["ServedVersion"][];
+        };
+        /**
+         * ServedVersion
+         * @description One version a server holds for one alias of a model.
+         */
+        ServedVersion: {
+            /** Alias */
+            alias: string;
+            /**
+             * Error
+             * @description why the last load failed (the old version still serves)
+             * @default
+             */
+            error: string;
+            /**
+             * State
+             * @description loading | serving | failed
+             */
+            state: string;
+            /**
+             * Version
+             * @description the version answering; None while none loaded
+             */
+            version: number | null;
         };
         /**
          * Signature
@@ -14319,6 +14698,510 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "serving.instances": {
+        parameters: {
+            query?: {
+                /** @description only servers with a recent heartbeat */
+                live?: boolean;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Instance"][];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "serving.heartbeat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instance_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InstanceState"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Instance"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "serving.predictions": {
+        parameters: {
+            query: {
+                /** @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit */
+                model: string;
+                /** @description from this time (default: 1 h ago) */
+                since?: string | null;
+                until?: string | null;
+                version?: number | null;
+                /** @description only shadow (true) or only answered (false) */
+                shadow?: boolean | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PredictionPage"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "serving.trace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                prediction_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PredictionTrace"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "serving.record_segment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SegmentCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Segment"];
+                };
             };
             /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
             400: {
