@@ -13,6 +13,7 @@ import { LineageTab } from "./model/LineageTab";
 import { signatureSummary } from "./model/logic";
 import { SignatureTab } from "./model/SignatureTab";
 import { VersionsTab } from "./model/VersionsTab";
+import { PredictionLogLink } from "./serving/PredictionLogLink";
 import "./model/model.css";
 
 export default function Model() {
@@ -66,6 +67,7 @@ export default function Model() {
           </>
         }
       >
+        <PredictionLogLink name={name} />
         {items.length > 0 && (
           <label className="md-version-pick">
             Version
