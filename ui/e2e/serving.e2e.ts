@@ -8,7 +8,7 @@ const model = () => seed().serving.model;
 
 describe("serving", () => {
   it("the Deployments page lists the live server with the versions, counters and latency of its models", async () => {
-    const { page, errors } = await open("/");
+    const { page, errors, warnings } = await open("/");
     await page.locator(".topbar nav a", { hasText: "Deployments" }).click();
     const card = page.locator(`[data-testid=deployment][data-model="${model()}"]`);
     await card.waitFor();
@@ -26,6 +26,7 @@ describe("serving", () => {
     // the request rate appears from the second heartbeat the page sees (servers beat every 5 s)
     await expect.poll(async () => (await live.locator("td").nth(4).textContent())?.trim(), { timeout: 40_000, interval: 1000 }).toMatch(/\/s$/);
     await expectNoErrors(page, errors);
+    expect(warnings).toEqual([]);
     await shot(page, "deployments");
     expect(await card.locator("[data-testid=log-link]").getAttribute("href")).toBe(`/models/${model()}/predictions`);
   });
@@ -34,18 +35,21 @@ describe("serving", () => {
     const { page, errors } = await open("/deployments");
     await page.locator("[data-testid=server-row]").first().waitFor();
     expect(await page.locator("[data-testid=server-row][data-status=stopped]").count()).toBe(0);
-    await page.locator("[data-testid=show-stopped]").check();
+    // (the box follows the URL, which the router updates a moment after the click)
+    await page.locator("[data-testid=show-stopped]").click();
+    await expect.poll(() => new URL(page.url()).searchParams.get("stopped")).toBe("1");
     // the seed's server and the demo's stopped gracefully
     await page.locator("[data-testid=server-row][data-status=stopped]").first().waitFor();
-    expect(new URL(page.url()).searchParams.get("stopped")).toBe("1");
+    expect(await page.locator("[data-testid=show-stopped]").isChecked()).toBe(true);
     await expectNoErrors(page, errors);
     await shot(page, "deployments-stopped");
   });
 
   it("the prediction log lists predictions newest first, filters them by version and by shadow", async () => {
-    const { page, errors } = await open(`/models/${model()}/predictions`);
+    const { page, errors, warnings } = await open(`/models/${model()}/predictions`);
     const rows = page.locator("[data-testid=prediction-row]");
     await rows.first().waitFor();
+    expect(warnings).toEqual([]);
     // the live server's answers of this session, at least
     expect(await rows.count()).toBeGreaterThanOrEqual(seed().serving.example_inputs.length);
     const times = await rows.locator("td:nth-child(2)").allTextContents();
@@ -81,8 +85,9 @@ describe("serving", () => {
 
   it("the trace of a prediction shows its inputs and output, the version, run, code, data and environment", async () => {
     const { serving } = seed();
-    const { page, errors } = await open(`/predictions/${serving.prediction}`);
+    const { page, errors, warnings } = await open(`/predictions/${serving.prediction}`);
     await page.locator("[data-testid=trace-page]").waitFor();
+    expect(warnings).toEqual([]);
     expect(await page.locator("[data-testid=trace-inputs]").textContent()).toContain("amount");
     expect(await page.locator("[data-testid=trace-version-link]").getAttribute("href")).toBe(`/models/${serving.model}?version=${serving.versions[1]}`);
     expect(await page.locator("[data-testid=trace-why]").textContent()).toContain("challenger wins on refunds");
