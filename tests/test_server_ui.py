@@ -38,7 +38,15 @@ def test_the_package_ships_a_built_ui() -> None:
         assert (UI_DIR / "assets" / name).is_file(), name
 
 
-PAGES = ["/", "/runs", "/runs/0123abcd", "/models/fraud-detector?tab=card"]
+PAGES = [
+    "/",
+    "/runs",
+    "/runs/0123abcd",
+    "/models/fraud-detector?tab=card",
+    "/deployments?stopped=1",
+    "/models/fraud-detector/predictions?range=7d",
+    "/predictions/0123abcd",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)

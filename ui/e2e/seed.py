@@ -13,7 +13,8 @@ failed; a run started in a git checkout with uncommitted changes; the dataset
 ``ui-sample-model`` (an alias history with a gate, a forced move and a rollback); the
 feature view ``card_history`` over ``fraud/transactions`` (two versions, materialized, three
 events pushed: a new version of the dataset) with the training set ``fraud/card_training``
-built from ``fraud/card_labels``; and a pipeline run whose fan-out failed on two items. The
+built from ``fraud/card_labels``; a pipeline run whose fan-out failed on two items; and
+the served model ``ui-serving-model`` with a prediction log (seed_serving.py). The
 last line printed is a JSON summary (ids of the special runs, counts); progress goes to
 stderr.
 
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from tracking_data import SeedRun
 
 SEEDED = ".seeded"  # the summary of a finished seed, with its run count and format
-FORMAT = 8  # what a seed holds; a home seeded by an older format is seeded anew
+FORMAT = 9  # what a seed holds; a home seeded by an older format is seeded anew
 SEEDING = ".seeding"  # present while seeding: a home with it (only) may be emptied
 KEPT = {"seed-summary.json"}  # written next to the seed by the e2e setup
 
@@ -613,6 +614,8 @@ def failed_fan_out(client: Any) -> str:
 
 
 def seed(home: Path, runs: int) -> dict[str, Any]:
+    from seed_serving import seed_serving
+
     from dockyard.client.client import connect_with
     from dockyard.core.config import load_settings
     from dockyard.demo.pipeline import ALIAS, DATASET, MODEL, PROJECT
@@ -643,6 +646,7 @@ def seed(home: Path, runs: int) -> dict[str, Any]:
         special = special_runs(client, work)
         special["code_run"] = code_run(client, work)
         samples = ui_samples(client)
+        serving = seed_serving(client, work, say)
         features = feature_store(client, DATASET)
         failed_pipeline = failed_fan_out(client)
         champion = client.models.get(MODEL).aliases.get(ALIAS)
@@ -654,6 +658,7 @@ def seed(home: Path, runs: int) -> dict[str, Any]:
         **special,
         **samples,
         **features,
+        **serving,
         "failed_pipeline_run": failed_pipeline,
         "demo": {
             "project": PROJECT,

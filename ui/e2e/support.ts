@@ -46,6 +46,23 @@ export interface Seed {
     runs: number;
   };
   scale: { project: string; runs: number; experiments: string[]; metrics: string[]; steps: number };
+  /** ui-serving-model: v1 then v2 served behind @champion by a server that stopped; its log */
+  serving: {
+    model: string;
+    alias: string;
+    versions: number[];
+    predictions: number;
+    by_version: Record<string, number>;
+    /** one of the last predictions, answered by v2 */
+    prediction: string;
+    /** the run that made v2 (in a git checkout with an uncommitted change) */
+    run: string;
+    dataset: string;
+    dataset_version: number;
+    /** what the live model server of the session serves, and the rows sent to each */
+    live_uris: string[];
+    example_inputs: Record<string, unknown>[];
+  };
 }
 
 declare module "vitest" {
@@ -53,6 +70,8 @@ declare module "vitest" {
     baseURL: string;
     wsEndpoint: string;
     seed: Seed;
+    /** the URL of the live `dockyard serve` the setup started */
+    modelServer: string;
   }
 }
 

@@ -7,6 +7,7 @@ const SECTIONS: [string, string][] = [
   ["Runs", "/runs"],
   ["Datasets", "/datasets"],
   ["Models", "/models"],
+  ["Deployments", "/deployments"],
   ["Features", "/features"],
   ["Pipelines", "/pipelines"],
 ];

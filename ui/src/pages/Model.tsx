@@ -16,6 +16,7 @@ import { signatureSummary } from "./model/logic";
 import { FrozenBanner, TrafficPanel } from "./model/ServingPanel";
 import { SignatureTab } from "./model/SignatureTab";
 import { VersionsTab } from "./model/VersionsTab";
+import { PredictionLogLink } from "./serving/PredictionLogLink";
 import "./model/model.css";
 
 export default function Model() {
@@ -69,6 +70,7 @@ export default function Model() {
           </>
         }
       >
+        <PredictionLogLink name={name} />
         {items.length > 0 && (
           <label className="md-version-pick">
             Version
