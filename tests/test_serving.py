@@ -99,6 +99,7 @@ def test_one_server_answers_for_several_models_in_every_protocol(
         assert listed["pricer"]["versions"][0] == {
             "alias": "champion",
             "version": 1,
+            "wanted": 1,
             "state": "serving",
             "error": "",
         }
@@ -226,7 +227,7 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving(
         )
         assert answer.json()["predictions"] == [1.0]
         state = http.get("/v1/models/pricer").json()["versions"][0]
-        assert state["version"] == 1 and state["state"] == "failed"
+        assert state["version"] == 1 and state["wanted"] == 2 and state["state"] == "failed"
         assert "trusted" in state["error"], state
 
 

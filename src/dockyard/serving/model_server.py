@@ -169,7 +169,9 @@ class ModelServer:
                     if now == wanted and now is not None
                     else ("failed" if error else "loading")
                 )
-                versions.append(ServedVersion(alias=alias, version=now, state=state, error=error))
+                versions.append(
+                    ServedVersion(alias=alias, version=now, wanted=wanted, state=state, error=error)
+                )
             p50, p99 = self.metrics.percentiles(served.name)
             counts = self.metrics.counts.get(served.name, [0, 0, 0])
             models.append(

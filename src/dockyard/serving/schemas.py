@@ -20,6 +20,11 @@ class ServedVersion(Model):
 
     alias: str
     version: int | None = Field(description="the version answering; None while none loaded")
+    wanted: int | None = Field(
+        None,
+        description="the version the alias points at in the registry (being loaded, or "
+        "failed to load, when it differs from version)",
+    )
     state: str = Field(description="loading | serving | failed")
     error: str = Field("", description="why the last load failed (the old version still serves)")
 

@@ -4426,6 +4426,11 @@ export interface components {
              * @description the version answering; None while none loaded
              */
             version: number | null;
+            /**
+             * Wanted
+             * @description the version the alias points at in the registry (being loaded, or failed to load, when it differs from version)
+             */
+            wanted?: number | null;
         };
         /**
          * Signature
