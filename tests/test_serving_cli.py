@@ -142,7 +142,7 @@ def test_a_model_whose_library_is_missing_says_what_to_install(home: Path, tmp_p
         message = ready.json()["models"]["boosted"]
         assert "pip install 'lightgbm" in message, message
         answer = httpx.post(url + "/v1/models/boosted/predict", json={"inputs": {"a": 1, "b": 1}})
-        assert answer.status_code == 404 and "no version loaded" in answer.text
+        assert answer.status_code == 503 and "pip install 'lightgbm" in answer.text
 
 
 def test_several_workers_share_the_port_and_their_metrics_add_up(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from dockyard.core.errors import InvalidInput, NotFound
+from dockyard.core.errors import InvalidInput, Unavailable
 from dockyard.registry.traffic import bucket_of
 from dockyard.serving.batcher import Batcher
 from dockyard.serving.enrich import Enrichment, look_up
@@ -218,5 +218,6 @@ class ServedModel:
 
     def current(self) -> Routes:
         if self.routes is None:
-            raise NotFound(f"model {self.name} has no version loaded yet; see /readyz")
+            why = self.problem or "; ".join(self.errors.values()) or "it is loading"
+            raise Unavailable(f"model {self.name} has no version loaded yet ({why}); see /readyz")
         return self.routes
