@@ -71,6 +71,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -200,7 +201,7 @@ def load_main(spec_file: str) -> None:
 
     spec = json.loads(Path(spec_file).read_text())
     result = uvloop.run(_open_loop(spec))
-    print(json.dumps(result))
+    Path(spec["out"]).write_text(json.dumps(result))
 
 
 # -- servers ------------------------------------------------------------------------------------
@@ -323,16 +324,19 @@ def open_loop(
         "versions": versions,
     }
     path = work / f"load-{time.monotonic_ns()}.json"
+    spec["out"] = str(path.with_suffix(".out.json"))
     path.write_text(json.dumps(spec))
     argv = [sys.executable, str(Path(__file__).resolve()), "--load", str(path)]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def finish(process: subprocess.Popen[str]) -> dict[str, Any]:
-    out, err = process.communicate()
+    """The generator's result (it writes it to the file named in its spec)."""
+    _, err = process.communicate()
     if process.returncode != 0:
         raise SystemExit(f"the load generator failed:\n{err[-3000:]}")
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    spec = json.loads(Path(process.args[-1]).read_text())  # type: ignore[index]
+    result: dict[str, Any] = json.loads(Path(spec["out"]).read_text())
     return result
 
 
@@ -743,6 +747,27 @@ def main() -> int:
     client, peer, mlflow_dir = setup_models(home, work, say)
     only = set(args.only.split(",")) if args.only else None
     figures = Figures()
+    versions = {
+        "python": platform.python_version(),
+        "mlflow": peer["mlflow"],
+        "lightgbm (mlflow venv)": peer["lightgbm"],
+        "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0],
+    }
+    for module in ("lightgbm", "uvicorn", "starlette", "aiohttp", "uvloop"):
+        versions[f"{module} (dockyard venv)"] = metadata.version(module)
+    path = OUT / f"results-{int(began)}.json"
+
+    def save(verdicts: list[tuple[str, bool]]) -> None:
+        record = {
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(began)),
+            "argv": sys.argv,
+            "versions": versions,
+            "cpus": os.cpu_count(),
+            "figures": dict(figures.__dict__),
+            "verdicts": verdicts,
+        }
+        path.write_text(json.dumps(record, indent=1, default=str))
+
     try:
         for rep in range(args.repeat):
             order = servers(home, work, mlflow_dir, only)
@@ -754,36 +779,19 @@ def main() -> int:
                 run_server(server, figures, args, work, say)
                 if server.name.startswith("dockyard"):
                     figures.predlog.setdefault(server.name, []).append(predlog_state(client, since))
+                save([])
             if not args.no_alias:
                 for server in servers(home, work, mlflow_dir, only):
                     if server.name.startswith("dockyard"):
                         run_alias_move(server, client, figures, args, work, say)
+                        save([])
         verdicts = report(figures, args, console)
     finally:
         client.close()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    versions = {
-        "python": platform.python_version(),
-        "mlflow": peer["mlflow"],
-        "lightgbm (mlflow venv)": peer["lightgbm"],
-        "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0],
-    }
-    for module in ("lightgbm", "uvicorn", "starlette", "aiohttp", "uvloop"):
-        from importlib.metadata import version
-
-        versions[f"{module} (dockyard venv)"] = version(module)
     console.print(f"versions: {versions}")
-    record = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(began)),
-        "argv": sys.argv,
-        "versions": versions,
-        "cpus": os.cpu_count(),
-        "figures": {k: v for k, v in figures.__dict__.items()},
-        "verdicts": verdicts,
-    }
-    path = OUT / f"results-{int(began)}.json"
-    path.write_text(json.dumps(record, indent=1, default=str))
+    save(verdicts)
     console.print(f"figures written to {path}")
     return 0 if all(ok for _, ok in verdicts) else 1
 
