@@ -6,9 +6,10 @@ Run from the project root:
     .venv/bin/python benchmarks/serving.py [--repeat 2] [--seconds 10] [--rate 500]
         [--only dockyard-1,mlflow,...] [--no-alias]
 
-or ``--smoke`` (1 repetition, 3 s per measurement) for CI. Needs ``wrk`` (Debian: ``apt-get
-install wrk``). MLflow runs from its own venv, ``.bench/mlflow`` (created by
-benchmarks/models.py's helper when missing).
+(``--only dockyard-1,dockyard-1-nolog`` adds the same server with ``--no-log``: how much the
+prediction log costs) or ``--smoke`` (1 repetition, 3 s per measurement) for CI. Needs
+``wrk`` (Debian: ``apt-get install wrk``). MLflow runs from its own venv, ``.bench/mlflow``
+(created by benchmarks/models.py's helper when missing).
 
 Set-up, in a fresh temporary dockyard home (embedded SQLite, removed at the end): a 200-tree
 ``LGBMClassifier`` on 12 float features of fraud-like data (serving_data.py, ``n_jobs=1``)
@@ -545,6 +546,12 @@ def servers(home: Path, work: Path, mlflow_dir: Path, only: set[str] | None) -> 
             f"{name}-mlflow-body": (f"/v1/models/{MODEL}/invocations", records),
         }
         found.append(Server(name, argv, env, port, "/readyz", routes, work / f"{name}.log"))
+    if only is not None and "dockyard-1-nolog" in only:  # a diagnosis, not a target row
+        name = "dockyard-1-nolog"
+        argv = [exe, "serve", f"models:/{MODEL}@champion", "--port", str(port)]
+        argv += ["--workers", "1", "--threads", "1", "--no-log"]
+        routes = {name: (f"/v1/models/{MODEL}/predict", native)}
+        found.append(Server(name, argv, env, port, "/readyz", routes, work / f"{name}.log"))
     argv = [mlflow_exe, "models", "serve", "-m", str(mlflow_dir), "--env-manager", "local"]
     argv += ["-p", str(port)]
     routes = {"mlflow": ("/invocations", records)}
@@ -711,7 +718,9 @@ def main() -> int:
     parser.add_argument("--alias-seconds", type=float, default=12.0)
     parser.add_argument("--timeout", type=float, default=10.0, help="a later answer is a failure")
     parser.add_argument(
-        "--only", help="comma-separated: dockyard-1,dockyard-2,mlflow,floor,constant"
+        "--only",
+        help="comma-separated: dockyard-1,dockyard-2,mlflow,floor,constant; dockyard-1-nolog "
+        "(prediction log off, a diagnosis) only when named here",
     )
     parser.add_argument("--no-alias", action="store_true", help="skip the alias moves")
     parser.add_argument("--smoke", action="store_true", help="1 repetition, 3 s per measurement")
