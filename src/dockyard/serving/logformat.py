@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -36,9 +36,11 @@ def id_time(prediction_id: str) -> dt.datetime:
     return dt.datetime.fromtimestamp(millis / 1000, dt.UTC)
 
 
-def segment_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
-    """A segment's table from log rows (each a dict of the columns, JSON columns as text)."""
-    return pa.Table.from_pylist(list(rows), schema=COLUMNS)
+def segment_table(columns: Mapping[str, Sequence[Any]]) -> pa.Table:
+    """A segment's table from its columns (JSON columns as text)."""
+    return pa.table(
+        [pa.array(columns[field.name], type=field.type) for field in COLUMNS], schema=COLUMNS
+    )
 
 
 def to_prediction(record: dict[str, Any]) -> Prediction | None:
