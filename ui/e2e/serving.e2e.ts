@@ -67,7 +67,8 @@ describe("serving", () => {
     await page.locator("[data-testid=no-predictions]").waitFor();
     await page.getByRole("button", { name: "last 7 days" }).click();
     await expect.poll(() => new URL(page.url()).searchParams.get("range")).toBe("7d");
-    expect(await page.locator("[data-testid=no-predictions]").textContent()).toContain("last 7 days");
+    // the URL changes before the page reloads the log: wait for the message of the new range
+    await expect.poll(async () => (await page.locator("[data-testid=no-predictions]").textContent()) ?? "").toContain("last 7 days");
     await expectNoErrors(page, errors);
   });
 
