@@ -53,11 +53,11 @@ def register_classifier(client: Client, name: str, alias: str = "champion") -> i
 
 @contextmanager
 def model_server(
-    factory: Callable[[], Client], uris: list[str], **options: Any
+    factory: Callable[[], Client], uris: list[str], *, settle_heap: bool = False, **options: Any
 ) -> Iterator[tuple[httpx.Client, ModelServer]]:
     """A model server for ``uris`` on a free loopback port, and an HTTP client to it."""
     config = ServeConfig(uris=uris, poll_seconds=0.1, log_flush_seconds=0.2, **options)
-    app = create_app(config, factory)
+    app = create_app(config, factory, settle_heap=settle_heap)
     running = serve_in_thread(app)  # type: ignore[arg-type]
     try:
         with httpx.Client(base_url=running.url, timeout=30) as http:

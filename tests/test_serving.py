@@ -5,15 +5,20 @@ real uvicorn on loopback over an embedded home on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from dockyard.client.client import Client, connect_with
 from dockyard.core.config import Settings
+from dockyard.serving import heap
 from serving_support import (
     model_server,
     register_classifier,
@@ -211,6 +216,56 @@ def test_an_alias_move_under_load_fails_no_request(registry: Client, settings: S
             w.join()
     assert failures == []
     assert set(seen) == {1.0, 2.0}
+
+
+def test_a_serving_process_settles_its_heap_after_start_and_after_each_swap(
+    registry: Client, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register_constant(registry, "pricer", 1.0, alias="champion")
+    register_constant(registry, "pricer", 2.0)
+    settled: list[int] = []
+
+    def settle() -> None:
+        real_settle()
+        settled.append(gc.get_freeze_count())
+
+    real_settle = heap.settle
+    monkeypatch.setattr(heap, "settle", settle)
+    try:
+        served = model_server(_factory(settings), ["models:/pricer@champion"], settle_heap=True)
+        with served as (http, _):
+            body = {"inputs": {"amount": 1.0, "reports": 0}}
+            assert len(settled) == 1 and settled[0] > 0  # once the models are loaded
+            registry.models.set_alias("pricer", "champion", 2)
+            wait_for(
+                lambda: (
+                    http.post("/v1/models/pricer/predict", json=body).json()["predictions"] == [2.0]
+                )
+            )
+            wait_for(lambda: len(settled) == 2)
+            time.sleep(0.5)  # polls that change nothing do not settle again
+            assert len(settled) == 2
+        with model_server(_factory(settings), ["models:/pricer@champion"]):
+            assert len(settled) == 2  # an embedded server leaves its process's heap alone
+    finally:
+        gc.unfreeze()
+
+
+def test_settling_collects_garbage_in_cycles_and_freezes_the_rest() -> None:
+    class Node:
+        other: Any = None
+
+    kept, lost = Node(), Node()
+    kept.other, lost.other = kept, lost  # two cycles
+    gone = weakref.ref(lost)
+    del lost
+    try:
+        heap.settle()
+        assert gone() is None
+        assert gc.get_freeze_count() > 0
+        assert kept.other is kept
+    finally:
+        gc.unfreeze()
 
 
 def test_a_version_that_fails_to_load_leaves_the_old_one_serving(

@@ -119,9 +119,15 @@ _V2_DATATYPES = {
 }
 
 
-def create_app(config: ServeConfig, client_factory: Callable[[], Client] = connect) -> Starlette:
-    """The model server's app for ``config`` (models load at start-up)."""
-    server = ModelServer(config, client_factory)
+def create_app(
+    config: ServeConfig,
+    client_factory: Callable[[], Client] = connect,
+    *,
+    settle_heap: bool = False,
+) -> Starlette:
+    """The model server's app for ``config`` (models load at start-up; ``settle_heap`` is
+    for a process that only serves: see :mod:`dockyard.serving.heap`)."""
+    server = ModelServer(config, client_factory, settle_heap=settle_heap)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

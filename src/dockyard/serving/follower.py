@@ -36,6 +36,7 @@ class Follower:
         max_rows: int = 256,
         max_wait: float = 0.0,
         retire: Callable[[Deployment], None] | None = None,
+        swapped: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
         self.models = models
@@ -43,6 +44,7 @@ class Follower:
         self.max_rows = max_rows
         self.max_wait = max_wait
         self._retire = retire or (lambda deployment: deployment.retire())
+        self._swapped = swapped
         self._failed_at: dict[tuple[str, int], float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -172,18 +174,24 @@ class Follower:
             self._retire(served.loaded.pop(version))
         return True
 
-    def refresh_all(self) -> None:
+    def refresh_all(self) -> bool:
+        """Bring every model up to date; True when one's routes changed."""
+        changed = False
         for served in self.models:
             try:
-                self.refresh(served)
+                changed = self.refresh(served) or changed
             except Exception as exc:  # the registry is unreachable: keep serving
                 served.problem = f"cannot reach the registry: {exc}"
                 log.warning("cannot refresh model %s: %s", served.name, exc)
+        return changed
 
     def start(self, poll: float) -> None:
+        """Follow the aliases every ``poll`` seconds (``swapped`` is called after a change)."""
+
         def loop() -> None:
             while not self._stop.wait(poll):
-                self.refresh_all()
+                if self.refresh_all() and self._swapped is not None:
+                    self._swapped()
 
         self._thread = threading.Thread(target=loop, name="dockyard-follow", daemon=True)
         self._thread.start()

@@ -21,6 +21,7 @@ from dockyard.client.client import Client, connect
 from dockyard.core.errors import DockyardError, InvalidInput, NotFound
 from dockyard.core.ids import new_id
 from dockyard.registry.uris import RegistryRef, parse_model_uri
+from dockyard.serving import heap
 from dockyard.serving.config import ServeConfig
 from dockyard.serving.deployment import Answer, Arm, Deployment, ServedModel
 from dockyard.serving.follower import Follower
@@ -53,8 +54,18 @@ def served_models(uris: list[str]) -> list[ServedModel]:
 class ModelServer:
     """The state of one server process: its models, their follower, the log, the metrics."""
 
-    def __init__(self, config: ServeConfig, client_factory: Callable[[], Client] = connect) -> None:
+    def __init__(
+        self,
+        config: ServeConfig,
+        client_factory: Callable[[], Client] = connect,
+        *,
+        settle_heap: bool = False,
+    ) -> None:
+        """``settle_heap``: freeze the heap once the models are loaded and after each swap
+        (:mod:`dockyard.serving.heap`); for a process that only serves, not for one that
+        embeds a server among other work."""
         self.config = config
+        self.settle_heap = settle_heap
         self.client_factory = client_factory
         self.models = {m.name: m for m in served_models(config.uris)}
         self.metrics = ServerMetrics()
@@ -89,6 +100,7 @@ class ModelServer:
             max_rows=self.config.max_batch_rows,
             max_wait=self.config.max_wait_ms / 1000,
             retire=self._retire,
+            swapped=heap.settle if self.settle_heap else None,
         )
         self.follower.refresh_all()
         self.follower.start(self.config.poll_seconds)
@@ -101,6 +113,8 @@ class ModelServer:
             )
             self.log.start()
         self._heartbeat()
+        if self.settle_heap:
+            heap.settle()
         self._beat = threading.Thread(target=self._beats, name="dockyard-heartbeat", daemon=True)
         self._beat.start()
 

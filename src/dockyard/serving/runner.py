@@ -37,7 +37,7 @@ def app_from_environment() -> Starlette:
     if not raw:
         raise RuntimeError(f"{CONFIG_ENV} is not set: start workers with `dockyard serve`")
     show_server_log()
-    return create_app(ServeConfig.model_validate_json(raw))
+    return create_app(ServeConfig.model_validate_json(raw), settle_heap=True)
 
 
 def show_server_log() -> None:
@@ -66,7 +66,8 @@ def serve(config: ServeConfig, settings: Settings, *, workers: int = 1, threads:
     if workers <= 1:
         from dockyard.client.client import connect_with
 
-        uvicorn.run(create_app(config, lambda: connect_with(settings)), **options)
+        app = create_app(config, lambda: connect_with(settings), settle_heap=True)
+        uvicorn.run(app, **options)
         return
     for name, variable in ENV_VARS.items():
         value = getattr(settings, name)
