@@ -41,7 +41,8 @@ Load, from a separate process, on one fixed single-row body per protocol:
   script's ``--load`` mode is an open-loop generator (asyncio on uvloop + aiohttp, up to 64
   keep-alive connections): request i is due at start + i / rate and sent then, whatever
   happened to earlier ones, and its latency is measured from its due time to the end of the
-  answer (no coordinated omission); an answer later than ``--timeout`` s is a failure;
+  answer (no coordinated omission); an answer later than ``--timeout`` s is a failure
+  (serving_features.py gives it a list of bodies instead, request i sending body i mod n);
 - alias move (dockyard only): the open-loop load on the native route for ``--alias-seconds``;
   after a third of it ``champion`` is moved to version 2 through the SDK; failed requests
   are counted, and the switch time is from the move's commit to the due time of the last
@@ -138,6 +139,8 @@ async def _open_loop(spec: dict[str, Any]) -> dict[str, Any]:
 
     rate, seconds, limit = spec["rate"], spec["seconds"], spec["connections"]
     body = spec["body"].encode()
+    # request i sends bodies[i % len(bodies)]: the spec's "bodies" when given, else "body"
+    bodies = [b.encode() for b in spec["bodies"]] if spec.get("bodies") else [body]
     versions_wanted = spec.get("versions", False)
     connector = aiohttp.TCPConnector(limit=limit, keepalive_timeout=120)
     timeout = aiohttp.ClientTimeout(total=spec["timeout"])
@@ -154,7 +157,7 @@ async def _open_loop(spec: dict[str, Any]) -> dict[str, Any]:
         async def one(i: int, due: float) -> None:
             lags[i] = now() - due
             try:
-                async with s.post(url, data=body) as response:
+                async with s.post(url, data=bodies[i % len(bodies)]) as response:
                     got = await response.read()
                     if response.status != 200:
                         key = f"HTTP {response.status}"
@@ -313,8 +316,17 @@ def wrk(url: str, body: str, connections: int, seconds: float, work: Path) -> di
 
 
 def open_loop(
-    url: str, body: str, args: argparse.Namespace, work: Path, *, seconds: float, versions: bool
+    url: str,
+    body: str,
+    args: argparse.Namespace,
+    work: Path,
+    *,
+    seconds: float,
+    versions: bool,
+    bodies: list[str] | None = None,
 ) -> subprocess.Popen[str]:
+    """Start the open-loop generator (this script's ``--load``) on ``body``, or on
+    ``bodies`` cycled by request index when given."""
     spec = {
         "url": url,
         "body": body,
@@ -324,6 +336,8 @@ def open_loop(
         "timeout": args.timeout,
         "versions": versions,
     }
+    if bodies:
+        spec["bodies"] = bodies
     path = work / f"load-{time.monotonic_ns()}.json"
     spec["out"] = str(path.with_suffix(".out.json"))
     path.write_text(json.dumps(spec))
