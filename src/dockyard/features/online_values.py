@@ -144,13 +144,15 @@ class OnlineFeatures:
             for name, consumers in self._consumers.items()
         }
         self._plans: dict[tuple[tuple[str, ...], bool], _Compiled] = {}
-        self._cache: dict[tuple[str, str], tuple[int, int, list[Any]]] = {}
+        # the caches keep values as tuples: a tuple of numbers and strings is one the garbage
+        # collector stops walking, and a serving process holds one per entity it was asked
+        self._cache: dict[tuple[str, str], tuple[int, int, tuple[Any, ...]]] = {}
         self._generation: int | None = None
         # values known from a stored front (decoded from it, or computed from its record),
         # keyed by entity: (front, valid from, valid until, values)
-        self._recomputed: dict[tuple[str, str], tuple[bytes, int, int, list[Any]]] = {}
+        self._recomputed: dict[tuple[str, str], tuple[bytes, int, int, tuple[Any, ...]]] = {}
         # the values after those, computed ahead from the same record (see _LEAD_US)
-        self._ahead: dict[tuple[str, str], tuple[bytes, int, int, list[Any]]] = {}
+        self._ahead: dict[tuple[str, str], tuple[bytes, int, int, tuple[Any, ...]]] = {}
         self._states: dict[str, tuple[bytes, int | None]] = {}  # view: (state, horizon)
         self._names: dict[tuple[Any, ...], str] = {}  # key values: store key
 
@@ -536,8 +538,8 @@ class OnlineFeatures:
 
     def _vectors(
         self, view: FeatureView, names: list[str], t: int, cacheable: bool
-    ) -> list[list[Any]]:
-        result: list[list[Any] | None] = [None] * len(names)
+    ) -> list[Sequence[Any]]:
+        result: list[Sequence[Any] | None] = [None] * len(names)
         misses: list[int] = []
         for i, name in enumerate(names):
             hit = self._cache.get((view.name, name)) if cacheable else None
@@ -563,13 +565,14 @@ class OnlineFeatures:
             if cacheable and len(self._cache) > _CACHE_LIMIT:
                 self._cache.clear()
             for i, raw in zip(misses, raws, strict=True):
+                vector: Sequence[Any]
                 if raw is None:
                     vector, until = self._compute(view, {}, t)
                 else:
                     vector, until = self._stored_or_computed(view, names[i], raw, t)
                 result[i] = vector
                 if cacheable:
-                    self._cache[(view.name, names[i])] = (t, until, vector)
+                    self._cache[(view.name, names[i])] = (t, until, tuple(vector))
         return [r if r is not None else [] for r in result]
 
     def _horizon(self, view: FeatureView, encoded: bytes | None) -> int | None:
@@ -585,7 +588,7 @@ class OnlineFeatures:
 
     def _stored_or_computed(
         self, view: FeatureView, name: str, raw: bytes, t: int
-    ) -> tuple[list[Any], int]:
+    ) -> tuple[Sequence[Any], int]:
         """The values stored with the record when they hold at ``t``; else the ones this
         object last computed from the same stored front (it holds the view's arrival
         counter after the write, unique per write: nothing was written since) when they
@@ -604,7 +607,7 @@ class OnlineFeatures:
             if len(self._recomputed) > _CACHE_LIMIT:
                 self._recomputed.clear()
                 self._ahead.clear()
-            known = self._recomputed[key] = (head, begins, until, vector)
+            known = self._recomputed[key] = (head, begins, until, tuple(vector))
         consumers = self._consumers[view.name]
         if not known[1] <= t < known[2]:
             ahead = self._ahead.get(key)
@@ -613,14 +616,14 @@ class OnlineFeatures:
             else:
                 record = record_format.decode_state(raw, consumers)
                 vector, until = self._compute(view, record, t)
-                known = self._recomputed[key] = (head, t, until, vector)
+                known = self._recomputed[key] = (head, t, until, tuple(vector))
         if known[2] - t <= self._lead(name, known[1], known[2]):
             ahead = self._ahead.get(key)
             if ahead is None or ahead[0] != head or ahead[1] != known[2]:
                 if record is None:
                     record = record_format.decode_state(raw, consumers)
                 vector, until = self._compute(view, record, known[2])
-                self._ahead[key] = (head, known[2], until, vector)
+                self._ahead[key] = (head, known[2], until, tuple(vector))
         return known[3], known[2]
 
     @staticmethod

@@ -17,7 +17,6 @@ import logging
 import queue
 import threading
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,8 +105,7 @@ class PredictionLog:
         self._thread = None
 
     def _run(self) -> None:
-        held: list[Entry] = []
-        held_rows = 0
+        held: dict[tuple[str, int], _Pending] = {}
         last = time.monotonic()
         stopping = False
         while not stopping:
@@ -117,11 +115,11 @@ class PredictionLog:
                 if entry is None:
                     stopping = True
                 else:
-                    held.append(entry)
-                    held_rows += len(entry.ids)
+                    _hold(held, entry)
             except queue.Empty:
                 pass
-            due = time.monotonic() - last >= self.flush_seconds or held_rows >= self.flush_rows
+            waiting = sum(len(p) for p in held.values())
+            due = time.monotonic() - last >= self.flush_seconds or waiting >= self.flush_rows
             if held and (due or stopping):
                 while True:  # take what else is queued without waiting
                     try:
@@ -131,29 +129,24 @@ class PredictionLog:
                     if more is None:
                         stopping = True
                         continue
-                    held.append(more)
-                    held_rows += len(more.ids)
+                    _hold(held, more)
                 held = self._flush(held)
-                held_rows = sum(len(e.ids) for e in held)
                 last = time.monotonic()
             elif due:
                 last = time.monotonic()
 
-    def _flush(self, entries: list[Entry]) -> list[Entry]:
-        """Write entries as segments (one per model and hour of the prediction ids);
-        return those to try again (the store was unreachable)."""
-        groups: dict[tuple[str, int], list[Entry]] = defaultdict(list)
-        for entry in entries:
-            for part in _by_hour(entry):
-                groups[(part.model, int(part.ids[0][:12], 16) // 3_600_000)].append(part)
-        kept: list[Entry] = []
-        for (model, hour), group in groups.items():
-            rows = _columns(group)
-            count = len(rows["prediction_id"])
+    def _flush(self, held: dict[tuple[str, int], _Pending]) -> dict[tuple[str, int], _Pending]:
+        """Write each model's and hour's rows as a segment; return those to try again (the
+        store was unreachable)."""
+        kept: dict[tuple[str, int], _Pending] = {}
+        for key, pending in held.items():
+            count = len(pending)
             try:
-                self._write(model, hour, group, rows)
+                self._write(pending)
             except InvalidInput as exc:  # refused for good: retrying cannot help
-                log.error("prediction log: %d predictions of %s refused: %s", count, model, exc)
+                log.error(
+                    "prediction log: %d predictions of %s refused: %s", count, pending.model, exc
+                )
                 with self._lock:
                     self._queued -= count
                     self.dropped += count
@@ -162,87 +155,94 @@ class PredictionLog:
                 log.warning(
                     "prediction log: %d predictions of %s not written yet: %s",
                     count,
-                    model,
+                    pending.model,
                     exc,
                 )
-                kept.extend(group)
+                kept[key] = pending
                 continue
             with self._lock:
                 self._queued -= count
                 self.logged += count
         return kept
 
-    def _write(self, model: str, hour: int, group: list[Entry], rows: dict[str, list[Any]]) -> None:
-        table = segment_table(rows)
+    def _write(self, pending: _Pending) -> None:
+        table = segment_table(pending.columns)
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd")
         blob = self.client.blobs.put(buffer.getvalue())
-        ids = sorted(rows["prediction_id"])
+        ids = sorted(pending.columns["prediction_id"])
         self.client.serving.record_segment(
-            model=model,
+            model=pending.model,
             instance_id=self.instance_id,
             digest=blob.digest,
-            hour=dt.datetime.fromtimestamp(hour * 3600, dt.UTC),
+            hour=dt.datetime.fromtimestamp(pending.hour * 3600, dt.UTC),
             rows=len(ids),
             first_id=ids[0],
             last_id=ids[-1],
-            versions=sorted({e.version for e in group}),
+            versions=sorted(pending.versions),
         )
 
 
-def _by_hour(entry: Entry) -> list[Entry]:
-    """The entry split where its ids cross an hour (a request at hh:59:59.999)."""
-    hours = [int(i[:12], 16) // 3_600_000 for i in entry.ids]
-    if hours[0] == hours[-1]:
-        return [entry]
-    parts: list[Entry] = []
-    for hour in sorted(set(hours)):
-        picked = [i for i, h in enumerate(hours) if h == hour]
-        parts.append(
-            Entry(
-                ids=[entry.ids[i] for i in picked],
-                at=entry.at,
-                model=entry.model,
-                version=entry.version,
-                alias=entry.alias,
-                shadow=entry.shadow,
-                latency_ms=entry.latency_ms,
-                inputs={k: [v[i] for i in picked] for k, v in entry.inputs.items()},
-                outputs=[entry.outputs[i] for i in picked],
-                features=(
-                    {k: [v[i] for i in picked] for k, v in entry.features.items()}
-                    if entry.features
-                    else None
-                ),
-            )
-        )
-    return parts
+class _Pending:
+    """The rows of one model and hour waiting to be written, column by column.
 
+    An entry is turned into text and numbers as it arrives (its inputs, features and output
+    as one JSON text per row), so what waits for the next flush holds a few lists of
+    strings and numbers, not one dict and list per request: the garbage collector walks
+    every container that lives that long, and at 500 requests/s its full passes over
+    waiting entries were stalls the requests felt. The work is spread over the arrivals
+    instead of done all at once by the flush."""
 
-def _columns(group: list[Entry]) -> dict[str, list[Any]]:
-    """The segment's columns, built column by column: Arrow converts each list in one short
-    call, where one dict per row (and ``from_pylist``) held the GIL long enough to stall
-    the requests the server was answering."""
-    names = [field.name for field in COLUMNS]
-    out: dict[str, list[Any]] = {name: [] for name in names}
-    for entry in group:
-        n = len(entry.ids)
-        out["prediction_id"].extend(entry.ids)
+    __slots__ = ("columns", "hour", "model", "versions")
+
+    def __init__(self, model: str, hour: int) -> None:
+        self.model = model
+        self.hour = hour
+        self.columns: dict[str, list[Any]] = {field.name: [] for field in COLUMNS}
+        self.versions: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.columns["prediction_id"])
+
+    def add(self, entry: Entry, picked: list[int] | None) -> None:
+        """Add the entry's rows (those at ``picked``, or all of them)."""
+        ids = entry.ids if picked is None else [entry.ids[i] for i in picked]
+        rows = range(len(entry.ids)) if picked is None else picked
+        n = len(ids)
+        out = self.columns
+        out["prediction_id"].extend(ids)
         out["at"].extend([entry.at] * n)
         out["model"].extend([entry.model] * n)
         out["version"].extend([entry.version] * n)
         out["alias"].extend([entry.alias] * n)
         out["shadow"].extend([entry.shadow] * n)
         out["latency_ms"].extend([entry.latency_ms] * n)
-        out["inputs"].extend(_per_row(entry.inputs, n))
-        out["features"].extend(_per_row(entry.features, n) if entry.features else [None] * n)
-        out["output"].extend(_text(value) for value in entry.outputs)
-    return out
+        out["inputs"].extend(_per_row(entry.inputs, rows))
+        out["features"].extend(_per_row(entry.features, rows) if entry.features else [None] * n)
+        out["output"].extend(_text(entry.outputs[i]) for i in rows)
+        self.versions.add(entry.version)
 
 
-def _per_row(columns: dict[str, list[Any]], count: int) -> list[str]:
-    """One JSON object per row of ``columns``."""
-    if count == 1:
-        return [_text({name: values[0] for name, values in columns.items()})]
+def _hold(held: dict[tuple[str, int], _Pending], entry: Entry) -> None:
+    """Add an entry's rows to the pending rows of their model and hour (a request at
+    hh:59:59.999 can have ids of two hours)."""
+    hours = [int(i[:12], 16) // 3_600_000 for i in entry.ids]
+    if hours[0] == hours[-1]:
+        parts: list[tuple[int, list[int] | None]] = [(hours[0], None)]
+    else:
+        parts = [(h, [i for i, x in enumerate(hours) if x == h]) for h in sorted(set(hours))]
+    for hour, picked in parts:
+        key = (entry.model, hour)
+        pending = held.get(key)
+        if pending is None:
+            pending = held[key] = _Pending(entry.model, hour)
+        pending.add(entry, picked)
+
+
+def _per_row(columns: dict[str, list[Any]], rows: range | list[int]) -> list[str]:
+    """One JSON object per row of ``columns`` (the rows at ``rows``)."""
+    if len(rows) == 1:
+        (i,) = rows
+        return [_text({name: values[i] for name, values in columns.items()})]
     items = list(columns.items())
-    return [_text({name: values[i] for name, values in items}) for i in range(count)]
+    return [_text({name: values[i] for name, values in items}) for i in rows]
