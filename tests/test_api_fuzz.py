@@ -3,8 +3,9 @@ every answer has a status, content type and body the OpenAPI document declares.
 
 A real server (uvicorn in a thread) over a store seeded with real objects (a project,
 experiment, run with params, metrics and an artifact, a dataset with a version, a model with
-a version and an alias, a pipeline run, a schedule), so path parameters hit real objects as
-well as generated ones. Every operation gets a few seeded examples in four flavours: valid
+a version and an alias, a pipeline run, a schedule, a materialized feature view, a model
+server's heartbeat and a logged prediction), so path parameters hit real objects as well as
+generated ones. Every operation gets a few seeded examples in four flavours: valid
 and invalid data (schemathesis' positive and negative modes), each with the real path
 parameters and with generated ones. All requests share one keep-alive session, so a
 response that leaves the connection unusable shows up as a failure too.
@@ -15,6 +16,7 @@ More examples: ``DOCKYARD_FUZZ_EXAMPLES=50 pytest tests/test_api_fuzz.py -q -s``
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import os
 import sys
@@ -46,10 +48,13 @@ import dockyard as dy
 from conftest import ADMIN_TOKEN
 from dockyard.client.client import Client, connect_with
 from dockyard.core.config import Settings
+from dockyard.core.ids import new_id
 from dockyard.pipelines.schemas import PipelineRunCreate
 from dockyard.server.app import create_app
 from dockyard.server.runner import RunningServer, serve_in_thread
 from dockyard.services import Services
+from dockyard.serving.predlog import Entry, PredictionLog
+from dockyard.serving.schemas import InstanceState
 
 EXAMPLES = int(os.environ.get("DOCKYARD_FUZZ_EXAMPLES", "4"))
 CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -101,7 +106,63 @@ def seed_store(client: Client, flow: Path) -> dict[str, str]:
         "alias": "champion",
         "digest": digest,
         "schedule_id": schedule.id,
+        "view": _seed_features(client),
+        **_seed_serving(client, x.head(3)),
+        PIPELINE_RUNS + "run_id": pipeline_run.id,
     }
+
+
+PIPELINE_RUNS = "/api/v1/pipelines/runs"
+"""Paths under this take the pipeline run's id for ``run_id`` (a tracked run's elsewhere)."""
+
+
+def _seed_features(client: Client) -> str:
+    """A materialized feature view over a dataset of events; returns the view's name."""
+    now = pd.Timestamp.now(tz="UTC")
+    events = pd.DataFrame(
+        {
+            "card": [f"c{i % 4}" for i in range(20)],
+            "ts": [now - pd.Timedelta(minutes=5 * i) for i in range(20)],
+            "amount": np.linspace(1.0, 20.0, 20),
+        }
+    )
+    dy.dataset("events", project="fuzz", client=client).add_version(events)
+    view = dy.FeatureView(
+        "card_spend",
+        entities=[dy.Entity("card", keys=["card"])],
+        source="events",
+        timestamp="ts",
+        features=[dy.Field("amount"), dy.Aggregate("amount", "sum", window="24h")],
+    )
+    dy.features.apply([view], project="fuzz", client=client)
+    dy.features.materialize("card_spend", project="fuzz", client=client)
+    return "card_spend"
+
+
+def _seed_serving(client: Client, rows: pd.DataFrame) -> dict[str, str]:
+    """A model server's heartbeat and one logged request; returns the instance's id and
+    a prediction's id."""
+    instance = new_id()
+    client.serving.heartbeat(instance, InstanceState(address="127.0.0.1:8080", pid=1))
+    ids = [new_id() for _ in range(len(rows))]
+    log = PredictionLog(client, instance, flush_seconds=0.05)
+    log.start()
+    log.offer(
+        Entry(
+            ids=ids,
+            at=dt.datetime.now(dt.UTC),
+            model="det",
+            version=1,
+            alias="champion",
+            shadow=False,
+            latency_ms=1.0,
+            inputs={name: rows[name].tolist() for name in rows.columns},
+            outputs=[0] * len(rows),
+        )
+    )
+    log.close()
+    assert log.logged == len(rows)
+    return {"instance_id": instance, "prediction_id": ids[0]}
 
 
 def _bytes(text: str) -> io.BytesIO:
@@ -144,7 +205,8 @@ def fuzz(
     )
     for op in operations:
         names = [p.name for p in op.path_parameters]
-        fixed = {name: real[name] for name in names if name in real}
+        prefix = PIPELINE_RUNS if op.path.startswith(PIPELINE_RUNS) else ""
+        fixed = {name: real.get(prefix + name, real[name]) for name in names if name in real}
         flavours: list[tuple[GenerationMode, dict[str, str] | None]] = []
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             if fixed:

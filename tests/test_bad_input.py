@@ -156,6 +156,57 @@ def test_nul_characters_are_refused(
     assert api.get(f"/runs/{run_id}").status_code == 200
 
 
+# -- times --------------------------------------------------------------------------------
+
+_INSTANCE = "0" * 31 + "1"
+_SEGMENT = {
+    "model": "m",
+    "instance_id": _INSTANCE,
+    "digest": "0" * 64,
+    "rows": 1,
+    "first_id": _INSTANCE,
+    "last_id": _INSTANCE,
+    "versions": [1],
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("GET", "/serving/segments?model=m&until=0001-01-01T00:00:00Z", None, 422),
+        ("GET", "/serving/predictions?model=m&until=0001-01-01T00:00:00Z", None, 422),
+        ("GET", "/serving/predictions?model=m&since=9999-12-31T23:59:59Z", None, 422),
+        # one time with a zone, one without (taken as UTC): compared, not a TypeError
+        (
+            "GET",
+            "/serving/segments?model=m&since=2026-01-01T00:00:00&until=2026-01-02T00:00:00%2B01:00",
+            None,
+            200,
+        ),
+        (
+            "GET",
+            "/serving/predictions?model=m&since=2026-01-01T00:00:00%2B01:00&until=2026-01-02T00:00:00",
+            None,
+            200,
+        ),
+        ("POST", "/serving/segments", {**_SEGMENT, "hour": "0001-01-01T00:00:00+01:00"}, 422),
+        ("POST", "/serving/segments", {**_SEGMENT, "hour": "9999-12-31T23:30:00-01:00"}, 422),
+        ("PUT", f"/serving/instances/{_INSTANCE}", {"address": "a\x00b"}, 422),
+        ("PUT", f"/serving/instances/{_INSTANCE}", {"address": "a", "pid": 2**64}, 422),
+    ],
+)
+def test_times_out_of_range_or_in_mixed_zones_and_bad_heartbeats_are_4xx(
+    api: httpx.Client, method: str, path: str, body: dict[str, Any] | None, status: int
+) -> None:
+    assert api.post("/projects", json={"name": "p"}).status_code == 201
+    assert api.post("/models", json={"project": "p", "name": "m"}).status_code == 201
+    response = api.request(method, path, json=body)
+    if status == 200:
+        assert response.status_code == 200, response.text
+    else:
+        assert_invalid(response, status)
+
+
 def test_values_the_database_cannot_hold_are_invalid_input(services: Services) -> None:
     """The store's own net under the schemas: a NUL (PostgreSQL) or an integer beyond
     64 bits (SQLite's driver) is InvalidInput, through either transport."""

@@ -384,3 +384,37 @@ def test_flush_waits_for_a_batch_the_spool_thread_is_writing(tmp_path: Path) -> 
         assert written.is_set()
         batcher.close()
         assert _stored_steps(client, run.id, "a") == [0]
+
+
+def test_memory_stays_bounded_while_the_server_is_away(own_server: Server, tmp_path: Path) -> None:
+    """With the server dead, 300k points go to spool files: memory holds at most the
+    pending points and two spooled batches (the others wait as file names), and the next
+    server gets every point."""
+    from dockyard.sdk.batcher import IN_MEMORY_BATCHES, MAX_PENDING_POINTS, MetricBatcher
+
+    server = own_server
+    with connect(url=server.url, home=tmp_path / "client") as client:
+        run = client.runs.create("p")
+        spool = Spool.of(client.settings)
+        batcher = MetricBatcher(client.runs, run.id, spool, flush_interval=0.05)
+        server.kill()
+        now = int(time.time() * 1000)
+        most_held = most_pending = 0
+        for step in range(300_000):
+            batcher.add({"a": float(step)}, step=step, timestamp_ms=now)
+            if step % 5_000 == 0:
+                held = sum(1 for item in list(batcher._queue) if item.batch is not None)
+                most_held = max(most_held, held)
+                most_pending = max(most_pending, batcher._count)
+        with pytest.raises(dy.Unavailable):
+            batcher.flush()  # everything is spooled; the delivery fails
+        assert most_pending <= MAX_PENDING_POINTS
+        assert most_held <= IN_MEMORY_BATCHES
+        queued = list(batcher._queue)
+        assert len(queued) > IN_MEMORY_BATCHES  # the rest wait on disk only
+        assert sum(1 for item in queued if item.batch is not None) <= IN_MEMORY_BATCHES
+        assert len(spool.pending()) == len(queued)
+        server.start()
+        batcher.close()
+        assert _stored_steps(client, run.id, "a") == list(range(300_000))
+    assert _client_spool(server, tmp_path).pending() == []

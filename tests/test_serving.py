@@ -148,10 +148,30 @@ def test_bad_requests_get_clear_4xx_answers(registry: Client, settings: Settings
             assert answer.status_code == 422, (body, answer.text)
         v2 = http.post("/v2/models/fraud/infer", json={"inputs": [{"name": "amount"}]})
         assert v2.status_code == 422 and "error" in v2.json()
+        deep: list[object] = [1.0]
+        for _ in range(400):  # nested far deeper than the tensor's 2-D shape
+            deep = [deep]
+        tensor = {"name": "amount", "shape": [1, 1], "datatype": "FP64", "data": deep}
+        nested = http.post("/v2/models/fraud/infer", json={"inputs": [tensor]})
+        assert nested.status_code == 422 and "deeper" in nested.text, nested.text
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+            yield b'{"inputs": {"amount": ['
+            for _ in range(1000):
+                yield b"1.0, "
+            yield b"1.0]}}"
+
+        streamed = http.post(
+            "/v1/models/fraud/predict",
+            content=chunks(),
+            headers={"content-type": "application/json"},
+        )
+        assert streamed.status_code == 413
         mlflow = http.post("/v1/models/fraud/invocations", json={"dataframe_split": {}})
         assert mlflow.status_code == 422 and mlflow.json()["error_code"] == "BAD_REQUEST"
         assert http.get("/no/such/route").status_code == 404
-        assert http.get("/v1/models/fraud/predict").status_code == 405
+        not_allowed = http.get("/v1/models/fraud/predict")
+        assert not_allowed.status_code == 405 and not_allowed.headers["allow"] == "POST"
         # the server still answers after all of that
         good = http.post(
             "/v1/models/fraud/predict", json={"inputs": {"amount": 30.0, "reports": 1}}

@@ -9,6 +9,7 @@ columns hold, so bad input is a clear 422 instead of a database error.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import re
 from typing import Annotated, Any, Generic, TypeVar
@@ -65,6 +66,27 @@ Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
 Seconds = Annotated[int, Field(ge=0, le=10 * 365 * 86_400)]
 """A duration in whole seconds, up to ten years (a timestamp plus it stays a date)."""
 Limit = Annotated[int, Field(ge=1, le=1000)]
+
+_FIRST_TIME = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_LAST_TIME = dt.datetime(9999, 12, 30, tzinfo=dt.UTC)
+
+
+def check_utc_time(value: dt.datetime) -> dt.datetime:
+    """A time in UTC (one without a zone is taken as UTC), from 1970 to the end of 9999, so
+    arithmetic on it (an hour before, the hour it falls in) stays in range."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    try:
+        value = value.astimezone(dt.UTC)
+    except OverflowError:
+        value = _FIRST_TIME - dt.timedelta(days=1)  # out of range: refused below
+    if not _FIRST_TIME <= value <= _LAST_TIME:
+        raise ValueError("a time must fall between 1970-01-01 and 9999-12-30 (UTC)")
+    return value
+
+
+UtcTime = Annotated[dt.datetime, AfterValidator(check_utc_time)]
+"""A time given by a client: made UTC (naive means UTC) and kept within 1970-9999."""
 
 
 class Model(BaseModel):

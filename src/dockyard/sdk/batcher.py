@@ -6,8 +6,10 @@ to a spool file, fsynced; the *sender* delivers those files in order and removes
 the server stored it. When the server is away the sender waits and retries while new points
 keep reaching the disk, so memory stays bounded and a killed server loses nothing. A killed
 process loses only the points not yet spooled: those of the last ``flush_interval`` seconds
-(at most 20k points). With ``flush_interval=0`` every ``log_metrics`` call writes its points
-to the spool before it returns, and a kill loses nothing logged.
+(at most 20k points while the disk keeps up; when a slow disk holds the spooler back,
+``log_metrics`` spools itself past :data:`MAX_PENDING_POINTS`, so at most that many pending
+plus the batch being written). With ``flush_interval=0`` every ``log_metrics`` call writes
+its points to the spool before it returns, and a kill loses nothing logged.
 """
 
 from __future__ import annotations

@@ -299,7 +299,9 @@ def create_app(
         return _json(error.to_body(), 404)
 
     async def not_allowed(request: Request, exc: Exception) -> Response:
-        return _json({"error": {"code": "method_not_allowed", "message": str(exc)}}, 405)
+        answer = _json({"error": {"code": "method_not_allowed", "message": str(exc)}}, 405)
+        answer.headers.update(getattr(exc, "headers", None) or {})  # Allow: what the route takes
+        return answer
 
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={404: not_found, 405: not_allowed}

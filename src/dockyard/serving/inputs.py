@@ -143,16 +143,24 @@ _V2_TYPES = {
 }
 
 
-def _flat(data: Any, name: str) -> list[Any]:
-    """A tensor's data, flattened row-major (the protocol allows nested lists)."""
+def _flat(data: Any, name: str, depth: int) -> list[Any]:
+    """A tensor's data, flattened row-major (the protocol allows nested lists, at most as
+    deep as the tensor's shape: ``depth`` is its length)."""
     if not isinstance(data, list):
         raise InvalidInput(f'input {name!r}: "data" must be a list')
-    if data and isinstance(data[0], list):
-        out: list[Any] = []
-        for item in data:
-            out.extend(_flat(item, name))
-        return out
-    return data
+    out = data
+    for _ in range(depth - 1):
+        if not out or not isinstance(out[0], list):
+            break
+        flat: list[Any] = []
+        for item in out:
+            if not isinstance(item, list):
+                raise InvalidInput(f'input {name!r}: "data" mixes lists and values at one level')
+            flat.extend(item)
+        out = flat
+    if out and isinstance(out[0], list):
+        raise InvalidInput(f'input {name!r}: "data" is nested deeper than its {depth}-D shape')
+    return out
 
 
 def open_inference(payload: Any, signature_names: list[str] | None) -> Rows:
@@ -183,7 +191,7 @@ def open_inference(payload: Any, signature_names: list[str] | None) -> Rows:
                 f"input {name!r}: datatype {datatype!r} is not one of "
                 + ", ".join(sorted(_V2_TYPES))
             )
-        data = _flat(tensor.get("data"), name)
+        data = _flat(tensor.get("data"), name, len(shape))
         size = 1
         for d in shape:
             size *= d

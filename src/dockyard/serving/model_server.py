@@ -51,6 +51,9 @@ def served_models(uris: list[str]) -> list[ServedModel]:
     return models
 
 
+_ERROR_CHARS = 2000  # of a failed load's message, in heartbeats
+
+
 class ModelServer:
     """The state of one server process: its models, their follower, the log, the metrics."""
 
@@ -183,6 +186,8 @@ class ModelServer:
                     if now == wanted and now is not None
                     else ("failed" if error else "loading")
                 )
+                # an exception's message can be long or hold anything: report its start
+                error = error.replace("\x00", "")[:_ERROR_CHARS]
                 versions.append(
                     ServedVersion(alias=alias, version=now, wanted=wanted, state=state, error=error)
                 )

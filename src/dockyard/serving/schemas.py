@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from dockyard.core.schemas import Model, Name
+from dockyard.core.schemas import Count, Model, Name, Text, UtcTime
 from dockyard.registry.schemas import ModelLineage
 
 _ID = r"^[0-9a-f]{32}$"
@@ -18,27 +18,31 @@ _DIGEST = r"^[0-9a-f]{64}$"
 class ServedVersion(Model):
     """One version a server holds for one alias of a model."""
 
-    alias: str
-    version: int | None = Field(description="the version answering; None while none loaded")
-    wanted: int | None = Field(
+    alias: Text = Field(max_length=256)
+    version: Count | None = Field(description="the version answering; None while none loaded")
+    wanted: Count | None = Field(
         None,
         description="the version the alias points at in the registry (being loaded, or "
         "failed to load, when it differs from version)",
     )
-    state: str = Field(description="loading | serving | failed")
-    error: str = Field("", description="why the last load failed (the old version still serves)")
+    state: Text = Field(max_length=64, description="loading | serving | failed")
+    error: Text = Field(
+        "", max_length=10_000, description="why the last load failed (the old version still serves)"
+    )
 
 
 class ServedModelState(Model):
-    name: str
-    uri: str
-    versions: list[ServedVersion] = Field(default_factory=list)
-    traffic: dict[str, int] = Field(default_factory=dict, description="alias -> weight")
-    shadow: list[str] = Field(default_factory=list)
+    name: Text = Field(max_length=256)
+    uri: Text = Field(max_length=1024)
+    versions: list[ServedVersion] = Field(default_factory=list, max_length=1000)
+    traffic: dict[Text, Count] = Field(
+        default_factory=dict, max_length=1000, description="alias -> weight"
+    )
+    shadow: list[Text] = Field(default_factory=list, max_length=1000)
     frozen: bool = False
-    requests: int = 0
-    errors: int = 0
-    rows: int = 0
+    requests: Count = 0
+    errors: Count = 0
+    rows: Count = 0
     latency_p50_ms: float | None = None
     latency_p99_ms: float | None = None
 
@@ -46,13 +50,13 @@ class ServedModelState(Model):
 class InstanceState(Model):
     """What a server reports at each heartbeat."""
 
-    address: str = Field(max_length=256)
-    hostname: str = Field("", max_length=256)
-    pid: int = Field(0, ge=0)
+    address: Text = Field(max_length=256)
+    hostname: Text = Field("", max_length=256)
+    pid: Count = 0
     models: list[ServedModelState] = Field(default_factory=list, max_length=1000)
-    predictions_accepted: int = Field(0, ge=0, description="predictions given to the log")
-    predictions_logged: int = Field(0, ge=0, description="predictions written to segments")
-    predictions_dropped: int = Field(0, ge=0, description="lost because the log queue was full")
+    predictions_accepted: Count = Field(0, description="predictions given to the log")
+    predictions_logged: Count = Field(0, description="predictions written to segments")
+    predictions_dropped: Count = Field(0, description="lost because the log queue was full")
     stopped: bool = Field(False, description="set by the last heartbeat of a graceful stop")
 
 
@@ -78,11 +82,11 @@ class SegmentCreate(Model):
     model: Name
     instance_id: str = Field(pattern=_ID)
     digest: str = Field(pattern=_DIGEST)
-    hour: dt.datetime = Field(description="the UTC hour its predictions fall in")
+    hour: UtcTime = Field(description="the UTC hour its predictions fall in")
     rows: int = Field(ge=1, le=10_000_000)
     first_id: str = Field(pattern=_ID)
     last_id: str = Field(pattern=_ID)
-    versions: list[int] = Field(min_length=1, max_length=1000)
+    versions: list[Count] = Field(min_length=1, max_length=1000)
 
 
 class Segment(Model):
@@ -101,16 +105,16 @@ class Segment(Model):
 
 class SegmentQuery(Model):
     model: Name
-    since: dt.datetime | None = Field(None, description="from this time (default: 1 h ago)")
-    until: dt.datetime | None = None
+    since: UtcTime | None = Field(None, description="from this time (default: 1 h ago)")
+    until: UtcTime | None = None
     limit: int = Field(1000, ge=1, le=10_000)
 
 
 class PredictionQuery(Model):
     model: Name
-    since: dt.datetime | None = Field(None, description="from this time (default: 1 h ago)")
-    until: dt.datetime | None = None
-    version: int | None = None
+    since: UtcTime | None = Field(None, description="from this time (default: 1 h ago)")
+    until: UtcTime | None = None
+    version: Count | None = None
     shadow: bool | None = Field(None, description="only shadow (true) or only answered (false)")
     limit: int = Field(100, ge=1, le=10_000)
 
