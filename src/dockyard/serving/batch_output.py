@@ -52,13 +52,14 @@ def score(model: LoadedModel, batch: pa.RecordBatch, plan: OutputPlan) -> pa.Rec
     """The output rows of ``batch``: its kept columns, then the model's predictions."""
     import pyarrow as pa
 
-    frame = batch.select(list(plan.inputs)).to_pandas()
+    inputs = batch.select(list(plan.inputs))
     rows = batch.num_rows
     columns: dict[str, pa.Array] = {name: batch.column(name) for name in plan.keep}
-    for name, values in prediction_columns(model, model.predict(frame), rows):
+    for name, values in prediction_columns(model, model.predict_arrow(inputs), rows):
         _add(columns, name, values)
     if plan.proba:
-        for name, values in proba_columns(model, model.predict_proba(frame), rows):
+        probabilities = model.predict_arrow(inputs, proba=True)
+        for name, values in proba_columns(model, probabilities, rows):
             _add(columns, name, values)
     return pa.RecordBatch.from_pydict(columns)
 
