@@ -36,13 +36,7 @@ from dockyard.registry.manifest import (
     ModelManifest,
     Signature,
 )
-from dockyard.registry.signature import (
-    arrow_matrix,
-    enforce,
-    infer_signature,
-    numeric_matrix,
-    to_frame,
-)
+from dockyard.registry.signature import enforce, infer_signature, numeric_matrix, to_frame
 from dockyard.registry.uris import RunRef
 
 __all__ = [
@@ -439,22 +433,6 @@ class LoadedModel:
                     return self.predict_proba(columns)  # raises the usual error
                 return _as_output(fast(matrix))
         return self.predict_proba(columns) if proba else self.predict(columns)
-
-    def predict_arrow(self, batch: Any, *, proba: bool = False) -> Any:
-        """``predict`` (or ``predict_proba``) of an Arrow record batch of the model's input
-        columns. When each is already of its declared numeric type and the flavor takes a
-        matrix, the batch goes to it as one float matrix (:func:`arrow_matrix`: the same
-        answers, no DataFrame: batch inference's fast path); otherwise through pandas and
-        the signature's checks."""
-        signature = self.manifest.signature
-        fast = getattr(self._predictor, "predict_proba_array" if proba else "predict_array", None)
-        usable = not proba or self.manifest.predict_proba
-        if fast is not None and signature is not None and usable:
-            matrix = arrow_matrix(signature, batch)
-            if matrix is not None:
-                return _as_output(fast(matrix))
-        frame = batch.to_pandas()
-        return self.predict_proba(frame) if proba else self.predict(frame)
 
     def input_example(self) -> pd.DataFrame | None:
         """The stored input example, None when the model was saved without one."""

@@ -206,47 +206,6 @@ def numeric_matrix(signature: Signature, columns: dict[str, list[Any]]) -> np.nd
     return out
 
 
-def arrow_matrix(signature: Signature, batch: Any) -> np.ndarray | None:
-    """The rows of an Arrow record batch or table holding exactly the signature's inputs as
-    one float64 matrix in the signature's order, when each column already is its declared
-    numeric type and holds nothing :func:`enforce` would refuse (nulls or NaN only in a
-    nullable float column, where they stay NaN). None otherwise: :func:`enforce` then casts
-    or names what is wrong, as for any input.
-
-    Batch inference's fast path: no DataFrame between the Parquet file and the model."""
-    import pyarrow.compute as pc
-
-    specs = signature.inputs
-    if not specs or any(spec.type not in _NUMERIC for spec in specs):
-        return None
-    if sorted(batch.schema.names) != sorted(spec.name for spec in specs):
-        return None
-    out = np.empty((batch.num_rows, len(specs)), dtype=np.float64)
-    for j, spec in enumerate(specs):
-        column = batch.column(spec.name)
-        if _arrow_logical(column.type) != spec.type:
-            return None
-        floating = spec.type in FLOAT_TYPES
-        if column.null_count and not (floating and spec.nullable):
-            return None
-        if floating and not spec.nullable and pc.any(pc.is_nan(column)).as_py():
-            return None
-        out[:, j] = column.to_numpy(zero_copy_only=False)
-    return out
-
-
-def _arrow_logical(arrow_type: Any) -> str | None:
-    """The logical type of a numeric Arrow type (None for any other)."""
-    import pyarrow as pa
-
-    if pa.types.is_boolean(arrow_type):
-        return "bool"
-    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
-        name = str(arrow_type.to_pandas_dtype().__name__)
-        return name if name in _NUMERIC else None
-    return None
-
-
 def _numeric_column(spec: ColumnSpec, values: list[Any]) -> np.ndarray:
     kind = spec.type
     nulls = sum(v is None for v in values)

@@ -52,14 +52,13 @@ def score(model: LoadedModel, batch: pa.RecordBatch, plan: OutputPlan) -> pa.Rec
     """The output rows of ``batch``: its kept columns, then the model's predictions."""
     import pyarrow as pa
 
-    inputs = batch.select(list(plan.inputs))
+    frame = batch.select(list(plan.inputs)).to_pandas()
     rows = batch.num_rows
     columns: dict[str, pa.Array] = {name: batch.column(name) for name in plan.keep}
-    for name, values in prediction_columns(model, model.predict_arrow(inputs), rows):
+    for name, values in prediction_columns(model, model.predict(frame), rows):
         _add(columns, name, values)
     if plan.proba:
-        probabilities = model.predict_arrow(inputs, proba=True)
-        for name, values in proba_columns(model, probabilities, rows):
+        for name, values in proba_columns(model, model.predict_proba(frame), rows):
             _add(columns, name, values)
     return pa.RecordBatch.from_pydict(columns)
 
