@@ -112,3 +112,19 @@ def test_a_store_that_fails_keeps_the_rows_for_the_next_flush(
     assert (log.dropped, log.waiting) == (0, 0)
     logged = registry.serving.predictions("pricer").predictions
     assert sorted(p.prediction_id for p in logged) == sorted(ids)  # each once
+
+
+def test_a_request_the_log_cannot_encode_is_counted_as_dropped_and_the_log_goes_on(
+    registry: Client,
+) -> None:
+    log = PredictionLog(registry, new_id(), flush_seconds=0.05)
+    log.start()
+    bad = _entry([new_id(), new_id()], [1.0, 2.0])
+    bad.outputs = [1.0, object()]  # no JSON for it
+    good = [new_id()]
+    assert log.offer(bad)
+    assert log.offer(_entry(good, [3.0]))
+    log.close()
+    assert (log.accepted, log.logged, log.dropped, log.waiting) == (3, 1, 2, 0)
+    logged = registry.serving.predictions("pricer").predictions
+    assert [p.prediction_id for p in logged] == good

@@ -115,7 +115,7 @@ class PredictionLog:
                 if entry is None:
                     stopping = True
                 else:
-                    _hold(held, entry)
+                    self._hold(held, entry)
             except queue.Empty:
                 pass
             waiting = sum(len(p) for p in held.values())
@@ -129,11 +129,25 @@ class PredictionLog:
                     if more is None:
                         stopping = True
                         continue
-                    _hold(held, more)
+                    self._hold(held, more)
                 held = self._flush(held)
                 last = time.monotonic()
             elif due:
                 last = time.monotonic()
+
+    def _hold(self, held: dict[tuple[str, int], _Pending], entry: Entry) -> None:
+        """:func:`_hold` the entry; one that cannot be encoded (a value JSON cannot hold) is
+        counted as dropped, and the writer goes on."""
+        try:
+            _hold(held, entry)
+        except (TypeError, ValueError) as exc:
+            count = len(entry.ids)
+            log.error(
+                "prediction log: %d predictions of %s not logged: %s", count, entry.model, exc
+            )
+            with self._lock:
+                self._queued -= count
+                self.dropped += count
 
     def _flush(self, held: dict[tuple[str, int], _Pending]) -> dict[tuple[str, int], _Pending]:
         """Write each model's and hour's rows as a segment; return those to try again (the
@@ -209,6 +223,10 @@ class _Pending:
         ids = entry.ids if picked is None else [entry.ids[i] for i in picked]
         rows = range(len(entry.ids)) if picked is None else picked
         n = len(ids)
+        # encoded first: a value JSON cannot hold raises before any column grows
+        inputs = _per_row(entry.inputs, rows)
+        features = _per_row(entry.features, rows) if entry.features else [None] * n
+        outputs = [_text(entry.outputs[i]) for i in rows]
         out = self.columns
         out["prediction_id"].extend(ids)
         out["at"].extend([entry.at] * n)
@@ -217,9 +235,9 @@ class _Pending:
         out["alias"].extend([entry.alias] * n)
         out["shadow"].extend([entry.shadow] * n)
         out["latency_ms"].extend([entry.latency_ms] * n)
-        out["inputs"].extend(_per_row(entry.inputs, rows))
-        out["features"].extend(_per_row(entry.features, rows) if entry.features else [None] * n)
-        out["output"].extend(_text(entry.outputs[i]) for i in rows)
+        out["inputs"].extend(inputs)
+        out["features"].extend(features)
+        out["output"].extend(outputs)
         self.versions.add(entry.version)
 
 
