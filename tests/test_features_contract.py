@@ -4,14 +4,17 @@ materialization, online lookups, pushes that also extend the source, and bad inp
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
 import dockyard as dy
-from dockyard.client.client import Client
+from dockyard.client.client import Client, connect_with
+from dockyard.core.config import Settings
 from dockyard.core.errors import InvalidInput, NotFound
+from dockyard.features import service as feature_service
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
@@ -249,3 +252,36 @@ def test_training_sets_are_recorded_with_their_recipe(client: Client, project: s
             views={"card_activity": 9},
             sources={},
         )
+
+
+def test_lookups_see_a_definition_applied_by_another_process(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lookups check the definitions at most every RECHECK_SECONDS; one naming a feature the
+    kept definitions lack checks at once, and the others follow within that time."""
+    monkeypatch.setattr(feature_service, "RECHECK_SECONDS", 0.5)
+    reader, writer = connect_with(settings), connect_with(settings)  # two services
+    try:
+        name = writer.projects.create("fraud").name
+        writer.datasets.ingest(
+            name, "transactions", transactions([("c1", T0, 10.0), ("c1", T0 + HOUR, 5.0)])
+        )
+        apply(writer, name, card, activity())
+        writer.features.materialize(name, "card_activity")
+        at = T0 + 2 * HOUR
+        keys = {"card_hash": ["c1"]}
+        before = reader.features.online(name, keys, ["card_activity:*"], at=at)
+        assert "amount_sum_24h" in before.columns
+
+        apply(writer, name, activity(features=[dy.Aggregate("amount", "max", window="24h")]))
+        writer.features.materialize(name, "card_activity", reset=True)
+        # a feature only the new definition has: the reader checks again at once
+        new = reader.features.online(name, keys, ["card_activity:amount_max_24h"], at=at)
+        assert new.columns["amount_max_24h"] == [10.0]
+        time.sleep(0.6)
+        # and a feature the new definition dropped is refused after the recheck time
+        with pytest.raises(NotFound, match="has no feature 'amount_sum_24h'"):
+            reader.features.online(name, keys, ["card_activity:amount_sum_24h"], at=at)
+    finally:
+        reader.close()
+        writer.close()

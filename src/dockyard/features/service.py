@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -166,6 +167,31 @@ def _to_version(obj: FeatureObjectRow, row: FeatureVersionRow) -> DefinitionVers
     )
 
 
+RECHECK_SECONDS = 1.0
+"""How long an online lookup trusts its last check of a project's view definitions."""
+
+
+def _unknown(online: OnlineFeatures, refs: Sequence[str]) -> list[tuple[str, str]]:
+    """``(view, feature)`` of the references ``online`` cannot answer: an unknown view, or
+    a feature its view does not store (an on-demand one, or none at all)."""
+    missing: list[tuple[str, str]] = []
+    names: dict[str, set[str]] = {}
+    for ref in refs:
+        view_name, _, feature = ref.partition(":")
+        view = online.views.get(view_name)
+        if view is None:
+            missing.append((view_name, feature))
+            continue
+        if feature == "*":
+            continue
+        known = names.get(view_name)
+        if known is None:
+            known = names[view_name] = view_names(view)
+        if feature not in known:
+            missing.append((view_name, feature))
+    return missing
+
+
 class FeatureService:
     """Entities and feature views, their online values and their training sets."""
 
@@ -178,6 +204,8 @@ class FeatureService:
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._online: dict[str, tuple[tuple[tuple[str, int], ...], OnlineFeatures]] = {}
+        # project name as asked -> (when its definitions were last checked, its values)
+        self._checked: dict[str, tuple[float, OnlineFeatures]] = {}
 
     @cached_property
     def store(self) -> OnlineStore:
@@ -216,6 +244,8 @@ class FeatureService:
             raise Conflict(
                 "another apply stored the same definitions at the same moment; apply again"
             ) from None
+        finally:
+            self._checked.clear()  # lookups here see the new definitions at once
 
     def _store(
         self,
@@ -412,6 +442,20 @@ class FeatureService:
                 return cached[1]
         return self._load_online(project)
 
+    def _online_recent(self, project: str, *, recheck: bool = False) -> tuple[OnlineFeatures, bool]:
+        """:meth:`_online_for`, asking the metadata at most every :data:`RECHECK_SECONDS`
+        per project (that query was most of a lookup's time, and is a round trip on
+        PostgreSQL), and whether it asked now. A definition applied through this service is
+        seen at once; one applied by another process within that time, or at once by a
+        lookup naming a view or feature the kept definitions lack (it asks again)."""
+        now = time.monotonic()
+        known = self._checked.get(project)
+        if not recheck and known is not None and now - known[0] < RECHECK_SECONDS:
+            return known[1], False
+        online = self._online_for(project)
+        self._checked[project] = (now, online)
+        return online, True
+
     def _load_online(self, project: str) -> OnlineFeatures:
         """:meth:`_online_for` reading the definitions (a project named by id, too)."""
 
@@ -455,17 +499,13 @@ class FeatureService:
     def online(self, principal: Principal, project: str, body: OnlineQuery) -> OnlineValues:
         """Feature values of entities as of ``at`` (default now), from the online store.
         On-demand features run in the caller's process: ask for their inputs here."""
-        online = self._online_for(project)
-        names: dict[str, set[str]] = {}
-        for ref in body.features:
-            view_name, _, feature = ref.partition(":")
-            view = online.views.get(view_name)
-            if view is None or feature == "*":
-                continue
-            known = names.get(view_name)
-            if known is None:
-                known = names[view_name] = view_names(view)
-            if feature not in known:
+        online, checked = self._online_recent(project)
+        unknown = _unknown(online, body.features)
+        if unknown and not checked:  # perhaps defined since the last check
+            online, _ = self._online_recent(project, recheck=True)
+            unknown = _unknown(online, body.features)
+        for view_name, feature in unknown:
+            if view_name in online.views:
                 self._refuse_on_demand(project, view_name, feature)
         at = body.at or dt.datetime.now(dt.UTC)
         refs = [self._expand(online, r) for r in body.features]
