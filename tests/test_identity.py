@@ -81,6 +81,10 @@ EXPECTED_ROLES: dict[str, Role] = {
     # serving: model servers report and log with the write role; reading them back is open
     "serving.heartbeat": W, "serving.instances": R, "serving.record_segment": W,
     "serving.segments": R, "serving.predictions": R, "serving.trace": R,
+    # a monitor acts on its own (rollbacks, freezes, retraining): admin to create and run
+    "monitoring.put": A, "monitoring.list": R, "monitoring.get": R, "monitoring.delete": A,
+    "monitoring.due": A, "monitoring.run": A, "monitoring.alerts": R,
+    "monitoring.record_delivery": A, "monitoring.windows": R, "monitoring.log_labels": W,
     "pipelines.create": W, "pipelines.update_steps": W, "pipelines.start_steps": W,
     "pipelines.finish_steps": W, "pipelines.finish": W, "pipelines.state": R,
     "pipelines.cancel": W, "pipelines.get": R, "pipelines.resolve": R, "pipelines.list": R,

@@ -80,6 +80,13 @@ _EXPORTS = {
     "Aggregate": "dockyard.features.definitions",
     "OnDemand": "dockyard.features.definitions",
     "features": "dockyard.features",  # the subpackage itself (see __getattr__)
+    "monitor": "dockyard.sdk.monitoring",
+    "log_labels": "dockyard.sdk.monitoring",
+    "Webhook": "dockyard.sdk.monitoring",
+    "Retrain": "dockyard.sdk.monitoring",
+    "Rollback": "dockyard.sdk.monitoring",
+    "Freeze": "dockyard.sdk.monitoring",
+    "monitoring": "dockyard.sdk.monitoring",  # dy.monitoring.report(...): the SDK module
 }
 
 __all__ = [
@@ -98,6 +105,7 @@ __all__ = [
     "FeatureView",
     "Field",
     "Forbidden",
+    "Freeze",
     "GateFailed",
     "InvalidInput",
     "InvalidQuery",
@@ -113,11 +121,14 @@ __all__ = [
     "Project",
     "PythonModel",
     "Resources",
+    "Retrain",
+    "Rollback",
     "Run",
     "Settings",
     "Step",
     "Unauthorized",
     "Unavailable",
+    "Webhook",
     "__version__",
     "active_run",
     "alias_history",
@@ -131,11 +142,14 @@ __all__ = [
     "load",
     "load_model",
     "load_settings",
+    "log_labels",
     "log_metric",
     "log_metrics",
     "log_model",
     "log_params",
     "model_card",
+    "monitor",
+    "monitoring",
     "pipeline",
     "predict_batch",
     "prediction_log",
@@ -213,6 +227,8 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     if name == "features":  # dy.features.apply(...): the subpackage, whose functions are lazy
         return importlib.import_module("dockyard.features")
+    if name == "monitoring":  # dy.monitoring.report(...)
+        return importlib.import_module("dockyard.sdk.monitoring")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'dockyard' has no attribute {name!r}")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from dockyard.data.service import DatasetService
     from dockyard.features.service import FeatureService
     from dockyard.gc.service import GarbageCollector
+    from dockyard.monitoring.service import MonitorService
     from dockyard.pipelines.schedules import ScheduleService
     from dockyard.pipelines.service import PipelineService
     from dockyard.projects.service import ProjectService
@@ -45,6 +46,7 @@ SERVICE_NAMES = (
     "features",
     "models",
     "serving",
+    "monitoring",
     "pipelines",
     "schedules",
     "blobs",
@@ -138,6 +140,12 @@ class Services:
         from dockyard.serving.service import ServingService
 
         return ServingService(self.db, self.blob_store)
+
+    @cached_property
+    def monitoring(self) -> MonitorService:
+        from dockyard.monitoring.service import MonitorService
+
+        return MonitorService(self.db, self.blob_store, self.serving, self.datasets, self.models)
 
     @cached_property
     def pipelines(self) -> PipelineService:

@@ -17,6 +17,7 @@ from dockyard.cli import (
     demo,
     features,
     models,
+    monitor,
     pipelines,
     predict,
     projects,
@@ -44,6 +45,7 @@ app.add_typer(features.app, name="features")
 app.add_typer(models.app, name="models")
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(serve.app, name="serving")
+app.add_typer(monitor.app, name="monitor")
 app.add_typer(admin.config_app, name="config")
 app.add_typer(admin.db_app, name="db")
 app.command("gc")(admin.gc)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from dockyard.client.data import DatasetsClient
     from dockyard.client.features import FeaturesClient
     from dockyard.client.models import ModelsClient
+    from dockyard.client.monitoring import MonitoringClient
     from dockyard.client.pipelines import PipelinesClient
     from dockyard.client.projects import ProjectsClient
     from dockyard.client.schedules import SchedulesClient
@@ -92,6 +93,12 @@ class Client:
         from dockyard.client.serving import ServingClient
 
         return ServingClient(self.transport)
+
+    @cached_property
+    def monitoring(self) -> MonitoringClient:
+        from dockyard.client.monitoring import MonitoringClient
+
+        return MonitoringClient(self.transport)
 
     @cached_property
     def pipelines(self) -> PipelinesClient:

@@ -13,6 +13,7 @@ scheduler ran fires once, not once per missed slot.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any, cast
 
@@ -87,6 +88,22 @@ def find_schedule(session: Session, project: str, name: str) -> PipelineSchedule
             f"`dockyard pipelines schedule list -p {project}` shows its schedules"
         )
     return row
+
+
+def fire_now(session: Session, project: str, name: str) -> dt.datetime:
+    """Make a schedule due now (a monitor's retraining action): the next scheduler poll
+    claims and runs it once, as it would a cron slot. Returns when it became due."""
+    row = find_schedule(session, project, name)
+    if not row.enabled:
+        raise Conflict(
+            f"schedule {project}/{name} is disabled; enable it "
+            f"(`dockyard pipelines schedule enable -p {project} {name}`) to let it fire"
+        )
+    now = utcnow()
+    if row.next_fire_at is None or row.next_fire_at > now:
+        row.next_fire_at = now
+        row.updated_at = now
+    return row.next_fire_at
 
 
 def _newest_version(session: Session, project_id: str, dataset: str) -> int:
@@ -282,25 +299,33 @@ class ScheduleService:
                 )
             firings: Firings = []
             claimed = 0
-            due = base.where(
-                PipelineScheduleRow.cron.is_not(None), PipelineScheduleRow.next_fire_at <= now
-            ).order_by(PipelineScheduleRow.next_fire_at, PipelineScheduleRow.id)
+            due = base.where(PipelineScheduleRow.next_fire_at <= now).order_by(
+                PipelineScheduleRow.next_fire_at, PipelineScheduleRow.id
+            )
             for row in session.scalars(due).all():
                 if claimed >= body.limit:
                     return firings
-                assert row.cron is not None
                 won = _compare_and_set(
                     session,
                     row,
                     PipelineScheduleRow.next_fire_at == row.next_fire_at,
-                    next_fire_at=next_fire_time(row.cron, now),
+                    next_fire_at=next_fire_time(row.cron, now) if row.cron else None,
                     last_fired_at=now,
                     last_status="running",
                     last_error="",
                 )
                 if won:
                     claimed += 1
-                    firings.append(_firing(session, row, now, "cron", {}))
+                    if row.cron:
+                        firings.append(_firing(session, row, now, "cron", {}))
+                        continue
+                    # a dataset trigger fired on request (a monitor's retraining): its newest
+                    # accepted version
+                    assert row.dataset is not None
+                    ref = f"{row.dataset}@{_newest_version(session, row.project_id, row.dataset)}"
+                    firings.append(
+                        _firing(session, row, now, "requested", {row.dataset_param: ref})
+                    )
             triggers = base.where(PipelineScheduleRow.dataset.is_not(None)).order_by(
                 PipelineScheduleRow.id
             )

@@ -19,6 +19,7 @@ from dockyard.client.inprocess import InProcessTransport
 from dockyard.core.errors import DockyardError
 from dockyard.core.principal import Principal, Role
 from dockyard.pipelines.schedule_schemas import Firing
+from dockyard.sdk.monitor_runner import run_due
 from dockyard.sdk.pipelines import load_pipeline, run
 from dockyard.services import Services
 
@@ -61,15 +62,20 @@ class Scheduler:
         project: str | None = None,
         interval: float = 10.0,
         say: Callable[[str], None] | None = None,
+        monitors: bool = True,
     ) -> None:
         self.client = client
+        self.monitors = monitors
         self.project = project
         self.interval = interval
         self.say = say or log.info
 
     def poll(self) -> list[Fired]:
         """Claim and run what is due now; each schedule fires at most once per poll (a
-        dataset trigger once per new version)."""
+        dataset trigger once per new version). Due monitors run first (their alerts may
+        fire a retraining schedule, which this same poll then runs)."""
+        if self.monitors:
+            run_due(self.client, say=self.say)
         done: list[Fired] = []
         fired: set[str] = set()
         while True:

@@ -620,3 +620,120 @@ class PredictionSegmentRow(Base):
         Index("ix_prediction_segments_model_id_hour", "model_id", "hour"),
         Index("ix_prediction_segments_hour", "hour"),
     )
+
+
+# --- monitoring -----------------------------------------------------------------------------
+
+
+class MonitorRow(Base):
+    """A monitor of one served model: how its prediction log is cut into windows, what is
+    checked in each (drift, quality, performance) and what happens on an alert.
+
+    Monitor runners claim a due monitor by compare-and-set on ``next_run_at`` (as schedules
+    do); each window is stored once (unique per monitor, version and start)."""
+
+    __tablename__ = "monitors"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    window_seconds: Mapped[int] = mapped_column(Integer)
+    config: Mapped[str] = mapped_column(Text)  # JSON: MonitorConfig
+    cron: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    next_run_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    computed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_run_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("model_id", "name"),
+        Index("ix_monitors_next_run_at", "next_run_at"),
+    )
+
+
+class MonitorReferenceRow(Base):
+    """The reference a monitor compares one model version's traffic with: the bins fixed
+    from it and its summary (JSON), and where it came from."""
+
+    __tablename__ = "monitor_references"
+
+    monitor_id: Mapped[str] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(256))  # project/dataset@number
+    rows: Mapped[int] = mapped_column(BigInteger)
+    binning: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class MonitorWindowRow(Base):
+    """What one window of one model version's traffic showed: its summary (mergeable),
+    drift, quality and performance (JSON)."""
+
+    __tablename__ = "monitor_windows"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    monitor_id: Mapped[str] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    end: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    rows: Mapped[int] = mapped_column(BigInteger)
+    labelled: Mapped[int] = mapped_column(BigInteger, default=0)
+    summary: Mapped[str] = mapped_column(Text)
+    drift: Mapped[str] = mapped_column(Text)
+    quality: Mapped[str] = mapped_column(Text)
+    performance: Mapped[str] = mapped_column(Text)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("monitor_id", "version", "start"),
+        Index("ix_monitor_windows_monitor_id_start", "monitor_id", "start"),
+    )
+
+
+class PredictionLabelRow(Base):
+    """The true outcome of one logged prediction, known later (a chargeback)."""
+
+    __tablename__ = "prediction_labels"
+
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True
+    )
+    prediction_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label: Mapped[float] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)  # the logged output
+    predicted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    labelled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    labelled_by: Mapped[str] = mapped_column(String(128))
+
+    __table_args__ = (
+        Index("ix_prediction_labels_model_id_predicted_at", "model_id", "predicted_at"),
+    )
+
+
+class MonitorAlertRow(Base):
+    """An alert a monitor raised for a window, and what its actions did."""
+
+    __tablename__ = "monitor_alerts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    monitor_id: Mapped[str] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text)  # JSON
+    actions: Mapped[str] = mapped_column(Text)  # JSON list of ActionOutcome
+    raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("monitor_id", "rule", "version", "window_start"),
+        Index("ix_monitor_alerts_monitor_id_raised_at", "monitor_id", "raised_at"),
+    )

@@ -612,6 +612,201 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/monitoring/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Alerts, newest first, of a model, a project or all.
+         * @description Alerts, newest first, of a model, a project or all.
+         *
+         *     Needs the read role.
+         */
+        get: operations["monitoring.alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/monitoring/alerts/{alert_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Record what delivering one of an alert's webhooks did.
+         * @description Record what delivering one of an alert's webhooks did.
+         *
+         *     Needs the admin role.
+         */
+        put: operations["monitoring.record_delivery"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/monitoring/due": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Claim up to ``limit`` monitors that are due (compare-and-set on their next run
+         * @description Claim up to ``limit`` monitors that are due (compare-and-set on their next run
+         *     time): the caller, and no other runner, runs them now.
+         *
+         *     Needs the admin role.
+         */
+        post: operations["monitoring.due"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/monitoring/labels/{model}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record the true outcomes of logged predictions, by prediction id (a label given
+         * @description Record the true outcomes of logged predictions, by prediction id (a label given
+         *     again replaces the old one). Every id must name a prediction in the model's log:
+         *     otherwise nothing is stored and the error lists the unknown ids.
+         *
+         *     Needs the write role.
+         */
+        post: operations["monitoring.log_labels"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/monitoring/monitors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Monitors, of one model or project, or all.
+         * @description Monitors, of one model or project, or all.
+         *
+         *     Needs the read role.
+         */
+        get: operations["monitoring.list"];
+        /**
+         * Create a monitor of a model, or change it (same model and name). A monitor acts
+         * @description Create a monitor of a model, or change it (same model and name). A monitor acts
+         *     on its own (rollbacks, freezes, retraining), so it needs the admin role.
+         *
+         *     Needs the admin role.
+         */
+        put: operations["monitoring.put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/monitoring/monitors/{model}/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One monitor.
+         * @description One monitor.
+         *
+         *     Needs the read role.
+         */
+        get: operations["monitoring.get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a monitor with its windows and alerts (labels stay with the model).
+         * @description Delete a monitor with its windows and alerts (labels stay with the model).
+         *
+         *     Needs the admin role.
+         */
+        delete: operations["monitoring.delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/monitoring/monitors/{model}/{name}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Compute the windows that ended since the monitor last ran (a first run goes back
+         * @description Compute the windows that ended since the monitor last ran (a first run goes back
+         *     ``backfill``), raise alerts and carry out their actions; webhooks are left pending
+         *     for the runner to deliver.
+         *
+         *     Needs the admin role.
+         */
+        post: operations["monitoring.run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/monitoring/windows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A monitor's windows between ``since`` and ``until`` (default: the last 7 days),
+         * @description A monitor's windows between ``since`` and ``until`` (default: the last 7 days),
+         *     oldest first, with performance from the labels known now.
+         *
+         *     Needs the read role.
+         */
+        get: operations["monitoring.windows"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/pipelines/cache": {
         parameters: {
             query?: never;
@@ -2113,6 +2308,62 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** ActionOutcome */
+        ActionOutcome: {
+            /**
+             * Attempts
+             * @default 0
+             */
+            attempts: number;
+            /**
+             * Detail
+             * @default
+             */
+            detail: string;
+            /** Kind */
+            kind: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "done" | "failed" | "pending" | "skipped";
+            /** Target */
+            target: string;
+        };
+        /** Alert */
+        Alert: {
+            /** Actions */
+            actions: components["schemas"]["ActionOutcome"][];
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: string;
+            /** Message */
+            message: string;
+            /** Model */
+            model: string;
+            /** Monitor */
+            monitor: string;
+            /**
+             * Raised At
+             * Format: date-time
+             */
+            raised_at: string;
+            /**
+             * Rule
+             * @enum {string}
+             */
+            rule: "drift" | "quality" | "performance" | "estimated_performance";
+            /** Version */
+            version: number;
+            /**
+             * Window Start
+             * Format: date-time
+             */
+            window_start: string;
+        };
         /** Alias */
         Alias: {
             /** Alias */
@@ -2377,6 +2628,26 @@ export interface components {
             type: string;
         };
         /**
+         * ColumnResult
+         * @description One column's drift in one window.
+         */
+        ColumnResult: {
+            /** Column */
+            column: string;
+            /** Drifted */
+            drifted: boolean;
+            /** Kind */
+            kind: string;
+            /** Method */
+            method: string;
+            /** P Value */
+            p_value?: number | null;
+            /** Statistic */
+            statistic: number;
+            /** Threshold */
+            threshold: number;
+        };
+        /**
          * ColumnRule
          * @description The column exists (and, if ``type`` is given, has that Arrow type).
          */
@@ -2605,6 +2876,82 @@ export interface components {
             name: string;
             /** Version */
             version: number;
+        };
+        /**
+         * Delivery
+         * @description What delivering one action of an alert did (webhooks are delivered by runners).
+         */
+        Delivery: {
+            /**
+             * Attempts
+             * @default 0
+             */
+            attempts: number;
+            /**
+             * Detail
+             * @default
+             */
+            detail: string;
+            /** Index */
+            index: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "done" | "failed";
+        };
+        /**
+         * DriftConfig
+         * @description Which columns are compared with the reference, how, and when drift alerts.
+         */
+        DriftConfig: {
+            /**
+             * Columns
+             * @description default: every input column of the reference
+             */
+            columns?: string[] | null;
+            /**
+             * Method
+             * @description auto: Wasserstein (numbers) or Jensen-Shannon (categories) over 1000 rows, else Kolmogorov-Smirnov or chi-squared
+             * @default auto
+             * @enum {string}
+             */
+            method: "auto" | "psi" | "ks" | "chi2" | "js" | "wasserstein";
+            /** Methods */
+            methods?: {
+                [key: string]: "auto" | "psi" | "ks" | "chi2" | "js" | "wasserstein";
+            };
+            /**
+             * Min Drifted
+             * @description drifted columns that raise an alert
+             * @default 1
+             */
+            min_drifted: number;
+            /**
+             * Min Rows
+             * @description fewer rows in a window: no drift check
+             * @default 100
+             */
+            min_rows: number;
+            /**
+             * Threshold
+             * @description default: the method's own
+             */
+            threshold?: number | null;
+            /** Thresholds */
+            thresholds?: {
+                [key: string]: number;
+            };
+        };
+        /** DueRequest */
+        DueRequest: {
+            /**
+             * Limit
+             * @default 10
+             */
+            limit: number;
+            /** Skip */
+            skip?: string[];
         };
         /** EntityInfo */
         EntityInfo: {
@@ -2846,6 +3193,22 @@ export interface components {
             /** Reason */
             reason: string;
         };
+        /**
+         * FreezeAction
+         * @description Pull the Andon cord: freeze the model (no alias moves until someone unfreezes it).
+         */
+        FreezeAction: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "freeze";
+            /**
+             * Rules
+             * @description the rules that fire it (default: all)
+             */
+            rules?: ("drift" | "quality" | "performance" | "estimated_performance")[] | null;
+        };
         /** FreezeSet */
         FreezeSet: {
             /**
@@ -3074,6 +3437,26 @@ export interface components {
              * @enum {string}
              */
             kind: "items";
+        };
+        /**
+         * LabelBatch
+         * @description True outcomes of logged predictions, by prediction id.
+         */
+        LabelBatch: {
+            /**
+             * Labels
+             * @description prediction id -> label (0/1, or a number)
+             */
+            labels: {
+                [key: string]: number;
+            };
+        };
+        /** LabelResult */
+        LabelResult: {
+            /** Replaced */
+            replaced: number;
+            /** Stored */
+            stored: number;
         };
         /** Lineage */
         Lineage: {
@@ -3470,6 +3853,118 @@ export interface components {
             /** Version */
             version: number;
         };
+        /** Monitor */
+        Monitor: {
+            /** Computed Until */
+            computed_until: string | null;
+            config: components["schemas"]["MonitorConfig"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Id */
+            id: string;
+            /** Last Error */
+            last_error: string;
+            /** Last Run At */
+            last_run_at: string | null;
+            /** Model */
+            model: string;
+            /** Name */
+            name: string;
+            /** Next Run At */
+            next_run_at: string | null;
+            /** Project */
+            project: string;
+            /** Schedule */
+            schedule: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Window */
+            window: string;
+        };
+        /**
+         * MonitorConfig
+         * @description What a monitor checks in each window and what an alert does.
+         */
+        MonitorConfig: {
+            /**
+             * Backfill
+             * @description how far back the first run starts
+             * @default 1d
+             */
+            backfill: string;
+            /**
+             * Cooldown
+             * @description no second alert of one rule within this
+             * @default 1h
+             */
+            cooldown: string;
+            drift?: components["schemas"]["DriftConfig"] | null;
+            /** On Alert */
+            on_alert?: (components["schemas"]["WebhookAction"] | components["schemas"]["RetrainAction"] | components["schemas"]["RollbackAction"] | components["schemas"]["FreezeAction"])[];
+            performance?: components["schemas"]["PerformanceConfig"] | null;
+            quality?: components["schemas"]["QualityConfig"] | null;
+            /**
+             * Reference
+             * @description project/dataset@version to compare with; default: the dataset version the model version's training run read
+             */
+            reference?: string | null;
+        };
+        /** MonitorCreate */
+        MonitorCreate: {
+            /**
+             * Backfill
+             * @description how far back the first run starts
+             * @default 1d
+             */
+            backfill: string;
+            /**
+             * Cooldown
+             * @description no second alert of one rule within this
+             * @default 1h
+             */
+            cooldown: string;
+            drift?: components["schemas"]["DriftConfig"] | null;
+            /**
+             * Model
+             * @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit
+             */
+            model: string;
+            /**
+             * Name
+             * @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit
+             * @default default
+             */
+            name: string;
+            /** On Alert */
+            on_alert?: (components["schemas"]["WebhookAction"] | components["schemas"]["RetrainAction"] | components["schemas"]["RollbackAction"] | components["schemas"]["FreezeAction"])[];
+            performance?: components["schemas"]["PerformanceConfig"] | null;
+            quality?: components["schemas"]["QualityConfig"] | null;
+            /**
+             * Reference
+             * @description project/dataset@version to compare with; default: the dataset version the model version's training run read
+             */
+            reference?: string | null;
+            /**
+             * Schedule
+             * @description when runners compute it (default: each window)
+             */
+            schedule?: string | null;
+            /**
+             * Window
+             * @default 1h
+             */
+            window: string;
+        };
         /** NotNullRule */
         NotNullRule: {
             /**
@@ -3562,6 +4057,82 @@ export interface components {
             params: {
                 [key: string]: string;
             };
+        };
+        /**
+         * Performance
+         * @description Realised metrics from the labels known so far, and estimated ones.
+         */
+        Performance: {
+            /**
+             * Coverage
+             * @default 0
+             */
+            coverage: number;
+            /**
+             * Error
+             * @description why a metric could not be computed (e.g. labels not 0/1)
+             * @default
+             */
+            error: string;
+            /** Estimated */
+            estimated?: {
+                [key: string]: number | null;
+            };
+            /**
+             * Labelled
+             * @default 0
+             */
+            labelled: number;
+            /** Realised */
+            realised?: {
+                [key: string]: number | null;
+            };
+        };
+        /**
+         * PerformanceConfig
+         * @description Performance from labels that arrive later, and estimated before they do.
+         */
+        PerformanceConfig: {
+            /**
+             * Estimate
+             * @description estimate classifier performance before labels
+             * @default true
+             */
+            estimate: boolean;
+            /**
+             * Max
+             * @description alert above this (error metrics)
+             */
+            max?: number | null;
+            /**
+             * Metric
+             * @default auc
+             * @enum {string}
+             */
+            metric: "auc" | "precision" | "recall" | "f1" | "accuracy" | "r2" | "log_loss" | "brier" | "ece" | "mae" | "rmse";
+            /**
+             * Min
+             * @description alert below this (metrics where higher is better)
+             */
+            min?: number | null;
+            /**
+             * Min Labels
+             * @description fewer labels: no verdict
+             * @default 30
+             */
+            min_labels: number;
+            /**
+             * Task
+             * @default classification
+             * @enum {string}
+             */
+            task: "classification" | "regression";
+            /**
+             * Threshold
+             * @description the serving threshold of a classifier
+             * @default 0.5
+             */
+            threshold: number;
         };
         /** PipelineRun */
         PipelineRun: {
@@ -3835,6 +4406,45 @@ export interface components {
             view: string;
         };
         /**
+         * QualityConfig
+         * @description Data quality of live traffic: the reference dataset's column rules (types, nulls,
+         *     ranges, allowed values) and values the reference never had.
+         */
+        QualityConfig: {
+            /**
+             * Max Null Increase
+             * @description alert when a column's null share rises by more than this
+             * @default 0.1
+             */
+            max_null_increase: number;
+            /**
+             * New Categories
+             * @description alert on categories the reference lacks
+             * @default true
+             */
+            new_categories: boolean;
+            /**
+             * Rules
+             * @description apply the reference dataset's validation rules
+             * @default true
+             */
+            rules: boolean;
+        };
+        /** QualityProblem */
+        QualityProblem: {
+            /** Check */
+            check: string;
+            /** Column */
+            column: string;
+            /**
+             * Count
+             * @default 0
+             */
+            count: number;
+            /** Message */
+            message: string;
+        };
+        /**
          * RangeRule
          * @description Every non-null value lies within ``[min, max]`` (either bound may be left open).
          */
@@ -3910,6 +4520,27 @@ export interface components {
              */
             updated_at: string;
         };
+        /**
+         * RetrainAction
+         * @description Fire a pipeline schedule of the model's project now (continuous training).
+         */
+        RetrainAction: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "retrain";
+            /**
+             * Rules
+             * @description the rules that fire it (default: all)
+             */
+            rules?: ("drift" | "quality" | "performance" | "estimated_performance")[] | null;
+            /**
+             * Schedule
+             * @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit
+             */
+            schedule: string;
+        };
         /** Rollback */
         Rollback: {
             /**
@@ -3917,6 +4548,28 @@ export interface components {
              * @default
              */
             reason: string;
+        };
+        /**
+         * RollbackAction
+         * @description Point the alias back at the version it had before its last move.
+         */
+        RollbackAction: {
+            /**
+             * Alias
+             * @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit
+             * @default champion
+             */
+            alias: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "rollback";
+            /**
+             * Rules
+             * @description the rules that fire it (default: all)
+             */
+            rules?: ("drift" | "quality" | "performance" | "estimated_performance")[] | null;
         };
         /** RowCountRule */
         RowCountRule: {
@@ -4124,6 +4777,30 @@ export interface components {
              * @description how many runs match the query in all (when asked with count)
              */
             total?: number | null;
+        };
+        /** RunRequest */
+        RunRequest: {
+            /**
+             * Deliver
+             * @default true
+             */
+            deliver: boolean;
+            /**
+             * Until
+             * @description compute the windows that ended by then
+             */
+            until?: string | null;
+        };
+        /** RunResult */
+        RunResult: {
+            /** Alerts */
+            alerts: components["schemas"]["Alert"][];
+            /** Model */
+            model: string;
+            /** Monitor */
+            monitor: string;
+            /** Windows */
+            windows: components["schemas"]["WindowResult"][];
         };
         /**
          * RunSearch
@@ -5009,6 +5686,62 @@ export interface components {
             direction: "input" | "output";
             /** Run Id */
             run_id: string;
+        };
+        /**
+         * WebhookAction
+         * @description POST the alert as JSON to ``url`` (retried with backoff; never blocks the monitor).
+         */
+        WebhookAction: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "webhook";
+            /**
+             * Rules
+             * @description the rules that fire it (default: all)
+             */
+            rules?: ("drift" | "quality" | "performance" | "estimated_performance")[] | null;
+            /**
+             * Url
+             * @description http(s) URL
+             */
+            url: string;
+        };
+        /** WindowResult */
+        WindowResult: {
+            /**
+             * Computed At
+             * Format: date-time
+             */
+            computed_at: string;
+            /** Drift */
+            drift: components["schemas"]["ColumnResult"][];
+            /** Drifted */
+            drifted: string[];
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /** Id */
+            id: string;
+            /** Model */
+            model: string;
+            /** Monitor */
+            monitor: string;
+            performance: components["schemas"]["Performance"];
+            /** Quality */
+            quality: components["schemas"]["QualityProblem"][];
+            /** Rows */
+            rows: number;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /** Version */
+            version: number;
         };
         /** VersionPage */
         dockyard__data__schemas__VersionPage: {
@@ -8229,6 +8962,1019 @@ export interface operations {
             };
             /** @description the JSON body is larger than the server's limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "monitoring.alerts": {
+        parameters: {
+            query?: {
+                model?: string | null;
+                project?: string | null;
+                since?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alert"][];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "monitoring.record_delivery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Delivery"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alert"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "monitoring.due": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DueRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Monitor"][];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "monitoring.log_labels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LabelBatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LabelResult"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "monitoring.list": {
+        parameters: {
+            query?: {
+                model?: string | null;
+                project?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Monitor"][];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "monitoring.put": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MonitorCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Monitor"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "monitoring.get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Monitor"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "monitoring.delete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "monitoring.run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunResult"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "monitoring.windows": {
+        parameters: {
+            query: {
+                /** @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit */
+                model: string;
+                /** @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit */
+                monitor?: string;
+                since?: string | null;
+                until?: string | null;
+                version?: number | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WindowResult"][];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

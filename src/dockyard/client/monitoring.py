@@ -1,0 +1,129 @@
+"""Monitors of served models, their windows, labels and alerts: ``client.monitoring``."""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from dockyard.client.transport import Transport
+from dockyard.core.operations import build, operations_by_name
+from dockyard.monitoring.schemas import (
+    Alert,
+    AlertQuery,
+    Delivery,
+    DueRequest,
+    LabelBatch,
+    LabelResult,
+    Monitor,
+    MonitorCreate,
+    MonitorQuery,
+    RunRequest,
+    RunResult,
+    WindowQuery,
+    WindowResult,
+)
+from dockyard.monitoring.service import MonitorService
+
+_OPS = operations_by_name(MonitorService)
+
+
+class MonitoringClient:
+    """Watch served models: drift, quality and performance per window, and alerts."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def _call(self, operation: str, /, **arguments: Any) -> Any:
+        return self._transport.call(_OPS[operation], arguments)
+
+    def put(self, model: str, **settings: Any) -> Monitor:
+        """Create or change the monitor ``settings["name"]`` (default ``default``) of
+        ``model``; see :class:`~dockyard.monitoring.schemas.MonitorCreate`."""
+        found: Monitor = self._call("put", body=build(MonitorCreate, model=model, **settings))
+        return found
+
+    def list(
+        self, *, model: str | None = None, project: str | None = None
+    ) -> builtins.list[Monitor]:
+        found: builtins.list[Monitor] = self._call(
+            "list", query=build(MonitorQuery, model=model, project=project)
+        )
+        return found
+
+    def get(self, model: str, name: str = "default") -> Monitor:
+        found: Monitor = self._call("get", model=model, name=name)
+        return found
+
+    def delete(self, model: str, name: str = "default") -> None:
+        self._call("delete", model=model, name=name)
+
+    def due(
+        self, *, limit: int = 10, skip: builtins.list[str] | None = None
+    ) -> builtins.list[Monitor]:
+        found: builtins.list[Monitor] = self._call(
+            "due", body=build(DueRequest, limit=limit, skip=list(skip or []))
+        )
+        return found
+
+    def run(
+        self, model: str, name: str = "default", *, until: dt.datetime | None = None
+    ) -> RunResult:
+        found: RunResult = self._call(
+            "run", model=model, name=name, body=build(RunRequest, until=until)
+        )
+        return found
+
+    def windows(
+        self,
+        model: str,
+        name: str = "default",
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        version: int | None = None,
+        limit: int = 1000,
+    ) -> builtins.list[WindowResult]:
+        query = build(
+            WindowQuery,
+            model=model,
+            monitor=name,
+            since=since,
+            until=until,
+            version=version,
+            limit=limit,
+        )
+        found: builtins.list[WindowResult] = self._call("windows", query=query)
+        return found
+
+    def alerts(
+        self,
+        *,
+        model: str | None = None,
+        project: str | None = None,
+        since: dt.datetime | None = None,
+        limit: int = 100,
+    ) -> builtins.list[Alert]:
+        query = build(AlertQuery, model=model, project=project, since=since, limit=limit)
+        found: builtins.list[Alert] = self._call("alerts", query=query)
+        return found
+
+    def record_delivery(
+        self, alert_id: str, index: int, *, delivered: bool, detail: str, attempts: int
+    ) -> Alert:
+        body = build(
+            Delivery,
+            index=index,
+            status="done" if delivered else "failed",
+            detail=detail[:2000],
+            attempts=attempts,
+        )
+        found: Alert = self._call("record_delivery", alert_id=alert_id, body=body)
+        return found
+
+    def log_labels(self, model: str, labels: Mapping[str, float]) -> LabelResult:
+        found: LabelResult = self._call(
+            "log_labels", model=model, body=build(LabelBatch, labels=dict(labels))
+        )
+        return found

@@ -1,0 +1,777 @@
+"""The monitoring service: monitors of served models, the windows they computed, labels that
+arrive later, and alerts with what their actions did.
+
+A monitor cuts a model's prediction log into windows (aligned to the window length, UTC) and,
+per window and model version, compares the traffic with the version's reference (drift per
+column, from mergeable summaries), checks its quality, and measures performance from the
+labels known so far (and estimates it before they arrive). Each window is computed once;
+runners claim due monitors by compare-and-set, so two never compute one window twice, and a
+monitor that was not run for a while catches up window by window.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import json
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dockyard.blobs.store import BlobStore
+from dockyard.core.errors import InvalidInput, NotFound
+from dockyard.core.ids import new_id
+from dockyard.core.operations import operation
+from dockyard.core.principal import Principal, Role
+from dockyard.data.service import DatasetService
+from dockyard.monitoring import actions, reference
+from dockyard.monitoring.binning import Binning
+from dockyard.monitoring.evaluate import evaluate_window, performance_of, rule_alerts
+from dockyard.monitoring.profile import Summary
+from dockyard.monitoring.schemas import (
+    ActionOutcome,
+    Alert,
+    AlertQuery,
+    Delivery,
+    DueRequest,
+    LabelBatch,
+    LabelResult,
+    Monitor,
+    MonitorConfig,
+    MonitorCreate,
+    MonitorQuery,
+    RunRequest,
+    RunResult,
+    WindowQuery,
+    WindowResult,
+    window_seconds,
+)
+from dockyard.monitoring.traffic import window_traffic
+from dockyard.pipelines.schedule_schemas import next_fire_time
+from dockyard.projects.service import find_project
+from dockyard.registry.records import find_model
+from dockyard.registry.service import ModelRegistry
+from dockyard.serving.logformat import id_time
+from dockyard.serving.service import ServingService
+from dockyard.store.db import Database
+from dockyard.store.tables import (
+    MonitorAlertRow,
+    MonitorReferenceRow,
+    MonitorRow,
+    MonitorWindowRow,
+    PredictionLabelRow,
+    ProjectRow,
+    RegisteredModelRow,
+    utcnow,
+)
+
+Monitors = list[Monitor]
+Windows = list[WindowResult]
+Alerts = list[Alert]
+
+GRACE = dt.timedelta(seconds=30)
+"""A window is computed this long after it ends: servers write the log every few seconds."""
+MAX_WINDOWS_PER_RUN = 200
+_LABEL_CHUNK = 1000
+
+
+def _monitor(row: MonitorRow, model: RegisteredModelRow, project: str) -> Monitor:
+    return Monitor(
+        id=row.id,
+        model=model.name,
+        project=project,
+        name=row.name,
+        window=_window_text(row.window_seconds),
+        schedule=row.cron,
+        config=MonitorConfig.model_validate_json(row.config),
+        enabled=row.enabled,
+        next_run_at=row.next_run_at,
+        computed_until=row.computed_until,
+        last_run_at=row.last_run_at,
+        last_error=row.last_error,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _window_text(seconds: int) -> str:
+    for unit, size in (("d", 86_400), ("h", 3600)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds // 60}m"
+
+
+def _floor(at: dt.datetime, seconds: int) -> dt.datetime:
+    epoch = int(at.timestamp())
+    return dt.datetime.fromtimestamp(epoch - epoch % seconds, dt.UTC)
+
+
+def _next_run(row: MonitorRow, now: dt.datetime) -> dt.datetime:
+    if row.cron:
+        return next_fire_time(row.cron, now)
+    return _floor(now, row.window_seconds) + dt.timedelta(seconds=row.window_seconds) + GRACE
+
+
+def _alert(row: MonitorAlertRow, monitor: MonitorRow, model: str) -> Alert:
+    return Alert(
+        id=row.id,
+        monitor=monitor.name,
+        model=model,
+        rule=row.rule,
+        version=row.version,
+        window_start=row.window_start,
+        message=row.message,
+        details=json.loads(row.details),
+        actions=[ActionOutcome.model_validate(a) for a in json.loads(row.actions)],
+        raised_at=row.raised_at,
+    )
+
+
+class MonitorService:
+    """Monitors of served models: windows, labels and alerts."""
+
+    service_name = "monitoring"
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        serving: ServingService,
+        datasets: DatasetService,
+        registry: ModelRegistry,
+    ) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.serving = serving
+        self.datasets = datasets
+        self.registry = registry
+
+    # -- monitors ---------------------------------------------------------------------------
+
+    @operation("PUT", "/monitoring/monitors", role=Role.ADMIN)
+    def put(self, principal: Principal, body: MonitorCreate) -> Monitor:
+        """Create a monitor of a model, or change it (same model and name). A monitor acts
+        on its own (rollbacks, freezes, retraining), so it needs the admin role."""
+        seconds = window_seconds(body.window)
+        config = MonitorConfig.model_validate(
+            body.model_dump(include=set(MonitorConfig.model_fields))
+        )
+        if config.reference:
+            reference._split_ref(config.reference)
+
+        def upsert(session: Session) -> Monitor:
+            model = find_model(session, body.model)
+            project = session.get(ProjectRow, model.project_id)
+            for action in config.on_alert:
+                if action.kind == "retrain":
+                    from dockyard.pipelines.schedules import find_schedule
+
+                    find_schedule(session, project.name if project else "", action.schedule)
+            now = utcnow()
+            row = session.scalar(
+                select(MonitorRow).where(
+                    MonitorRow.model_id == model.id, MonitorRow.name == body.name
+                )
+            )
+            if row is None:
+                row = MonitorRow(
+                    id=new_id(),
+                    model_id=model.id,
+                    name=body.name,
+                    created_by=principal.name,
+                    created_at=now,
+                    enabled=True,
+                    last_error="",
+                )
+                session.add(row)
+            elif row.window_seconds != seconds or row.config != config.model_dump_json():
+                # other windows or checks: what was computed no longer compares
+                session.execute(
+                    delete(MonitorWindowRow).where(MonitorWindowRow.monitor_id == row.id)
+                )
+                session.execute(
+                    delete(MonitorReferenceRow).where(MonitorReferenceRow.monitor_id == row.id)
+                )
+                row.computed_until = None
+            row.window_seconds = seconds
+            row.config = config.model_dump_json()
+            row.cron = body.schedule
+            row.updated_at = now
+            row.next_run_at = now
+            session.flush()
+            return _monitor(row, model, project.name if project else "")
+
+        return self.db.write(upsert)
+
+    @operation("GET", "/monitoring/monitors")
+    def list(self, principal: Principal, query: MonitorQuery) -> Monitors:
+        """Monitors, of one model or project, or all."""
+
+        def fetch(session: Session) -> Monitors:
+            stmt = (
+                select(MonitorRow, RegisteredModelRow, ProjectRow)
+                .join(RegisteredModelRow, RegisteredModelRow.id == MonitorRow.model_id)
+                .join(ProjectRow, ProjectRow.id == RegisteredModelRow.project_id)
+            )
+            if query.model:
+                stmt = stmt.where(RegisteredModelRow.id == find_model(session, query.model).id)
+            if query.project:
+                stmt = stmt.where(ProjectRow.id == find_project(session, query.project).id)
+            stmt = stmt.order_by(RegisteredModelRow.name, MonitorRow.name)
+            return [_monitor(m, r, p.name) for m, r, p in session.execute(stmt)]
+
+        return self.db.query(fetch)
+
+    def _find(
+        self, session: Session, model: str, name: str
+    ) -> tuple[MonitorRow, RegisteredModelRow]:
+        model_row = find_model(session, model)
+        row = session.scalar(
+            select(MonitorRow).where(MonitorRow.model_id == model_row.id, MonitorRow.name == name)
+        )
+        if row is None:
+            raise NotFound(
+                f"model {model!r} has no monitor {name!r}; `dockyard monitor list` shows them"
+            )
+        return row, model_row
+
+    @operation("GET", "/monitoring/monitors/{model}/{name}")
+    def get(self, principal: Principal, model: str, name: str) -> Monitor:
+        """One monitor."""
+
+        def fetch(session: Session) -> Monitor:
+            row, model_row = self._find(session, model, name)
+            project = session.get(ProjectRow, model_row.project_id)
+            return _monitor(row, model_row, project.name if project else "")
+
+        return self.db.query(fetch)
+
+    @operation("DELETE", "/monitoring/monitors/{model}/{name}", status=204, role=Role.ADMIN)
+    def delete(self, principal: Principal, model: str, name: str) -> None:
+        """Delete a monitor with its windows and alerts (labels stay with the model)."""
+
+        def erase(session: Session) -> None:
+            row, _ = self._find(session, model, name)
+            session.delete(row)
+
+        self.db.write(erase)
+
+    # -- running ----------------------------------------------------------------------------
+
+    @operation("POST", "/monitoring/due", role=Role.ADMIN)
+    def due(self, principal: Principal, body: DueRequest) -> Monitors:
+        """Claim up to ``limit`` monitors that are due (compare-and-set on their next run
+        time): the caller, and no other runner, runs them now."""
+
+        def take(session: Session) -> Monitors:
+            now = utcnow()
+            stmt = (
+                select(MonitorRow)
+                .where(MonitorRow.enabled.is_(True), MonitorRow.next_run_at <= now)
+                .order_by(MonitorRow.next_run_at)
+                .limit(body.limit)
+            )
+            if body.skip:
+                stmt = stmt.where(MonitorRow.id.not_in(body.skip))
+            claimed = []
+            for row in session.scalars(stmt).all():
+                result = session.execute(
+                    update(MonitorRow)
+                    .where(MonitorRow.id == row.id, MonitorRow.next_run_at == row.next_run_at)
+                    .values(next_run_at=_next_run(row, now))
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    session.refresh(row)
+                    model = session.get(RegisteredModelRow, row.model_id)
+                    project = session.get(ProjectRow, model.project_id) if model else None
+                    if model is not None:
+                        claimed.append(_monitor(row, model, project.name if project else ""))
+            return claimed
+
+        return self.db.write(take)
+
+    @operation("POST", "/monitoring/monitors/{model}/{name}/run", role=Role.ADMIN)
+    def run(self, principal: Principal, model: str, name: str, body: RunRequest) -> RunResult:
+        """Compute the windows that ended since the monitor last ran (a first run goes back
+        ``backfill``), raise alerts and carry out their actions; webhooks are left pending
+        for the runner to deliver."""
+        until = body.until or utcnow()
+
+        def plan(session: Session) -> tuple[MonitorRow, str, str]:
+            row, model_row = self._find(session, model, name)
+            project = session.get(ProjectRow, model_row.project_id)
+            session.expunge(row)
+            return row, model_row.id, project.name if project else ""
+
+        row, model_id, project = self.db.query(plan)
+        config = MonitorConfig.model_validate_json(row.config)
+        seconds = row.window_seconds
+        last_end = _floor(until - GRACE, seconds)
+        first = row.computed_until or _floor(
+            last_end - dt.timedelta(seconds=window_seconds(config.backfill)), seconds
+        )
+        starts: builtins.list[dt.datetime] = []
+        start = first
+        while (
+            start + dt.timedelta(seconds=seconds) <= last_end and len(starts) < MAX_WINDOWS_PER_RUN
+        ):
+            starts.append(start)
+            start += dt.timedelta(seconds=seconds)
+        windows: Windows = []
+        error = ""
+        computed_until = row.computed_until
+        try:
+            for start in starts:
+                end = start + dt.timedelta(seconds=seconds)
+                windows.extend(self._compute(row, model, model_id, config, start, end))
+                computed_until = end
+        except InvalidInput as exc:
+            error = exc.message
+        except NotFound as exc:
+            error = exc.message
+        alerts = self._raise_alerts(principal, row, model, project, config, windows, until)
+
+        def finish(session: Session) -> None:
+            session.execute(
+                update(MonitorRow)
+                .where(MonitorRow.id == row.id)
+                .values(computed_until=computed_until, last_run_at=utcnow(), last_error=error)
+            )
+
+        self.db.write(finish)
+        if error and not windows:
+            raise InvalidInput(f"monitor {model}/{name} could not run: {error}")
+        return RunResult(monitor=name, model=model, windows=windows, alerts=alerts)
+
+    def _reference(
+        self,
+        row: MonitorRow,
+        model: str,
+        version: int,
+        config: MonitorConfig,
+        wanted: builtins.list[str],
+    ) -> tuple[reference.Reference | None, Binning, Summary]:
+        def fetch(session: Session) -> MonitorReferenceRow | None:
+            return session.get(MonitorReferenceRow, (row.id, version))
+
+        stored = self.db.query(fetch)
+        if stored is not None:
+            return (
+                None,
+                Binning.model_validate_json(stored.binning),
+                Summary.model_validate_json(stored.summary),
+            )
+        located = self.db.query(
+            lambda s: reference.locate(s, self.blobs, model, version, config.reference)
+        )
+        columns = config.drift.columns if config.drift and config.drift.columns else wanted
+        ref = reference.load(located, self.datasets, columns)
+
+        def store(session: Session) -> None:
+            session.merge(
+                MonitorReferenceRow(
+                    monitor_id=row.id,
+                    version=version,
+                    source=ref.source,
+                    rows=ref.rows,
+                    binning=ref.binning.model_dump_json(),
+                    summary=ref.summary.model_dump_json(),
+                    created_at=utcnow(),
+                )
+            )
+
+        self.db.write(store)
+        return ref, ref.binning, ref.summary
+
+    def _compute(
+        self,
+        row: MonitorRow,
+        model: str,
+        model_id: str,
+        config: MonitorConfig,
+        start: dt.datetime,
+        end: dt.datetime,
+    ) -> Windows:
+        log = self._log(model_id, start, end)
+        if log is None:
+            return []
+        traffic = window_traffic(log, start, end)
+        table = traffic.table
+        found = []
+        versions = sorted(set(table["version"].to_pylist())) if table.num_rows else []
+        for version in versions:
+            rows = table.filter(pa.compute.equal(table["version"], version))
+            wanted = [
+                c
+                for c in rows.column_names
+                if c not in ("prediction_id", "at", "version", "shadow")
+            ]
+            ref, binning, ref_summary = self._reference(row, model, version, config, wanted)
+            rules, columns = (
+                (ref.rules, ref.columns) if ref else self._rules(row, model, version, config)
+            )
+            calibration = (
+                self._calibration(model_id, version, start) if config.performance else None
+            )
+            computed = evaluate_window(
+                config, rows, binning, ref_summary, rules, columns, calibration, end
+            )
+            result = self._store_window(row, model, version, start, end, rows.num_rows, computed)
+            if result is not None:
+                found.append(result)
+        return found
+
+    def _rules(
+        self, row: MonitorRow, model: str, version: int, config: MonitorConfig
+    ) -> tuple[builtins.list[Any], builtins.list[Any]]:
+        located = self.db.query(
+            lambda s: reference.locate(s, self.blobs, model, version, config.reference)
+        )
+        return located.rules, located.columns
+
+    def _log(self, model_id: str, start: dt.datetime, end: dt.datetime) -> pa.Table | None:
+        def fetch(session: Session) -> builtins.list[Any]:
+            return self.serving._segments(
+                session, model_id, start, end - dt.timedelta(microseconds=1)
+            )
+
+        tables = [
+            t for t in (self.serving._read(r.digest) for r in self.db.query(fetch)) if t is not None
+        ]
+        return pa.concat_tables(tables) if tables else None
+
+    def _calibration(
+        self, model_id: str, version: int, before: dt.datetime
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Scores and labels of this version's labelled predictions made before ``before``
+        (at most the newest 100k): what estimated performance is calibrated on."""
+
+        def fetch(session: Session) -> builtins.list[tuple[float, float | None]]:
+            stmt = (
+                select(PredictionLabelRow.label, PredictionLabelRow.score)
+                .where(
+                    PredictionLabelRow.model_id == model_id,
+                    PredictionLabelRow.version == version,
+                    PredictionLabelRow.predicted_at < before,
+                    PredictionLabelRow.score.is_not(None),
+                )
+                .order_by(PredictionLabelRow.predicted_at.desc())
+                .limit(100_000)
+            )
+            return [(float(a), b) for a, b in session.execute(stmt)]
+
+        pairs = self.db.query(fetch)
+        if len(pairs) < 2:
+            return None
+        labels = np.array([p[0] for p in pairs], dtype=float)
+        scores = np.array([p[1] for p in pairs], dtype=float)
+        return scores, labels
+
+    def _store_window(
+        self,
+        row: MonitorRow,
+        model: str,
+        version: int,
+        start: dt.datetime,
+        end: dt.datetime,
+        rows: int,
+        computed: Any,
+    ) -> WindowResult | None:
+        def insert(session: Session) -> WindowResult:
+            window = MonitorWindowRow(
+                id=new_id(),
+                monitor_id=row.id,
+                version=version,
+                start=start,
+                end=end,
+                rows=rows,
+                labelled=0,
+                summary=computed.summary.model_dump_json(),
+                drift=json.dumps([d.model_dump(mode="json") for d in computed.drift]),
+                quality=json.dumps([q.model_dump(mode="json") for q in computed.quality]),
+                performance=computed.performance.model_dump_json(),
+                computed_at=utcnow(),
+            )
+            session.add(window)
+            session.flush()
+            return self._window(window, row.name, model, None)
+
+        try:
+            return self.db.write(insert)
+        except IntegrityError:
+            return None  # another runner computed this window first
+
+    def _window(self, row: MonitorWindowRow, monitor: str, model: str, labels: Any) -> WindowResult:
+        from dockyard.monitoring.schemas import ColumnResult, Performance, QualityProblem
+
+        drift = [ColumnResult.model_validate(d) for d in json.loads(row.drift)]
+        performance = Performance.model_validate_json(row.performance)
+        if labels is not None:
+            performance = labels
+        return WindowResult(
+            id=row.id,
+            monitor=monitor,
+            model=model,
+            version=row.version,
+            start=row.start,
+            end=row.end,
+            rows=row.rows,
+            drift=drift,
+            drifted=[d.column for d in drift if d.drifted],
+            quality=[QualityProblem.model_validate(q) for q in json.loads(row.quality)],
+            performance=performance,
+            computed_at=row.computed_at,
+        )
+
+    # -- alerts -----------------------------------------------------------------------------
+
+    def _raise_alerts(
+        self,
+        principal: Principal,
+        row: MonitorRow,
+        model: str,
+        project: str,
+        config: MonitorConfig,
+        windows: Windows,
+        now: dt.datetime,
+    ) -> Alerts:
+        labelled = self.windows(
+            principal,
+            WindowQuery(
+                model=model,
+                monitor=row.name,
+                since=now - dt.timedelta(days=30),
+                until=now,
+            ),
+        )
+        candidates = rule_alerts(config, windows, labelled)
+        raised: Alerts = []
+        cooldown = dt.timedelta(seconds=window_seconds(config.cooldown))
+        actor = Principal(name=f"monitor {model}/{row.name}", kind="service", role=Role.ADMIN)
+        for candidate in candidates:
+
+            def insert(session: Session, c: Any = candidate) -> MonitorAlertRow | None:
+                recent = session.scalar(
+                    select(MonitorAlertRow.id).where(
+                        MonitorAlertRow.monitor_id == row.id,
+                        MonitorAlertRow.rule == c.rule,
+                        MonitorAlertRow.version == c.version,
+                        MonitorAlertRow.raised_at > utcnow() - cooldown,
+                    )
+                )
+                if recent is not None:
+                    return None
+                alert = MonitorAlertRow(
+                    id=new_id(),
+                    monitor_id=row.id,
+                    rule=c.rule,
+                    version=c.version,
+                    window_start=c.window_start,
+                    message=c.message,
+                    details=json.dumps(c.details),
+                    actions="[]",
+                    raised_at=utcnow(),
+                )
+                session.add(alert)
+                session.flush()
+                return alert
+
+            try:
+                alert_row = self.db.write(insert)
+            except IntegrityError:
+                alert_row = None  # raised already for this window
+            if alert_row is None:
+                continue
+            outcomes = []
+            for action in config.on_alert:
+                if action.rules is not None and candidate.rule not in action.rules:
+                    continue
+                outcomes.append(
+                    actions.act(
+                        self.registry,
+                        self.db.write,
+                        actor,
+                        project,
+                        model,
+                        action,
+                        f"monitor {row.name}: {candidate.message}",
+                    )
+                )
+            alert_row.actions = json.dumps([o.model_dump(mode="json") for o in outcomes])
+            self._store_actions(alert_row.id, alert_row.actions)
+            raised.append(_alert(alert_row, row, model))
+        return raised
+
+    def _store_actions(self, alert_id: str, outcomes: str) -> None:
+        def store(session: Session) -> None:
+            session.execute(
+                update(MonitorAlertRow)
+                .where(MonitorAlertRow.id == alert_id)
+                .values(actions=outcomes)
+            )
+
+        self.db.write(store)
+
+    @operation("GET", "/monitoring/alerts")
+    def alerts(self, principal: Principal, query: AlertQuery) -> Alerts:
+        """Alerts, newest first, of a model, a project or all."""
+
+        def fetch(session: Session) -> Alerts:
+            stmt = (
+                select(MonitorAlertRow, MonitorRow, RegisteredModelRow)
+                .join(MonitorRow, MonitorRow.id == MonitorAlertRow.monitor_id)
+                .join(RegisteredModelRow, RegisteredModelRow.id == MonitorRow.model_id)
+            )
+            if query.model:
+                stmt = stmt.where(RegisteredModelRow.id == find_model(session, query.model).id)
+            if query.project:
+                stmt = stmt.where(
+                    RegisteredModelRow.project_id == find_project(session, query.project).id
+                )
+            if query.since:
+                stmt = stmt.where(MonitorAlertRow.raised_at >= query.since)
+            stmt = stmt.order_by(MonitorAlertRow.raised_at.desc(), MonitorAlertRow.id.desc())
+            return [_alert(a, m, r.name) for a, m, r in session.execute(stmt.limit(query.limit))]
+
+        return self.db.query(fetch)
+
+    @operation("PUT", "/monitoring/alerts/{alert_id}/deliveries", role=Role.ADMIN)
+    def record_delivery(self, principal: Principal, alert_id: str, body: Delivery) -> Alert:
+        """Record what delivering one of an alert's webhooks did."""
+
+        def store(session: Session) -> Alert:
+            row = session.get(MonitorAlertRow, alert_id)
+            if row is None:
+                raise NotFound(f"there is no alert {alert_id}")
+            outcomes = json.loads(row.actions)
+            if body.index >= len(outcomes) or outcomes[body.index]["kind"] != "webhook":
+                raise InvalidInput(f"action {body.index} of alert {alert_id} is not a webhook")
+            outcomes[body.index].update(
+                status=body.status, detail=body.detail, attempts=body.attempts
+            )
+            row.actions = json.dumps(outcomes)
+            monitor = session.get(MonitorRow, row.monitor_id)
+            model = session.get(RegisteredModelRow, monitor.model_id) if monitor else None
+            assert monitor is not None and model is not None
+            return _alert(row, monitor, model.name)
+
+        return self.db.write(store)
+
+    # -- windows and labels -----------------------------------------------------------------
+
+    @operation("GET", "/monitoring/windows")
+    def windows(self, principal: Principal, query: WindowQuery) -> Windows:
+        """A monitor's windows between ``since`` and ``until`` (default: the last 7 days),
+        oldest first, with performance from the labels known now."""
+        until = query.until or utcnow()
+        since = query.since or until - dt.timedelta(days=7)
+        if since > until:
+            raise InvalidInput("since must not be after until")
+
+        def fetch(session: Session) -> tuple[list[MonitorWindowRow], MonitorRow, list[Any]]:
+            row, model_row = self._find(session, query.model, query.monitor)
+            stmt = select(MonitorWindowRow).where(
+                MonitorWindowRow.monitor_id == row.id,
+                MonitorWindowRow.start >= since,
+                MonitorWindowRow.start <= until,
+            )
+            if query.version is not None:
+                stmt = stmt.where(MonitorWindowRow.version == query.version)
+            found = list(session.scalars(stmt.order_by(MonitorWindowRow.start).limit(query.limit)))
+            labels: builtins.list[Any] = []
+            if found:
+                labels = list(
+                    session.execute(
+                        select(
+                            PredictionLabelRow.version,
+                            PredictionLabelRow.predicted_at,
+                            PredictionLabelRow.label,
+                            PredictionLabelRow.score,
+                        ).where(
+                            PredictionLabelRow.model_id == model_row.id,
+                            PredictionLabelRow.predicted_at >= found[0].start,
+                            PredictionLabelRow.predicted_at < max(w.end for w in found),
+                        )
+                    )
+                )
+            return found, row, labels
+
+        found, row, labels = self.db.query(fetch)
+        config = MonitorConfig.model_validate_json(row.config)
+        return [
+            self._window(w, row.name, query.model, performance_of(config, w, labels)) for w in found
+        ]
+
+    @operation("POST", "/monitoring/labels/{model}")
+    def log_labels(self, principal: Principal, model: str, body: LabelBatch) -> LabelResult:
+        """Record the true outcomes of logged predictions, by prediction id (a label given
+        again replaces the old one). Every id must name a prediction in the model's log:
+        otherwise nothing is stored and the error lists the unknown ids."""
+        ids = sorted(body.labels)
+        hours: dict[dt.datetime, list[str]] = {}
+        for pid in ids:
+            at = id_time(pid)
+            hours.setdefault(at.replace(minute=0, second=0, microsecond=0), []).append(pid)
+        model_id = self.db.query(lambda s: find_model(s, model).id)
+        known: dict[str, tuple[int, float | None, dt.datetime]] = {}
+        for hour, wanted in hours.items():
+            log = self._log(model_id, hour, hour + dt.timedelta(hours=1))
+            if log is None:
+                continue
+            rows = log.filter(pa.compute.is_in(log["prediction_id"], pa.array(wanted)))
+            traffic = window_traffic(rows, hour, hour + dt.timedelta(hours=1)).table
+            for pid, version, at, score in zip(
+                traffic["prediction_id"].to_pylist(),
+                traffic["version"].to_pylist(),
+                traffic["at"].to_pylist(),
+                traffic["prediction"].to_pylist(),
+                strict=True,
+            ):
+                known[pid] = (version, score, at)
+        unknown = [pid for pid in ids if pid not in known]
+        if unknown:
+            shown = ", ".join(unknown[:10])
+            raise NotFound(
+                f"{len(unknown)} of {len(ids)} labels name no prediction in the log of "
+                f"{model}: {shown}{' ...' if len(unknown) > 10 else ''} (nothing was stored; "
+                "the log is written every few seconds, so send labels of predictions just "
+                "made a little later)"
+            )
+
+        def store(session: Session) -> LabelResult:
+            now = utcnow()
+            replaced = 0
+            for chunk in range(0, len(ids), _LABEL_CHUNK):
+                part = ids[chunk : chunk + _LABEL_CHUNK]
+                result = session.execute(
+                    delete(PredictionLabelRow).where(
+                        PredictionLabelRow.model_id == model_id,
+                        PredictionLabelRow.prediction_id.in_(part),
+                    )
+                )
+                replaced += result.rowcount or 0  # type: ignore[attr-defined]
+            session.execute(
+                insert(PredictionLabelRow),
+                [
+                    {
+                        "model_id": model_id,
+                        "prediction_id": pid,
+                        "label": body.labels[pid],
+                        "version": known[pid][0],
+                        "score": known[pid][1],
+                        "predicted_at": known[pid][2],
+                        "labelled_at": now,
+                        "labelled_by": principal.name,
+                    }
+                    for pid in ids
+                ],
+            )
+            return LabelResult(stored=len(ids) - replaced, replaced=replaced)
+
+        return self.db.write(store)

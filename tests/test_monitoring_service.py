@@ -1,0 +1,384 @@
+"""Monitoring through both transports and both databases: windows of a prediction log
+compared with the model's training data, labels that arrive later, alerts and their actions
+(a rollback recorded in the model's history, a webhook delivered to a real local HTTP
+receiver), runners that never compute a window twice, and bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import dockyard as dy
+from dockyard.client.client import Client
+from dockyard.monitoring.actions import deliver
+from dockyard.serving.logformat import segment_table
+
+HOUR = dt.timedelta(hours=1)
+
+
+def _id(at: dt.datetime) -> str:
+    millis = int(at.timestamp() * 1000)
+    return f"{millis:012x}" + os.urandom(10).hex()
+
+
+def _frame(n: int, rng: np.random.Generator, shift: float = 0.0) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "amount": rng.normal(50 + shift, 10, n),
+            "reports": rng.integers(0, 4, n).astype(float),
+            "channel": rng.choice(["web", "shop", "app"], n),
+        }
+    )
+
+
+def _train(client: Client, name: str = "fraud") -> int:
+    """Register two versions of a classifier trained on the dataset shop/train (read inside
+    the training run, so it is the versions' reference); the alias champion moves v1 -> v2."""
+    rng = np.random.default_rng(0)
+    data = _frame(2000, rng)
+    data["label"] = (data.amount + rng.normal(0, 5, len(data)) > 55).astype(int)
+    dy.dataset("train", project="shop", client=client).add_version(data)
+    version = 0
+    for _ in range(2):
+        with dy.start_run(project="shop", capture=dy.Capture.off(), client=client):
+            frame = dy.dataset("train", project="shop", client=client).version().to_pandas()
+            x = frame[["amount", "reports"]]
+            logged = dy.log_model(
+                LogisticRegression().fit(x, frame.label), "model", input_example=x
+            )
+        version = dy.register_model(logged, name=name, client=client).version
+        client.models.set_alias(name, "champion", version)
+    return version
+
+
+def _log(
+    client: Client,
+    model: str,
+    version: int,
+    start: dt.datetime,
+    frame: pd.DataFrame,
+    scores: np.ndarray,
+) -> list[str]:
+    """Write ``frame`` as one segment of the model's prediction log, spread over the hour
+    from ``start``; returns the prediction ids."""
+    n = len(frame)
+    times = [start + dt.timedelta(seconds=3500 * i / n) for i in range(n)]
+    ids = sorted(_id(t) for t in times)
+    columns = {
+        "prediction_id": ids,
+        "at": times,
+        "model": [model] * n,
+        "version": [version] * n,
+        "alias": ["champion"] * n,
+        "shadow": [False] * n,
+        "latency_ms": [1.0] * n,
+        "inputs": [json.dumps(r) for r in frame.to_dict("records")],
+        "features": [None] * n,
+        "output": [json.dumps([1 - s, s]) for s in scores],
+    }
+    buffer = io.BytesIO()
+    pq.write_table(segment_table(columns), buffer)
+    blob = client.blobs.put(buffer.getvalue())
+    client.serving.record_segment(
+        model=model,
+        instance_id="0" * 32,
+        digest=blob.digest,
+        hour=start,
+        rows=n,
+        first_id=ids[0],
+        last_id=ids[-1],
+        versions=[version],
+    )
+    return ids
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[dict], list[int]]]:
+    """A real HTTP server on loopback that records what it receives; ``codes`` is the list
+    of statuses it answers with, in turn (then 200)."""
+    received: list[dict] = []
+    codes: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(json.loads(body))
+            self.send_response(codes.pop(0) if codes else 200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received, codes
+    server.shutdown()
+
+
+def _hours_ago(n: int) -> dt.datetime:
+    now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    return now - n * HOUR
+
+
+def test_drift_is_found_in_the_shifted_window_and_the_alert_rolls_back(client: Client) -> None:
+    version = _train(client)
+    rng = np.random.default_rng(1)
+    calm, shifted = _hours_ago(3), _hours_ago(2)
+    _log(client, "fraud", version, calm, _frame(1500, rng), rng.uniform(0, 1, 1500))
+    _log(client, "fraud", version, shifted, _frame(1500, rng, shift=25), rng.uniform(0, 1, 1500))
+    monitor = client.monitoring.put(
+        "fraud", window="1h", backfill="6h", on_alert=[{"kind": "rollback", "rules": ["drift"]}]
+    )
+    assert monitor.project == "shop" and monitor.window == "1h"
+
+    result = client.monitoring.run("fraud")
+    by_start = {w.start: w for w in result.windows}
+    assert set(by_start) == {calm, shifted}
+    assert by_start[calm].drifted == [] and by_start[calm].rows == 1500
+    assert by_start[shifted].drifted == ["amount"]
+    assert {d.column for d in by_start[shifted].drift} == {"amount", "reports", "channel"}
+
+    (alert,) = result.alerts
+    assert alert.rule == "drift" and alert.window_start == shifted
+    assert alert.actions[0].kind == "rollback" and alert.actions[0].status == "done"
+    assert client.models.aliases("fraud")[0].version == version - 1
+    moves = client.models.history("fraud")
+    assert moves[0].action == "rollback" and moves[0].actor == "monitor fraud/default"
+    assert "amount" in moves[0].reason
+
+    again = client.monitoring.run("fraud")  # nothing new ended: nothing computed twice
+    assert again.windows == [] and again.alerts == []
+    stored = client.monitoring.windows("fraud", since=calm - HOUR)
+    assert [w.start for w in stored] == [calm, shifted]
+    assert [a.id for a in client.monitoring.alerts(model="fraud")] == [alert.id]
+
+
+def test_late_labels_give_realised_performance_and_a_performance_alert(client: Client) -> None:
+    version = _train(client)
+    rng = np.random.default_rng(2)
+    first, second = _hours_ago(3), _hours_ago(2)
+    scores = rng.uniform(0, 1, 400)
+    ids = _log(client, "fraud", version, first, _frame(400, rng), scores)
+    later = rng.uniform(0, 1, 400)
+    ids2 = _log(client, "fraud", version, second, _frame(400, rng), later)
+    client.monitoring.put(
+        "fraud",
+        window="1h",
+        backfill="6h",
+        drift=None,
+        performance={"metric": "auc", "min": 0.8, "min_labels": 50},
+    )
+    result = client.monitoring.run("fraud")
+    assert len(result.windows) == 2 and not result.alerts
+
+    # good labels for the first hour (they follow the scores), random ones for the second
+    good = {pid: float(rng.uniform() < s) for pid, s in zip(ids, scores, strict=True)}
+    stored = client.monitoring.log_labels("fraud", good)
+    assert stored.stored == 400 and stored.replaced == 0
+    noise = {pid: float(rng.uniform() < 0.5) for pid in ids2[:300]}
+    client.monitoring.log_labels("fraud", noise)
+    again = client.monitoring.log_labels("fraud", dict(list(noise.items())[:10]))
+    assert again.replaced == 10 and again.stored == 0
+
+    windows = client.monitoring.windows("fraud", since=first - HOUR)
+    one, two = windows
+    assert one.performance.labelled == 400 and one.performance.coverage == 1.0
+    assert two.performance.labelled == 300 and two.performance.coverage == pytest.approx(0.75)
+    assert one.performance.realised["auc"] > 0.8 > two.performance.realised["auc"]
+
+    # the next run sees the labels that arrived and raises the performance alert once
+    _log(client, "fraud", version, _hours_ago(1), _frame(200, rng), rng.uniform(0, 1, 200))
+    result = client.monitoring.run("fraud")
+    (alert,) = [a for a in result.alerts if a.rule == "performance"]
+    assert alert.window_start == second and "auc" in alert.message
+    assert client.monitoring.run("fraud").alerts == []
+
+
+def test_a_label_for_an_unknown_prediction_stores_nothing(client: Client) -> None:
+    version = _train(client)
+    rng = np.random.default_rng(3)
+    ids = _log(client, "fraud", version, _hours_ago(2), _frame(50, rng), rng.uniform(0, 1, 50))
+    unknown = _id(_hours_ago(2) + dt.timedelta(minutes=5))
+    with pytest.raises(dy.NotFound, match="1 of 3 labels name no prediction"):
+        client.monitoring.log_labels("fraud", {ids[0]: 1.0, ids[1]: 0.0, unknown: 1.0})
+    client.monitoring.put("fraud", drift=None, performance={"metric": "auc"}, backfill="6h")
+    client.monitoring.run("fraud")
+    (window,) = client.monitoring.windows("fraud", since=_hours_ago(5))
+    assert window.performance.labelled == 0
+    with pytest.raises(dy.InvalidInput):
+        client.monitoring.log_labels("fraud", {"not-an-id": 1.0})
+    with pytest.raises(dy.NotFound, match="no registered model"):
+        client.monitoring.log_labels("nobody", {ids[0]: 1.0})
+
+
+def test_bad_monitors_are_refused_with_what_to_fix(client: Client) -> None:
+    _train(client)
+    with pytest.raises(dy.NotFound, match="no registered model"):
+        client.monitoring.put("nobody")
+    with pytest.raises(dy.InvalidInput, match="does not divide a day"):
+        client.monitoring.put("fraud", window="7m")
+    with pytest.raises(dy.InvalidInput, match="is not a window"):
+        client.monitoring.put("fraud", window="soon")
+    with pytest.raises(dy.NotFound, match="no schedule 'nightly'"):
+        client.monitoring.put("fraud", on_alert=[{"kind": "retrain", "schedule": "nightly"}])
+    with pytest.raises(dy.InvalidInput, match="lower-is-better"):
+        client.monitoring.put("fraud", performance={"metric": "log_loss", "min": 0.3})
+    with pytest.raises(dy.InvalidInput):
+        client.monitoring.put("fraud", drift={"method": "magic"})
+    with pytest.raises(dy.InvalidInput):
+        client.monitoring.put("fraud", on_alert=[{"kind": "webhook", "url": "file:///etc/passwd"}])
+    with pytest.raises(dy.NotFound, match="no monitor 'default'"):
+        client.monitoring.run("fraud")
+    assert client.monitoring.list() == []
+
+
+def test_a_window_without_traffic_and_a_model_without_reference(client: Client) -> None:
+    rng = np.random.default_rng(4)
+    x = _frame(100, rng)[["amount", "reports"]]
+    with dy.start_run(project="shop", capture=dy.Capture.off(), client=client):
+        logged = dy.log_model(
+            LogisticRegression().fit(x, (x.amount > 50).astype(int)), "model", input_example=x
+        )
+    version = dy.register_model(logged, name="bare", client=client).version
+    client.monitoring.put("bare", backfill="6h")
+    assert client.monitoring.run("bare").windows == []  # no traffic at all: nothing to say
+    _log(client, "bare", version, _hours_ago(2), _frame(200, rng), rng.uniform(0, 1, 200))
+    client.monitoring.put("bare", backfill="6h", window="30m")
+    with pytest.raises(dy.InvalidInput, match="recorded no dataset version"):
+        client.monitoring.run("bare")
+    assert "recorded no dataset version" in client.monitoring.get("bare").last_error
+
+
+def test_runners_claim_a_due_monitor_once(client: Client) -> None:
+    _train(client)
+    client.monitoring.put("fraud")
+    (claimed,) = client.monitoring.due()
+    assert claimed.model == "fraud"
+    assert client.monitoring.due() == []
+    assert client.monitoring.get("fraud").next_run_at > dt.datetime.now(dt.UTC)
+
+
+def test_webhooks_reach_a_real_receiver_and_failures_are_recorded(
+    client: Client, receiver: tuple[str, list[dict], list[int]]
+) -> None:
+    from dockyard.sdk.monitor_runner import deliver_alerts
+
+    url, received, _ = receiver
+    version = _train(client)
+    rng = np.random.default_rng(5)
+    _log(
+        client, "fraud", version, _hours_ago(2), _frame(500, rng, shift=40), rng.uniform(0, 1, 500)
+    )
+    client.monitoring.put(
+        "fraud", backfill="6h", on_alert=[{"kind": "webhook", "url": url}, {"kind": "freeze"}]
+    )
+    (alert,) = client.monitoring.run("fraud").alerts
+    assert [a.status for a in alert.actions] == ["pending", "done"]
+    assert client.models.get("fraud").frozen is not None
+    for thread in deliver_alerts(client, [alert]):
+        thread.join(timeout=30)
+    assert received and received[0]["id"] == alert.id and received[0]["rule"] == "drift"
+    (stored,) = client.monitoring.alerts(model="fraud")
+    assert stored.actions[0].status == "done" and stored.actions[0].attempts == 1
+
+
+def test_webhook_delivery_retries_server_errors_and_not_refusals(
+    receiver: tuple[str, list[dict], list[int]],
+) -> None:
+    from dockyard.monitoring.schemas import Alert
+
+    url, received, codes = receiver
+    alert = Alert(
+        id="a" * 32,
+        monitor="default",
+        model="m",
+        rule="drift",
+        version=1,
+        window_start=dt.datetime.now(dt.UTC),
+        message="x",
+        details={},
+        actions=[],
+        raised_at=dt.datetime.now(dt.UTC),
+    )
+    waits: list[float] = []
+    codes.extend([503, 500])
+    assert deliver(alert, url, sleep=waits.append) == (True, "HTTP 200", 3)
+    assert waits == [1.0, 2.0] and len(received) == 3
+    codes.append(400)
+    ok, detail, attempts = deliver(alert, url, sleep=waits.append)
+    assert not ok and attempts == 1 and detail.startswith("HTTP 400")
+    ok, detail, attempts = deliver(
+        alert, "http://127.0.0.1:9/nothing", attempts=2, sleep=waits.append
+    )
+    assert not ok and attempts == 2 and "ConnectError" in detail
+
+
+def test_a_drift_alert_fires_the_retraining_schedule(client: Client) -> None:
+    version = _train(client)
+    rng = np.random.default_rng(6)
+    client.schedules.create("shop", "retrain", "pipelines_mod:train", cron="0 3 1 1 *", check=False)
+    client.schedules.claim()  # nothing is due: next January 1st
+    _log(
+        client, "fraud", version, _hours_ago(2), _frame(500, rng, shift=40), rng.uniform(0, 1, 500)
+    )
+    client.monitoring.put(
+        "fraud", backfill="6h", on_alert=[{"kind": "retrain", "schedule": "retrain"}]
+    )
+    (alert,) = client.monitoring.run("fraud").alerts
+    assert alert.actions[0].status == "done" and "fires at" in alert.actions[0].detail
+    (firing,) = client.schedules.claim()
+    assert firing.schedule.name == "retrain" and firing.reason == "cron"
+    assert client.schedules.claim() == []  # once
+
+
+def test_the_cli_adds_runs_and_reports_a_monitor(
+    home: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli_support import run_cli
+
+    client = dy.connect()
+    try:
+        version = _train(client)
+        rng = np.random.default_rng(7)
+        ids = _log(
+            client,
+            "fraud",
+            version,
+            _hours_ago(2),
+            _frame(500, rng, shift=40),
+            rng.uniform(0, 1, 500),
+        )
+    finally:
+        client.close()
+    code, out, err = run_cli(
+        capsys, "monitor", "add", "fraud", "--window", "1h", "--metric", "auc", "--min", "0.9"
+    )
+    assert code == 0, err
+    assert "monitor fraud/default: 1h windows" in out
+    code, out, err = run_cli(capsys, "monitor", "list")
+    assert code == 0 and "drift, quality, performance" in out
+    code, out, err = run_cli(capsys, "monitor", "run", "fraud")
+    assert code == 0, err
+    assert "amount" in out and "1 alert" in out
+    labels = home.parent / "labels.csv"  # type: ignore[attr-defined]
+    labels.write_text("prediction_id,label\n" + "".join(f"{i},1\n" for i in ids[:20]))
+    code, out, err = run_cli(capsys, "monitor", "labels", "fraud", str(labels))
+    assert code == 0 and "stored 20 labels" in out
+    code, out, err = run_cli(capsys, "monitor", "report", "fraud", "--since", "1d")
+    assert code == 0 and "20 (4%)" in out
+    code, out, err = run_cli(capsys, "monitor", "alerts", "--json")
+    assert code == 0 and json.loads(out)[0]["rule"] == "drift"
+    code, out, err = run_cli(capsys, "monitor", "add", "fraud", "--window", "7m")
+    assert code != 0 and "does not divide a day" in err
