@@ -158,7 +158,7 @@ def column_kind(dtype: pa.DataType, *, forced: bool = False) -> Kind | None:
     return None
 
 
-def as_strings(data: pa.ChunkedArray) -> pa.ChunkedArray:
+def as_strings(data: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """A categorical column's values as strings (dictionaries decoded, numbers printed)."""
     if pa.types.is_dictionary(data.type):
         data = data.cast(data.type.value_type)
@@ -186,10 +186,9 @@ def _numeric_bins(data: pa.ChunkedArray, bins: int) -> ColumnBins:
 
 
 def _categorical_bins(data: pa.ChunkedArray, max_categories: int) -> ColumnBins:
-    counts = pc.value_counts(as_strings(data))
-    values = counts.field("values")
-    valid = pc.is_valid(values)
-    values = pc.filter(values, valid).to_numpy(zero_copy_only=False)
+    counts = pc.value_counts(data)
+    valid = pc.is_valid(counts.field("values"))
+    values = as_strings(pc.filter(counts.field("values"), valid)).to_numpy(zero_copy_only=False)
     freq = pc.filter(counts.field("counts"), valid).to_numpy()
     order = np.lexsort((values, -freq))[:max_categories]
     return ColumnBins(

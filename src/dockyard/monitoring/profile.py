@@ -193,27 +193,26 @@ def _as_floats(data: pa.ChunkedArray) -> tuple[np.ndarray, int, int]:
 
 def _summarize_numeric(data: pa.ChunkedArray, bins: ColumnBins) -> ColumnSummary:
     values, nulls, invalid = _as_floats(data)
-    is_nan = np.isnan(values)
-    nan = int(is_nan.sum())
-    if nan:
-        values = values[~is_nan]
-    buckets = np.searchsorted(np.asarray(bins.edges), values, side="left")
-    counts = np.bincount(buckets, minlength=len(bins.edges) + 1)
-    finite_mask = np.isfinite(values)
-    inf = int(values.size - np.count_nonzero(finite_mask))
-    finite = values[finite_mask] if inf else values
+    # one sort (NaN last) gives every count by binary search of the few edges into it
+    ordered = np.sort(values)
+    numbers = int(np.searchsorted(ordered, np.inf, side="right"))  # all but NaN
+    low = int(np.searchsorted(ordered, -np.inf, side="right"))  # -inf
+    high = int(np.searchsorted(ordered, np.inf, side="left"))  # before +inf
+    finite = ordered[low:high]
+    below = np.searchsorted(ordered[:numbers], np.asarray(bins.edges), side="right")
+    counts = np.diff(np.concatenate(([0], below, [numbers])))
     return ColumnSummary(
         kind="numeric",
-        count=int(values.size),
+        count=numbers,
         nulls=nulls,
         invalid=invalid,
-        nan=nan,
-        inf=inf,
+        nan=int(values.size - numbers),
+        inf=low + numbers - high,
         bins=counts.tolist(),
         sum=float(finite.sum()),
         sum_sq=float(np.dot(finite, finite)),
-        min=float(finite.min()) if finite.size else None,
-        max=float(finite.max()) if finite.size else None,
+        min=float(finite[0]) if finite.size else None,
+        max=float(finite[-1]) if finite.size else None,
     )
 
 
@@ -225,19 +224,22 @@ def _summarize_categorical(data: pa.ChunkedArray, bins: ColumnBins, max_new: int
         return ColumnSummary(
             kind="categorical", nulls=nulls, invalid=len(data) - nulls, categories=known.tolist()
         )
-    counted = pc.value_counts(as_strings(data))
-    values = counted.field("values")
-    present = pc.is_valid(values)
-    values = pc.filter(values, present)
+    counted = pc.value_counts(data)  # on the codes of a dictionary, then its few values
+    present = pc.is_valid(counted.field("values"))
+    values = as_strings(pc.filter(counted.field("values"), present))
     freq = pc.filter(counted.field("counts"), present).to_numpy().astype(np.int64)
     where = pc.fill_null(
         pc.index_in(values, value_set=pa.array(bins.categories, pa.string())), -1
     ).to_numpy()
     seen = where >= 0
-    known[where[seen]] = freq[seen]
+    np.add.at(known, where[seen], freq[seen])  # add: two codes may print the same
     unseen = ~seen
     new_freq = freq[unseen]
-    new_values = values.filter(pa.array(unseen)).to_numpy(zero_copy_only=False)
+    new_values = values.filter(pa.array(unseen))
+    if not (pa.types.is_string(dtype) or pa.types.is_large_string(dtype)):
+        # dictionaries and numbers may print two codes alike: add those up
+        grouped = pa.table({"v": new_values, "f": new_freq}).group_by("v").aggregate([("f", "sum")])
+        new_values, new_freq = grouped.column("v"), grouped.column("f_sum").to_numpy()
     return ColumnSummary(
         kind="categorical",
         count=int(freq.sum()),
@@ -261,10 +263,17 @@ def column_unreadable(dtype: pa.DataType) -> bool:
     )
 
 
-def _top(values: np.ndarray, freq: np.ndarray, keep: int) -> dict[str, int]:
+def _top(values: pa.Array | pa.ChunkedArray, freq: np.ndarray, keep: int) -> dict[str, int]:
     """The ``keep`` most frequent values (ties by value), most frequent first."""
-    order = np.lexsort((values, -freq))[:keep]
-    return {str(values[i]): int(freq[i]) for i in order}
+    if keep == 0 or len(values) == 0:
+        return {}
+    ranked = pc.select_k_unstable(
+        pa.table({"v": values, "f": freq}),
+        k=min(keep, len(values)),
+        sort_keys=[("f", "descending"), ("v", "ascending")],
+    )
+    top = pa.table({"v": values, "f": freq}).take(ranked)
+    return dict(zip(top.column("v").to_pylist(), top.column("f").to_pylist(), strict=True))
 
 
 def merge_all(summaries: Sequence[Summary]) -> Summary:
