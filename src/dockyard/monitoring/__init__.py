@@ -1,0 +1,1 @@
+"""Monitoring's statistics engine: mergeable window summaries, drift tests and performance."""

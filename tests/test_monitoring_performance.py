@@ -1,0 +1,92 @@
+"""Performance metrics against scikit-learn, and CBPE estimates against realised metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn import metrics as sk
+
+from dockyard.monitoring.performance import (
+    classification,
+    estimate_classification,
+    regression,
+)
+
+
+def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    scores = np.round(rng.beta(2, 3, n), 2)  # rounded: many ties
+    labels = (rng.random(n) < scores**1.5).astype(float)
+    return labels, scores
+
+
+def test_classification_matches_scikit_learn() -> None:
+    y, p = _data(5000, 1)
+    got = classification(y, p, threshold=0.4)
+    predicted = (p >= 0.4).astype(int)
+    assert got.n == 5000 and got.positives == int(y.sum()) and got.dropped == 0
+    assert got.auc == pytest.approx(sk.roc_auc_score(y, p), abs=1e-12)
+    assert got.precision == pytest.approx(sk.precision_score(y, predicted), abs=1e-12)
+    assert got.recall == pytest.approx(sk.recall_score(y, predicted), abs=1e-12)
+    assert got.f1 == pytest.approx(sk.f1_score(y, predicted), abs=1e-12)
+    assert got.accuracy == pytest.approx(sk.accuracy_score(y, predicted), abs=1e-12)
+    assert got.log_loss == pytest.approx(sk.log_loss(y, p), abs=1e-9)
+    assert got.brier == pytest.approx(sk.brier_score_loss(y, p), abs=1e-12)
+    assert sum(c for _, _, c in got.calibration) == 5000
+    manual = sum(c * abs(s - r) for s, r, c in got.calibration) / 5000
+    assert got.ece == pytest.approx(manual)
+
+
+def test_classification_edge_cases() -> None:
+    one_class = classification(np.zeros(10), np.linspace(0, 1, 10))
+    assert one_class.auc is None and one_class.recall is None
+    with_nan = classification(np.array([1, 0, np.nan, 1]), np.array([0.9, np.nan, 0.3, 0.8]))
+    assert (with_nan.n, with_nan.dropped) == (2, 2)
+    empty = classification(np.array([np.nan]), np.array([0.5]))
+    assert empty.n == 0 and empty.accuracy is None and empty.calibration == []
+    with pytest.raises(ValueError, match="labels has 3 values and scores has 2"):
+        classification(np.zeros(3), np.zeros(2))
+    with pytest.raises(ValueError, match="0 or 1"):
+        classification(np.array([2.0]), np.array([0.5]))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        classification(np.array([1.0]), np.array([1.5]))
+
+
+def test_regression_matches_scikit_learn() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.normal(10, 3, 1000)
+    p = y + rng.normal(0, 1, 1000)
+    got = regression(y, p)
+    assert got.mae == pytest.approx(sk.mean_absolute_error(y, p))
+    assert got.rmse == pytest.approx(np.sqrt(sk.mean_squared_error(y, p)))
+    assert got.mape == pytest.approx(sk.mean_absolute_percentage_error(y, p))
+    assert got.r2 == pytest.approx(sk.r2_score(y, p))
+    zero = regression(np.array([0.0, 1.0, np.nan]), np.array([0.5, 1.0, 2.0]))
+    assert zero.mape is None and zero.dropped == 1 and zero.n == 2
+    with pytest.raises(ValueError, match="predictions has 1"):
+        regression(np.zeros(2), np.zeros(1))
+
+
+def test_cbpe_estimate_is_close_to_realised_metrics() -> None:
+    rng = np.random.default_rng(3)
+    truth = lambda s: s**2  # noqa: E731 - the miscalibration the reference must learn
+    ref_scores = rng.beta(2, 2, 50_000)
+    ref_labels = (rng.random(50_000) < truth(ref_scores)).astype(float)
+    cur_scores = rng.beta(3, 2, 50_000)  # the inputs shifted: fewer negatives
+    cur_labels = (rng.random(50_000) < truth(cur_scores)).astype(float)
+    estimated = estimate_classification(ref_scores, ref_labels, cur_scores, threshold=0.5)
+    realised = classification(cur_labels, cur_scores, threshold=0.5)
+    for name in ("auc", "precision", "recall", "f1", "accuracy"):
+        assert getattr(estimated, name) == pytest.approx(getattr(realised, name), abs=0.02), name
+    assert estimated.expected_positives == pytest.approx(cur_labels.sum(), rel=0.03)
+    again = estimate_classification(ref_scores, ref_labels, cur_scores, threshold=0.5)
+    assert again == estimated
+
+
+def test_cbpe_drops_nan_and_checks_lengths() -> None:
+    y, p = _data(2000, 4)
+    current = np.array([0.1, np.nan, 0.9, 0.6])
+    got = estimate_classification(p, y, current)
+    assert (got.n, got.dropped) == (3, 1)
+    with pytest.raises(ValueError, match="reference_labels has 3 values"):
+        estimate_classification(np.zeros(2), np.zeros(3), current)
