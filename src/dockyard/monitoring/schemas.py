@@ -25,19 +25,19 @@ _ID = r"^[0-9a-f]{32}$"
 
 
 def window_seconds(text: str) -> int:
-    """The seconds of a window written as ``15m``, ``1h``, ``6h`` or ``1d``: a whole number of
-    minutes, hours or days from 5 minutes to 7 days that divides a day or is whole days, so
-    every window starts at the same times each day (UTC)."""
+    """The seconds of a window written as ``1m``, ``15m``, ``1h``, ``6h`` or ``1d``: a whole
+    number of minutes, hours or days from 1 minute to 7 days that divides a day or is whole
+    days, so every window starts at the same times each day (UTC)."""
     unit = text[-1:] if isinstance(text, str) else ""
     number = text[:-1] if isinstance(text, str) else ""
     if unit not in _SECONDS or not number.isdigit() or number.startswith("0"):
         raise ValueError(f"{text!r} is not a window: write e.g. '15m', '1h', '6h' or '1d'")
     seconds = int(number) * _SECONDS[unit]
-    if not 300 <= seconds <= _MAX_WINDOW:
-        raise ValueError(f"window {text!r}: a window lasts from 5 minutes to 7 days")
+    if not 60 <= seconds <= _MAX_WINDOW:
+        raise ValueError(f"window {text!r}: a window lasts from 1 minute to 7 days")
     if (seconds < 86_400 and 86_400 % seconds) or (seconds >= 86_400 and seconds % 86_400):
         raise ValueError(
-            f"window {text!r} does not divide a day into equal windows: use e.g. 5m, 15m, 30m, "
+            f"window {text!r} does not divide a day into equal windows: use e.g. 1m, 5m, 15m, 30m, "
             "1h, 2h, 6h, 12h, 1d or whole days"
         )
     return seconds
