@@ -10,6 +10,7 @@ import io
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -127,6 +128,17 @@ def receiver() -> Iterator[tuple[str, list[dict], list[int]]]:
     server.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def _clear_of_the_hour() -> None:
+    """The tests place traffic in the last few whole hours: wait while the hour turns (and
+    for the 30 s a window is left open after it ends), so every test sees one clock hour."""
+    now = dt.datetime.now(dt.UTC)
+    if now.minute == 59 and now.second >= 30:
+        time.sleep(60 - now.second + 35)
+    elif now.minute == 0 and now.second < 35:
+        time.sleep(35 - now.second)
+
+
 def _hours_ago(n: int) -> dt.datetime:
     now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
     return now - n * HOUR
@@ -164,6 +176,13 @@ def test_drift_is_found_in_the_shifted_window_and_the_alert_rolls_back(client: C
     assert [w.start for w in stored] == [calm, shifted]
     assert [a.id for a in client.monitoring.alerts(model="fraud")] == [alert.id]
 
+    # the period's report merges the two windows' summaries: half the traffic shifted
+    report = client.monitoring.report("fraud", since=calm - HOUR)
+    (summary,) = report.versions
+    assert summary.version == version and summary.windows == 2 and summary.rows == 3000
+    assert summary.reference == "shop/train@1" and summary.drifted == ["amount"]
+    assert summary.windows_drifted == 1 and report.alerts == 1
+
 
 def test_late_labels_give_realised_performance_and_a_performance_alert(client: Client) -> None:
     version = _train(client)
@@ -180,7 +199,8 @@ def test_late_labels_give_realised_performance_and_a_performance_alert(client: C
         drift=None,
         performance={"metric": "auc", "min": 0.8, "min_labels": 50},
     )
-    result = client.monitoring.run("fraud")
+    # the windows that ended an hour ago (the last one is left for later)
+    result = client.monitoring.run("fraud", until=_hours_ago(1) + dt.timedelta(seconds=31))
     assert len(result.windows) == 2 and not result.alerts
 
     # good labels for the first hour (they follow the scores), random ones for the second
@@ -197,12 +217,19 @@ def test_late_labels_give_realised_performance_and_a_performance_alert(client: C
     assert one.performance.labelled == 400 and one.performance.coverage == 1.0
     assert two.performance.labelled == 300 and two.performance.coverage == pytest.approx(0.75)
     assert one.performance.realised["auc"] > 0.8 > two.performance.realised["auc"]
+    assert one.performance.estimated == {}  # nothing labelled before it to calibrate on
+    (period,) = client.monitoring.report("fraud", since=first - HOUR).versions
+    assert period.performance.labelled == 700
+    auc = period.performance.realised["auc"]
+    assert two.performance.realised["auc"] < auc < one.performance.realised["auc"]
 
     # the next run sees the labels that arrived and raises the performance alert once
     _log(client, "fraud", version, _hours_ago(1), _frame(200, rng), rng.uniform(0, 1, 200))
     result = client.monitoring.run("fraud")
     (alert,) = [a for a in result.alerts if a.rule == "performance"]
     assert alert.window_start == second and "auc" in alert.message
+    (third,) = result.windows  # estimated from the 700 labelled predictions before it
+    assert third.performance.labelled == 0 and 0.5 < third.performance.estimated["auc"] < 1
     assert client.monitoring.run("fraud").alerts == []
 
 
@@ -241,6 +268,8 @@ def test_bad_monitors_are_refused_with_what_to_fix(client: Client) -> None:
         client.monitoring.put("fraud", on_alert=[{"kind": "webhook", "url": "file:///etc/passwd"}])
     with pytest.raises(dy.NotFound, match="no monitor 'default'"):
         client.monitoring.run("fraud")
+    with pytest.raises(dy.NotFound, match="no monitor 'default'"):
+        client.monitoring.report("fraud")
     assert client.monitoring.list() == []
 
 
@@ -259,6 +288,19 @@ def test_a_window_without_traffic_and_a_model_without_reference(client: Client) 
     with pytest.raises(dy.InvalidInput, match="recorded no dataset version"):
         client.monitoring.run("bare")
     assert "recorded no dataset version" in client.monitoring.get("bare").last_error
+
+
+def test_drift_settings_that_name_a_column_the_reference_lacks(client: Client) -> None:
+    version = _train(client)
+    rng = np.random.default_rng(8)
+    _log(client, "fraud", version, _hours_ago(2), _frame(300, rng), rng.uniform(0, 1, 300))
+    client.monitoring.put("fraud", backfill="6h", drift={"thresholds": {"nope": 0.1}})
+    with pytest.raises(dy.InvalidInput, match="do not fit the reference.*'nope'"):
+        client.monitoring.run("fraud")
+    assert client.monitoring.windows("fraud", since=_hours_ago(6)) == []
+    client.monitoring.put("fraud", backfill="6h", drift={"thresholds": {"amount": 0.5}})
+    (window,) = client.monitoring.run("fraud").windows  # the window was not skipped
+    assert window.rows == 300 and window.drift[0].threshold in (0.5, 0.1, 0.05)
 
 
 def test_runners_claim_a_due_monitor_once(client: Client) -> None:

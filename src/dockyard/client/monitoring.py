@@ -19,6 +19,8 @@ from dockyard.monitoring.schemas import (
     Monitor,
     MonitorCreate,
     MonitorQuery,
+    Report,
+    ReportQuery,
     RunRequest,
     RunResult,
     WindowQuery,
@@ -95,6 +97,18 @@ class MonitoringClient:
             limit=limit,
         )
         found: builtins.list[WindowResult] = self._call("windows", query=query)
+        return found
+
+    def report(
+        self,
+        model: str,
+        name: str = "default",
+        *,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> Report:
+        query = build(ReportQuery, model=model, monitor=name, since=since, until=until)
+        found: Report = self._call("report", query=query)
         return found
 
     def alerts(

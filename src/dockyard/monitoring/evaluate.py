@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from dockyard.core.errors import InvalidInput
 from dockyard.data.schemas import Column, Rule
 from dockyard.monitoring.binning import Binning
 from dockyard.monitoring.drift import compare
@@ -21,6 +22,7 @@ from dockyard.monitoring.schemas import (
     ColumnResult,
     MonitorConfig,
     Performance,
+    PerformanceConfig,
     QualityProblem,
     WindowResult,
 )
@@ -57,6 +59,29 @@ def _metrics(values: Any) -> dict[str, float | None]:
     }
 
 
+def drift_of(
+    config: MonitorConfig, reference: Summary, current: Summary, binning: Binning
+) -> list[Any]:
+    """Each column's drift from ``reference`` to ``current`` under the monitor's settings
+    (a setting that names a column the reference lacks is refused with what to fix)."""
+    assert config.drift is not None
+    try:
+        return compare(
+            reference,
+            current,
+            binning,
+            method=config.drift.method,
+            threshold=config.drift.threshold,
+            thresholds=config.drift.thresholds,
+            methods=config.drift.methods,
+        )
+    except ValueError as exc:
+        raise InvalidInput(
+            f"the monitor's drift settings do not fit the reference: {exc} (the reference has "
+            f"{', '.join(sorted(binning.columns)[:30])})"
+        ) from None
+
+
 def evaluate_window(
     config: MonitorConfig,
     rows: pa.Table,
@@ -71,15 +96,7 @@ def evaluate_window(
     summary = summarize(rows, binning)
     drift: list[ColumnResult] = []
     if config.drift is not None and rows.num_rows >= config.drift.min_rows:
-        found = compare(
-            reference,
-            summary,
-            binning,
-            method=config.drift.method,
-            threshold=config.drift.threshold,
-            thresholds=config.drift.thresholds,
-            methods=config.drift.methods,
-        )
+        found = drift_of(config, reference, summary, binning)
         drift = [
             ColumnResult(
                 column=d.column,
@@ -132,14 +149,21 @@ def performance_of(config: MonitorConfig, window: Any, labels: Sequence[Any]) ->
         return stored
     truth = np.array([m[0] for m in mine], dtype=float)
     scores = np.array([np.nan if m[1] is None else m[1] for m in mine], dtype=float)
+    return realised(perf, truth, scores, stored)
+
+
+def realised(
+    perf: PerformanceConfig, truth: np.ndarray, scores: np.ndarray, into: Performance
+) -> Performance:
+    """``into`` with the metrics of ``scores`` against the labels ``truth``."""
     try:
         if perf.task == "classification":
-            stored.realised = _metrics(classification(truth, scores, threshold=perf.threshold))
+            into.realised = _metrics(classification(truth, scores, threshold=perf.threshold))
         else:
-            stored.realised = _metrics(regression(truth, scores))
+            into.realised = _metrics(regression(truth, scores))
     except ValueError as exc:  # e.g. labels other than 0 and 1 for a classifier
-        stored.error = str(exc)[:500]
-    return stored
+        into.error = str(exc)[:500]
+    return into
 
 
 def _utc(at: dt.datetime) -> dt.datetime:

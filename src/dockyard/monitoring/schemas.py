@@ -319,3 +319,36 @@ class Delivery(Model):
     status: Literal["done", "failed"]
     detail: Text = Field("", max_length=2000)
     attempts: int = Field(0, ge=0, le=1000)
+
+
+class ReportQuery(Model):
+    model: Name
+    monitor: Name = "default"
+    since: UtcTime | None = None
+    until: UtcTime | None = None
+
+
+class VersionReport(Model):
+    """One model version over a whole period: drift from the merged window summaries,
+    performance from every label of the period."""
+
+    version: int
+    reference: str
+    windows: int
+    rows: int
+    first: dt.datetime
+    last: dt.datetime
+    drift: list[ColumnResult]
+    drifted: list[str]
+    windows_drifted: int
+    quality_problems: int
+    performance: Performance
+
+
+class Report(Model):
+    model: str
+    monitor: str
+    since: dt.datetime
+    until: dt.datetime
+    versions: list[VersionReport]
+    alerts: int

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,8 +30,10 @@ from dockyard.core.principal import Principal, Role
 from dockyard.data.service import DatasetService
 from dockyard.monitoring import actions, reference
 from dockyard.monitoring.binning import Binning
+from dockyard.monitoring.codec import to_bytes
 from dockyard.monitoring.evaluate import evaluate_window, performance_of, rule_alerts
 from dockyard.monitoring.profile import Summary
+from dockyard.monitoring.report import version_report
 from dockyard.monitoring.schemas import (
     ActionOutcome,
     Alert,
@@ -44,6 +46,8 @@ from dockyard.monitoring.schemas import (
     MonitorConfig,
     MonitorCreate,
     MonitorQuery,
+    Report,
+    ReportQuery,
     RunRequest,
     RunResult,
     WindowQuery,
@@ -301,7 +305,8 @@ class MonitorService:
         """Compute the windows that ended since the monitor last ran (a first run goes back
         ``backfill``), raise alerts and carry out their actions; webhooks are left pending
         for the runner to deliver."""
-        until = body.until or utcnow()
+        now = utcnow()
+        until = min(body.until, now) if body.until else now  # never a window still open
 
         def plan(session: Session) -> tuple[MonitorRow, str, str]:
             row, model_row = self._find(session, model, name)
@@ -492,7 +497,7 @@ class MonitorService:
                 end=end,
                 rows=rows,
                 labelled=0,
-                summary=computed.summary.model_dump_json(),
+                summary=to_bytes(computed.summary),
                 drift=json.dumps([d.model_dump(mode="json") for d in computed.drift]),
                 quality=json.dumps([q.model_dump(mode="json") for q in computed.quality]),
                 performance=computed.performance.model_dump_json(),
@@ -707,6 +712,86 @@ class MonitorService:
         return [
             self._window(w, row.name, query.model, performance_of(config, w, labels)) for w in found
         ]
+
+    @operation("GET", "/monitoring/report")
+    def report(self, principal: Principal, query: ReportQuery) -> Report:
+        """A monitor over a period (default: the last 30 days), per model version: drift of
+        the period from its windows' summaries merged (not the predictions read again),
+        quality problems, alerts, and performance from every label of the period."""
+        until = query.until or utcnow()
+        since = query.since or until - dt.timedelta(days=30)
+        if since > until:
+            raise InvalidInput("since must not be after until")
+
+        def fetch(session: Session) -> tuple[MonitorRow, Any, Any, Any, int]:
+            row, model_row = self._find(session, query.model, query.monitor)
+            windows = session.execute(
+                select(
+                    MonitorWindowRow.version,
+                    MonitorWindowRow.start,
+                    MonitorWindowRow.end,
+                    MonitorWindowRow.rows,
+                    MonitorWindowRow.summary,
+                    MonitorWindowRow.drift,
+                    MonitorWindowRow.quality,
+                    MonitorWindowRow.performance,
+                )
+                .where(
+                    MonitorWindowRow.monitor_id == row.id,
+                    MonitorWindowRow.start >= since,
+                    MonitorWindowRow.start < until,
+                )
+                .order_by(MonitorWindowRow.start)
+            ).all()
+            references = {
+                r.version: r
+                for r in session.scalars(
+                    select(MonitorReferenceRow).where(MonitorReferenceRow.monitor_id == row.id)
+                )
+            }
+            labels = session.execute(
+                select(
+                    PredictionLabelRow.version, PredictionLabelRow.label, PredictionLabelRow.score
+                ).where(
+                    PredictionLabelRow.model_id == model_row.id,
+                    PredictionLabelRow.predicted_at >= since,
+                    PredictionLabelRow.predicted_at < until,
+                )
+            ).all()
+            alerts = session.scalar(
+                select(func.count())
+                .select_from(MonitorAlertRow)
+                .where(MonitorAlertRow.monitor_id == row.id, MonitorAlertRow.raised_at >= since)
+            )
+            return row, windows, references, labels, int(alerts or 0)
+
+        row, windows, references, labels, alerts = self.db.query(fetch)
+        config = MonitorConfig.model_validate_json(row.config)
+        versions = []
+        for version in sorted({w.version for w in windows}):
+            ref = references.get(version)
+            if ref is None:
+                continue
+            mine = [w for w in windows if w.version == version]
+            versions.append(
+                version_report(
+                    config,
+                    version,
+                    ref.source,
+                    Binning.model_validate_json(ref.binning),
+                    Summary.model_validate_json(ref.summary),
+                    mine,
+                    [(label, score) for v, label, score in labels if v == version],
+                )
+            )
+        return Report(
+            model=query.model,
+            monitor=query.monitor,
+            since=since,
+            until=until,
+            versions=versions,
+            alerts=alerts,
+        )
 
     @operation("POST", "/monitoring/labels/{model}")
     def log_labels(self, principal: Principal, model: str, body: LabelBatch) -> LabelResult:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -685,7 +686,7 @@ class MonitorWindowRow(Base):
     end: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     rows: Mapped[int] = mapped_column(BigInteger)
     labelled: Mapped[int] = mapped_column(BigInteger, default=0)
-    summary: Mapped[str] = mapped_column(Text)
+    summary: Mapped[bytes] = mapped_column(LargeBinary)  # monitoring.codec: merged fast
     drift: Mapped[str] = mapped_column(Text)
     quality: Mapped[str] = mapped_column(Text)
     performance: Mapped[str] = mapped_column(Text)

@@ -68,7 +68,7 @@ def upgrade() -> None:
         sa.Column("end", UTCDateTime(), nullable=False),
         sa.Column("rows", sa.BigInteger(), nullable=False),
         sa.Column("labelled", sa.BigInteger(), nullable=False),
-        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("summary", sa.LargeBinary(), nullable=False),
         sa.Column("drift", sa.Text(), nullable=False),
         sa.Column("quality", sa.Text(), nullable=False),
         sa.Column("performance", sa.Text(), nullable=False),
