@@ -295,7 +295,7 @@ def test_drift_settings_that_name_a_column_the_reference_lacks(client: Client) -
     rng = np.random.default_rng(8)
     _log(client, "fraud", version, _hours_ago(2), _frame(300, rng), rng.uniform(0, 1, 300))
     client.monitoring.put("fraud", backfill="6h", drift={"thresholds": {"nope": 0.1}})
-    with pytest.raises(dy.InvalidInput, match="do not fit the reference.*'nope'"):
+    with pytest.raises(dy.InvalidInput, match=r"do not fit the reference.*'nope'"):
         client.monitoring.run("fraud")
     assert client.monitoring.windows("fraud", since=_hours_ago(6)) == []
     client.monitoring.put("fraud", backfill="6h", drift={"thresholds": {"amount": 0.5}})
