@@ -176,6 +176,12 @@ def test_drift_is_found_in_the_shifted_window_and_the_alert_rolls_back(client: C
     assert [w.start for w in stored] == [calm, shifted]
     assert [a.id for a in client.monitoring.alerts(model="fraud")] == [alert.id]
 
+    text = client.monitoring.metrics()
+    labels = f'model="fraud",monitor="default",version="{version}"'
+    assert f"dockyard_monitor_drifted_columns{{{labels}}} 1.0" in text
+    assert f"dockyard_monitor_window_rows{{{labels}}} 1500.0" in text
+    assert 'dockyard_monitor_alerts_total{model="fraud",monitor="default",rule="drift"} 1.0' in text
+
     # the period's report merges the two windows' summaries: half the traffic shifted
     report = client.monitoring.report("fraud", since=calm - HOUR)
     (summary,) = report.versions
@@ -301,6 +307,29 @@ def test_drift_settings_that_name_a_column_the_reference_lacks(client: Client) -
     client.monitoring.put("fraud", backfill="6h", drift={"thresholds": {"amount": 0.5}})
     (window,) = client.monitoring.run("fraud").windows  # the window was not skipped
     assert window.rows == 300 and window.drift[0].threshold in (0.5, 0.1, 0.05)
+
+
+def test_prometheus_scrapes_the_monitors_figures(services: object, server: object) -> None:
+    import httpx
+
+    from dockyard.client.client import connect_with
+
+    local = connect_with(services.settings)  # type: ignore[attr-defined]
+    try:
+        version = _train(local)
+        rng = np.random.default_rng(9)
+        ids = _log(local, "fraud", version, _hours_ago(2), _frame(300, rng), rng.uniform(0, 1, 300))
+        local.monitoring.put("fraud", backfill="6h", performance={"metric": "auc"})
+        local.monitoring.run("fraud")
+        local.monitoring.log_labels("fraud", {pid: float(i % 2) for i, pid in enumerate(ids)})
+    finally:
+        local.close()
+    answer = httpx.get(f"{server.url}/api/v1/monitoring/metrics")  # type: ignore[attr-defined]
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/plain; version=")
+    labels = f'model="fraud",monitor="default",version="{version}"'
+    assert f"dockyard_monitor_label_coverage{{{labels}}} 1.0" in answer.text
+    assert f'dockyard_monitor_performance{{kind="realised",metric="auc",{labels}}}' in answer.text
 
 
 def test_runners_claim_a_due_monitor_once(client: Client) -> None:

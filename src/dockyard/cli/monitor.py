@@ -32,17 +32,12 @@ def _when(at: dt.datetime | None) -> str:
 
 
 def _ago(text: str) -> dt.timedelta:
-    from dockyard.monitoring.schemas import window_seconds
+    from dockyard.monitoring.schemas import period_seconds
 
-    unit = text[-1:]
-    if unit == "w" and text[:-1].isdigit():
-        return dt.timedelta(weeks=int(text[:-1]))
-    if unit == "d" and text[:-1].isdigit():
-        return dt.timedelta(days=int(text[:-1]))
     try:
-        return dt.timedelta(seconds=window_seconds(text))
-    except ValueError:
-        raise typer.BadParameter(f"{text!r}: write e.g. 1h, 1d, 7d or 2w") from None
+        return dt.timedelta(seconds=period_seconds(text))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _monitors(monitors: list[Monitor], empty: str) -> None:

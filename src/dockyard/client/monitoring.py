@@ -111,6 +111,14 @@ class MonitoringClient:
         found: Report = self._call("report", query=query)
         return found
 
+    def metrics(self) -> str:
+        """The monitors' figures in Prometheus' text format (what a scrape receives)."""
+        stream = self._call("metrics")
+        try:
+            return bytes(stream.read()).decode()
+        finally:
+            stream.close()
+
     def alerts(
         self,
         *,

@@ -43,6 +43,24 @@ def window_seconds(text: str) -> int:
     return seconds
 
 
+def period_seconds(text: str) -> int:
+    """The seconds of a period written as ``30m``, ``6h``, ``7d`` or ``2w``, up to a year."""
+    unit = text[-1:] if isinstance(text, str) else ""
+    number = text[:-1] if isinstance(text, str) else ""
+    sizes = {**_SECONDS, "w": 7 * 86_400}
+    if unit not in sizes or not number.isdigit() or number.startswith("0") or len(number) > 6:
+        raise ValueError(f"{text!r} is not a period: write e.g. '30m', '6h', '7d' or '2w'")
+    seconds = int(number) * sizes[unit]
+    if seconds > 366 * 86_400:
+        raise ValueError(f"period {text!r}: at most a year")
+    return seconds
+
+
+def _check_period(value: str) -> str:
+    period_seconds(value)
+    return value
+
+
 def _check_window(value: str) -> str:
     window_seconds(value)
     return value
@@ -55,6 +73,7 @@ def _finite(value: float) -> float:
 
 
 Window = Annotated[str, AfterValidator(_check_window), Field(max_length=8)]
+Period = Annotated[str, AfterValidator(_check_period), Field(max_length=8)]
 Finite = Annotated[float, AfterValidator(_finite)]
 Column = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00]*$")]
 
@@ -165,8 +184,8 @@ class MonitorConfig(Model):
         "the model version's training run read",
     )
     on_alert: list[Action] = Field(default_factory=list, max_length=20)
-    cooldown: Window = Field("1h", description="no second alert of one rule within this")
-    backfill: Window = Field("1d", description="how far back the first run starts")
+    cooldown: Period = Field("1h", description="no second alert of one rule within this")
+    backfill: Period = Field("1d", description="how far back the first run starts")
 
 
 class MonitorCreate(MonitorConfig):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -32,6 +32,7 @@ from dockyard.monitoring import actions, reference
 from dockyard.monitoring.binning import Binning
 from dockyard.monitoring.codec import to_bytes
 from dockyard.monitoring.evaluate import evaluate_window, performance_of, rule_alerts
+from dockyard.monitoring.exposition import Latest, exposition
 from dockyard.monitoring.profile import Summary
 from dockyard.monitoring.report import version_report
 from dockyard.monitoring.schemas import (
@@ -52,6 +53,7 @@ from dockyard.monitoring.schemas import (
     RunResult,
     WindowQuery,
     WindowResult,
+    period_seconds,
     window_seconds,
 )
 from dockyard.monitoring.traffic import window_traffic
@@ -319,7 +321,7 @@ class MonitorService:
         seconds = row.window_seconds
         last_end = _floor(until - GRACE, seconds)
         first = row.computed_until or _floor(
-            last_end - dt.timedelta(seconds=window_seconds(config.backfill)), seconds
+            last_end - dt.timedelta(seconds=period_seconds(config.backfill)), seconds
         )
         starts: builtins.list[dt.datetime] = []
         start = first
@@ -557,7 +559,7 @@ class MonitorService:
         )
         candidates = rule_alerts(config, windows, labelled)
         raised: Alerts = []
-        cooldown = dt.timedelta(seconds=window_seconds(config.cooldown))
+        cooldown = dt.timedelta(seconds=period_seconds(config.cooldown))
         actor = Principal(name=f"monitor {model}/{row.name}", kind="service", role=Role.ADMIN)
         for candidate in candidates:
 
@@ -712,6 +714,66 @@ class MonitorService:
         return [
             self._window(w, row.name, query.model, performance_of(config, w, labels)) for w in found
         ]
+
+    @operation("GET", "/monitoring/metrics")
+    def metrics(self, principal: Principal) -> BinaryIO:
+        """Prometheus' text format: per monitor and model version, the latest window's drift,
+        rows, label coverage, quality and performance, and the alerts raised per rule
+        (scrape ``/api/v1/monitoring/metrics`` with a read token)."""
+
+        def fetch(session: Session) -> tuple[Any, Any, Any]:
+            newest = (
+                select(
+                    MonitorWindowRow.monitor_id,
+                    MonitorWindowRow.version,
+                    func.max(MonitorWindowRow.start).label("start"),
+                )
+                .group_by(MonitorWindowRow.monitor_id, MonitorWindowRow.version)
+                .subquery()
+            )
+            latest = session.execute(
+                select(MonitorWindowRow, MonitorRow, RegisteredModelRow)
+                .join(
+                    newest,
+                    (newest.c.monitor_id == MonitorWindowRow.monitor_id)
+                    & (newest.c.version == MonitorWindowRow.version)
+                    & (newest.c.start == MonitorWindowRow.start),
+                )
+                .join(MonitorRow, MonitorRow.id == MonitorWindowRow.monitor_id)
+                .join(RegisteredModelRow, RegisteredModelRow.id == MonitorRow.model_id)
+            ).all()
+            labels = {}
+            for window, _, model in latest:
+                labels[window.id] = session.execute(
+                    select(
+                        PredictionLabelRow.version,
+                        PredictionLabelRow.predicted_at,
+                        PredictionLabelRow.label,
+                        PredictionLabelRow.score,
+                    ).where(
+                        PredictionLabelRow.model_id == model.id,
+                        PredictionLabelRow.version == window.version,
+                        PredictionLabelRow.predicted_at >= window.start,
+                        PredictionLabelRow.predicted_at < window.end,
+                    )
+                ).all()
+            alerts = session.execute(
+                select(RegisteredModelRow.name, MonitorRow.name, MonitorAlertRow.rule, func.count())
+                .join(MonitorRow, MonitorRow.id == MonitorAlertRow.monitor_id)
+                .join(RegisteredModelRow, RegisteredModelRow.id == MonitorRow.model_id)
+                .group_by(RegisteredModelRow.name, MonitorRow.name, MonitorAlertRow.rule)
+            ).all()
+            return latest, labels, alerts
+
+        latest, labels, alerts = self.db.query(fetch)
+        found = []
+        for window, monitor, model in latest:
+            config = MonitorConfig.model_validate_json(monitor.config)
+            result = self._window(
+                window, monitor.name, model.name, performance_of(config, window, labels[window.id])
+            )
+            found.append(Latest(model=model.name, monitor=monitor.name, window=result))
+        return exposition(found, [(m, n, r, int(c)) for m, n, r, c in alerts])
 
     @operation("GET", "/monitoring/report")
     def report(self, principal: Principal, query: ReportQuery) -> Report:

@@ -130,9 +130,9 @@ def _endpoint(op: Operation, method: Callable[..., Any], guard: Callable[..., An
             digest = getattr(stream, "digest", None)
             if isinstance(digest, str):  # a blob: the client checks what it received
                 headers[DIGEST_HEADER] = f"sha256:{digest}"
-            return StreamingResponse(
-                iter_stream(stream), media_type="application/octet-stream", headers=headers
-            )
+            # a stream may say what it holds (Prometheus' text format), else it is bytes
+            media_type = getattr(stream, "media_type", None) or "application/octet-stream"
+            return StreamingResponse(iter_stream(stream), media_type=media_type, headers=headers)
 
         endpoint = download
     else:
