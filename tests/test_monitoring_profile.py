@@ -190,3 +190,18 @@ def test_summary_of_concat_equals_merge_of_parts(
     merged = summarize(a, binning).merge(summarize(b, binning))
     _close(whole, merged)
     _close(whole, merge_bytes([to_bytes(summarize(a, binning)), to_bytes(summarize(b, binning))]))
+
+
+def test_forced_categorical_integers_and_dictionary_chunks() -> None:
+    ref = pa.table({"k": [1, 2, 2, 3, 3, 3]})
+    binning = Binning.from_reference(ref, categorical=["k"])
+    assert binning.columns["k"].categories == ["3", "2", "1"]
+    cur = pa.table({"k": [3, 7, 7, 8, None]})
+    col = summarize(cur, binning).columns["k"]
+    assert col.categories == [1, 0, 0] and col.other == 3 and col.new == {"7": 2, "8": 1}
+    chunks = pa.chunked_array(
+        [pa.array(["a", "b", "z"]).dictionary_encode(), pa.array(["z", "a"]).dictionary_encode()]
+    )
+    dbin = Binning.from_reference(pa.table({"d": pa.array(["a", "b"])}))
+    dcol = summarize(pa.table({"d": chunks}), dbin).columns["d"]
+    assert dcol.categories == [2, 1] and dcol.new == {"z": 2}
