@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+import struct
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dockyard.monitoring.codec import from_bytes, merge_bytes, to_bytes
+from dockyard.monitoring.codec import MAGIC, from_bytes, merge_bytes, to_bytes
 from dockyard.monitoring.profile import Binning, ColumnSummary, Summary, merge_all, summarize
 
 
@@ -205,3 +207,29 @@ def test_forced_categorical_integers_and_dictionary_chunks() -> None:
     dbin = Binning.from_reference(pa.table({"d": pa.array(["a", "b"])}))
     dcol = summarize(pa.table({"d": chunks}), dbin).columns["d"]
     assert dcol.categories == [2, 1] and dcol.new == {"z": 2}
+
+
+def test_hostile_stored_forms_raise_value_errors() -> None:
+    binning = Binning.from_reference(_table(), ["s"], bins=5)
+    data = binning.model_dump()
+    data["columns"]["s"]["categories"] = ["a", "a"]
+    with pytest.raises(ValueError, match="distinct"):
+        Binning.model_validate(data)
+    data = binning.model_dump()
+    data["columns"]["s"]["edges"] = [1.0]
+    with pytest.raises(ValueError, match="must not have edges"):
+        Binning.model_validate(data)
+    summary = summarize(_table(), binning)
+    data = summary.model_dump()
+    data["columns"]["s"]["new"] = {"zz": 5}
+    with pytest.raises(ValueError, match="new categories count more"):
+        Summary.model_validate(data)
+    payload = to_bytes(summary)
+    start = len(MAGIC) + 4
+    (length,) = struct.unpack("<I", payload[len(MAGIC) : start])
+    header = orjson.loads(payload[start : start + length])
+    header["new"] = [{"q": -1}]
+    head = orjson.dumps(header)
+    tampered = MAGIC + struct.pack("<I", len(head)) + head + payload[start + length :]
+    with pytest.raises(ValueError, match="malformed new count"):
+        from_bytes(tampered)
