@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+import struct
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dockyard.monitoring.codec import from_bytes, merge_bytes, to_bytes
+from dockyard.monitoring.codec import MAGIC, from_bytes, merge_bytes, to_bytes
 from dockyard.monitoring.profile import Binning, ColumnSummary, Summary, merge_all, summarize
 
 
@@ -190,3 +192,44 @@ def test_summary_of_concat_equals_merge_of_parts(
     merged = summarize(a, binning).merge(summarize(b, binning))
     _close(whole, merged)
     _close(whole, merge_bytes([to_bytes(summarize(a, binning)), to_bytes(summarize(b, binning))]))
+
+
+def test_forced_categorical_integers_and_dictionary_chunks() -> None:
+    ref = pa.table({"k": [1, 2, 2, 3, 3, 3]})
+    binning = Binning.from_reference(ref, categorical=["k"])
+    assert binning.columns["k"].categories == ["3", "2", "1"]
+    cur = pa.table({"k": [3, 7, 7, 8, None]})
+    col = summarize(cur, binning).columns["k"]
+    assert col.categories == [1, 0, 0] and col.other == 3 and col.new == {"7": 2, "8": 1}
+    chunks = pa.chunked_array(
+        [pa.array(["a", "b", "z"]).dictionary_encode(), pa.array(["z", "a"]).dictionary_encode()]
+    )
+    dbin = Binning.from_reference(pa.table({"d": pa.array(["a", "b"])}))
+    dcol = summarize(pa.table({"d": chunks}), dbin).columns["d"]
+    assert dcol.categories == [2, 1] and dcol.new == {"z": 2}
+
+
+def test_hostile_stored_forms_raise_value_errors() -> None:
+    binning = Binning.from_reference(_table(), ["s"], bins=5)
+    data = binning.model_dump()
+    data["columns"]["s"]["categories"] = ["a", "a"]
+    with pytest.raises(ValueError, match="distinct"):
+        Binning.model_validate(data)
+    data = binning.model_dump()
+    data["columns"]["s"]["edges"] = [1.0]
+    with pytest.raises(ValueError, match="must not have edges"):
+        Binning.model_validate(data)
+    summary = summarize(_table(), binning)
+    data = summary.model_dump()
+    data["columns"]["s"]["new"] = {"zz": 5}
+    with pytest.raises(ValueError, match="new categories count more"):
+        Summary.model_validate(data)
+    payload = to_bytes(summary)
+    start = len(MAGIC) + 4
+    (length,) = struct.unpack("<I", payload[len(MAGIC) : start])
+    header = orjson.loads(payload[start : start + length])
+    header["new"] = [{"q": -1}]
+    head = orjson.dumps(header)
+    tampered = MAGIC + struct.pack("<I", len(head)) + head + payload[start + length :]
+    with pytest.raises(ValueError, match="malformed new count"):
+        from_bytes(tampered)

@@ -82,9 +82,7 @@ def merge_bytes(payloads: Sequence[bytes]) -> Summary:
     int_blocks: list[np.ndarray] = []
     float_blocks: list[np.ndarray] = []
     for i, payload in enumerate(payloads):
-        header, ints, floats = _split(i, payload)
-        if headers and any(header[k] != headers[0][k] for k in ("binning", "names", "sizes")):
-            raise ValueError(f"summary {i} was made on another binning than summary 0")
+        header, ints, floats = _split(i, payload, headers[0] if headers else None)
         headers.append(header)
         int_blocks.append(ints)
         float_blocks.append(floats)
@@ -115,8 +113,13 @@ def merge_bytes(payloads: Sequence[bytes]) -> Summary:
         lows = floats_all[:, 4 * j + 2]
         highs = floats_all[:, 4 * j + 3]
         new: dict[str, int] = {}
-        for h in headers:
-            for value, n in h["new"][j].items():
+        for i, h in enumerate(headers):
+            part = h["new"][j]
+            if not isinstance(part, dict):
+                raise ValueError(f"summary {i} has malformed new categories for {name!r}")
+            for value, n in part.items():
+                if type(n) is not int or n < 0:
+                    raise ValueError(f"summary {i} has a malformed new count for {name!r}")
                 new[value] = new.get(value, 0) + n
         ranked = sorted(new.items(), key=lambda item: (-item[1], item[0]))
         numeric = kind == "numeric"
@@ -137,24 +140,38 @@ def merge_bytes(payloads: Sequence[bytes]) -> Summary:
     )
 
 
-def _split(i: int, payload: bytes) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-    """One payload's header, int64 block and float64 block, or ValueError."""
+_LAYOUT = ("binning", "max_new", "names", "kinds", "sizes")
+
+
+def _split(
+    i: int, payload: bytes, first: dict[str, Any] | None
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """One payload's header, int64 block and float64 block, or ValueError. The layout of
+    the first payload is checked in full; later ones must have the same."""
     start = len(MAGIC) + 4
     if payload[: len(MAGIC)] != MAGIC or len(payload) < start:
         raise ValueError(f"summary {i} is not a binary summary (bad magic)")
     (length,) = struct.unpack("<I", payload[len(MAGIC) : start])
     try:
         header = orjson.loads(payload[start : start + length])
-        names, kinds, sizes = header["names"], header["kinds"], header["sizes"]
-        ok = (
-            isinstance(header["rows"], int)
-            and isinstance(header["binning"], str)
-            and isinstance(header["max_new"], int)
-            and len(names) == len(kinds) == len(sizes) == len(header["new"])
-            and all(k in ("numeric", "categorical") for k in kinds)
-            and all(isinstance(s, int) and s >= 0 for s in sizes)
-            and all(isinstance(d, dict) for d in header["new"])
-        )
+        names, kinds, sizes, new = header["names"], header["kinds"], header["sizes"], header["new"]
+        if first is not None:
+            if any(header[k] != first[k] for k in _LAYOUT):
+                raise ValueError(f"summary {i} was made on another binning than summary 0")
+            ok = (
+                isinstance(header["rows"], int) and isinstance(new, list) and len(new) == len(names)
+            )
+        else:
+            ok = (
+                isinstance(header["rows"], int)
+                and isinstance(header["binning"], str)
+                and isinstance(header["max_new"], int)
+                and isinstance(names, list)
+                and all(isinstance(n, str) for n in names)
+                and len(names) == len(kinds) == len(sizes) == len(new)
+                and all(k in ("numeric", "categorical") for k in kinds)
+                and all(isinstance(s, int) and s >= 0 for s in sizes)
+            )
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise ValueError(f"summary {i} has a malformed header: {exc}") from exc
     if not ok:
