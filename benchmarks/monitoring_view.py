@@ -12,9 +12,10 @@ every window (timed: windows per second, from the log's Parquet and JSON to the 
 results). Then, each in a fresh process (``import dockyard`` + ``connect`` included, bytecode
 cached), medians of ``--repeat``:
 
-- ``report`` (the call, timed after ``connect``; also with the process's start): ``client.monitoring.report(model, since=30 days)``: every window's summary
-  merged per version and compared with the reference, quality counts, performance from
-  every label of the period;
+- ``report``: ``client.monitoring.report(model, since=30 days)`` (the call, timed after
+  ``connect``, and with the process's start): every window's summary merged per version
+  and compared with the reference, quality counts, performance from every label of the
+  period;
 - ``windows``: ``client.monitoring.windows(...)`` of the same period (720 windows with their
   per-column drift and realised performance), what the web UI's monitoring tab reads;
 
