@@ -198,7 +198,7 @@ def add(
 def list_(
     ctx: typer.Context,
     project: str | None = PROJECT_FILTER,
-    model: str | None = typer.Option(None, "--model", "-m", help="Only this model."),
+    model: str | None = typer.Option(None, "--model", help="Only this model."),
     as_json: bool = JSON,
 ) -> None:
     """List monitors: what each checks, what an alert does, how far it computed."""
@@ -260,7 +260,7 @@ def report(
 def alerts(
     ctx: typer.Context,
     project: str | None = PROJECT_FILTER,
-    model: str | None = typer.Option(None, "--model", "-m", help="Only this model."),
+    model: str | None = typer.Option(None, "--model", help="Only this model."),
     limit: int = LIMIT,
     as_json: bool = JSON,
 ) -> None:
