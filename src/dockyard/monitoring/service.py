@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import json
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -82,6 +83,8 @@ Alerts = list[Alert]
 GRACE = dt.timedelta(seconds=30)
 """A window is computed this long after it ends: servers write the log every few seconds."""
 MAX_WINDOWS_PER_RUN = 200
+CALIBRATION_ROWS = 100_000
+"""Labelled predictions estimated performance is calibrated on, at most (the newest)."""
 _LABEL_CHUNK = 1000
 
 
@@ -103,6 +106,10 @@ def _monitor(row: MonitorRow, model: RegisteredModelRow, project: str) -> Monito
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def _utc(at: dt.datetime) -> dt.datetime:
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
 def _window_text(seconds: int) -> str:
@@ -136,6 +143,15 @@ def _alert(row: MonitorAlertRow, monitor: MonitorRow, model: str) -> Alert:
         actions=[ActionOutcome.model_validate(a) for a in json.loads(row.actions)],
         raised_at=row.raised_at,
     )
+
+
+@dataclass
+class _RunMemo:
+    """What one run reads once for all its windows."""
+
+    horizon: dt.datetime
+    rules: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    calibration: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 class MonitorService:
@@ -331,12 +347,13 @@ class MonitorService:
             starts.append(start)
             start += dt.timedelta(seconds=seconds)
         windows: Windows = []
+        memo = _RunMemo(horizon=last_end)
         error = ""
         computed_until = row.computed_until
         try:
             for start in starts:
                 end = start + dt.timedelta(seconds=seconds)
-                windows.extend(self._compute(row, model, model_id, config, start, end))
+                windows.extend(self._compute(row, model, model_id, config, start, end, memo))
                 computed_until = end
         except InvalidInput as exc:
             error = exc.message
@@ -404,6 +421,7 @@ class MonitorService:
         config: MonitorConfig,
         start: dt.datetime,
         end: dt.datetime,
+        memo: _RunMemo,
     ) -> Windows:
         log = self._log(model_id, start, end)
         if log is None:
@@ -420,11 +438,15 @@ class MonitorService:
                 if c not in ("prediction_id", "at", "version", "shadow")
             ]
             ref, binning, ref_summary = self._reference(row, model, version, config, wanted)
-            rules, columns = (
-                (ref.rules, ref.columns) if ref else self._rules(row, model, version, config)
-            )
+            if ref is not None:
+                memo.rules[version] = (ref.rules, ref.columns)
+            elif version not in memo.rules:
+                memo.rules[version] = self._rules(row, model, version, config)
+            rules, columns = memo.rules[version]
             calibration = (
-                self._calibration(model_id, version, start) if config.performance else None
+                self._calibration(model_id, version, start, memo.calibration, memo.horizon)
+                if config.performance
+                else None
             )
             computed = evaluate_window(
                 config, rows, binning, ref_summary, rules, columns, calibration, end
@@ -454,31 +476,49 @@ class MonitorService:
         return pa.concat_tables(tables) if tables else None
 
     def _calibration(
-        self, model_id: str, version: int, before: dt.datetime
+        self,
+        model_id: str,
+        version: int,
+        before: dt.datetime,
+        cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
+        horizon: dt.datetime,
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """Scores and labels of this version's labelled predictions made before ``before``
-        (at most the newest 100k): what estimated performance is calibrated on."""
+        (at most the newest ``CALIBRATION_ROWS``): what estimated performance is calibrated
+        on. Read once per run and version (up to ``horizon``, the run's last window end) into
+        ``cache``, then cut per window."""
+        if version not in cache:
 
-        def fetch(session: Session) -> builtins.list[tuple[float, float | None]]:
-            stmt = (
-                select(PredictionLabelRow.label, PredictionLabelRow.score)
-                .where(
-                    PredictionLabelRow.model_id == model_id,
-                    PredictionLabelRow.version == version,
-                    PredictionLabelRow.predicted_at < before,
-                    PredictionLabelRow.score.is_not(None),
+            def fetch(session: Session) -> Any:
+                stmt = (
+                    select(
+                        PredictionLabelRow.predicted_at,
+                        PredictionLabelRow.label,
+                        PredictionLabelRow.score,
+                    )
+                    .where(
+                        PredictionLabelRow.model_id == model_id,
+                        PredictionLabelRow.version == version,
+                        PredictionLabelRow.predicted_at < horizon,
+                        PredictionLabelRow.score.is_not(None),
+                    )
+                    .order_by(PredictionLabelRow.predicted_at.desc())
+                    .limit(CALIBRATION_ROWS)
                 )
-                .order_by(PredictionLabelRow.predicted_at.desc())
-                .limit(100_000)
-            )
-            return [(float(a), b) for a, b in session.execute(stmt)]
+                return session.execute(stmt).all()
 
-        pairs = self.db.query(fetch)
-        if len(pairs) < 2:
+            found = self.db.query(fetch)[::-1]  # oldest first
+            cache[version] = (
+                np.array([_utc(r[0]).timestamp() for r in found], dtype=float),
+                np.array([r[1] for r in found], dtype=float),
+                np.array([r[2] for r in found], dtype=float),
+            )
+        times, labels, scores = cache[version]
+        stop = int(np.searchsorted(times, before.timestamp(), side="left"))
+        first = max(0, stop - CALIBRATION_ROWS)
+        if stop - first < 2:
             return None
-        labels = np.array([p[0] for p in pairs], dtype=float)
-        scores = np.array([p[1] for p in pairs], dtype=float)
-        return scores, labels
+        return scores[first:stop], labels[first:stop]
 
     def _store_window(
         self,
