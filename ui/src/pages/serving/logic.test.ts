@@ -245,10 +245,10 @@ describe("a prediction's trace", () => {
 });
 
 describe("a time range from the URL", () => {
-  it("takes since and until (a monitoring window) and says which", () => {
+  it("takes since and until (a monitoring window, until left out) and says which", () => {
     expect(explicitRange("2026-12-07T11:00:00+00:00", "2026-12-07T12:00:00Z")).toEqual({
       since: "2026-12-07T11:00:00.000Z",
-      until: "2026-12-07T12:00:00.000Z",
+      until: "2026-12-07T11:59:59.999999Z",
       label: "window 2026-12-07 11:00 – 2026-12-07 12:00 UTC",
     });
   });
