@@ -14,7 +14,9 @@ failed; a run started in a git checkout with uncommitted changes; the dataset
 feature view ``card_history`` over ``fraud/transactions`` (two versions, materialized, three
 events pushed: a new version of the dataset) with the training set ``fraud/card_training``
 built from ``fraud/card_labels``; a pipeline run whose fan-out failed on two items; and
-the served model ``ui-serving-model`` with a prediction log (seed_serving.py). The
+the served model ``ui-serving-model`` with a prediction log (seed_serving.py); and the
+model ``ui-monitored-model`` in ``retail`` with a prediction log of past hours, labels and a
+monitor run over them (seed_monitoring.py). The
 last line printed is a JSON summary (ids of the special runs, counts); progress goes to
 stderr.
 
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
     from tracking_data import SeedRun
 
 SEEDED = ".seeded"  # the summary of a finished seed, with its run count and format
-FORMAT = 9  # what a seed holds; a home seeded by an older format is seeded anew
+FORMAT = 10  # what a seed holds; a home seeded by an older format is seeded anew
 SEEDING = ".seeding"  # present while seeding: a home with it (only) may be emptied
 KEPT = {"seed-summary.json"}  # written next to the seed by the e2e setup
 
@@ -614,6 +616,7 @@ def failed_fan_out(client: Any) -> str:
 
 
 def seed(home: Path, runs: int) -> dict[str, Any]:
+    from seed_monitoring import seed_monitoring
     from seed_serving import seed_serving
 
     from dockyard.client.client import connect_with
@@ -647,6 +650,7 @@ def seed(home: Path, runs: int) -> dict[str, Any]:
         special["code_run"] = code_run(client, work)
         samples = ui_samples(client)
         serving = seed_serving(client, work, say)
+        monitoring = seed_monitoring(client, say)
         features = feature_store(client, DATASET)
         failed_pipeline = failed_fan_out(client)
         champion = client.models.get(MODEL).aliases.get(ALIAS)
@@ -659,6 +663,7 @@ def seed(home: Path, runs: int) -> dict[str, Any]:
         **samples,
         **features,
         **serving,
+        **monitoring,
         "failed_pipeline_run": failed_pipeline,
         "demo": {
             "project": PROJECT,

@@ -63,6 +63,24 @@ export interface Seed {
     live_uris: string[];
     example_inputs: Record<string, unknown>[];
   };
+  /** ui-monitored-model (project retail): five past hourly windows (v1, v1, v2, v2 shifted, v2)
+   * of its monitor `default`, labels for some, one drift alert (webhook failed, freeze done) */
+  monitoring: {
+    model: string;
+    project: string;
+    monitor: string;
+    metric: string;
+    minimum: number;
+    versions: number[];
+    /** oldest first; ISO times */
+    windows: { version: number; start: string; end: string }[];
+    shifted: { version: number; start: string; column: string };
+    columns: string[];
+    /** per window, as `windows` */
+    performance: { labelled: number; coverage: number; realised: number | null; estimated: number | null }[];
+    alerts: { rule: string; window_start: string; actions: [string, string][] }[];
+    webhook: string;
+  };
 }
 
 declare module "vitest" {

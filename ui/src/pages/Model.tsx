@@ -1,6 +1,6 @@
 // One registered model: a banner while it is frozen, its traffic split, versions, aliases
-// (with gates and history), its whole history, and for the chosen version (?version=,
-// default latest) its card, lineage and signature.
+// (with gates and history), its whole history, for the chosen version (?version=,
+// default latest) its card, lineage and signature, and its monitors (monitoring/).
 import { Link, useParams, useSearchParams } from "react-router";
 import { type Schemas, seg } from "../api/client";
 import { useGet } from "../api/hooks";
@@ -16,6 +16,7 @@ import { signatureSummary } from "./model/logic";
 import { FrozenBanner, TrafficPanel } from "./model/ServingPanel";
 import { SignatureTab } from "./model/SignatureTab";
 import { VersionsTab } from "./model/VersionsTab";
+import { MonitoringTab } from "./monitoring/MonitoringTab";
 import { PredictionLogLink } from "./serving/PredictionLogLink";
 import "./model/model.css";
 
@@ -134,6 +135,7 @@ export default function Model() {
               { id: "card", label: "Card", render: () => (v ? <CardTab name={name} version={v.version} /> : <NoVersion wanted={wanted} loading={Boolean(wanted) && !version.error} />) },
               { id: "lineage", label: "Lineage", render: () => (v ? <LineageTab name={name} version={v.version} preferred={preferred} /> : <NoVersion wanted={wanted} loading={Boolean(wanted) && !version.error} />) },
               { id: "signature", label: "Signature", render: () => (v ? <SignatureTab version={v} /> : <NoVersion wanted={wanted} loading={Boolean(wanted) && !version.error} />) },
+              { id: "monitoring", label: "Monitoring", render: () => <MonitoringTab name={name} /> },
             ]}
           />
         </>

@@ -1,5 +1,6 @@
-// The prediction log of one model, newest first: a time range, filters by version and by
-// shadow, and a row per prediction that opens its trace.
+// The prediction log of one model, newest first: a time range (the last hour, day or week,
+// or ?since=&until= from a monitoring window), filters by version and by shadow, and a row
+// per prediction that opens its trace.
 import { useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { type Schemas, seg } from "../../api/client";
@@ -8,7 +9,7 @@ import { ErrorMessage, Loading } from "../../components/ErrorMessage";
 import { PageHeader } from "../../components/PageHeader";
 import { StatusBadge } from "../../components/StatusBadge";
 import { formatNumber, formatTime } from "../../format";
-import { type Prediction, RANGES, compactInputs, compactValue, formatLatency, rangeOf, since, summarize } from "./logic";
+import { type Prediction, RANGES, compactInputs, compactValue, explicitRange, formatLatency, rangeOf, since, summarize } from "./logic";
 import "./serving.css";
 
 type PredictionPage = Schemas["PredictionPage"];
@@ -18,7 +19,8 @@ export default function PredictionLog() {
   const { name = "" } = useParams();
   const navigate = useNavigate();
   const [params, setParams] = useSearchParams();
-  const range = rangeOf(params.get("range"));
+  const between = explicitRange(params.get("since"), params.get("until"));
+  const range = between ? { id: "between", label: between.label } : rangeOf(params.get("range"));
   const version = params.get("version") ?? "";
   const shadow = params.get("shadow") ?? "";
   const limit = LIMITS.includes(Number(params.get("limit"))) ? Number(params.get("limit")) : LIMITS[0];
@@ -29,7 +31,8 @@ export default function PredictionLog() {
   const versions = useGet<Schemas["dockyard__registry__schemas__VersionPage"]>(model.data ? `${base}/versions` : null, { limit: 1000 });
   const log = useGetKeep<PredictionPage>(model.data ? "/serving/predictions" : null, {
     model: name,
-    since: since(range.id, anchor),
+    since: between ? between.since : since(range.id, anchor),
+    until: between?.until,
     version: version || undefined,
     shadow: shadow || undefined,
     limit,
@@ -42,6 +45,10 @@ export default function PredictionLog() {
         if (value) next.set(key, value);
         else next.delete(key);
         if (key !== "limit") next.delete("limit");
+        if (key === "range") {
+          next.delete("since");
+          next.delete("until");
+        }
         return next;
       },
       { replace: true },
@@ -69,6 +76,11 @@ export default function PredictionLog() {
             </button>
           ))}
         </span>
+        {between && (
+          <span className="sv-between" data-testid="log-between">
+            {between.label}
+          </span>
+        )}
         <label>
           Version
           <select value={version} onChange={(e) => set("version", e.target.value)} data-testid="version-filter">
@@ -122,7 +134,7 @@ export default function PredictionLog() {
             </strong>
           </p>
           <p>
-            {range.id !== "7d" && "Try a longer range. "}Servers started with <code>dockyard serve models:/{name}@ALIAS</code> write every answer here within a few seconds.
+            {range.id !== "7d" && range.id !== "between" && "Try a longer range. "}Servers started with <code>dockyard serve models:/{name}@ALIAS</code> write every answer here within a few seconds.
           </p>
         </div>
       )}

@@ -10,6 +10,7 @@ import {
   describeVersion,
   diffHref,
   errorShare,
+  explicitRange,
   formatLatency,
   formatRate,
   moveBefore,
@@ -240,5 +241,21 @@ describe("a prediction's trace", () => {
     // the history says another version was in place: no move explains this answer
     expect(moveBefore(history, "champion", 1, "2026-01-02T18:00:00Z")).toBeNull();
     expect(moveBefore(history, "staging", 1, "2026-01-02T18:00:00Z")).toBeNull();
+  });
+});
+
+describe("a time range from the URL", () => {
+  it("takes since and until (a monitoring window, until left out) and says which", () => {
+    expect(explicitRange("2026-12-07T11:00:00+00:00", "2026-12-07T12:00:00Z")).toEqual({
+      since: "2026-12-07T11:00:00.000Z",
+      until: "2026-12-07T11:59:59.999999Z",
+      label: "window 2026-12-07 11:00 – 2026-12-07 12:00 UTC",
+    });
+  });
+
+  it("ignores a missing, unreadable or backwards range", () => {
+    expect(explicitRange(null, "2026-12-07T12:00:00Z")).toBeNull();
+    expect(explicitRange("2026-12-07T11:00:00Z", "soon")).toBeNull();
+    expect(explicitRange("2026-12-07T12:00:00Z", "2026-12-07T11:00:00Z")).toBeNull();
   });
 });

@@ -186,6 +186,19 @@ export function rangeOf(id: string | null): (typeof RANGES)[number] {
   return RANGES.find((r) => r.id === id) ?? RANGES[0];
 }
 
+/** An explicit time range from the URL (?since=&until=, ISO times, e.g. a monitoring
+ * window's), or null when either is missing, unreadable or since is not before until. Like a
+ * monitoring window it holds `since` and not `until`; the log's query includes both ends,
+ * so the query's until is the last microsecond before it. */
+export function explicitRange(since: string | null, until: string | null): { since: string; until: string; label: string } | null {
+  const a = parseTime(since);
+  const b = parseTime(until);
+  if (a === null || b === null || a >= b) return null;
+  const short = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace("T", " ");
+  const before = `${new Date(b - 1).toISOString().slice(0, 23)}999Z`;
+  return { since: new Date(a).toISOString(), until: before, label: `window ${short(a)} – ${short(b)} UTC` };
+}
+
 /** The ISO time `range` before `now`. */
 export function since(range: string | null, now: number): string {
   return new Date(now - rangeOf(range).ms).toISOString();
