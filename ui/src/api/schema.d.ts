@@ -703,6 +703,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/monitoring/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus' text format: per monitor and model version, the latest window's drift,
+         * @description Prometheus' text format: per monitor and model version, the latest window's drift,
+         *     rows, label coverage, quality and performance, and the alerts raised per rule
+         *     (scrape ``/api/v1/monitoring/metrics`` with a read token).
+         *
+         *     Needs the read role.
+         */
+        get: operations["monitoring.metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/monitoring/monitors": {
         parameters: {
             query?: never;
@@ -778,6 +802,30 @@ export interface paths {
          *     Needs the admin role.
          */
         post: operations["monitoring.run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/monitoring/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A monitor over a period (default: the last 30 days), per model version: drift of
+         * @description A monitor over a period (default: the last 30 days), per model version: drift of
+         *     the period from its windows' summaries merged (not the predictions read again),
+         *     quality problems, alerts, and performance from every label of the period.
+         *
+         *     Needs the read role.
+         */
+        get: operations["monitoring.report"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -4520,6 +4568,27 @@ export interface components {
              */
             updated_at: string;
         };
+        /** Report */
+        Report: {
+            /** Alerts */
+            alerts: number;
+            /** Model */
+            model: string;
+            /** Monitor */
+            monitor: string;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /**
+             * Until
+             * Format: date-time
+             */
+            until: string;
+            /** Versions */
+            versions: components["schemas"]["VersionReport"][];
+        };
         /**
          * RetrainAction
          * @description Fire a pipeline schedule of the model's project now (continuous training).
@@ -5663,6 +5732,40 @@ export interface components {
              * @default 0
              */
             size: number;
+        };
+        /**
+         * VersionReport
+         * @description One model version over a whole period: drift from the merged window summaries,
+         *     performance from every label of the period.
+         */
+        VersionReport: {
+            /** Drift */
+            drift: components["schemas"]["ColumnResult"][];
+            /** Drifted */
+            drifted: string[];
+            /**
+             * First
+             * Format: date-time
+             */
+            first: string;
+            /**
+             * Last
+             * Format: date-time
+             */
+            last: string;
+            performance: components["schemas"]["Performance"];
+            /** Quality Problems */
+            quality_problems: number;
+            /** Reference */
+            reference: string;
+            /** Rows */
+            rows: number;
+            /** Version */
+            version: number;
+            /** Windows */
+            windows: number;
+            /** Windows Drifted */
+            windows_drifted: number;
         };
         /** VersionUpdate */
         VersionUpdate: {
@@ -9414,6 +9517,96 @@ export interface operations {
             };
         };
     };
+    "monitoring.metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "monitoring.list": {
         parameters: {
             query?: {
@@ -9874,6 +10067,105 @@ export interface operations {
             };
             /** @description the JSON body is larger than the server's limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "monitoring.report": {
+        parameters: {
+            query: {
+                /** @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit */
+                model: string;
+                /** @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit */
+                monitor?: string;
+                since?: string | null;
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
