@@ -85,7 +85,7 @@ EXPECTED_ROLES: dict[str, Role] = {
     "monitoring.put": A, "monitoring.list": R, "monitoring.get": R, "monitoring.delete": A,
     "monitoring.due": A, "monitoring.run": A, "monitoring.alerts": R,
     "monitoring.record_delivery": A, "monitoring.windows": R, "monitoring.log_labels": W,
-    "monitoring.report": R, "monitoring.metrics": R,
+    "monitoring.report": R, "monitoring.metrics": R, "monitoring.log_entity_labels": W,
     "pipelines.create": W, "pipelines.update_steps": W, "pipelines.start_steps": W,
     "pipelines.finish_steps": W, "pipelines.finish": W, "pipelines.state": R,
     "pipelines.cancel": W, "pipelines.get": R, "pipelines.resolve": R, "pipelines.list": R,

@@ -453,3 +453,49 @@ def test_the_cli_adds_runs_and_reports_a_monitor(
     assert code == 0 and json.loads(out)[0]["rule"] == "drift"
     code, out, err = run_cli(capsys, "monitor", "add", "fraud", "--window", "7m")
     assert code != 0 and "does not divide a day" in err
+
+
+def test_labels_by_entity_and_time_find_the_nearest_prediction(client: Client) -> None:
+    version = _train(client)
+    rng = np.random.default_rng(10)
+    start = _hours_ago(2)
+    frame = _frame(100, rng)
+    frame["card"] = [f"c{i % 10}" for i in range(100)]  # each card paid 10 times in the hour
+    ids = _log(client, "fraud", version, start, frame, rng.uniform(0, 1, 100))
+    times = [start + dt.timedelta(seconds=3500 * i / 100) for i in range(100)]
+    # chargebacks of purchases 3 (card c3) and 47 (card c7), timed 20 s after the purchase
+    labels = pd.DataFrame(
+        {
+            "card": ["c3", "c7"],
+            "at": [times[3] + dt.timedelta(seconds=20), times[47] + dt.timedelta(seconds=20)],
+            "label": [1, 1],
+        }
+    )
+    result = dy.log_labels("fraud", labels, keys=["card"], client=client)
+    assert result.stored == 2 and result.matched == {"0": ids[3], "1": ids[47]}
+    client.monitoring.put("fraud", drift=None, performance={"metric": "auc"}, backfill="6h")
+    client.monitoring.run("fraud")
+    (window,) = client.monitoring.windows("fraud", since=start - HOUR)
+    assert window.performance.labelled == 2
+
+    # a card that never paid, or a time far from every purchase: nothing is stored
+    far = pd.DataFrame(
+        {"card": ["c3", "zz"], "at": [times[3], times[3] - dt.timedelta(hours=5)], "label": [0, 0]}
+    )
+    with pytest.raises(dy.NotFound, match="1 of 2 labels match no prediction"):
+        dy.log_labels("fraud", far, keys=["card"], client=client)
+    with pytest.raises(dy.InvalidInput, match="no column 'shop_id'"):
+        client.monitoring.log_entity_labels(
+            "fraud", [{"keys": {"shop_id": "s1"}, "at": times[0], "label": 1}]
+        )
+    with pytest.raises(dy.InvalidInput, match="same key columns"):
+        client.monitoring.log_entity_labels(
+            "fraud",
+            [
+                {"keys": {"card": "c1"}, "at": times[0], "label": 1},
+                {"keys": {"other": "c1"}, "at": times[0], "label": 1},
+            ],
+        )
+    with pytest.raises(dy.InvalidInput, match="keys="):
+        dy.log_labels("fraud", labels, client=client)
+    assert client.monitoring.windows("fraud", since=start - HOUR)[0].performance.labelled == 2

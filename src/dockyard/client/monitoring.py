@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dockyard.client.transport import Transport
@@ -14,6 +14,7 @@ from dockyard.monitoring.schemas import (
     AlertQuery,
     Delivery,
     DueRequest,
+    EntityLabelBatch,
     LabelBatch,
     LabelResult,
     Monitor,
@@ -142,6 +143,15 @@ class MonitoringClient:
             attempts=attempts,
         )
         found: Alert = self._call("record_delivery", alert_id=alert_id, body=body)
+        return found
+
+    def log_entity_labels(
+        self, model: str, labels: Sequence[Mapping[str, Any]], *, tolerance: str = "5m"
+    ) -> LabelResult:
+        """Labels by entity and time: each ``{"keys": {...}, "at": time, "label": value}``
+        labels the prediction with those key values nearest ``at`` (within ``tolerance``)."""
+        body = build(EntityLabelBatch, labels=list(labels), tolerance=tolerance)
+        found: LabelResult = self._call("log_entity_labels", model=model, body=body)
         return found
 
     def log_labels(self, model: str, labels: Mapping[str, float]) -> LabelResult:

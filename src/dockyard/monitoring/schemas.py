@@ -326,9 +326,39 @@ class LabelBatch(Model):
     )
 
 
+class EntityLabel(Model):
+    """The outcome of what happened to an entity at a time (a chargeback of a card's
+    purchase): it labels the model's prediction for the same key values nearest that time."""
+
+    keys: dict[Column, str | int | float | bool] = Field(min_length=1, max_length=10)
+    at: UtcTime
+    label: Finite
+
+
+class EntityLabelBatch(Model):
+    labels: list[EntityLabel] = Field(min_length=1, max_length=100_000)
+    tolerance: Period = Field(
+        "5m", description="how far from ``at`` the prediction may be (either side)"
+    )
+
+    @model_validator(mode="after")
+    def _same_keys(self) -> EntityLabelBatch:
+        names = set(self.labels[0].keys)
+        for i, item in enumerate(self.labels):
+            if set(item.keys) != names:
+                raise ValueError(
+                    f"labels[{i}] has keys {sorted(item.keys)}, labels[0] {sorted(names)}: "
+                    "every label of a batch names the same key columns"
+                )
+        return self
+
+
 class LabelResult(Model):
     stored: int
     replaced: int
+    matched: dict[str, str] = Field(
+        default_factory=dict, description="by entity: label index -> the prediction id it labels"
+    )
 
 
 class Delivery(Model):

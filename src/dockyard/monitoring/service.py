@@ -34,6 +34,7 @@ from dockyard.monitoring.binning import Binning
 from dockyard.monitoring.codec import to_bytes
 from dockyard.monitoring.evaluate import evaluate_window, performance_of, rule_alerts
 from dockyard.monitoring.exposition import Latest, exposition
+from dockyard.monitoring.labels import match
 from dockyard.monitoring.profile import Summary
 from dockyard.monitoring.report import version_report
 from dockyard.monitoring.schemas import (
@@ -42,6 +43,7 @@ from dockyard.monitoring.schemas import (
     AlertQuery,
     Delivery,
     DueRequest,
+    EntityLabelBatch,
     LabelBatch,
     LabelResult,
     Monitor,
@@ -901,11 +903,27 @@ class MonitorService:
         again replaces the old one). Every id must name a prediction in the model's log:
         otherwise nothing is stored and the error lists the unknown ids."""
         ids = sorted(body.labels)
-        hours: dict[dt.datetime, list[str]] = {}
+        model_id = self.db.query(lambda s: find_model(s, model).id)
+        known = self._known(model_id, ids)
+        unknown = [pid for pid in ids if pid not in known]
+        if unknown:
+            shown = ", ".join(unknown[:10])
+            raise NotFound(
+                f"{len(unknown)} of {len(ids)} labels name no prediction in the log of "
+                f"{model}: {shown}{' ...' if len(unknown) > 10 else ''} (nothing was stored; "
+                "the log is written every few seconds, so send labels of predictions just "
+                "made a little later)"
+            )
+        return self._store_labels(principal, model_id, body.labels, known)
+
+    def _known(
+        self, model_id: str, ids: builtins.list[str]
+    ) -> dict[str, tuple[int, float | None, dt.datetime]]:
+        """Version, score and time of each of ``ids`` found in the model's log."""
+        hours: dict[dt.datetime, builtins.list[str]] = {}
         for pid in ids:
             at = id_time(pid)
             hours.setdefault(at.replace(minute=0, second=0, microsecond=0), []).append(pid)
-        model_id = self.db.query(lambda s: find_model(s, model).id)
         known: dict[str, tuple[int, float | None, dt.datetime]] = {}
         for hour, wanted in hours.items():
             log = self._log(model_id, hour, hour + dt.timedelta(hours=1))
@@ -921,15 +939,52 @@ class MonitorService:
                 strict=True,
             ):
                 known[pid] = (version, score, at)
-        unknown = [pid for pid in ids if pid not in known]
-        if unknown:
-            shown = ", ".join(unknown[:10])
-            raise NotFound(
-                f"{len(unknown)} of {len(ids)} labels name no prediction in the log of "
-                f"{model}: {shown}{' ...' if len(unknown) > 10 else ''} (nothing was stored; "
-                "the log is written every few seconds, so send labels of predictions just "
-                "made a little later)"
+        return known
+
+    @operation("POST", "/monitoring/labels/{model}/by-entity")
+    def log_entity_labels(
+        self, principal: Principal, model: str, body: EntityLabelBatch
+    ) -> LabelResult:
+        """Record outcomes given by entity and time (a chargeback: card and when it paid):
+        each labels the model's logged prediction with the same key values nearest in time,
+        within ``tolerance``. If any label matches no prediction, nothing is stored and the
+        error says which."""
+        tolerance = period_seconds(body.tolerance)
+        slack = dt.timedelta(seconds=tolerance)
+        first = min(item.at for item in body.labels) - slack
+        last = max(item.at for item in body.labels) + slack + dt.timedelta(microseconds=1)
+        if last - first > dt.timedelta(days=7) + 2 * slack + dt.timedelta(microseconds=1):
+            raise InvalidInput("a batch of labels by entity spans at most 7 days: split it")
+        model_id = self.db.query(lambda s: find_model(s, model).id)
+        log = self._log(model_id, first, last)
+        matched: builtins.list[str | None] = [None] * len(body.labels)
+        if log is not None:
+            matched = match(window_traffic(log, first, last).table, body.labels, tolerance)
+        missing = [i for i, pid in enumerate(matched) if pid is None]
+        if missing:
+            shown = "; ".join(
+                f"labels[{i}] {body.labels[i].keys} at {body.labels[i].at:%Y-%m-%d %H:%M:%S}"
+                for i in missing[:5]
             )
+            raise NotFound(
+                f"{len(missing)} of {len(matched)} labels match no prediction of {model} "
+                f"within {body.tolerance} (nothing was stored): {shown}"
+            )
+        labels = {pid: item.label for item, pid in zip(body.labels, matched, strict=True) if pid}
+        result = self._store_labels(
+            principal, model_id, labels, self._known(model_id, sorted(labels))
+        )
+        result.matched = {str(i): pid for i, pid in enumerate(matched) if pid is not None}
+        return result
+
+    def _store_labels(
+        self,
+        principal: Principal,
+        model_id: str,
+        labels: dict[str, float],
+        known: dict[str, tuple[int, float | None, dt.datetime]],
+    ) -> LabelResult:
+        ids = sorted(labels)
 
         def store(session: Session) -> LabelResult:
             now = utcnow()
@@ -949,7 +1004,7 @@ class MonitorService:
                     {
                         "model_id": model_id,
                         "prediction_id": pid,
-                        "label": body.labels[pid],
+                        "label": labels[pid],
                         "version": known[pid][0],
                         "score": known[pid][1],
                         "predicted_at": known[pid][2],

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from dockyard.client.client import Client, connect
+from dockyard.core.errors import InvalidInput
 from dockyard.monitoring.schemas import (
     FreezeAction,
     LabelResult,
@@ -101,12 +102,32 @@ def monitor(
 
 
 def log_labels(
-    model: str, labels: Mapping[str, float], *, client: Client | None = None
+    model: str,
+    labels: Mapping[str, float] | pd.DataFrame,
+    *,
+    keys: Sequence[str] | None = None,
+    at: str = "at",
+    label: str = "label",
+    tolerance: str = "5m",
+    client: Client | None = None,
 ) -> LabelResult:
-    """Record true outcomes of logged predictions, ``{prediction id: label}`` (labels that
-    arrive days later, such as chargebacks). All ids must be in the model's log, or
-    nothing is stored."""
+    """Record true outcomes that arrive later (chargebacks), either ``{prediction id:
+    label}``, or a DataFrame of entity keys, a time and a label (``keys=["card_hash"]``;
+    column names ``at`` and ``label`` by default): each row labels the model's prediction
+    for the same keys nearest that time, within ``tolerance``. If any label matches no
+    logged prediction, nothing is stored and the error says which."""
     with _Session(client) as active:
+        if isinstance(labels, pd.DataFrame):
+            if not keys:
+                raise InvalidInput("labels by entity need keys=[...]: the key columns to match")
+            missing = [c for c in (*keys, at, label) if c not in labels.columns]
+            if missing:
+                raise InvalidInput(f"the labels have no column {missing[0]!r}")
+            records = [
+                {"keys": {k: row[k] for k in keys}, "at": row[at], "label": row[label]}
+                for row in labels[[*keys, at, label]].to_dict("records")
+            ]
+            return active.monitoring.log_entity_labels(model, records, tolerance=tolerance)
         return active.monitoring.log_labels(model, labels)
 
 

@@ -703,6 +703,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/monitoring/labels/{model}/by-entity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record outcomes given by entity and time (a chargeback: card and when it paid):
+         * @description Record outcomes given by entity and time (a chargeback: card and when it paid):
+         *     each labels the model's logged prediction with the same key values nearest in time,
+         *     within ``tolerance``. If any label matches no prediction, nothing is stored and the
+         *     error says which.
+         *
+         *     Needs the write role.
+         */
+        post: operations["monitoring.log_entity_labels"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/monitoring/metrics": {
         parameters: {
             query?: never;
@@ -3017,6 +3042,35 @@ export interface components {
             /** Version */
             version: number;
         };
+        /**
+         * EntityLabel
+         * @description The outcome of what happened to an entity at a time (a chargeback of a card's
+         *     purchase): it labels the model's prediction for the same key values nearest that time.
+         */
+        EntityLabel: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Keys */
+            keys: {
+                [key: string]: string | number | boolean;
+            };
+            /** Label */
+            label: number;
+        };
+        /** EntityLabelBatch */
+        EntityLabelBatch: {
+            /** Labels */
+            labels: components["schemas"]["EntityLabel"][];
+            /**
+             * Tolerance
+             * @description how far from ``at`` the prediction may be (either side)
+             * @default 5m
+             */
+            tolerance: string;
+        };
         /** EnvironmentInfo */
         EnvironmentInfo: {
             /** Host */
@@ -3501,6 +3555,13 @@ export interface components {
         };
         /** LabelResult */
         LabelResult: {
+            /**
+             * Matched
+             * @description by entity: label index -> the prediction id it labels
+             */
+            matched?: {
+                [key: string]: string;
+            };
             /** Replaced */
             replaced: number;
             /** Stored */
@@ -9422,6 +9483,113 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["LabelBatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LabelResult"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "monitoring.log_entity_labels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EntityLabelBatch"];
             };
         };
         responses: {
