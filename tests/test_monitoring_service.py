@@ -447,8 +447,15 @@ def test_the_cli_adds_runs_and_reports_a_monitor(
     labels.write_text("prediction_id,label\n" + "".join(f"{i},1\n" for i in ids[:20]))
     code, out, err = run_cli(capsys, "monitor", "labels", "fraud", str(labels))
     assert code == 0 and "stored 20 labels" in out
-    code, out, err = run_cli(capsys, "monitor", "report", "fraud", "--since", "1d")
+    page = home.parent / "report.html"  # type: ignore[attr-defined]
+    code, out, err = run_cli(
+        capsys, "monitor", "report", "fraud", "--since", "1d", "--html", str(page)
+    )
     assert code == 0 and "20 (4%)" in out
+    text = page.read_text()
+    assert "<td>amount</td>" in text and "class=bad" in text and "<script" not in text
+    frame = dy.monitoring.report("fraud", since=dt.timedelta(days=1))
+    assert frame.loc[0, "drifted_columns"] == "amount" and frame.loc[0, "labelled"] == 20
     code, out, err = run_cli(capsys, "monitor", "alerts", "--json")
     assert code == 0 and json.loads(out)[0]["rule"] == "drift"
     code, out, err = run_cli(capsys, "monitor", "add", "fraud", "--window", "7m")

@@ -86,7 +86,7 @@ _EXPORTS = {
     "Retrain": "dockyard.sdk.monitoring",
     "Rollback": "dockyard.sdk.monitoring",
     "Freeze": "dockyard.sdk.monitoring",
-    "monitoring": "dockyard.sdk.monitoring",  # dy.monitoring.report(...): the SDK module
+    "monitoring": "dockyard.monitoring",  # the subpackage itself (see __getattr__)
 }
 
 __all__ = [
@@ -227,8 +227,8 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     if name == "features":  # dy.features.apply(...): the subpackage, whose functions are lazy
         return importlib.import_module("dockyard.features")
-    if name == "monitoring":  # dy.monitoring.report(...)
-        return importlib.import_module("dockyard.sdk.monitoring")
+    if name == "monitoring":  # dy.monitoring.report(...): the subpackage, whose functions are lazy
+        return importlib.import_module("dockyard.monitoring")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'dockyard' has no attribute {name!r}")

@@ -242,13 +242,24 @@ def report(
     model: str = typer.Argument(..., help="The monitored model."),
     name: str = NAME,
     since: str = typer.Option("7d", "--since", help="How far back: 1h, 1d, 7d, 2w..."),
+    html: Path | None = typer.Option(
+        None, "--html", help="Also write the period's report to this HTML file."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Windows of a monitor: drifted columns, quality problems, labels and performance."""
     until = dt.datetime.now(dt.UTC)
     with overrides(ctx).client() as client:
         monitor = client.monitoring.get(model, name)
-        found = client.monitoring.windows(model, name, since=until - _ago(since), until=until)
+        start = until - _ago(since)
+        found = client.monitoring.windows(model, name, since=start, until=until, limit=10_000)
+        if html is not None:
+            from dockyard.monitoring.html import render
+
+            period = client.monitoring.report(model, name, since=start, until=until)
+            metric = monitor.config.performance.metric if monitor.config.performance else None
+            html.write_text(render(period, found, metric), encoding="utf-8")
+            say(f"wrote {html}")
     if as_json:
         dump_json(found)
         return

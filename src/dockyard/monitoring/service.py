@@ -35,8 +35,8 @@ from dockyard.monitoring.codec import to_bytes
 from dockyard.monitoring.evaluate import evaluate_window, performance_of, rule_alerts
 from dockyard.monitoring.exposition import Latest, exposition
 from dockyard.monitoring.labels import match
+from dockyard.monitoring.period import version_report
 from dockyard.monitoring.profile import Summary
-from dockyard.monitoring.report import version_report
 from dockyard.monitoring.schemas import (
     ActionOutcome,
     Alert,

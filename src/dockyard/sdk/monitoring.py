@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -143,14 +144,24 @@ def report(
     *,
     since: dt.datetime | dt.timedelta = dt.timedelta(days=7),
     until: dt.datetime | None = None,
+    html: str | Path | None = None,
     client: Client | None = None,
 ) -> pd.DataFrame:
     """One row per window and model version: rows, drifted columns, quality problems,
-    label coverage and realised and estimated performance."""
+    label coverage and realised and estimated performance. With ``html``, also write the
+    period's report there as one self-contained page (drift of the whole period per column
+    and version, from the windows' merged summaries)."""
     end = until or dt.datetime.now(dt.UTC)
     start = end - since if isinstance(since, dt.timedelta) else since
     with _Session(client) as active:
-        windows = active.monitoring.windows(model, name, since=start, until=end)
+        windows = active.monitoring.windows(model, name, since=start, until=end, limit=10_000)
+        if html is not None:
+            from dockyard.monitoring.html import render
+
+            monitor = active.monitoring.get(model, name)
+            period = active.monitoring.report(model, name, since=start, until=end)
+            metric = monitor.config.performance.metric if monitor.config.performance else None
+            Path(html).write_text(render(period, windows, metric), encoding="utf-8")
     records = []
     for w in windows:
         record: dict[str, Any] = {
