@@ -116,6 +116,15 @@ def _newest_version(session: Session, project_id: str, dataset: str) -> int:
     return int(found or 0)
 
 
+def _newest_accepted_version(session: Session, project_id: str, dataset: str) -> int | None:
+    found = session.scalar(
+        select(func.max(DatasetVersionRow.number))
+        .join(DatasetRow, DatasetRow.id == DatasetVersionRow.dataset_id)
+        .where(DatasetRow.project_id == project_id, DatasetRow.name == dataset, accepted())
+    )
+    return int(found) if found is not None else None
+
+
 def _new_accepted_versions(session: Session, row: PipelineScheduleRow) -> list[int]:
     return list(
         session.scalars(
@@ -305,6 +314,19 @@ class ScheduleService:
             for row in session.scalars(due).all():
                 if claimed >= body.limit:
                     return firings
+                # a dataset trigger fired on request (a monitor's retraining) runs on its
+                # newest accepted version, which then counts as seen: the trigger does not
+                # fire for it a second time
+                newest = (
+                    _newest_accepted_version(session, row.project_id, row.dataset)
+                    if row.dataset is not None
+                    else None
+                )
+                seen = (
+                    {"last_seen_version": max(newest, row.last_seen_version or 0)}
+                    if newest is not None
+                    else {}
+                )
                 won = _compare_and_set(
                     session,
                     row,
@@ -313,16 +335,15 @@ class ScheduleService:
                     last_fired_at=now,
                     last_status="running",
                     last_error="",
+                    **seen,
                 )
                 if won:
                     claimed += 1
                     if row.cron:
                         firings.append(_firing(session, row, now, "cron", {}))
                         continue
-                    # a dataset trigger fired on request (a monitor's retraining): its newest
-                    # accepted version
                     assert row.dataset is not None
-                    ref = f"{row.dataset}@{_newest_version(session, row.project_id, row.dataset)}"
+                    ref = f"{row.dataset}@{newest or 'latest'}"
                     firings.append(
                         _firing(session, row, now, "requested", {row.dataset_param: ref})
                     )
