@@ -367,10 +367,10 @@ class MonitorService:
                 Binning.model_validate_json(stored.binning),
                 Summary.model_validate_json(stored.summary),
             )
-        located = self.db.query(
-            lambda s: reference.locate(s, self.blobs, model, version, config.reference)
-        )
         columns = config.drift.columns if config.drift and config.drift.columns else wanted
+        located = self.db.query(
+            lambda s: reference.locate(s, self.blobs, model, version, config.reference, columns)
+        )
         ref = reference.load(located, self.datasets, columns)
 
         def store(session: Session) -> None:
@@ -414,7 +414,9 @@ class MonitorService:
             ]
             ref, binning, ref_summary = self._reference(row, model, version, config, wanted)
             rules, columns = (
-                (ref.rules, ref.columns) if ref else self._rules(row, model, version, config)
+                (ref.rules, ref.columns)
+                if ref
+                else self._rules(row, model, version, config, wanted)
             )
             calibration = (
                 self._calibration(model_id, version, start) if config.performance else None
@@ -428,10 +430,16 @@ class MonitorService:
         return found
 
     def _rules(
-        self, row: MonitorRow, model: str, version: int, config: MonitorConfig
+        self,
+        row: MonitorRow,
+        model: str,
+        version: int,
+        config: MonitorConfig,
+        wanted: builtins.list[str],
     ) -> tuple[builtins.list[Any], builtins.list[Any]]:
+        columns = config.drift.columns if config.drift and config.drift.columns else wanted
         located = self.db.query(
-            lambda s: reference.locate(s, self.blobs, model, version, config.reference)
+            lambda s: reference.locate(s, self.blobs, model, version, config.reference, columns)
         )
         return located.rules, located.columns
 
