@@ -332,6 +332,8 @@ def test_a_requested_trigger_runs_the_newest_accepted_version_once(
     assert client.pipelines.get(fired[0].run_id or "").params["data"] == "tx@2"
     assert client.schedules.get("p", "retrain").last_seen_version == 2
     assert fire_once(client) == []  # tx@2 is not run again by the trigger
+    assert services.db.write(lambda s: fire_now(s, "p", "retrain")) is None  # nor on request
+    assert fire_once(client) == []
 
 
 def test_a_failing_pipeline_is_recorded_and_the_scheduler_goes_on(

@@ -90,15 +90,21 @@ def find_schedule(session: Session, project: str, name: str) -> PipelineSchedule
     return row
 
 
-def fire_now(session: Session, project: str, name: str) -> dt.datetime:
+def fire_now(session: Session, project: str, name: str) -> dt.datetime | None:
     """Make a schedule due now (a monitor's retraining action): the next scheduler poll
-    claims and runs it once, as it would a cron slot. Returns when it became due."""
+    claims and runs it once, as it would a cron slot. Returns when it became due, or None
+    for a dataset trigger that already ran on its newest accepted version (retraining on
+    the same data again would make the same model)."""
     row = find_schedule(session, project, name)
     if not row.enabled:
         raise Conflict(
             f"schedule {project}/{name} is disabled; enable it "
             f"(`dockyard pipelines schedule enable -p {project} {name}`) to let it fire"
         )
+    if row.dataset is not None:
+        newest = _newest_accepted_version(session, row.project_id, row.dataset)
+        if newest is None or newest <= (row.last_seen_version or 0):
+            return None
     now = utcnow()
     if row.next_fire_at is None or row.next_fire_at > now:
         row.next_fire_at = now
@@ -322,7 +328,7 @@ class ScheduleService:
                     if row.dataset is not None
                     else None
                 )
-                seen = (
+                marked = (
                     {"last_seen_version": max(newest, row.last_seen_version or 0)}
                     if newest is not None
                     else {}
@@ -335,7 +341,7 @@ class ScheduleService:
                     last_fired_at=now,
                     last_status="running",
                     last_error="",
-                    **seen,
+                    **marked,
                 )
                 if won:
                     claimed += 1
