@@ -85,6 +85,8 @@ def demo(
         if as_json:
             dump_json(summary_json(result))
         return
+    from rich.markup import escape
+
     from dockyard.demo.production import print_next, run_production
 
     if not as_json:
@@ -96,7 +98,7 @@ def demo(
             holdout_days=holdout_days,
             n_estimators=trees,
             executor=executor,
-            say=None if as_json else lambda line: out.print(f"  {line}", highlight=False),
+            say=None if as_json else lambda line: out.print(f"  {escape(line)}", highlight=False),
         )
     if as_json:
         dump_json({**summary_json(result), "production": loop})

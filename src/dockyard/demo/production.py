@@ -212,7 +212,8 @@ def run_production(
         facts["after_versions"] = sorted(set(c.versions.values()))
         story(f"later shifted purchases until {_hm(c_end)}: {_answered(c)}")
         facts["labels_after"] = _send_labels(client, c, story, "after the swap")
-        _settle(client, scheduler, _window_start(c_end - 1) + 60.0, early)
+        again = _settle(client, scheduler, _window_start(c_end - 1) + 60.0, early)
+        facts["retrain_runs"] += [f.run_id for f in again if f.schedule == SCHEDULE]
     finally:
         running.stop()
     return _finish(client, facts, started)
