@@ -274,6 +274,7 @@ def test_the_demo_trains_registers_promotes_and_scores(
         "train": "succeeded",
         "register": "succeeded",
         "evaluate": "succeeded",
+        "evaluate_champion": "succeeded",
         "promote": "succeeded",
         "score": "succeeded",
     }

@@ -312,6 +312,30 @@ def test_a_dataset_trigger_fires_once_per_new_valid_version(client: Client, flow
     assert [f.reason for f in fire_once(client)] == ["tx@8"]
 
 
+def test_a_requested_trigger_runs_the_newest_accepted_version_once(
+    client: Client, services: Services, flow: str
+) -> None:
+    """A monitor's retraining fires a dataset trigger on its newest accepted version; that
+    version then counts as seen, so the trigger does not retrain on it a second time."""
+    from dockyard.pipelines.schedules import fire_now
+
+    client.projects.create("p")
+    tx = dy.dataset("tx", project="p", client=client)
+    tx.add_version(table(1, 2))
+    client.schedules.create("p", "retrain", f"{flow}:retrain", dataset="tx", executor="inprocess")
+    tx.add_version(table(2, 3))
+    tx.set_rules([{"check": "range", "column": "amount", "max": 100}])
+    assert tx.add_version(table(500, 1)).info.status == "failed"  # not accepted
+    services.db.write(lambda s: fire_now(s, "p", "retrain"))
+    fired = fire_once(client)
+    assert [(f.reason, f.status) for f in fired] == [("requested", "succeeded")]
+    assert client.pipelines.get(fired[0].run_id or "").params["data"] == "tx@2"
+    assert client.schedules.get("p", "retrain").last_seen_version == 2
+    assert fire_once(client) == []  # tx@2 is not run again by the trigger
+    assert services.db.write(lambda s: fire_now(s, "p", "retrain")) is None  # nor on request
+    assert fire_once(client) == []
+
+
 def test_a_failing_pipeline_is_recorded_and_the_scheduler_goes_on(
     client: Client, services: Services, flow: str, tmp_path: Path
 ) -> None:

@@ -25,6 +25,11 @@ def demo(
         14, "--holdout-days", min=1, help="The last days, kept to evaluate the model on."
     ),
     trees: int = typer.Option(200, "--trees", min=1, help="Boosting rounds of the model."),
+    production: bool = typer.Option(
+        False,
+        "--production",
+        help="Then the closed loop: serve, monitor, shift the traffic, retrain, swap (~5 min).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Generate card transactions with fraud in them, version them, and run a pipeline that
@@ -70,9 +75,34 @@ def demo(
             on_event=show,
             say=say,
         )
-    if as_json:
-        dump_json(summary_json(result))
-    else:
+    if not as_json:
         print_report(out, result, settings)
     if not result.succeeded:
+        if as_json:
+            dump_json(summary_json(result))
+        raise typer.Exit(1)
+    if not production:
+        if as_json:
+            dump_json(summary_json(result))
+        return
+    from rich.markup import escape
+
+    from dockyard.demo.production import print_next, run_production
+
+    if not as_json:
+        out.print("\n[bold]production[/]: the closed loop (about 5 minutes)")
+    with overrides(ctx).client() as client:
+        loop = run_production(
+            client,
+            seed=seed,
+            holdout_days=holdout_days,
+            n_estimators=trees,
+            executor=executor,
+            say=None if as_json else lambda line: out.print(f"  {escape(line)}", highlight=False),
+        )
+    if as_json:
+        dump_json({**summary_json(result), "production": loop})
+    else:
+        print_next(out, loop, settings)
+    if loop.get("new_champion") == loop.get("champion"):
         raise typer.Exit(1)

@@ -6,6 +6,8 @@ the model, the dataset versions read and written and the alias move all land whe
 ``dockyard runs``, ``dockyard models`` and ``dockyard data`` show them.
 
     load transactions -> featurize -> train -> register -> evaluate -> promote -> score
+                       featurize -> evaluate_champion (the current champion, same holdout)
+                                                                    -> promote
 """
 
 from __future__ import annotations
@@ -136,14 +138,40 @@ def evaluate(
 
 
 @dy.step
-def promote(evaluation: dict[str, Any], auc_threshold: float = 0.8) -> dict[str, Any]:
+def evaluate_champion(
+    features: pd.DataFrame,
+    raw: dy.DatasetVersion,
+    holdout_days: int = 14,
+    alert_share: float = 0.01,
+) -> dict[str, Any]:
+    """Score the same holdout with the current champion, if there is one, in a run of its
+    own: the gate then compares the new version with the champion on the same purchases,
+    not with what the champion scored on older data (after a shift, older data is easier)."""
+    champion = _champion()
+    if champion is None:
+        return {"version": None}
+    model = dy.load_model(f"models:/{MODEL}/{champion}")
+    holdout = holdout_set(features, holdout_cutoff(features["ts"], holdout_days))
+    metrics = holdout_metrics(holdout["is_fraud"], model.predict(holdout[FEATURES]), alert_share)
+    dy.log_metrics(metrics)
+    raw.to_pandas(columns=["transaction_id"])  # an evaluation over this version of the data
+    return {"version": champion, "dataset": raw.ref, "metrics": metrics}
+
+
+@dy.step
+def promote(
+    evaluation: dict[str, Any], compared: dict[str, Any], auc_threshold: float = 0.8
+) -> dict[str, Any]:
     """Move the champion alias to the new version if it passes the gate: AUC above the
-    threshold on the transactions data, and not worse than the current champion."""
+    threshold on the transactions data, and not worse than the current champion on the same
+    version of it (``compared``: the current champion's evaluation on it)."""
     version = int(evaluation["version"])
+    number = int(str(evaluation["dataset"]).rpartition("@")[2])
     gate = {
         "metric": "auc",
         "threshold": auc_threshold,
         "dataset": DATASET,
+        "min_dataset_version": number,
         "not_worse_than_current": True,
     }
     dy.set_alias_policy(MODEL, ALIAS, {"gates": [gate]})
@@ -162,7 +190,12 @@ def promote(evaluation: dict[str, Any], auc_threshold: float = 0.8) -> dict[str,
         "promoted": True,
         "version": version,
         "champion": version,
-        "report": f"auc {auc:.4f} >= {auc_threshold} and not worse than the last champion",
+        "report": f"auc {auc:.4f} >= {auc_threshold} and not worse than the last champion"
+        + (
+            f" (v{compared['version']}: {compared['metrics']['auc']:.4f} on the same holdout)"
+            if compared.get("version") is not None
+            else ""
+        ),
     }
 
 
@@ -226,5 +259,6 @@ def fraud_training(
     evaluation = evaluate(
         version, features, raw, holdout_days=holdout_days, alert_share=alert_share
     )
-    promotion = promote(evaluation, auc_threshold=auc_threshold)
+    champion = evaluate_champion(features, raw, holdout_days=holdout_days, alert_share=alert_share)
+    promotion = promote(evaluation, champion, auc_threshold=auc_threshold)
     score(promotion, features, holdout_days=holdout_days, alert_share=alert_share)

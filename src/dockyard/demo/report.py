@@ -103,6 +103,13 @@ def _details(result: DemoResult) -> dict[str, str]:
         details["register"] = f"{MODEL} v{evaluation['version']}"
         m = evaluation["metrics"]
         details["evaluate"] = f"auc {m['auc']:.3f} on {int(m['holdout_rows']):,} purchases"
+    champion = result.champion
+    if champion is not None:
+        details["evaluate_champion"] = (
+            f"v{champion['version']}: auc {champion['metrics']['auc']:.3f}, same purchases"
+            if champion.get("version") is not None
+            else f"no {ALIAS} yet"
+        )
     if promotion is not None:
         details["promote"] = (
             f"{ALIAS} -> v{promotion['version']}" if promotion["promoted"] else "gate failed"

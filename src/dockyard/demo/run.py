@@ -40,6 +40,8 @@ class DemoResult:
     scoring: dict[str, Any] | None
     online: dict[str, Any] | None = None
     serving: dict[str, Any] | None = None
+    champion: dict[str, Any] | None = None
+    """The evaluation of the champion the new version was compared with (none at first)."""
 
     @property
     def succeeded(self) -> bool:
@@ -109,6 +111,7 @@ def run_demo(
         scoring=_output(result, "score"),
         online=online,
         serving=served,
+        champion=_output(result, "evaluate_champion"),
     )
 
 

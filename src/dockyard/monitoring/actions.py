@@ -64,7 +64,14 @@ def act(
             outcome.detail = "frozen"
         elif isinstance(action, RetrainAction):
             at = write(lambda session: fire_now(session, project, action.schedule))
-            outcome.detail = f"schedule {project}/{action.schedule} fires at {at:%H:%M:%S} UTC"
+            if at is None:
+                outcome.status = "skipped"
+                outcome.detail = (
+                    f"schedule {project}/{action.schedule} already ran on the newest version "
+                    "of its dataset: nothing new to retrain on"
+                )
+            else:
+                outcome.detail = f"schedule {project}/{action.schedule} fires at {at:%H:%M:%S} UTC"
     except DockyardError as exc:
         outcome.status, outcome.detail = "failed", exc.message
     return outcome

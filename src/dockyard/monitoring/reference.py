@@ -52,7 +52,12 @@ def _split_ref(ref: str) -> tuple[str, str, str]:
 
 
 def _locate(
-    session: Session, blobs: BlobStore, model: str, version: int, named: str | None
+    session: Session,
+    blobs: BlobStore,
+    model: str,
+    version: int,
+    named: str | None,
+    wanted: list[str] | None,
 ) -> _Located:
     if named:
         project, dataset, number = _split_ref(named)
@@ -67,12 +72,20 @@ def _locate(
                 "so there is nothing to compare its traffic with: give the monitor a "
                 "reference (project/dataset@version)"
             )
-        # the training set: the largest dataset version the run read
-        chosen = max(inputs, key=lambda i: i.rows)
-        found = session.get(DatasetVersionRow, chosen.version_id)
-        if found is None:
-            raise NotFound(f"dataset version {chosen.project}/{chosen.dataset} was deleted")
-        row = found
+        # the training set: of the dataset versions the run read, the one with most of the
+        # columns the model is sent (a pipeline reads the raw data and the features built
+        # from it, often with as many rows), then the largest
+        found = [session.get(DatasetVersionRow, i.version_id) for i in inputs]
+        alive = [(i, r) for i, r in zip(inputs, found, strict=True) if r is not None]
+        if not alive:
+            raise NotFound(f"the dataset versions {model} v{version} was trained on were deleted")
+        sent = set(wanted or [])
+
+        def fit(pair: tuple[object, DatasetVersionRow]) -> tuple[int, int]:
+            names = {c.name for c in COLUMNS.validate_json(pair[1].columns)}
+            return len(names & sent), pair[1].rows or 0
+
+        row = max(alive, key=fit)[1]
     dataset_row = session.get(DatasetRow, row.dataset_id)
     project_row = session.get(ProjectRow, dataset_row.project_id) if dataset_row else None
     if dataset_row is None or project_row is None:
@@ -88,10 +101,16 @@ def _locate(
 
 
 def locate(
-    session: Session, blobs: BlobStore, model: str, version: int, named: str | None
+    session: Session,
+    blobs: BlobStore,
+    model: str,
+    version: int,
+    named: str | None,
+    wanted: list[str] | None = None,
 ) -> _Located:
-    """Where the reference of ``model`` v``version`` is (read in one DB session)."""
-    return _locate(session, blobs, model, version, named)
+    """Where the reference of ``model`` v``version`` is (read in one DB session); of the
+    datasets its training run read, the one with most of the ``wanted`` columns."""
+    return _locate(session, blobs, model, version, named, wanted)
 
 
 def load(located: _Located, datasets: DatasetService, wanted: list[str] | None) -> Reference:

@@ -393,10 +393,10 @@ class MonitorService:
                 Binning.model_validate_json(stored.binning),
                 Summary.model_validate_json(stored.summary),
             )
-        located = self.db.query(
-            lambda s: reference.locate(s, self.blobs, model, version, config.reference)
-        )
         columns = config.drift.columns if config.drift and config.drift.columns else wanted
+        located = self.db.query(
+            lambda s: reference.locate(s, self.blobs, model, version, config.reference, columns)
+        )
         ref = reference.load(located, self.datasets, columns)
 
         def store(session: Session) -> None:
@@ -443,7 +443,7 @@ class MonitorService:
             if ref is not None:
                 memo.rules[version] = (ref.rules, ref.columns)
             elif version not in memo.rules:
-                memo.rules[version] = self._rules(row, model, version, config)
+                memo.rules[version] = self._rules(row, model, version, config, wanted)
             rules, columns = memo.rules[version]
             calibration = (
                 self._calibration(model_id, version, start, memo.calibration, memo.horizon)
@@ -459,10 +459,16 @@ class MonitorService:
         return found
 
     def _rules(
-        self, row: MonitorRow, model: str, version: int, config: MonitorConfig
+        self,
+        row: MonitorRow,
+        model: str,
+        version: int,
+        config: MonitorConfig,
+        wanted: builtins.list[str],
     ) -> tuple[builtins.list[Any], builtins.list[Any]]:
+        columns = config.drift.columns if config.drift and config.drift.columns else wanted
         located = self.db.query(
-            lambda s: reference.locate(s, self.blobs, model, version, config.reference)
+            lambda s: reference.locate(s, self.blobs, model, version, config.reference, columns)
         )
         return located.rules, located.columns
 

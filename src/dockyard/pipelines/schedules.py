@@ -90,15 +90,21 @@ def find_schedule(session: Session, project: str, name: str) -> PipelineSchedule
     return row
 
 
-def fire_now(session: Session, project: str, name: str) -> dt.datetime:
+def fire_now(session: Session, project: str, name: str) -> dt.datetime | None:
     """Make a schedule due now (a monitor's retraining action): the next scheduler poll
-    claims and runs it once, as it would a cron slot. Returns when it became due."""
+    claims and runs it once, as it would a cron slot. Returns when it became due, or None
+    for a dataset trigger that already ran on its newest accepted version (retraining on
+    the same data again would make the same model)."""
     row = find_schedule(session, project, name)
     if not row.enabled:
         raise Conflict(
             f"schedule {project}/{name} is disabled; enable it "
             f"(`dockyard pipelines schedule enable -p {project} {name}`) to let it fire"
         )
+    if row.dataset is not None:
+        newest = _newest_accepted_version(session, row.project_id, row.dataset)
+        if newest is None or newest <= (row.last_seen_version or 0):
+            return None
     now = utcnow()
     if row.next_fire_at is None or row.next_fire_at > now:
         row.next_fire_at = now
@@ -114,6 +120,15 @@ def _newest_version(session: Session, project_id: str, dataset: str) -> int:
         .where(DatasetRow.project_id == project_id, DatasetRow.name == dataset)
     )
     return int(found or 0)
+
+
+def _newest_accepted_version(session: Session, project_id: str, dataset: str) -> int | None:
+    found = session.scalar(
+        select(func.max(DatasetVersionRow.number))
+        .join(DatasetRow, DatasetRow.id == DatasetVersionRow.dataset_id)
+        .where(DatasetRow.project_id == project_id, DatasetRow.name == dataset, accepted())
+    )
+    return int(found) if found is not None else None
 
 
 def _new_accepted_versions(session: Session, row: PipelineScheduleRow) -> list[int]:
@@ -305,6 +320,19 @@ class ScheduleService:
             for row in session.scalars(due).all():
                 if claimed >= body.limit:
                     return firings
+                # a dataset trigger fired on request (a monitor's retraining) runs on its
+                # newest accepted version, which then counts as seen: the trigger does not
+                # fire for it a second time
+                newest = (
+                    _newest_accepted_version(session, row.project_id, row.dataset)
+                    if row.dataset is not None
+                    else None
+                )
+                marked = (
+                    {"last_seen_version": max(newest, row.last_seen_version or 0)}
+                    if newest is not None
+                    else {}
+                )
                 won = _compare_and_set(
                     session,
                     row,
@@ -313,16 +341,15 @@ class ScheduleService:
                     last_fired_at=now,
                     last_status="running",
                     last_error="",
+                    **marked,
                 )
                 if won:
                     claimed += 1
                     if row.cron:
                         firings.append(_firing(session, row, now, "cron", {}))
                         continue
-                    # a dataset trigger fired on request (a monitor's retraining): its newest
-                    # accepted version
                     assert row.dataset is not None
-                    ref = f"{row.dataset}@{_newest_version(session, row.project_id, row.dataset)}"
+                    ref = f"{row.dataset}@{newest or 'latest'}"
                     firings.append(
                         _firing(session, row, now, "requested", {row.dataset_param: ref})
                     )
