@@ -2,7 +2,7 @@
 
 Run from the project root:
 
-    .venv/bin/python benchmarks/monitoring_view.py [--days 30] [--rows 500] [--repeat 5]
+    .venv/bin/python benchmarks/monitoring_view.py [--days 30] [--rows 500] [--repeat 5] [--reuse]
 
 Builds (once per invocation, in ``benchmarks/.data/monitoring_view/``) an embedded home with a
 model whose training run read a 50-column reference (40 numeric, 10 categorical, 100k rows),
@@ -176,10 +176,14 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--rows", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure on the home a previous run built"
+    )
     args = parser.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
     home = DATA / "home"
-    build(home, args.days, args.rows)
+    if not (args.reuse and (home / "dockyard.db").exists()):
+        build(home, args.days, args.rows)
     measure(home, "", "report", args.days)  # warm the bytecode cache
     results: dict[tuple[str, str], list[float]] = {}
     modes = [("embedded", "")]

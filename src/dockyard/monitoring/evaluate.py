@@ -133,6 +133,20 @@ def evaluate_window(
     return Computed(summary=summary, drift=drift, quality=quality, performance=performance)
 
 
+def labels_by_window(
+    labels: Sequence[Any], seconds: int
+) -> dict[tuple[int, dt.datetime], list[Any]]:
+    """``labels`` (rows of version, predicted_at, label, score) grouped by model version and
+    the start of the window (of ``seconds``) they fall in: one pass, so a view of many
+    windows does not scan every label once per window."""
+    grouped: dict[tuple[int, dt.datetime], list[Any]] = {}
+    for row in labels:
+        stamp = int(_utc(row[1]).timestamp())
+        start = dt.datetime.fromtimestamp(stamp - stamp % seconds, dt.UTC)
+        grouped.setdefault((row[0], start), []).append(row)
+    return grouped
+
+
 def performance_of(config: MonitorConfig, window: Any, labels: Sequence[Any]) -> Performance:
     """The window's stored performance (estimates) with realised metrics from ``labels``
     (rows of version, predicted_at, label, score) that fall in it."""

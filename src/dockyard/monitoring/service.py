@@ -32,7 +32,12 @@ from dockyard.data.service import DatasetService
 from dockyard.monitoring import actions, reference
 from dockyard.monitoring.binning import Binning
 from dockyard.monitoring.codec import to_bytes
-from dockyard.monitoring.evaluate import evaluate_window, performance_of, rule_alerts
+from dockyard.monitoring.evaluate import (
+    evaluate_window,
+    labels_by_window,
+    performance_of,
+    rule_alerts,
+)
 from dockyard.monitoring.exposition import Latest, exposition
 from dockyard.monitoring.labels import match
 from dockyard.monitoring.period import version_report
@@ -759,8 +764,15 @@ class MonitorService:
 
         found, row, labels = self.db.query(fetch)
         config = MonitorConfig.model_validate_json(row.config)
+        grouped = labels_by_window(labels, row.window_seconds)
         return [
-            self._window(w, row.name, query.model, performance_of(config, w, labels)) for w in found
+            self._window(
+                w,
+                row.name,
+                query.model,
+                performance_of(config, w, grouped.get((w.version, _utc(w.start)), [])),
+            )
+            for w in found
         ]
 
     @operation("GET", "/monitoring/metrics")
