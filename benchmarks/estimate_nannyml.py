@@ -58,6 +58,7 @@ PEER = Path(__file__).resolve().parent / "estimate_nannyml_peer.py"
 # out (its import of pandas 3 was not tried here): both named
 PEER_PINS = ["nannyml==0.13.1", "statsmodels==0.15.0", "pandas==2.3.3"]
 MODEL = "fraud-detector"
+FULL = 1000  # rows of a window of a minute of traffic (the demo sends 150/s)
 
 
 def ensure_demo() -> None:
@@ -106,7 +107,9 @@ def read_back() -> dict[str, Any]:
     windows = client.monitoring.windows(MODEL, since=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
     version = min(w.version for w in windows)
     mine = sorted((w for w in windows if w.version == version and w.rows), key=lambda w: w.start)
-    shifted = mine[-1]  # the shifted minute is the version's last window: then it was replaced
+    # the shifted minute is the version's last full window (then it was replaced); the few
+    # answers sent just after the minute ended fall in a later window and are left out
+    shifted = [w for w in mine if w.rows >= FULL][-1]
 
     def fetch(session: Any) -> list[Any]:
         stmt = (
@@ -132,8 +135,9 @@ def read_back() -> dict[str, Any]:
             "score": np.array([r[2] for r in rows], dtype=np.float64),
         }
     )
-    log = dy.prediction_log(MODEL, since=shifted.start - dt.timedelta(hours=1), client=client)
-    logged = int(np.sum(np.asarray(log["version"].to_pylist()) == version))
+    first = at.min().to_pydatetime()
+    log = dy.prediction_log(MODEL, since=first, until=shifted.end, client=client)
+    logged = int(np.sum(np.asarray(log["version"].to_pylist()) == version))  # labelled or not
     client.close()
     return {
         "frame": frame,
@@ -190,7 +194,7 @@ def main() -> None:
         raise SystemExit(f"nannyml failed:\n{done.stderr[-3000:]}")
     peer = json.loads(done.stdout.strip().splitlines()[-1])
 
-    console = Console()
+    console = Console(width=200)
     console.print(
         f"{MODEL} v{got['version']}: {len(got['frame']):,} labelled predictions "
         f"({got['logged']:,} logged), threshold {threshold}; shifted window "
