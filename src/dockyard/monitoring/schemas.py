@@ -274,7 +274,12 @@ class WindowQuery(Model):
 
 
 class RunRequest(Model):
-    until: UtcTime | None = Field(None, description="compute the windows that ended by then")
+    until: UtcTime | None = Field(
+        None,
+        description="compute the windows that ended 30 s (the log's grace) before then; "
+        "default now. A later time says the log of those windows is complete: each window "
+        "is computed once, so predictions logged into it afterwards are not counted.",
+    )
     deliver: bool = True
 
 

@@ -4917,7 +4917,7 @@ export interface components {
             deliver: boolean;
             /**
              * Until
-             * @description compute the windows that ended by then
+             * @description compute the windows that ended 30 s (the log's grace) before then; default now. A later time says the log of those windows is complete: each window is computed once, so predictions logged into it afterwards are not counted.
              */
             until?: string | null;
         };
