@@ -40,7 +40,13 @@ describe("compare", () => {
     expect(await params.getByTestId("diff-row").count()).toBe(keys.length);
     const differing = keys.filter((k) => runs.some((r) => r.params?.[k] !== runs[0].params?.[k]));
     expect(await params.locator("[data-testid=diff-row][data-differs=true]").count()).toBe(differing.length);
-    await page.getByTestId("params-diff-only-diff").check();
+    // the box follows the URL: a click while the page is still settling can be undone by a
+    // re-render, so click until it stays checked
+    const onlyDiff = page.getByTestId("params-diff-only-diff");
+    await poll(async () => {
+      if (!(await onlyDiff.isChecked())) await onlyDiff.click();
+      return onlyDiff.isChecked();
+    }).toBe(true);
     await poll(() => params.getByTestId("diff-row").count()).toBe(differing.length);
     expect(new URL(page.url()).searchParams.get("diff")).toBe("1");
 
