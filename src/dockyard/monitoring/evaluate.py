@@ -141,7 +141,7 @@ def labels_by_window(
     windows does not scan every label once per window."""
     grouped: dict[tuple[int, dt.datetime], list[Any]] = {}
     for row in labels:
-        stamp = int(_utc(row[1]).timestamp())
+        stamp = int(utc(row[1]).timestamp())
         start = dt.datetime.fromtimestamp(stamp - stamp % seconds, dt.UTC)
         grouped.setdefault((row[0], start), []).append(row)
     return grouped
@@ -155,7 +155,7 @@ def performance_of(config: MonitorConfig, window: Any, labels: Sequence[Any]) ->
     mine = [
         (label, score)
         for version, at, label, score in labels
-        if version == window.version and window.start <= _utc(at) < window.end
+        if version == window.version and window.start <= utc(at) < window.end
     ]
     stored.labelled = len(mine)
     stored.coverage = len(mine) / window.rows if window.rows else 0.0
@@ -180,7 +180,8 @@ def realised(
     return into
 
 
-def _utc(at: dt.datetime) -> dt.datetime:
+def utc(at: dt.datetime) -> dt.datetime:
+    """``at`` in UTC (a time read back from SQLite has no zone: it is UTC)."""
     return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 

@@ -51,14 +51,16 @@ def _split_ref(ref: str) -> tuple[str, str, str]:
     return project, dataset, version
 
 
-def _locate(
+def locate(
     session: Session,
     blobs: BlobStore,
     model: str,
     version: int,
     named: str | None,
-    wanted: list[str] | None,
+    wanted: list[str] | None = None,
 ) -> _Located:
+    """Where the reference of ``model`` v``version`` is (read in one DB session); of the
+    datasets its training run read, the one with most of the ``wanted`` columns."""
     if named:
         project, dataset, number = _split_ref(named)
         row = find_version(session, find_dataset(session, project, dataset), number)
@@ -98,19 +100,6 @@ def _locate(
         rules=list(RULES.validate_json(dataset_row.rules)),
         columns=list(COLUMNS.validate_json(row.columns)),
     )
-
-
-def locate(
-    session: Session,
-    blobs: BlobStore,
-    model: str,
-    version: int,
-    named: str | None,
-    wanted: list[str] | None = None,
-) -> _Located:
-    """Where the reference of ``model`` v``version`` is (read in one DB session); of the
-    datasets its training run read, the one with most of the ``wanted`` columns."""
-    return _locate(session, blobs, model, version, named, wanted)
 
 
 def load(located: _Located, datasets: DatasetService, wanted: list[str] | None) -> Reference:

@@ -37,6 +37,7 @@ from dockyard.monitoring.evaluate import (
     labels_by_window,
     performance_of,
     rule_alerts,
+    utc,
 )
 from dockyard.monitoring.exposition import Latest, exposition
 from dockyard.monitoring.labels import match
@@ -46,6 +47,7 @@ from dockyard.monitoring.schemas import (
     ActionOutcome,
     Alert,
     AlertQuery,
+    ColumnResult,
     Delivery,
     DueRequest,
     EntityLabelBatch,
@@ -55,6 +57,8 @@ from dockyard.monitoring.schemas import (
     MonitorConfig,
     MonitorCreate,
     MonitorQuery,
+    Performance,
+    QualityProblem,
     Report,
     ReportQuery,
     RunRequest,
@@ -66,6 +70,7 @@ from dockyard.monitoring.schemas import (
 )
 from dockyard.monitoring.traffic import window_traffic
 from dockyard.pipelines.schedule_schemas import next_fire_time
+from dockyard.pipelines.schedules import find_schedule
 from dockyard.projects.service import find_project
 from dockyard.registry.records import find_model
 from dockyard.registry.service import ModelRegistry
@@ -113,10 +118,6 @@ def _monitor(row: MonitorRow, model: RegisteredModelRow, project: str) -> Monito
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
-
-
-def _utc(at: dt.datetime) -> dt.datetime:
-    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
 def _window_text(seconds: int) -> str:
@@ -198,8 +199,6 @@ class MonitorService:
             project = session.get(ProjectRow, model.project_id)
             for action in config.on_alert:
                 if action.kind == "retrain":
-                    from dockyard.pipelines.schedules import find_schedule
-
                     find_schedule(session, project.name if project else "", action.schedule)
             now = utcnow()
             row = session.scalar(
@@ -451,7 +450,7 @@ class MonitorService:
             if ref is not None:
                 memo.rules[version] = (ref.rules, ref.columns)
             elif version not in memo.rules:
-                memo.rules[version] = self._rules(row, model, version, config, wanted)
+                memo.rules[version] = self._rules(model, version, config, wanted)
             rules, columns = memo.rules[version]
             calibration = (
                 self._calibration(model_id, version, start, memo.calibration, memo.horizon)
@@ -468,7 +467,6 @@ class MonitorService:
 
     def _rules(
         self,
-        row: MonitorRow,
         model: str,
         version: int,
         config: MonitorConfig,
@@ -525,7 +523,7 @@ class MonitorService:
 
             found = self.db.query(fetch)[::-1]  # oldest first
             cache[version] = (
-                np.array([_utc(r[0]).timestamp() for r in found], dtype=float),
+                np.array([utc(r[0]).timestamp() for r in found], dtype=float),
                 np.array([r[1] for r in found], dtype=float),
                 np.array([r[2] for r in found], dtype=float),
             )
@@ -570,13 +568,14 @@ class MonitorService:
         except IntegrityError:
             return None  # another runner computed this window first
 
-    def _window(self, row: MonitorWindowRow, monitor: str, model: str, labels: Any) -> WindowResult:
-        from dockyard.monitoring.schemas import ColumnResult, Performance, QualityProblem
-
+    def _window(
+        self, row: MonitorWindowRow, monitor: str, model: str, performance: Performance | None
+    ) -> WindowResult:
+        """A stored window; ``performance``: with realised metrics from labels (default: as
+        stored, estimates only)."""
         drift = [ColumnResult.model_validate(d) for d in json.loads(row.drift)]
-        performance = Performance.model_validate_json(row.performance)
-        if labels is not None:
-            performance = labels
+        if performance is None:
+            performance = Performance.model_validate_json(row.performance)
         return WindowResult(
             id=row.id,
             monitor=monitor,
@@ -773,7 +772,7 @@ class MonitorService:
                 w,
                 row.name,
                 query.model,
-                performance_of(config, w, grouped.get((w.version, _utc(w.start)), [])),
+                performance_of(config, w, grouped.get((w.version, utc(w.start)), [])),
             )
             for w in found
         ]
