@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,7 +14,14 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
-from dockyard.monitoring.drift import METHODS, ColumnDrift, bucket_values, compare
+from dockyard.monitoring.drift import (
+    METHODS,
+    ColumnDrift,
+    bucket_values,
+    compare,
+    jensen_shannon,
+    wasserstein,
+)
 from dockyard.monitoring.profile import Binning, summarize
 
 
@@ -88,6 +99,86 @@ def test_wasserstein_equals_scipy_on_the_weighted_bucket_values() -> None:
     raw = wasserstein_distance(a, b) / np.std(a)
     assert got.statistic == pytest.approx(raw, abs=0.03)
     assert got.drifted
+
+
+def test_numpy_wasserstein_equals_scipy_on_the_bucket_values() -> None:
+    rng = np.random.default_rng(8)
+    for size, bins in [(50, 10), (3000, 100), (20_000, 50)]:
+        continuous = rng.normal(size=size), rng.normal(0.3, 1.2, size // 2 + 1)
+        few = rng.integers(0, 12, size).astype(float), rng.integers(2, 14, size).astype(float)
+        for a, b in (continuous, few):
+            ref, cur = pa.table({"x": a}), pa.table({"x": b})
+            binning = Binning.from_reference(ref, bins=bins)
+            column = binning.columns["x"]
+            r, c = summarize(ref, binning).columns["x"], summarize(cur, binning).columns["x"]
+            u, v = bucket_values(column, r.min, r.max), bucket_values(column, c.min, c.max)
+            weights = np.asarray(r.bins, dtype=float), np.asarray(c.bins, dtype=float)
+            want = wasserstein_distance(u, v, *weights)
+            assert wasserstein(u, v, *weights) == pytest.approx(want, rel=1e-12)
+
+
+def test_numpy_wasserstein_equals_scipy_on_random_weighted_samples() -> None:
+    rng = np.random.default_rng(9)
+    for n, m in [(1, 1), (1, 5), (2, 3), (10, 10), (100, 37), (1000, 2500)]:
+        for _ in range(5):
+            u = rng.normal(size=n)
+            v = np.round(rng.normal(0.5, 2, m), 1)  # rounded: repeated values
+            u_w, v_w = rng.random(n), rng.integers(0, 4, m).astype(float)  # zero weights
+            u_w[0] += 0.1  # no sample may weigh nothing in total
+            v_w[0] += 1.0
+            if n > 2:
+                u[1:3] = u[0]  # the same value more than once, in the middle of the others
+                u_w[1] = 0.0
+            want = wasserstein_distance(u, v, u_w, v_w)
+            assert wasserstein(u, v, u_w, v_w) == pytest.approx(want, rel=1e-12)
+            both = np.concatenate([u, v]), np.concatenate([u_w, v_w])
+            want = wasserstein_distance(u, both[0], u_w, both[1])
+            assert wasserstein(u, both[0], u_w, both[1]) == pytest.approx(want, rel=1e-12)
+    single = np.array([2.5]), np.array([3.0])
+    other = rng.normal(size=20), rng.random(20)
+    want = wasserstein_distance(single[0], other[0], single[1], other[1])
+    assert wasserstein(single[0], other[0], single[1], other[1]) == pytest.approx(want, rel=1e-12)
+    assert wasserstein(single[0], np.array([4.0]), single[1], np.array([0.5])) == 1.5
+    same = np.array([1.0, 1.0, 2.0]), np.array([0.0, 2.0, 1.0])
+    assert wasserstein(same[0], same[0], same[1], same[1]) == 0.0
+
+
+def test_numpy_jensen_shannon_equals_scipy() -> None:
+    rng = np.random.default_rng(10)
+    for size in (1, 2, 5, 30, 500):
+        for _ in range(10):
+            p = rng.integers(0, 50, size).astype(float)
+            q = rng.integers(0, 1000, size).astype(float)
+            p[rng.random(size) < 0.2] = 0.0  # empty buckets, some empty in both
+            p[0] += 1.0
+            q[-1] += 1.0
+            want = jensenshannon(p, q, base=2)
+            assert jensen_shannon(p, q) == pytest.approx(want, rel=1e-12)
+            assert jensen_shannon(p, p * 3) == jensenshannon(p, p * 3, base=2) == 0.0
+    apart = np.array([5.0, 0.0]), np.array([0.0, 2.0])
+    assert jensen_shannon(*apart) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_importing_the_monitoring_service_does_not_import_scipy() -> None:
+    # scipy.stats costs ~0.6 s to import: the statistics the report needs are numpy's, and
+    # the few that are SciPy's import it when they run
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    path = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+    code = (
+        "import sys, dockyard.monitoring.service\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('scipy'))\n"
+        "assert not loaded, loaded[:10]\n"
+        "import dockyard\n"
+        "print(dockyard.__file__)\n"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+    )
+    assert child.returncode == 0, child.stderr
+    assert Path(child.stdout.strip()).resolve().is_relative_to(src)
 
 
 def test_wasserstein_is_exact_on_few_distinct_values() -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import rankdata
 from sklearn import metrics as sk
 
 from dockyard.monitoring.performance import (
+    average_ranks,
     classification,
     estimate_classification,
     regression,
@@ -35,6 +37,37 @@ def test_classification_matches_scikit_learn() -> None:
     assert sum(c for _, _, c in got.calibration) == 5000
     manual = sum(c * abs(s - r) for s, r, c in got.calibration) / 5000
     assert got.ece == pytest.approx(manual)
+
+
+def _auc_by_rankdata(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The AUC as it was computed with SciPy: Mann-Whitney U from rankdata's average ranks."""
+    keep = ~(np.isnan(labels) | np.isnan(scores))
+    y, ranks = labels[keep], rankdata(scores[keep])
+    positives = y.sum()
+    negatives = y.size - positives
+    u = ranks[y == 1].sum() - positives * (positives + 1) / 2
+    return float(u / (positives * negatives))
+
+
+def test_numpy_ranks_and_auc_equal_rankdata() -> None:
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 3, 10, 100, 5000):
+        for decimals in (1, 2, 15):  # 1 and 2: many ties
+            scores = np.round(rng.random(n), decimals)
+            np.testing.assert_allclose(average_ranks(scores), rankdata(scores), rtol=1e-12)
+            labels = (rng.random(n) < scores).astype(float)
+            labels[: min(n, 2)] = [1.0, 0.0][: min(n, 2)]  # both classes when n >= 2
+            if n >= 4:
+                labels[2], scores[3] = np.nan, np.nan  # dropped as before
+            got = classification(labels, scores).auc
+            if n < 2:
+                assert got is None
+            else:
+                assert got == pytest.approx(_auc_by_rankdata(labels, scores), rel=1e-12)
+    tied = np.full(7, 0.3)
+    np.testing.assert_allclose(average_ranks(tied), rankdata(tied), rtol=1e-12)
+    assert classification(np.array([1.0, 0, 1, 0, 0, 1, 1]), tied).auc == 0.5
+    assert average_ranks(np.empty(0)).size == 0
 
 
 def test_classification_edge_cases() -> None:

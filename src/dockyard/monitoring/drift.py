@@ -7,8 +7,9 @@ Every method works on the binned counts of the two summaries, never on raw rows:
   (at most) ``PSI_BUCKETS`` buckets of about equal reference mass (deciles: the usual PSI),
   so that small windows are not flagged by noise in 100 thin bins; categorical columns use
   their categories and ``other``. Drifted when >= 0.2.
-- ``js``: Jensen-Shannon distance, base 2, of the bucket shares (exactly
-  ``scipy.spatial.distance.jensenshannon(p, q, base=2)`` of them). Drifted when >= 0.1.
+- ``js``: Jensen-Shannon distance, base 2, of the bucket shares, computed with numpy; it
+  equals ``scipy.spatial.distance.jensenshannon(p, q, base=2)`` of them (the tests check it).
+  Drifted when >= 0.1.
 - ``chi2``: two-sample test of homogeneity on the 2 x k table of counts, buckets empty in both
   left out (exactly ``scipy.stats.chi2_contingency(table, correction=False)``); the reference
   is a sample too, so large equal samples are not flagged. Drifted when p < 0.05.
@@ -22,11 +23,11 @@ Every method works on the binned counts of the two summaries, never on raw rows:
   reference's standard deviation (population, from sum and sum_sq), as Evidently normalises
   it. Each bucket's count sits at one value (``bucket_values``): the edge itself when the
   edges are the reference's distinct values, else the middle of the bin; the outer buckets
-  sit halfway to the sample's own min / max. The distance is exactly
-  ``scipy.stats.wasserstein_distance`` of those weighted values; against the raw data it is
-  exact in the distinct-values case and within a bin width otherwise. When the reference is
-  constant, the divisor is the current standard deviation, else |reference mean|, else 1.
-  Numeric only. Drifted when >= 0.1.
+  sit halfway to the sample's own min / max. The distance, computed with numpy, equals
+  ``scipy.stats.wasserstein_distance`` of those weighted values (the tests check it); against
+  the raw data it is exact in the distinct-values case and within a bin width otherwise. When
+  the reference is constant, the divisor is the current standard deviation, else |reference
+  mean|, else 1. Numeric only. Drifted when >= 0.1.
 - ``auto``: numeric columns use ``wasserstein`` when both samples have more than 1000 values,
   else ``ks``; categorical ones ``js`` above 1000 values, else ``chi2``. At a million rows a
   p-value flags differences too small to matter; a distance with a threshold does not.
@@ -43,8 +44,6 @@ from collections.abc import Mapping
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.spatial.distance import jensenshannon
-from scipy.stats import chi2_contingency, kstwo, wasserstein_distance
 
 from dockyard.monitoring.binning import Binning, ColumnBins, Kind
 from dockyard.monitoring.profile import ColumnSummary, Summary
@@ -175,7 +174,7 @@ def _column(
             r, c = _deciles(r, c)
         statistic = psi(r, c)
     elif method == "js":
-        statistic = float(jensenshannon(r / r.sum(), c / c.sum(), base=2))
+        statistic = jensen_shannon(r, c)
     elif method == "chi2":
         statistic, p_value = chi2_homogeneity(r, c)
     elif method == "ks":
@@ -191,6 +190,50 @@ def psi(reference: np.ndarray, current: np.ndarray) -> float:
     p = np.maximum(reference / reference.sum(), PSI_EPSILON)
     q = np.maximum(current / current.sum(), PSI_EPSILON)
     return float(np.sum((q - p) * np.log(q / p)))
+
+
+def jensen_shannon(reference: np.ndarray, current: np.ndarray) -> float:
+    """Jensen-Shannon distance, base 2, of two count vectors over the same buckets.
+
+    Each is normalised by its sum, m is their average, and the distance is
+    sqrt((KL(p || m) + KL(q || m)) / 2) with 0 * log 0 = 0.
+    """
+    p = reference / reference.sum()
+    q = current / current.sum()
+    m = (p + q) / 2
+    divergence = (_kl(p, m) + _kl(q, m)) / 2
+    return math.sqrt(max(divergence, 0.0) / math.log(2))
+
+
+def _kl(p: np.ndarray, m: np.ndarray) -> float:
+    """Kullback-Leibler divergence KL(p || m) in nats; buckets where p is 0 add nothing."""
+    used = p > 0
+    return float(np.sum(p[used] * np.log(p[used] / m[used])))
+
+
+def wasserstein(
+    u_values: np.ndarray, v_values: np.ndarray, u_weights: np.ndarray, v_weights: np.ndarray
+) -> float:
+    """Wasserstein-1 distance of two weighted 1-D samples: the integral of |F_u - F_v|.
+
+    Both CDFs are step functions on the sorted union of the values; between consecutive
+    points of it each is the sample's cumulative weight (over its total) of its values at or
+    below the left point.
+    """
+    points = np.sort(np.concatenate([u_values, v_values]))
+    widths = np.diff(points)
+    left = points[:-1]
+    gap = np.abs(_cdf(u_values, u_weights, left) - _cdf(v_values, v_weights, left))
+    return float(np.sum(gap * widths))
+
+
+def _cdf(values: np.ndarray, weights: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The weighted sample's CDF (share of the weight at or below) at each point of ``at``."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.concatenate(([0.0], np.cumsum(weights[order])))
+    below = np.searchsorted(values[order], at, side="right")
+    shares: np.ndarray = cumulative[below] / cumulative[-1]
+    return shares
 
 
 def _deciles(reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -210,6 +253,9 @@ def chi2_homogeneity(reference: np.ndarray, current: np.ndarray) -> tuple[float,
     if keep.sum() < 2:
         return 0.0, 1.0
     table = np.vstack([reference[keep], current[keep]])
+    # Imported here: importing scipy.stats costs ~0.6 s; auto on large windows never needs it.
+    from scipy.stats import chi2_contingency
+
     result = chi2_contingency(table, correction=False)
     return float(result.statistic), float(result.pvalue)
 
@@ -219,6 +265,9 @@ def ks_binned(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]
     n, m = reference.sum(), current.sum()
     d = float(np.max(np.abs(np.cumsum(reference) / n - np.cumsum(current) / m)))
     effective = np.round(n * m / (n + m))
+    # Imported here: importing scipy.stats costs ~0.6 s; auto on large windows never needs it.
+    from scipy.stats import kstwo
+
     return d, float(np.clip(kstwo.sf(d, effective), 0.0, 1.0))
 
 
@@ -240,7 +289,7 @@ def bucket_values(bins: ColumnBins, low: float | None, high: float | None) -> np
 
 def wasserstein_binned(bins: ColumnBins, ref: ColumnSummary, cur: ColumnSummary) -> float:
     """Wasserstein-1 distance of the binned distributions over the reference's std."""
-    distance = wasserstein_distance(
+    distance = wasserstein(
         bucket_values(bins, ref.min, ref.max),
         bucket_values(bins, cur.min, cur.max),
         np.asarray(ref.bins, dtype=np.float64),

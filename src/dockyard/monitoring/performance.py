@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from scipy.optimize import isotonic_regression
-from scipy.stats import rankdata
 
 __all__ = [
     "ClassificationMetrics",
@@ -115,9 +113,26 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
     negatives = labels.size - positives
     if positives == 0 or negatives == 0:
         return None
-    ranks = rankdata(scores)
+    ranks = average_ranks(scores)
     u = ranks[labels == 1].sum() - positives * (positives + 1) / 2
     return float(u / (positives * negatives))
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """The 1-based rank of each value in ascending order, tied values given their mean rank.
+
+    ``values`` hold no NaN: the callers drop those rows first (``_pair``).
+    """
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.ones(values.size, dtype=bool)  # where a new value begins in ``ordered``
+    starts[1:] = ordered[1:] != ordered[:-1]
+    group = np.cumsum(starts) - 1
+    counts = np.bincount(group)
+    last = np.cumsum(counts)  # the rank of the last value of each group of ties
+    ranks = np.empty(values.size, dtype=np.float64)
+    ranks[order] = (last - (counts - 1) / 2)[group]
+    return ranks
 
 
 def classification(
@@ -191,6 +206,9 @@ def calibrate(
     scores, labels = reference_scores[order], reference_labels[order]
     distinct, start, counts = np.unique(scores, return_index=True, return_counts=True)
     means = np.add.reduceat(labels, start) / counts
+    # Imported here: importing scipy.optimize costs ~0.4 s; only estimated performance needs it.
+    from scipy.optimize import isotonic_regression
+
     fitted = isotonic_regression(means, weights=counts.astype(np.float64), increasing=True).x
     return distinct, np.asarray(fitted, dtype=np.float64)
 
