@@ -136,19 +136,16 @@ def _endpoint(op: Operation, method: Callable[..., Any], guard: Callable[..., An
 
         endpoint = download
     else:
-        model = (
-            op.returns
-            if isinstance(op.returns, type) and issubclass(op.returns, BaseModel)
-            else None
-        )
-        dump = TypeAdapter(model).dump_json if model is not None else None
+        model, many = _declared_model(op.returns)
+        dump = TypeAdapter(op.returns).dump_json if model is not None else None
         status = op.status
 
         def call(principal: Principal, **kwargs: Any) -> Any:
             result = method(principal, **kwargs)
-            if dump is not None and isinstance(result, model):  # type: ignore[arg-type]
-                # the declared model itself: serialized once, as FastAPI would, without
-                # validating it again first (a lookup of 100 x 50 values: milliseconds)
+            if dump is not None and _is_declared(result, model, many):
+                # the declared model (or list of it) itself: serialized once, as FastAPI
+                # would, without validating it again first (a lookup of 100 x 50 values, or
+                # 720 monitor windows of 50 columns: milliseconds instead of a second)
                 return Response(dump(result), status_code=status, media_type="application/json")
             return result
 
@@ -156,6 +153,29 @@ def _endpoint(op: Operation, method: Callable[..., Any], guard: Callable[..., An
     endpoint.__signature__ = inspect.Signature(params)
     endpoint.__name__ = f"{op.service}_{op.name}"
     return endpoint
+
+
+def _declared_model(returns: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The pydantic model an operation returns, and whether it returns a list of them."""
+    if isinstance(returns, type) and issubclass(returns, BaseModel):
+        return returns, False
+    args = typing.get_args(returns)
+    if (
+        typing.get_origin(returns) is list
+        and len(args) == 1
+        and isinstance(args[0], type)
+        and issubclass(args[0], BaseModel)
+    ):
+        return args[0], True
+    return None, False
+
+
+def _is_declared(result: Any, model: type[BaseModel] | None, many: bool) -> bool:
+    if model is None:
+        return False
+    if many:
+        return isinstance(result, list) and all(type(r) is model for r in result)
+    return isinstance(result, model)
 
 
 def add_operation(

@@ -1,0 +1,222 @@
+"""What monitors computed, read back: windows with the performance the labels known now give,
+a period's report per model version, and the newest window of every monitor (Prometheus).
+
+Views read only the columns they show (a window's summary only when merging a period), the
+labels as packed hourly blocks (``label_blocks``), and parse stored JSON with pydantic's
+JSON parser, so a 30-day view at hourly windows stays within a couple of hundred ms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dockyard.monitoring import label_blocks
+from dockyard.monitoring.binning import Binning
+from dockyard.monitoring.evaluate import performance_of
+from dockyard.monitoring.label_blocks import Labels
+from dockyard.monitoring.period import version_report
+from dockyard.monitoring.profile import Summary
+from dockyard.monitoring.schemas import (
+    ColumnResult,
+    MonitorConfig,
+    Performance,
+    QualityProblem,
+    VersionReport,
+    WindowResult,
+)
+from dockyard.store.tables import (
+    MonitorAlertRow,
+    MonitorReferenceRow,
+    MonitorRow,
+    MonitorWindowRow,
+    RegisteredModelRow,
+)
+
+__all__ = ["latest", "report", "window_result", "windows"]
+
+_DRIFT = TypeAdapter(list[ColumnResult])
+_QUALITY = TypeAdapter(list[QualityProblem])
+_SHOWN = (
+    MonitorWindowRow.id,
+    MonitorWindowRow.version,
+    MonitorWindowRow.start,
+    MonitorWindowRow.end,
+    MonitorWindowRow.rows,
+    MonitorWindowRow.drift,
+    MonitorWindowRow.quality,
+    MonitorWindowRow.performance,
+    MonitorWindowRow.computed_at,
+)
+
+
+def window_result(
+    row: Any, monitor: str, model: str, performance: Performance | None
+) -> WindowResult:
+    """A stored window (a row with the columns of ``_SHOWN``); ``performance``: with realised
+    metrics from labels (default: as stored, estimates only)."""
+    drift = _DRIFT.validate_json(row.drift)
+    return WindowResult(
+        id=row.id,
+        monitor=monitor,
+        model=model,
+        version=row.version,
+        start=row.start,
+        end=row.end,
+        rows=row.rows,
+        drift=drift,
+        drifted=[d.column for d in drift if d.drifted],
+        quality=_QUALITY.validate_json(row.quality),
+        performance=performance or Performance.model_validate_json(row.performance),
+        computed_at=row.computed_at,
+    )
+
+
+def windows(
+    session: Session,
+    monitor: MonitorRow,
+    model: RegisteredModelRow,
+    since: dt.datetime,
+    until: dt.datetime,
+    version: int | None,
+    limit: int,
+) -> list[WindowResult]:
+    """The monitor's windows that start in [since, until], oldest first, each with realised
+    performance from the labels of its predictions known now."""
+    stmt = select(*_SHOWN).where(
+        MonitorWindowRow.monitor_id == monitor.id,
+        MonitorWindowRow.start >= since,
+        MonitorWindowRow.start <= until,
+    )
+    if version is not None:
+        stmt = stmt.where(MonitorWindowRow.version == version)
+    found = session.execute(stmt.order_by(MonitorWindowRow.start).limit(limit)).all()
+    if not found:
+        return []
+    labels = label_blocks.read(
+        session, model.id, found[0].start, max(w.end for w in found), version
+    )
+    config = MonitorConfig.model_validate_json(monitor.config)
+    return [
+        window_result(w, monitor.name, model.name, _performance(config, w, labels)) for w in found
+    ]
+
+
+def _performance(config: MonitorConfig, window: Any, labels: Labels) -> Performance:
+    truth, scores = labels.between(window.version, window.start, window.end)
+    return performance_of(config, window, truth, scores)
+
+
+def latest(session: Session) -> list[tuple[str, str, WindowResult]]:
+    """(model, monitor, window) of the newest window of every monitor and model version."""
+    newest = (
+        select(
+            MonitorWindowRow.monitor_id,
+            MonitorWindowRow.version,
+            func.max(MonitorWindowRow.start).label("start"),
+        )
+        .group_by(MonitorWindowRow.monitor_id, MonitorWindowRow.version)
+        .subquery()
+    )
+    rows: Sequence[Any] = session.execute(
+        select(
+            *_SHOWN,
+            MonitorRow.name,
+            MonitorRow.config,
+            RegisteredModelRow.name,
+            RegisteredModelRow.id,
+        )
+        .join(
+            newest,
+            (newest.c.monitor_id == MonitorWindowRow.monitor_id)
+            & (newest.c.version == MonitorWindowRow.version)
+            & (newest.c.start == MonitorWindowRow.start),
+        )
+        .join(MonitorRow, MonitorRow.id == MonitorWindowRow.monitor_id)
+        .join(RegisteredModelRow, RegisteredModelRow.id == MonitorRow.model_id)
+    ).all()
+    found = []
+    for row in rows:
+        monitor, config, model, model_id = row[len(_SHOWN) :]
+        labels = label_blocks.read(session, model_id, row.start, row.end, row.version)
+        performance = _performance(MonitorConfig.model_validate_json(config), row, labels)
+        found.append((model, monitor, window_result(row, monitor, model, performance)))
+    return found
+
+
+def alert_counts(session: Session) -> list[tuple[str, str, str, int]]:
+    """(model, monitor, rule, alerts raised) for every rule that raised any."""
+    rows = session.execute(
+        select(RegisteredModelRow.name, MonitorRow.name, MonitorAlertRow.rule, func.count())
+        .join(MonitorRow, MonitorRow.id == MonitorAlertRow.monitor_id)
+        .join(RegisteredModelRow, RegisteredModelRow.id == MonitorRow.model_id)
+        .group_by(RegisteredModelRow.name, MonitorRow.name, MonitorAlertRow.rule)
+    ).all()
+    return [(m, n, r, int(c)) for m, n, r, c in rows]
+
+
+def report(
+    session: Session,
+    monitor: MonitorRow,
+    model: RegisteredModelRow,
+    since: dt.datetime,
+    until: dt.datetime,
+) -> tuple[list[VersionReport], int]:
+    """Per model version, the period [since, until) from its windows' merged summaries and
+    every label of the period; and the number of alerts raised since ``since``."""
+    rows = session.execute(
+        select(
+            MonitorWindowRow.version,
+            MonitorWindowRow.start,
+            MonitorWindowRow.end,
+            MonitorWindowRow.rows,
+            MonitorWindowRow.summary,
+            MonitorWindowRow.drift,
+            MonitorWindowRow.quality,
+            MonitorWindowRow.performance,
+        )
+        .where(
+            MonitorWindowRow.monitor_id == monitor.id,
+            MonitorWindowRow.start >= since,
+            MonitorWindowRow.start < until,
+        )
+        .order_by(MonitorWindowRow.start)
+    ).all()
+    references = {
+        r.version: r
+        for r in session.scalars(
+            select(MonitorReferenceRow).where(MonitorReferenceRow.monitor_id == monitor.id)
+        )
+    }
+    labels = label_blocks.read(session, model.id, since, until)
+    alerts = session.scalar(
+        select(func.count())
+        .select_from(MonitorAlertRow)
+        .where(MonitorAlertRow.monitor_id == monitor.id, MonitorAlertRow.raised_at >= since)
+    )
+    config = MonitorConfig.model_validate_json(monitor.config)
+    by_version: dict[int, list[Any]] = {}
+    for w in rows:
+        by_version.setdefault(w.version, []).append(w)
+    versions = []
+    for version in sorted(by_version):
+        ref = references.get(version)
+        if ref is None:
+            continue
+        versions.append(
+            version_report(
+                config,
+                version,
+                ref.source,
+                Binning.model_validate_json(ref.binning),
+                Summary.model_validate_json(ref.summary),
+                by_version[version],
+                labels.of(version),
+            )
+        )
+    return versions, int(alerts or 0)
