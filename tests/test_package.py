@@ -97,6 +97,16 @@ def test_import_dockyard_is_lazy() -> None:
     assert result.stdout.strip() == ""
 
 
+def test_python_m_runs_the_cli() -> None:
+    """``python -m dockyard`` and ``python -m dockyard.cli.main`` are the ``dockyard`` command."""
+    for module in ("dockyard", "dockyard.cli.main"):
+        result = subprocess.run(
+            [sys.executable, "-m", module, "--version"], capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+        assert dockyard.__version__ in result.stdout
+
+
 def _dockyard_imports(path: Path) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):

@@ -110,3 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(returned if isinstance(returned, int) else 0)
+
+
+if __name__ == "__main__":  # python -m dockyard.cli.main
+    main()
