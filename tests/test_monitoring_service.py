@@ -13,17 +13,27 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import sqlalchemy as sa
 from sklearn.linear_model import LogisticRegression
+from sqlalchemy.orm import Session
 
 import dockyard as dy
-from dockyard.client.client import Client
+from dockyard.client.client import Client, connect_with
+from dockyard.core.config import Settings
+from dockyard.monitoring import label_blocks
 from dockyard.monitoring.actions import deliver
+from dockyard.registry.records import find_model
+from dockyard.services import Services
 from dockyard.serving.logformat import segment_table
+from dockyard.store.migrate import HEAD, upgrade
+from dockyard.store.tables import PredictionLabelRow
 
 HOUR = dt.timedelta(hours=1)
 
@@ -506,3 +516,112 @@ def test_labels_by_entity_and_time_find_the_nearest_prediction(client: Client) -
     with pytest.raises(dy.InvalidInput, match="keys="):
         dy.log_labels("fraud", labels, client=client)
     assert client.monitoring.windows("fraud", since=start - HOUR)[0].performance.labelled == 2
+
+
+def _table_labels(services: Services, model: str) -> dict[int, list[tuple[int, float, float]]]:
+    """The stored labels per version as (microseconds, label, score), read row by row."""
+
+    def fetch(session: Session) -> list[Any]:
+        model_id = find_model(session, model).id
+        return session.execute(
+            sa.select(
+                PredictionLabelRow.version,
+                PredictionLabelRow.predicted_at,
+                PredictionLabelRow.label,
+                PredictionLabelRow.score,
+            ).where(PredictionLabelRow.model_id == model_id)
+        ).all()
+
+    found: dict[int, list[tuple[int, float, float]]] = {}
+    for version, at, label, score in services.db.query(fetch):
+        found.setdefault(version, []).append((label_blocks.micros(at), label, score))
+    return {v: sorted(items) for v, items in found.items()}
+
+
+def _block_labels(services: Services, model: str) -> dict[int, list[tuple[int, float, float]]]:
+    def fetch(session: Session) -> label_blocks.Labels:
+        model_id = find_model(session, model).id
+        early = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+        return label_blocks.read(session, model_id, early, dt.datetime.now(dt.UTC))
+
+    labels = services.db.query(fetch)
+    found: dict[int, list[tuple[int, float, float]]] = {}
+    for version, at, label, score in zip(
+        labels.version.tolist(),
+        labels.at.tolist(),
+        labels.label.tolist(),
+        labels.score.tolist(),
+        strict=True,
+    ):
+        found.setdefault(version, []).append((at, label, score))
+    return found
+
+
+def test_labels_written_at_once_and_replaced_keep_the_packed_blocks_exact(
+    services: Services,
+) -> None:
+    """Views read labels as hourly blocks; four writers labelling the same hours at once
+    (some labels given twice, with other values) leave blocks equal to the stored labels, and
+    the period's AUC is the AUC of exactly those labels."""
+    from sklearn.metrics import roc_auc_score
+
+    client = connect_with(services.settings)
+    version = _train(client)
+    rng = np.random.default_rng(5)
+    ids: list[str] = []
+    for hours in (3, 2):
+        ids += _log(
+            client, "fraud", version, _hours_ago(hours), _frame(300, rng), rng.uniform(0, 1, 300)
+        )
+    client.monitoring.put("fraud", window="1h", backfill="6h", performance={"metric": "auc"})
+    client.monitoring.run("fraud", until=_hours_ago(1) + dt.timedelta(seconds=31))
+    batches = [
+        {pid: float(rng.uniform() < 0.5) for pid in ids[i : i + 250]} for i in (0, 150, 300, 350)
+    ]
+    errors: list[BaseException] = []
+
+    def label(batch: dict[str, float]) -> None:
+        try:
+            client.monitoring.log_labels("fraud", batch)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=label, args=(b,)) for b in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    stored = _table_labels(services, "fraud")
+    assert sum(len(v) for v in stored.values()) == 600  # the batches cover every id
+    assert _block_labels(services, "fraud") == stored
+
+    (period,) = client.monitoring.report("fraud", since=_hours_ago(4)).versions
+    truth = [label for _, label, _ in stored[version]]
+    scores = [score for _, _, score in stored[version]]
+    assert period.performance.labelled == 600
+    assert period.performance.realised["auc"] == pytest.approx(roc_auc_score(truth, scores))
+    client.close()
+
+
+def test_the_migration_packs_labels_stored_before_it(tmp_path: Path) -> None:
+    """A home whose labels were stored before revision 0014 gets the same blocks the
+    service writes."""
+    services = Services.open(
+        Settings(home=tmp_path, db=f"sqlite:///{tmp_path / 'meta.db'}", blobs=str(tmp_path / "b"))
+    )
+    client = connect_with(services.settings)
+    version = _train(client)
+    rng = np.random.default_rng(6)
+    ids = _log(client, "fraud", version, _hours_ago(3), _frame(200, rng), rng.uniform(0, 1, 200))
+    ids += _log(client, "fraud", version, _hours_ago(2), _frame(200, rng), rng.uniform(0, 1, 200))
+    client.monitoring.log_labels("fraud", {pid: float(i % 2) for i, pid in enumerate(ids)})
+    written = _block_labels(services, "fraud")
+    assert sum(len(v) for v in written.values()) == 400
+    with services.db.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE prediction_label_blocks")
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0013'")
+    assert upgrade(services.db) == HEAD
+    assert _block_labels(services, "fraud") == written
+    client.close()
+    services.close()

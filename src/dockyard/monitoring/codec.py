@@ -115,6 +115,8 @@ def merge_bytes(payloads: Sequence[bytes]) -> Summary:
         new: dict[str, int] = {}
         for i, h in enumerate(headers):
             part = h["new"][j]
+            if part == {}:
+                continue
             if not isinstance(part, dict):
                 raise ValueError(f"summary {i} has malformed new categories for {name!r}")
             for value, n in part.items():

@@ -133,36 +133,17 @@ def evaluate_window(
     return Computed(summary=summary, drift=drift, quality=quality, performance=performance)
 
 
-def labels_by_window(
-    labels: Sequence[Any], seconds: int
-) -> dict[tuple[int, dt.datetime], list[Any]]:
-    """``labels`` (rows of version, predicted_at, label, score) grouped by model version and
-    the start of the window (of ``seconds``) they fall in: one pass, so a view of many
-    windows does not scan every label once per window."""
-    grouped: dict[tuple[int, dt.datetime], list[Any]] = {}
-    for row in labels:
-        stamp = int(utc(row[1]).timestamp())
-        start = dt.datetime.fromtimestamp(stamp - stamp % seconds, dt.UTC)
-        grouped.setdefault((row[0], start), []).append(row)
-    return grouped
-
-
-def performance_of(config: MonitorConfig, window: Any, labels: Sequence[Any]) -> Performance:
-    """The window's stored performance (estimates) with realised metrics from ``labels``
-    (rows of version, predicted_at, label, score) that fall in it."""
+def performance_of(
+    config: MonitorConfig, window: Any, truth: np.ndarray, scores: np.ndarray
+) -> Performance:
+    """The window's stored performance (estimates) with realised metrics from the labels
+    ``truth`` and logged scores ``scores`` (NaN: none) of its predictions."""
     stored = Performance.model_validate_json(window.performance)
     perf = config.performance
-    mine = [
-        (label, score)
-        for version, at, label, score in labels
-        if version == window.version and window.start <= utc(at) < window.end
-    ]
-    stored.labelled = len(mine)
-    stored.coverage = len(mine) / window.rows if window.rows else 0.0
-    if perf is None or not mine:
+    stored.labelled = len(truth)
+    stored.coverage = len(truth) / window.rows if window.rows else 0.0
+    if perf is None or not len(truth):
         return stored
-    truth = np.array([m[0] for m in mine], dtype=float)
-    scores = np.array([np.nan if m[1] is None else m[1] for m in mine], dtype=float)
     return realised(perf, truth, scores, stored)
 
 

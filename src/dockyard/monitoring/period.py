@@ -4,11 +4,11 @@ every label of the period."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import orjson
 
 from dockyard.monitoring.binning import Binning
 from dockyard.monitoring.codec import merge_bytes
@@ -24,11 +24,11 @@ def version_report(
     binning: Binning,
     reference: Summary,
     windows: Sequence[Any],
-    labels: Sequence[tuple[float, float | None]],
+    labels: tuple[np.ndarray, np.ndarray],
 ) -> VersionReport:
     """``windows``: rows of (start, end, rows, summary bytes, drift JSON, quality JSON,
-    performance JSON) of one version; ``labels``: (label, score) of its labelled
-    predictions in the period."""
+    performance JSON) of one version; ``labels``: the labels and scores (NaN: none) of its
+    labelled predictions in the period."""
     rows = sum(w.rows for w in windows)
     merged = merge_bytes([w.summary for w in windows])
     drift = []
@@ -45,11 +45,10 @@ def version_report(
             )
             for d in drift_of(config, reference, merged, binning)
         ]
-    performance = Performance(labelled=len(labels), coverage=len(labels) / rows if rows else 0.0)
+    truth, scores = labels
+    performance = Performance(labelled=len(truth), coverage=len(truth) / rows if rows else 0.0)
     if config.performance is not None:
-        if labels:
-            truth = np.array([label for label, _ in labels], dtype=float)
-            scores = np.array([np.nan if s is None else s for _, s in labels], dtype=float)
+        if len(truth):
             performance = realised(config.performance, truth, scores, performance)
         estimates = [
             (w.rows, Performance.model_validate_json(w.performance).estimated) for w in windows
@@ -71,7 +70,9 @@ def version_report(
         last=max(w.end for w in windows),
         drift=drift,
         drifted=[d.column for d in drift if d.drifted],
-        windows_drifted=sum(1 for w in windows if any(d["drifted"] for d in json.loads(w.drift))),
-        quality_problems=sum(len(json.loads(w.quality)) for w in windows),
+        windows_drifted=sum(
+            1 for w in windows if any(d.get("drifted") for d in orjson.loads(w.drift))
+        ),
+        quality_problems=sum(len(orjson.loads(w.quality)) for w in windows),
         performance=performance,
     )

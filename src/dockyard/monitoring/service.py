@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,25 +29,20 @@ from dockyard.core.ids import new_id
 from dockyard.core.operations import operation
 from dockyard.core.principal import Principal, Role
 from dockyard.data.service import DatasetService
-from dockyard.monitoring import actions, reference
+from dockyard.monitoring import alerting, label_store, reference, views
 from dockyard.monitoring.binning import Binning
 from dockyard.monitoring.codec import to_bytes
 from dockyard.monitoring.evaluate import (
     evaluate_window,
-    labels_by_window,
-    performance_of,
     rule_alerts,
     utc,
 )
 from dockyard.monitoring.exposition import Latest, exposition
 from dockyard.monitoring.labels import match
-from dockyard.monitoring.period import version_report
 from dockyard.monitoring.profile import Summary
 from dockyard.monitoring.schemas import (
-    ActionOutcome,
     Alert,
     AlertQuery,
-    ColumnResult,
     Delivery,
     DueRequest,
     EntityLabelBatch,
@@ -57,12 +52,11 @@ from dockyard.monitoring.schemas import (
     MonitorConfig,
     MonitorCreate,
     MonitorQuery,
-    Performance,
-    QualityProblem,
     Report,
     ReportQuery,
     RunRequest,
     RunResult,
+    VersionReport,
     WindowQuery,
     WindowResult,
     period_seconds,
@@ -74,7 +68,6 @@ from dockyard.pipelines.schedules import find_schedule
 from dockyard.projects.service import find_project
 from dockyard.registry.records import find_model
 from dockyard.registry.service import ModelRegistry
-from dockyard.serving.logformat import id_time
 from dockyard.serving.service import ServingService
 from dockyard.store.db import Database
 from dockyard.store.tables import (
@@ -97,7 +90,6 @@ GRACE = dt.timedelta(seconds=30)
 MAX_WINDOWS_PER_RUN = 200
 CALIBRATION_ROWS = 100_000
 """Labelled predictions estimated performance is calibrated on, at most (the newest)."""
-_LABEL_CHUNK = 1000
 
 
 def _monitor(row: MonitorRow, model: RegisteredModelRow, project: str) -> Monitor:
@@ -136,21 +128,6 @@ def _next_run(row: MonitorRow, now: dt.datetime) -> dt.datetime:
     if row.cron:
         return next_fire_time(row.cron, now)
     return _floor(now, row.window_seconds) + dt.timedelta(seconds=row.window_seconds) + GRACE
-
-
-def _alert(row: MonitorAlertRow, monitor: MonitorRow, model: str) -> Alert:
-    return Alert(
-        id=row.id,
-        monitor=monitor.name,
-        model=model,
-        rule=row.rule,
-        version=row.version,
-        window_start=row.window_start,
-        message=row.message,
-        details=json.loads(row.details),
-        actions=[ActionOutcome.model_validate(a) for a in json.loads(row.actions)],
-        raised_at=row.raised_at,
-    )
 
 
 @dataclass
@@ -368,7 +345,21 @@ class MonitorService:
             error = exc.message
         except NotFound as exc:
             error = exc.message
-        alerts = self._raise_alerts(principal, row, model, project, config, windows, until)
+        labelled = self.windows(
+            principal,
+            WindowQuery(
+                model=model, monitor=row.name, since=until - dt.timedelta(days=30), until=until
+            ),
+        )
+        alerts = alerting.raise_alerts(
+            self.db,
+            self.registry,
+            row,
+            model,
+            project,
+            config,
+            rule_alerts(config, windows, labelled),
+        )
 
         def finish(session: Session) -> None:
             session.execute(
@@ -561,124 +552,14 @@ class MonitorService:
             )
             session.add(window)
             session.flush()
-            return self._window(window, row.name, model, None)
+            return views.window_result(window, row.name, model, None)
 
         try:
             return self.db.write(insert)
         except IntegrityError:
             return None  # another runner computed this window first
 
-    def _window(
-        self, row: MonitorWindowRow, monitor: str, model: str, performance: Performance | None
-    ) -> WindowResult:
-        """A stored window; ``performance``: with realised metrics from labels (default: as
-        stored, estimates only)."""
-        drift = [ColumnResult.model_validate(d) for d in json.loads(row.drift)]
-        if performance is None:
-            performance = Performance.model_validate_json(row.performance)
-        return WindowResult(
-            id=row.id,
-            monitor=monitor,
-            model=model,
-            version=row.version,
-            start=row.start,
-            end=row.end,
-            rows=row.rows,
-            drift=drift,
-            drifted=[d.column for d in drift if d.drifted],
-            quality=[QualityProblem.model_validate(q) for q in json.loads(row.quality)],
-            performance=performance,
-            computed_at=row.computed_at,
-        )
-
     # -- alerts -----------------------------------------------------------------------------
-
-    def _raise_alerts(
-        self,
-        principal: Principal,
-        row: MonitorRow,
-        model: str,
-        project: str,
-        config: MonitorConfig,
-        windows: Windows,
-        now: dt.datetime,
-    ) -> Alerts:
-        labelled = self.windows(
-            principal,
-            WindowQuery(
-                model=model,
-                monitor=row.name,
-                since=now - dt.timedelta(days=30),
-                until=now,
-            ),
-        )
-        candidates = rule_alerts(config, windows, labelled)
-        raised: Alerts = []
-        cooldown = dt.timedelta(seconds=period_seconds(config.cooldown))
-        actor = Principal(name=f"monitor {model}/{row.name}", kind="service", role=Role.ADMIN)
-        for candidate in candidates:
-
-            def insert(session: Session, c: Any = candidate) -> MonitorAlertRow | None:
-                recent = session.scalar(
-                    select(MonitorAlertRow.id).where(
-                        MonitorAlertRow.monitor_id == row.id,
-                        MonitorAlertRow.rule == c.rule,
-                        MonitorAlertRow.version == c.version,
-                        MonitorAlertRow.raised_at > utcnow() - cooldown,
-                    )
-                )
-                if recent is not None:
-                    return None
-                alert = MonitorAlertRow(
-                    id=new_id(),
-                    monitor_id=row.id,
-                    rule=c.rule,
-                    version=c.version,
-                    window_start=c.window_start,
-                    message=c.message,
-                    details=json.dumps(c.details),
-                    actions="[]",
-                    raised_at=utcnow(),
-                )
-                session.add(alert)
-                session.flush()
-                return alert
-
-            try:
-                alert_row = self.db.write(insert)
-            except IntegrityError:
-                alert_row = None  # raised already for this window
-            if alert_row is None:
-                continue
-            outcomes = []
-            for action in config.on_alert:
-                if action.rules is not None and candidate.rule not in action.rules:
-                    continue
-                outcomes.append(
-                    actions.act(
-                        self.registry,
-                        self.db.write,
-                        actor,
-                        project,
-                        model,
-                        action,
-                        f"monitor {row.name}: {candidate.message}",
-                    )
-                )
-            alert_row.actions = json.dumps([o.model_dump(mode="json") for o in outcomes])
-            self._store_actions(alert_row.id, alert_row.actions)
-            raised.append(_alert(alert_row, row, model))
-        return raised
-
-    def _store_actions(self, alert_id: str, outcomes: str) -> None:
-        def store(session: Session) -> None:
-            session.execute(
-                update(MonitorAlertRow)
-                .where(MonitorAlertRow.id == alert_id)
-                .values(actions=outcomes)
-            )
-
-        self.db.write(store)
 
     @operation("GET", "/monitoring/alerts")
     def alerts(self, principal: Principal, query: AlertQuery) -> Alerts:
@@ -699,7 +580,9 @@ class MonitorService:
             if query.since:
                 stmt = stmt.where(MonitorAlertRow.raised_at >= query.since)
             stmt = stmt.order_by(MonitorAlertRow.raised_at.desc(), MonitorAlertRow.id.desc())
-            return [_alert(a, m, r.name) for a, m, r in session.execute(stmt.limit(query.limit))]
+            return [
+                alerting.alert(a, m, r.name) for a, m, r in session.execute(stmt.limit(query.limit))
+            ]
 
         return self.db.query(fetch)
 
@@ -721,7 +604,7 @@ class MonitorService:
             monitor = session.get(MonitorRow, row.monitor_id)
             model = session.get(RegisteredModelRow, monitor.model_id) if monitor else None
             assert monitor is not None and model is not None
-            return _alert(row, monitor, model.name)
+            return alerting.alert(row, monitor, model.name)
 
         return self.db.write(store)
 
@@ -736,46 +619,11 @@ class MonitorService:
         if since > until:
             raise InvalidInput("since must not be after until")
 
-        def fetch(session: Session) -> tuple[list[MonitorWindowRow], MonitorRow, list[Any]]:
+        def fetch(session: Session) -> Windows:
             row, model_row = self._find(session, query.model, query.monitor)
-            stmt = select(MonitorWindowRow).where(
-                MonitorWindowRow.monitor_id == row.id,
-                MonitorWindowRow.start >= since,
-                MonitorWindowRow.start <= until,
-            )
-            if query.version is not None:
-                stmt = stmt.where(MonitorWindowRow.version == query.version)
-            found = list(session.scalars(stmt.order_by(MonitorWindowRow.start).limit(query.limit)))
-            labels: builtins.list[Any] = []
-            if found:
-                labels = list(
-                    session.execute(
-                        select(
-                            PredictionLabelRow.version,
-                            PredictionLabelRow.predicted_at,
-                            PredictionLabelRow.label,
-                            PredictionLabelRow.score,
-                        ).where(
-                            PredictionLabelRow.model_id == model_row.id,
-                            PredictionLabelRow.predicted_at >= found[0].start,
-                            PredictionLabelRow.predicted_at < max(w.end for w in found),
-                        )
-                    )
-                )
-            return found, row, labels
+            return views.windows(session, row, model_row, since, until, query.version, query.limit)
 
-        found, row, labels = self.db.query(fetch)
-        config = MonitorConfig.model_validate_json(row.config)
-        grouped = labels_by_window(labels, row.window_seconds)
-        return [
-            self._window(
-                w,
-                row.name,
-                query.model,
-                performance_of(config, w, grouped.get((w.version, utc(w.start)), [])),
-            )
-            for w in found
-        ]
+        return self.db.query(fetch)
 
     @operation("GET", "/monitoring/metrics")
     def metrics(self, principal: Principal) -> BinaryIO:
@@ -783,59 +631,11 @@ class MonitorService:
         rows, label coverage, quality and performance, and the alerts raised per rule
         (scrape ``/api/v1/monitoring/metrics`` with a read token)."""
 
-        def fetch(session: Session) -> tuple[Any, Any, Any]:
-            newest = (
-                select(
-                    MonitorWindowRow.monitor_id,
-                    MonitorWindowRow.version,
-                    func.max(MonitorWindowRow.start).label("start"),
-                )
-                .group_by(MonitorWindowRow.monitor_id, MonitorWindowRow.version)
-                .subquery()
-            )
-            latest = session.execute(
-                select(MonitorWindowRow, MonitorRow, RegisteredModelRow)
-                .join(
-                    newest,
-                    (newest.c.monitor_id == MonitorWindowRow.monitor_id)
-                    & (newest.c.version == MonitorWindowRow.version)
-                    & (newest.c.start == MonitorWindowRow.start),
-                )
-                .join(MonitorRow, MonitorRow.id == MonitorWindowRow.monitor_id)
-                .join(RegisteredModelRow, RegisteredModelRow.id == MonitorRow.model_id)
-            ).all()
-            labels = {}
-            for window, _, model in latest:
-                labels[window.id] = session.execute(
-                    select(
-                        PredictionLabelRow.version,
-                        PredictionLabelRow.predicted_at,
-                        PredictionLabelRow.label,
-                        PredictionLabelRow.score,
-                    ).where(
-                        PredictionLabelRow.model_id == model.id,
-                        PredictionLabelRow.version == window.version,
-                        PredictionLabelRow.predicted_at >= window.start,
-                        PredictionLabelRow.predicted_at < window.end,
-                    )
-                ).all()
-            alerts = session.execute(
-                select(RegisteredModelRow.name, MonitorRow.name, MonitorAlertRow.rule, func.count())
-                .join(MonitorRow, MonitorRow.id == MonitorAlertRow.monitor_id)
-                .join(RegisteredModelRow, RegisteredModelRow.id == MonitorRow.model_id)
-                .group_by(RegisteredModelRow.name, MonitorRow.name, MonitorAlertRow.rule)
-            ).all()
-            return latest, labels, alerts
+        def fetch(session: Session) -> tuple[Any, Any]:
+            return views.latest(session), views.alert_counts(session)
 
-        latest, labels, alerts = self.db.query(fetch)
-        found = []
-        for window, monitor, model in latest:
-            config = MonitorConfig.model_validate_json(monitor.config)
-            result = self._window(
-                window, monitor.name, model.name, performance_of(config, window, labels[window.id])
-            )
-            found.append(Latest(model=model.name, monitor=monitor.name, window=result))
-        return exposition(found, [(m, n, r, int(c)) for m, n, r, c in alerts])
+        latest, alerts = self.db.query(fetch)
+        return exposition([Latest(model=m, monitor=n, window=w) for m, n, w in latest], alerts)
 
     @operation("GET", "/monitoring/report")
     def report(self, principal: Principal, query: ReportQuery) -> Report:
@@ -847,67 +647,11 @@ class MonitorService:
         if since > until:
             raise InvalidInput("since must not be after until")
 
-        def fetch(session: Session) -> tuple[MonitorRow, Any, Any, Any, int]:
+        def fetch(session: Session) -> tuple[builtins.list[VersionReport], int]:
             row, model_row = self._find(session, query.model, query.monitor)
-            windows = session.execute(
-                select(
-                    MonitorWindowRow.version,
-                    MonitorWindowRow.start,
-                    MonitorWindowRow.end,
-                    MonitorWindowRow.rows,
-                    MonitorWindowRow.summary,
-                    MonitorWindowRow.drift,
-                    MonitorWindowRow.quality,
-                    MonitorWindowRow.performance,
-                )
-                .where(
-                    MonitorWindowRow.monitor_id == row.id,
-                    MonitorWindowRow.start >= since,
-                    MonitorWindowRow.start < until,
-                )
-                .order_by(MonitorWindowRow.start)
-            ).all()
-            references = {
-                r.version: r
-                for r in session.scalars(
-                    select(MonitorReferenceRow).where(MonitorReferenceRow.monitor_id == row.id)
-                )
-            }
-            labels = session.execute(
-                select(
-                    PredictionLabelRow.version, PredictionLabelRow.label, PredictionLabelRow.score
-                ).where(
-                    PredictionLabelRow.model_id == model_row.id,
-                    PredictionLabelRow.predicted_at >= since,
-                    PredictionLabelRow.predicted_at < until,
-                )
-            ).all()
-            alerts = session.scalar(
-                select(func.count())
-                .select_from(MonitorAlertRow)
-                .where(MonitorAlertRow.monitor_id == row.id, MonitorAlertRow.raised_at >= since)
-            )
-            return row, windows, references, labels, int(alerts or 0)
+            return views.report(session, row, model_row, since, until)
 
-        row, windows, references, labels, alerts = self.db.query(fetch)
-        config = MonitorConfig.model_validate_json(row.config)
-        versions = []
-        for version in sorted({w.version for w in windows}):
-            ref = references.get(version)
-            if ref is None:
-                continue
-            mine = [w for w in windows if w.version == version]
-            versions.append(
-                version_report(
-                    config,
-                    version,
-                    ref.source,
-                    Binning.model_validate_json(ref.binning),
-                    Summary.model_validate_json(ref.summary),
-                    mine,
-                    [(label, score) for v, label, score in labels if v == version],
-                )
-            )
+        versions, alerts = self.db.query(fetch)
         return Report(
             model=query.model,
             monitor=query.monitor,
@@ -924,7 +668,7 @@ class MonitorService:
         otherwise nothing is stored and the error lists the unknown ids."""
         ids = sorted(body.labels)
         model_id = self.db.query(lambda s: find_model(s, model).id)
-        known = self._known(model_id, ids)
+        known = label_store.known(lambda start, end: self._log(model_id, start, end), ids)
         unknown = [pid for pid in ids if pid not in known]
         if unknown:
             shown = ", ".join(unknown[:10])
@@ -935,31 +679,6 @@ class MonitorService:
                 "made a little later)"
             )
         return self._store_labels(principal, model_id, body.labels, known)
-
-    def _known(
-        self, model_id: str, ids: builtins.list[str]
-    ) -> dict[str, tuple[int, float | None, dt.datetime]]:
-        """Version, score and time of each of ``ids`` found in the model's log."""
-        hours: dict[dt.datetime, builtins.list[str]] = {}
-        for pid in ids:
-            at = id_time(pid)
-            hours.setdefault(at.replace(minute=0, second=0, microsecond=0), []).append(pid)
-        known: dict[str, tuple[int, float | None, dt.datetime]] = {}
-        for hour, wanted in hours.items():
-            log = self._log(model_id, hour, hour + dt.timedelta(hours=1))
-            if log is None:
-                continue
-            rows = log.filter(pa.compute.is_in(log["prediction_id"], pa.array(wanted)))
-            traffic = window_traffic(rows, hour, hour + dt.timedelta(hours=1)).table
-            for pid, version, at, score in zip(
-                traffic["prediction_id"].to_pylist(),
-                traffic["version"].to_pylist(),
-                traffic["at"].to_pylist(),
-                traffic["prediction"].to_pylist(),
-                strict=True,
-            ):
-                known[pid] = (version, score, at)
-        return known
 
     @operation("POST", "/monitoring/labels/{model}/by-entity")
     def log_entity_labels(
@@ -991,9 +710,10 @@ class MonitorService:
                 f"within {body.tolerance} (nothing was stored): {shown}"
             )
         labels = {pid: item.label for item, pid in zip(body.labels, matched, strict=True) if pid}
-        result = self._store_labels(
-            principal, model_id, labels, self._known(model_id, sorted(labels))
+        found = label_store.known(
+            lambda start, end: self._log(model_id, start, end), sorted(labels)
         )
+        result = self._store_labels(principal, model_id, labels, found)
         result.matched = {str(i): pid for i, pid in enumerate(matched) if pid is not None}
         return result
 
@@ -1002,38 +722,8 @@ class MonitorService:
         principal: Principal,
         model_id: str,
         labels: dict[str, float],
-        known: dict[str, tuple[int, float | None, dt.datetime]],
+        found: label_store.Known,
     ) -> LabelResult:
-        ids = sorted(labels)
-
-        def store(session: Session) -> LabelResult:
-            now = utcnow()
-            replaced = 0
-            for chunk in range(0, len(ids), _LABEL_CHUNK):
-                part = ids[chunk : chunk + _LABEL_CHUNK]
-                result = session.execute(
-                    delete(PredictionLabelRow).where(
-                        PredictionLabelRow.model_id == model_id,
-                        PredictionLabelRow.prediction_id.in_(part),
-                    )
-                )
-                replaced += result.rowcount or 0  # type: ignore[attr-defined]
-            session.execute(
-                insert(PredictionLabelRow),
-                [
-                    {
-                        "model_id": model_id,
-                        "prediction_id": pid,
-                        "label": labels[pid],
-                        "version": known[pid][0],
-                        "score": known[pid][1],
-                        "predicted_at": known[pid][2],
-                        "labelled_at": now,
-                        "labelled_by": principal.name,
-                    }
-                    for pid in ids
-                ],
-            )
-            return LabelResult(stored=len(ids) - replaced, replaced=replaced)
-
-        return self.db.write(store)
+        return self.db.write(
+            lambda session: label_store.store(session, principal.name, model_id, labels, found)
+        )

@@ -719,6 +719,27 @@ class PredictionLabelRow(Base):
     )
 
 
+class PredictionLabelBlockRow(Base):
+    """The labels of one model version's predictions made within one hour, packed as three
+    little-endian arrays (prediction time in microseconds since the epoch as int64, label
+    and score as float64, NaN for no score), sorted by time: what views over many windows
+    read instead of one row per label. Derived from ``prediction_labels`` (rebuilt in the
+    transaction that writes the hour's labels)."""
+
+    __tablename__ = "prediction_label_blocks"
+
+    model_id: Mapped[str] = mapped_column(
+        ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hour: Mapped[dt.datetime] = mapped_column(UTCDateTime, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    at: Mapped[bytes] = mapped_column(LargeBinary)
+    label: Mapped[bytes] = mapped_column(LargeBinary)
+    score: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 class MonitorAlertRow(Base):
     """An alert a monitor raised for a window, and what its actions did."""
 
