@@ -94,7 +94,7 @@ EXPECTED_ROLES: dict[str, Role] = {
     "schedules.create": A, "schedules.list": R, "schedules.get": R, "schedules.delete": A,
     "schedules.enable": A, "schedules.disable": A, "schedules.claim": A, "schedules.record": A,
     "blobs.upload": W, "blobs.download": R, "blobs.info": R,
-    "gc.collect": A, "gc.purge": A,
+    "gc.collect": A, "gc.purge": A, "gc.prune_predictions": A,
 }  # fmt: skip
 
 

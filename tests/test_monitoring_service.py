@@ -470,6 +470,12 @@ def test_the_cli_adds_runs_and_reports_a_monitor(
     assert code == 0 and json.loads(out)[0]["rule"] == "drift"
     code, out, err = run_cli(capsys, "monitor", "add", "fraud", "--window", "7m")
     assert code != 0 and "does not divide a day" in err
+    code, out, err = run_cli(capsys, "gc", "--keep-predictions", "1h", "--dry-run")
+    assert code == 0, err
+    assert "would delete the prediction history before" in out
+    assert "1 log segment (500 predictions), 1 monitor window and 20 labels" in out
+    code, out, err = run_cli(capsys, "gc", "--keep-predictions", "10m")
+    assert code != 0 and "under an hour" in err
 
 
 def test_labels_by_entity_and_time_find_the_nearest_prediction(client: Client) -> None:
@@ -625,3 +631,72 @@ def test_the_migration_packs_labels_stored_before_it(tmp_path: Path) -> None:
     assert _block_labels(services, "fraud") == written
     client.close()
     services.close()
+
+
+def test_the_prediction_history_is_kept_for_a_period(client: Client) -> None:
+    """Retention: segments of the log, monitor windows and labels older than the period go
+    (a dry run counts them first), the rest stays whole, and gc frees the segments' blobs."""
+    version = _train(client)
+    rng = np.random.default_rng(11)
+    old: list[str] = []
+    for hours in (30, 29):
+        old += _log(
+            client, "fraud", version, _hours_ago(hours), _frame(100, rng), rng.uniform(0, 1, 100)
+        )
+    recent = _log(client, "fraud", version, _hours_ago(2), _frame(100, rng), rng.uniform(0, 1, 100))
+    client.monitoring.put("fraud", window="1h", backfill="2d", performance={"metric": "auc"})
+    assert len(client.monitoring.run("fraud").windows) == 3
+    client.monitoring.log_labels("fraud", {pid: float(i % 2) for i, pid in enumerate(old)})
+    client.monitoring.log_labels("fraud", {pid: float(i % 2) for i, pid in enumerate(recent)})
+
+    with pytest.raises(dy.InvalidInput, match="greater than or equal to 3600"):
+        client.prune_predictions(older_than_seconds=60)
+    counted = client.prune_predictions(older_than_seconds=86_400, dry_run=True)
+    assert (counted.segments, counted.predictions, counted.windows, counted.labels) == (
+        2,
+        200,
+        2,
+        200,
+    )
+    assert counted.before == _hours_ago(24)
+    assert len(client.monitoring.windows("fraud", since=_hours_ago(40))) == 3  # nothing gone
+
+    pruned = client.prune_predictions(older_than_seconds=86_400)
+    assert pruned.model_dump(exclude={"dry_run"}) == counted.model_dump(exclude={"dry_run"})
+    (kept,) = client.monitoring.windows("fraud", since=_hours_ago(40))
+    assert kept.start == _hours_ago(2) and kept.performance.labelled == 100
+    (period,) = client.monitoring.report("fraud", since=_hours_ago(40)).versions
+    assert period.windows == 1 and period.performance.labelled == 100
+    with pytest.raises(dy.NotFound):
+        client.serving.trace(old[0])
+    assert client.serving.trace(recent[0]).prediction.prediction_id == recent[0]
+    with pytest.raises(dy.NotFound, match="name no prediction"):
+        client.monitoring.log_labels("fraud", {old[0]: 1.0})
+    freed = client.gc(grace_seconds=0)
+    assert freed.blobs_deleted >= 2
+    again = client.prune_predictions(older_than_seconds=86_400)
+    assert (again.segments, again.windows, again.labels) == (0, 0, 0)
+
+
+def test_a_server_told_to_keep_a_day_prunes_older_history_itself(services: Services) -> None:
+    from dockyard.server.housekeeping import start_pruner
+
+    client = connect_with(services.settings)
+    version = _train(client)
+    rng = np.random.default_rng(12)
+    _log(client, "fraud", version, _hours_ago(30), _frame(50, rng), rng.uniform(0, 1, 50))
+    _log(client, "fraud", version, _hours_ago(2), _frame(50, rng), rng.uniform(0, 1, 50))
+    assert len(client.serving.segments("fraud", since=_hours_ago(40))) == 2
+    stop = start_pruner(services, keep_seconds=86_400, interval=0.05)
+    try:
+        deadline = time.monotonic() + 30
+        while (
+            len(client.serving.segments("fraud", since=_hours_ago(40))) > 1
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+    finally:
+        stop()
+    (left,) = client.serving.segments("fraud", since=_hours_ago(40))
+    assert left.hour == _hours_ago(2)
+    client.close()

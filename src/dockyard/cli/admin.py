@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -63,6 +64,19 @@ def db_upgrade(ctx: typer.Context, as_json: bool = JSON) -> None:
         say(f"upgraded {db.safe_url} from revision {before or 'empty'} to {after}")
 
 
+def _keep_seconds(text: str) -> int | None:
+    """--keep-predictions: None for 'forever', else at least an hour in seconds."""
+    if text.strip().lower() == "forever":
+        return None
+    keep = parse_duration(text)
+    if keep < 3600:
+        raise typer.BadParameter(
+            f"--keep-predictions {text} is under an hour: keep at least 1h "
+            "(the hour being logged), or 'forever'"
+        )
+    return keep
+
+
 def gc(
     ctx: typer.Context,
     dry_run: bool = typer.Option(False, "--dry-run", help="Report what would go; delete nothing."),
@@ -73,12 +87,24 @@ def gc(
         help="First erase runs and experiments deleted longer ago than this (until then "
         "they can be restored); 'never' keeps the bin.",
     ),
+    keep_predictions: str = typer.Option(
+        "forever",
+        "--keep-predictions",
+        help="First delete prediction log segments, monitor windows and labels older than "
+        "this (e.g. 90d; at least 1h); 'forever' keeps them.",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Empty the bin past its retention period, then delete blobs that nothing references
     from the blob store."""
     retention = None if purge_after.strip().lower() == "never" else parse_duration(purge_after)
+    keep = _keep_seconds(keep_predictions)
     with overrides(ctx).client() as client:
+        pruned = (
+            client.prune_predictions(older_than_seconds=keep, dry_run=dry_run)
+            if keep is not None
+            else None
+        )
         purged = (
             client.purge_deleted(older_than_seconds=retention, dry_run=dry_run)
             if retention is not None
@@ -86,9 +112,17 @@ def gc(
         )
         report = client.gc(dry_run=dry_run, grace_seconds=parse_duration(grace))
     if as_json:
-        dump_json({**report.model_dump(mode="json"), "purged": purged})
+        extra = {"purged": purged, "pruned": pruned}
+        dump_json({**report.model_dump(mode="json"), **extra})
         return
     verb = "would delete" if report.dry_run else "deleted"
+    if pruned is not None:
+        say(
+            f"{verb} the prediction history before {pruned.before:%Y-%m-%d %H:%M} UTC: "
+            f"{plural(pruned.segments, 'log segment')} "
+            f"({plural(pruned.predictions, 'prediction')}), "
+            f"{plural(pruned.windows, 'monitor window')} and {plural(pruned.labels, 'label')}"
+        )
     if purged is not None:
         say(
             f"{'would purge' if purged.dry_run else 'purged'} {purged.runs_purged} runs and "
@@ -121,6 +155,12 @@ def server(
         "a line [else env DOCKYARD_USER_TOKENS].",
         dir_okay=False,
     ),
+    keep_predictions: str = typer.Option(
+        "forever",
+        "--keep-predictions",
+        help="Prune prediction log segments, monitor windows and labels older than this "
+        "(e.g. 90d) every hour; 'forever' keeps them. `dockyard gc` frees the blobs.",
+    ),
 ) -> None:
     """Serve the REST API (and its OpenAPI document at /docs) over this home's data.
 
@@ -134,7 +174,7 @@ def server(
     from dockyard.core.tokens import parse_token_grants
     from dockyard.sdk.scheduler import start_in_thread
     from dockyard.server.app import Background, create_app
-    from dockyard.server.housekeeping import start_reaper
+    from dockyard.server.housekeeping import start_pruner, start_reaper
     from dockyard.server.runner import serve
     from dockyard.services import Services
 
@@ -157,7 +197,10 @@ def server(
     def start_scheduler(services: Services) -> Callable[[], None]:
         return start_in_thread(services, interval=interval, say=log_line)
 
+    keep = _keep_seconds(keep_predictions)
     background: list[Background] = [start_reaper, *([start_scheduler] if scheduler else [])]
+    if keep is not None:
+        background.append(functools.partial(start_pruner, keep_seconds=keep))
     app = create_app(settings, user_tokens=grants or [], background=background)
     say(f"dockyard server on http://{host}:{port} (API docs at /docs), data from {settings.db}")
     users = ", ".join(f"{g.name} ({g.role})" for g in grants or [])

@@ -13,6 +13,7 @@ from dockyard.core.config import Settings, load_settings
 from dockyard.core.errors import InvalidInput
 from dockyard.core.operations import build, operations_by_name
 from dockyard.core.principal import Principal, local_principal
+from dockyard.gc.predictions import PruneReport, PruneRequest
 from dockyard.gc.service import (
     RETENTION_SECONDS,
     GarbageCollector,
@@ -137,6 +138,14 @@ class Client:
         blobs."""
         body = build(PurgeRequest, dry_run=dry_run, older_than_seconds=older_than_seconds)
         result: PurgeReport = self.transport.call(_GC["purge"], {"body": body})
+        return result
+
+    def prune_predictions(self, *, older_than_seconds: int, dry_run: bool = False) -> PruneReport:
+        """Keep ``older_than_seconds`` (at least an hour) of the prediction history: older
+        prediction log segments, monitor windows and labels are deleted; ``gc`` then frees
+        the segments' blobs."""
+        body = build(PruneRequest, older_than_seconds=older_than_seconds, dry_run=dry_run)
+        result: PruneReport = self.transport.call(_GC["prune_predictions"], {"body": body})
         return result
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ from dockyard.blobs.store import BlobStore
 from dockyard.core.operations import operation
 from dockyard.core.principal import Principal, Role
 from dockyard.core.schemas import Model, Seconds
+from dockyard.gc.predictions import PruneReport, PruneRequest, prune
 from dockyard.store import blobleases, blobrefs
 from dockyard.store.db import Database
 from dockyard.store.tables import (
@@ -145,6 +146,14 @@ class GarbageCollector:
             )
 
         return self.db.write(erase)
+
+    @operation("POST", "/gc/predictions", role=Role.ADMIN)
+    def prune_predictions(self, principal: Principal, body: PruneRequest) -> PruneReport:
+        """Keep ``older_than_seconds`` of the prediction history: delete older segments of
+        every model's prediction log, the monitor windows that ended before, and the labels
+        of predictions made before (whole hours). Alerts stay. Run ``gc`` afterwards to
+        free the segments' blobs. Destructive administration, like ``gc``."""
+        return prune(self.db, body)
 
     def _delete_some(
         self, session: Session, digests: list[str], cutoff: dt.datetime

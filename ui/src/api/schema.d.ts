@@ -141,6 +141,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/gc/predictions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Keep ``older_than_seconds`` of the prediction history: delete older segments of
+         * @description Keep ``older_than_seconds`` of the prediction history: delete older segments of
+         *     every model's prediction log, the monitor windows that ended before, and the labels
+         *     of predictions made before (whole hours). Alerts stay. Run ``gc`` afterwards to
+         *     free the segments' blobs. Destructive administration, like ``gc``.
+         *
+         *     Needs the admin role.
+         */
+        post: operations["gc.prune_predictions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/gc/purge": {
         parameters: {
             query?: never;
@@ -4452,6 +4477,50 @@ export interface components {
             /** Name */
             name?: string | null;
         };
+        /** PruneReport */
+        PruneReport: {
+            /**
+             * Before
+             * Format: date-time
+             * @description what started before this (the start of an hour) was deleted
+             */
+            before: string;
+            /** Dry Run */
+            dry_run: boolean;
+            /**
+             * Labels
+             * @description labels of predictions made before then, deleted
+             */
+            labels: number;
+            /**
+             * Predictions
+             * @description predictions those segments held
+             */
+            predictions: number;
+            /**
+             * Segments
+             * @description segments of the prediction log deleted
+             */
+            segments: number;
+            /**
+             * Windows
+             * @description monitor windows that ended by then, deleted
+             */
+            windows: number;
+        };
+        /** PruneRequest */
+        PruneRequest: {
+            /**
+             * Dry Run
+             * @default false
+             */
+            dry_run: boolean;
+            /**
+             * Older Than Seconds
+             * @description keep this much of the prediction history (at least an hour); older segments of the prediction log, monitor windows and labels are deleted
+             */
+            older_than_seconds: number;
+        };
         /** PurgeReport */
         PurgeReport: {
             /** Dry Run */
@@ -6444,6 +6513,111 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GcReport"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "gc.prune_predictions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PruneRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PruneReport"];
                 };
             };
             /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
