@@ -626,6 +626,7 @@ def test_the_migration_packs_labels_stored_before_it(tmp_path: Path) -> None:
     assert sum(len(v) for v in written.values()) == 400
     with services.db.engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE prediction_label_blocks")
+        conn.exec_driver_sql("ALTER TABLE monitors DROP COLUMN segments_seen")  # 0015
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0013'")
     assert upgrade(services.db) == HEAD
     assert _block_labels(services, "fraud") == written
@@ -700,3 +701,26 @@ def test_a_server_told_to_keep_a_day_prunes_older_history_itself(services: Servi
     (left,) = client.serving.segments("fraud", since=_hours_ago(40))
     assert left.hour == _hours_ago(2)
     client.close()
+
+
+def test_traffic_that_reaches_the_log_late_is_computed_again(client: Client) -> None:
+    """A server that flushes after the monitor passed its hour (or was cut off and caught up):
+    the next run computes the windows its segment falls in again, replacing what was stored,
+    once."""
+    version = _train(client)
+    rng = np.random.default_rng(13)
+    _log(client, "fraud", version, _hours_ago(3), _frame(100, rng), rng.uniform(0, 1, 100))
+    client.monitoring.put("fraud", window="1h", backfill="6h", drift=None)
+    (first,) = client.monitoring.run("fraud").windows
+    assert first.start == _hours_ago(3) and first.rows == 100
+
+    # another server's segment of the same hour, and one of an hour that had no traffic
+    _log(client, "fraud", version, _hours_ago(3), _frame(50, rng), rng.uniform(0, 1, 50))
+    _log(client, "fraud", version, _hours_ago(4), _frame(30, rng), rng.uniform(0, 1, 30))
+    again = client.monitoring.run("fraud").windows
+    assert sorted((w.start, w.rows) for w in again) == [(_hours_ago(4), 30), (_hours_ago(3), 150)]
+    stored = client.monitoring.windows("fraud", since=_hours_ago(6))
+    assert [(w.start, w.rows) for w in stored] == [(_hours_ago(4), 30), (_hours_ago(3), 150)]
+    assert client.monitoring.run("fraud").windows == []  # computed again once
+    (period,) = client.monitoring.report("fraud", since=_hours_ago(6)).versions
+    assert period.rows == 180 and period.windows == 2

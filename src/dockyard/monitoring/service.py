@@ -39,6 +39,7 @@ from dockyard.monitoring.evaluate import (
 )
 from dockyard.monitoring.exposition import Latest, exposition
 from dockyard.monitoring.labels import match
+from dockyard.monitoring.late import floor_to, late_starts
 from dockyard.monitoring.profile import Summary
 from dockyard.monitoring.schemas import (
     Alert,
@@ -119,15 +120,10 @@ def _window_text(seconds: int) -> str:
     return f"{seconds // 60}m"
 
 
-def _floor(at: dt.datetime, seconds: int) -> dt.datetime:
-    epoch = int(at.timestamp())
-    return dt.datetime.fromtimestamp(epoch - epoch % seconds, dt.UTC)
-
-
 def _next_run(row: MonitorRow, now: dt.datetime) -> dt.datetime:
     if row.cron:
         return next_fire_time(row.cron, now)
-    return _floor(now, row.window_seconds) + dt.timedelta(seconds=row.window_seconds) + GRACE
+    return floor_to(now, row.window_seconds) + dt.timedelta(seconds=row.window_seconds) + GRACE
 
 
 @dataclass
@@ -321,8 +317,8 @@ class MonitorService:
         row, model_id, project = self.db.query(plan)
         config = MonitorConfig.model_validate_json(row.config)
         seconds = row.window_seconds
-        last_end = _floor(until - GRACE, seconds)
-        first = row.computed_until or _floor(
+        last_end = floor_to(until - GRACE, seconds)
+        first = row.computed_until or floor_to(
             last_end - dt.timedelta(seconds=period_seconds(config.backfill)), seconds
         )
         starts: builtins.list[dt.datetime] = []
@@ -332,13 +328,23 @@ class MonitorService:
         ):
             starts.append(start)
             start += dt.timedelta(seconds=seconds)
+        late, seen = self.db.query(
+            lambda s: late_starts(
+                s, model_id, row.segments_seen, row.computed_until, seconds, MAX_WINDOWS_PER_RUN
+            )
+        )
         windows: Windows = []
         memo = _RunMemo(horizon=last_end)
         error = ""
         computed_until = row.computed_until
+        step = dt.timedelta(seconds=seconds)
         try:
+            for start in late:  # traffic that arrived after these were computed
+                windows.extend(
+                    self._compute(row, model, model_id, config, start, start + step, memo, True)
+                )
             for start in starts:
-                end = start + dt.timedelta(seconds=seconds)
+                end = start + step
                 windows.extend(self._compute(row, model, model_id, config, start, end, memo))
                 computed_until = end
         except InvalidInput as exc:
@@ -365,7 +371,12 @@ class MonitorService:
             session.execute(
                 update(MonitorRow)
                 .where(MonitorRow.id == row.id)
-                .values(computed_until=computed_until, last_run_at=utcnow(), last_error=error)
+                .values(
+                    computed_until=computed_until,
+                    segments_seen=row.segments_seen if error else seen,
+                    last_run_at=utcnow(),
+                    last_error=error,
+                )
             )
 
         self.db.write(finish)
@@ -422,7 +433,10 @@ class MonitorService:
         start: dt.datetime,
         end: dt.datetime,
         memo: _RunMemo,
+        again: bool = False,
     ) -> Windows:
+        """The windows [start, end) of each model version in the log; ``again``: computed
+        before, without traffic that reached the log later (what was stored is replaced)."""
         log = self._log(model_id, start, end)
         if log is None:
             return []
@@ -451,7 +465,9 @@ class MonitorService:
             computed = evaluate_window(
                 config, rows, binning, ref_summary, rules, columns, calibration, end
             )
-            result = self._store_window(row, model, version, start, end, rows.num_rows, computed)
+            result = self._store_window(
+                row, model, version, start, end, rows.num_rows, computed, again
+            )
             if result is not None:
                 found.append(result)
         return found
@@ -534,8 +550,17 @@ class MonitorService:
         end: dt.datetime,
         rows: int,
         computed: Any,
+        again: bool = False,
     ) -> WindowResult | None:
         def insert(session: Session) -> WindowResult:
+            if again:
+                session.execute(
+                    delete(MonitorWindowRow).where(
+                        MonitorWindowRow.monitor_id == row.id,
+                        MonitorWindowRow.version == version,
+                        MonitorWindowRow.start == start,
+                    )
+                )
             window = MonitorWindowRow(
                 id=new_id(),
                 monitor_id=row.id,

@@ -644,6 +644,9 @@ class MonitorRow(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     next_run_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     computed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # the newest prediction log segment (by when it was recorded) the monitor has taken in:
+    # one recorded later for an hour it had passed makes it compute those windows again
+    segments_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_run_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(128))
