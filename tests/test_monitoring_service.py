@@ -524,6 +524,32 @@ def test_labels_by_entity_and_time_find_the_nearest_prediction(client: Client) -
     assert client.monitoring.windows("fraud", since=start - HOUR)[0].performance.labelled == 2
 
 
+def test_numeric_entity_keys_match_whatever_form_they_are_given_in(client: Client) -> None:
+    """A key logged as a number matches 7, 7.0 and "7" alike (a DataFrame with a missing
+    value turns ids into floats); one that is not a number of that kind is refused."""
+    version = _train(client)
+    rng = np.random.default_rng(14)
+    start = _hours_ago(2)
+    frame = _frame(40, rng)
+    frame["card_id"] = [1000 + i % 4 for i in range(40)]  # integers in the log
+    ids = _log(client, "fraud", version, start, frame, rng.uniform(0, 1, 40))
+    times = [start + dt.timedelta(seconds=3500 * i / 40) for i in range(40)]
+    given = [1001, 1002.0, "1003"]  # purchases 1, 2 and 3
+    found = client.monitoring.log_entity_labels(
+        "fraud",
+        [
+            {"keys": {"card_id": key}, "at": times[i + 1] + dt.timedelta(seconds=5), "label": 1}
+            for i, key in enumerate(given)
+        ],
+    )
+    assert found.matched == {"0": ids[1], "1": ids[2], "2": ids[3]}
+    for bad in (1001.5, "card-7", True):
+        with pytest.raises(dy.InvalidInput, match="card_id"):
+            client.monitoring.log_entity_labels(
+                "fraud", [{"keys": {"card_id": bad}, "at": times[1], "label": 1}]
+            )
+
+
 def _table_labels(services: Services, model: str) -> dict[int, list[tuple[int, float, float]]]:
     """The stored labels per version as (microseconds, label, score), read row by row."""
 

@@ -12,10 +12,44 @@ from dockyard.core.errors import InvalidInput
 from dockyard.monitoring.schemas import EntityLabel
 
 
-def _key_text(values: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """Key values as text, so a key logged as a number matches one given as text."""
-    found = values.cast(pa.string()) if not pa.types.is_string(values.type) else values
-    return found.combine_chunks() if isinstance(found, pa.ChunkedArray) else found
+def _keys(
+    name: str, logged: pa.ChunkedArray | pa.Array, given: list[object]
+) -> tuple[pa.Array, pa.Array]:
+    """The logged key column and the given key values in one type to compare on: the log's
+    numbers as numbers (a card id given as 7, 7.0 or "7" matches one logged as 7), anything
+    else as text."""
+    column = logged.combine_chunks() if isinstance(logged, pa.ChunkedArray) else logged
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    kind = column.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+        text = column if pa.types.is_string(kind) else column.cast(pa.string())
+        return text, pa.array([str(v) for v in given], pa.string())
+    whole = pa.types.is_integer(kind)
+    values = [_number(name, v, kind, whole) for v in given]
+    try:
+        return column, pa.array(values, kind)
+    except (pa.ArrowInvalid, OverflowError):
+        raise InvalidInput(f"key {name!r}: a value given is out of the range of {kind}") from None
+
+
+def _number(name: str, value: object, kind: pa.DataType, whole: bool) -> int | float:
+    """``value`` as the number a key column of ``kind`` holds, or InvalidInput."""
+    found: object = value
+    if isinstance(value, str):
+        for parse in (int, float):
+            try:
+                found = parse(value)
+                break
+            except ValueError:
+                continue
+    if isinstance(found, bool) or not isinstance(found, int | float):
+        raise InvalidInput(f"key {name!r} is a {kind} in the prediction log; {value!r} is not")
+    if whole and isinstance(found, float):
+        if not found.is_integer():
+            raise InvalidInput(f"key {name!r} is a {kind} in the prediction log; {value!r} is not")
+        return int(found)
+    return found if whole else float(found)
 
 
 def match(
@@ -33,21 +67,19 @@ def match(
             f"the prediction log has no column {missing[0]!r} to match labels by; it has "
             + ", ".join(c for c in traffic.column_names if c not in ("version", "shadow"))[:500]
         )
+    pairs = [_keys(k, traffic[k], [item.keys[k] for item in labels]) for k in keys]
     predictions = pa.table(
         {
             "prediction_id": traffic["prediction_id"],
             "at": traffic["at"],
-            **{f"k{i}": _key_text(traffic[k]) for i, k in enumerate(keys)},
+            **{f"k{i}": logged for i, (logged, _) in enumerate(pairs)},
         }
     )
     wanted = pa.table(
         {
             "idx": pa.array(range(len(labels)), pa.int64()),
             "at": pa.array([item.at for item in labels], pa.timestamp("us", "UTC")),
-            **{
-                f"k{i}": pa.array([str(item.keys[k]) for item in labels], pa.string())
-                for i, k in enumerate(keys)
-            },
+            **{f"k{i}": given for i, (_, given) in enumerate(pairs)},
         }
     )
     same = " AND ".join(f"w.k{i} = p.k{i}" for i in range(len(keys)))
