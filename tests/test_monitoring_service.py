@@ -33,7 +33,7 @@ from dockyard.registry.records import find_model
 from dockyard.services import Services
 from dockyard.serving.logformat import segment_table
 from dockyard.store.migrate import HEAD, upgrade
-from dockyard.store.tables import PredictionLabelRow
+from dockyard.store.tables import PredictionLabelBlockRow, PredictionLabelRow
 
 HOUR = dt.timedelta(hours=1)
 
@@ -633,6 +633,16 @@ def test_labels_written_at_once_and_replaced_keep_the_packed_blocks_exact(
     scores = [score for _, _, score in stored[version]]
     assert period.performance.labelled == 600
     assert period.performance.realised["auc"] == pytest.approx(roc_auc_score(truth, scores))
+
+    # a block that does not hold what its count says is read from the label rows instead
+    services.db.write(
+        lambda session: session.execute(
+            sa.update(PredictionLabelBlockRow)
+            .where(PredictionLabelBlockRow.hour == _hours_ago(3))
+            .values(at=b"\x00" * 12)
+        )
+    )
+    assert _block_labels(services, "fraud") == stored
     client.close()
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -73,9 +74,10 @@ def read(
     version: int | None = None,
 ) -> Labels:
     """The labels of the model's predictions made in [since, until), of one ``version`` or
-    all; every block is checked against its count before use."""
+    all; a block whose arrays do not match its count is read from the label rows instead."""
     stmt = select(
         PredictionLabelBlockRow.version,
+        PredictionLabelBlockRow.hour,
         PredictionLabelBlockRow.count,
         PredictionLabelBlockRow.at,
         PredictionLabelBlockRow.label,
@@ -88,9 +90,11 @@ def read(
     if version is not None:
         stmt = stmt.where(PredictionLabelBlockRow.version == version)
     versions, times, labels, scores = [], [], [], []
-    for v, count, at, label, score in session.execute(stmt):
+    for v, hour, count, at, label, score in session.execute(stmt):
         if not len(at) == len(label) == len(score) == 8 * count:
-            raise ValueError(f"a label block of version {v} of model {model_id} is corrupt")
+            # a block that does not hold what it says: read its hour's labels row by row
+            block = _collect(session, model_id, [(v, hour)])[(v, hour_of(hour))]
+            count, at, label, score = (block[k] for k in ("count", "at", "label", "score"))
         versions.append(np.full(count, v, dtype=np.int64))
         times.append(np.frombuffer(at, dtype="<i8"))
         labels.append(np.frombuffer(label, dtype="<f8"))
@@ -139,13 +143,22 @@ def lock(session: Session, model_id: str, hours: Iterable[tuple[int, dt.datetime
 def refresh(session: Session, model_id: str, hours: Iterable[tuple[int, dt.datetime]]) -> None:
     """Rebuild the blocks of (version, hour) from the model's stored labels (``lock`` them
     first, before writing the labels)."""
-    wanted = sorted({(v, hour_of(h)) for v, h in hours})
     now = utcnow()
-    packed = []
+    packed = [
+        {"model_id": model_id, "version": v, "hour": h, **block, "updated_at": now}
+        for (v, h), block in _collect(session, model_id, hours).items()
+    ]
+    upsert(session, PredictionLabelBlockRow, packed, _KEYS)
+
+
+def _collect(
+    session: Session, model_id: str, hours: Iterable[tuple[int, dt.datetime]]
+) -> dict[tuple[int, dt.datetime], dict[str, Any]]:
+    """The packed block (count, at, label, score) of each (version, hour), from the model's
+    stored labels, read in a few range queries."""
+    wanted = sorted({(v, hour_of(h)) for v, h in hours})
+    found: dict[tuple[int, dt.datetime], list[tuple[int, float, float]]] = {k: [] for k in wanted}
     for start, end, versions in _runs(wanted):
-        found: dict[tuple[int, dt.datetime], list[tuple[int, float, float]]] = {
-            (v, h): [] for v, h in wanted if start <= h < end
-        }
         rows = session.execute(
             select(
                 PredictionLabelRow.version,
@@ -163,21 +176,16 @@ def refresh(session: Session, model_id: str, hours: Iterable[tuple[int, dt.datet
             bucket = found.get((v, hour_of(at)))
             if bucket is not None:
                 bucket.append((micros(at), label, np.nan if score is None else score))
-        for (v, h), items in found.items():
-            items.sort()
-            packed.append(
-                {
-                    "model_id": model_id,
-                    "version": v,
-                    "hour": h,
-                    "count": len(items),
-                    "at": np.array([i[0] for i in items], dtype="<i8").tobytes(),
-                    "label": np.array([i[1] for i in items], dtype="<f8").tobytes(),
-                    "score": np.array([i[2] for i in items], dtype="<f8").tobytes(),
-                    "updated_at": now,
-                }
-            )
-    upsert(session, PredictionLabelBlockRow, packed, _KEYS)
+    blocks = {}
+    for key, items in found.items():
+        items.sort()
+        blocks[key] = {
+            "count": len(items),
+            "at": np.array([i[0] for i in items], dtype="<i8").tobytes(),
+            "label": np.array([i[1] for i in items], dtype="<f8").tobytes(),
+            "score": np.array([i[2] for i in items], dtype="<f8").tobytes(),
+        }
+    return blocks
 
 
 def _runs(
