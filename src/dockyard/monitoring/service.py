@@ -351,11 +351,17 @@ class MonitorService:
             error = exc.message
         except NotFound as exc:
             error = exc.message
-        labelled = self.windows(
-            principal,
-            WindowQuery(
-                model=model, monitor=row.name, since=until - dt.timedelta(days=30), until=until
-            ),
+        # realised performance: the windows just computed, and those whose predictions were
+        # labelled since the last run started (at most 30 days back)
+        labelled = self.db.query(
+            lambda s: views.relabelled(
+                s,
+                row,
+                find_model(s, model),
+                row.last_run_at or now - dt.timedelta(days=30),
+                [w.start for w in windows],
+                now - dt.timedelta(days=30),
+            )
         )
         alerts = alerting.raise_alerts(
             self.db,
@@ -374,7 +380,7 @@ class MonitorService:
                 .values(
                     computed_until=computed_until,
                     segments_seen=row.segments_seen if error else seen,
-                    last_run_at=utcnow(),
+                    last_run_at=now,  # labels written from here on are checked next run
                     last_error=error,
                 )
             )

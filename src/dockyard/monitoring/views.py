@@ -35,12 +35,14 @@ from dockyard.store.tables import (
     MonitorReferenceRow,
     MonitorRow,
     MonitorWindowRow,
+    PredictionLabelBlockRow,
     RegisteredModelRow,
 )
 
 __all__ = ["latest", "report", "window_result", "windows"]
 
 _DRIFT = TypeAdapter(list[ColumnResult])
+_HOUR = dt.timedelta(hours=1)
 _QUALITY = TypeAdapter(list[QualityProblem])
 _SHOWN = (
     MonitorWindowRow.id,
@@ -105,6 +107,61 @@ def windows(
     return [
         window_result(w, monitor.name, model.name, _performance(config, w, labels)) for w in found
     ]
+
+
+def relabelled(
+    session: Session,
+    monitor: MonitorRow,
+    model: RegisteredModelRow,
+    labelled_since: dt.datetime,
+    starts: Sequence[dt.datetime],
+    horizon: dt.datetime,
+) -> list[WindowResult]:
+    """The windows a monitor run checks realised performance on: those starting at one of
+    ``starts`` (just computed) and those holding predictions labelled since
+    ``labelled_since`` (their hour's label block changed), starting after ``horizon``; with
+    realised performance from the labels known now."""
+    hours = set(
+        session.scalars(
+            select(PredictionLabelBlockRow.hour).where(
+                PredictionLabelBlockRow.model_id == model.id,
+                PredictionLabelBlockRow.updated_at > labelled_since,
+                PredictionLabelBlockRow.hour >= label_blocks.hour_of(horizon),
+            )
+        )
+    )
+    wanted = set(starts)
+    if not hours and not wanted:
+        return []
+    first = min([*hours, *wanted]) - dt.timedelta(seconds=monitor.window_seconds)
+    last = max([*hours, *wanted]) + _HOUR
+    rows = session.execute(
+        select(*_SHOWN)
+        .where(
+            MonitorWindowRow.monitor_id == monitor.id,
+            MonitorWindowRow.start >= max(first, horizon),
+            MonitorWindowRow.start < last,
+        )
+        .order_by(MonitorWindowRow.start)
+    ).all()
+    found = [w for w in rows if w.start in wanted or _holds_any(w, hours)]
+    if not found:
+        return []
+    labels = label_blocks.read(session, model.id, found[0].start, max(w.end for w in found))
+    config = MonitorConfig.model_validate_json(monitor.config)
+    return [
+        window_result(w, monitor.name, model.name, _performance(config, w, labels)) for w in found
+    ]
+
+
+def _holds_any(window: Any, hours: set[dt.datetime]) -> bool:
+    """Whether the window overlaps any of the hours (starts of UTC hours)."""
+    hour = label_blocks.hour_of(window.start)
+    while hour < window.end:
+        if hour in hours:
+            return True
+        hour += _HOUR
+    return False
 
 
 def _performance(config: MonitorConfig, window: Any, labels: Labels) -> Performance:
