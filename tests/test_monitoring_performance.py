@@ -123,3 +123,61 @@ def test_cbpe_drops_nan_and_checks_lengths() -> None:
     assert (got.n, got.dropped) == (3, 1)
     with pytest.raises(ValueError, match="reference_labels has 3 values"):
         estimate_classification(np.zeros(2), np.zeros(3), current)
+
+
+def test_metrics_of_many_groups_at_once_equal_each_group_alone() -> None:
+    """classification_groups / regression_groups give, per group, what classification /
+    regression of that group alone give: ties, NaN rows, one-class and empty groups, and the
+    errors of bad labels and scores."""
+    from dockyard.monitoring.evaluate import _metrics
+    from dockyard.monitoring.performance import (
+        CLASSIFICATION_METRICS,
+        classification_groups,
+        regression_groups,
+    )
+
+    rng = np.random.default_rng(21)
+    count = 40
+    sizes = rng.integers(0, 60, count)
+    sizes[3] = 0  # an empty group
+    groups = np.repeat(np.arange(count), sizes)
+    rng.shuffle(groups)
+    n = groups.size
+    labels = (rng.uniform(size=n) < 0.4).astype(float)
+    scores = np.round(rng.uniform(size=n), 2)  # many ties
+    labels[rng.uniform(size=n) < 0.05] = np.nan
+    scores[rng.uniform(size=n) < 0.05] = np.nan
+    labels[groups == 5] = 1.0  # one class only: no AUC
+    labels[np.flatnonzero(groups == 7)[:1]] = 2.0  # not binary
+    scores[np.flatnonzero(groups == 9)[:1]] = 1.5  # not a probability
+
+    found = classification_groups(groups, count, labels, scores, 0.5)
+    for i in range(count):
+        mine = groups == i
+        try:
+            expected: object = _metrics(classification(labels[mine], scores[mine], threshold=0.5))
+        except ValueError as exc:
+            assert found[i] == str(exc)
+            continue
+        assert isinstance(found[i], dict) and set(found[i]) == set(expected)  # type: ignore[arg-type]
+        for key, value in expected.items():  # type: ignore[attr-defined]
+            got = found[i][key]  # type: ignore[index]
+            assert (got is None) == (value is None), (i, key)
+            if value is not None:
+                assert got == pytest.approx(value, rel=1e-12, abs=1e-12), (i, key)
+
+    targets = rng.normal(10, 3, n)
+    targets[groups == 11] = 0.0  # a zero label: no MAPE
+    outputs = targets + rng.normal(0, 1, n)
+    outputs[rng.uniform(size=n) < 0.05] = np.nan
+    found_r = regression_groups(groups, count, targets, outputs)
+    for i in range(count):
+        mine = groups == i
+        expected_r = regression(targets[mine], outputs[mine]).model_dump(exclude={"n", "dropped"})
+        for key, value in expected_r.items():
+            got = found_r[i][key]
+            assert (got is None) == (value is None), (i, key)
+            if value is not None:
+                assert got == pytest.approx(value, rel=1e-12, abs=1e-12), (i, key)
+    empty = classification_groups(np.zeros(0, int), 2, np.zeros(0), np.zeros(0), 0.5)
+    assert empty == [dict.fromkeys(CLASSIFICATION_METRICS)] * 2

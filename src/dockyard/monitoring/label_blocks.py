@@ -51,14 +51,18 @@ class Labels:
     label: np.ndarray  # float64
     score: np.ndarray  # float64, NaN where the log had no numeric output
 
+    def span(self, version: int, start: dt.datetime, end: dt.datetime) -> tuple[int, int]:
+        """The rows [first, last) of ``version``'s predictions made in [start, end)."""
+        low, high = np.searchsorted(self.version, [version, version + 1])
+        first, last = np.searchsorted(self.at[low:high], [micros(start), micros(end)])
+        return int(low + first), int(low + last)
+
     def between(
         self, version: int, start: dt.datetime, end: dt.datetime
     ) -> tuple[np.ndarray, np.ndarray]:
         """Labels and scores of ``version``'s predictions made in [start, end)."""
-        low, high = np.searchsorted(self.version, [version, version + 1])
-        times = self.at[low:high]
-        first, last = np.searchsorted(times, [micros(start), micros(end)])
-        return self.label[low + first : low + last], self.score[low + first : low + last]
+        first, last = self.span(version, start, end)
+        return self.label[first:last], self.score[first:last]
 
     def of(self, version: int) -> tuple[np.ndarray, np.ndarray]:
         """Labels and scores of all of ``version``'s predictions here."""

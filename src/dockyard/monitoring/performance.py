@@ -268,3 +268,147 @@ def _expected_auc(scores: np.ndarray, q: np.ndarray) -> float | None:
     tpr = np.concatenate(([0.0], np.cumsum(q[order])[last_of_tie] / positives))
     fpr = np.concatenate(([0.0], np.cumsum(1 - q[order])[last_of_tie] / negatives))
     return float(np.trapezoid(tpr, fpr))
+
+
+CLASSIFICATION_METRICS = (
+    "auc",
+    "precision",
+    "recall",
+    "f1",
+    "accuracy",
+    "log_loss",
+    "brier",
+    "ece",
+)
+REGRESSION_METRICS = ("mae", "rmse", "mape", "r2")
+_LABELS_BINARY = "labels must be 0 or 1 (or NaN for unknown)"
+_SCORES_PROBABILITIES = "scores must be probabilities between 0 and 1"
+
+
+def classification_groups(
+    groups: np.ndarray, count: int, labels: np.ndarray, scores: np.ndarray, threshold: float
+) -> list[dict[str, float | None] | str]:
+    """``classification`` of each of ``count`` groups of rows at once (``groups``: each row's
+    group, 0 .. count-1): per group its metrics (the names of ``CLASSIFICATION_METRICS``, as
+    ``classification`` gives them) or the error ``classification`` would raise. A few array
+    operations over all rows instead of some forty per group: a 30-day view of 1-hour windows
+    computes 720 windows' metrics in milliseconds."""
+    g, y, p = _grouped_rows(groups, labels, scores)
+    bad_label = np.bincount(g, weights=~((y == 0) | (y == 1)), minlength=count) > 0
+    bad_score = np.bincount(g, weights=(p < 0) | (p > 1), minlength=count) > 0
+    n = np.bincount(g, minlength=count).astype(np.float64)
+    predicted = p >= threshold
+    positive = y == 1
+    tp = np.bincount(g, weights=predicted & positive, minlength=count)
+    fp = np.bincount(g, weights=predicted & ~positive, minlength=count)
+    fn = np.bincount(g, weights=~predicted & positive, minlength=count)
+    right = np.bincount(g, weights=predicted == positive, minlength=count)
+    eps = np.finfo(np.float64).eps
+    clipped = np.clip(p, eps, 1 - eps)
+    losses = np.bincount(
+        g, weights=y * np.log(clipped) + (1 - y) * np.log(1 - clipped), minlength=count
+    )
+    squares = np.bincount(g, weights=(p - y) ** 2, minlength=count)
+    cells = g * CALIBRATION_BINS + np.minimum(
+        (p * CALIBRATION_BINS).astype(np.int64), CALIBRATION_BINS - 1
+    )
+    shape = (count, CALIBRATION_BINS)
+    size = count * CALIBRATION_BINS
+    in_bin = np.bincount(cells, minlength=size).reshape(shape).astype(np.float64)
+    score_sums = np.bincount(cells, weights=p, minlength=size).reshape(shape)
+    label_sums = np.bincount(cells, weights=y, minlength=size).reshape(shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gaps = np.where(in_bin > 0, np.abs(score_sums - label_sums), 0.0)
+    auc = _grouped_auc(g, count, y, p)
+    found: list[dict[str, float | None] | str] = []
+    for i in range(count):
+        if bad_label[i]:
+            found.append(_LABELS_BINARY)
+            continue
+        if bad_score[i]:
+            found.append(_SCORES_PROBABILITIES)
+            continue
+        rows = n[i]
+        found.append(
+            {
+                "auc": auc[i],
+                "precision": _ratio(tp[i], tp[i] + fp[i]),
+                "recall": _ratio(tp[i], tp[i] + fn[i]),
+                "f1": _ratio(2 * tp[i], 2 * tp[i] + fp[i] + fn[i]),
+                "accuracy": _ratio(right[i], rows),
+                "log_loss": float(-losses[i] / rows) if rows else None,
+                "brier": float(squares[i] / rows) if rows else None,
+                "ece": float(gaps[i].sum() / rows) if rows else None,
+            }
+        )
+    return found
+
+
+def regression_groups(
+    groups: np.ndarray, count: int, labels: np.ndarray, predictions: np.ndarray
+) -> list[dict[str, float | None]]:
+    """``regression`` of each of ``count`` groups of rows at once (see
+    ``classification_groups``): per group the names of ``REGRESSION_METRICS``."""
+    g, y, p = _grouped_rows(groups, labels, predictions)
+    n = np.bincount(g, minlength=count).astype(np.float64)
+    error = p - y
+    absolute = np.bincount(g, weights=np.abs(error), minlength=count)
+    squared = np.bincount(g, weights=error**2, minlength=count)
+    zero_label = np.bincount(g, weights=y == 0, minlength=count) > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.bincount(g, weights=np.abs(error) / np.abs(y), minlength=count)
+    sums = np.bincount(g, weights=y, minlength=count)
+    means = np.divide(sums, n, out=np.zeros(count), where=n > 0)
+    spread = np.bincount(g, weights=(y - means[g]) ** 2, minlength=count)
+    found: list[dict[str, float | None]] = []
+    for i in range(count):
+        if not n[i]:
+            found.append(dict.fromkeys(REGRESSION_METRICS))
+            continue
+        found.append(
+            {
+                "mae": float(absolute[i] / n[i]),
+                "rmse": float(np.sqrt(squared[i] / n[i])),
+                "mape": None if zero_label[i] else float(relative[i] / n[i]),
+                "r2": 1.0 - float(squared[i]) / float(spread[i]) if spread[i] > 0 else None,
+            }
+        )
+    return found
+
+
+def _grouped_rows(
+    groups: np.ndarray, first: np.ndarray, second: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows' groups and both values as float64, without the rows where either is NaN."""
+    g = np.asarray(groups, dtype=np.int64).ravel()
+    a = np.asarray(first, dtype=np.float64).ravel()
+    b = np.asarray(second, dtype=np.float64).ravel()
+    if not g.size == a.size == b.size:
+        raise ValueError("groups, labels and scores must have one value per row")
+    keep = ~(np.isnan(a) | np.isnan(b))
+    return g[keep], a[keep], b[keep]
+
+
+def _grouped_auc(g: np.ndarray, count: int, y: np.ndarray, p: np.ndarray) -> list[float | None]:
+    """Each group's AUC (Mann-Whitney U / (P * N), ties averaged within the group), None
+    where a group has no positive or no negative."""
+    if not g.size:
+        return [None] * count
+    order = np.lexsort((p, g))
+    gs, ps, ys = g[order], p[order], y[order]
+    position = np.arange(gs.size) - np.searchsorted(gs, np.arange(count))[gs] + 1
+    # runs of equal (group, score): each row's rank is the mean of its run's first and last
+    begins = np.ones(gs.size, dtype=bool)
+    begins[1:] = (gs[1:] != gs[:-1]) | (ps[1:] != ps[:-1])
+    first_rows = np.flatnonzero(begins)
+    last_rows = np.append(first_rows[1:] - 1, gs.size - 1)
+    run = np.cumsum(begins) - 1
+    ranks = (position[first_rows][run] + position[last_rows][run]) / 2
+    positives = np.bincount(gs, weights=ys == 1, minlength=count)
+    negatives = np.bincount(gs, minlength=count) - positives
+    rank_sums = np.bincount(gs, weights=ranks * (ys == 1), minlength=count)
+    u = rank_sums - positives * (positives + 1) / 2
+    return [
+        float(u[i] / (positives[i] * negatives[i])) if positives[i] and negatives[i] else None
+        for i in range(count)
+    ]

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from pydantic import TypeAdapter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from dockyard.monitoring import label_blocks
 from dockyard.monitoring.binning import Binning
 from dockyard.monitoring.evaluate import performance_of
 from dockyard.monitoring.label_blocks import Labels
+from dockyard.monitoring.performance import classification_groups, regression_groups
 from dockyard.monitoring.period import version_report
 from dockyard.monitoring.profile import Summary
 from dockyard.monitoring.schemas import (
@@ -105,7 +107,8 @@ def windows(
     )
     config = MonitorConfig.model_validate_json(monitor.config)
     return [
-        window_result(w, monitor.name, model.name, _performance(config, w, labels)) for w in found
+        window_result(w, monitor.name, model.name, performance)
+        for w, performance in zip(found, _performances(config, found, labels), strict=True)
     ]
 
 
@@ -150,7 +153,8 @@ def relabelled(
     labels = label_blocks.read(session, model.id, found[0].start, max(w.end for w in found))
     config = MonitorConfig.model_validate_json(monitor.config)
     return [
-        window_result(w, monitor.name, model.name, _performance(config, w, labels)) for w in found
+        window_result(w, monitor.name, model.name, performance)
+        for w, performance in zip(found, _performances(config, found, labels), strict=True)
     ]
 
 
@@ -167,6 +171,36 @@ def _holds_any(window: Any, hours: set[dt.datetime]) -> bool:
 def _performance(config: MonitorConfig, window: Any, labels: Labels) -> Performance:
     truth, scores = labels.between(window.version, window.start, window.end)
     return performance_of(config, window, truth, scores)
+
+
+def _performances(
+    config: MonitorConfig, windows: Sequence[Any], labels: Labels
+) -> list[Performance]:
+    """Each window's stored performance (estimates) with realised metrics from ``labels``
+    (what ``performance_of`` gives each), computed for all the windows at once."""
+    found = [Performance.model_validate_json(w.performance) for w in windows]
+    spans = [labels.span(w.version, w.start, w.end) for w in windows]
+    for performance, window, (first, last) in zip(found, windows, spans, strict=True):
+        performance.labelled = last - first
+        performance.coverage = (last - first) / window.rows if window.rows else 0.0
+    perf = config.performance
+    labelled = [i for i, (first, last) in enumerate(spans) if last > first]
+    if perf is None or not labelled:
+        return found
+    rows = np.concatenate([np.arange(*spans[i]) for i in labelled])
+    groups = np.repeat(np.arange(len(labelled)), [spans[i][1] - spans[i][0] for i in labelled])
+    truth, scores = labels.label[rows], labels.score[rows]
+    results: Sequence[dict[str, float | None] | str] = (
+        classification_groups(groups, len(labelled), truth, scores, perf.threshold)
+        if perf.task == "classification"
+        else regression_groups(groups, len(labelled), truth, scores)
+    )
+    for i, result in zip(labelled, results, strict=True):
+        if isinstance(result, str):
+            found[i].error = result[:500]
+        else:
+            found[i].realised = result
+    return found
 
 
 def latest(session: Session) -> list[tuple[str, str, WindowResult]]:
