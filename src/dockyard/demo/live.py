@@ -85,8 +85,13 @@ def send(
     return answers
 
 
-def version_now(url: str, body: dict[str, Any]) -> int:
-    """The version that answers ``body`` now."""
+def version_now(url: str, body: dict[str, Any], label: float, answers: Answers) -> int:
+    """The version that answers ``body`` now. The probe is a purchase like the others: its
+    prediction is logged, so it goes into ``answers`` with its true ``label``."""
     answer = httpx.post(f"{url}/v1/models/{MODEL}/predict", json={"inputs": body}, timeout=30)
     answer.raise_for_status()
-    return int(answer.json()["version"])
+    reply = answer.json()
+    for pid in reply["prediction_ids"]:
+        answers.labels[pid] = label
+        answers.versions[pid] = int(reply["version"])
+    return int(reply["version"])

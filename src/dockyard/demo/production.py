@@ -197,11 +197,14 @@ def run_production(
         )
 
         # -- the swap, and the next minute -----------------------------------------------------
-        probe = payloads(after.head(1))[0][0]
+        (probe, probe_label), probes = payloads(after.head(1))[0], Answers()
         moved_at = time.time()
-        while version_now(running.url, probe) != new and time.time() - moved_at < 60:
+        while (
+            version_now(running.url, probe, probe_label, probes) != new
+            and time.time() - moved_at < 60
+        ):
             time.sleep(0.2)
-        swapped = version_now(running.url, probe)
+        swapped = version_now(running.url, probe, probe_label, probes)
         facts["swap_seconds"] = round(time.time() - moved_at, 2)
         story(f"the server swapped: answers come from v{swapped} (same server, same URL)")
         if early:
@@ -211,6 +214,7 @@ def run_production(
         c = _phase(running.url, after, rng, time.time(), c_end, rate)
         facts["after_versions"] = sorted(set(c.versions.values()))
         story(f"later shifted purchases until {_hm(c_end)}: {_answered(c)}")
+        c.labels.update(probes.labels)  # the probes' purchases are labelled like the others
         facts["labels_after"] = _send_labels(client, c, story, "after the swap")
         again = _settle(client, scheduler, _window_start(c_end - 1) + 60.0, early)
         facts["retrain_runs"] += [f.run_id for f in again if f.schedule == SCHEDULE]
