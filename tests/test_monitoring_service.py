@@ -758,5 +758,9 @@ def test_traffic_that_reaches_the_log_late_is_computed_again(client: Client) -> 
     stored = client.monitoring.windows("fraud", since=_hours_ago(6))
     assert [(w.start, w.rows) for w in stored] == [(_hours_ago(4), 30), (_hours_ago(3), 150)]
     assert client.monitoring.run("fraud").windows == []  # computed again once
+    (oldest,) = client.monitoring.windows("fraud", since=_hours_ago(6), limit=1)
+    (newest,) = client.monitoring.windows("fraud", since=_hours_ago(6), limit=1, newest=True)
+    assert (oldest.start, newest.start) == (_hours_ago(4), _hours_ago(3))
+    assert newest.performance == stored[1].performance
     (period,) = client.monitoring.report("fraud", since=_hours_ago(6)).versions
     assert period.rows == 180 and period.windows == 2

@@ -87,7 +87,10 @@ class MonitoringClient:
         until: dt.datetime | None = None,
         version: int | None = None,
         limit: int = 1000,
+        newest: bool = False,
     ) -> builtins.list[WindowResult]:
+        """The monitor's windows between ``since`` and ``until`` (default: the last 7 days),
+        oldest first: the oldest ``limit`` of them, or the ``newest``."""
         query = build(
             WindowQuery,
             model=model,
@@ -96,6 +99,7 @@ class MonitoringClient:
             until=until,
             version=version,
             limit=limit,
+            newest=newest,
         )
         found: builtins.list[WindowResult] = self._call("windows", query=query)
         return found

@@ -271,6 +271,11 @@ class WindowQuery(Model):
     until: UtcTime | None = None
     version: Count | None = None
     limit: int = Field(1000, ge=1, le=10_000)
+    newest: bool = Field(
+        False,
+        description="when the period holds more than ``limit`` windows: the newest ones "
+        "(default: the oldest); either way they come oldest first",
+    )
 
 
 class RunRequest(Model):

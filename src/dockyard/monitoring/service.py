@@ -652,7 +652,9 @@ class MonitorService:
 
         def fetch(session: Session) -> Windows:
             row, model_row = self._find(session, query.model, query.monitor)
-            return views.windows(session, row, model_row, since, until, query.version, query.limit)
+            return views.windows(
+                session, row, model_row, since, until, query.version, query.limit, query.newest
+            )
 
         return self.db.query(fetch)
 

@@ -89,9 +89,11 @@ def windows(
     until: dt.datetime,
     version: int | None,
     limit: int,
+    newest: bool = False,
 ) -> list[WindowResult]:
-    """The monitor's windows that start in [since, until], oldest first, each with realised
-    performance from the labels of its predictions known now."""
+    """The monitor's windows that start in [since, until], oldest first (the oldest
+    ``limit`` of them, or the ``newest``), each with realised performance from the labels of
+    its predictions known now."""
     stmt = select(*_SHOWN).where(
         MonitorWindowRow.monitor_id == monitor.id,
         MonitorWindowRow.start >= since,
@@ -99,7 +101,12 @@ def windows(
     )
     if version is not None:
         stmt = stmt.where(MonitorWindowRow.version == version)
-    found = session.execute(stmt.order_by(MonitorWindowRow.start).limit(limit)).all()
+    if newest:
+        stmt = stmt.order_by(MonitorWindowRow.start.desc(), MonitorWindowRow.version.desc())
+        found = session.execute(stmt.limit(limit)).all()[::-1]
+    else:
+        stmt = stmt.order_by(MonitorWindowRow.start, MonitorWindowRow.version)
+        found = session.execute(stmt.limit(limit)).all()
     if not found:
         return []
     labels = label_blocks.read(

@@ -10555,6 +10555,8 @@ export interface operations {
                 until?: string | null;
                 version?: number | null;
                 limit?: number;
+                /** @description when the period holds more than ``limit`` windows: the newest ones (default: the oldest); either way they come oldest first */
+                newest?: boolean;
             };
             header?: never;
             path?: never;

@@ -130,7 +130,7 @@ function MonitorResults({
   // the period ends when the tab opened or was refreshed, so the query stays the same
   const [anchor, setAnchor] = useState(() => Date.now());
   const since = new Date(anchor - period.ms).toISOString();
-  const windows = useGetKeep<WindowResult[]>("/monitoring/windows", { model: name, monitor: monitor.name, since, limit: WINDOW_LIMIT });
+  const windows = useGetKeep<WindowResult[]>("/monitoring/windows", { model: name, monitor: monitor.name, since, limit: WINDOW_LIMIT, newest: true });
   const alerts = useGetKeep<Schemas["Alert"][]>("/monitoring/alerts", { model: name, since, limit: 500 });
   const found = windows.data ?? [];
   const open = selected ? found.find((w) => windowKey(w) === selected) : undefined;
@@ -167,7 +167,7 @@ function MonitorResults({
       )}
       {found.length >= WINDOW_LIMIT && (
         <p className="notice" role="status">
-          Showing the oldest {WINDOW_LIMIT} windows of the period; choose a shorter period to see the newest.
+          Showing the newest {WINDOW_LIMIT} windows of the period; choose a shorter period to see it all.
         </p>
       )}
       {found.length > 0 && (
