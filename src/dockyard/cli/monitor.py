@@ -252,7 +252,9 @@ def report(
     with overrides(ctx).client() as client:
         monitor = client.monitoring.get(model, name)
         start = until - _ago(since)
-        found = client.monitoring.windows(model, name, since=start, until=until, limit=10_000)
+        found = client.monitoring.windows(
+            model, name, since=start, until=until, limit=10_000, newest=True
+        )
         if html is not None:
             from dockyard.monitoring.html import render
 
@@ -265,6 +267,8 @@ def report(
         return
     metric = monitor.config.performance.metric if monitor.config.performance else None
     _windows(found, metric, f"no windows of {model}/{name} in the last {since}")
+    if len(found) >= 10_000:
+        say(f"(the newest {len(found):,} windows of the last {since}: ask for a shorter --since)")
 
 
 @app.command()

@@ -147,14 +147,17 @@ def report(
     html: str | Path | None = None,
     client: Client | None = None,
 ) -> pd.DataFrame:
-    """One row per window and model version: rows, drifted columns, quality problems,
-    label coverage and realised and estimated performance. With ``html``, also write the
+    """One row per window and model version (the newest 10,000 of the period): rows,
+    drifted columns, quality problems, label coverage and realised and estimated
+    performance. With ``html``, also write the
     period's report there as one self-contained page (drift of the whole period per column
     and version, from the windows' merged summaries)."""
     end = until or dt.datetime.now(dt.UTC)
     start = end - since if isinstance(since, dt.timedelta) else since
     with _Session(client) as active:
-        windows = active.monitoring.windows(model, name, since=start, until=end, limit=10_000)
+        windows = active.monitoring.windows(
+            model, name, since=start, until=end, limit=10_000, newest=True
+        )
         if html is not None:
             from dockyard.monitoring.html import render
 
