@@ -35,7 +35,7 @@ class Reference:
 
 
 @dataclass(frozen=True)
-class _Located:
+class Located:
     source: str
     version_id: str
     digests: list[str]
@@ -58,7 +58,7 @@ def locate(
     version: int,
     named: str | None,
     wanted: list[str] | None = None,
-) -> _Located:
+) -> Located:
     """Where the reference of ``model`` v``version`` is (read in one DB session); of the
     datasets its training run read, the one with most of the ``wanted`` columns."""
     if named:
@@ -93,7 +93,7 @@ def locate(
     if dataset_row is None or project_row is None:
         raise NotFound("the reference's dataset was deleted")
     files = version_files(session, row.id)
-    return _Located(
+    return Located(
         source=f"{project_row.name}/{dataset_row.name}@{row.number}",
         version_id=row.id,
         digests=[f.digest for f in files],
@@ -102,7 +102,7 @@ def locate(
     )
 
 
-def load(located: _Located, datasets: DatasetService, wanted: list[str] | None) -> Reference:
+def load(located: Located, datasets: DatasetService, wanted: list[str] | None) -> Reference:
     """Read the reference's rows and fix its bins and summary (``wanted``: the columns to
     keep, default all)."""
     from dockyard.data.read import to_arrow

@@ -14,13 +14,11 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
-import numpy as np
 import pyarrow as pa
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dockyard.blobs.store import BlobStore
@@ -30,17 +28,12 @@ from dockyard.core.operations import operation
 from dockyard.core.principal import Principal, Role
 from dockyard.data.service import DatasetService
 from dockyard.monitoring import alerting, label_store, reference, views
-from dockyard.monitoring.binning import Binning
-from dockyard.monitoring.codec import to_bytes
 from dockyard.monitoring.evaluate import (
-    evaluate_window,
     rule_alerts,
-    utc,
 )
 from dockyard.monitoring.exposition import Latest, exposition
 from dockyard.monitoring.labels import match
 from dockyard.monitoring.late import floor_to, late_starts
-from dockyard.monitoring.profile import Summary
 from dockyard.monitoring.schemas import (
     Alert,
     AlertQuery,
@@ -64,6 +57,7 @@ from dockyard.monitoring.schemas import (
     window_seconds,
 )
 from dockyard.monitoring.traffic import window_traffic
+from dockyard.monitoring.windowing import WindowComputer, read_log
 from dockyard.pipelines.schedule_schemas import next_fire_time
 from dockyard.pipelines.schedules import find_schedule
 from dockyard.projects.service import find_project
@@ -76,7 +70,6 @@ from dockyard.store.tables import (
     MonitorReferenceRow,
     MonitorRow,
     MonitorWindowRow,
-    PredictionLabelRow,
     ProjectRow,
     RegisteredModelRow,
     utcnow,
@@ -89,8 +82,6 @@ Alerts = list[Alert]
 GRACE = dt.timedelta(seconds=30)
 """A window is computed this long after it ends: servers write the log every few seconds."""
 MAX_WINDOWS_PER_RUN = 200
-CALIBRATION_ROWS = 100_000
-"""Labelled predictions estimated performance is calibrated on, at most (the newest)."""
 
 
 def _monitor(row: MonitorRow, model: RegisteredModelRow, project: str) -> Monitor:
@@ -124,15 +115,6 @@ def _next_run(row: MonitorRow, now: dt.datetime) -> dt.datetime:
     if row.cron:
         return next_fire_time(row.cron, now)
     return floor_to(now, row.window_seconds) + dt.timedelta(seconds=row.window_seconds) + GRACE
-
-
-@dataclass
-class _RunMemo:
-    """What one run reads once for all its windows."""
-
-    horizon: dt.datetime
-    rules: dict[int, tuple[Any, Any]] = field(default_factory=dict)
-    calibration: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 class MonitorService:
@@ -334,18 +316,18 @@ class MonitorService:
             )
         )
         windows: Windows = []
-        memo = _RunMemo(horizon=last_end)
+        computer = WindowComputer(
+            self.db, self.blobs, self.serving, self.datasets, row, model, model_id, last_end
+        )
         error = ""
         computed_until = row.computed_until
         step = dt.timedelta(seconds=seconds)
         try:
             for start in late:  # traffic that arrived after these were computed
-                windows.extend(
-                    self._compute(row, model, model_id, config, start, start + step, memo, True)
-                )
+                windows.extend(computer.compute(start, start + step, again=True))
             for start in starts:
                 end = start + step
-                windows.extend(self._compute(row, model, model_id, config, start, end, memo))
+                windows.extend(computer.compute(start, end))
                 computed_until = end
         except InvalidInput as exc:
             error = exc.message
@@ -389,206 +371,6 @@ class MonitorService:
         if error and not windows:
             raise InvalidInput(f"monitor {model}/{name} could not run: {error}")
         return RunResult(monitor=name, model=model, windows=windows, alerts=alerts)
-
-    def _reference(
-        self,
-        row: MonitorRow,
-        model: str,
-        version: int,
-        config: MonitorConfig,
-        wanted: builtins.list[str],
-    ) -> tuple[reference.Reference | None, Binning, Summary]:
-        def fetch(session: Session) -> MonitorReferenceRow | None:
-            return session.get(MonitorReferenceRow, (row.id, version))
-
-        stored = self.db.query(fetch)
-        if stored is not None:
-            return (
-                None,
-                Binning.model_validate_json(stored.binning),
-                Summary.model_validate_json(stored.summary),
-            )
-        columns = config.drift.columns if config.drift and config.drift.columns else wanted
-        located = self.db.query(
-            lambda s: reference.locate(s, self.blobs, model, version, config.reference, columns)
-        )
-        ref = reference.load(located, self.datasets, columns)
-
-        def store(session: Session) -> None:
-            session.merge(
-                MonitorReferenceRow(
-                    monitor_id=row.id,
-                    version=version,
-                    source=ref.source,
-                    rows=ref.rows,
-                    binning=ref.binning.model_dump_json(),
-                    summary=ref.summary.model_dump_json(),
-                    created_at=utcnow(),
-                )
-            )
-
-        self.db.write(store)
-        return ref, ref.binning, ref.summary
-
-    def _compute(
-        self,
-        row: MonitorRow,
-        model: str,
-        model_id: str,
-        config: MonitorConfig,
-        start: dt.datetime,
-        end: dt.datetime,
-        memo: _RunMemo,
-        again: bool = False,
-    ) -> Windows:
-        """The windows [start, end) of each model version in the log; ``again``: computed
-        before, without traffic that reached the log later (what was stored is replaced)."""
-        log = self._log(model_id, start, end)
-        if log is None:
-            return []
-        traffic = window_traffic(log, start, end)
-        table = traffic.table
-        found = []
-        versions = sorted(set(table["version"].to_pylist())) if table.num_rows else []
-        for version in versions:
-            rows = table.filter(pa.compute.equal(table["version"], version))
-            wanted = [
-                c
-                for c in rows.column_names
-                if c not in ("prediction_id", "at", "version", "shadow")
-            ]
-            ref, binning, ref_summary = self._reference(row, model, version, config, wanted)
-            if ref is not None:
-                memo.rules[version] = (ref.rules, ref.columns)
-            elif version not in memo.rules:
-                memo.rules[version] = self._rules(model, version, config, wanted)
-            rules, columns = memo.rules[version]
-            calibration = (
-                self._calibration(model_id, version, start, memo.calibration, memo.horizon)
-                if config.performance
-                else None
-            )
-            computed = evaluate_window(
-                config, rows, binning, ref_summary, rules, columns, calibration, end
-            )
-            result = self._store_window(
-                row, model, version, start, end, rows.num_rows, computed, again
-            )
-            if result is not None:
-                found.append(result)
-        return found
-
-    def _rules(
-        self,
-        model: str,
-        version: int,
-        config: MonitorConfig,
-        wanted: builtins.list[str],
-    ) -> tuple[builtins.list[Any], builtins.list[Any]]:
-        columns = config.drift.columns if config.drift and config.drift.columns else wanted
-        located = self.db.query(
-            lambda s: reference.locate(s, self.blobs, model, version, config.reference, columns)
-        )
-        return located.rules, located.columns
-
-    def _log(self, model_id: str, start: dt.datetime, end: dt.datetime) -> pa.Table | None:
-        def fetch(session: Session) -> builtins.list[Any]:
-            return self.serving._segments(
-                session, model_id, start, end - dt.timedelta(microseconds=1)
-            )
-
-        tables = [
-            t for t in (self.serving._read(r.digest) for r in self.db.query(fetch)) if t is not None
-        ]
-        return pa.concat_tables(tables) if tables else None
-
-    def _calibration(
-        self,
-        model_id: str,
-        version: int,
-        before: dt.datetime,
-        cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
-        horizon: dt.datetime,
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Scores and labels of this version's labelled predictions made before ``before``
-        (at most the newest ``CALIBRATION_ROWS``): what estimated performance is calibrated
-        on. Read once per run and version (up to ``horizon``, the run's last window end) into
-        ``cache``, then cut per window."""
-        if version not in cache:
-
-            def fetch(session: Session) -> Any:
-                stmt = (
-                    select(
-                        PredictionLabelRow.predicted_at,
-                        PredictionLabelRow.label,
-                        PredictionLabelRow.score,
-                    )
-                    .where(
-                        PredictionLabelRow.model_id == model_id,
-                        PredictionLabelRow.version == version,
-                        PredictionLabelRow.predicted_at < horizon,
-                        PredictionLabelRow.score.is_not(None),
-                    )
-                    .order_by(PredictionLabelRow.predicted_at.desc())
-                    .limit(CALIBRATION_ROWS)
-                )
-                return session.execute(stmt).all()
-
-            found = self.db.query(fetch)[::-1]  # oldest first
-            cache[version] = (
-                np.array([utc(r[0]).timestamp() for r in found], dtype=float),
-                np.array([r[1] for r in found], dtype=float),
-                np.array([r[2] for r in found], dtype=float),
-            )
-        times, labels, scores = cache[version]
-        stop = int(np.searchsorted(times, before.timestamp(), side="left"))
-        first = max(0, stop - CALIBRATION_ROWS)
-        if stop - first < 2:
-            return None
-        return scores[first:stop], labels[first:stop]
-
-    def _store_window(
-        self,
-        row: MonitorRow,
-        model: str,
-        version: int,
-        start: dt.datetime,
-        end: dt.datetime,
-        rows: int,
-        computed: Any,
-        again: bool = False,
-    ) -> WindowResult | None:
-        def insert(session: Session) -> WindowResult:
-            if again:
-                session.execute(
-                    delete(MonitorWindowRow).where(
-                        MonitorWindowRow.monitor_id == row.id,
-                        MonitorWindowRow.version == version,
-                        MonitorWindowRow.start == start,
-                    )
-                )
-            window = MonitorWindowRow(
-                id=new_id(),
-                monitor_id=row.id,
-                version=version,
-                start=start,
-                end=end,
-                rows=rows,
-                labelled=0,
-                summary=to_bytes(computed.summary),
-                drift=json.dumps([d.model_dump(mode="json") for d in computed.drift]),
-                quality=json.dumps([q.model_dump(mode="json") for q in computed.quality]),
-                performance=computed.performance.model_dump_json(),
-                computed_at=utcnow(),
-            )
-            session.add(window)
-            session.flush()
-            return views.window_result(window, row.name, model, None)
-
-        try:
-            return self.db.write(insert)
-        except IntegrityError:
-            return None  # another runner computed this window first
 
     # -- alerts -----------------------------------------------------------------------------
 
@@ -701,7 +483,7 @@ class MonitorService:
         otherwise nothing is stored and the error lists the unknown ids."""
         ids = sorted(body.labels)
         model_id = self.db.query(lambda s: find_model(s, model).id)
-        known = label_store.known(lambda start, end: self._log(model_id, start, end), ids)
+        known = label_store.known(self._log_of(model_id), ids)
         unknown = [pid for pid in ids if pid not in known]
         if unknown:
             shown = ", ".join(unknown[:10])
@@ -728,7 +510,7 @@ class MonitorService:
         if last - first > dt.timedelta(days=7) + 2 * slack + dt.timedelta(microseconds=1):
             raise InvalidInput("a batch of labels by entity spans at most 7 days: split it")
         model_id = self.db.query(lambda s: find_model(s, model).id)
-        log = self._log(model_id, first, last)
+        log = self._log_of(model_id)(first, last)
         matched: builtins.list[str | None] = [None] * len(body.labels)
         if log is not None:
             matched = match(window_traffic(log, first, last).table, body.labels, tolerance)
@@ -743,12 +525,14 @@ class MonitorService:
                 f"within {body.tolerance} (nothing was stored): {shown}"
             )
         labels = {pid: item.label for item, pid in zip(body.labels, matched, strict=True) if pid}
-        found = label_store.known(
-            lambda start, end: self._log(model_id, start, end), sorted(labels)
-        )
+        found = label_store.known(self._log_of(model_id), sorted(labels))
         result = self._store_labels(principal, model_id, labels, found)
         result.matched = {str(i): pid for i, pid in enumerate(matched) if pid is not None}
         return result
+
+    def _log_of(self, model_id: str) -> Callable[[dt.datetime, dt.datetime], pa.Table | None]:
+        """Reads the model's prediction log between two times (whole hours)."""
+        return lambda start, end: read_log(self.db, self.serving, model_id, start, end)
 
     def _store_labels(
         self,
