@@ -688,6 +688,8 @@ def test_the_prediction_history_is_kept_for_a_period(client: Client) -> None:
 
     with pytest.raises(dy.InvalidInput, match="greater than or equal to 3600"):
         client.prune_predictions(older_than_seconds=60)
+    with pytest.raises(dy.InvalidInput, match="less than or equal to"):
+        client.prune_predictions(older_than_seconds=10**12)
     counted = client.prune_predictions(older_than_seconds=86_400, dry_run=True)
     assert (counted.segments, counted.predictions, counted.windows, counted.labels) == (
         2,

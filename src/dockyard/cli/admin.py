@@ -74,6 +74,10 @@ def _keep_seconds(text: str) -> int | None:
             f"--keep-predictions {text} is under an hour: keep at least 1h "
             "(the hour being logged), or 'forever'"
         )
+    if keep > 10 * 365 * 86_400:
+        raise typer.BadParameter(
+            f"--keep-predictions {text} is over ten years: give at most 3650d, or 'forever'"
+        )
     return keep
 
 

@@ -31,13 +31,15 @@ from dockyard.store.tables import (
 __all__ = ["PruneReport", "PruneRequest", "prune"]
 
 MIN_KEEP_SECONDS = 3600
+MAX_KEEP_SECONDS = 10 * 365 * 86_400  # ten years: now minus it stays a date
 _BATCH = 5000
 
 
 class PruneRequest(Model):
     older_than_seconds: int = Field(
         ge=MIN_KEEP_SECONDS,
-        description="keep this much of the prediction history (at least an hour); older "
+        le=MAX_KEEP_SECONDS,
+        description="keep this much of the prediction history (an hour to ten years); older "
         "segments of the prediction log, monitor windows and labels are deleted",
     )
     dry_run: bool = False

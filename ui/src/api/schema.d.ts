@@ -4517,7 +4517,7 @@ export interface components {
             dry_run: boolean;
             /**
              * Older Than Seconds
-             * @description keep this much of the prediction history (at least an hour); older segments of the prediction log, monitor windows and labels are deleted
+             * @description keep this much of the prediction history (an hour to ten years); older segments of the prediction log, monitor windows and labels are deleted
              */
             older_than_seconds: number;
         };
