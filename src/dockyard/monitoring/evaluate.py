@@ -133,20 +133,6 @@ def evaluate_window(
     return Computed(summary=summary, drift=drift, quality=quality, performance=performance)
 
 
-def performance_of(
-    config: MonitorConfig, window: Any, truth: np.ndarray, scores: np.ndarray
-) -> Performance:
-    """The window's stored performance (estimates) with realised metrics from the labels
-    ``truth`` and logged scores ``scores`` (NaN: none) of its predictions."""
-    stored = Performance.model_validate_json(window.performance)
-    perf = config.performance
-    stored.labelled = len(truth)
-    stored.coverage = len(truth) / window.rows if window.rows else 0.0
-    if perf is None or not len(truth):
-        return stored
-    return realised(perf, truth, scores, stored)
-
-
 def realised(
     perf: PerformanceConfig, truth: np.ndarray, scores: np.ndarray, into: Performance
 ) -> Performance:

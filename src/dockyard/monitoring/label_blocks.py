@@ -57,13 +57,6 @@ class Labels:
         first, last = np.searchsorted(self.at[low:high], [micros(start), micros(end)])
         return int(low + first), int(low + last)
 
-    def between(
-        self, version: int, start: dt.datetime, end: dt.datetime
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Labels and scores of ``version``'s predictions made in [start, end)."""
-        first, last = self.span(version, start, end)
-        return self.label[first:last], self.score[first:last]
-
     def of(self, version: int) -> tuple[np.ndarray, np.ndarray]:
         """Labels and scores of all of ``version``'s predictions here."""
         low, high = np.searchsorted(self.version, [version, version + 1])

@@ -339,7 +339,8 @@ class MonitorService:
             lambda s: views.relabelled(
                 s,
                 row,
-                find_model(s, model),
+                model_id,
+                model,
                 row.last_run_at or now - dt.timedelta(days=30),
                 [w.start for w in windows],
                 now - dt.timedelta(days=30),

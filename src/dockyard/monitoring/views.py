@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from dockyard.monitoring import label_blocks
 from dockyard.monitoring.binning import Binning
-from dockyard.monitoring.evaluate import performance_of
 from dockyard.monitoring.label_blocks import Labels
 from dockyard.monitoring.performance import classification_groups, regression_groups
 from dockyard.monitoring.period import version_report
@@ -122,7 +121,8 @@ def windows(
 def relabelled(
     session: Session,
     monitor: MonitorRow,
-    model: RegisteredModelRow,
+    model_id: str,
+    model: str,
     labelled_since: dt.datetime,
     starts: Sequence[dt.datetime],
     horizon: dt.datetime,
@@ -134,7 +134,7 @@ def relabelled(
     hours = set(
         session.scalars(
             select(PredictionLabelBlockRow.hour).where(
-                PredictionLabelBlockRow.model_id == model.id,
+                PredictionLabelBlockRow.model_id == model_id,
                 PredictionLabelBlockRow.updated_at > labelled_since,
                 PredictionLabelBlockRow.hour >= label_blocks.hour_of(horizon),
             )
@@ -157,10 +157,10 @@ def relabelled(
     found = [w for w in rows if w.start in wanted or _holds_any(w, hours)]
     if not found:
         return []
-    labels = label_blocks.read(session, model.id, found[0].start, max(w.end for w in found))
+    labels = label_blocks.read(session, model_id, found[0].start, max(w.end for w in found))
     config = MonitorConfig.model_validate_json(monitor.config)
     return [
-        window_result(w, monitor.name, model.name, performance)
+        window_result(w, monitor.name, model, performance)
         for w, performance in zip(found, _performances(config, found, labels), strict=True)
     ]
 
@@ -175,16 +175,11 @@ def _holds_any(window: Any, hours: set[dt.datetime]) -> bool:
     return False
 
 
-def _performance(config: MonitorConfig, window: Any, labels: Labels) -> Performance:
-    truth, scores = labels.between(window.version, window.start, window.end)
-    return performance_of(config, window, truth, scores)
-
-
 def _performances(
     config: MonitorConfig, windows: Sequence[Any], labels: Labels
 ) -> list[Performance]:
     """Each window's stored performance (estimates) with realised metrics from ``labels``
-    (what ``performance_of`` gives each), computed for all the windows at once."""
+    of its predictions, computed for all the windows at once."""
     found = [Performance.model_validate_json(w.performance) for w in windows]
     spans = [labels.span(w.version, w.start, w.end) for w in windows]
     for performance, window, (first, last) in zip(found, windows, spans, strict=True):
@@ -242,7 +237,7 @@ def latest(session: Session) -> list[tuple[str, str, WindowResult]]:
     for row in rows:
         monitor, config, model, model_id = row[len(_SHOWN) :]
         labels = label_blocks.read(session, model_id, row.start, row.end, row.version)
-        performance = _performance(MonitorConfig.model_validate_json(config), row, labels)
+        (performance,) = _performances(MonitorConfig.model_validate_json(config), [row], labels)
         found.append((model, monitor, window_result(row, monitor, model, performance)))
     return found
 

@@ -112,9 +112,13 @@ class WindowComputer:
                 found.append(result)
         return found
 
+    def _columns(self, wanted: list[str]) -> list[str]:
+        """The columns compared: the monitor's drift columns, else all the traffic's."""
+        drift = self.config.drift
+        return drift.columns if drift and drift.columns else wanted
+
     def _locate(self, version: int, wanted: list[str]) -> reference.Located:
-        config = self.config
-        columns = config.drift.columns if config.drift and config.drift.columns else wanted
+        config, columns = self.config, self._columns(wanted)
         return self.db.query(
             lambda s: reference.locate(
                 s, self.blobs, self.model, version, config.reference, columns
@@ -132,9 +136,7 @@ class WindowComputer:
                 Binning.model_validate_json(stored.binning),
                 Summary.model_validate_json(stored.summary),
             )
-        config = self.config
-        columns = config.drift.columns if config.drift and config.drift.columns else wanted
-        ref = reference.load(self._locate(version, wanted), self.datasets, columns)
+        ref = reference.load(self._locate(version, wanted), self.datasets, self._columns(wanted))
 
         def store(session: Session) -> None:
             session.merge(
