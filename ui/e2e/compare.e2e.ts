@@ -58,7 +58,12 @@ describe("compare", () => {
     // chart choices live in the URL
     const other = unionKeys("metrics")[1] ?? metric;
     await page.getByTestId("curve-metric").selectOption(other);
-    await page.getByTestId("curve-log").check();
+    const logScale = page.getByTestId("curve-log");
+    await poll(async () => {
+      // a re-render after the metric change may undo a click: click until it stays checked
+      if (!(await logScale.isChecked())) await logScale.click();
+      return logScale.isChecked();
+    }).toBe(true);
     await page.getByTestId("curve-x").selectOption("relative");
     await page.getByTestId("curve-smooth").fill("0.6");
     await poll(() => new URL(page.url()).searchParams.get("smooth")).toBe("0.6");
