@@ -24,7 +24,7 @@ from dockyard.cli.main import main
 from dockyard.client.client import Client, connect_with
 from dockyard.core.config import Settings, load_settings
 from dockyard.core.errors import Forbidden, InvalidInput, Unauthorized
-from dockyard.core.operations import Operation
+from dockyard.core.operations import LISTING, PUBLIC, Operation
 from dockyard.core.principal import Principal, Role, local_principal
 from dockyard.core.tokens import describe_grants, parse_token_grants
 from dockyard.sdk.scheduler import Scheduler
@@ -40,61 +40,72 @@ RITA = "rita-token-0123456789abcdefg"
 OPS = "ops-token-0123456789abcdefghi"
 USER_TOKENS = f"""
 # name[:role]=token
-alice={ALICE}
+alice:maintainer={ALICE}
 rita:read={RITA}, ops:admin={OPS}
 """
 SPOOF = {"X-Dockyard-User": "admin"}
 
-R, W, A = Role.READ, Role.WRITE, Role.ADMIN
+V, E, M, O, A = Role.VIEWER, Role.EDITOR, Role.MAINTAINER, Role.OWNER, Role.ADMIN
 EXPECTED_ROLES: dict[str, Role] = {
-    # projects: deleting one erases everything in it, for good
-    "projects.create": W, "projects.list": R, "projects.get": R, "projects.update": W,
-    "projects.delete": A,
-    # experiments and runs: delete and restore are soft; purge, reap are administration
-    "experiments.create": W, "experiments.list": R, "experiments.get": R,
-    "experiments.delete": W, "experiments.restore": W, "experiments.purge": A,
-    "runs.create": W, "runs.keys": R, "runs.resolve": R, "runs.get": R, "runs.update": W,
-    "runs.log_params": W,
-    "runs.set_tags": W, "runs.heartbeat": W, "runs.delete": W, "runs.reap": A,
-    "runs.purge": A, "runs.restore": W, "runs.search": R,
-    "metrics.log": W, "metrics.history": R,
-    "artifacts.upload": W, "artifacts.list": R, "artifacts.download": R, "artifacts.table": R,
-    "run_io.list": R,
-    "datasets.create": W, "datasets.list": R, "datasets.get": R, "datasets.delete": W,
-    "datasets.set_rules": W, "datasets.commit": W, "datasets.versions": R,
-    "datasets.version": R, "datasets.delete_version": W, "datasets.validate": W,
-    "datasets.record_use": W, "datasets.diff": R, "datasets.lineage": R,
-    "features.apply": W, "features.list_views": R, "features.get_view": R,
-    "features.view_versions": R, "features.list_entities": R, "features.online": R,
-    "features.materialize": W, "features.push": W, "features.record_training_set": W,
-    "features.training_sets": R,
-    # models: alias policies are administration; forcing past a gate is checked in set_alias
-    "models.create": W, "models.list": R, "models.get": R, "models.update": W,
-    "models.delete": W, "models.register": W, "models.versions": R, "models.version": R,
-    "models.update_version": W, "models.delete_version": W, "models.record_use": W,
-    "models.lineage": R, "models.card": R, "models.aliases": R, "models.set_alias": W,
-    "models.remove_alias": W, "models.rollback": W, "models.history": R,
-    "models.set_policy": A, "models.check": R, "models.model_history": R,
-    # traffic and the Andon cord: anyone who may move an alias may stop the line
-    "models.set_traffic": W, "models.clear_traffic": W, "models.freeze": W,
-    "models.unfreeze": W,
-    # serving: model servers report and log with the write role; reading them back is open
-    "serving.heartbeat": W, "serving.instances": R, "serving.record_segment": W,
-    "serving.segments": R, "serving.predictions": R, "serving.trace": R,
-    # a monitor acts on its own (rollbacks, freezes, retraining): admin to create and run
-    "monitoring.put": A, "monitoring.list": R, "monitoring.get": R, "monitoring.delete": A,
-    "monitoring.due": A, "monitoring.run": A, "monitoring.alerts": R,
-    "monitoring.record_delivery": A, "monitoring.windows": R, "monitoring.log_labels": W,
-    "monitoring.report": R, "monitoring.metrics": R, "monitoring.log_entity_labels": W,
-    "pipelines.create": W, "pipelines.update_steps": W, "pipelines.start_steps": W,
-    "pipelines.finish_steps": W, "pipelines.finish": W, "pipelines.state": R,
-    "pipelines.cancel": W, "pipelines.get": R, "pipelines.resolve": R, "pipelines.list": R,
-    "pipelines.cache_lookup": R, "pipelines.cache_store": W, "pipelines.cache_clear": W,
-    # schedules run code on the server when they fire: only the admin makes or fires them
-    "schedules.create": A, "schedules.list": R, "schedules.get": R, "schedules.delete": A,
-    "schedules.enable": A, "schedules.disable": A, "schedules.claim": A, "schedules.record": A,
-    "blobs.upload": W, "blobs.download": R, "blobs.info": R,
-    "gc.collect": A, "gc.purge": A, "gc.prune_predictions": A,
+    # projects: an account creates its own (and owns them); deleting one erases everything
+    "projects.create": E, "projects.list": V, "projects.get": V, "projects.update": M,
+    "projects.delete": O,
+    # experiments and runs: delete and restore are soft; purge is the owners', reaping the
+    # admin's
+    "experiments.create": E, "experiments.list": V, "experiments.get": V,
+    "experiments.delete": E, "experiments.restore": E, "experiments.purge": O,
+    "runs.create": E, "runs.keys": V, "runs.resolve": V, "runs.get": V, "runs.update": E,
+    "runs.log_params": E, "runs.set_tags": E, "runs.heartbeat": E, "runs.delete": E,
+    "runs.reap": A, "runs.purge": O, "runs.restore": E, "runs.search": V, "metrics.log": E,
+    "metrics.history": V, "artifacts.upload": E, "artifacts.list": V, "artifacts.download": V,
+    "artifacts.table": V, "run_io.list": V,
+    # data and models: whole datasets and models are deleted by owners, versions by
+    # maintainers
+    "datasets.create": E, "datasets.list": V, "datasets.get": V, "datasets.delete": O,
+    "datasets.set_rules": E, "datasets.commit": E, "datasets.versions": V,
+    "datasets.version": V, "datasets.delete_version": M, "datasets.validate": E,
+    "datasets.record_use": E, "datasets.diff": V, "datasets.lineage": V, "features.apply": E,
+    "features.list_views": V, "features.get_view": V, "features.view_versions": V,
+    "features.list_entities": V, "features.online": V, "features.materialize": E,
+    "features.push": E, "features.record_training_set": E, "features.training_sets": V,
+    # models: aliases, traffic and the Andon cord are the maintainers'; gate policies the owners'
+    "models.create": E, "models.list": V, "models.get": V, "models.update": E,
+    "models.delete": O, "models.register": E, "models.versions": V, "models.version": V,
+    "models.update_version": E, "models.delete_version": M, "models.record_use": E,
+    "models.lineage": V, "models.card": V, "models.aliases": V, "models.set_alias": M,
+    "models.remove_alias": M, "models.rollback": M, "models.history": V,
+    "models.model_history": V, "models.set_traffic": M, "models.clear_traffic": M,
+    "models.freeze": M, "models.unfreeze": M, "models.set_policy": O, "models.check": V,
+    # serving: model servers report and log as editors of their models' projects
+    "serving.heartbeat": E, "serving.instances": V, "serving.record_segment": E,
+    "serving.segments": V, "serving.predictions": V, "serving.trace": V,
+    # a monitor acts on its own (rollbacks, freezes, retraining): maintainers make and run it
+    "monitoring.put": M, "monitoring.list": V, "monitoring.get": V, "monitoring.delete": M,
+    "monitoring.due": A, "monitoring.run": M, "monitoring.alerts": V,
+    "monitoring.record_delivery": A, "monitoring.windows": V, "monitoring.metrics": V,
+    "monitoring.report": V, "monitoring.log_labels": E, "monitoring.log_entity_labels": E,
+    # the step cache is per project: another project's outputs are never reused
+    "pipelines.create": E, "pipelines.update_steps": E, "pipelines.start_steps": E,
+    "pipelines.finish_steps": E, "pipelines.finish": E, "pipelines.state": V,
+    "pipelines.cancel": E, "pipelines.resolve": V, "pipelines.get": V, "pipelines.list": V,
+    "pipelines.cache_lookup": V, "pipelines.cache_store": E, "pipelines.cache_clear": E,
+    # a schedule names code the server imports when it fires: the admin makes them;
+    # maintainers stop, start and delete them
+    "schedules.create": A, "schedules.list": V, "schedules.get": V, "schedules.delete": M,
+    "schedules.enable": M, "schedules.disable": M, "schedules.claim": A, "schedules.record": A,
+    # blobs belong to no project: a role in any project reads them by digest
+    "blobs.upload": E, "blobs.download": V, "blobs.info": V,
+    # garbage collection is the admin's
+    "gc.purge": A, "gc.prune_predictions": A, "gc.collect": A,
+    # identity: the admin manages accounts and teams, owners their projects' grants, each
+    # account its own tokens and password (those operations check whose they are)
+    "identity.create_user": A, "identity.list_users": A, "identity.me": V,
+    "identity.get_user": V, "identity.update_user": A, "identity.set_password": V,
+    "identity.create_team": A, "identity.list_teams": V, "identity.get_team": V,
+    "identity.add_members": A, "identity.remove_member": A, "identity.delete_team": A,
+    "identity.grants": V, "identity.grant": O, "identity.revoke": O,
+    "identity.create_token": V, "identity.list_tokens": V, "identity.revoke_token": V,
+    "identity.login": V,
 }  # fmt: skip
 
 
@@ -179,7 +190,8 @@ def test_user_tokens_name_the_caller_and_a_user_header_is_ignored(
         ]
         refused = rita.post("/projects", json={"name": "mine"})
         assert refused.status_code == 403
-        assert "needs the write role, and 'rita' has read" in error_of(refused)["message"]
+        message = error_of(refused)["message"]
+        assert "(projects.create) needs the editor role, and 'rita' has viewer" in message
 
 
 def test_requests_without_a_known_token_are_refused(guarded: RunningServer) -> None:
@@ -238,7 +250,7 @@ def test_the_client_sends_its_token_and_no_user_name(
 
 def test_every_admin_operation_needs_an_admin_token(guarded: RunningServer) -> None:
     admin_ops = [op for op in all_operations() if op.role is Role.ADMIN]
-    assert {op.key for op in admin_ops} >= {"gc.collect", "models.set_policy", "runs.reap"}
+    assert {op.key for op in admin_ops} >= {"gc.collect", "identity.create_user", "runs.reap"}
     for op in admin_ops:
         method, path, body = request_of(op)
         for token in (None, ALICE, RITA):
@@ -251,16 +263,22 @@ def test_every_admin_operation_needs_an_admin_token(guarded: RunningServer) -> N
             assert answer.status_code not in (401, 403), (op.key, answer.text)
 
 
-def test_every_write_operation_needs_a_write_token(guarded: RunningServer) -> None:
+def test_a_viewer_token_is_refused_every_operation_that_needs_more(
+    guarded: RunningServer,
+) -> None:
+    """Refused before the body is read: a malformed body gets the 403 too. (Operations on
+    the caller's own account, which check whose it is, are left to tests of their own.)"""
     for op in all_operations():
+        if op.on in (LISTING, PUBLIC):
+            continue
         method, path, body = request_of(op)
         with http(guarded, RITA) as rita:
             answer = rita.request(method, path, **body)
-        if op.role is Role.READ:
+        if op.role is Role.VIEWER:
             assert answer.status_code != 403, (op.key, answer.text)
         else:
             assert answer.status_code == 403, (op.key, answer.text)
-            assert error_of(answer)["details"] == {"needed": str(op.role), "role": "read"}
+            assert error_of(answer)["details"] == {"needed": str(op.role), "role": "viewer"}
 
 
 def test_an_open_server_reads_and_writes_but_administers_nothing(
@@ -401,7 +419,7 @@ def test_a_client_checks_the_pipeline_on_its_own_machine_first(
         ("bad/name=just-a-long-hushhush-token-value", "the name is not valid"),
         ("admin=just-a-long-hushhush-token-value", "'admin' is reserved"),
         ("Anonymous=just-a-long-hushhush-token-value", "is reserved"),
-        ("bob:root=just-a-long-hushhush-token-value", "role must be read, write or admin"),
+        ("bob:root=just-a-long-hushhush-token-value", "unknown role 'root'"),
         ("bob=short", "at least 16 printable ASCII characters"),
         ("bob=just-a-long-hushhush-tökén-value", "at least 16 printable ASCII characters"),
         (
@@ -420,12 +438,12 @@ def test_user_tokens_come_from_the_settings_and_never_show(
     services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     grants = parse_token_grants(USER_TOKENS, "T")
-    assert [(g.name, g.role) for g in grants] == [("alice", W), ("rita", R), ("ops", A)]
+    assert [(g.name, g.role) for g in grants] == [("alice", M), ("rita", V), ("ops", A)]
     assert ALICE not in repr(grants) and ALICE not in describe_grants(USER_TOKENS)
-    assert describe_grants(USER_TOKENS) == "alice (write), rita (read), ops (admin)"
+    assert describe_grants(USER_TOKENS) == "alice (maintainer), rita (viewer), ops (admin)"
     settings = load_settings(home=tmp_path, environ={"DOCKYARD_USER_TOKENS": USER_TOKENS})
     shown = {name: value for name, value, _source in settings.describe()}
-    assert shown["user_tokens"] == "alice (write), rita (read), ops (admin)"
+    assert shown["user_tokens"] == "alice (maintainer), rita (viewer), ops (admin)"
     with pytest.raises(InvalidInput, match="the token of user 'alice' is the same as 'admin'"):
         create_app(services=services, token=ALICE, user_tokens=grants)
 
@@ -459,7 +477,7 @@ def test_the_server_command_refuses_a_bad_tokens_file(
         main(["server", "--user-tokens-file", str(tokens), "--port", "0"])
     err = capsys.readouterr().err
     assert exited.value.code == 2
-    assert "entry 2 of" in err and "role must be" in err and "other-token" not in err
+    assert "entry 2 of" in err and "unknown role" in err and "other-token" not in err
 
 
 def test_an_unauthorized_client_gets_a_typed_error(guarded: RunningServer, tmp_path: Path) -> None:

@@ -403,7 +403,7 @@ def test_gc_keeps_what_runs_and_the_cache_need_and_frees_the_rest(
     assert [len(t) for t in result.output("table")] == [5000, 5000, 5000]
     client.runs.delete(result.id)
     client.runs.purge(result.id)
-    client.pipelines.cache_clear()
+    client.pipelines.cache_clear("p")
     assert client.gc(grace_seconds=0).blobs_deleted >= 4  # three tables and their list
 
 

@@ -8,6 +8,7 @@ from dockyard.core.operations import Operation, operations_of
 from dockyard.data.service import DatasetService
 from dockyard.features.service import FeatureService
 from dockyard.gc.service import GarbageCollector
+from dockyard.identity.service import IdentityService
 from dockyard.monitoring.service import MonitorService
 from dockyard.pipelines.schedules import ScheduleService
 from dockyard.pipelines.service import PipelineService
@@ -36,6 +37,7 @@ SERVICE_CLASSES: tuple[type, ...] = (
     ScheduleService,
     BlobService,
     GarbageCollector,
+    IdentityService,
 )
 
 

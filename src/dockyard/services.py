@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from dockyard.data.service import DatasetService
     from dockyard.features.service import FeatureService
     from dockyard.gc.service import GarbageCollector
+    from dockyard.identity.access import Access
+    from dockyard.identity.service import IdentityService
     from dockyard.monitoring.service import MonitorService
     from dockyard.pipelines.schedules import ScheduleService
     from dockyard.pipelines.service import PipelineService
@@ -51,6 +53,7 @@ SERVICE_NAMES = (
     "schedules",
     "blobs",
     "gc",
+    "identity",
 )
 """The names the services are mounted under (an :attr:`Operation.service`)."""
 
@@ -170,6 +173,19 @@ class Services:
         from dockyard.gc.service import GarbageCollector
 
         return GarbageCollector(self.db, self.blob_store)
+
+    @cached_property
+    def identity(self) -> IdentityService:
+        from dockyard.identity.service import IdentityService
+
+        return IdentityService(self.db)
+
+    @cached_property
+    def access(self) -> Access:
+        """The check of every operation's declared role (both transports call it)."""
+        from dockyard.identity.access import Access
+
+        return Access(self.db)
 
     def service(self, name: str) -> object:
         """The service mounted under ``name`` (an :attr:`Operation.service`)."""

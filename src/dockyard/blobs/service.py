@@ -6,7 +6,7 @@ from typing import BinaryIO
 
 from dockyard.blobs.store import BlobStore, StoredBlob, blob_key, check_digest
 from dockyard.core.errors import NotFound
-from dockyard.core.operations import operation
+from dockyard.core.operations import ANYWHERE, operation
 from dockyard.core.principal import Principal
 from dockyard.core.schemas import Model
 
@@ -30,19 +30,19 @@ class BlobService:
     def __init__(self, blobs: BlobStore) -> None:
         self.blobs = blobs
 
-    @operation("POST", "/blobs", status=201)
+    @operation("POST", "/blobs", status=201, on=ANYWHERE)
     def upload(self, principal: Principal, data: BinaryIO, digest: str | None = None) -> BlobInfo:
         """Upload bytes; with ``digest``, bytes that hash otherwise are rejected."""
         return BlobInfo.of(self.blobs.put(data, digest=digest))
 
-    @operation("GET", "/blobs/{digest}")
+    @operation("GET", "/blobs/{digest}", on=ANYWHERE)
     def download(self, principal: Principal, digest: str) -> BinaryIO:
         """Stream a blob's bytes, verified: a corrupt blob on a local disk is a 409 before
         any byte is sent; on remote storage it is found only once its bytes have streamed,
         so the response carries ``X-Dockyard-Digest`` and the client refuses them."""
         return self.blobs.open(digest)  # type: ignore[return-value]
 
-    @operation("GET", "/blobs/{digest}/info")
+    @operation("GET", "/blobs/{digest}/info", on=ANYWHERE)
     def info(self, principal: Principal, digest: str) -> BlobInfo:
         """A blob's digest and size; NotFound if it is not stored. A blob found is leased:
         ``gc`` keeps it through its grace period, so the caller can reference it instead

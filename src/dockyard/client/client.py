@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from dockyard.client.blobs import BlobsClient
     from dockyard.client.data import DatasetsClient
     from dockyard.client.features import FeaturesClient
+    from dockyard.client.identity import IdentityClient
     from dockyard.client.models import ModelsClient
     from dockyard.client.monitoring import MonitoringClient
     from dockyard.client.pipelines import PipelinesClient
@@ -57,6 +58,13 @@ class Client:
         from dockyard.client.projects import ProjectsClient
 
         return ProjectsClient(self.transport)
+
+    @cached_property
+    def identity(self) -> IdentityClient:
+        """Users, teams, project grants and API tokens."""
+        from dockyard.client.identity import IdentityClient
+
+        return IdentityClient(self.transport)
 
     @cached_property
     def blobs(self) -> BlobsClient:

@@ -11,9 +11,9 @@ from dockyard.services import Services
 
 
 class InProcessTransport:
-    """Runs operations on embedded services as ``principal``. No role is checked here: the
-    embedded user opens the database and blob store directly and so may do anything; a
-    server checks roles over HTTP (``dockyard.server.auth``)."""
+    """Runs operations on embedded services as ``principal``, checking each operation's
+    declared role as a server does (the embedded user is the admin: they open the database
+    and blob store directly, so the check passes without a lookup)."""
 
     def __init__(self, services: Services, principal: Principal) -> None:
         self.services = services
@@ -21,6 +21,8 @@ class InProcessTransport:
 
     def call(self, op: Operation, arguments: dict[str, Any]) -> Any:
         method = getattr(self.services.service(op.service), op.name)
+        if not self.principal.is_admin:
+            self.services.access.authorize(self.principal, op, arguments)
         return method(self.principal, **arguments)
 
     def local_blob_copy(self, digest: str, cache_dir: Path) -> Path:

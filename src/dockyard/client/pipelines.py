@@ -107,13 +107,15 @@ class PipelinesClient:
         result: PipelineRunPage = self._call("list", query=query)
         return result
 
-    def cache_lookup(self, keys: Sequence[str]) -> Entries:
-        result: Entries = self._call("cache_lookup", body=CacheLookup(keys=list(keys)))
+    def cache_lookup(self, project: str, keys: Sequence[str]) -> Entries:
+        """The entries the project's pipelines stored under ``keys``."""
+        body = CacheLookup(project=project, keys=list(keys))
+        result: Entries = self._call("cache_lookup", body=body)
         return result
 
-    def cache_store(self, entries: Sequence[CacheEntry]) -> None:
-        self._call("cache_store", body=CacheStore(entries=list(entries)))
+    def cache_store(self, project: str, entries: Sequence[CacheEntry]) -> None:
+        self._call("cache_store", body=CacheStore(project=project, entries=list(entries)))
 
-    def cache_clear(self, step: str | None = None) -> None:
-        """Forget cached outputs (of ``step``, or all)."""
-        self._call("cache_clear", step=step)
+    def cache_clear(self, project: str, step: str | None = None) -> None:
+        """Forget the project's cached outputs (of ``step``, or all)."""
+        self._call("cache_clear", project=project, step=step)

@@ -8,10 +8,13 @@ parameters are query parameters (required unless they have a default: :data:`REQ
 marks them), and a ``BinaryIO`` return value is a streamed response.
 The server builds its routes and the HTTP client its requests from this one declaration.
 
-Each operation also declares the :class:`Role` it needs: by default ``read`` for GET and
-``write`` for the other methods; administration (garbage collection, purges, reaping runs,
-alias policies, schedules and their firing) says ``role=Role.ADMIN``. The server checks it
-for every HTTP request in one place (``dockyard.server.auth``).
+Each operation also declares the :class:`Role` it needs (by default ``viewer`` for GET and
+``editor`` for the other methods) and ``on`` what: the :class:`Target` objects whose project
+the role is needed in (a project named in the path by default), :data:`SERVER` for the
+server itself (the role must be held in every project: garbage collection, reaping),
+:data:`LISTING` for listings that name no project (the service returns only what the caller
+may read), :data:`ANYWHERE` or :data:`PUBLIC`. Both transports check it in one place
+(:mod:`dockyard.identity.access`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,38 @@ REQUIRED: Any = inspect.Parameter.empty
 
 
 @dataclass(frozen=True)
+class Target:
+    """Where an operation's project is: an object of ``kind`` named by the argument at
+    ``at`` (``"run_id"``, or ``"body.project"`` for a field of the body or query model).
+
+    ``role`` is the role needed in that project (default: the operation's); ``optional``
+    targets may be absent (a listing's filter: the service then returns only what the caller
+    may read); a target that ``creates`` may name a project that does not exist yet (the
+    call creates it, and the caller owns it).
+    """
+
+    kind: str
+    at: str
+    role: Role | None = None
+    optional: bool = False
+    creates: bool = False
+
+
+SERVER = "server"
+"""The operation acts on the server itself: its role must be held in every project."""
+LISTING = "listing"
+"""The operation names no project: the service returns only what the caller may read (or
+acts on the caller's own account)."""
+ANYWHERE = "anywhere"
+"""The role must be held in at least one project (content-addressed blobs, which belong to no
+project: their digest is what the caller read from a record)."""
+PUBLIC = "public"
+"""No credential is needed (signing in)."""
+_KINDS = (SERVER, LISTING, ANYWHERE, PUBLIC)
+Scope = Target | tuple[Target, ...] | str
+
+
+@dataclass(frozen=True)
 class Operation:
     """Everything both transports need to know about one service method."""
 
@@ -54,7 +89,8 @@ class Operation:
     stream_in: str | None
     stream_out: bool
     returns: Any
-    role: Role = Role.WRITE
+    role: Role = Role.EDITOR
+    on: tuple[Target, ...] | str = SERVER
 
     @property
     def key(self) -> str:
@@ -62,15 +98,36 @@ class Operation:
 
 
 def operation(
-    method: str, path: str, *, status: int = 200, role: Role | None = None
+    method: str,
+    path: str,
+    *,
+    status: int = 200,
+    role: Role | None = None,
+    on: Scope | None = None,
 ) -> Callable[[F], F]:
     """Declare a service method as an operation served at ``method path`` that needs
-    ``role`` (default: read for GET, write otherwise)."""
-    needed = role or (Role.READ if method.upper() == "GET" else Role.WRITE)
+    ``role`` (default: viewer for GET, editor otherwise) in the project of ``on`` (default:
+    the ``{project}`` of the path; see :class:`Target`, :data:`SERVER`, :data:`LISTING`)."""
+    needed = role or (Role.VIEWER if method.upper() == "GET" else Role.EDITOR)
+    if on is None:
+        if "{project}" not in path:
+            raise TypeError(
+                f"{method} {path}: say which project the operation acts in (on=Target(...)), "
+                "or on=SERVER / on=LISTING"
+            )
+        scope: tuple[Target, ...] | str = (Target("project", "project"),)
+    elif isinstance(on, Target):
+        scope = (on,)
+    elif isinstance(on, str):
+        if on not in _KINDS:
+            raise TypeError(f"{method} {path}: on must be a Target or one of {_KINDS}")
+        scope = on
+    else:
+        scope = tuple(on)
 
     def mark(fn: F) -> F:
         setattr(fn, _MARK, (method.upper(), path, status))
-        setattr(fn, _ROLE_MARK, needed)
+        setattr(fn, _ROLE_MARK, (needed, scope))
         return fn
 
     return mark
@@ -129,7 +186,8 @@ def _describe(service: str, fn: Callable[..., Any], mark: tuple[str, str, int]) 
         stream_in=stream_in,
         stream_out=_is_stream(returns),
         returns=returns,
-        role=getattr(fn, _ROLE_MARK),
+        role=getattr(fn, _ROLE_MARK)[0],
+        on=getattr(fn, _ROLE_MARK)[1],
     )
 
 

@@ -1,10 +1,12 @@
 """Server credentials: the tokens a server accepts, each bound to a fixed principal.
 
 The admin token (``--token`` / ``DOCKYARD_TOKEN``) is the principal ``admin`` with the admin
-role. User tokens come as entries ``NAME=TOKEN`` (role write) or ``NAME:ROLE=TOKEN`` (ROLE one
-of read, write, admin), separated by whitespace, commas or new lines; ``#`` starts a comment
-that runs to the end of its line. Errors name the entry by its position and never repeat a
-token.
+role. User tokens come as entries ``NAME=TOKEN`` (an editor of every project) or
+``NAME:ROLE=TOKEN`` (ROLE one of viewer, editor, maintainer, owner, admin; ``read`` and
+``write`` are viewer and editor), separated by whitespace, commas or new lines; ``#`` starts
+a comment that runs to the end of its line. The role holds in every project: per-project
+roles come from user accounts and their API tokens (``dockyard users``, ``dockyard tokens``).
+Errors name the entry by its position and never repeat a token.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ MIN_TOKEN_LENGTH = 16
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}\Z")
 _SEPARATORS = re.compile(r"[\s,]+")
 FORMAT = (
-    "NAME=TOKEN or NAME:ROLE=TOKEN (ROLE read, write or admin; NAME letters, digits, '_.@-'; "
+    "NAME=TOKEN or NAME:ROLE=TOKEN (ROLE viewer, editor, maintainer, owner or admin; NAME "
+    "letters, digits, '_.@-'; "
     f"TOKEN at least {MIN_TOKEN_LENGTH} printable characters without spaces, commas or '#'), "
     "e.g. alice=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
 )
@@ -70,9 +73,9 @@ def parse_token_grants(text: str, source: str) -> list[TokenGrant]:
                 "choose another name"
             )
         try:
-            role = Role(role_text) if colon else Role.WRITE
-        except ValueError:
-            raise InvalidInput(f"{where} ({name}): the role must be read, write or admin") from None
+            role = Role.parse(role_text) if colon else Role.EDITOR
+        except ValueError as exc:
+            raise InvalidInput(f"{where} ({name}): {exc}") from None
         if len(token) < MIN_TOKEN_LENGTH or not (token.isascii() and token.isprintable()):
             raise InvalidInput(
                 f"{where} ({name}): the token must be at least {MIN_TOKEN_LENGTH} printable "

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from dockyard.blobs.store import BlobStore
 from dockyard.core.errors import Conflict, InvalidInput
 from dockyard.core.ids import new_id
-from dockyard.core.operations import operation
-from dockyard.core.principal import Principal
+from dockyard.core.operations import Target, operation
+from dockyard.core.principal import Principal, Role
 from dockyard.core.schemas import decode_cursor, encode_cursor
 from dockyard.data import lineage as lineage_graph
 from dockyard.data.duck import sandbox
@@ -79,7 +79,7 @@ class DatasetService:
 
     # -- datasets -----------------------------------------------------------------------
 
-    @operation("POST", "/datasets", status=201)
+    @operation("POST", "/datasets", status=201, on=Target("project", "body.project", creates=True))
     def create(self, principal: Principal, body: DatasetCreate) -> Dataset:
         """Create an empty dataset (adding a version creates it too)."""
 
@@ -118,7 +118,7 @@ class DatasetService:
         """A dataset with its rules, number of versions and what `latest` is."""
         return self.db.query(lambda s: to_dataset(s, find_dataset(s, project, dataset), project))
 
-    @operation("DELETE", "/projects/{project}/datasets/{dataset}", status=204)
+    @operation("DELETE", "/projects/{project}/datasets/{dataset}", status=204, role=Role.OWNER)
     def delete(self, principal: Principal, project: str, dataset: str) -> None:
         """Delete a dataset and all its versions; ``gc`` then frees their files."""
 
@@ -317,7 +317,12 @@ class DatasetService:
 
         return self.db.query(fetch)
 
-    @operation("DELETE", "/projects/{project}/datasets/{dataset}/versions/{version}", status=204)
+    @operation(
+        "DELETE",
+        "/projects/{project}/datasets/{dataset}/versions/{version}",
+        status=204,
+        role=Role.MAINTAINER,
+    )
     def delete_version(
         self, principal: Principal, project: str, dataset: str, version: str
     ) -> None:
@@ -369,7 +374,12 @@ class DatasetService:
 
         return self.db.write(store)
 
-    @operation("POST", "/projects/{project}/datasets/{dataset}/versions/{version}/uses", status=204)
+    @operation(
+        "POST",
+        "/projects/{project}/datasets/{dataset}/versions/{version}/uses",
+        status=204,
+        on=(Target("project", "project"), Target("run", "body.run_id")),
+    )
     def record_use(
         self, principal: Principal, project: str, dataset: str, version: str, body: VersionUse
     ) -> None:

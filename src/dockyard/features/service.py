@@ -495,7 +495,7 @@ class FeatureService:
                 self.db.query(lambda s: _find_object(s, find_project(s, project), VIEW, view))
             return work(online)
 
-    @operation("POST", "/projects/{project}/features/online", role=Role.READ)
+    @operation("POST", "/projects/{project}/features/online", role=Role.VIEWER)
     def online(self, principal: Principal, project: str, body: OnlineQuery) -> OnlineValues:
         """Feature values of entities as of ``at`` (default now), from the online store.
         On-demand features run in the caller's process: ask for their inputs here."""

@@ -17,7 +17,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dockyard.blobs.store import BlobStore
-from dockyard.core.operations import operation
+from dockyard.core.operations import SERVER, operation
 from dockyard.core.principal import Principal, Role
 from dockyard.core.schemas import Model, Seconds
 from dockyard.gc.predictions import PruneReport, PruneRequest, prune
@@ -103,7 +103,7 @@ class GarbageCollector:
         self.db = db
         self.blobs = blobs
 
-    @operation("POST", "/gc/purge", role=Role.ADMIN)
+    @operation("POST", "/gc/purge", on=SERVER, role=Role.ADMIN)
     def purge(self, principal: Principal, body: PurgeRequest) -> PurgeReport:
         """Empty the bin: erase runs and experiments deleted more than ``older_than_seconds``
         ago (until then ``restore`` brings them back), and drop the blob references of
@@ -147,7 +147,7 @@ class GarbageCollector:
 
         return self.db.write(erase)
 
-    @operation("POST", "/gc/predictions", role=Role.ADMIN)
+    @operation("POST", "/gc/predictions", on=SERVER, role=Role.ADMIN)
     def prune_predictions(self, principal: Principal, body: PruneRequest) -> PruneReport:
         """Keep ``older_than_seconds`` of the prediction history: delete older segments of
         every model's prediction log, the monitor windows that ended before, and the labels
@@ -184,7 +184,7 @@ class GarbageCollector:
             gone.extend(done)
         return gone
 
-    @operation("POST", "/gc", role=Role.ADMIN)
+    @operation("POST", "/gc", on=SERVER, role=Role.ADMIN)
     def collect(self, principal: Principal, body: GcRequest) -> GcReport:
         """Collect garbage: unreferenced, unleased blobs and abandoned uploads older than
         the grace period."""

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from dockyard.blobs.store import BlobStore
 from dockyard.core.errors import InvalidInput, NotFound
 from dockyard.core.ids import new_id
-from dockyard.core.operations import operation
+from dockyard.core.operations import LISTING, SERVER, Target, operation
 from dockyard.core.principal import Principal, Role
 from dockyard.data.service import DatasetService
 from dockyard.monitoring import alerting, label_store, reference, views
@@ -138,7 +138,9 @@ class MonitorService:
 
     # -- monitors ---------------------------------------------------------------------------
 
-    @operation("PUT", "/monitoring/monitors", role=Role.ADMIN)
+    @operation(
+        "PUT", "/monitoring/monitors", on=Target("model", "body.model"), role=Role.MAINTAINER
+    )
     def put(self, principal: Principal, body: MonitorCreate) -> Monitor:
         """Create a monitor of a model, or change it (same model and name). A monitor acts
         on its own (rollbacks, freezes, retraining), so it needs the admin role."""
@@ -191,9 +193,18 @@ class MonitorService:
 
         return self.db.write(upsert)
 
-    @operation("GET", "/monitoring/monitors")
+    @operation(
+        "GET",
+        "/monitoring/monitors",
+        on=(
+            Target("model", "query.model", optional=True),
+            Target("project", "query.project", optional=True),
+        ),
+    )
     def list(self, principal: Principal, query: MonitorQuery) -> Monitors:
         """Monitors, of one model or project, or all."""
+
+        readable = principal.readable_projects()
 
         def fetch(session: Session) -> Monitors:
             stmt = (
@@ -201,6 +212,8 @@ class MonitorService:
                 .join(RegisteredModelRow, RegisteredModelRow.id == MonitorRow.model_id)
                 .join(ProjectRow, ProjectRow.id == RegisteredModelRow.project_id)
             )
+            if readable is not None:
+                stmt = stmt.where(ProjectRow.id.in_(readable))
             if query.model:
                 stmt = stmt.where(RegisteredModelRow.id == find_model(session, query.model).id)
             if query.project:
@@ -223,7 +236,7 @@ class MonitorService:
             )
         return row, model_row
 
-    @operation("GET", "/monitoring/monitors/{model}/{name}")
+    @operation("GET", "/monitoring/monitors/{model}/{name}", on=Target("model", "model"))
     def get(self, principal: Principal, model: str, name: str) -> Monitor:
         """One monitor."""
 
@@ -234,7 +247,13 @@ class MonitorService:
 
         return self.db.query(fetch)
 
-    @operation("DELETE", "/monitoring/monitors/{model}/{name}", status=204, role=Role.ADMIN)
+    @operation(
+        "DELETE",
+        "/monitoring/monitors/{model}/{name}",
+        status=204,
+        on=Target("model", "model"),
+        role=Role.MAINTAINER,
+    )
     def delete(self, principal: Principal, model: str, name: str) -> None:
         """Delete a monitor with its windows and alerts (labels stay with the model)."""
 
@@ -246,7 +265,7 @@ class MonitorService:
 
     # -- running ----------------------------------------------------------------------------
 
-    @operation("POST", "/monitoring/due", role=Role.ADMIN)
+    @operation("POST", "/monitoring/due", on=SERVER, role=Role.ADMIN)
     def due(self, principal: Principal, body: DueRequest) -> Monitors:
         """Claim up to ``limit`` monitors that are due (compare-and-set on their next run
         time): the caller, and no other runner, runs them now."""
@@ -279,7 +298,12 @@ class MonitorService:
 
         return self.db.write(take)
 
-    @operation("POST", "/monitoring/monitors/{model}/{name}/run", role=Role.ADMIN)
+    @operation(
+        "POST",
+        "/monitoring/monitors/{model}/{name}/run",
+        on=Target("model", "model"),
+        role=Role.MAINTAINER,
+    )
     def run(self, principal: Principal, model: str, name: str, body: RunRequest) -> RunResult:
         """Compute the windows that ended since the monitor last ran (a first run goes back
         ``backfill``), raise alerts and carry out their actions; webhooks are left pending
@@ -375,9 +399,18 @@ class MonitorService:
 
     # -- alerts -----------------------------------------------------------------------------
 
-    @operation("GET", "/monitoring/alerts")
+    @operation(
+        "GET",
+        "/monitoring/alerts",
+        on=(
+            Target("model", "query.model", optional=True),
+            Target("project", "query.project", optional=True),
+        ),
+    )
     def alerts(self, principal: Principal, query: AlertQuery) -> Alerts:
         """Alerts, newest first, of a model, a project or all."""
+
+        readable = principal.readable_projects()
 
         def fetch(session: Session) -> Alerts:
             stmt = (
@@ -385,6 +418,8 @@ class MonitorService:
                 .join(MonitorRow, MonitorRow.id == MonitorAlertRow.monitor_id)
                 .join(RegisteredModelRow, RegisteredModelRow.id == MonitorRow.model_id)
             )
+            if readable is not None:
+                stmt = stmt.where(RegisteredModelRow.project_id.in_(readable))
             if query.model:
                 stmt = stmt.where(RegisteredModelRow.id == find_model(session, query.model).id)
             if query.project:
@@ -400,7 +435,7 @@ class MonitorService:
 
         return self.db.query(fetch)
 
-    @operation("PUT", "/monitoring/alerts/{alert_id}/deliveries", role=Role.ADMIN)
+    @operation("PUT", "/monitoring/alerts/{alert_id}/deliveries", on=SERVER, role=Role.ADMIN)
     def record_delivery(self, principal: Principal, alert_id: str, body: Delivery) -> Alert:
         """Record what delivering one of an alert's webhooks did."""
 
@@ -424,7 +459,7 @@ class MonitorService:
 
     # -- windows and labels -----------------------------------------------------------------
 
-    @operation("GET", "/monitoring/windows")
+    @operation("GET", "/monitoring/windows", on=Target("model", "query.model"))
     def windows(self, principal: Principal, query: WindowQuery) -> Windows:
         """A monitor's windows between ``since`` and ``until`` (default: the last 7 days),
         oldest first, with performance from the labels known now."""
@@ -441,19 +476,32 @@ class MonitorService:
 
         return self.db.query(fetch)
 
-    @operation("GET", "/monitoring/metrics")
+    @operation("GET", "/monitoring/metrics", on=LISTING)
     def metrics(self, principal: Principal) -> BinaryIO:
         """Prometheus' text format: per monitor and model version, the latest window's drift,
         rows, label coverage, quality and performance, and the alerts raised per rule
         (scrape ``/api/v1/monitoring/metrics`` with a read token)."""
 
+        readable = principal.readable_projects()
+
         def fetch(session: Session) -> tuple[Any, Any]:
-            return views.latest(session), views.alert_counts(session)
+            latest, alerts = views.latest(session), views.alert_counts(session)
+            if readable is not None:  # only the models of the projects the caller may read
+                names = set(
+                    session.scalars(
+                        select(RegisteredModelRow.name).where(
+                            RegisteredModelRow.project_id.in_(readable)
+                        )
+                    )
+                )
+                latest = [x for x in latest if x[0] in names]
+                alerts = [x for x in alerts if x[0] in names]
+            return latest, alerts
 
         latest, alerts = self.db.query(fetch)
         return exposition([Latest(model=m, monitor=n, window=w) for m, n, w in latest], alerts)
 
-    @operation("GET", "/monitoring/report")
+    @operation("GET", "/monitoring/report", on=Target("model", "query.model"))
     def report(self, principal: Principal, query: ReportQuery) -> Report:
         """A monitor over a period (default: the last 30 days), per model version: drift of
         the period from its windows' summaries merged (not the predictions read again),
@@ -477,7 +525,7 @@ class MonitorService:
             alerts=alerts,
         )
 
-    @operation("POST", "/monitoring/labels/{model}")
+    @operation("POST", "/monitoring/labels/{model}", on=Target("model", "model"))
     def log_labels(self, principal: Principal, model: str, body: LabelBatch) -> LabelResult:
         """Record the true outcomes of logged predictions, by prediction id (a label given
         again replaces the old one). Every id must name a prediction in the model's log:
@@ -496,7 +544,7 @@ class MonitorService:
             )
         return self._store_labels(principal, model_id, body.labels, known)
 
-    @operation("POST", "/monitoring/labels/{model}/by-entity")
+    @operation("POST", "/monitoring/labels/{model}/by-entity", on=Target("model", "model"))
     def log_entity_labels(
         self, principal: Principal, model: str, body: EntityLabelBatch
     ) -> LabelResult:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.core.errors import Conflict, InvalidInput, NotFound
 from dockyard.core.ids import new_id
-from dockyard.core.operations import operation
+from dockyard.core.operations import SERVER, Target, operation
 from dockyard.core.principal import Principal, Role
 from dockyard.data.versions import accepted, find_dataset
 from dockyard.pipelines.references import pipeline_reference
@@ -171,7 +171,13 @@ class ScheduleService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @operation("POST", "/pipelines/schedules", status=201, role=Role.ADMIN)
+    @operation(
+        "POST",
+        "/pipelines/schedules",
+        status=201,
+        on=Target("project", "body.project"),
+        role=Role.ADMIN,
+    )
     def create(self, principal: Principal, body: ScheduleCreate) -> Schedule:
         """Create a schedule. Only the pipeline reference's form is checked here (nothing is
         imported or looked up on disk): the scheduler imports the pipeline when the schedule
@@ -230,14 +236,18 @@ class ScheduleService:
 
         return self.db.write(insert)
 
-    @operation("GET", "/pipelines/schedules")
+    @operation("GET", "/pipelines/schedules", on=Target("project", "query.project", optional=True))
     def list(self, principal: Principal, query: ScheduleQuery) -> Schedules:
         """Schedules (of one project, or all) by project and name, with their state."""
+
+        readable = principal.readable_projects()
 
         def fetch(session: Session) -> Schedules:
             stmt = select(PipelineScheduleRow).join(
                 ProjectRow, ProjectRow.id == PipelineScheduleRow.project_id
             )
+            if readable is not None:
+                stmt = stmt.where(PipelineScheduleRow.project_id.in_(readable))
             if query.project:
                 stmt = stmt.where(
                     PipelineScheduleRow.project_id == find_project(session, query.project).id
@@ -254,12 +264,12 @@ class ScheduleService:
         """A schedule with its last and next firing."""
         return self.db.query(lambda s: _to_schedule(s, find_schedule(s, project, name)))
 
-    @operation("DELETE", "/pipelines/schedules/{project}/{name}", status=204, role=Role.ADMIN)
+    @operation("DELETE", "/pipelines/schedules/{project}/{name}", status=204, role=Role.MAINTAINER)
     def delete(self, principal: Principal, project: str, name: str) -> None:
         """Delete a schedule (the runs it started stay)."""
         self.db.write(lambda s: s.delete(find_schedule(s, project, name)))
 
-    @operation("POST", "/pipelines/schedules/{project}/{name}/enable", role=Role.ADMIN)
+    @operation("POST", "/pipelines/schedules/{project}/{name}/enable", role=Role.MAINTAINER)
     def enable(self, principal: Principal, project: str, name: str) -> Schedule:
         """Let a schedule fire again: a cron schedule from its next slot after now, a trigger
         for versions added from now on (what passed while it was disabled does not fire)."""
@@ -281,7 +291,7 @@ class ScheduleService:
 
         return self.db.write(change)
 
-    @operation("POST", "/pipelines/schedules/{project}/{name}/disable", role=Role.ADMIN)
+    @operation("POST", "/pipelines/schedules/{project}/{name}/disable", role=Role.MAINTAINER)
     def disable(self, principal: Principal, project: str, name: str) -> Schedule:
         """Stop a schedule from firing (a run already started goes on)."""
 
@@ -294,7 +304,7 @@ class ScheduleService:
 
         return self.db.write(change)
 
-    @operation("POST", "/pipelines/schedules/claim", role=Role.ADMIN)
+    @operation("POST", "/pipelines/schedules/claim", on=SERVER, role=Role.ADMIN)
     def claim(self, principal: Principal, body: ClaimRequest) -> Firings:
         """Claim the due firings of up to ``limit`` schedules (not those in ``skip``): the
         caller, and no other scheduler, must run them and report with :meth:`record`.
@@ -381,7 +391,9 @@ class ScheduleService:
 
         return self.db.write(take)
 
-    @operation("PUT", "/pipelines/schedule-firings/{schedule_id}", status=204, role=Role.ADMIN)
+    @operation(
+        "PUT", "/pipelines/schedule-firings/{schedule_id}", status=204, on=SERVER, role=Role.ADMIN
+    )
     def record(self, principal: Principal, schedule_id: str, body: FiringOutcome) -> None:
         """Record the run a claimed firing started and how it ended (ignored when the
         schedule has fired again since, or was deleted)."""

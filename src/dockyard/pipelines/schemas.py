@@ -160,10 +160,12 @@ class CacheEntry(Model):
 
 
 class CacheLookup(Model):
+    project: Name = Field(description="the project whose pipelines stored the entries")
     keys: list[str] = Field(max_length=20_000)
 
 
 class CacheStore(Model):
+    project: Name
     entries: list[CacheEntry] = Field(max_length=20_000)
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.core.errors import Conflict, InvalidInput, NotFound
 from dockyard.core.ids import new_id
-from dockyard.core.operations import operation
+from dockyard.core.operations import LISTING, Target, operation
 from dockyard.core.principal import Principal, Role
 from dockyard.core.schemas import (
     IdMatch,
@@ -172,8 +172,9 @@ def _write_steps(session: Session, run_id: str, steps: list[StepRecord]) -> None
     upsert(session, PipelineStepRow, _step_rows(run_id, steps), ("pipeline_run_id", "node"))
 
 
-def _cache_rows(session: Session, entries: list[CacheEntry]) -> None:
-    """Store cache entries (a key stored again is replaced) and the refs of their blobs."""
+def _cache_rows(session: Session, project_id: str, entries: list[CacheEntry]) -> None:
+    """Store cache entries of a project (a key stored again is replaced, in whichever
+    project it was) and the refs of their blobs."""
     if not entries:
         return
     now = utcnow()
@@ -189,6 +190,7 @@ def _cache_rows(session: Session, entries: list[CacheEntry]) -> None:
         [
             {
                 "key": e.key,
+                "project_id": project_id,
                 "step": e.step,
                 "output": e.output.model_dump_json(),
                 "pipeline_run_id": e.pipeline_run_id,
@@ -203,12 +205,17 @@ def _cache_rows(session: Session, entries: list[CacheEntry]) -> None:
         blobrefs.add_refs(session, CACHE_OWNER, e.key, e.blobs)
 
 
-def _cache_hits(session: Session, keys: list[str]) -> dict[str, CacheEntry]:
+def _cache_hits(session: Session, project_id: str, keys: list[str]) -> dict[str, CacheEntry]:
+    """The entries stored under ``keys`` by the project's own pipelines: an output another
+    project stored is never reused (whoever may write there could otherwise plant one)."""
     found: dict[str, CacheEntry] = {}
     unique = list(dict.fromkeys(keys))
     for start in range(0, len(unique), 500):
         rows = session.scalars(
-            select(StepCacheRow).where(StepCacheRow.key.in_(unique[start : start + 500]))
+            select(StepCacheRow).where(
+                StepCacheRow.key.in_(unique[start : start + 500]),
+                StepCacheRow.project_id == project_id,
+            )
         )
         for r in rows:
             output = _stored_output(r.output)
@@ -262,7 +269,15 @@ class PipelineService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @operation("POST", "/pipelines/runs", status=201)
+    @operation(
+        "POST",
+        "/pipelines/runs",
+        status=201,
+        on=(
+            Target("project", "body.project", creates=True),
+            Target("pipeline_run", "body.resumed_from", role=Role.VIEWER, optional=True),
+        ),
+    )
     def create(self, principal: Principal, body: PipelineRunCreate) -> PipelineRun:
         """Record a pipeline run for an existing tracked run (its parent run)."""
 
@@ -296,12 +311,14 @@ class PipelineService:
 
         return self.db.write(insert)
 
-    @operation("PUT", "/pipelines/runs/{run_id}/steps", status=204)
+    @operation(
+        "PUT", "/pipelines/runs/{run_id}/steps", status=204, on=Target("pipeline_run", "run_id")
+    )
     def update_steps(self, principal: Principal, run_id: str, body: StepsUpdate) -> None:
         """Record the state of some steps (each replaces the step's earlier record)."""
         self.db.write(lambda s: _write_steps(s, find_pipeline_run(s, run_id).id, body.steps))
 
-    @operation("POST", "/pipelines/runs/{run_id}/steps/start")
+    @operation("POST", "/pipelines/runs/{run_id}/steps/start", on=Target("pipeline_run", "run_id"))
     def start_steps(self, principal: Principal, run_id: str, body: StepsStart) -> StepsStarted:
         """Start steps in one transaction: a step whose cache key is stored becomes
         ``cached`` (nothing to run); the others get a child run and become ``running``."""
@@ -315,7 +332,7 @@ class PipelineService:
             if parent is None:
                 find_pipeline_run(session, run_id)  # raises NotFound with the advice
             assert parent is not None
-            hits = _cache_hits(session, [s.key for s in body.steps if s.key])
+            hits = _cache_hits(session, parent.project_id, [s.key for s in body.steps if s.key])
             runs: dict[str, str] = {}
             found: dict[str, CacheEntry] = {}
             records = []
@@ -375,7 +392,12 @@ class PipelineService:
 
         return self.db.write(start)
 
-    @operation("POST", "/pipelines/runs/{run_id}/steps/finish", status=204)
+    @operation(
+        "POST",
+        "/pipelines/runs/{run_id}/steps/finish",
+        status=204,
+        on=Target("pipeline_run", "run_id"),
+    )
     def finish_steps(self, principal: Principal, run_id: str, body: StepsFinish) -> None:
         """Finish steps in one transaction: attach their outputs to their runs, store their
         cache entries, end their runs and record their final state."""
@@ -391,8 +413,12 @@ class PipelineService:
                 if children
                 else {}
             )
-            if not known and session.get(PipelineRunRow, run_id) is None:
-                find_pipeline_run(session, run_id)
+            project_id = session.scalar(
+                select(PipelineRunRow.project_id).where(PipelineRunRow.id == run_id)
+            )
+            if project_id is None:
+                find_pipeline_run(session, run_id)  # raises NotFound with the advice
+            assert project_id is not None
             now = utcnow()
             ending: dict[str, list[str]] = {}
             for item in body.steps:
@@ -405,7 +431,7 @@ class PipelineService:
                         blobrefs.add_refs(session, ARTIFACT_OWNER, child_id, item.blobs)
                     if item.run_status is not None:
                         ending.setdefault(item.run_status, []).append(child_id)
-                _cache_rows(session, item.cache)
+                _cache_rows(session, project_id, item.cache)
             for status, ids in ending.items():
                 session.execute(
                     update(RunRow)
@@ -416,7 +442,7 @@ class PipelineService:
 
         self.db.write(finish)
 
-    @operation("PATCH", "/pipelines/runs/{run_id}")
+    @operation("PATCH", "/pipelines/runs/{run_id}", on=Target("pipeline_run", "run_id"))
     def finish(self, principal: Principal, run_id: str, body: PipelineRunUpdate) -> PipelineRun:
         """Set the run's final status."""
 
@@ -429,7 +455,7 @@ class PipelineService:
 
         return self.db.write(change)
 
-    @operation("GET", "/pipelines/runs/{run_id}/state")
+    @operation("GET", "/pipelines/runs/{run_id}/state", on=Target("pipeline_run", "run_id"))
     def state(self, principal: Principal, run_id: str) -> PipelineRunState:
         """A run's status and whether it was asked to stop (cheap: no steps)."""
 
@@ -439,7 +465,7 @@ class PipelineService:
 
         return self.db.query(fetch)
 
-    @operation("POST", "/pipelines/runs/{run_id}/cancel")
+    @operation("POST", "/pipelines/runs/{run_id}/cancel", on=Target("pipeline_run", "run_id"))
     def cancel(self, principal: Principal, run_id: str) -> PipelineRun:
         """Ask a running pipeline run to stop: no new step starts, running ones are stopped."""
 
@@ -453,13 +479,15 @@ class PipelineService:
         return self.db.write(change)
 
     # Declared before ``get`` so that its route is matched before /pipelines/runs/{run_id}.
-    @operation("GET", "/pipelines/runs/resolve")
+    @operation("GET", "/pipelines/runs/resolve", on=LISTING)
     def resolve(self, principal: Principal, query: IdPrefixQuery) -> IdMatches:
         """The pipeline runs whose id starts with a prefix, oldest first (a pipeline run's
         steps are runs too, made in the same second, so runs' prefixes do not serve)."""
 
+        readable = principal.readable_projects()
+
         def fetch(session: Session) -> IdMatches:
-            rows = session.execute(
+            stmt = (
                 select(
                     PipelineRunRow.id,
                     PipelineRunRow.pipeline,
@@ -470,7 +498,10 @@ class PipelineService:
                 .where(id_starts_with(PipelineRunRow.id, query.prefix))
                 .order_by(PipelineRunRow.id)
                 .limit(query.limit + 1)
-            ).all()
+            )
+            if readable is not None:
+                stmt = stmt.where(PipelineRunRow.project_id.in_(readable))
+            rows = session.execute(stmt).all()
             items = [
                 IdMatch(id=run_id, label=f"pipeline {pipeline} in {project}, {status}")
                 for run_id, pipeline, status, project in rows[: query.limit]
@@ -479,17 +510,21 @@ class PipelineService:
 
         return self.db.query(fetch)
 
-    @operation("GET", "/pipelines/runs/{run_id}")
+    @operation("GET", "/pipelines/runs/{run_id}", on=Target("pipeline_run", "run_id"))
     def get(self, principal: Principal, run_id: str) -> PipelineRun:
         """A pipeline run with the record of each step."""
         return self.db.query(lambda s: _to_run(s, find_pipeline_run(s, run_id)))
 
-    @operation("GET", "/pipelines/runs")
+    @operation("GET", "/pipelines/runs", on=Target("project", "query.project", optional=True))
     def list(self, principal: Principal, query: PipelineRunQuery) -> PipelineRunPage:
         """Pipeline runs, newest first, with their steps."""
 
+        readable = principal.readable_projects()
+
         def fetch(session: Session) -> PipelineRunPage:
             stmt = select(PipelineRunRow)
+            if readable is not None:
+                stmt = stmt.where(PipelineRunRow.project_id.in_(readable))
             if query.project:
                 stmt = stmt.where(
                     PipelineRunRow.project_id == find_project(session, query.project).id
@@ -532,31 +567,37 @@ class PipelineService:
 
         return self.db.query(fetch)
 
-    @operation("POST", "/pipelines/cache/lookup", role=Role.READ)
+    @operation(
+        "POST", "/pipelines/cache/lookup", on=Target("project", "body.project"), role=Role.VIEWER
+    )
     def cache_lookup(self, principal: Principal, body: CacheLookup) -> Entries:
         """The cached outputs among ``keys`` (missing keys are simply absent)."""
 
         def fetch(session: Session) -> Entries:
-            return list(_cache_hits(session, body.keys).values())
+            project_id = find_project(session, body.project).id
+            return list(_cache_hits(session, project_id, body.keys).values())
 
         return self.db.query(fetch)
 
-    @operation("POST", "/pipelines/cache", status=204)
+    @operation("POST", "/pipelines/cache", status=204, on=Target("project", "body.project"))
     def cache_store(self, principal: Principal, body: CacheStore) -> None:
         """Store step outputs under their cache keys (a key stored again is replaced); the
         blobs they need stay until the entry is evicted."""
 
         def store(session: Session) -> None:
-            _cache_rows(session, body.entries)
+            _cache_rows(session, find_project(session, body.project).id, body.entries)
 
         self.db.write(store)
 
-    @operation("DELETE", "/pipelines/cache", status=204)
-    def cache_clear(self, principal: Principal, step: str | None = None) -> None:
-        """Forget cached outputs (of one step, or all); ``gc`` then frees their blobs."""
+    @operation("DELETE", "/pipelines/cache", status=204, on=Target("project", "project"))
+    def cache_clear(self, principal: Principal, project: str, step: str | None = None) -> None:
+        """Forget a project's cached outputs (of one step, or all); ``gc`` then frees their
+        blobs."""
 
         def erase(session: Session) -> None:
-            stmt = select(StepCacheRow)
+            stmt = select(StepCacheRow).where(
+                StepCacheRow.project_id == find_project(session, project).id
+            )
             if step:
                 stmt = stmt.where(StepCacheRow.step == step)
             for row in session.scalars(stmt):

@@ -6,14 +6,20 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dockyard.core.errors import Conflict, NotFound
+from dockyard.core.errors import Conflict, Forbidden, NotFound
 from dockyard.core.ids import is_id, new_id
-from dockyard.core.operations import operation
+from dockyard.core.operations import LISTING, Target, operation
 from dockyard.core.principal import Principal, Role
 from dockyard.core.schemas import Page, decode_cursor, encode_cursor
 from dockyard.projects.schemas import Project, ProjectCreate, ProjectQuery, ProjectUpdate
 from dockyard.store.db import Database
-from dockyard.store.tables import ProjectRow, utcnow
+from dockyard.store.tables import (
+    BlobRefRow,
+    ProjectGrantRow,
+    ProjectRow,
+    StepCacheRow,
+    utcnow,
+)
 
 
 def _to_model(row: ProjectRow) -> Project:
@@ -49,15 +55,39 @@ def _new_row(name: str, description: str, principal: Principal) -> ProjectRow:
     )
 
 
+def _own(session: Session, row: ProjectRow, principal: Principal) -> None:
+    """Make the user who created a project its owner (a server token or an embedded session
+    has no account: the server's admin manages those projects' grants)."""
+    if principal.user_id is not None:
+        session.add(
+            ProjectGrantRow(
+                project_id=row.id,
+                subject_kind="user",
+                subject_id=principal.user_id,
+                role="owner",
+                granted_by=principal.name,
+                granted_at=row.created_at,
+            )
+        )
+
+
 def get_or_create_project(session: Session, name: str, principal: Principal) -> ProjectRow:
-    """The project named ``name``, created on first use (safe under concurrent writers)."""
+    """The project named ``name``, created on first use (safe under concurrent writers; the
+    creator owns it)."""
     found = session.scalar(select(ProjectRow).where(ProjectRow.name == name))
     if found is not None:
         return found
+    if not principal.may_create_projects:
+        raise Forbidden(
+            f"there is no project {name!r}, and {principal.name!r} may not create one (a token "
+            "limited to a project): create it first, or use a token that is not limited"
+        )
     row = _new_row(name, "", principal)
     try:
         with session.begin_nested():
             session.add(row)
+            session.flush()
+            _own(session, row, principal)
     except IntegrityError:  # another writer created it first
         return find_project(session, name)
     return row
@@ -71,7 +101,7 @@ class ProjectService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @operation("POST", "/projects", status=201)
+    @operation("POST", "/projects", status=201, on=Target("project", "body.name", creates=True))
     def create(self, principal: Principal, body: ProjectCreate) -> Project:
         """Create a project."""
 
@@ -79,6 +109,7 @@ class ProjectService:
             row = _new_row(body.name, body.description, principal)
             session.add(row)
             session.flush()
+            _own(session, row, principal)
             return _to_model(row)
 
         try:
@@ -88,12 +119,16 @@ class ProjectService:
                 f"a project named {body.name!r} already exists; pick another name"
             ) from None
 
-    @operation("GET", "/projects")
+    @operation("GET", "/projects", on=LISTING)
     def list(self, principal: Principal, query: ProjectQuery) -> Page[Project]:
         """List projects by name, a page at a time."""
 
+        readable = principal.readable_projects()
+
         def fetch(session: Session) -> Page[Project]:
             stmt = select(ProjectRow).order_by(ProjectRow.name).limit(query.limit + 1)
+            if readable is not None:
+                stmt = stmt.where(ProjectRow.id.in_(readable))
             if query.cursor:
                 (after,) = decode_cursor(query.cursor, 1)
                 stmt = stmt.where(ProjectRow.name > str(after))
@@ -110,7 +145,7 @@ class ProjectService:
         """Get a project by name or id."""
         return self.db.query(lambda s: _to_model(find_project(s, project)))
 
-    @operation("PATCH", "/projects/{project}")
+    @operation("PATCH", "/projects/{project}", role=Role.MAINTAINER)
     def update(self, principal: Principal, project: str, body: ProjectUpdate) -> Project:
         """Rename a project or change its description."""
 
@@ -131,13 +166,20 @@ class ProjectService:
                 f"cannot rename {project!r}: a project named {body.name!r} already exists"
             ) from None
 
-    @operation("DELETE", "/projects/{project}", role=Role.ADMIN)
+    @operation("DELETE", "/projects/{project}", role=Role.OWNER)
     def delete(self, principal: Principal, project: str) -> Project:
         """Delete a project; returns what was deleted."""
 
         def remove(session: Session) -> Project:
             row = find_project(session, project)
             gone = _to_model(row)
+            cached = select(StepCacheRow.key).where(StepCacheRow.project_id == row.id)
+            session.execute(  # the step cache holds no foreign key: its rows go by hand
+                delete(BlobRefRow).where(
+                    BlobRefRow.owner_type == "step_cache", BlobRefRow.owner_id.in_(cached)
+                )
+            )
+            session.execute(delete(StepCacheRow).where(StepCacheRow.project_id == row.id))
             session.execute(delete(ProjectRow).where(ProjectRow.id == row.id))
             return gone
 

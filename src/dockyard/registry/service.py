@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from dockyard.blobs.store import BlobStore
 from dockyard.core.errors import Conflict, Forbidden, GateFailed, InvalidInput, NotFound
 from dockyard.core.ids import new_id
-from dockyard.core.operations import format_validation_error, operation
+from dockyard.core.operations import Target, format_validation_error, operation
 from dockyard.core.principal import Principal, Role
 from dockyard.core.schemas import decode_cursor, encode_cursor, valid_name
 from dockyard.projects.service import find_project
@@ -115,7 +115,7 @@ class ModelRegistry:
 
     # -- registered models --------------------------------------------------------------
 
-    @operation("POST", "/models", status=201)
+    @operation("POST", "/models", status=201, on=Target("project", "body.project", creates=True))
     def create(self, principal: Principal, body: ModelCreate) -> RegisteredModel:
         """Create an empty registered model (registering a version creates it too)."""
 
@@ -127,12 +127,16 @@ class ModelRegistry:
 
         return self.db.write(insert)
 
-    @operation("GET", "/models")
+    @operation("GET", "/models", on=Target("project", "query.project", optional=True))
     def list(self, principal: Principal, query: ModelQuery) -> ModelPage:
         """Registered models by name, filtered by project, name substring or tag."""
 
+        readable = principal.readable_projects()
+
         def fetch(session: Session) -> ModelPage:
             stmt = select(RegisteredModelRow).order_by(RegisteredModelRow.name)
+            if readable is not None:
+                stmt = stmt.where(RegisteredModelRow.project_id.in_(readable))
             if query.project:
                 stmt = stmt.where(
                     RegisteredModelRow.project_id == find_project(session, query.project).id
@@ -166,12 +170,12 @@ class ModelRegistry:
 
         return self.db.query(fetch)
 
-    @operation("GET", "/models/{name}")
+    @operation("GET", "/models/{name}", on=Target("model", "name"))
     def get(self, principal: Principal, name: str) -> RegisteredModel:
         """A registered model with its tags, latest version and aliases."""
         return self.db.query(lambda s: to_registered_model(s, find_model(s, name)))
 
-    @operation("PATCH", "/models/{name}")
+    @operation("PATCH", "/models/{name}", on=Target("model", "name"))
     def update(self, principal: Principal, name: str, body: ModelUpdate) -> RegisteredModel:
         """Change the description or set tags (an empty tag value deletes the tag)."""
 
@@ -186,7 +190,7 @@ class ModelRegistry:
 
         return self.db.write(change)
 
-    @operation("DELETE", "/models/{name}", status=204)
+    @operation("DELETE", "/models/{name}", status=204, on=Target("model", "name"), role=Role.OWNER)
     def delete(self, principal: Principal, name: str) -> None:
         """Delete a model with all its versions and aliases; ``gc`` then frees their files."""
 
@@ -215,7 +219,16 @@ class ModelRegistry:
                 f"({format_validation_error(exc)}); log the model with dy.log_model"
             ) from None
 
-    @operation("POST", "/models/{name}/versions", status=201)
+    @operation(
+        "POST",
+        "/models/{name}/versions",
+        status=201,
+        on=(
+            Target("model", "name", creates=True),
+            Target("project", "body.project", optional=True, creates=True),
+            Target("run", "body.run_id", role=Role.VIEWER),
+        ),
+    )
     def register(self, principal: Principal, name: str, body: VersionCreate) -> ModelVersion:
         """Register the logged model in a run's artifact folder as the model's next version
         (the model is created on first use, in the run's project)."""
@@ -264,6 +277,9 @@ class ModelRegistry:
             )
             if model is None:
                 project = find_project(session, body.project or run.project_id)
+                principal.require_in(
+                    project.id, f"project {project.name!r}", Role.EDITOR, "registering a model"
+                )
                 try:
                     model = _create_model(session, name, project, principal, "")
                 except Conflict:  # created by a concurrent writer
@@ -299,7 +315,7 @@ class ModelRegistry:
 
         return self.db.write(insert)
 
-    @operation("GET", "/models/{name}/versions")
+    @operation("GET", "/models/{name}/versions", on=Target("model", "name"))
     def versions(
         self, principal: Principal, name: str, limit: int = 100, cursor: str | None = None
     ) -> VersionPage:
@@ -326,7 +342,7 @@ class ModelRegistry:
 
         return self.db.query(fetch)
 
-    @operation("GET", "/models/{name}/versions/{version}")
+    @operation("GET", "/models/{name}/versions/{version}", on=Target("model", "name"))
     def version(self, principal: Principal, name: str, version: str) -> ModelVersion:
         """A version by number (``3`` or ``v3``), ``latest``, or ``@alias``."""
 
@@ -336,7 +352,7 @@ class ModelRegistry:
 
         return self.db.query(fetch)
 
-    @operation("PATCH", "/models/{name}/versions/{version}")
+    @operation("PATCH", "/models/{name}/versions/{version}", on=Target("model", "name"))
     def update_version(
         self, principal: Principal, name: str, version: str, body: VersionUpdate
     ) -> ModelVersion:
@@ -353,7 +369,13 @@ class ModelRegistry:
 
         return self.db.write(change)
 
-    @operation("DELETE", "/models/{name}/versions/{version}", status=204)
+    @operation(
+        "DELETE",
+        "/models/{name}/versions/{version}",
+        status=204,
+        on=Target("model", "name"),
+        role=Role.MAINTAINER,
+    )
     def delete_version(self, principal: Principal, name: str, version: str) -> None:
         """Delete a version no alias points at; ``gc`` then frees its files."""
 
@@ -376,7 +398,12 @@ class ModelRegistry:
 
         self.db.write(erase)
 
-    @operation("POST", "/models/{name}/versions/{version}/uses", status=204)
+    @operation(
+        "POST",
+        "/models/{name}/versions/{version}/uses",
+        status=204,
+        on=(Target("model", "name"), Target("run", "body.run_id")),
+    )
     def record_use(self, principal: Principal, name: str, version: str, body: ModelUse) -> None:
         """Record that a run loaded this version (its input): evaluations count for gates."""
 
@@ -389,7 +416,7 @@ class ModelRegistry:
 
         self.db.write(record)
 
-    @operation("GET", "/models/{name}/versions/{version}/lineage")
+    @operation("GET", "/models/{name}/versions/{version}/lineage", on=Target("model", "name"))
     def lineage(self, principal: Principal, name: str, version: str) -> ModelLineage:
         """From the version to its run, params, metrics, input data, code and environment."""
 
@@ -400,14 +427,14 @@ class ModelRegistry:
 
         return self.db.query(fetch)
 
-    @operation("GET", "/models/{name}/versions/{version}/card")
+    @operation("GET", "/models/{name}/versions/{version}/card", on=Target("model", "name"))
     def card(self, principal: Principal, name: str, version: str) -> ModelCard:
         """A model card (Markdown and HTML) generated from the version's lineage."""
         return render_card(self.lineage(principal, name, version))
 
     # -- aliases ------------------------------------------------------------------------
 
-    @operation("GET", "/models/{name}/aliases")
+    @operation("GET", "/models/{name}/aliases", on=Target("model", "name"))
     def aliases(self, principal: Principal, name: str) -> Aliases:
         """The model's aliases, the versions they point at and their policies."""
 
@@ -466,7 +493,9 @@ class ModelRegistry:
 
         return self.db.write(change)
 
-    @operation("PUT", "/models/{name}/aliases/{alias}")
+    @operation(
+        "PUT", "/models/{name}/aliases/{alias}", on=Target("model", "name"), role=Role.MAINTAINER
+    )
     def set_alias(self, principal: Principal, name: str, alias: str, body: AliasSet) -> Alias:
         """Point the alias at a version, if the version passes the alias's gates (an admin,
         or a user the policy's ``override_by`` names, may force it with a reason). Every
@@ -491,11 +520,12 @@ class ModelRegistry:
                     f"{report.summary()}",
                     details={"report": report.model_dump(mode="json")},
                 )
-            if not (principal.role.allows(Role.ADMIN) or principal.name in policy.override_by):
+            held = principal.role_in(model.project_id)
+            if not ((held and held.allows(Role.OWNER)) or principal.name in policy.override_by):
                 named = ", ".join(policy.override_by)
                 raise Forbidden(
                     f"{principal.name!r} may not override the gates of alias {alias!r}: that "
-                    "needs the admin role"
+                    "needs the owner role in the model's project"
                     + (f" or being named by the policy's override_by ({named})" if named else "")
                 )
             if not body.reason.strip():
@@ -504,7 +534,13 @@ class ModelRegistry:
 
         return self._move(principal, name, alias, decide)
 
-    @operation("DELETE", "/models/{name}/aliases/{alias}", status=204)
+    @operation(
+        "DELETE",
+        "/models/{name}/aliases/{alias}",
+        status=204,
+        on=Target("model", "name"),
+        role=Role.MAINTAINER,
+    )
     def remove_alias(self, principal: Principal, name: str, alias: str, reason: str = "") -> None:
         """Stop the alias pointing anywhere (its policy and history stay)."""
 
@@ -515,7 +551,12 @@ class ModelRegistry:
 
         self._move(principal, name, alias, decide)
 
-    @operation("POST", "/models/{name}/aliases/{alias}/rollback")
+    @operation(
+        "POST",
+        "/models/{name}/aliases/{alias}/rollback",
+        on=Target("model", "name"),
+        role=Role.MAINTAINER,
+    )
     def rollback(self, principal: Principal, name: str, alias: str, body: Rollback) -> Alias:
         """Point the alias back at the version it had before its last move (skipping no
         gate: rollback is the emergency path). Rolling back again goes further back."""
@@ -556,7 +597,7 @@ class ModelRegistry:
 
         return self._move(principal, name, alias, decide)
 
-    @operation("GET", "/models/{name}/aliases/{alias}/history")
+    @operation("GET", "/models/{name}/aliases/{alias}/history", on=Target("model", "name"))
     def history(self, principal: Principal, name: str, alias: str) -> Moves:
         """Every move of the alias, newest first: who, when, from and to which version, why."""
 
@@ -574,37 +615,51 @@ class ModelRegistry:
 
         return self.db.query(fetch)
 
-    @operation("GET", "/models/{name}/history")
+    @operation("GET", "/models/{name}/history", on=Target("model", "name"))
     def model_history(self, principal: Principal, name: str) -> Moves:
         """Every event of the model, newest first: alias moves, traffic changes, freezes."""
         return self.db.query(lambda s: traffic.history(s, name))
 
     # -- traffic and the Andon cord (rules in registry/traffic.py) ---------------------
 
-    @operation("PUT", "/models/{name}/traffic")
+    @operation("PUT", "/models/{name}/traffic", on=Target("model", "name"), role=Role.MAINTAINER)
     def set_traffic(self, principal: Principal, name: str, body: TrafficSet) -> Traffic:
         """Split the model's requests between aliases (weights in percent; shadows get a
         copy, their answers logged, never returned). Every alias named must point at a
         version; the change is recorded in the model's history."""
         return self.db.write(lambda s: traffic.set_traffic(s, principal, name, body))
 
-    @operation("DELETE", "/models/{name}/traffic", status=204)
+    @operation(
+        "DELETE",
+        "/models/{name}/traffic",
+        status=204,
+        on=Target("model", "name"),
+        role=Role.MAINTAINER,
+    )
     def clear_traffic(self, principal: Principal, name: str, reason: str = "") -> None:
         """Remove the traffic split: servers answer with the alias they were started on."""
         self.db.write(lambda s: traffic.clear_traffic(s, principal, name, reason))
 
-    @operation("POST", "/models/{name}/freeze")
+    @operation("POST", "/models/{name}/freeze", on=Target("model", "name"), role=Role.MAINTAINER)
     def freeze(self, principal: Principal, name: str, body: FreezeSet) -> Freeze:
         """Pull the Andon cord: no alias of the model moves and its traffic stays until it
         is unfrozen (servers stay put). The reason is shown to whoever is refused."""
         return self.db.write(lambda s: traffic.freeze(s, principal, name, body))
 
-    @operation("POST", "/models/{name}/unfreeze", status=204)
+    @operation(
+        "POST",
+        "/models/{name}/unfreeze",
+        status=204,
+        on=Target("model", "name"),
+        role=Role.MAINTAINER,
+    )
     def unfreeze(self, principal: Principal, name: str, body: Unfreeze) -> None:
         """Let the model's aliases and traffic change again."""
         self.db.write(lambda s: traffic.unfreeze(s, principal, name, body))
 
-    @operation("PUT", "/models/{name}/aliases/{alias}/policy", role=Role.ADMIN)
+    @operation(
+        "PUT", "/models/{name}/aliases/{alias}/policy", on=Target("model", "name"), role=Role.OWNER
+    )
     def set_policy(self, principal: Principal, name: str, alias: str, body: PolicySet) -> Alias:
         """Set (or with null, remove) the gates a version must pass to get this alias."""
         check_alias(alias)
@@ -623,7 +678,7 @@ class ModelRegistry:
 
         return self.db.write(store)
 
-    @operation("GET", "/models/{name}/aliases/{alias}/check")
+    @operation("GET", "/models/{name}/aliases/{alias}/check", on=Target("model", "name"))
     def check(self, principal: Principal, name: str, alias: str, version: str) -> GateReport:
         """Would this version pass the alias's gates now? (Moves nothing.)"""
 

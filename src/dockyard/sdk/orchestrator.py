@@ -539,7 +539,7 @@ class Orchestrator:
         hits = (
             {
                 e.key: e
-                for e in self.client.pipelines.cache_lookup([k for k in keys if k])
+                for e in self.client.pipelines.cache_lookup(self.project, [k for k in keys if k])
                 # a pickled output is reused only by a step that declares pickle=True
                 if step.pickle or not (isinstance(e.output, ValueRef) and e.output.kind == "pickle")
             }

@@ -60,13 +60,18 @@ def create_app(
     if user_tokens is None:  # checked before the services open: a bad entry leaks nothing
         text = given.user_tokens or ""
         user_tokens = parse_token_grants(text, "DOCKYARD_USER_TOKENS") if text else []
-    auth = Authenticator(token if token is not None else given.token, user_tokens)
     if services is None:
         services = Services.open(given)
         owned = True
     else:
         owned = False
     running = services
+    try:
+        auth = Authenticator(running, token if token is not None else given.token, user_tokens)
+    except BaseException:
+        if owned:
+            running.close()
+        raise
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -110,7 +115,14 @@ def create_app(
 
     for cls in SERVICE_CLASSES:
         for op in operations_of(cls):
-            add_operation(app.router, op, running.service(op.service), auth.guard(op), API_PREFIX)
+            add_operation(
+                app.router,
+                op,
+                running.service(op.service),
+                auth.guard(op),
+                auth.checker(op),
+                API_PREFIX,
+            )
     install_api_docs(app)
     install_ui(app)
     plain_openapi = app.openapi

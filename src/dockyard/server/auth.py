@@ -1,78 +1,165 @@
-"""Who is calling and whether they may: the principal of an HTTP request, and the one check of
-the role every operation declares.
+"""Who is calling and whether they may: the principal of an HTTP request, and the check of the
+role every operation declares.
 
 Identity comes only from the credential. The admin token (``--token`` / ``DOCKYARD_TOKEN``)
-is the principal ``admin`` with every role; each user token is its named user with its role
-(see :mod:`dockyard.core.tokens`). A header naming a user (``X-Dockyard-User``, which older
-clients send) is ignored. A server with no token at all is open, for loopback use: every
-caller is ``anonymous`` with the write role, so it reads and writes but administers nothing
-over HTTP.
+is the principal ``admin``; each user token of the server's settings is its named user with
+its role in every project (see :mod:`dockyard.core.tokens`); an API token made by
+``dockyard tokens create`` (or a password sign-in) is its user, with the roles granted to
+them and their teams, narrowed to the token's project and role. A header naming a user
+(``X-Dockyard-User``, which older clients send) is ignored. A server with no token and no
+user at all is open, for loopback use: every caller is ``anonymous``, an editor of every
+project, so it reads and writes but administers and deletes nothing over HTTP.
+
+A token's principal is kept for :data:`REMEMBER_SECONDS` (so a request costs no lookup);
+a refusal looks again first, so a role granted a moment ago is honoured at once, while a
+revocation takes effect within that time.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
+import anyio
+from sqlalchemy import select
 from starlette.requests import Request
 
-from dockyard.core.errors import InvalidInput, Unauthorized
-from dockyard.core.operations import Operation
+from dockyard.core.errors import Forbidden, InvalidInput, Unauthorized
+from dockyard.core.operations import PUBLIC, Operation
 from dockyard.core.principal import ANONYMOUS, Principal, Role
 from dockyard.core.tokens import ADMIN, TokenGrant, token_digest
+from dockyard.identity.principals import token_principal
+from dockyard.services import Services
+from dockyard.store.tables import UserRow, utcnow
 
 Guard = Callable[[Request], Awaitable[Principal]]
-OPEN = Principal(name=ANONYMOUS, kind=ANONYMOUS, role=Role.WRITE)
+Check = Callable[[Principal, dict[str, Any]], Principal]
+OPEN = Principal(name=ANONYMOUS, kind=ANONYMOUS, role=Role.EDITOR, may_create_projects=True)
+NOBODY = Principal(name=ANONYMOUS, kind=ANONYMOUS, role=None, may_create_projects=False)
+REMEMBER_SECONDS = 2.0
+_REMEMBERED = 10_000
 
 
 class Authenticator:
     """Maps a request's bearer token to its principal, and checks operations' roles."""
 
-    def __init__(self, admin_token: str | None, user_tokens: Sequence[TokenGrant] = ()) -> None:
-        self._principals: dict[str, Principal] = {}
+    def __init__(
+        self, services: Services, admin_token: str | None, user_tokens: Sequence[TokenGrant] = ()
+    ) -> None:
+        self._services = services
+        self._fixed: dict[str, Principal] = {}
         if admin_token:
-            self._principals[token_digest(admin_token)] = Principal(
+            self._fixed[token_digest(admin_token)] = Principal(
                 name=ADMIN, kind="token", role=Role.ADMIN
             )
         for grant in user_tokens:
-            if grant.digest in self._principals:
+            if grant.digest in self._fixed:
                 raise InvalidInput(
                     f"the token of user {grant.name!r} is the same as "
-                    f"{self._principals[grant.digest].name!r}'s: give each its own token"
+                    f"{self._fixed[grant.digest].name!r}'s: give each its own token"
                 )
-            self._principals[grant.digest] = Principal(
-                name=grant.name, kind="token", role=grant.role
-            )
+            self._fixed[grant.digest] = Principal(name=grant.name, kind="token", role=grant.role)
+        self._remembered: dict[str, tuple[float, Principal]] = {}
+        self._users_checked = 0.0
+        self._has_users = False
 
-    @property
-    def is_open(self) -> bool:
-        """Whether the server accepts requests without a token (it has none configured)."""
-        return not self._principals
+    async def is_open(self) -> bool:
+        """Whether the server accepts requests without a token: it has no token configured
+        and no user account (checked again at most once a second while it is open)."""
+        if self._fixed or self._has_users:
+            return False
+        if time.monotonic() - self._users_checked > 1.0:
+            await anyio.to_thread.run_sync(self._check_users)
+        return not self._has_users
 
-    def principal(self, request: Request) -> Principal:
+    def _check_users(self) -> None:
+        self._has_users = self._services.db.query(
+            lambda s: s.scalar(select(UserRow.id).limit(1)) is not None
+        )
+        self._users_checked = time.monotonic()
+
+    def _lookup(self, digest: str) -> Principal | None:
+        """The principal of an API token from the metadata (None: no live token)."""
+        found = self._services.db.query(lambda s: token_principal(s, digest, utcnow()))
+        if found is not None:
+            if len(self._remembered) >= _REMEMBERED:
+                self._remembered.clear()
+            self._remembered[digest] = (time.monotonic() + REMEMBER_SECONDS, found)
+        else:
+            self._remembered.pop(digest, None)
+        return found
+
+    async def principal(self, request: Request, *, required: bool = True) -> Principal:
         """The caller: the principal of its bearer token (401 without a known one), or
-        ``anonymous`` on an open server."""
-        if self.is_open:
+        ``anonymous`` on an open server (or where no credential is needed)."""
+        if await self.is_open():
             return OPEN
         scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
-        found = (
-            self._principals.get(token_digest(token.strip()))
-            if scheme.lower() == "bearer"
-            else None
-        )
+        digest = token_digest(token.strip()) if scheme.lower() == "bearer" and token else None
+        found = self._fixed.get(digest) if digest else None
+        if found is None and digest is not None:
+            kept = self._remembered.get(digest)
+            if kept is not None and kept[0] > time.monotonic():
+                found = kept[1]
+            else:
+                found = await anyio.to_thread.run_sync(self._lookup, digest)
         if found is None:
+            if not required:
+                return NOBODY
             raise Unauthorized(
-                "this server needs a token: set DOCKYARD_TOKEN (or --token) to a token it was "
-                "started with"
+                "this server needs a token: set DOCKYARD_TOKEN to an API token (`dockyard "
+                "login`, or `dockyard tokens create` by your admin), or to a token the server "
+                "was started with"
             )
         return found
 
     def guard(self, op: Operation) -> Guard:
-        """The dependency of ``op``'s route: the caller, if their role allows ``op``."""
-        action = f"{op.method} {op.path} ({op.key})"
+        """The dependency of ``op``'s route: the caller, authenticated, and refused at once
+        when they hold the role ``op`` needs nowhere (each call's projects are checked by
+        :meth:`checker`, once its arguments are read)."""
+        required = op.on != PUBLIC
+        precheck = self._services.access.precheck
 
-        async def authorized(request: Request) -> Principal:
-            caller = self.principal(request)
-            caller.require(op.role, action)
+        async def authenticated(request: Request) -> Principal:
+            caller = await self.principal(request, required=required)
+            try:
+                precheck(caller, op)
+            except Forbidden:
+                fresh = await anyio.to_thread.run_sync(self._fresh, caller)
+                if fresh is None:
+                    raise
+                precheck(fresh, op)
+                return fresh
             return caller
 
-        return authorized
+        return authenticated
+
+    def checker(self, op: Operation) -> Check:
+        """The check of ``op``'s declared role for a caller and the call's arguments: the
+        principal to run it as (looked up again once before a refusal)."""
+        access = self._services.access
+
+        def check(principal: Principal, arguments: dict[str, Any]) -> Principal:
+            if principal.is_admin:
+                return principal
+            try:
+                access.authorize(principal, op, arguments)
+                return principal
+            except Forbidden:
+                fresh = self._fresh(principal)
+                if fresh is None:
+                    raise
+                access.authorize(fresh, op, arguments)
+                return fresh
+
+        return check
+
+    def _fresh(self, principal: Principal) -> Principal | None:
+        """The principal looked up again from the metadata, if it came from an API token."""
+        if principal.user_id is None:
+            return None
+        for digest, (_, kept) in list(self._remembered.items()):
+            if kept is principal:
+                return self._lookup(digest)
+        return None

@@ -13,7 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, TypeAdapter
 
 from dockyard.blobs.store import DIGEST_HEADER
-from dockyard.core.operations import Operation
+from dockyard.core.operations import ANYWHERE, LISTING, PUBLIC, SERVER, Operation
 from dockyard.core.principal import Principal
 from dockyard.core.schemas import INT64_MAX, INT64_MIN, NO_NUL
 from dockyard.server.streams import call_with_request_body, iter_stream, stream_size
@@ -109,14 +109,17 @@ def _parameters(op: Operation, guard: Callable[..., Any]) -> list[inspect.Parame
     return params
 
 
-def _endpoint(op: Operation, method: Callable[..., Any], guard: Callable[..., Any]) -> Any:
+def _endpoint(
+    op: Operation, method: Callable[..., Any], guard: Callable[..., Any], check: Check
+) -> Any:
     params = _parameters(op, guard)
     if op.stream_in:
         stream_arg = op.stream_in
 
         async def upload(request: Request, principal: Principal, **kwargs: Any) -> Any:
             return await call_with_request_body(
-                request, lambda pipe: method(principal, **{stream_arg: pipe}, **kwargs)
+                request,
+                lambda pipe: method(check(principal, kwargs), **{stream_arg: pipe}, **kwargs),
             )
 
         params.insert(0, inspect.Parameter("request", _KW, annotation=Request))
@@ -124,7 +127,7 @@ def _endpoint(op: Operation, method: Callable[..., Any], guard: Callable[..., An
     elif op.stream_out:
 
         def download(principal: Principal, **kwargs: Any) -> StreamingResponse:
-            stream = method(principal, **kwargs)
+            stream = method(check(principal, kwargs), **kwargs)
             size = stream_size(stream)
             headers = {"Content-Length": str(size)} if size is not None else {}
             digest = getattr(stream, "digest", None)
@@ -141,7 +144,7 @@ def _endpoint(op: Operation, method: Callable[..., Any], guard: Callable[..., An
         status = op.status
 
         def call(principal: Principal, **kwargs: Any) -> Any:
-            result = method(principal, **kwargs)
+            result = method(check(principal, kwargs), **kwargs)
             if dump is not None and _is_declared(result, model, many):
                 # the declared model (or list of it) itself: serialized once, as FastAPI
                 # would, without validating it again first (a lookup of 100 x 50 values, or
@@ -178,26 +181,61 @@ def _is_declared(result: Any, model: type[BaseModel] | None, many: bool) -> bool
     return isinstance(result, model)
 
 
+Check = Callable[[Principal, dict[str, Any]], Principal]
+
+
+def _needs(op: Operation) -> str:
+    """Who may call ``op``, for its documentation."""
+    if op.on == PUBLIC:
+        return "Needs no credential."
+    if op.on == LISTING:
+        return "Any caller: the answer holds only what the caller may read."
+    if op.on == SERVER:
+        return f"Needs the {op.role} role on the whole server."
+    if op.on == ANYWHERE:
+        return f"Needs the {op.role} role in at least one project."
+    if isinstance(op.on, str):
+        return f"Declared {op.on!r}."
+    where = ", ".join(
+        f"{t.role or op.role} in the project of {t.at}" + (" (if given)" if t.optional else "")
+        for t in op.on
+    )
+    return f"Needs {where}."
+
+
+def _on(op: Operation) -> Any:
+    if isinstance(op.on, str):
+        return op.on
+    return [{"kind": t.kind, "at": t.at, "role": str(t.role or op.role)} for t in op.on]
+
+
 def add_operation(
-    router: APIRouter, op: Operation, service: object, guard: Callable[..., Any], prefix: str = ""
+    router: APIRouter,
+    op: Operation,
+    service: object,
+    guard: Callable[..., Any],
+    check: Check,
+    prefix: str = "",
 ) -> None:
     """Serve ``op`` of ``service`` on ``router`` at ``prefix`` + its path; ``guard``
-    (``Authenticator.guard(op)``) gives each call its principal and refuses callers whose
-    role ``op`` does not allow."""
+    (``Authenticator.guard(op)``) gives each call its principal, and ``check``
+    (``Authenticator.checker(op)``) refuses callers whose roles ``op`` does not allow."""
     method = getattr(service, op.name)
-    extra: dict[str, Any] = {"openapi_extra": {"x-dockyard-role": str(op.role)}}
+    extra: dict[str, Any] = {
+        "openapi_extra": {"x-dockyard-role": str(op.role), "x-dockyard-on": _on(op)}
+    }
     if op.stream_in:
         extra["openapi_extra"].update(_BINARY_BODY)
     if op.stream_out:
         extra["response_class"] = StreamingResponse
     router.add_api_route(
         prefix + op.path,
-        _endpoint(op, method, guard),
+        _endpoint(op, method, guard, check),
         methods=[op.method],
         status_code=op.status,
         response_model=None if op.stream_out or op.returns is type(None) else op.returns,
         summary=op.summary,
-        description=f"{inspect.getdoc(method) or ''}\n\nNeeds the {op.role} role.".lstrip(),
+        description=f"{inspect.getdoc(method) or ''}\n\n{_needs(op)}".lstrip(),
         tags=[op.service],
         operation_id=op.key,
         responses=error_responses(op),

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from dockyard.blobs.store import BlobStore
 from dockyard.core.errors import InvalidInput, NotFound
 from dockyard.core.ids import new_id
-from dockyard.core.operations import operation
+from dockyard.core.operations import LISTING, Target, operation
 from dockyard.core.principal import Principal
 from dockyard.registry.lineage import build_lineage
 from dockyard.registry.records import find_model, find_version
@@ -41,7 +41,12 @@ from dockyard.serving.schemas import (
 )
 from dockyard.store import blobrefs
 from dockyard.store.db import Database
-from dockyard.store.tables import PredictionSegmentRow, ServingInstanceRow, utcnow
+from dockyard.store.tables import (
+    PredictionSegmentRow,
+    RegisteredModelRow,
+    ServingInstanceRow,
+    utcnow,
+)
 
 LIVE_SECONDS = 60
 """A server whose last heartbeat is older than this is no longer counted as live."""
@@ -62,6 +67,25 @@ def _instance(row: ServingInstanceRow, now: dt.datetime) -> Instance:
         live=live,
         state=state,
     )
+
+
+def _visible(
+    session: Session, instances: list[Instance], readable: frozenset[str]
+) -> list[Instance]:
+    """The instances as a caller who may read only the ``readable`` projects sees them: the
+    models of other projects left out, and servers of none of theirs not at all."""
+    names = set(
+        session.scalars(
+            select(RegisteredModelRow.name).where(RegisteredModelRow.project_id.in_(readable))
+        )
+    )
+    shown = []
+    for instance in instances:
+        models = [m for m in instance.state.models if m.name in names]
+        if models:
+            state = instance.state.model_copy(update={"models": models})
+            shown.append(instance.model_copy(update={"state": state}))
+    return shown
 
 
 def _segment(row: PredictionSegmentRow, model: str) -> Segment:
@@ -93,7 +117,7 @@ class ServingService:
         self.db = db
         self.blobs = blobs
 
-    @operation("PUT", "/serving/instances/{instance_id}")
+    @operation("PUT", "/serving/instances/{instance_id}", on=Target("model", "body.models.name"))
     def heartbeat(self, principal: Principal, instance_id: str, body: InstanceState) -> Instance:
         """Report a server's state (creates the instance at its first heartbeat)."""
         if len(instance_id) != 32 or any(c not in "0123456789abcdef" for c in instance_id):
@@ -125,9 +149,11 @@ class ServingService:
 
         return self.db.write(upsert)
 
-    @operation("GET", "/serving/instances")
+    @operation("GET", "/serving/instances", on=LISTING)
     def instances(self, principal: Principal, query: InstanceQuery) -> list[Instance]:
         """Model servers, most recent heartbeat first."""
+
+        readable = principal.readable_projects()
 
         def fetch(session: Session) -> list[Instance]:
             now = utcnow()
@@ -138,11 +164,14 @@ class ServingService:
                     ServingInstanceRow.heartbeat_at > now - dt.timedelta(seconds=LIVE_SECONDS),
                 )
             stmt = stmt.order_by(ServingInstanceRow.heartbeat_at.desc()).limit(query.limit)
-            return [_instance(row, now) for row in session.scalars(stmt)]
+            found = [_instance(row, now) for row in session.scalars(stmt)]
+            if readable is None:
+                return found
+            return _visible(session, found, readable)
 
         return self.db.query(fetch)
 
-    @operation("POST", "/serving/segments", status=201)
+    @operation("POST", "/serving/segments", status=201, on=Target("model", "body.model"))
     def record_segment(self, principal: Principal, body: SegmentCreate) -> Segment:
         """Record a segment of the prediction log, a Parquet blob already uploaded."""
         if body.first_id > body.last_id:
@@ -224,7 +253,7 @@ class ServingService:
         except (pa.ArrowException, ValueError):
             return None
 
-    @operation("GET", "/serving/segments")
+    @operation("GET", "/serving/segments", on=Target("model", "query.model"))
     def segments(self, principal: Principal, query: SegmentQuery) -> list[Segment]:
         """The prediction log's segments of a model between ``since`` and ``until`` (by the
         hour they cover), newest first: Parquet blobs to read with DuckDB or pyarrow."""
@@ -240,7 +269,7 @@ class ServingService:
 
         return self.db.query(fetch)
 
-    @operation("GET", "/serving/predictions")
+    @operation("GET", "/serving/predictions", on=Target("model", "query.model"))
     def predictions(self, principal: Principal, query: PredictionQuery) -> PredictionPage:
         """A model's logged predictions between ``since`` and ``until``, newest first."""
         until = query.until or utcnow()
@@ -300,7 +329,7 @@ class ServingService:
             "seconds, so a prediction just made may not be there yet"
         )
 
-    @operation("GET", "/serving/predictions/{prediction_id}")
+    @operation("GET", "/serving/predictions/{prediction_id}", on=LISTING)
     def trace(self, principal: Principal, prediction_id: str) -> PredictionTrace:
         """One prediction and the lineage of the model version that made it: its run, code
         and diff, training data, feature definitions and environment."""
@@ -308,6 +337,9 @@ class ServingService:
 
         def fetch(session: Session) -> PredictionTrace:
             model = find_model(session, prediction.model)
+            held = principal.role_in(model.project_id)
+            if held is None:  # as if it did not exist: another project's log stays unseen
+                raise NotFound(f"no logged prediction has id {prediction_id} that you may read")
             row = find_version(session, model, prediction.version)
             lineage = build_lineage(session, model, row, self.blobs)
             return PredictionTrace(prediction=prediction, lineage=lineage)

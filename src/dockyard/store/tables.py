@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -473,6 +474,8 @@ class StepCacheRow(Base):
     __tablename__ = "step_cache"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # the project whose pipeline stored it: only that project's pipelines reuse it
+    project_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     step: Mapped[str] = mapped_column(String(128))
     output: Mapped[str] = mapped_column(Text)
     pipeline_run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -762,3 +765,77 @@ class MonitorAlertRow(Base):
         UniqueConstraint("monitor_id", "rule", "version", "window_start"),
         Index("ix_monitor_alerts_monitor_id_raised_at", "monitor_id", "raised_at"),
     )
+
+
+class UserRow(Base):
+    """An account: a person (with a password, or signing in through single sign-on) or a
+    service account (tokens only). The first user of a server is its admin."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(256), default="")
+    kind: Mapped[str] = mapped_column(String(16))  # user | service
+    password_hash: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class TeamRow(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class TeamMemberRow(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[str] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ProjectGrantRow(Base):
+    """A role in a project, granted to a user or a team."""
+
+    __tablename__ = "project_grants"
+
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    subject_kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # user | team
+    subject_id: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    granted_by: Mapped[str] = mapped_column(String(128))
+    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ApiTokenRow(Base):
+    """An API token of a user: only its SHA-256 digest is kept; it may be limited to one
+    project and a role, expire, and be revoked."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=True
+    )  # None: every project the user may use
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)  # a cap; None: none
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)

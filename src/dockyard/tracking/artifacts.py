@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.blobs.store import BlobStore
 from dockyard.core.errors import InvalidInput, NotFound
-from dockyard.core.operations import operation
+from dockyard.core.operations import Target, operation
 from dockyard.core.paths import path_problem
 from dockyard.core.principal import Principal
 from dockyard.store import blobrefs
@@ -69,7 +69,7 @@ class ArtifactService:
         self.db = db
         self.blobs = blobs
 
-    @operation("POST", "/runs/{run_id}/artifacts", status=201)
+    @operation("POST", "/runs/{run_id}/artifacts", status=201, on=Target("run", "run_id"))
     def upload(self, principal: Principal, run_id: str, data: BinaryIO, path: str) -> Artifact:
         """Store a file as ``path`` in the run (a path logged again is replaced)."""
         check_artifact_path(path)
@@ -103,7 +103,7 @@ class ArtifactService:
 
         return self.db.write(record)
 
-    @operation("GET", "/runs/{run_id}/artifacts")
+    @operation("GET", "/runs/{run_id}/artifacts", on=Target("run", "run_id"))
     def list(self, principal: Principal, run_id: str, prefix: str = "") -> list[Artifact]:
         """The run's artifacts by path, optionally only those under the folder ``prefix``."""
 
@@ -117,13 +117,13 @@ class ArtifactService:
 
         return self.db.query(fetch)
 
-    @operation("GET", "/runs/{run_id}/artifacts/content")
+    @operation("GET", "/runs/{run_id}/artifacts/content", on=Target("run", "run_id"))
     def download(self, principal: Principal, run_id: str, path: str) -> BinaryIO:
         """Stream an artifact's bytes (verified against its digest as they are read)."""
         digest = self.db.query(lambda s: _locate(s, run_id, path).digest)
         return self.blobs.open(digest)  # type: ignore[return-value]
 
-    @operation("GET", "/runs/{run_id}/artifacts/table")
+    @operation("GET", "/runs/{run_id}/artifacts/table", on=Target("run", "run_id"))
     def table(self, principal: Principal, run_id: str, query: TableQuery) -> TablePreview:
         """The first rows of a table artifact (.parquet, .csv, .tsv, optionally gzipped .csv
         and .tsv) with its columns' types, reading only those rows; a file that is not a

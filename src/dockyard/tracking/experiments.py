@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.core.errors import Conflict, NotFound
 from dockyard.core.ids import new_id
-from dockyard.core.operations import operation
+from dockyard.core.operations import Target, operation
 from dockyard.core.principal import Principal, Role
 from dockyard.core.schemas import valid_name
 from dockyard.projects.service import find_project
@@ -110,7 +110,9 @@ class ExperimentService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @operation("POST", "/experiments", status=201)
+    @operation(
+        "POST", "/experiments", status=201, on=Target("project", "body.project", creates=True)
+    )
     def create(self, principal: Principal, body: ExperimentCreate) -> Experiment:
         """Create an experiment in a project."""
 
@@ -179,7 +181,7 @@ class ExperimentService:
         return self._set_deleted(project, experiment, False)
 
     @operation(
-        "POST", "/projects/{project}/experiments/{experiment}/purge", status=204, role=Role.ADMIN
+        "POST", "/projects/{project}/experiments/{experiment}/purge", status=204, role=Role.OWNER
     )
     def purge(self, principal: Principal, project: str, experiment: str) -> None:
         """Erase a deleted experiment and all its runs; ``gc`` then frees their blobs."""

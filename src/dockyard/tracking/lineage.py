@@ -15,7 +15,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from dockyard.core.operations import operation
+from dockyard.core.operations import Target, operation
 from dockyard.core.principal import Principal
 from dockyard.core.schemas import Model
 from dockyard.store.db import Database
@@ -101,7 +101,7 @@ class RunIOService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @operation("GET", "/runs/{run_id}/io")
+    @operation("GET", "/runs/{run_id}/io", on=Target("run", "run_id"))
     def list(self, principal: Principal, run_id: str) -> list[RunIO]:
         """What the run read (inputs) and wrote (outputs)."""
 

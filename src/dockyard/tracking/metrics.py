@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from dockyard.core.errors import InvalidInput, NotFound
-from dockyard.core.operations import operation
+from dockyard.core.operations import Target, operation
 from dockyard.core.principal import Principal
 from dockyard.store.db import Database
 from dockyard.store.tables import MetricSeriesRow, metric_points
@@ -228,12 +228,12 @@ class MetricService:
         rollups.upsert_rollups(connection, rollup_rows)
         return MetricsLogged(points=_insert_points(connection, ids, series))
 
-    @operation("POST", "/runs/{run_id}/metrics")
+    @operation("POST", "/runs/{run_id}/metrics", on=Target("run", "run_id"))
     def log(self, principal: Principal, run_id: str, body: MetricBatch) -> MetricsLogged:
         """Store a batch of metric points (a batch resent with its ``batch_id`` is skipped)."""
         return self.db.write(lambda s: self._store(s, run_id, body))
 
-    @operation("GET", "/runs/{run_id}/metric-history")
+    @operation("GET", "/runs/{run_id}/metric-history", on=Target("run", "run_id"))
     def history(self, principal: Principal, run_id: str, query: HistoryQuery) -> MetricHistory:
         """A metric's points by step; with ``max_points``, downsampled keeping each bucket's
         minimum and maximum so that spikes survive."""

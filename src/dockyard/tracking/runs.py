@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.core.errors import Conflict, InvalidInput, NotFound
 from dockyard.core.ids import is_id, new_id
-from dockyard.core.operations import operation
+from dockyard.core.operations import LISTING, SERVER, Target, operation
 from dockyard.core.principal import Principal, Role
 from dockyard.core.schemas import IdMatch, IdMatches, IdPrefixQuery
 from dockyard.projects.service import find_project, get_or_create_project
@@ -152,16 +152,24 @@ def write_tags(session: Session, run: RunRow, tags: dict[str, str]) -> None:
 
 
 def _scope_ids(
-    session: Session, projects: list[str], experiments: list[str]
+    session: Session, projects: list[str], experiments: list[str], principal: Principal
 ) -> tuple[list[str], list[str]]:
-    """The ids of the projects (each must exist) and of the experiments named (in any project)."""
+    """The ids of the projects (each must exist) and of the experiments named (in any project).
+    Without projects named: every project, or those ``principal`` may read."""
     project_ids = [find_project(session, name).id for name in projects]
+    readable = principal.readable_projects()
+    if not project_ids and readable is not None:
+        project_ids = sorted(readable) or [NO_PROJECT]
     experiment_ids = (
         list(session.scalars(select(ExperimentRow.id).where(ExperimentRow.name.in_(experiments))))
         if experiments
         else []
     )
     return project_ids, experiment_ids
+
+
+NO_PROJECT = ""
+"""A project id no project has: the scope of a caller who may read no project."""
 
 
 class RunService:
@@ -172,7 +180,15 @@ class RunService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @operation("POST", "/runs", status=201)
+    @operation(
+        "POST",
+        "/runs",
+        status=201,
+        on=(
+            Target("project", "body.project", creates=True),
+            Target("run", "body.parent_id", optional=True),
+        ),
+    )
     def create(self, principal: Principal, body: RunCreate) -> Run:
         """Start a run (status ``running``) with its first params and tags."""
 
@@ -213,13 +229,15 @@ class RunService:
         return self.db.write(insert)
 
     # Declared before ``get`` so that its route is matched before /runs/{run_id}.
-    @operation("GET", "/runs/keys")
+    @operation("GET", "/runs/keys", on=Target("project", "query.projects", optional=True))
     def keys(self, principal: Principal, query: RunKeysQuery) -> RunKeys:
         """The sorted distinct param, metric and tag keys of the non-deleted runs of some
         projects and experiments (all of them by default): the columns a runs table can show."""
 
         def fetch(session: Session) -> RunKeys:
-            project_ids, experiment_ids = _scope_ids(session, query.projects, query.experiments)
+            project_ids, experiment_ids = _scope_ids(
+                session, query.projects, query.experiments, principal
+            )
             if query.experiments and not experiment_ids:
                 return RunKeys(params=[], metrics=[], tags=[])
             return run_keys(session, run_scope(project_ids, experiment_ids))
@@ -227,19 +245,24 @@ class RunService:
         return self.db.query(fetch)
 
     # Declared before ``get`` so that its route is matched before /runs/{run_id}.
-    @operation("GET", "/runs/resolve")
+    @operation("GET", "/runs/resolve", on=LISTING)
     def resolve(self, principal: Principal, query: IdPrefixQuery) -> IdMatches:
         """The runs (deleted ones too) whose id starts with a prefix, oldest first: how the
         CLI accepts a short id, as git accepts a short commit hash."""
 
+        readable = principal.readable_projects()
+
         def fetch(session: Session) -> IdMatches:
-            rows = session.execute(
+            stmt = (
                 select(RunRow.id, RunRow.name, RunRow.status, RunRow.deleted_at, ProjectRow.name)
                 .join(ProjectRow, ProjectRow.id == RunRow.project_id)
                 .where(id_starts_with(RunRow.id, query.prefix))
                 .order_by(RunRow.id)
                 .limit(query.limit + 1)
-            ).all()
+            )
+            if readable is not None:
+                stmt = stmt.where(RunRow.project_id.in_(readable))
+            rows = session.execute(stmt).all()
             items = [
                 IdMatch(
                     id=run_id,
@@ -251,12 +274,12 @@ class RunService:
 
         return self.db.query(fetch)
 
-    @operation("GET", "/runs/{run_id}")
+    @operation("GET", "/runs/{run_id}", on=Target("run", "run_id"))
     def get(self, principal: Principal, run_id: str) -> Run:
         """A run with its params, tags and the latest, min and max of each metric."""
         return self.db.query(lambda s: load_runs(s, [find_run(s, run_id, include_deleted=True)])[0])
 
-    @operation("PATCH", "/runs/{run_id}")
+    @operation("PATCH", "/runs/{run_id}", on=Target("run", "run_id"))
     def update(self, principal: Principal, run_id: str, body: RunUpdate) -> Run:
         """Rename a run, change its note, or end it with a final status."""
 
@@ -276,17 +299,17 @@ class RunService:
 
         return self.db.write(change)
 
-    @operation("POST", "/runs/{run_id}/params", status=204)
+    @operation("POST", "/runs/{run_id}/params", status=204, on=Target("run", "run_id"))
     def log_params(self, principal: Principal, run_id: str, body: ParamsLog) -> None:
         """Log params; logging a key again with another value is a conflict."""
         self.db.write(lambda s: write_params(s, find_run(s, run_id), body.params))
 
-    @operation("POST", "/runs/{run_id}/tags", status=204)
+    @operation("POST", "/runs/{run_id}/tags", status=204, on=Target("run", "run_id"))
     def set_tags(self, principal: Principal, run_id: str, body: TagsSet) -> None:
         """Set tags (a key set again takes the new value)."""
         self.db.write(lambda s: write_tags(s, find_run(s, run_id), body.tags))
 
-    @operation("POST", "/runs/{run_id}/heartbeat", status=204)
+    @operation("POST", "/runs/{run_id}/heartbeat", status=204, on=Target("run", "run_id"))
     def heartbeat(self, principal: Principal, run_id: str) -> None:
         """Say the run's process is alive (a run silent too long is marked failed)."""
 
@@ -295,7 +318,7 @@ class RunService:
 
         self.db.write(beat)
 
-    @operation("DELETE", "/runs/{run_id}")
+    @operation("DELETE", "/runs/{run_id}", on=Target("run", "run_id"))
     def delete(self, principal: Principal, run_id: str) -> Run:
         """Move a run to the bin; it can be restored until it is purged."""
 
@@ -307,7 +330,7 @@ class RunService:
 
         return self.db.write(remove)
 
-    @operation("POST", "/runs/reap", role=Role.ADMIN)
+    @operation("POST", "/runs/reap", on=SERVER, role=Role.ADMIN)
     def reap(self, principal: Principal, body: ReapRequest) -> Reaped:
         """Mark runs whose process stopped sending heartbeats as failed."""
         cutoff = utcnow() - dt.timedelta(seconds=body.timeout_seconds)
@@ -325,7 +348,9 @@ class RunService:
 
         return self.db.write(mark)
 
-    @operation("POST", "/runs/{run_id}/purge", status=204, role=Role.ADMIN)
+    @operation(
+        "POST", "/runs/{run_id}/purge", status=204, on=Target("run", "run_id"), role=Role.OWNER
+    )
     def purge(self, principal: Principal, run_id: str) -> None:
         """Erase a deleted run and its child runs for good; ``gc`` then frees their blobs."""
 
@@ -345,7 +370,7 @@ class RunService:
 
         self.db.write(erase)
 
-    @operation("POST", "/runs/{run_id}/restore")
+    @operation("POST", "/runs/{run_id}/restore", on=Target("run", "run_id"))
     def restore(self, principal: Principal, run_id: str) -> Run:
         """Bring a deleted run back."""
 
@@ -357,7 +382,12 @@ class RunService:
 
         return self.db.write(undelete)
 
-    @operation("POST", "/runs/search", role=Role.READ)
+    @operation(
+        "POST",
+        "/runs/search",
+        on=Target("project", "body.projects", optional=True),
+        role=Role.VIEWER,
+    )
     def search(self, principal: Principal, body: RunSearch) -> RunPage:
         """Runs matching a query, in the requested order, a page at a time."""
         where: Expr | None = None
@@ -374,7 +404,9 @@ class RunService:
         )
 
         def fetch(session: Session) -> RunPage:
-            project_ids, experiment_ids = _scope_ids(session, body.projects, body.experiments)
+            project_ids, experiment_ids = _scope_ids(
+                session, body.projects, body.experiments, principal
+            )
             if body.experiments and not experiment_ids:
                 return RunPage(items=[], total=0 if body.count else None)
             ids, following = search_run_ids(

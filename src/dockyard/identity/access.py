@@ -1,0 +1,210 @@
+"""The one check of every operation, for both transports: does the caller hold the role the
+operation declares in the project of each object it names?
+
+An operation says where its project is (:class:`dockyard.core.operations.Target`): the
+project named in the path, the project of a run, a model, a pipeline run, a schedule or a
+monitor's alert. The check looks each one up (runs and pipeline runs never change project,
+so those are remembered), and refuses with 403 when the role is short. A caller who holds no
+role in a project gets the same refusal whether or not the object exists, so refusals tell
+nothing about other projects. The admin (and an embedded session) passes without a lookup.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dockyard.core.errors import Forbidden
+from dockyard.core.ids import is_id
+from dockyard.core.operations import ANYWHERE, LISTING, PUBLIC, SERVER, Operation, Target
+from dockyard.core.principal import RANK, Principal, Role, denied
+from dockyard.store.db import Database
+from dockyard.store.tables import (
+    MonitorAlertRow,
+    MonitorRow,
+    PipelineRunRow,
+    PipelineScheduleRow,
+    ProjectRow,
+    RegisteredModelRow,
+    RunRow,
+)
+
+_REMEMBERED = 50_000
+"""How many run -> project answers are kept (a run never moves to another project)."""
+
+
+def _project(session: Session, ref: str) -> str | None:
+    found = session.scalar(select(ProjectRow.id).where(ProjectRow.name == ref))
+    if found is None and is_id(ref):
+        found = session.scalar(select(ProjectRow.id).where(ProjectRow.id == ref))
+    return found
+
+
+def _run(session: Session, ref: str) -> str | None:
+    return session.scalar(select(RunRow.project_id).where(RunRow.id == ref))
+
+
+def _model(session: Session, ref: str) -> str | None:
+    return session.scalar(
+        select(RegisteredModelRow.project_id).where(RegisteredModelRow.name == ref)
+    )
+
+
+def _pipeline_run(session: Session, ref: str) -> str | None:
+    return session.scalar(select(PipelineRunRow.project_id).where(PipelineRunRow.id == ref))
+
+
+def _schedule(session: Session, ref: str) -> str | None:
+    return session.scalar(
+        select(PipelineScheduleRow.project_id).where(PipelineScheduleRow.id == ref)
+    )
+
+
+def _alert(session: Session, ref: str) -> str | None:
+    return session.scalar(
+        select(RegisteredModelRow.project_id)
+        .join(MonitorRow, MonitorRow.model_id == RegisteredModelRow.id)
+        .join(MonitorAlertRow, MonitorAlertRow.monitor_id == MonitorRow.id)
+        .where(MonitorAlertRow.id == ref)
+    )
+
+
+RESOLVERS: dict[str, Callable[[Session, str], str | None]] = {
+    "project": _project,
+    "run": _run,
+    "model": _model,
+    "pipeline_run": _pipeline_run,
+    "schedule": _schedule,
+    "alert": _alert,
+}
+"""Each kind of target -> how to find the id of its project (None: no such object)."""
+_IMMUTABLE = frozenset({"run", "pipeline_run"})
+
+
+def values_at(arguments: dict[str, Any], at: str) -> list[str]:
+    """The names or ids at ``at`` (``"run_id"``, ``"body.project"``, ``"body.models.name"``:
+    a list on the way is followed item by item); absent or None gives []."""
+    found: list[Any] = [arguments.get(at.split(".")[0])]
+    for part in at.split(".")[1:]:
+        found = [getattr(v, part, None) for v in _flat(found)]
+    return [v for v in _flat(found) if isinstance(v, str) and v]
+
+
+def _flat(values: list[Any]) -> Iterator[Any]:
+    for value in values:
+        if isinstance(value, list | tuple):
+            yield from value
+        elif value is not None:
+            yield value
+
+
+def _where(target: Target, ref: str) -> str:
+    if target.kind == "project":
+        return f"project {ref!r}"
+    return f"the project of {target.kind.replace('_', ' ')} {ref!r}"
+
+
+class Access:
+    """Checks operations' declared roles against principals (see the module's doc)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._remembered: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+    def project_of(self, kind: str, ref: str) -> str | None:
+        """The id of the project of the ``kind`` object named ``ref`` (None: none such)."""
+        key = (kind, ref)
+        if kind in _IMMUTABLE and key in self._remembered:
+            return self._remembered[key]
+        resolve = RESOLVERS[kind]
+        found = self.db.query(lambda s: resolve(s, ref))
+        if found is not None and kind in _IMMUTABLE:
+            self._remembered[key] = found
+            if len(self._remembered) > _REMEMBERED:
+                self._remembered.popitem(last=False)
+        return found
+
+    @staticmethod
+    def precheck(principal: Principal, op: Operation) -> None:
+        """Refuse at once (before the request's body is read) a caller who holds the role
+        ``op`` needs in no project at all; :meth:`authorize` checks the call's projects."""
+        if principal.is_admin or op.on in (LISTING, PUBLIC):
+            return
+        action = f"{op.method} {op.path} ({op.key})"
+        if not isinstance(op.on, str) and any(
+            t.creates and _may_create(principal, t) for t in op.on if t.kind == "project"
+        ):
+            return  # an account may create a project (and own it) before holding any role
+        if op.on == SERVER or not principal.grants:
+            principal.require(op.role, action)
+            return
+        best = max((RANK[r] for r in principal.grants.values()), default=-1)
+        if principal.role is not None:
+            best = max(best, RANK[principal.role])
+        if best < RANK[op.role]:
+            raise Forbidden(
+                f"{action} needs the {op.role} role, and {principal.name!r} holds less in "
+                "every project: ask an owner of the project to grant it (dockyard projects "
+                "grant)",
+                details={
+                    "needed": str(op.role),
+                    "role": str(principal.role) if principal.role else None,
+                },
+            )
+
+    def authorize(self, principal: Principal, op: Operation, arguments: dict[str, Any]) -> None:
+        """Raise :class:`Forbidden` unless ``principal`` may call ``op`` with ``arguments``."""
+        if principal.is_admin or op.on in (LISTING, PUBLIC):
+            return
+        action = f"{op.method} {op.path} ({op.key})"
+        if op.on == SERVER:
+            principal.require(op.role, action)
+            return
+        if op.on == ANYWHERE:
+            if (principal.role and principal.role.allows(op.role)) or any(
+                r.allows(op.role) for r in principal.grants.values()
+            ):
+                return
+            raise Forbidden(
+                f"{action} needs the {op.role} role in at least one project, and "
+                f"{principal.name!r} has none: ask an owner of a project to grant one",
+                details={
+                    "needed": str(op.role),
+                    "role": str(principal.role) if principal.role else None,
+                },
+            )
+        if isinstance(op.on, str):  # a kind this check does not know: refuse, never pass
+            raise Forbidden(f"{action} declares {op.on!r}, which no check knows")
+        for target in op.on:
+            self._check(principal, target, target.role or op.role, arguments, action)
+
+    def _check(
+        self,
+        principal: Principal,
+        target: Target,
+        needed: Role,
+        arguments: dict[str, Any],
+        action: str,
+    ) -> None:
+        everywhere = principal.role is not None and principal.role.allows(needed)
+        for ref in values_at(arguments, target.at):
+            if everywhere:  # no lookup: the service says if it does not exist
+                continue
+            project_id = self.project_of(target.kind, ref)
+            if project_id is not None:
+                principal.require_in(project_id, _where(target, ref), needed, action)
+            elif not (target.creates and _may_create(principal, target)):
+                raise denied(principal, _where(target, ref), needed, principal.role, action)
+
+
+def _may_create(principal: Principal, target: Target) -> bool:
+    """Whether a call may go on where ``target`` names nothing yet: it creates it. A new
+    project needs an account (its creator owns it) free to create projects; other objects
+    are created in a project another target of the call names."""
+    if target.kind != "project":
+        return True
+    return principal.user_id is not None and principal.may_create_projects
