@@ -178,7 +178,7 @@ class Services:
     def identity(self) -> IdentityService:
         from dockyard.identity.service import IdentityService
 
-        return IdentityService(self.db)
+        return IdentityService(self.db, on_change=self.access.forget_principals)
 
     @cached_property
     def access(self) -> Access:

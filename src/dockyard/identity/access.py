@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from dockyard.core.errors import Forbidden
 from dockyard.core.ids import is_id
 from dockyard.core.operations import ANYWHERE, LISTING, PUBLIC, SERVER, Operation, Target
-from dockyard.core.principal import RANK, Principal, Role, denied
+from dockyard.core.principal import Principal, Role, denied
 from dockyard.store.db import Database
 from dockyard.store.tables import (
     MonitorAlertRow,
@@ -102,6 +102,25 @@ def _flat(values: list[Any]) -> Iterator[Any]:
             yield value
 
 
+def split_targets(op: Operation) -> tuple[tuple[Target, ...], tuple[Target, ...]]:
+    """``op``'s targets found in the request's path and query string (checked before the
+    body is read), and those inside its body."""
+    if isinstance(op.on, str):
+        return (), ()
+    body = op.body[0] if op.body else None
+    inside = tuple(t for t in op.on if t.at.split(".")[0] == body)
+    return tuple(t for t in op.on if t not in inside), inside
+
+
+def needs_lookup(principal: Principal, op: Operation, targets: tuple[Target, ...]) -> bool:
+    """Whether checking ``targets`` may need the metadata (not for the admin, nor for a role
+    held in every project that suffices)."""
+    if principal.is_admin or not targets:
+        return False
+    held = principal.role
+    return not (held is not None and all(held.allows(t.role or op.role) for t in targets))
+
+
 def _where(target: Target, ref: str) -> str:
     if target.kind == "project":
         return f"project {ref!r}"
@@ -114,6 +133,14 @@ class Access:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._remembered: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self.remembered_tokens: dict[str, tuple[float, Principal]] = {}
+        """A server's tokens' principals, kept for a moment (see ``dockyard.server.auth``);
+        emptied by :meth:`forget_principals` when accounts, teams, grants or tokens change."""
+
+    def forget_principals(self) -> None:
+        """Forget the kept principals: a change of accounts or grants shows at once in this
+        process (another server process sees it within its keeping time)."""
+        self.remembered_tokens.clear()
 
     def project_of(self, kind: str, ref: str) -> str | None:
         """The id of the project of the ``kind`` object named ``ref`` (None: none such)."""
@@ -139,25 +166,34 @@ class Access:
             t.creates and _may_create(principal, t) for t in op.on if t.kind == "project"
         ):
             return  # an account may create a project (and own it) before holding any role
-        if op.on == SERVER or not principal.grants:
+        if op.on == SERVER:
             principal.require(op.role, action)
             return
-        best = max((RANK[r] for r in principal.grants.values()), default=-1)
-        if principal.role is not None:
-            best = max(best, RANK[principal.role])
-        if best < RANK[op.role]:
-            raise Forbidden(
-                f"{action} needs the {op.role} role, and {principal.name!r} holds less in "
-                "every project: ask an owner of the project to grant it (dockyard projects "
-                "grant)",
-                details={
-                    "needed": str(op.role),
-                    "role": str(principal.role) if principal.role else None,
-                },
-            )
+        held = [r for r in (principal.role, *principal.grants.values()) if r is not None]
+        if any(r.allows(op.role) for r in held):
+            return
+        if principal.role is not None and not principal.grants:
+            principal.require(op.role, action)  # a server token's role: its own words
+        holds = "holds no role in any project" if not held else "holds less in every project"
+        raise Forbidden(
+            f"{action} needs the {op.role} role in the project it acts in, and "
+            f"{principal.name!r} {holds}: ask an owner of the project to grant it "
+            "(dockyard projects grant)",
+            details={
+                "needed": str(op.role),
+                "role": str(principal.role) if principal.role else None,
+            },
+        )
 
-    def authorize(self, principal: Principal, op: Operation, arguments: dict[str, Any]) -> None:
-        """Raise :class:`Forbidden` unless ``principal`` may call ``op`` with ``arguments``."""
+    def authorize(
+        self,
+        principal: Principal,
+        op: Operation,
+        arguments: dict[str, Any],
+        targets: tuple[Target, ...] | None = None,
+    ) -> None:
+        """Raise :class:`Forbidden` unless ``principal`` may call ``op`` with ``arguments``
+        (checking only ``targets`` of its declared ones, when given)."""
         if principal.is_admin or op.on in (LISTING, PUBLIC):
             return
         action = f"{op.method} {op.path} ({op.key})"
@@ -179,7 +215,7 @@ class Access:
             )
         if isinstance(op.on, str):  # a kind this check does not know: refuse, never pass
             raise Forbidden(f"{action} declares {op.on!r}, which no check knows")
-        for target in op.on:
+        for target in op.on if targets is None else targets:
             self._check(principal, target, target.role or op.role, arguments, action)
 
     def _check(

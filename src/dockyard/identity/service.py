@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from dockyard.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from dockyard.core.ids import new_id
-from dockyard.core.operations import ANYWHERE, LISTING, PUBLIC, SERVER, operation
+from dockyard.core.operations import LISTING, PUBLIC, SERVER, operation
 from dockyard.core.principal import RANK, Principal, Role
 from dockyard.identity import credentials
 from dockyard.identity.principals import project_roles
@@ -50,6 +52,7 @@ from dockyard.store.tables import (
     utcnow,
 )
 
+T = TypeVar("T")
 _NO_ACCOUNT = (
     "{who!r} signs in with a server token and has no account: name the user the token is "
     "for (--user NAME)"
@@ -163,8 +166,20 @@ class IdentityService:
 
     service_name = "identity"
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, db: Database, on_change: Callable[[], None] = lambda: None) -> None:
+        self._db = db
+        self._on_change = on_change
+
+    @property
+    def db(self) -> Database:
+        return self._db
+
+    def _write(self, fn: Callable[[Session], T]) -> T:
+        """A write that changes who may do what: the kept principals are forgotten after."""
+        try:
+            return self._db.write(fn)
+        finally:
+            self._on_change()
 
     # -- users ----------------------------------------------------------------------------
 
@@ -197,7 +212,7 @@ class IdentityService:
             return UserCreated(**_user(session, row).model_dump(), token=secret)
 
         try:
-            return self.db.write(insert)
+            return self._write(insert)
         except IntegrityError:
             raise Conflict(f"a user named {body.name!r} already exists") from None
 
@@ -265,7 +280,7 @@ class IdentityService:
             session.flush()
             return _user(session, row)
 
-        return self.db.write(change)
+        return self._write(change)
 
     @operation("PUT", "/users/{user}/password", status=204, on=LISTING, role=Role.VIEWER)
     def set_password(self, principal: Principal, user: str, body: PasswordChange) -> None:
@@ -288,7 +303,7 @@ class IdentityService:
             row.password_hash = hashed
             row.updated_at = utcnow()
 
-        self.db.write(change)
+        self._write(change)
 
     # -- teams ----------------------------------------------------------------------------
 
@@ -309,18 +324,18 @@ class IdentityService:
             return _team(session, row)
 
         try:
-            return self.db.write(insert)
+            return self._write(insert)
         except IntegrityError:
             raise Conflict(f"a team named {body.name!r} already exists") from None
 
-    @operation("GET", "/teams", on=ANYWHERE)
+    @operation("GET", "/teams", on=LISTING)
     def list_teams(self, principal: Principal) -> builtins.list[Team]:
         """Every team with its members, by name."""
         return self.db.query(
             lambda s: [_team(s, r) for r in s.scalars(select(TeamRow).order_by(TeamRow.name))]
         )
 
-    @operation("GET", "/teams/{team}", on=ANYWHERE)
+    @operation("GET", "/teams/{team}", on=LISTING)
     def get_team(self, principal: Principal, team: str) -> Team:
         """A team with its members."""
         return self.db.query(lambda s: _team(s, _find_team(s, team)))
@@ -344,7 +359,7 @@ class IdentityService:
             session.flush()
             return _team(session, row)
 
-        return self.db.write(add)
+        return self._write(add)
 
     @operation("DELETE", "/teams/{team}/members/{user}", on=SERVER, role=Role.ADMIN)
     def remove_member(self, principal: Principal, team: str, user: str) -> Team:
@@ -360,7 +375,7 @@ class IdentityService:
             )
             return _team(session, row)
 
-        return self.db.write(remove)
+        return self._write(remove)
 
     @operation("DELETE", "/teams/{team}", status=204, on=SERVER, role=Role.ADMIN)
     def delete_team(self, principal: Principal, team: str) -> None:
@@ -375,7 +390,7 @@ class IdentityService:
             )
             session.delete(row)
 
-        self.db.write(remove)
+        self._write(remove)
 
     # -- grants ---------------------------------------------------------------------------
 
@@ -389,20 +404,22 @@ class IdentityService:
                 select(ProjectGrantRow).where(ProjectGrantRow.project_id == row.id)
             )
             found = builtins.list(grants)
-            users = dict(
-                session.execute(
+            users: dict[str, str] = {
+                i: n
+                for i, n in session.execute(
                     select(UserRow.id, UserRow.name).where(
                         UserRow.id.in_([g.subject_id for g in found if g.subject_kind == "user"])
                     )
-                ).tuples()
-            )
-            teams = dict(
-                session.execute(
+                )
+            }
+            teams: dict[str, str] = {
+                i: n
+                for i, n in session.execute(
                     select(TeamRow.id, TeamRow.name).where(
                         TeamRow.id.in_([g.subject_id for g in found if g.subject_kind == "team"])
                     )
-                ).tuples()
-            )
+                )
+            }
             names = {"user": users, "team": teams}
             out = [
                 Grant(
@@ -454,7 +471,7 @@ class IdentityService:
                 granted_at=found.granted_at,
             )
 
-        return self.db.write(put)
+        return self._write(put)
 
     @operation("DELETE", "/projects/{project}/grants/{kind}/{subject}", status=204, role=Role.OWNER)
     def revoke(self, principal: Principal, project: str, kind: str, subject: str) -> None:
@@ -477,7 +494,7 @@ class IdentityService:
                 )
             session.delete(found)
 
-        self.db.write(remove)
+        self._write(remove)
 
     # -- tokens ---------------------------------------------------------------------------
 
@@ -512,7 +529,7 @@ class IdentityService:
             session.flush()
             return TokenCreated(**_token(row, user.name, project).model_dump(), token=secret)
 
-        return self.db.write(insert)
+        return self._write(insert)
 
     @operation("GET", "/tokens", on=LISTING)
     def list_tokens(self, principal: Principal, query: TokenQuery) -> builtins.list[Token]:
@@ -527,7 +544,7 @@ class IdentityService:
             )
             if not (query.all and self._admin(principal)):
                 stmt = stmt.where(UserRow.id == self._subject(session, principal, query.user).id)
-            return [_token(t, u, p) for t, u, p in session.execute(stmt).tuples()]
+            return [_token(t, u, p) for t, u, p in session.execute(stmt)]
 
         return self.db.query(fetch)
 
@@ -545,7 +562,7 @@ class IdentityService:
             project = session.get(ProjectRow, row.project_id) if row.project_id else None
             return _token(row, user.name if user else "?", project.name if project else None)
 
-        return self.db.write(revoke)
+        return self._write(revoke)
 
     @operation("POST", "/auth/login", status=201, on=PUBLIC, role=Role.VIEWER)
     def login(self, principal: Principal, body: Login) -> TokenCreated:
@@ -570,7 +587,7 @@ class IdentityService:
             session.flush()
             return TokenCreated(**_token(row, found.name, None).model_dump(), token=secret)
 
-        return self.db.write(insert)
+        return self._write(insert)
 
     @staticmethod
     def _admin(principal: Principal) -> bool:

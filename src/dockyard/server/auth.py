@@ -29,6 +29,7 @@ from dockyard.core.errors import Forbidden, InvalidInput, Unauthorized
 from dockyard.core.operations import PUBLIC, Operation
 from dockyard.core.principal import ANONYMOUS, Principal, Role
 from dockyard.core.tokens import ADMIN, TokenGrant, token_digest
+from dockyard.identity.access import needs_lookup, split_targets
 from dockyard.identity.principals import token_principal
 from dockyard.services import Services
 from dockyard.store.tables import UserRow, utcnow
@@ -39,6 +40,18 @@ OPEN = Principal(name=ANONYMOUS, kind=ANONYMOUS, role=Role.EDITOR, may_create_pr
 NOBODY = Principal(name=ANONYMOUS, kind=ANONYMOUS, role=None, may_create_projects=False)
 REMEMBER_SECONDS = 2.0
 _REMEMBERED = 10_000
+"""At most this many tokens' principals are kept (all are forgotten when it is reached)."""
+
+
+class _Fields:
+    """A query string read as a query model: each field is the list of its values."""
+
+    def __init__(self, params: Any) -> None:
+        self._params = params
+
+    def __getattr__(self, name: str) -> list[str]:
+        values: list[str] = self._params.getlist(name)
+        return values
 
 
 class Authenticator:
@@ -60,7 +73,7 @@ class Authenticator:
                     f"{self._fixed[grant.digest].name!r}'s: give each its own token"
                 )
             self._fixed[grant.digest] = Principal(name=grant.name, kind="token", role=grant.role)
-        self._remembered: dict[str, tuple[float, Principal]] = {}
+        self._remembered = services.access.remembered_tokens
         self._users_checked = 0.0
         self._has_users = False
 
@@ -119,38 +132,62 @@ class Authenticator:
         when they hold the role ``op`` needs nowhere (each call's projects are checked by
         :meth:`checker`, once its arguments are read)."""
         required = op.on != PUBLIC
-        precheck = self._services.access.precheck
+        access = self._services.access
+        early, _ = split_targets(op)
+        query_model = op.query_model[0] if op.query_model else None
+
+        plain = tuple(name for name, _, _ in op.query_params)
+
+        def check(caller: Principal, request: Request) -> None:
+            access.precheck(caller, op)
+            if needs_lookup(caller, op, early):
+                # each name where the route reads it: a query parameter never stands in for a
+                # path parameter of the same name (the call would act on another object)
+                arguments: dict[str, Any] = {
+                    name: request.query_params.getlist(name) for name in plain
+                }
+                arguments.update(request.path_params)
+                if query_model:
+                    arguments[query_model] = _Fields(request.query_params)
+                access.authorize(caller, op, arguments, early)
+
+        async def checked(caller: Principal, request: Request) -> None:
+            if needs_lookup(caller, op, early):
+                await anyio.to_thread.run_sync(check, caller, request)
+            else:
+                check(caller, request)
 
         async def authenticated(request: Request) -> Principal:
             caller = await self.principal(request, required=required)
             try:
-                precheck(caller, op)
+                await checked(caller, request)
             except Forbidden:
                 fresh = await anyio.to_thread.run_sync(self._fresh, caller)
                 if fresh is None:
                     raise
-                precheck(fresh, op)
+                await checked(fresh, request)
                 return fresh
             return caller
 
         return authenticated
 
     def checker(self, op: Operation) -> Check:
-        """The check of ``op``'s declared role for a caller and the call's arguments: the
-        principal to run it as (looked up again once before a refusal)."""
+        """The check of the targets of ``op`` inside the request's body, once it is read:
+        the principal to run the call as (looked up again once before a refusal)."""
         access = self._services.access
+        _, inside = split_targets(op)
 
         def check(principal: Principal, arguments: dict[str, Any]) -> Principal:
-            if principal.is_admin:
+            if not needs_lookup(principal, op, inside):
                 return principal
             try:
-                access.authorize(principal, op, arguments)
+                access.authorize(principal, op, arguments, inside)
                 return principal
             except Forbidden:
                 fresh = self._fresh(principal)
                 if fresh is None:
                     raise
-                access.authorize(fresh, op, arguments)
+                access.authorize(fresh, op, arguments, inside)
                 return fresh
 
         return check
