@@ -178,7 +178,7 @@ def test_tokens_are_limited_expire_and_are_revoked(
     ci = people.client(limited.token)
     assert [p.name for p in ci.projects.list()] == ["fraud"]
     ci.runs.search(projects=["fraud"])
-    with pytest.raises(Forbidden, match="needs the editor role .*'bob' holds less"):
+    with pytest.raises(Forbidden, match=r"needs the editor role .*'bob' holds less"):
         ci.runs.create("fraud")
     with pytest.raises(Forbidden):
         ci.runs.search(projects=["other"])

@@ -45,23 +45,23 @@ rita:read={RITA}, ops:admin={OPS}
 """
 SPOOF = {"X-Dockyard-User": "admin"}
 
-V, E, M, O, A = Role.VIEWER, Role.EDITOR, Role.MAINTAINER, Role.OWNER, Role.ADMIN
+V, E, M, OWN, A = Role.VIEWER, Role.EDITOR, Role.MAINTAINER, Role.OWNER, Role.ADMIN
 EXPECTED_ROLES: dict[str, Role] = {
     # projects: an account creates its own (and owns them); deleting one erases everything
     "projects.create": E, "projects.list": V, "projects.get": V, "projects.update": M,
-    "projects.delete": O,
+    "projects.delete": OWN,
     # experiments and runs: delete and restore are soft; purge is the owners', reaping the
     # admin's
     "experiments.create": E, "experiments.list": V, "experiments.get": V,
-    "experiments.delete": E, "experiments.restore": E, "experiments.purge": O,
+    "experiments.delete": E, "experiments.restore": E, "experiments.purge": OWN,
     "runs.create": E, "runs.keys": V, "runs.resolve": V, "runs.get": V, "runs.update": E,
     "runs.log_params": E, "runs.set_tags": E, "runs.heartbeat": E, "runs.delete": E,
-    "runs.reap": A, "runs.purge": O, "runs.restore": E, "runs.search": V, "metrics.log": E,
+    "runs.reap": A, "runs.purge": OWN, "runs.restore": E, "runs.search": V, "metrics.log": E,
     "metrics.history": V, "artifacts.upload": E, "artifacts.list": V, "artifacts.download": V,
     "artifacts.table": V, "run_io.list": V,
     # data and models: whole datasets and models are deleted by owners, versions by
     # maintainers
-    "datasets.create": E, "datasets.list": V, "datasets.get": V, "datasets.delete": O,
+    "datasets.create": E, "datasets.list": V, "datasets.get": V, "datasets.delete": OWN,
     "datasets.set_rules": E, "datasets.commit": E, "datasets.versions": V,
     "datasets.version": V, "datasets.delete_version": M, "datasets.validate": E,
     "datasets.record_use": E, "datasets.diff": V, "datasets.lineage": V, "features.apply": E,
@@ -70,12 +70,12 @@ EXPECTED_ROLES: dict[str, Role] = {
     "features.push": E, "features.record_training_set": E, "features.training_sets": V,
     # models: aliases, traffic and the Andon cord are the maintainers'; gate policies the owners'
     "models.create": E, "models.list": V, "models.get": V, "models.update": E,
-    "models.delete": O, "models.register": E, "models.versions": V, "models.version": V,
+    "models.delete": OWN, "models.register": E, "models.versions": V, "models.version": V,
     "models.update_version": E, "models.delete_version": M, "models.record_use": E,
     "models.lineage": V, "models.card": V, "models.aliases": V, "models.set_alias": M,
     "models.remove_alias": M, "models.rollback": M, "models.history": V,
     "models.model_history": V, "models.set_traffic": M, "models.clear_traffic": M,
-    "models.freeze": M, "models.unfreeze": M, "models.set_policy": O, "models.check": V,
+    "models.freeze": M, "models.unfreeze": M, "models.set_policy": OWN, "models.check": V,
     # serving: model servers report and log as editors of their models' projects
     "serving.heartbeat": E, "serving.instances": V, "serving.record_segment": E,
     "serving.segments": V, "serving.predictions": V, "serving.trace": V,
@@ -103,7 +103,7 @@ EXPECTED_ROLES: dict[str, Role] = {
     "identity.get_user": V, "identity.update_user": A, "identity.set_password": V,
     "identity.create_team": A, "identity.list_teams": V, "identity.get_team": V,
     "identity.add_members": A, "identity.remove_member": A, "identity.delete_team": A,
-    "identity.grants": V, "identity.grant": O, "identity.revoke": O,
+    "identity.grants": V, "identity.grant": OWN, "identity.revoke": OWN,
     "identity.create_token": V, "identity.list_tokens": V, "identity.revoke_token": V,
     "identity.login": V,
 }  # fmt: skip
