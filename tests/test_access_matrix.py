@@ -131,6 +131,7 @@ INPUTS: dict[str, Callable[[Place], dict[str, Any]]] = {
     "runs.search": lambda p: {"json": {"projects": [p.project]}},
     "datasets.create": lambda p: {"json": {"project": p.project, "name": "d2"}},
     "datasets.record_use": lambda p: {"json": {"run_id": p.run_id}},
+    "datasets.commit": lambda p: {"json": {"files": [], "run_id": p.run_id}},
     "models.create": lambda p: {"json": {"name": f"m2-{p.project}", "project": p.project}},
     "models.list": lambda p: {"params": {"project": p.project}},
     "models.register": lambda p: {"json": {"run_id": p.run_id, "path": "model"}},

@@ -155,8 +155,9 @@ def server(
     user_tokens_file: Path = typer.Option(
         None,
         "--user-tokens-file",
-        help="A file of user tokens, one NAME=TOKEN or NAME:ROLE=TOKEN (read, write, admin) "
-        "a line [else env DOCKYARD_USER_TOKENS].",
+        help="A file of user tokens, one NAME=TOKEN or NAME:ROLE=TOKEN a line, each with its "
+        "role (viewer, editor, maintainer, owner, admin) in every project [else env "
+        "DOCKYARD_USER_TOKENS]. Accounts (`dockyard users`) have roles per project.",
         dir_okay=False,
     ),
     keep_predictions: str = typer.Option(
@@ -169,9 +170,10 @@ def server(
     """Serve the REST API (and its OpenAPI document at /docs) over this home's data.
 
     Callers are known by their token only: --token / DOCKYARD_TOKEN is the admin token
-    (user 'admin'), and each user token is its user. Without any token the server is open
-    (for loopback use): anyone reads and writes as 'anonymous', and administration (gc,
-    purges, schedules, alias policies) is refused over HTTP."""
+    (user 'admin'), each user token is its user, and each account's API token (`dockyard
+    tokens create`, `dockyard login`) is that account, with its roles per project. Without
+    any token or account the server is open (for loopback use): anyone reads and writes as
+    'anonymous', and administration and deletion are refused over HTTP."""
     from rich.markup import escape
 
     from dockyard.cli.schedules import log_line

@@ -155,7 +155,12 @@ class DatasetService:
 
     # -- versions -----------------------------------------------------------------------
 
-    @operation("POST", "/projects/{project}/datasets/{dataset}/versions", status=201)
+    @operation(
+        "POST",
+        "/projects/{project}/datasets/{dataset}/versions",
+        status=201,
+        on=(Target("project", "project"), Target("run", "body.run_id", optional=True)),
+    )
     def commit(
         self, principal: Principal, project: str, dataset: str, body: VersionCommit
     ) -> Version:

@@ -143,7 +143,7 @@ class MonitorService:
     )
     def put(self, principal: Principal, body: MonitorCreate) -> Monitor:
         """Create a monitor of a model, or change it (same model and name). A monitor acts
-        on its own (rollbacks, freezes, retraining), so it needs the admin role."""
+        on its own (rollbacks, freezes, retraining), so it needs the maintainer role."""
         seconds = window_seconds(body.window)
         config = MonitorConfig.model_validate(
             body.model_dump(include=set(MonitorConfig.model_fields))
@@ -480,7 +480,8 @@ class MonitorService:
     def metrics(self, principal: Principal) -> BinaryIO:
         """Prometheus' text format: per monitor and model version, the latest window's drift,
         rows, label coverage, quality and performance, and the alerts raised per rule
-        (scrape ``/api/v1/monitoring/metrics`` with a read token)."""
+        (scrape ``/api/v1/monitoring/metrics`` with a token: it shows the models of the projects
+        the token may read)."""
 
         readable = principal.readable_projects()
 
