@@ -45,7 +45,7 @@ rita:read={RITA}, ops:admin={OPS}
 """
 SPOOF = {"X-Dockyard-User": "admin"}
 
-V, E, M, O, A = Role.VIEWER, Role.EDITOR, Role.MAINTAINER, Role.OWNER, Role.ADMIN
+V, E, M, O, A = Role.VIEWER, Role.EDITOR, Role.MAINTAINER, Role.OWNER, Role.ADMIN  # noqa: E741
 EXPECTED_ROLES: dict[str, Role] = {
     # projects: an account creates its own (and owns them); deleting one erases everything
     "projects.create": E, "projects.list": V, "projects.get": V, "projects.update": M,

@@ -394,14 +394,14 @@ class IdentityService:
                     select(UserRow.id, UserRow.name).where(
                         UserRow.id.in_([g.subject_id for g in found if g.subject_kind == "user"])
                     )
-                ).tuples()
+                ).all()
             )
             teams = dict(
                 session.execute(
                     select(TeamRow.id, TeamRow.name).where(
                         TeamRow.id.in_([g.subject_id for g in found if g.subject_kind == "team"])
                     )
-                ).tuples()
+                ).all()
             )
             names = {"user": users, "team": teams}
             out = [
@@ -527,7 +527,7 @@ class IdentityService:
             )
             if not (query.all and self._admin(principal)):
                 stmt = stmt.where(UserRow.id == self._subject(session, principal, query.user).id)
-            return [_token(t, u, p) for t, u, p in session.execute(stmt).tuples()]
+            return [_token(t, u, p) for t, u, p in session.execute(stmt)]
 
         return self.db.query(fetch)
 
