@@ -16,6 +16,7 @@ from dockyard.cli import (
     data,
     demo,
     features,
+    login,
     models,
     monitor,
     pipelines,
@@ -24,7 +25,10 @@ from dockyard.cli import (
     runs,
     schedules,
     serve,
+    teams,
+    tokens,
     ui,
+    users,
 )
 from dockyard.cli.context import Overrides
 from dockyard.cli.output import error
@@ -46,6 +50,9 @@ app.add_typer(models.app, name="models")
 app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(serve.app, name="serving")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(users.app, name="users")
+app.add_typer(teams.app, name="teams")
+app.add_typer(tokens.app, name="tokens")
 app.add_typer(admin.config_app, name="config")
 app.add_typer(admin.db_app, name="db")
 app.command("gc")(admin.gc)
@@ -56,6 +63,8 @@ app.command("trace")(serve.trace)
 app.command("predict")(predict.predict)
 app.command("demo")(demo.demo)
 app.command("ui")(ui.ui)
+app.command("login")(login.login)
+app.command("whoami")(login.whoami)
 
 
 def _say_version(wanted: bool) -> None:

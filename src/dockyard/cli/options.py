@@ -8,6 +8,8 @@ commands to keep it so.
 
 from __future__ import annotations
 
+import enum
+
 import typer
 
 PROJECT_ENV = "DOCKYARD_PROJECT"
@@ -32,3 +34,12 @@ RUN_ID = typer.Argument(..., help="A run id, or the start of one that no other r
 PIPELINE_RUN_ID = typer.Argument(
     ..., help="A pipeline run id, or the start of one that no other pipeline run shares."
 )
+
+
+class ProjectRole(enum.StrEnum):
+    """A role in a project (``--role``), each including the ones before it."""
+
+    viewer = "viewer"
+    editor = "editor"
+    maintainer = "maintainer"
+    owner = "owner"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import typer
 
 from dockyard.cli.context import overrides
-from dockyard.cli.options import JSON, LIMIT, YES
+from dockyard.cli.options import JSON, LIMIT, YES, ProjectRole
 from dockyard.cli.output import Column, dump_json, say, table
 
 app = typer.Typer(
-    help="Create, list, rename and delete projects.", no_args_is_help=True, rich_markup_mode=None
+    help="Create, list, rename and delete projects; grant roles in them.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -98,3 +100,85 @@ def delete(
         dump_json(project)
     else:
         say(f"deleted project [bold]{project.name}[/]")
+
+
+def _subject(user: str | None, team: str | None) -> tuple[str, str]:
+    """("user", NAME) or ("team", NAME): exactly one of --user and --team."""
+    if user is not None and team is not None:
+        raise typer.BadParameter("give --user or --team, not both")
+    if user is not None:
+        return "user", user
+    if team is not None:
+        return "team", team
+    raise typer.BadParameter("say whose role it is: --user USER or --team TEAM")
+
+
+PROJECT_NAME = typer.Argument(..., metavar="PROJECT", help="The project's name.")
+USER = typer.Option(None, "--user", help="The user (or service account).")
+TEAM = typer.Option(None, "--team", help="Or the team (its members hold the role).")
+
+
+@app.command()
+def grants(ctx: typer.Context, name: str = PROJECT_NAME, as_json: bool = JSON) -> None:
+    """Who holds which role in a project (users and teams)."""
+    with overrides(ctx).client() as client:
+        found = client.identity.grants(name)
+    if as_json:
+        dump_json(found)
+        return
+    table(
+        None,
+        [
+            Column("subject", keep=True),
+            "kind",
+            "role",
+            Column("granted by", drop=2),
+            Column("when (UTC)", drop=1),
+        ],
+        [
+            (g.subject, g.subject_kind, g.role, g.granted_by, f"{g.granted_at:%Y-%m-%d %H:%M}")
+            for g in found
+        ],
+        empty=f"no roles granted in {name}; `dockyard projects grant {name} --user U --role R`",
+    )
+
+
+@app.command()
+def grant(
+    ctx: typer.Context,
+    name: str = PROJECT_NAME,
+    user: str | None = USER,
+    team: str | None = TEAM,
+    role: ProjectRole = typer.Option(
+        ...,
+        "--role",
+        case_sensitive=False,
+        help="viewer (read) < editor (write runs, data, models) < maintainer (aliases, "
+        "traffic, monitors, schedules) < owner (grants and deletion).",
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Give a user or a team a role in a project, replacing the one they had there (the
+    project's owners and the admin)."""
+    kind, subject = _subject(user, team)
+    with overrides(ctx).client() as client:
+        found = client.identity.grant(name, role.value, user=user, team=team)
+    if as_json:
+        dump_json(found)
+    else:
+        say(f"{kind} [bold]{subject}[/] is {found.role} in project [bold]{found.project}[/]")
+
+
+@app.command()
+def revoke(
+    ctx: typer.Context,
+    name: str = PROJECT_NAME,
+    user: str | None = USER,
+    team: str | None = TEAM,
+) -> None:
+    """Take a user's or a team's role in a project away (a user may still hold one through
+    a team)."""
+    kind, subject = _subject(user, team)
+    with overrides(ctx).client() as client:
+        client.identity.revoke(name, user=user, team=team)
+    say(f"took the role of {kind} [bold]{subject}[/] in project [bold]{name}[/] away")
