@@ -4,6 +4,28 @@
  */
 
 export interface paths {
+    "/api/v1/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with a user's password: a new API token (it expires; 30 days by default).
+         * @description Sign in with a user's password: a new API token (it expires; 30 days by default).
+         *
+         *     Needs no credential.
+         */
+        post: operations["identity.login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/blobs": {
         parameters: {
             query?: never;
@@ -17,7 +39,7 @@ export interface paths {
          * Upload bytes; with ``digest``, bytes that hash otherwise are rejected.
          * @description Upload bytes; with ``digest``, bytes that hash otherwise are rejected.
          *
-         *     Needs the write role.
+         *     Needs the editor role in at least one project.
          */
         post: operations["blobs.upload"];
         delete?: never;
@@ -39,7 +61,7 @@ export interface paths {
          *     any byte is sent; on remote storage it is found only once its bytes have streamed,
          *     so the response carries ``X-Dockyard-Digest`` and the client refuses them.
          *
-         *     Needs the read role.
+         *     Needs the viewer role in at least one project.
          */
         get: operations["blobs.download"];
         put?: never;
@@ -63,7 +85,7 @@ export interface paths {
          *     ``gc`` keeps it through its grace period, so the caller can reference it instead
          *     of uploading it again.
          *
-         *     Needs the read role.
+         *     Needs the viewer role in at least one project.
          */
         get: operations["blobs.info"];
         put?: never;
@@ -87,7 +109,7 @@ export interface paths {
          * Create an empty dataset (adding a version creates it too).
          * @description Create an empty dataset (adding a version creates it too).
          *
-         *     Needs the write role.
+         *     Needs editor in the project of body.project.
          */
         post: operations["datasets.create"];
         delete?: never;
@@ -109,7 +131,7 @@ export interface paths {
          * Create an experiment in a project.
          * @description Create an experiment in a project.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of body.project.
          */
         post: operations["experiments.create"];
         delete?: never;
@@ -132,7 +154,7 @@ export interface paths {
          * @description Collect garbage: unreferenced, unleased blobs and abandoned uploads older than
          *     the grace period.
          *
-         *     Needs the admin role.
+         *     Needs the admin role on the whole server.
          */
         post: operations["gc.collect"];
         delete?: never;
@@ -157,7 +179,7 @@ export interface paths {
          *     of predictions made before (whole hours). Alerts stay. Run ``gc`` afterwards to
          *     free the segments' blobs. Destructive administration, like ``gc``.
          *
-         *     Needs the admin role.
+         *     Needs the admin role on the whole server.
          */
         post: operations["gc.prune_predictions"];
         delete?: never;
@@ -182,7 +204,7 @@ export interface paths {
          *     owners that are gone. Run ``gc`` afterwards to free the blobs. Destructive
          *     administration, like ``gc``.
          *
-         *     Needs the admin role.
+         *     Needs the admin role on the whole server.
          */
         post: operations["gc.purge"];
         delete?: never;
@@ -219,7 +241,7 @@ export interface paths {
          * Registered models by name, filtered by project, name substring or tag.
          * @description Registered models by name, filtered by project, name substring or tag.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of query.project (if given).
          */
         get: operations["models.list"];
         put?: never;
@@ -227,7 +249,7 @@ export interface paths {
          * Create an empty registered model (registering a version creates it too).
          * @description Create an empty registered model (registering a version creates it too).
          *
-         *     Needs the write role.
+         *     Needs editor in the project of body.project.
          */
         post: operations["models.create"];
         delete?: never;
@@ -247,7 +269,7 @@ export interface paths {
          * A registered model with its tags, latest version and aliases.
          * @description A registered model with its tags, latest version and aliases.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of name.
          */
         get: operations["models.get"];
         put?: never;
@@ -256,7 +278,7 @@ export interface paths {
          * Delete a model with all its versions and aliases; ``gc`` then frees their files.
          * @description Delete a model with all its versions and aliases; ``gc`` then frees their files.
          *
-         *     Needs the write role.
+         *     Needs owner in the project of name.
          */
         delete: operations["models.delete"];
         options?: never;
@@ -265,7 +287,7 @@ export interface paths {
          * Change the description or set tags (an empty tag value deletes the tag).
          * @description Change the description or set tags (an empty tag value deletes the tag).
          *
-         *     Needs the write role.
+         *     Needs editor in the project of name.
          */
         patch: operations["models.update"];
         trace?: never;
@@ -281,7 +303,7 @@ export interface paths {
          * The model's aliases, the versions they point at and their policies.
          * @description The model's aliases, the versions they point at and their policies.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of name.
          */
         get: operations["models.aliases"];
         put?: never;
@@ -306,7 +328,7 @@ export interface paths {
          *     or a user the policy's ``override_by`` names, may force it with a reason). Every
          *     move is recorded.
          *
-         *     Needs the write role.
+         *     Needs maintainer in the project of name.
          */
         put: operations["models.set_alias"];
         post?: never;
@@ -314,7 +336,7 @@ export interface paths {
          * Stop the alias pointing anywhere (its policy and history stay).
          * @description Stop the alias pointing anywhere (its policy and history stay).
          *
-         *     Needs the write role.
+         *     Needs maintainer in the project of name.
          */
         delete: operations["models.remove_alias"];
         options?: never;
@@ -333,7 +355,7 @@ export interface paths {
          * Would this version pass the alias's gates now? (Moves nothing.)
          * @description Would this version pass the alias's gates now? (Moves nothing.)
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of name.
          */
         get: operations["models.check"];
         put?: never;
@@ -355,7 +377,7 @@ export interface paths {
          * Every move of the alias, newest first: who, when, from and to which version, why.
          * @description Every move of the alias, newest first: who, when, from and to which version, why.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of name.
          */
         get: operations["models.history"];
         put?: never;
@@ -378,7 +400,7 @@ export interface paths {
          * Set (or with null, remove) the gates a version must pass to get this alias.
          * @description Set (or with null, remove) the gates a version must pass to get this alias.
          *
-         *     Needs the admin role.
+         *     Needs owner in the project of name.
          */
         put: operations["models.set_policy"];
         post?: never;
@@ -402,7 +424,7 @@ export interface paths {
          * @description Point the alias back at the version it had before its last move (skipping no
          *     gate: rollback is the emergency path). Rolling back again goes further back.
          *
-         *     Needs the write role.
+         *     Needs maintainer in the project of name.
          */
         post: operations["models.rollback"];
         delete?: never;
@@ -425,7 +447,7 @@ export interface paths {
          * @description Pull the Andon cord: no alias of the model moves and its traffic stays until it
          *     is unfrozen (servers stay put). The reason is shown to whoever is refused.
          *
-         *     Needs the write role.
+         *     Needs maintainer in the project of name.
          */
         post: operations["models.freeze"];
         delete?: never;
@@ -445,7 +467,7 @@ export interface paths {
          * Every event of the model, newest first: alias moves, traffic changes, freezes.
          * @description Every event of the model, newest first: alias moves, traffic changes, freezes.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of name.
          */
         get: operations["models.model_history"];
         put?: never;
@@ -470,7 +492,7 @@ export interface paths {
          *     copy, their answers logged, never returned). Every alias named must point at a
          *     version; the change is recorded in the model's history.
          *
-         *     Needs the write role.
+         *     Needs maintainer in the project of name.
          */
         put: operations["models.set_traffic"];
         post?: never;
@@ -478,7 +500,7 @@ export interface paths {
          * Remove the traffic split: servers answer with the alias they were started on.
          * @description Remove the traffic split: servers answer with the alias they were started on.
          *
-         *     Needs the write role.
+         *     Needs maintainer in the project of name.
          */
         delete: operations["models.clear_traffic"];
         options?: never;
@@ -499,7 +521,7 @@ export interface paths {
          * Let the model's aliases and traffic change again.
          * @description Let the model's aliases and traffic change again.
          *
-         *     Needs the write role.
+         *     Needs maintainer in the project of name.
          */
         post: operations["models.unfreeze"];
         delete?: never;
@@ -519,7 +541,7 @@ export interface paths {
          * The model's versions, newest first.
          * @description The model's versions, newest first.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of name.
          */
         get: operations["models.versions"];
         put?: never;
@@ -528,7 +550,7 @@ export interface paths {
          * @description Register the logged model in a run's artifact folder as the model's next version
          *     (the model is created on first use, in the run's project).
          *
-         *     Needs the write role.
+         *     Needs editor in the project of name, editor in the project of body.project (if given), viewer in the project of body.run_id.
          */
         post: operations["models.register"];
         delete?: never;
@@ -548,7 +570,7 @@ export interface paths {
          * A version by number (``3`` or ``v3``), ``latest``, or ``@alias``.
          * @description A version by number (``3`` or ``v3``), ``latest``, or ``@alias``.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of name.
          */
         get: operations["models.version"];
         put?: never;
@@ -557,7 +579,7 @@ export interface paths {
          * Delete a version no alias points at; ``gc`` then frees its files.
          * @description Delete a version no alias points at; ``gc`` then frees its files.
          *
-         *     Needs the write role.
+         *     Needs maintainer in the project of name.
          */
         delete: operations["models.delete_version"];
         options?: never;
@@ -566,7 +588,7 @@ export interface paths {
          * Change a version's description or tags (its files never change).
          * @description Change a version's description or tags (its files never change).
          *
-         *     Needs the write role.
+         *     Needs editor in the project of name.
          */
         patch: operations["models.update_version"];
         trace?: never;
@@ -582,7 +604,7 @@ export interface paths {
          * A model card (Markdown and HTML) generated from the version's lineage.
          * @description A model card (Markdown and HTML) generated from the version's lineage.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of name.
          */
         get: operations["models.card"];
         put?: never;
@@ -604,7 +626,7 @@ export interface paths {
          * From the version to its run, params, metrics, input data, code and environment.
          * @description From the version to its run, params, metrics, input data, code and environment.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of name.
          */
         get: operations["models.lineage"];
         put?: never;
@@ -628,7 +650,7 @@ export interface paths {
          * Record that a run loaded this version (its input): evaluations count for gates.
          * @description Record that a run loaded this version (its input): evaluations count for gates.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of name, editor in the project of body.run_id.
          */
         post: operations["models.record_use"];
         delete?: never;
@@ -648,7 +670,7 @@ export interface paths {
          * Alerts, newest first, of a model, a project or all.
          * @description Alerts, newest first, of a model, a project or all.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of query.model (if given), viewer in the project of query.project (if given).
          */
         get: operations["monitoring.alerts"];
         put?: never;
@@ -671,7 +693,7 @@ export interface paths {
          * Record what delivering one of an alert's webhooks did.
          * @description Record what delivering one of an alert's webhooks did.
          *
-         *     Needs the admin role.
+         *     Needs the admin role on the whole server.
          */
         put: operations["monitoring.record_delivery"];
         post?: never;
@@ -695,7 +717,7 @@ export interface paths {
          * @description Claim up to ``limit`` monitors that are due (compare-and-set on their next run
          *     time): the caller, and no other runner, runs them now.
          *
-         *     Needs the admin role.
+         *     Needs the admin role on the whole server.
          */
         post: operations["monitoring.due"];
         delete?: never;
@@ -719,7 +741,7 @@ export interface paths {
          *     again replaces the old one). Every id must name a prediction in the model's log:
          *     otherwise nothing is stored and the error lists the unknown ids.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of model.
          */
         post: operations["monitoring.log_labels"];
         delete?: never;
@@ -744,7 +766,7 @@ export interface paths {
          *     within ``tolerance``. If any label matches no prediction, nothing is stored and the
          *     error says which.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of model.
          */
         post: operations["monitoring.log_entity_labels"];
         delete?: never;
@@ -764,9 +786,10 @@ export interface paths {
          * Prometheus' text format: per monitor and model version, the latest window's drift,
          * @description Prometheus' text format: per monitor and model version, the latest window's drift,
          *     rows, label coverage, quality and performance, and the alerts raised per rule
-         *     (scrape ``/api/v1/monitoring/metrics`` with a read token).
+         *     (scrape ``/api/v1/monitoring/metrics`` with a token: it shows the models of the projects
+         *     the token may read).
          *
-         *     Needs the read role.
+         *     Any caller: the answer holds only what the caller may read.
          */
         get: operations["monitoring.metrics"];
         put?: never;
@@ -788,15 +811,15 @@ export interface paths {
          * Monitors, of one model or project, or all.
          * @description Monitors, of one model or project, or all.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of query.model (if given), viewer in the project of query.project (if given).
          */
         get: operations["monitoring.list"];
         /**
          * Create a monitor of a model, or change it (same model and name). A monitor acts
          * @description Create a monitor of a model, or change it (same model and name). A monitor acts
-         *     on its own (rollbacks, freezes, retraining), so it needs the admin role.
+         *     on its own (rollbacks, freezes, retraining), so it needs the maintainer role.
          *
-         *     Needs the admin role.
+         *     Needs maintainer in the project of body.model.
          */
         put: operations["monitoring.put"];
         post?: never;
@@ -817,7 +840,7 @@ export interface paths {
          * One monitor.
          * @description One monitor.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of model.
          */
         get: operations["monitoring.get"];
         put?: never;
@@ -826,7 +849,7 @@ export interface paths {
          * Delete a monitor with its windows and alerts (labels stay with the model).
          * @description Delete a monitor with its windows and alerts (labels stay with the model).
          *
-         *     Needs the admin role.
+         *     Needs maintainer in the project of model.
          */
         delete: operations["monitoring.delete"];
         options?: never;
@@ -849,7 +872,7 @@ export interface paths {
          *     ``backfill``), raise alerts and carry out their actions; webhooks are left pending
          *     for the runner to deliver.
          *
-         *     Needs the admin role.
+         *     Needs maintainer in the project of model.
          */
         post: operations["monitoring.run"];
         delete?: never;
@@ -871,7 +894,7 @@ export interface paths {
          *     the period from its windows' summaries merged (not the predictions read again),
          *     quality problems, alerts, and performance from every label of the period.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of query.model.
          */
         get: operations["monitoring.report"];
         put?: never;
@@ -894,7 +917,7 @@ export interface paths {
          * @description A monitor's windows between ``since`` and ``until`` (default: the last 7 days),
          *     oldest first, with performance from the labels known now.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of query.model.
          */
         get: operations["monitoring.windows"];
         put?: never;
@@ -919,14 +942,15 @@ export interface paths {
          * @description Store step outputs under their cache keys (a key stored again is replaced); the
          *     blobs they need stay until the entry is evicted.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of body.project.
          */
         post: operations["pipelines.cache_store"];
         /**
-         * Forget cached outputs (of one step, or all); ``gc`` then frees their blobs.
-         * @description Forget cached outputs (of one step, or all); ``gc`` then frees their blobs.
+         * Forget a project's cached outputs (of one step, or all); ``gc`` then frees their
+         * @description Forget a project's cached outputs (of one step, or all); ``gc`` then frees their
+         *     blobs.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of project.
          */
         delete: operations["pipelines.cache_clear"];
         options?: never;
@@ -947,7 +971,7 @@ export interface paths {
          * The cached outputs among ``keys`` (missing keys are simply absent).
          * @description The cached outputs among ``keys`` (missing keys are simply absent).
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of body.project.
          */
         post: operations["pipelines.cache_lookup"];
         delete?: never;
@@ -967,7 +991,7 @@ export interface paths {
          * Pipeline runs, newest first, with their steps.
          * @description Pipeline runs, newest first, with their steps.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of query.project (if given).
          */
         get: operations["pipelines.list"];
         put?: never;
@@ -975,7 +999,7 @@ export interface paths {
          * Record a pipeline run for an existing tracked run (its parent run).
          * @description Record a pipeline run for an existing tracked run (its parent run).
          *
-         *     Needs the write role.
+         *     Needs editor in the project of body.project, viewer in the project of body.resumed_from (if given).
          */
         post: operations["pipelines.create"];
         delete?: never;
@@ -996,7 +1020,7 @@ export interface paths {
          * @description The pipeline runs whose id starts with a prefix, oldest first (a pipeline run's
          *     steps are runs too, made in the same second, so runs' prefixes do not serve).
          *
-         *     Needs the read role.
+         *     Any caller: the answer holds only what the caller may read.
          */
         get: operations["pipelines.resolve"];
         put?: never;
@@ -1018,7 +1042,7 @@ export interface paths {
          * A pipeline run with the record of each step.
          * @description A pipeline run with the record of each step.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of run_id.
          */
         get: operations["pipelines.get"];
         put?: never;
@@ -1030,7 +1054,7 @@ export interface paths {
          * Set the run's final status.
          * @description Set the run's final status.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of run_id.
          */
         patch: operations["pipelines.finish"];
         trace?: never;
@@ -1048,7 +1072,7 @@ export interface paths {
          * Ask a running pipeline run to stop: no new step starts, running ones are stopped.
          * @description Ask a running pipeline run to stop: no new step starts, running ones are stopped.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of run_id.
          */
         post: operations["pipelines.cancel"];
         delete?: never;
@@ -1068,7 +1092,7 @@ export interface paths {
          * A run's status and whether it was asked to stop (cheap: no steps).
          * @description A run's status and whether it was asked to stop (cheap: no steps).
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of run_id.
          */
         get: operations["pipelines.state"];
         put?: never;
@@ -1091,7 +1115,7 @@ export interface paths {
          * Record the state of some steps (each replaces the step's earlier record).
          * @description Record the state of some steps (each replaces the step's earlier record).
          *
-         *     Needs the write role.
+         *     Needs editor in the project of run_id.
          */
         put: operations["pipelines.update_steps"];
         post?: never;
@@ -1115,7 +1139,7 @@ export interface paths {
          * @description Finish steps in one transaction: attach their outputs to their runs, store their
          *     cache entries, end their runs and record their final state.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of run_id.
          */
         post: operations["pipelines.finish_steps"];
         delete?: never;
@@ -1138,7 +1162,7 @@ export interface paths {
          * @description Start steps in one transaction: a step whose cache key is stored becomes
          *     ``cached`` (nothing to run); the others get a child run and become ``running``.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of run_id.
          */
         post: operations["pipelines.start_steps"];
         delete?: never;
@@ -1160,7 +1184,7 @@ export interface paths {
          * @description Record the run a claimed firing started and how it ended (ignored when the
          *     schedule has fired again since, or was deleted).
          *
-         *     Needs the admin role.
+         *     Needs the admin role on the whole server.
          */
         put: operations["schedules.record"];
         post?: never;
@@ -1181,7 +1205,7 @@ export interface paths {
          * Schedules (of one project, or all) by project and name, with their state.
          * @description Schedules (of one project, or all) by project and name, with their state.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of query.project (if given).
          */
         get: operations["schedules.list"];
         put?: never;
@@ -1192,7 +1216,7 @@ export interface paths {
          *     fires and records on the schedule why it could not. A dataset trigger fires only for
          *     versions added after it was created.
          *
-         *     Needs the admin role.
+         *     Needs admin in the project of body.project.
          */
         post: operations["schedules.create"];
         delete?: never;
@@ -1218,7 +1242,7 @@ export interface paths {
          *     A cron schedule gives one firing however many slots were missed; a dataset trigger
          *     one firing per accepted version added since it last fired.
          *
-         *     Needs the admin role.
+         *     Needs the admin role on the whole server.
          */
         post: operations["schedules.claim"];
         delete?: never;
@@ -1238,7 +1262,7 @@ export interface paths {
          * A schedule with its last and next firing.
          * @description A schedule with its last and next firing.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of project.
          */
         get: operations["schedules.get"];
         put?: never;
@@ -1247,7 +1271,7 @@ export interface paths {
          * Delete a schedule (the runs it started stay).
          * @description Delete a schedule (the runs it started stay).
          *
-         *     Needs the admin role.
+         *     Needs maintainer in the project of project.
          */
         delete: operations["schedules.delete"];
         options?: never;
@@ -1268,7 +1292,7 @@ export interface paths {
          * Stop a schedule from firing (a run already started goes on).
          * @description Stop a schedule from firing (a run already started goes on).
          *
-         *     Needs the admin role.
+         *     Needs maintainer in the project of project.
          */
         post: operations["schedules.disable"];
         delete?: never;
@@ -1291,7 +1315,7 @@ export interface paths {
          * @description Let a schedule fire again: a cron schedule from its next slot after now, a trigger
          *     for versions added from now on (what passed while it was disabled does not fire).
          *
-         *     Needs the admin role.
+         *     Needs maintainer in the project of project.
          */
         post: operations["schedules.enable"];
         delete?: never;
@@ -1311,7 +1335,7 @@ export interface paths {
          * List projects by name, a page at a time.
          * @description List projects by name, a page at a time.
          *
-         *     Needs the read role.
+         *     Any caller: the answer holds only what the caller may read.
          */
         get: operations["projects.list"];
         put?: never;
@@ -1319,7 +1343,7 @@ export interface paths {
          * Create a project.
          * @description Create a project.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of body.name.
          */
         post: operations["projects.create"];
         delete?: never;
@@ -1339,7 +1363,7 @@ export interface paths {
          * Get a project by name or id.
          * @description Get a project by name or id.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of project.
          */
         get: operations["projects.get"];
         put?: never;
@@ -1348,7 +1372,7 @@ export interface paths {
          * Delete a project; returns what was deleted.
          * @description Delete a project; returns what was deleted.
          *
-         *     Needs the admin role.
+         *     Needs owner in the project of project.
          */
         delete: operations["projects.delete"];
         options?: never;
@@ -1357,7 +1381,7 @@ export interface paths {
          * Rename a project or change its description.
          * @description Rename a project or change its description.
          *
-         *     Needs the write role.
+         *     Needs maintainer in the project of project.
          */
         patch: operations["projects.update"];
         trace?: never;
@@ -1373,7 +1397,7 @@ export interface paths {
          * The project's datasets by name.
          * @description The project's datasets by name.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of project.
          */
         get: operations["datasets.list"];
         put?: never;
@@ -1395,7 +1419,7 @@ export interface paths {
          * A dataset with its rules, number of versions and what `latest` is.
          * @description A dataset with its rules, number of versions and what `latest` is.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of project.
          */
         get: operations["datasets.get"];
         put?: never;
@@ -1404,7 +1428,7 @@ export interface paths {
          * Delete a dataset and all its versions; ``gc`` then frees their files.
          * @description Delete a dataset and all its versions; ``gc`` then frees their files.
          *
-         *     Needs the write role.
+         *     Needs owner in the project of project.
          */
         delete: operations["datasets.delete"];
         options?: never;
@@ -1424,7 +1448,7 @@ export interface paths {
          * @description How ``target`` differs from ``base``: schema, row counts, statistics per column,
          *     and, given a key, which rows were added, removed or changed.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of project.
          */
         get: operations["datasets.diff"];
         put?: never;
@@ -1448,7 +1472,7 @@ export interface paths {
          * @description Replace the dataset's validation rules; they apply to every new version (and to
          *     ``validate`` of an existing one).
          *
-         *     Needs the write role.
+         *     Needs editor in the project of project.
          */
         put: operations["datasets.set_rules"];
         post?: never;
@@ -1469,7 +1493,7 @@ export interface paths {
          * The dataset's versions, newest first (without files and statistics).
          * @description The dataset's versions, newest first (without files and statistics).
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of project.
          */
         get: operations["datasets.versions"];
         put?: never;
@@ -1478,7 +1502,7 @@ export interface paths {
          * @description Make a version of Parquet files uploaded as blobs (``created`` is false when the
          *     same content already is a version: nothing new is stored then).
          *
-         *     Needs the write role.
+         *     Needs editor in the project of project, editor in the project of body.run_id (if given).
          */
         post: operations["datasets.commit"];
         delete?: never;
@@ -1498,7 +1522,7 @@ export interface paths {
          * One version in full: files, schema, statistics and validation report.
          * @description One version in full: files, schema, statistics and validation report.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of project.
          */
         get: operations["datasets.version"];
         put?: never;
@@ -1507,7 +1531,7 @@ export interface paths {
          * Delete a version; files no other version uses are freed by ``gc``.
          * @description Delete a version; files no other version uses are freed by ``gc``.
          *
-         *     Needs the write role.
+         *     Needs maintainer in the project of project.
          */
         delete: operations["datasets.delete_version"];
         options?: never;
@@ -1526,7 +1550,7 @@ export interface paths {
          * Runs that wrote or read this version, what they read and wrote in turn, and so on.
          * @description Runs that wrote or read this version, what they read and wrote in turn, and so on.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of project.
          */
         get: operations["datasets.lineage"];
         put?: never;
@@ -1550,7 +1574,7 @@ export interface paths {
          * Record that a run read (or wrote) this version: its lineage.
          * @description Record that a run read (or wrote) this version: its lineage.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of project, editor in the project of body.run_id.
          */
         post: operations["datasets.record_use"];
         delete?: never;
@@ -1572,7 +1596,7 @@ export interface paths {
          * Check a version against the dataset's current rules and record the report.
          * @description Check a version against the dataset's current rules and record the report.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of project.
          */
         post: operations["datasets.validate"];
         delete?: never;
@@ -1593,7 +1617,7 @@ export interface paths {
          * @description The experiments of a project, by name, with how many runs each has and when the
          *     latest started.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of project.
          */
         get: operations["experiments.list"];
         put?: never;
@@ -1615,7 +1639,7 @@ export interface paths {
          * One experiment by project and name.
          * @description One experiment by project and name.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of project.
          */
         get: operations["experiments.get"];
         put?: never;
@@ -1624,7 +1648,7 @@ export interface paths {
          * Move an experiment and its runs to the bin (``restore`` brings them back).
          * @description Move an experiment and its runs to the bin (``restore`` brings them back).
          *
-         *     Needs the write role.
+         *     Needs editor in the project of project.
          */
         delete: operations["experiments.delete"];
         options?: never;
@@ -1645,7 +1669,7 @@ export interface paths {
          * Erase a deleted experiment and all its runs; ``gc`` then frees their blobs.
          * @description Erase a deleted experiment and all its runs; ``gc`` then frees their blobs.
          *
-         *     Needs the admin role.
+         *     Needs owner in the project of project.
          */
         post: operations["experiments.purge"];
         delete?: never;
@@ -1667,7 +1691,7 @@ export interface paths {
          * Bring a deleted experiment and its runs back.
          * @description Bring a deleted experiment and its runs back.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of project.
          */
         post: operations["experiments.restore"];
         delete?: never;
@@ -1690,7 +1714,7 @@ export interface paths {
          * @description Store entities and feature views; a changed definition becomes a new version,
          *     an unchanged one changes nothing. All of them or none are stored.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of project.
          */
         post: operations["features.apply"];
         delete?: never;
@@ -1710,7 +1734,7 @@ export interface paths {
          * The project's entities, by name.
          * @description The project's entities, by name.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of project.
          */
         get: operations["features.list_entities"];
         put?: never;
@@ -1736,7 +1760,7 @@ export interface paths {
          *     dataset: only the files not applied yet are read (a repeat adds nothing; an
          *     interrupted one resumes). ``reset`` rebuilds the view's online values.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of project.
          */
         post: operations["features.materialize"];
         delete?: never;
@@ -1759,7 +1783,7 @@ export interface paths {
          * @description Feature values of entities as of ``at`` (default now), from the online store.
          *     On-demand features run in the caller's process: ask for their inputs here.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of project.
          */
         post: operations["features.online"];
         delete?: never;
@@ -1783,7 +1807,7 @@ export interface paths {
          *     dataset (a new version: training sees the same history), then applied to the online
          *     values at once. Events older than the view's lateness are refused, nothing written.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of project.
          */
         post: operations["features.push"];
         delete?: never;
@@ -1803,7 +1827,7 @@ export interface paths {
          * The project's training sets, newest first (those that used ``view`` only).
          * @description The project's training sets, newest first (those that used ``view`` only).
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of project.
          */
         get: operations["features.training_sets"];
         put?: never;
@@ -1812,7 +1836,7 @@ export interface paths {
          * @description Record that a dataset version is a training set, and the label, definition and
          *     source versions it was built from (``dy.features.training_set`` does this).
          *
-         *     Needs the write role.
+         *     Needs editor in the project of project.
          */
         post: operations["features.record_training_set"];
         delete?: never;
@@ -1832,7 +1856,7 @@ export interface paths {
          * The project's feature views with their latest definition, by name.
          * @description The project's feature views with their latest definition, by name.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of project.
          */
         get: operations["features.list_views"];
         put?: never;
@@ -1854,7 +1878,7 @@ export interface paths {
          * A feature view: its latest definition, materialization and online state.
          * @description A feature view: its latest definition, materialization and online state.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of project.
          */
         get: operations["features.get_view"];
         put?: never;
@@ -1876,12 +1900,62 @@ export interface paths {
          * Every definition of a view, newest first, with what changed each time.
          * @description Every definition of a view, newest first, with what changed each time.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of project.
          */
         get: operations["features.view_versions"];
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who holds which role in a project (users and teams).
+         * @description Who holds which role in a project (users and teams).
+         *
+         *     Needs viewer in the project of project.
+         */
+        get: operations["identity.grants"];
+        /**
+         * Give a user or a team a role in a project (replacing the role they had there).
+         * @description Give a user or a team a role in a project (replacing the role they had there).
+         *
+         *     Needs owner in the project of project.
+         */
+        put: operations["identity.grant"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/projects/{project}/grants/{kind}/{subject}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Take a user's or a team's role in a project away (``kind``: user or team).
+         * @description Take a user's or a team's role in a project away (``kind``: user or team).
+         *
+         *     Needs owner in the project of project.
+         */
+        delete: operations["identity.revoke"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1900,7 +1974,7 @@ export interface paths {
          * Start a run (status ``running``) with its first params and tags.
          * @description Start a run (status ``running``) with its first params and tags.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of body.project, editor in the project of body.parent_id (if given).
          */
         post: operations["runs.create"];
         delete?: never;
@@ -1921,7 +1995,7 @@ export interface paths {
          * @description The sorted distinct param, metric and tag keys of the non-deleted runs of some
          *     projects and experiments (all of them by default): the columns a runs table can show.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of query.projects (if given).
          */
         get: operations["runs.keys"];
         put?: never;
@@ -1945,7 +2019,7 @@ export interface paths {
          * Mark runs whose process stopped sending heartbeats as failed.
          * @description Mark runs whose process stopped sending heartbeats as failed.
          *
-         *     Needs the admin role.
+         *     Needs the admin role on the whole server.
          */
         post: operations["runs.reap"];
         delete?: never;
@@ -1966,7 +2040,7 @@ export interface paths {
          * @description The runs (deleted ones too) whose id starts with a prefix, oldest first: how the
          *     CLI accepts a short id, as git accepts a short commit hash.
          *
-         *     Needs the read role.
+         *     Any caller: the answer holds only what the caller may read.
          */
         get: operations["runs.resolve"];
         put?: never;
@@ -1990,7 +2064,7 @@ export interface paths {
          * Runs matching a query, in the requested order, a page at a time.
          * @description Runs matching a query, in the requested order, a page at a time.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of body.projects (if given).
          */
         post: operations["runs.search"];
         delete?: never;
@@ -2010,7 +2084,7 @@ export interface paths {
          * A run with its params, tags and the latest, min and max of each metric.
          * @description A run with its params, tags and the latest, min and max of each metric.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of run_id.
          */
         get: operations["runs.get"];
         put?: never;
@@ -2019,7 +2093,7 @@ export interface paths {
          * Move a run to the bin; it can be restored until it is purged.
          * @description Move a run to the bin; it can be restored until it is purged.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of run_id.
          */
         delete: operations["runs.delete"];
         options?: never;
@@ -2028,7 +2102,7 @@ export interface paths {
          * Rename a run, change its note, or end it with a final status.
          * @description Rename a run, change its note, or end it with a final status.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of run_id.
          */
         patch: operations["runs.update"];
         trace?: never;
@@ -2044,7 +2118,7 @@ export interface paths {
          * The run's artifacts by path, optionally only those under the folder ``prefix``.
          * @description The run's artifacts by path, optionally only those under the folder ``prefix``.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of run_id.
          */
         get: operations["artifacts.list"];
         put?: never;
@@ -2052,7 +2126,7 @@ export interface paths {
          * Store a file as ``path`` in the run (a path logged again is replaced).
          * @description Store a file as ``path`` in the run (a path logged again is replaced).
          *
-         *     Needs the write role.
+         *     Needs editor in the project of run_id.
          */
         post: operations["artifacts.upload"];
         delete?: never;
@@ -2072,7 +2146,7 @@ export interface paths {
          * Stream an artifact's bytes (verified against its digest as they are read).
          * @description Stream an artifact's bytes (verified against its digest as they are read).
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of run_id.
          */
         get: operations["artifacts.download"];
         put?: never;
@@ -2096,7 +2170,7 @@ export interface paths {
          *     and .tsv) with its columns' types, reading only those rows; a file that is not a
          *     table, or a corrupt one, is a 400 saying what is wrong.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of run_id.
          */
         get: operations["artifacts.table"];
         put?: never;
@@ -2120,7 +2194,7 @@ export interface paths {
          * Say the run's process is alive (a run silent too long is marked failed).
          * @description Say the run's process is alive (a run silent too long is marked failed).
          *
-         *     Needs the write role.
+         *     Needs editor in the project of run_id.
          */
         post: operations["runs.heartbeat"];
         delete?: never;
@@ -2140,7 +2214,7 @@ export interface paths {
          * What the run read (inputs) and wrote (outputs).
          * @description What the run read (inputs) and wrote (outputs).
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of run_id.
          */
         get: operations["run_io.list"];
         put?: never;
@@ -2163,7 +2237,7 @@ export interface paths {
          * @description A metric's points by step; with ``max_points``, downsampled keeping each bucket's
          *     minimum and maximum so that spikes survive.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of run_id.
          */
         get: operations["metrics.history"];
         put?: never;
@@ -2187,7 +2261,7 @@ export interface paths {
          * Store a batch of metric points (a batch resent with its ``batch_id`` is skipped).
          * @description Store a batch of metric points (a batch resent with its ``batch_id`` is skipped).
          *
-         *     Needs the write role.
+         *     Needs editor in the project of run_id.
          */
         post: operations["metrics.log"];
         delete?: never;
@@ -2209,7 +2283,7 @@ export interface paths {
          * Log params; logging a key again with another value is a conflict.
          * @description Log params; logging a key again with another value is a conflict.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of run_id.
          */
         post: operations["runs.log_params"];
         delete?: never;
@@ -2231,7 +2305,7 @@ export interface paths {
          * Erase a deleted run and its child runs for good; ``gc`` then frees their blobs.
          * @description Erase a deleted run and its child runs for good; ``gc`` then frees their blobs.
          *
-         *     Needs the admin role.
+         *     Needs owner in the project of run_id.
          */
         post: operations["runs.purge"];
         delete?: never;
@@ -2253,7 +2327,7 @@ export interface paths {
          * Bring a deleted run back.
          * @description Bring a deleted run back.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of run_id.
          */
         post: operations["runs.restore"];
         delete?: never;
@@ -2275,7 +2349,7 @@ export interface paths {
          * Set tags (a key set again takes the new value).
          * @description Set tags (a key set again takes the new value).
          *
-         *     Needs the write role.
+         *     Needs editor in the project of run_id.
          */
         post: operations["runs.set_tags"];
         delete?: never;
@@ -2295,7 +2369,7 @@ export interface paths {
          * Model servers, most recent heartbeat first.
          * @description Model servers, most recent heartbeat first.
          *
-         *     Needs the read role.
+         *     Any caller: the answer holds only what the caller may read.
          */
         get: operations["serving.instances"];
         put?: never;
@@ -2318,7 +2392,7 @@ export interface paths {
          * Report a server's state (creates the instance at its first heartbeat).
          * @description Report a server's state (creates the instance at its first heartbeat).
          *
-         *     Needs the write role.
+         *     Needs editor in the project of body.models.name.
          */
         put: operations["serving.heartbeat"];
         post?: never;
@@ -2339,7 +2413,7 @@ export interface paths {
          * A model's logged predictions between ``since`` and ``until``, newest first.
          * @description A model's logged predictions between ``since`` and ``until``, newest first.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of query.model.
          */
         get: operations["serving.predictions"];
         put?: never;
@@ -2362,7 +2436,7 @@ export interface paths {
          * @description One prediction and the lineage of the model version that made it: its run, code
          *     and diff, training data, feature definitions and environment.
          *
-         *     Needs the read role.
+         *     Any caller: the answer holds only what the caller may read.
          */
         get: operations["serving.trace"];
         put?: never;
@@ -2385,7 +2459,7 @@ export interface paths {
          * @description The prediction log's segments of a model between ``since`` and ``until`` (by the
          *     hour they cover), newest first: Parquet blobs to read with DuckDB or pyarrow.
          *
-         *     Needs the read role.
+         *     Needs viewer in the project of query.model.
          */
         get: operations["serving.segments"];
         put?: never;
@@ -2393,9 +2467,263 @@ export interface paths {
          * Record a segment of the prediction log, a Parquet blob already uploaded.
          * @description Record a segment of the prediction log, a Parquet blob already uploaded.
          *
-         *     Needs the write role.
+         *     Needs editor in the project of body.model.
          */
         post: operations["serving.record_segment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/teams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every team with its members, by name.
+         * @description Every team with its members, by name.
+         *
+         *     Any caller: the answer holds only what the caller may read.
+         */
+        get: operations["identity.list_teams"];
+        put?: never;
+        /**
+         * Create a team (grant it roles in projects; its members hold them).
+         * @description Create a team (grant it roles in projects; its members hold them).
+         *
+         *     Needs the admin role on the whole server.
+         */
+        post: operations["identity.create_team"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/teams/{team}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A team with its members.
+         * @description A team with its members.
+         *
+         *     Any caller: the answer holds only what the caller may read.
+         */
+        get: operations["identity.get_team"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a team and its grants (its members keep their own).
+         * @description Delete a team and its grants (its members keep their own).
+         *
+         *     Needs the admin role on the whole server.
+         */
+        delete: operations["identity.delete_team"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/teams/{team}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add users to a team (those already in it stay).
+         * @description Add users to a team (those already in it stay).
+         *
+         *     Needs the admin role on the whole server.
+         */
+        post: operations["identity.add_members"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/teams/{team}/members/{user}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Take a user out of a team.
+         * @description Take a user out of a team.
+         *
+         *     Needs the admin role on the whole server.
+         */
+        delete: operations["identity.remove_member"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your tokens (never their secrets); the admin may list another user's, or all.
+         * @description Your tokens (never their secrets); the admin may list another user's, or all.
+         *
+         *     Any caller: the answer holds only what the caller may read.
+         */
+        get: operations["identity.list_tokens"];
+        put?: never;
+        /**
+         * Create an API token (yours, or another user's for the admin), optionally limited
+         * @description Create an API token (yours, or another user's for the admin), optionally limited
+         *     to one project and a role (never more than the user holds); shown only now.
+         *
+         *     Any caller: the answer holds only what the caller may read.
+         */
+        post: operations["identity.create_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens/{token_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a token (yours, or anyone's for the admin): it stops working at once.
+         * @description Revoke a token (yours, or anyone's for the admin): it stops working at once.
+         *
+         *     Any caller: the answer holds only what the caller may read.
+         */
+        delete: operations["identity.revoke_token"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every user and service account, by name.
+         * @description Every user and service account, by name.
+         *
+         *     Needs the admin role on the whole server.
+         */
+        get: operations["identity.list_users"];
+        put?: never;
+        /**
+         * Create a user or service account (the first user of a server is its admin); with
+         * @description Create a user or service account (the first user of a server is its admin); with
+         *     ``token``, also an API token for it, shown only in this answer.
+         *
+         *     Needs the admin role on the whole server.
+         */
+        post: operations["identity.create_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller as the server sees them: the roles held, by project.
+         * @description The caller as the server sees them: the roles held, by project.
+         *
+         *     Any caller: the answer holds only what the caller may read.
+         */
+        get: operations["identity.me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A user (yourself, or anyone for the admin).
+         * @description A user (yourself, or anyone for the admin).
+         *
+         *     Any caller: the answer holds only what the caller may read.
+         */
+        get: operations["identity.get_user"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a user's email, make them admin or not, disable or enable them (a
+         * @description Change a user's email, make them admin or not, disable or enable them (a
+         *     disabled user's tokens stop working).
+         *
+         *     Needs the admin role on the whole server.
+         */
+        patch: operations["identity.update_user"];
+        trace?: never;
+    };
+    "/api/v1/users/{user}/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a user's password: your own (give the current one, if you have one), or any
+         * @description Set a user's password: your own (give the current one, if you have one), or any
+         *     user's for the admin.
+         *
+         *     Any caller: the answer holds only what the caller may read.
+         */
+        put: operations["identity.set_password"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2662,11 +2990,21 @@ export interface components {
         CacheLookup: {
             /** Keys */
             keys: string[];
+            /**
+             * Project
+             * @description the project whose pipelines stored the entries
+             */
+            project: string;
         };
         /** CacheStore */
         CacheStore: {
             /** Entries */
             entries: components["schemas"]["CacheEntry"][];
+            /**
+             * Project
+             * @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit
+             */
+            project: string;
         };
         /** ClaimRequest */
         ClaimRequest: {
@@ -3423,6 +3761,44 @@ export interface components {
              */
             grace_seconds: number;
         };
+        /** Grant */
+        Grant: {
+            /**
+             * Granted At
+             * Format: date-time
+             */
+            granted_at: string;
+            /** Granted By */
+            granted_by: string;
+            /** Project */
+            project: string;
+            role: components["schemas"]["Role"];
+            /** Subject */
+            subject: string;
+            /**
+             * Subject Kind
+             * @enum {string}
+             */
+            subject_kind: "user" | "team";
+        };
+        /** GrantPut */
+        GrantPut: {
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "viewer" | "editor" | "maintainer" | "owner";
+            /**
+             * Team
+             * @description or the team
+             */
+            team?: string | null;
+            /**
+             * User
+             * @description the user (or service account) to grant to
+             */
+            user?: string | null;
+        };
         /**
          * Histogram
          * @description Equal-width bins: ``counts[i]`` values fall in ``[edges[i], edges[i + 1])`` (the last
@@ -3635,6 +4011,27 @@ export interface components {
              */
             missing: boolean;
         };
+        /** Login */
+        Login: {
+            /**
+             * Expires In
+             * @default 2592000
+             */
+            expires_in: number;
+            /**
+             * Name
+             * @description the token's name
+             * @default login
+             */
+            name: string;
+            /** Password */
+            password: string;
+            /**
+             * User
+             * @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit
+             */
+            user: string;
+        };
         /**
          * Materialization
          * @description The last materialization of a view into the online store.
@@ -3688,6 +4085,32 @@ export interface components {
              * @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit
              */
             view: string;
+        };
+        /**
+         * Me
+         * @description The caller as the server sees them.
+         */
+        Me: {
+            /** Kind */
+            kind: string;
+            /** May Create Projects */
+            may_create_projects: boolean;
+            /** Name */
+            name: string;
+            /**
+             * Projects
+             * @description project name -> the role held there
+             */
+            projects: {
+                [key: string]: components["schemas"]["Role"];
+            };
+            /** @description the role held in every project */
+            role: components["schemas"]["Role"] | null;
+        };
+        /** Members */
+        Members: {
+            /** Users */
+            users: string[];
         };
         /**
          * MetricBatch
@@ -4191,6 +4614,16 @@ export interface components {
             params: {
                 [key: string]: string;
             };
+        };
+        /** PasswordChange */
+        PasswordChange: {
+            /**
+             * Current
+             * @description needed to change your own
+             */
+            current?: string | null;
+            /** New */
+            new: string;
         };
         /**
          * Performance
@@ -4740,6 +5173,12 @@ export interface components {
              */
             schedule: string;
         };
+        /**
+         * Role
+         * @description What a principal may do in a project, each role including the ones before it.
+         * @enum {string}
+         */
+        Role: "viewer" | "editor" | "maintainer" | "owner" | "admin";
         /** Rollback */
         Rollback: {
             /**
@@ -5512,6 +5951,116 @@ export interface components {
                 [key: string]: string;
             };
         };
+        /** Team */
+        Team: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string;
+            /** Id */
+            id: string;
+            /** Members */
+            members: string[];
+            /** Name */
+            name: string;
+        };
+        /** TeamCreate */
+        TeamCreate: {
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Name
+             * @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit
+             */
+            name: string;
+        };
+        /** Token */
+        Token: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Expires At */
+            expires_at: string | null;
+            /** Id */
+            id: string;
+            /** Last Used At */
+            last_used_at: string | null;
+            /** Name */
+            name: string;
+            /** Project */
+            project: string | null;
+            /** Revoked At */
+            revoked_at: string | null;
+            role: components["schemas"]["Role"] | null;
+            /** User */
+            user: string;
+        };
+        /** TokenCreate */
+        TokenCreate: {
+            /**
+             * Expires In
+             * @description seconds until it expires (default: never)
+             */
+            expires_in?: number | null;
+            /**
+             * Name
+             * @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit
+             */
+            name: string;
+            /**
+             * Project
+             * @description limit the token to this project
+             */
+            project?: string | null;
+            /**
+             * Role
+             * @description limit the token to this role (never more than the user holds)
+             */
+            role?: ("viewer" | "editor" | "maintainer" | "owner") | null;
+            /**
+             * User
+             * @description whose token (default: yours; another user's needs the admin)
+             */
+            user?: string | null;
+        };
+        /** TokenCreated */
+        TokenCreated: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Expires At */
+            expires_at: string | null;
+            /** Id */
+            id: string;
+            /** Last Used At */
+            last_used_at: string | null;
+            /** Name */
+            name: string;
+            /** Project */
+            project: string | null;
+            /** Revoked At */
+            revoked_at: string | null;
+            role: components["schemas"]["Role"] | null;
+            /**
+             * Token
+             * @description the secret, shown only now: keep it like a password
+             */
+            token: string;
+            /** User */
+            user: string;
+        };
         /** TopValue */
         TopValue: {
             /** Count */
@@ -5674,6 +6223,115 @@ export interface components {
              * @description shown in reports
              */
             name?: string | null;
+        };
+        /** User */
+        User: {
+            /** Admin */
+            admin: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Disabled */
+            disabled: boolean;
+            /** Email */
+            email: string;
+            /** Has Password */
+            has_password: boolean;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Teams */
+            teams?: string[];
+        };
+        /** UserCreate */
+        UserCreate: {
+            /**
+             * Admin
+             * @description a server admin (the first user always is)
+             * @default false
+             */
+            admin: boolean;
+            /**
+             * Email
+             * @default
+             */
+            email: string;
+            /**
+             * Kind
+             * @description a person, or a service account (tokens only, no password)
+             * @default user
+             * @enum {string}
+             */
+            kind: "user" | "service";
+            /**
+             * Name
+             * @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit
+             */
+            name: string;
+            /**
+             * Password
+             * @description at least 12 characters
+             */
+            password?: string | null;
+            /**
+             * Token
+             * @description also create an API token for the user and return it (shown once)
+             * @default false
+             */
+            token: boolean;
+        };
+        /** UserCreated */
+        UserCreated: {
+            /** Admin */
+            admin: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Disabled */
+            disabled: boolean;
+            /** Email */
+            email: string;
+            /** Has Password */
+            has_password: boolean;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Teams */
+            teams?: string[];
+            /**
+             * Token
+             * @description the new user's API token, shown only now
+             */
+            token?: string | null;
+        };
+        /**
+         * UserUpdate
+         * @description Fields to change; those left out stay as they are.
+         */
+        UserUpdate: {
+            /** Admin */
+            admin?: boolean | null;
+            /**
+             * Disabled
+             * @description a disabled user's tokens stop working
+             */
+            disabled?: boolean | null;
+            /** Email */
+            email?: string | null;
         };
         /** ValidationReport */
         ValidationReport: {
@@ -5999,6 +6657,111 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    "identity.login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Login"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenCreated"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "blobs.upload": {
         parameters: {
             query?: {
@@ -10752,7 +11515,8 @@ export interface operations {
     };
     "pipelines.cache_clear": {
         parameters: {
-            query?: {
+            query: {
+                project: string;
                 step?: string | null;
             };
             header?: never;
@@ -15910,6 +16674,301 @@ export interface operations {
             };
         };
     };
+    "identity.grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Grant"][];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.grant": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GrantPut"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Grant"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+                kind: string;
+                subject: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     "runs.create": {
         parameters: {
             query?: never;
@@ -18408,6 +19467,1482 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Segment"];
                 };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.list_teams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Team"][];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.create_team": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TeamCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Team"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.get_team": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Team"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.delete_team": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.add_members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Members"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Team"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.remove_member": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team: string;
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Team"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.list_tokens": {
+        parameters: {
+            query?: {
+                /** @description another user's tokens (the admin only) */
+                user?: string | null;
+                /** @description every user's tokens (the admin only) */
+                all?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Token"][];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.create_token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenCreated"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.revoke_token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                token_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Token"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.list_users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"][];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.create_user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserCreated"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.get_user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.update_user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.set_password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChange"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
             400: {
