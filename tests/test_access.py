@@ -188,8 +188,9 @@ def test_tokens_are_limited_expire_and_are_revoked(
     people.admin.projects.create("admins")
     with pytest.raises(Forbidden, match="holds no role in 'admins'"):
         bob.identity.create_token("sneaky", project="admins")
-    # the list shows no secret; a revoked token stops at once
+    # the list shows no secret, and when each token was last used; a revoked token stops
     listed = bob.identity.tokens()
+    assert next(t for t in listed if t.name == "ci").last_used_at is not None
     assert {t.name for t in listed} == {"default", "ci"}
     assert all(limited.token not in t.model_dump_json() for t in listed)
     bob.identity.revoke_token(limited.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dockyard.core.principal import Principal, Role, higher
@@ -55,9 +55,16 @@ def user_principal(
     )  # fmt: skip
 
 
-def token_principal(session: Session, digest: str, now: dt.datetime) -> Principal | None:
+USED_EVERY = dt.timedelta(minutes=1)
+"""A token's ``last_used_at`` is written at most this often (not at every request)."""
+
+
+def token_principal(
+    session: Session, digest: str, now: dt.datetime
+) -> tuple[Principal, str | None] | None:
     """The principal of the live token with ``digest`` (None: unknown, expired, revoked, or
-    its user disabled)."""
+    its user disabled), and the token's id when it is due to be marked used (at most once a
+    minute: :func:`mark_used`)."""
     found = session.execute(
         select(ApiTokenRow, UserRow)
         .join(UserRow, UserRow.id == ApiTokenRow.user_id)
@@ -70,5 +77,11 @@ def token_principal(session: Session, digest: str, now: dt.datetime) -> Principa
         return None
     if token.expires_at is not None and token.expires_at <= now:
         return None
+    due = token.last_used_at is None or now - token.last_used_at >= USED_EVERY
     cap = Role(token.role) if token.role else None
-    return user_principal(session, user, project_id=token.project_id, cap=cap)
+    principal = user_principal(session, user, project_id=token.project_id, cap=cap)
+    return principal, token.id if due else None
+
+
+def mark_used(session: Session, token_id: str, now: dt.datetime) -> None:
+    session.execute(update(ApiTokenRow).where(ApiTokenRow.id == token_id).values(last_used_at=now))

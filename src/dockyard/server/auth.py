@@ -30,7 +30,7 @@ from dockyard.core.operations import PUBLIC, Operation
 from dockyard.core.principal import ANONYMOUS, Principal, Role
 from dockyard.core.tokens import ADMIN, TokenGrant, token_digest
 from dockyard.identity.access import needs_lookup, split_targets
-from dockyard.identity.principals import token_principal
+from dockyard.identity.principals import mark_used, token_principal
 from dockyard.services import Services
 from dockyard.store.tables import UserRow, utcnow
 
@@ -94,12 +94,17 @@ class Authenticator:
 
     def _lookup(self, digest: str) -> Principal | None:
         """The principal of an API token from the metadata (None: no live token)."""
-        found = self._services.db.query(lambda s: token_principal(s, digest, utcnow()))
-        if found is not None:
+        now = utcnow()
+        looked_up = self._services.db.query(lambda s: token_principal(s, digest, now))
+        found = None
+        if looked_up is not None:
+            found, used = looked_up
+            if used is not None:
+                self._services.db.write(lambda s: mark_used(s, used, now))
             if len(self._remembered) >= _REMEMBERED:
                 self._remembered.clear()
             self._remembered[digest] = (time.monotonic() + REMEMBER_SECONDS, found)
-        else:
+        if found is None:
             self._remembered.pop(digest, None)
         return found
 
