@@ -661,6 +661,10 @@ def test_the_migration_packs_labels_stored_before_it(tmp_path: Path) -> None:
     written = _block_labels(services, "fraud")
     assert sum(len(v) for v in written.values()) == 400
     with services.db.engine.begin() as conn:
+        for table in ("api_tokens", "project_grants", "team_members", "teams", "users"):
+            conn.exec_driver_sql(f"DROP TABLE {table}")  # 0016
+        conn.exec_driver_sql("DROP INDEX ix_step_cache_project_id")
+        conn.exec_driver_sql("ALTER TABLE step_cache DROP COLUMN project_id")
         conn.exec_driver_sql("DROP TABLE prediction_label_blocks")
         conn.exec_driver_sql("ALTER TABLE monitors DROP COLUMN segments_seen")  # 0015
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0013'")

@@ -291,10 +291,12 @@ def test_gates_block_a_worse_model_and_force_needs_a_reason(client: Client) -> N
     assert dy.set_alias("det", "champion", 3, client=client).version == 3
 
 
-def test_override_needs_admin_or_a_user_the_policy_names(services: Services) -> None:
-    admin = connect_with(services.settings)  # the embedded user holds every role
-    alice = connect_with(services.settings, principal=Principal(name="alice", role=Role.WRITE))
-    other = connect_with(services.settings, principal=Principal(name="mallory", role=Role.WRITE))
+def test_override_needs_an_owner_or_a_user_the_policy_names(services: Services) -> None:
+    admin = connect_with(services.settings)  # the embedded user is the admin
+    alice = connect_with(services.settings, principal=Principal(name="alice", role=Role.MAINTAINER))
+    other = connect_with(
+        services.settings, principal=Principal(name="mallory", role=Role.MAINTAINER)
+    )
     try:
         x, y = frame()
         run = logged(alice, LogisticRegression(max_iter=300).fit(x, y), x)
@@ -303,12 +305,16 @@ def test_override_needs_admin_or_a_user_the_policy_names(services: Services) -> 
         gates = [{"metric": "auc", "threshold": 1}]
         admin.models.set_policy("det", "champion", {"gates": gates, "override_by": ["alice"]})
         with pytest.raises(
-            Forbidden, match=r"'mallory' may not override .* admin role or being named .*\(alice\)"
+            Forbidden,
+            match=r"'mallory' may not override .* owner role in the model's project or being "
+            r"named .*\(alice\)",
         ):
             other.models.set_alias("det", "champion", 1, force=True, reason="trust me")
         assert alice.models.set_alias("det", "champion", 1, force=True, reason="ok").version == 1
-        admin.models.set_policy("det", "champion", {"gates": gates})  # admins only
-        with pytest.raises(Forbidden, match=r"'alice' may not override .* needs the admin role$"):
+        admin.models.set_policy("det", "champion", {"gates": gates})  # owners only
+        with pytest.raises(
+            Forbidden, match=r"'alice' may not override .* needs the owner role in the model's"
+        ):
             alice.models.set_alias("det", "champion", 2, force=True, reason="mine")
         assert admin.models.set_alias("det", "champion", 3, force=True, reason="ok").version == 3
     finally:
@@ -590,7 +596,7 @@ def test_a_move_waiting_on_a_freeze_is_refused(services: Services) -> None:
     finally:
         client.close()
     registry = services.service("models")
-    me = Principal(name="ops", role=Role.WRITE)
+    me = Principal(name="ops", role=Role.MAINTAINER)
     frozen, release = threading.Event(), threading.Event()
 
     def freeze_and_hold(session: Any) -> None:

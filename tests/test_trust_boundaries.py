@@ -188,7 +188,10 @@ def test_a_pickle_posted_into_the_cache_is_never_unpickled(
         # mallory stores a pickle blob and points make's cache key at it
         blob = pickle.dumps(_Payload(marker))
         assert _upload(attacker, blob) < 300
-        body = {"entries": [{"key": key, "step": "make", "output": _pickle_ref(blob)}]}
+        body = {
+            "project": "default",  # the victim's (anyone may write to it on an open server)
+            "entries": [{"key": key, "step": "make", "output": _pickle_ref(blob)}],
+        }
         assert attacker.post("/pipelines/cache", json=body).status_code == 204
 
         again = dy.run(flow.flow, executor="inprocess", client=victim)
@@ -306,7 +309,8 @@ def test_a_pickle_posted_for_a_fan_out_item_is_never_unpickled(
         blob = pickle.dumps(_Payload(marker))
         assert _upload(attacker, blob) < 300
         entries = [{"key": k, "step": "square", "output": _pickle_ref(blob)} for k in keys]
-        assert attacker.post("/pipelines/cache", json={"entries": entries}).status_code == 204
+        body = {"project": "default", "entries": entries}
+        assert attacker.post("/pipelines/cache", json=body).status_code == 204
         again = dy.run(module.flow, executor="inprocess", client=victim)
         assert again.status == "succeeded", again.run.error
         assert again.step("square").items_status == "sss"  # run again, not taken from the cache
@@ -418,12 +422,13 @@ def test_a_malformed_cache_entry_is_refused_with_invalid_input(
 ) -> None:
     key = "a" * 64
     output = _bad_entries(key, "b" * 64)[case]
-    response = attacker.post(
-        "/pipelines/cache", json={"entries": [{"key": key, "step": "make", "output": output}]}
-    )
+    assert attacker.post("/projects", json={"name": "p"}).status_code == 201
+    entries = [{"key": key, "step": "make", "output": output}]
+    response = attacker.post("/pipelines/cache", json={"project": "p", "entries": entries})
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "invalid_input"
-    assert attacker.post("/pipelines/cache/lookup", json={"keys": [key]}).json() == []
+    lookup = {"project": "p", "keys": [key]}
+    assert attacker.post("/pipelines/cache/lookup", json=lookup).json() == []
 
 
 def test_a_stored_value_with_a_traversal_path_writes_nothing_outside(
@@ -464,7 +469,7 @@ def test_a_stored_value_with_a_traversal_path_writes_nothing_outside(
             ],
         }
         entry = {"key": key, "step": "make", "output": output}
-        refused = attacker.post("/pipelines/cache", json={"entries": [entry]})
+        refused = attacker.post("/pipelines/cache", json={"project": "default", "entries": [entry]})
         assert refused.status_code == 422 and "not allowed" in refused.text
 
         def plant(session: Any) -> None:

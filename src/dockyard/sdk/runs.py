@@ -273,7 +273,8 @@ def start_run(
     try:
         parent = _ACTIVE.get()[-1].id if nested and _ACTIVE.get() else None
         Spool.of(active_client.settings).deliver(active_client.runs.log_batch)
-        if not active_client.is_remote:  # a server reaps by itself (reaping is admin there)
+        embedded = getattr(active_client.transport, "principal", None)
+        if embedded is not None and embedded.is_admin:  # a server reaps by itself (admin)
             active_client.runs.reap()
         run = active_client.runs.create(
             project,

@@ -7,8 +7,9 @@ its role in every project (see :mod:`dockyard.core.tokens`); an API token made b
 ``dockyard tokens create`` (or a password sign-in) is its user, with the roles granted to
 them and their teams, narrowed to the token's project and role. A header naming a user
 (``X-Dockyard-User``, which older clients send) is ignored. A server with no token and no
-user at all is open, for loopback use: every caller is ``anonymous``, an editor of every
-project, so it reads and writes but administers and deletes nothing over HTTP.
+user at all is open, for loopback use: every caller is ``anonymous``, a maintainer of every
+project (what one person does day to day: write, move aliases, freeze), so it administers,
+grants, purges and deletes nothing over HTTP.
 
 A token's principal is kept for :data:`REMEMBER_SECONDS` (so a request costs no lookup);
 a refusal looks again first, so a role granted a moment ago is honoured at once, while a
@@ -36,7 +37,9 @@ from dockyard.store.tables import UserRow, utcnow
 
 Guard = Callable[[Request], Awaitable[Principal]]
 Check = Callable[[Principal, dict[str, Any]], Principal]
-OPEN = Principal(name=ANONYMOUS, kind=ANONYMOUS, role=Role.EDITOR, may_create_projects=True)
+OPEN = Principal(
+    name=ANONYMOUS, kind=ANONYMOUS, role=Role.MAINTAINER, may_create_projects=True
+)
 NOBODY = Principal(name=ANONYMOUS, kind=ANONYMOUS, role=None, may_create_projects=False)
 REMEMBER_SECONDS = 2.0
 _REMEMBERED = 10_000
