@@ -37,9 +37,7 @@ from dockyard.store.tables import UserRow, utcnow
 
 Guard = Callable[[Request], Awaitable[Principal]]
 Check = Callable[[Principal, dict[str, Any]], Principal]
-OPEN = Principal(
-    name=ANONYMOUS, kind=ANONYMOUS, role=Role.MAINTAINER, may_create_projects=True
-)
+OPEN = Principal(name=ANONYMOUS, kind=ANONYMOUS, role=Role.MAINTAINER, may_create_projects=True)
 NOBODY = Principal(name=ANONYMOUS, kind=ANONYMOUS, role=None, may_create_projects=False)
 REMEMBER_SECONDS = 2.0
 _REMEMBERED = 10_000
