@@ -67,7 +67,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     cli = [sys.executable, "-m", "dockyard"]
     server = subprocess.Popen(
-        [*cli, "server", "--port", str(port), "--token", ADMIN],
+        [*cli, "--token", ADMIN, "server", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
