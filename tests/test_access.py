@@ -18,7 +18,14 @@ from conftest import ADMIN_TOKEN
 from dockyard.client.client import Client, connect_with
 from dockyard.client.inprocess import InProcessTransport
 from dockyard.core.config import Settings
-from dockyard.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from dockyard.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 from dockyard.core.principal import Principal, Role
 from dockyard.pipelines.schemas import CacheEntry, ValueRef
 from dockyard.server.runner import RunningServer
@@ -235,6 +242,13 @@ def test_password_sign_in_gives_a_token(people: People) -> None:
         frank.identity.set_password("frank", "yet another passphrase", current="wrong")
     with pytest.raises(Unauthorized):  # without a token, nothing but signing in
         anonymous.projects.list()
+    # guessing is slowed: after 5 failures in a minute, even the right password waits
+    people.admin.identity.create_user("gina", password=PASSWORD)
+    for _ in range(5):
+        with pytest.raises(Unauthorized):
+            anonymous.identity.login("gina", "guess guess guess")
+    with pytest.raises(TooManyRequests, match="too many failed sign-ins as 'gina'"):
+        anonymous.identity.login("gina", PASSWORD)
 
 
 def test_an_open_server_closes_once_it_has_an_account(

@@ -480,6 +480,21 @@ def test_the_server_command_refuses_a_bad_tokens_file(
     assert "entry 2 of" in err and "unknown role" in err and "other-token" not in err
 
 
+def test_a_server_without_authentication_listens_only_on_loopback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DOCKYARD_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DOCKYARD_URL", raising=False)
+    monkeypatch.delenv("DOCKYARD_TOKEN", raising=False)
+    monkeypatch.delenv("DOCKYARD_USER_TOKENS", raising=False)
+    for host in ("0.0.0.0", "192.168.1.20", "dockyard.example.com"):
+        with pytest.raises(SystemExit) as exited:
+            main(["server", "--host", host, "--port", "0"])
+        err = capsys.readouterr().err
+        assert exited.value.code == 2
+        assert f"listens only on loopback, not on {host}" in " ".join(err.split())
+
+
 def test_an_unauthorized_client_gets_a_typed_error(guarded: RunningServer, tmp_path: Path) -> None:
     client: Client = connect_with(Settings(home=tmp_path, db="", blobs="", url=guarded.url))
     with client, pytest.raises(Unauthorized):

@@ -102,11 +102,12 @@ export const seed = (): Seed => inject("seed");
 
 let browser: Browser | undefined;
 
-/** A fresh page (1440x900) at `path`; uncaught page errors fail the test that checks `errors`;
- * `warnings` collects what the page logs as a warning (e.g. the router's). */
-export async function open(path: string): Promise<{ page: Page; errors: string[]; warnings: string[] }> {
+/** A fresh page (1440x900) at `path` (of the server under test, or of `base`); uncaught page
+ * errors fail the test that checks `errors`; `warnings` collects what the page logs as a
+ * warning (e.g. the router's). */
+export async function open(path: string, base?: string): Promise<{ page: Page; errors: string[]; warnings: string[] }> {
   browser ??= await chromium.connect(inject("wsEndpoint"));
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, baseURL: baseURL() });
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, baseURL: base ?? baseURL() });
   const page = await context.newPage();
   const errors: string[] = [];
   const warnings: string[] = [];

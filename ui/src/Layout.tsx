@@ -1,4 +1,5 @@
 import { Link, NavLink, Outlet, isRouteErrorResponse, useLocation, useRouteError } from "react-router";
+import { getToken, setToken } from "./api/client";
 import { useGet } from "./api/hooks";
 import { ErrorMessage } from "./components/ErrorMessage";
 
@@ -23,6 +24,28 @@ function Health() {
   );
 }
 
+/** Who this browser is signed in as (when it holds a token), and signing out. */
+function Account() {
+  const token = getToken();
+  const me = useGet<{ name: string }>("/users/me", {}, { staleTime: 60_000, enabled: Boolean(token) });
+  if (!token || !me.data) return null;
+  return (
+    <span className="account" data-testid="account">
+      {me.data.name} ·{" "}
+      <button
+        type="button"
+        className="link"
+        onClick={() => {
+          setToken(null);
+          window.location.reload();
+        }}
+      >
+        sign out
+      </button>
+    </span>
+  );
+}
+
 export function Layout() {
   return (
     <div className="app">
@@ -37,6 +60,7 @@ export function Layout() {
             </NavLink>
           ))}
         </nav>
+        <Account />
         <Health />
       </header>
       <main>

@@ -6,11 +6,15 @@ import functools
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from dockyard.cli.context import overrides
 from dockyard.cli.output import dump_json, plural, say, table
+
+if TYPE_CHECKING:
+    from dockyard.services import Services
 
 config_app = typer.Typer(
     help="Show the effective settings.", no_args_is_help=True, rich_markup_mode=None
@@ -140,6 +144,27 @@ def gc(
     )
 
 
+def _loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (only this machine reaches it)."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _has_accounts(services: Services) -> bool:
+    from sqlalchemy import select
+
+    from dockyard.store.tables import UserRow
+
+    found: bool = services.db.query(lambda s: s.scalar(select(UserRow.id).limit(1)) is not None)
+    return found
+
+
 def server(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
@@ -182,7 +207,6 @@ def server(
     from dockyard.server.app import Background, create_app
     from dockyard.server.housekeeping import start_pruner, start_reaper
     from dockyard.server.runner import serve
-    from dockyard.services import Services
 
     settings = overrides(ctx).settings()
     if settings.is_remote:
@@ -208,6 +232,14 @@ def server(
     if keep is not None:
         background.append(functools.partial(start_pruner, keep_seconds=keep))
     app = create_app(settings, user_tokens=grants or [], background=background)
+    if not (settings.token or grants or _loopback(host) or _has_accounts(app.state.services)):
+        app.state.services.close()
+        raise typer.BadParameter(
+            f"a server without authentication listens only on loopback, not on {host}: start "
+            "it with --token (or DOCKYARD_TOKEN), or create an account first (`dockyard users "
+            "create NAME`)",
+            param_hint="--host",
+        )
     say(f"dockyard server on http://{host}:{port} (API docs at /docs), data from {settings.db}")
     users = ", ".join(f"{g.name} ({g.role})" for g in grants or [])
     if settings.token or users:

@@ -122,6 +122,14 @@ class Unauthorized(DockyardError):
     exit_code = 5
 
 
+class TooManyRequests(DockyardError):
+    """The caller must wait before trying again (failed sign-ins, for one)."""
+
+    code = "too_many_requests"
+    http_status = 429
+    exit_code = 5
+
+
 class Forbidden(DockyardError):
     """The acting principal may not do this."""
 
@@ -154,6 +162,7 @@ ERRORS_BY_CODE: dict[str, type[DockyardError]] = {
         GateFailed,
         ModelFrozen,
         Unauthorized,
+        TooManyRequests,
         Forbidden,
         Unavailable,
     )

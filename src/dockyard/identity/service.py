@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -16,7 +18,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dockyard.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from dockyard.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 from dockyard.core.ids import new_id
 from dockyard.core.operations import LISTING, PUBLIC, SERVER, operation
 from dockyard.core.principal import RANK, Principal, Role
@@ -53,6 +62,8 @@ from dockyard.store.tables import (
 )
 
 T = TypeVar("T")
+MAX_FAILURES = 5
+FAILURE_WINDOW = 60.0
 _NO_ACCOUNT = (
     "{who!r} signs in with a server token and has no account: name the user the token is "
     "for (--user NAME)"
@@ -169,6 +180,8 @@ class IdentityService:
     def __init__(self, db: Database, on_change: Callable[[], None] = lambda: None) -> None:
         self._db = db
         self._on_change = on_change
+        self._failures: dict[str, list[float]] = {}
+        self._failures_lock = threading.Lock()
 
     @property
     def db(self) -> Database:
@@ -568,6 +581,8 @@ class IdentityService:
     def login(self, principal: Principal, body: Login) -> TokenCreated:
         """Sign in with a user's password: a new API token (it expires; 30 days by default)."""
 
+        self._throttle(body.user)
+
         def check(session: Session) -> UserRow | None:
             row = session.scalar(select(UserRow).where(UserRow.name == body.user))
             if row is None or row.disabled:
@@ -577,6 +592,7 @@ class IdentityService:
 
         user = self.db.query(check)
         if user is None:
+            self._failed(body.user)
             raise Unauthorized("the user name or the password is not right")
 
         def insert(session: Session) -> TokenCreated:
@@ -588,6 +604,30 @@ class IdentityService:
             return TokenCreated(**_token(row, found.name, None).model_dump(), token=secret)
 
         return self._write(insert)
+
+    def _throttle(self, user: str) -> None:
+        """Refuse a sign-in as ``user`` after :data:`MAX_FAILURES` failed ones within
+        :data:`FAILURE_WINDOW` seconds (in this server process): passwords are not guessed
+        at the rate argon2 allows."""
+        now = time.monotonic()
+        with self._failures_lock:
+            recent = [t for t in self._failures.get(user, []) if now - t < FAILURE_WINDOW]
+            if recent:
+                self._failures[user] = recent
+            else:
+                self._failures.pop(user, None)
+            if len(recent) >= MAX_FAILURES:
+                wait = int(FAILURE_WINDOW - (now - recent[0])) + 1
+                raise TooManyRequests(
+                    f"too many failed sign-ins as {user!r}: try again in {wait} s",
+                    details={"retry_after": wait},
+                )
+
+    def _failed(self, user: str) -> None:
+        with self._failures_lock:
+            if len(self._failures) > 100_000:  # names tried are not kept without bound
+                self._failures.clear()
+            self._failures.setdefault(user, []).append(time.monotonic())
 
     @staticmethod
     def _admin(principal: Principal) -> bool:

@@ -63,6 +63,8 @@ def error_responses(op: Operation) -> dict[int | str, dict[str, Any]]:
     statuses = dict(_ERRORS)
     if op.body:
         statuses[413] = "the JSON body is larger than the server's limit"
+    if op.on == PUBLIC:
+        statuses[429] = "too many failed sign-ins: wait, then try again"
     return {
         status: {"description": text, "content": _ERROR_REF}
         for status, text in sorted(statuses.items())

@@ -1,0 +1,88 @@
+// Signing in: a server with an account (its own `dockyard server` on a fresh home, not the
+// shared open one) asks for a password, refuses a wrong one with the server's words, and
+// after the right one shows the pages and who is signed in, until signing out.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectNoErrors, open, shot } from "./support";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const python = process.env.DOCKYARD_PYTHON ?? resolve(here, "../../.venv/bin/python");
+const dockyard = resolve(dirname(python), "dockyard");
+const PASSWORD = "a passphrase long enough";
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const probe = createServer();
+    probe.once("error", fail);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => done(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+let server: ChildProcess | undefined;
+let url = "";
+
+beforeAll(async () => {
+  const home = mkdtempSync(join(tmpdir(), "dockyard-signin-"));
+  const env = { ...process.env, DOCKYARD_URL: "", DOCKYARD_TOKEN: "" };
+  const made = spawnSync(dockyard, ["--home", home, "users", "create", "ann", "--password-stdin"], {
+    input: `${PASSWORD}\n`,
+    env,
+    encoding: "utf8",
+  });
+  if (made.status !== 0) throw new Error(`users create failed: ${made.stderr}`);
+  const project = spawnSync(dockyard, ["--home", home, "projects", "create", "fraud"], { env, encoding: "utf8" });
+  if (project.status !== 0) throw new Error(`projects create failed: ${project.stderr}`);
+  const port = await freePort();
+  url = `http://127.0.0.1:${port}`;
+  server = spawn(dockyard, ["--home", home, "server", "--port", String(port)], { env, stdio: "ignore" });
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/api/v1/health`)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error("the signing-in server did not start");
+}, 90_000);
+
+afterAll(() => {
+  server?.kill("SIGTERM");
+});
+
+describe("signing in", () => {
+  it("asks for a password, refuses a wrong one, and shows the pages after the right one", async () => {
+    const { page, errors } = await open("/", url);
+    const form = page.locator("[data-testid=login-form]");
+    await form.waitFor();
+    expect(await page.locator("[data-testid=error] strong").textContent()).toContain("Sign in to this server");
+    await form.locator("input[name=user]").fill("ann");
+    await form.locator("input[name=password]").fill("not the passphrase");
+    await form.locator("button[type=submit]").click();
+    const problem = page.locator("[data-testid=login-problem]");
+    await problem.waitFor();
+    expect(await problem.textContent()).toContain("the user name or the password is not right");
+    await shot(page, "signin-refused");
+
+    await form.locator("input[name=password]").fill(PASSWORD);
+    await form.locator("button[type=submit]").click();
+    const account = page.locator("[data-testid=account]");
+    await account.waitFor();
+    expect(await account.textContent()).toContain("ann");
+    await page.getByText("fraud").first().waitFor(); // the projects page, now readable
+    await expectNoErrors(page, errors);
+    await shot(page, "signin-signed-in");
+
+    await account.locator("button").click();
+    await page.locator("[data-testid=login-form]").waitFor();
+  });
+});
