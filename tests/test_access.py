@@ -91,6 +91,9 @@ def test_the_first_user_is_the_admin_and_accounts_are_the_admins(people: People)
         people.admin.identity.create_user("bob")
     with pytest.raises(InvalidInput, match="service account has no password"):
         people.admin.identity.create_user("ci", service=True, password=PASSWORD)
+    for taken in ("admin", "Anonymous", "scheduler"):
+        with pytest.raises(InvalidInput, match="names the server's own principals"):
+            people.admin.identity.create_user(taken)
 
 
 def test_roles_in_a_project_decide_what_each_account_may_do(people: People) -> None:

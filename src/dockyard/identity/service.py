@@ -29,6 +29,7 @@ from dockyard.core.errors import (
 from dockyard.core.ids import new_id
 from dockyard.core.operations import LISTING, PUBLIC, SERVER, operation
 from dockyard.core.principal import RANK, Principal, Role
+from dockyard.core.tokens import RESERVED_NAMES
 from dockyard.identity import credentials
 from dockyard.identity.principals import project_roles
 from dockyard.identity.schemas import (
@@ -202,6 +203,11 @@ class IdentityService:
         ``token``, also an API token for it, shown only in this answer."""
         if body.kind == "service" and body.password is not None:
             raise InvalidInput("a service account has no password: it signs in with tokens")
+        if body.name.lower() in RESERVED_NAMES | {"server"}:
+            raise InvalidInput(
+                f"{body.name!r} names the server's own principals (the admin token, the open "
+                "server's caller, the scheduler): choose another name"
+            )
         hashed = credentials.hash_password(body.password) if body.password else None
 
         def insert(session: Session) -> UserCreated:
