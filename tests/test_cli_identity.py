@@ -326,3 +326,12 @@ def test_a_viewer_token_reads_its_project_and_writes_nothing(
     assert [t["name"] for t in as_json(capsys, "tokens", "list")] == ["ro", "login"]
     code, _, err = run_cli(capsys, "projects", "grant", "fraud", "--user", "bob", "--role", "owner")
     assert code == 5 and "needs the owner role" in err
+
+    # the admin reads what was refused, and who asked
+    monkeypatch.setenv("DOCKYARD_TOKEN", ADMIN)
+    out = ok(capsys, "audit", "-p", "fraud", "--outcome", "denied", "--since", "1h")
+    assert "projects.update" in out and "bob" in out and "denied (403)" in out
+    events = as_json(capsys, "audit", "--user", "bob", "--operation", "identity.login")
+    assert [e["outcome"] for e in events] == ["ok", "denied"]
+    code, _, err = run_cli(capsys, "audit", "--outcome", "maybe")
+    assert code == 2 and "use ok, denied or failed" in err

@@ -105,7 +105,7 @@ EXPECTED_ROLES: dict[str, Role] = {
     "identity.add_members": A, "identity.remove_member": A, "identity.delete_team": A,
     "identity.grants": V, "identity.grant": OWN, "identity.revoke": OWN,
     "identity.create_token": V, "identity.list_tokens": V, "identity.revoke_token": V,
-    "identity.login": V,
+    "identity.login": V, "audit.list": V,
 }  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from dockyard.core.operations import Operation, operations_of
 from dockyard.data.service import DatasetService
 from dockyard.features.service import FeatureService
 from dockyard.gc.service import GarbageCollector
+from dockyard.identity.audit import AuditService
 from dockyard.identity.service import IdentityService
 from dockyard.monitoring.service import MonitorService
 from dockyard.pipelines.schedules import ScheduleService
@@ -38,6 +39,7 @@ SERVICE_CLASSES: tuple[type, ...] = (
     BlobService,
     GarbageCollector,
     IdentityService,
+    AuditService,
 )
 
 

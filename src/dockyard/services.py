@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from dockyard.features.service import FeatureService
     from dockyard.gc.service import GarbageCollector
     from dockyard.identity.access import Access
+    from dockyard.identity.audit import Auditor, AuditService
     from dockyard.identity.service import IdentityService
     from dockyard.monitoring.service import MonitorService
     from dockyard.pipelines.schedules import ScheduleService
@@ -54,6 +55,7 @@ SERVICE_NAMES = (
     "blobs",
     "gc",
     "identity",
+    "audit",
 )
 """The names the services are mounted under (an :attr:`Operation.service`)."""
 
@@ -179,6 +181,19 @@ class Services:
         from dockyard.identity.service import IdentityService
 
         return IdentityService(self.db, on_change=self.access.forget_principals)
+
+    @cached_property
+    def audit(self) -> AuditService:
+        from dockyard.identity.audit import AuditService
+
+        return AuditService(self.db)
+
+    @cached_property
+    def auditor(self) -> Auditor:
+        """Writes the audit log of a server's calls."""
+        from dockyard.identity.audit import Auditor
+
+        return Auditor(self.db, self.access)
 
     @cached_property
     def access(self) -> Access:

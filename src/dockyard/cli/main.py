@@ -13,6 +13,7 @@ import typer
 
 from dockyard.cli import (
     admin,
+    audit,
     data,
     demo,
     features,
@@ -65,6 +66,7 @@ app.command("demo")(demo.demo)
 app.command("ui")(ui.ui)
 app.command("login")(login.login)
 app.command("whoami")(login.whoami)
+app.command("audit")(audit.audit)
 
 
 def _say_version(wanted: bool) -> None:

@@ -25,6 +25,7 @@ from dockyard.gc.service import (
 from dockyard.services import Services
 
 if TYPE_CHECKING:
+    from dockyard.client.audit import AuditClient
     from dockyard.client.blobs import BlobsClient
     from dockyard.client.data import DatasetsClient
     from dockyard.client.features import FeaturesClient
@@ -65,6 +66,13 @@ class Client:
         from dockyard.client.identity import IdentityClient
 
         return IdentityClient(self.transport)
+
+    @cached_property
+    def audit(self) -> AuditClient:
+        """The audit log of a server's calls."""
+        from dockyard.client.audit import AuditClient
+
+        return AuditClient(self.transport)
 
     @cached_property
     def blobs(self) -> BlobsClient:

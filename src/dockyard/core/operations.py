@@ -91,6 +91,7 @@ class Operation:
     returns: Any
     role: Role = Role.EDITOR
     on: tuple[Target, ...] | str = SERVER
+    audit: bool = True
 
     @property
     def key(self) -> str:
@@ -104,11 +105,16 @@ def operation(
     status: int = 200,
     role: Role | None = None,
     on: Scope | None = None,
+    audit: bool | None = None,
 ) -> Callable[[F], F]:
     """Declare a service method as an operation served at ``method path`` that needs
     ``role`` (default: viewer for GET, editor otherwise) in the project of ``on`` (default:
-    the ``{project}`` of the path; see :class:`Target`, :data:`SERVER`, :data:`LISTING`)."""
+    the ``{project}`` of the path; see :class:`Target`, :data:`SERVER`, :data:`LISTING`).
+    Each call of an ``audit`` operation goes into the audit log (default: all but GET;
+    telemetry that flows all the time, such as metric points and heartbeats, says False;
+    a refusal is logged for every operation)."""
     needed = role or (Role.VIEWER if method.upper() == "GET" else Role.EDITOR)
+    audited = method.upper() != "GET" if audit is None else audit
     if on is None:
         if "{project}" not in path:
             raise TypeError(
@@ -127,7 +133,7 @@ def operation(
 
     def mark(fn: F) -> F:
         setattr(fn, _MARK, (method.upper(), path, status))
-        setattr(fn, _ROLE_MARK, (needed, scope))
+        setattr(fn, _ROLE_MARK, (needed, scope, audited))
         return fn
 
     return mark
@@ -188,6 +194,7 @@ def _describe(service: str, fn: Callable[..., Any], mark: tuple[str, str, int]) 
         returns=returns,
         role=getattr(fn, _ROLE_MARK)[0],
         on=getattr(fn, _ROLE_MARK)[1],
+        audit=getattr(fn, _ROLE_MARK)[2],
     )
 
 

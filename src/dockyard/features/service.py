@@ -495,7 +495,7 @@ class FeatureService:
                 self.db.query(lambda s: _find_object(s, find_project(s, project), VIEW, view))
             return work(online)
 
-    @operation("POST", "/projects/{project}/features/online", role=Role.VIEWER)
+    @operation("POST", "/projects/{project}/features/online", role=Role.VIEWER, audit=False)
     def online(self, principal: Principal, project: str, body: OnlineQuery) -> OnlineValues:
         """Feature values of entities as of ``at`` (default now), from the online store.
         On-demand features run in the caller's process: ask for their inputs here."""
@@ -603,7 +603,7 @@ class FeatureService:
 
         self.db.write(write)
 
-    @operation("POST", "/projects/{project}/features/push")
+    @operation("POST", "/projects/{project}/features/push", audit=False)
     def push(self, principal: Principal, project: str, body: PushRequest) -> PushReport:
         """Add new events of a view's source: they are checked, appended to the source
         dataset (a new version: training sees the same history), then applied to the online

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from dockyard.core.principal import Role
-from dockyard.core.schemas import Model, Name, Text
+from dockyard.core.schemas import Limit, Model, Name, Text, UtcTime
 
 ProjectRole = Literal["viewer", "editor", "maintainer", "owner"]
 MAX_LIFETIME = 10 * 365 * 86_400
@@ -143,3 +143,36 @@ class Login(Model):
     password: Text = Field(max_length=1024)
     expires_in: int = Field(30 * 86_400, ge=60, le=MAX_LIFETIME)
     name: Name = Field("login", description="the token's name")
+
+
+class AuditQuery(Model):
+    project: Name | None = Field(None, description="events of this project (its owners read it)")
+    actor: str | None = Field(None, max_length=128, description="who acted")
+    operation: str | None = Field(
+        None, max_length=64, pattern=r"^[a-z_]+(\.[a-z_]+)?$",
+        description="an operation (models.set_alias) or a service (models)",
+    )  # fmt: skip
+    outcome: Literal["ok", "denied", "failed"] | None = None
+    since: UtcTime | None = None
+    until: UtcTime | None = None
+    limit: Limit = 100
+    cursor: str | None = Field(None, max_length=64)
+
+
+class AuditEvent(Model):
+    id: str
+    at: dt.datetime
+    actor: str
+    actor_kind: str
+    operation: str
+    project: str | None
+    target: dict[str, Any]
+    address: str
+    status: int
+    outcome: str
+    detail: str
+
+
+class AuditPage(Model):
+    items: list[AuditEvent]
+    next_cursor: str | None = None

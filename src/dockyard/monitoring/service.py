@@ -265,7 +265,7 @@ class MonitorService:
 
     # -- running ----------------------------------------------------------------------------
 
-    @operation("POST", "/monitoring/due", on=SERVER, role=Role.ADMIN)
+    @operation("POST", "/monitoring/due", on=SERVER, role=Role.ADMIN, audit=False)
     def due(self, principal: Principal, body: DueRequest) -> Monitors:
         """Claim up to ``limit`` monitors that are due (compare-and-set on their next run
         time): the caller, and no other runner, runs them now."""
@@ -435,7 +435,9 @@ class MonitorService:
 
         return self.db.query(fetch)
 
-    @operation("PUT", "/monitoring/alerts/{alert_id}/deliveries", on=SERVER, role=Role.ADMIN)
+    @operation(
+        "PUT", "/monitoring/alerts/{alert_id}/deliveries", on=SERVER, role=Role.ADMIN, audit=False
+    )
     def record_delivery(self, principal: Principal, alert_id: str, body: Delivery) -> Alert:
         """Record what delivering one of an alert's webhooks did."""
 

@@ -304,7 +304,7 @@ class ScheduleService:
 
         return self.db.write(change)
 
-    @operation("POST", "/pipelines/schedules/claim", on=SERVER, role=Role.ADMIN)
+    @operation("POST", "/pipelines/schedules/claim", on=SERVER, role=Role.ADMIN, audit=False)
     def claim(self, principal: Principal, body: ClaimRequest) -> Firings:
         """Claim the due firings of up to ``limit`` schedules (not those in ``skip``): the
         caller, and no other scheduler, must run them and report with :meth:`record`.
@@ -392,7 +392,12 @@ class ScheduleService:
         return self.db.write(take)
 
     @operation(
-        "PUT", "/pipelines/schedule-firings/{schedule_id}", status=204, on=SERVER, role=Role.ADMIN
+        "PUT",
+        "/pipelines/schedule-firings/{schedule_id}",
+        status=204,
+        on=SERVER,
+        role=Role.ADMIN,
+        audit=False,
     )
     def record(self, principal: Principal, schedule_id: str, body: FiringOutcome) -> None:
         """Record the run a claimed firing started and how it ended (ignored when the

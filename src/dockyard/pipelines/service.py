@@ -312,13 +312,22 @@ class PipelineService:
         return self.db.write(insert)
 
     @operation(
-        "PUT", "/pipelines/runs/{run_id}/steps", status=204, on=Target("pipeline_run", "run_id")
+        "PUT",
+        "/pipelines/runs/{run_id}/steps",
+        status=204,
+        on=Target("pipeline_run", "run_id"),
+        audit=False,
     )
     def update_steps(self, principal: Principal, run_id: str, body: StepsUpdate) -> None:
         """Record the state of some steps (each replaces the step's earlier record)."""
         self.db.write(lambda s: _write_steps(s, find_pipeline_run(s, run_id).id, body.steps))
 
-    @operation("POST", "/pipelines/runs/{run_id}/steps/start", on=Target("pipeline_run", "run_id"))
+    @operation(
+        "POST",
+        "/pipelines/runs/{run_id}/steps/start",
+        on=Target("pipeline_run", "run_id"),
+        audit=False,
+    )
     def start_steps(self, principal: Principal, run_id: str, body: StepsStart) -> StepsStarted:
         """Start steps in one transaction: a step whose cache key is stored becomes
         ``cached`` (nothing to run); the others get a child run and become ``running``."""
@@ -397,6 +406,7 @@ class PipelineService:
         "/pipelines/runs/{run_id}/steps/finish",
         status=204,
         on=Target("pipeline_run", "run_id"),
+        audit=False,
     )
     def finish_steps(self, principal: Principal, run_id: str, body: StepsFinish) -> None:
         """Finish steps in one transaction: attach their outputs to their runs, store their
@@ -568,7 +578,11 @@ class PipelineService:
         return self.db.query(fetch)
 
     @operation(
-        "POST", "/pipelines/cache/lookup", on=Target("project", "body.project"), role=Role.VIEWER
+        "POST",
+        "/pipelines/cache/lookup",
+        on=Target("project", "body.project"),
+        role=Role.VIEWER,
+        audit=False,
     )
     def cache_lookup(self, principal: Principal, body: CacheLookup) -> Entries:
         """The cached outputs among ``keys`` (missing keys are simply absent)."""
@@ -579,7 +593,9 @@ class PipelineService:
 
         return self.db.query(fetch)
 
-    @operation("POST", "/pipelines/cache", status=204, on=Target("project", "body.project"))
+    @operation(
+        "POST", "/pipelines/cache", status=204, on=Target("project", "body.project"), audit=False
+    )
     def cache_store(self, principal: Principal, body: CacheStore) -> None:
         """Store step outputs under their cache keys (a key stored again is replaced); the
         blobs they need stay until the entry is evicted."""

@@ -121,6 +121,7 @@ def create_app(
                 running.service(op.service),
                 auth.guard(op),
                 auth.checker(op),
+                auth.audit,
                 API_PREFIX,
             )
     install_api_docs(app)

@@ -133,6 +133,20 @@ class Authenticator:
             )
         return found
 
+    def audit(
+        self,
+        principal: Principal,
+        op: Operation,
+        arguments: dict[str, Any],
+        status: int,
+        detail: str,
+        address: str,
+    ) -> None:
+        """Write the audit event of one call (see :mod:`dockyard.identity.audit`)."""
+        self._services.auditor.record(
+            principal, op, arguments, status=status, detail=detail, address=address
+        )
+
     def guard(self, op: Operation) -> Guard:
         """The dependency of ``op``'s route: the caller, authenticated, and refused at once
         when they hold the role ``op`` needs nowhere (each call's projects are checked by
@@ -166,13 +180,22 @@ class Authenticator:
         async def authenticated(request: Request) -> Principal:
             caller = await self.principal(request, required=required)
             try:
-                await checked(caller, request)
-            except Forbidden:
-                fresh = await anyio.to_thread.run_sync(self._fresh, caller)
-                if fresh is None:
-                    raise
-                await checked(fresh, request)
-                return fresh
+                try:
+                    await checked(caller, request)
+                except Forbidden:
+                    fresh = await anyio.to_thread.run_sync(self._fresh, caller)
+                    if fresh is None:
+                        raise
+                    await checked(fresh, request)
+                    return fresh
+            except Forbidden as refused:
+                arguments = dict(request.path_params)
+                address = request.client.host if request.client else ""
+                message = str(refused)
+                await anyio.to_thread.run_sync(
+                    lambda: self.audit(caller, op, arguments, 403, message, address)
+                )
+                raise
             return caller
 
         return authenticated

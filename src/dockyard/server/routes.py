@@ -111,25 +111,65 @@ def _parameters(op: Operation, guard: Callable[..., Any]) -> list[inspect.Parame
     return params
 
 
+def client_address(request: Request) -> str:
+    """Where a request came from (the peer's address: a proxy's, behind one)."""
+    return request.client.host if request.client else ""
+
+
+def _run(
+    op: Operation,
+    audit: Record,
+    request: Request,
+    principal: Principal,
+    kwargs: dict[str, Any],
+    check: Check,
+    call: Callable[[Principal], Any],
+) -> Any:
+    """``call`` as the checked principal, with its audit event: each call of an audited
+    operation, and any refusal."""
+    try:
+        acting = check(principal, kwargs)
+        result = call(acting)
+    except Exception as exc:
+        status = getattr(exc, "http_status", 500)
+        if op.audit or status in (401, 403):
+            audit(principal, op, kwargs, status, str(exc), client_address(request))
+        raise
+    if op.audit:
+        audit(acting, op, kwargs, op.status, "", client_address(request))
+    return result
+
+
 def _endpoint(
-    op: Operation, method: Callable[..., Any], guard: Callable[..., Any], check: Check
+    op: Operation,
+    method: Callable[..., Any],
+    guard: Callable[..., Any],
+    check: Check,
+    audit: Record,
 ) -> Any:
     params = _parameters(op, guard)
+    params.insert(0, inspect.Parameter("request", _KW, annotation=Request))
     if op.stream_in:
         stream_arg = op.stream_in
 
         async def upload(request: Request, principal: Principal, **kwargs: Any) -> Any:
+            def call(acting: Principal, pipe: Any) -> Any:
+                return method(acting, **{stream_arg: pipe}, **kwargs)
+
             return await call_with_request_body(
                 request,
-                lambda pipe: method(check(principal, kwargs), **{stream_arg: pipe}, **kwargs),
+                lambda pipe: _run(
+                    op, audit, request, principal, kwargs, check, lambda p: call(p, pipe)
+                ),
             )
 
-        params.insert(0, inspect.Parameter("request", _KW, annotation=Request))
         endpoint: Any = upload
     elif op.stream_out:
 
-        def download(principal: Principal, **kwargs: Any) -> StreamingResponse:
-            stream = method(check(principal, kwargs), **kwargs)
+        def download(request: Request, principal: Principal, **kwargs: Any) -> StreamingResponse:
+            stream = _run(
+                op, audit, request, principal, kwargs, check, lambda p: method(p, **kwargs)
+            )
             size = stream_size(stream)
             headers = {"Content-Length": str(size)} if size is not None else {}
             digest = getattr(stream, "digest", None)
@@ -145,8 +185,10 @@ def _endpoint(
         dump = TypeAdapter(op.returns).dump_json if model is not None else None
         status = op.status
 
-        def call(principal: Principal, **kwargs: Any) -> Any:
-            result = method(check(principal, kwargs), **kwargs)
+        def call(request: Request, principal: Principal, **kwargs: Any) -> Any:
+            result = _run(
+                op, audit, request, principal, kwargs, check, lambda p: method(p, **kwargs)
+            )
             if dump is not None and _is_declared(result, model, many):
                 # the declared model (or list of it) itself: serialized once, as FastAPI
                 # would, without validating it again first (a lookup of 100 x 50 values, or
@@ -184,6 +226,8 @@ def _is_declared(result: Any, model: type[BaseModel] | None, many: bool) -> bool
 
 
 Check = Callable[[Principal, dict[str, Any]], Principal]
+Record = Callable[[Principal, Operation, dict[str, Any], int, str, str], None]
+"""Writes an audit event: (principal, operation, arguments, status, detail, address)."""
 
 
 def _needs(op: Operation) -> str:
@@ -217,6 +261,7 @@ def add_operation(
     service: object,
     guard: Callable[..., Any],
     check: Check,
+    audit: Record,
     prefix: str = "",
 ) -> None:
     """Serve ``op`` of ``service`` on ``router`` at ``prefix`` + its path; ``guard``
@@ -224,7 +269,11 @@ def add_operation(
     (``Authenticator.checker(op)``) refuses callers whose roles ``op`` does not allow."""
     method = getattr(service, op.name)
     extra: dict[str, Any] = {
-        "openapi_extra": {"x-dockyard-role": str(op.role), "x-dockyard-on": _on(op)}
+        "openapi_extra": {
+            "x-dockyard-role": str(op.role),
+            "x-dockyard-on": _on(op),
+            "x-dockyard-audit": op.audit,
+        }
     }
     if op.stream_in:
         extra["openapi_extra"].update(_BINARY_BODY)
@@ -232,7 +281,7 @@ def add_operation(
         extra["response_class"] = StreamingResponse
     router.add_api_route(
         prefix + op.path,
-        _endpoint(op, method, guard, check),
+        _endpoint(op, method, guard, check, audit),
         methods=[op.method],
         status_code=op.status,
         response_model=None if op.stream_out or op.returns is type(None) else op.returns,

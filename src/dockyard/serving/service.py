@@ -117,7 +117,12 @@ class ServingService:
         self.db = db
         self.blobs = blobs
 
-    @operation("PUT", "/serving/instances/{instance_id}", on=Target("model", "body.models.name"))
+    @operation(
+        "PUT",
+        "/serving/instances/{instance_id}",
+        on=Target("model", "body.models.name"),
+        audit=False,
+    )
     def heartbeat(self, principal: Principal, instance_id: str, body: InstanceState) -> Instance:
         """Report a server's state (creates the instance at its first heartbeat)."""
         if len(instance_id) != 32 or any(c not in "0123456789abcdef" for c in instance_id):
@@ -171,7 +176,9 @@ class ServingService:
 
         return self.db.query(fetch)
 
-    @operation("POST", "/serving/segments", status=201, on=Target("model", "body.model"))
+    @operation(
+        "POST", "/serving/segments", status=201, on=Target("model", "body.model"), audit=False
+    )
     def record_segment(self, principal: Principal, body: SegmentCreate) -> Segment:
         """Record a segment of the prediction log, a Parquet blob already uploaded."""
         if body.first_id > body.last_id:

@@ -228,7 +228,7 @@ class MetricService:
         rollups.upsert_rollups(connection, rollup_rows)
         return MetricsLogged(points=_insert_points(connection, ids, series))
 
-    @operation("POST", "/runs/{run_id}/metrics", on=Target("run", "run_id"))
+    @operation("POST", "/runs/{run_id}/metrics", on=Target("run", "run_id"), audit=False)
     def log(self, principal: Principal, run_id: str, body: MetricBatch) -> MetricsLogged:
         """Store a batch of metric points (a batch resent with its ``batch_id`` is skipped)."""
         return self.db.write(lambda s: self._store(s, run_id, body))

@@ -309,7 +309,9 @@ class RunService:
         """Set tags (a key set again takes the new value)."""
         self.db.write(lambda s: write_tags(s, find_run(s, run_id), body.tags))
 
-    @operation("POST", "/runs/{run_id}/heartbeat", status=204, on=Target("run", "run_id"))
+    @operation(
+        "POST", "/runs/{run_id}/heartbeat", status=204, on=Target("run", "run_id"), audit=False
+    )
     def heartbeat(self, principal: Principal, run_id: str) -> None:
         """Say the run's process is alive (a run silent too long is marked failed)."""
 
@@ -330,7 +332,7 @@ class RunService:
 
         return self.db.write(remove)
 
-    @operation("POST", "/runs/reap", on=SERVER, role=Role.ADMIN)
+    @operation("POST", "/runs/reap", on=SERVER, role=Role.ADMIN, audit=False)
     def reap(self, principal: Principal, body: ReapRequest) -> Reaped:
         """Mark runs whose process stopped sending heartbeats as failed."""
         cutoff = utcnow() - dt.timedelta(seconds=body.timeout_seconds)
@@ -387,6 +389,7 @@ class RunService:
         "/runs/search",
         on=Target("project", "body.projects", optional=True),
         role=Role.VIEWER,
+        audit=False,
     )
     def search(self, principal: Principal, body: RunSearch) -> RunPage:
         """Runs matching a query, in the requested order, a page at a time."""
