@@ -1,6 +1,7 @@
 // Signing in: a server with an account (its own `dockyard server` on a fresh home, not the
 // shared open one) asks for a password, refuses a wrong one with the server's words, and
-// after the right one shows the pages and who is signed in, until signing out.
+// after the right one shows the pages, who is signed in, and the audit log of both
+// sign-ins, until signing out.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
@@ -82,7 +83,22 @@ describe("signing in", () => {
     await expectNoErrors(page, errors);
     await shot(page, "signin-signed-in");
 
-    await account.locator("button").click();
+    // the audit log (ann is the admin: the first account) shows both sign-ins
+    await page.goto("/audit?operation=identity.login");
+    const rows = page.locator("[data-testid=audit-row]");
+    await rows.nth(1).waitFor();
+    const texts = await rows.allTextContents();
+    expect(texts[0]).toContain("ann");
+    expect(texts[0]).toContain("identity.login");
+    expect(await rows.nth(0).getAttribute("data-outcome")).toBe("ok");
+    expect(await rows.nth(1).getAttribute("data-outcome")).toBe("denied");
+    expect(texts[1]).toContain("denied (401)");
+    await page.locator("select[aria-label=outcome]").selectOption("denied");
+    await expect.poll(async () => await rows.count(), { timeout: 20_000 }).toBe(1);
+    await expectNoErrors(page, errors);
+    await shot(page, "audit-log");
+
+    await page.locator("[data-testid=account] button").click();
     await page.locator("[data-testid=login-form]").waitFor();
   });
 });

@@ -11,6 +11,7 @@ const SECTIONS: [string, string][] = [
   ["Deployments", "/deployments"],
   ["Features", "/features"],
   ["Pipelines", "/pipelines"],
+  ["Audit", "/audit"],
 ];
 
 function Health() {

@@ -28,6 +28,7 @@ export const routes: RouteObject[] = [
       { path: "features/:project/:view", lazy: page(() => import("./pages/FeatureView")) },
       { path: "pipelines", lazy: page(() => import("./pages/PipelineRuns")) },
       { path: "pipelines/:runId", lazy: page(() => import("./pages/PipelineRun")) },
+      { path: "audit", lazy: page(() => import("./pages/Audit")) },
       { path: "*", lazy: page(() => import("./pages/NotFound")) },
     ],
   },

@@ -70,10 +70,10 @@ class Auditor:
         address: str = "",
     ) -> None:
         outcome = "ok" if status < 400 else "denied" if status in (401, 403) else "failed"
-        actor = principal.name
+        actor, kind = principal.name, principal.kind
         if op.on == PUBLIC:  # signing in: the account it names
             named = getattr(arguments.get("body"), "user", None)
-            actor = str(named) if named else actor
+            actor, kind = (str(named), "user") if named else (actor, kind)
         target = _target(op, arguments)
         try:
             project_id, project = self._project(op, arguments)
@@ -81,7 +81,7 @@ class Auditor:
                 id=new_id(),
                 at=utcnow(),
                 actor=actor[:128],
-                actor_kind=principal.kind[:16],
+                actor_kind=kind[:16],
                 user_id=principal.user_id,
                 operation=op.key,
                 project_id=project_id,
