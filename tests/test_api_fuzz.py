@@ -189,10 +189,16 @@ def _destructive_last(label: str) -> tuple[int, str]:
 
 
 def fuzz(
-    base_url: str, real: dict[str, str], examples: int, seed: int = SEED, token: str | None = None
+    base_url: str,
+    real: dict[str, str],
+    examples: int,
+    seed: int = SEED,
+    token: str | None = None,
+    secret: str | None = None,
 ) -> Outcome:
     """Run every operation of the server at ``base_url`` with ``examples`` cases a flavour
-    (with ``token``, the server's admin token, so that administration is fuzzed too)."""
+    (with ``token``: the server's admin token, so that administration is fuzzed too, or an
+    account's); an answer that holds ``secret`` (a value only another project has) fails."""
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     outcome = Outcome()
     session = requests.Session()
@@ -214,7 +220,9 @@ def fuzz(
             flavours.append((mode, None))
         for mode, path_parameters in flavours:
             strategy = op.as_strategy(generation_mode=mode, path_parameters=path_parameters)
-            _run_cases(strategy, lambda case: _send(case, session, api, outcome), examples, seed)
+            _run_cases(
+                strategy, lambda case: _send(case, session, api, outcome, secret), examples, seed
+            )
     session.close()
     return outcome
 
@@ -237,7 +245,13 @@ def _run_cases(strategy: Any, send: Callable[[Case], None], examples: int, seed:
         run()
 
 
-def _send(case: Case, session: requests.Session, base_url: str, outcome: Outcome) -> None:
+def _send(
+    case: Case,
+    session: requests.Session,
+    base_url: str,
+    outcome: Outcome,
+    secret: str | None = None,
+) -> None:
     outcome.requests += 1
     label = f"{case.operation.label} ({case.meta.generation.mode.value if case.meta else '?'})"
     try:
@@ -246,6 +260,8 @@ def _send(case: Case, session: requests.Session, base_url: str, outcome: Outcome
         outcome.failures.append(f"{label}: connection failed: {exc!r:.200}")
         return
     outcome.statuses[response.status_code] += 1
+    if secret is not None and secret.encode() in response.content:
+        outcome.failures.append(f"{label}: the answer shows another project's data")
     if response.status_code >= 500:
         outcome.failures.append(
             f"{label}: HTTP {response.status_code} {response.text[:200]!r} "
@@ -276,6 +292,35 @@ def test_no_request_gets_a_server_error(fuzz_server: Seeded) -> None:
     outcome = fuzz(running.url, real, EXAMPLES, token=ADMIN_TOKEN)
     print(f"\nfuzz: {outcome.requests} requests, statuses {dict(sorted(outcome.statuses.items()))}")
     assert outcome.requests > 0
+    assert not outcome.failures, outcome.summary()
+
+
+def test_an_editor_gets_no_server_error_and_nothing_of_another_project(tmp_path: Path) -> None:
+    """The same fuzz with the token of an account that is an editor of the seeded project
+    only, on SQLite, with half the examples: a project it may not read holds a run whose
+    param value no answer may contain."""
+    home = tmp_path / "editor"
+    services = Services.open(
+        Settings(home=home, db=f"sqlite:///{tmp_path / 'meta.db'}", blobs=str(home / "b"))
+    )
+    local = connect_with(services.settings)
+    real = seed_store(local, tmp_path / "fuzz_flow.py")
+    secret = "never-shown-" + new_id()
+    with dy.start_run("secret", client=local, capture=dy.Capture.off()) as run:
+        run.log_param("marker", secret)
+        run.set_tags({"marker": secret})
+    local.identity.create_user("root")  # the first account is an admin
+    editor = local.identity.create_user("ed", token=True).token or ""
+    local.identity.grant("fuzz", "editor", user="ed")
+    local.close()
+    running = serve_in_thread(create_app(services=services, token=ADMIN_TOKEN))
+    try:
+        outcome = fuzz(running.url, real, max(1, EXAMPLES // 2), token=editor, secret=secret)
+    finally:
+        running.stop()
+        services.close()
+    print(f"\nfuzz: {outcome.requests} requests, statuses {dict(sorted(outcome.statuses.items()))}")
+    assert outcome.statuses[403] > 0 and outcome.statuses[200] > 0
     assert not outcome.failures, outcome.summary()
 
 
