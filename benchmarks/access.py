@@ -7,8 +7,10 @@ whose principal is looked up (then kept for 2 s) and whose call's project is res
     .venv/bin/python benchmarks/access.py [--calls 2000] [--db URL]
 
 Prints per-call p50 / p99 in milliseconds for: logging one metric point to a run
-(`metrics.log`), reading a run (`runs.get`), reading a model (`models.get`), and listing the
-projects (filtered for the account). One warm keep-alive HTTP client per token; the calls
+(`metrics.log`), reading a run (`runs.get`), a run's heartbeat (a small write the audit log
+leaves out) beside setting a tag (a small write it records: the difference is about the audit
+entry's cost), reading a model (`models.get`), and listing the projects (filtered for the
+account). One warm keep-alive HTTP client per token; the calls
 alternate between the two tokens so that load and noise fall on both alike. What it leaves
 out: TLS, many server workers, PostgreSQL round trips unless --db names one.
 """
@@ -91,6 +93,10 @@ def main() -> None:
                 json={"series": {"x": {"steps": [i], "timestamps": [i], "values": [0.5]}}},
             ),
             "runs.get": lambda c, i: c.get(f"/runs/{run}"),
+            "runs.heartbeat (not audited)": lambda c, i: c.post(f"/runs/{run}/heartbeat"),
+            "runs.set_tags (audited)": lambda c, i: c.post(
+                f"/runs/{run}/tags", json={"tags": {"k": str(i)}}
+            ),
             "models.get": lambda c, i: c.get("/models/m"),
             "projects.list": lambda c, i: c.get("/projects"),
         }

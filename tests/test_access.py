@@ -194,6 +194,8 @@ def test_tokens_are_limited_expire_and_are_revoked(
         ci.runs.search(projects=["other"])
     with pytest.raises(Forbidden):  # a limited token creates no project
         ci.projects.create("elsewhere")
+    with pytest.raises(Forbidden, match="limited to a project or a role cannot make tokens"):
+        ci.identity.create_token("wider")  # nor a token without its limits
     # never more than the user holds
     people.admin.projects.create("admins")
     with pytest.raises(Forbidden, match="holds no role in 'admins'"):

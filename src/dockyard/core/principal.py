@@ -79,6 +79,8 @@ class Principal(BaseModel):
     """The account behind the principal (None for server tokens and services)."""
     may_create_projects: bool = True
     """Whether a call may create a project (and so own it): not a token scoped to projects."""
+    limited: bool = False
+    """Whether it comes from a token limited to a project or a role (which makes no tokens)."""
 
     @property
     def is_admin(self) -> bool:

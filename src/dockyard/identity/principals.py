@@ -44,14 +44,14 @@ def user_principal(
         grants = {p: r for p, r in ((p, capped(r, cap)) for p, r in held.items()) if r}
         return Principal(
             name=user.name, kind=user.kind, role=role, grants=grants, user_id=user.id,
-            may_create_projects=cap is None or cap.allows(Role.EDITOR),
+            may_create_projects=cap is None or cap.allows(Role.EDITOR), limited=cap is not None,
         )  # fmt: skip
     there = Role.OWNER if user.is_admin else held.get(project_id)
     limited = capped(there, cap)
     return Principal(
         name=user.name, kind=user.kind, role=None,
         grants={project_id: limited} if limited else {}, user_id=user.id,
-        may_create_projects=False,
+        may_create_projects=False, limited=True,
     )  # fmt: skip
 
 

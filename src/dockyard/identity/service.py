@@ -524,6 +524,11 @@ class IdentityService:
 
         def insert(session: Session) -> TokenCreated:
             user = self._subject(session, principal, body.user)
+            if principal.limited:
+                raise Forbidden(
+                    "a token limited to a project or a role cannot make tokens (it would give "
+                    "more than it has): use an unlimited token, or `dockyard login`"
+                )
             project_id = project = None
             if body.project is not None:
                 found = find_project(session, body.project)
