@@ -3,13 +3,13 @@ OpenAPI document lists. (:class:`dockyard.services.Services` builds them lazily 
 
 from __future__ import annotations
 
+from dockyard.access.audit import AuditService
+from dockyard.access.service import IdentityService
 from dockyard.blobs.service import BlobService
 from dockyard.core.operations import Operation, operations_of
 from dockyard.data.service import DatasetService
 from dockyard.features.service import FeatureService
 from dockyard.gc.service import GarbageCollector
-from dockyard.identity.audit import AuditService
-from dockyard.identity.service import IdentityService
 from dockyard.monitoring.service import MonitorService
 from dockyard.pipelines.schedules import ScheduleService
 from dockyard.pipelines.service import PipelineService

@@ -19,13 +19,13 @@ from dockyard.store.db import Database
 from dockyard.store.migrate import ensure_schema
 
 if TYPE_CHECKING:
+    from dockyard.access.audit import Auditor, AuditService
+    from dockyard.access.check import Access
+    from dockyard.access.service import IdentityService
     from dockyard.blobs.service import BlobService
     from dockyard.data.service import DatasetService
     from dockyard.features.service import FeatureService
     from dockyard.gc.service import GarbageCollector
-    from dockyard.identity.access import Access
-    from dockyard.identity.audit import Auditor, AuditService
-    from dockyard.identity.service import IdentityService
     from dockyard.monitoring.service import MonitorService
     from dockyard.pipelines.schedules import ScheduleService
     from dockyard.pipelines.service import PipelineService
@@ -178,27 +178,27 @@ class Services:
 
     @cached_property
     def identity(self) -> IdentityService:
-        from dockyard.identity.service import IdentityService
+        from dockyard.access.service import IdentityService
 
         return IdentityService(self.db, on_change=self.access.forget_principals)
 
     @cached_property
     def audit(self) -> AuditService:
-        from dockyard.identity.audit import AuditService
+        from dockyard.access.audit import AuditService
 
         return AuditService(self.db)
 
     @cached_property
     def auditor(self) -> Auditor:
         """Writes the audit log of a server's calls."""
-        from dockyard.identity.audit import Auditor
+        from dockyard.access.audit import Auditor
 
         return Auditor(self.db, self.access)
 
     @cached_property
     def access(self) -> Access:
         """The check of every operation's declared role (both transports call it)."""
-        from dockyard.identity.access import Access
+        from dockyard.access.check import Access
 
         return Access(self.db)
 

@@ -11,7 +11,7 @@ from dockyard.cli.options import JSON, YES
 from dockyard.cli.output import Column, dump_json, plural, say, table
 
 if TYPE_CHECKING:
-    from dockyard.identity.schemas import Team
+    from dockyard.access.schemas import Team
 
 app = typer.Typer(
     help="Teams: create, list, show, add and remove members, delete.",

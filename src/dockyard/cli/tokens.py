@@ -14,7 +14,7 @@ from dockyard.cli.options import JSON, PROJECT_ENV, ProjectRole
 from dockyard.cli.output import Column, dump_json, say, table
 
 if TYPE_CHECKING:
-    from dockyard.identity.schemas import Token
+    from dockyard.access.schemas import Token
 
 app = typer.Typer(
     help="API tokens: create (shown once), list, revoke.",

@@ -13,7 +13,7 @@ from dockyard.cli.options import JSON
 from dockyard.cli.output import Column, dump_json, say, table
 
 if TYPE_CHECKING:
-    from dockyard.identity.schemas import User
+    from dockyard.access.schemas import User
 
 app = typer.Typer(
     help="Users and service accounts: create, list, show, update, set passwords.",

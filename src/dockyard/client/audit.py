@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+from dockyard.access.audit import AuditService
+from dockyard.access.schemas import AuditEvent, AuditPage, AuditQuery
 from dockyard.client.transport import Transport
 from dockyard.core.operations import build, operations_by_name
-from dockyard.identity.audit import AuditService
-from dockyard.identity.schemas import AuditEvent, AuditPage, AuditQuery
 
 _OPS = operations_by_name(AuditService)
 

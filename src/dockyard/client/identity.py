@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dockyard.client.transport import Transport
-from dockyard.core.operations import build, operations_by_name
-from dockyard.identity.schemas import (
+from dockyard.access.schemas import (
     Grant,
     GrantPut,
     Login,
@@ -24,7 +22,9 @@ from dockyard.identity.schemas import (
     UserCreated,
     UserUpdate,
 )
-from dockyard.identity.service import IdentityService
+from dockyard.access.service import IdentityService
+from dockyard.client.transport import Transport
+from dockyard.core.operations import build, operations_by_name
 
 _OPS = operations_by_name(IdentityService)
 

@@ -14,7 +14,7 @@ the role is needed in (a project named in the path by default), :data:`SERVER` f
 server itself (the role must be held in every project: garbage collection, reaping),
 :data:`LISTING` for listings that name no project (the service returns only what the caller
 may read), :data:`ANYWHERE` or :data:`PUBLIC`. Both transports check it in one place
-(:mod:`dockyard.identity.access`).
+(:mod:`dockyard.access.check`).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ holds a role in every project (``role``: the admin token, the user tokens of a s
 settings, the open server's anonymous caller) and may hold more in some projects
 (``grants``: project id -> role, from a user's and their teams' grants, capped by the token's
 scope). Each operation declares the role it needs and where its project is (see
-:func:`dockyard.core.operations.operation`); :mod:`dockyard.identity.access` checks it. Over
+:func:`dockyard.core.operations.operation`); :mod:`dockyard.access.check` checks it. Over
 HTTP the server alone decides the principal, from the credential (``dockyard.server.auth``);
 in-process, the local operating-system user is the admin (they own the files anyway).
 """

@@ -26,12 +26,12 @@ import anyio
 from sqlalchemy import select
 from starlette.requests import Request
 
+from dockyard.access.check import needs_lookup, split_targets
+from dockyard.access.principals import mark_used, token_principal
 from dockyard.core.errors import Forbidden, InvalidInput, Unauthorized
 from dockyard.core.operations import PUBLIC, Operation
 from dockyard.core.principal import ANONYMOUS, Principal, Role
 from dockyard.core.tokens import ADMIN, TokenGrant, token_digest
-from dockyard.identity.access import needs_lookup, split_targets
-from dockyard.identity.principals import mark_used, token_principal
 from dockyard.services import Services
 from dockyard.store.tables import UserRow, utcnow
 
@@ -142,7 +142,7 @@ class Authenticator:
         detail: str,
         address: str,
     ) -> None:
-        """Write the audit event of one call (see :mod:`dockyard.identity.audit`)."""
+        """Write the audit event of one call (see :mod:`dockyard.access.audit`)."""
         self._services.auditor.record(
             principal, op, arguments, status=status, detail=detail, address=address
         )

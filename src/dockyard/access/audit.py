@@ -19,12 +19,12 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dockyard.access.check import Access, values_at
+from dockyard.access.schemas import AuditEvent, AuditPage, AuditQuery
 from dockyard.core.errors import Forbidden
 from dockyard.core.ids import new_id
 from dockyard.core.operations import LISTING, PUBLIC, Operation, operation
 from dockyard.core.principal import Principal, Role
-from dockyard.identity.access import Access, values_at
-from dockyard.identity.schemas import AuditEvent, AuditPage, AuditQuery
 from dockyard.projects.service import find_project
 from dockyard.store.db import Database
 from dockyard.store.tables import AuditEventRow, ProjectRow, utcnow

@@ -18,21 +18,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dockyard.core.errors import (
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    TooManyRequests,
-    Unauthorized,
-)
-from dockyard.core.ids import new_id
-from dockyard.core.operations import LISTING, PUBLIC, SERVER, operation
-from dockyard.core.principal import RANK, Principal, Role
-from dockyard.core.tokens import RESERVED_NAMES
-from dockyard.identity import credentials
-from dockyard.identity.principals import project_roles
-from dockyard.identity.schemas import (
+from dockyard.access import credentials
+from dockyard.access.principals import project_roles
+from dockyard.access.schemas import (
     Grant,
     GrantPut,
     Login,
@@ -50,6 +38,18 @@ from dockyard.identity.schemas import (
     UserCreated,
     UserUpdate,
 )
+from dockyard.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
+from dockyard.core.ids import new_id
+from dockyard.core.operations import LISTING, PUBLIC, SERVER, operation
+from dockyard.core.principal import RANK, Principal, Role
+from dockyard.core.tokens import RESERVED_NAMES
 from dockyard.projects.service import find_project
 from dockyard.store.db import Database
 from dockyard.store.tables import (
