@@ -12,6 +12,11 @@ from dockyard.core.principal import Principal, Role, higher
 from dockyard.store.tables import ApiTokenRow, ProjectGrantRow, TeamMemberRow, UserRow
 
 
+def has_accounts(session: Session) -> bool:
+    """Whether any account exists (a server without one and without tokens is open)."""
+    return session.scalar(select(UserRow.id).limit(1)) is not None
+
+
 def project_roles(session: Session, user_id: str) -> dict[str, Role]:
     """Project id -> the strongest role the user holds there, directly or through a team."""
     teams = select(TeamMemberRow.team_id).where(TeamMemberRow.user_id == user_id)

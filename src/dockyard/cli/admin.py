@@ -157,12 +157,9 @@ def _loopback(host: str) -> bool:
 
 
 def _has_accounts(services: Services) -> bool:
-    from sqlalchemy import select
+    from dockyard.access.principals import has_accounts
 
-    from dockyard.store.tables import UserRow
-
-    found: bool = services.db.query(lambda s: s.scalar(select(UserRow.id).limit(1)) is not None)
-    return found
+    return services.db.query(has_accounts)
 
 
 def server(

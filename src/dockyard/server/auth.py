@@ -23,17 +23,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
-from sqlalchemy import select
 from starlette.requests import Request
 
 from dockyard.access.check import needs_lookup, split_targets
-from dockyard.access.principals import mark_used, token_principal
+from dockyard.access.principals import has_accounts, mark_used, token_principal
 from dockyard.core.errors import Forbidden, InvalidInput, Unauthorized
 from dockyard.core.operations import PUBLIC, Operation
 from dockyard.core.principal import ANONYMOUS, Principal, Role
 from dockyard.core.tokens import ADMIN, TokenGrant, token_digest
+from dockyard.server.routes import client_address
 from dockyard.services import Services
-from dockyard.store.tables import UserRow, utcnow
+from dockyard.store.tables import utcnow
 
 Guard = Callable[[Request], Awaitable[Principal]]
 Check = Callable[[Principal, dict[str, Any]], Principal]
@@ -88,9 +88,7 @@ class Authenticator:
         return not self._has_users
 
     def _check_users(self) -> None:
-        self._has_users = self._services.db.query(
-            lambda s: s.scalar(select(UserRow.id).limit(1)) is not None
-        )
+        self._has_users = self._services.db.query(has_accounts)
         self._users_checked = time.monotonic()
 
     def _lookup(self, digest: str) -> Principal | None:
@@ -190,7 +188,7 @@ class Authenticator:
                     return fresh
             except Forbidden as refused:
                 arguments = dict(request.path_params)
-                address = request.client.host if request.client else ""
+                address = client_address(request)
                 message = str(refused)
                 await anyio.to_thread.run_sync(
                     lambda: self.audit(caller, op, arguments, 403, message, address)
