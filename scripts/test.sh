@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/setup-torch.sh
+scripts/setup-ui.sh  # the single sign-on tests start a real OpenID provider from ui/node_modules
 if [ "$#" -gt 0 ]; then
     exec .venv/bin/pytest "$@"
 fi

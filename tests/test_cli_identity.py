@@ -335,3 +335,32 @@ def test_a_viewer_token_reads_its_project_and_writes_nothing(
     assert [e["outcome"] for e in events] == ["ok", "denied"]
     code, _, err = run_cli(capsys, "audit", "--outcome", "maybe")
     assert code == 2 and "use ok, denied or failed" in err
+
+
+def test_teams_follow_sso_groups_and_users_link_to_sso_identities(
+    home: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_user(capsys, monkeypatch, "alice")
+    team = as_json(capsys, "teams", "create", "risk", "--sso-group", "risk-analysts")
+    assert team["sso_group"] == "risk-analysts"
+    out = ok(capsys, "teams", "update", "risk", "--sso-group", "risk")
+    assert "single sign-on group 'risk'" in out
+    assert as_json(capsys, "teams", "update", "risk", "--sso-group", "")["sso_group"] is None
+    code, _, err = run_cli(capsys, "teams", "update", "risk")
+    assert code != 0 and "nothing to change" in err
+
+    monkeypatch.delenv("DOCKYARD_OIDC_ISSUER", raising=False)
+    code, _, err = run_cli(capsys, "users", "update", "alice", "--sso-subject", "s-1")
+    assert code != 0 and "--sso-issuer" in err
+    linked = as_json(
+        capsys,
+        "users",
+        "update",
+        "alice",
+        "--sso-subject",
+        "s-1",
+        "--sso-issuer",
+        "https://id.example/",
+    )
+    assert linked["sso_subject"] == "s-1"
+    assert as_json(capsys, "users", "update", "alice", "--sso-subject", "")["sso_subject"] is None

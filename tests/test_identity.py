@@ -103,6 +103,7 @@ EXPECTED_ROLES: dict[str, Role] = {
     "identity.get_user": V, "identity.update_user": A, "identity.set_password": V,
     "identity.create_team": A, "identity.list_teams": V, "identity.get_team": V,
     "identity.add_members": A, "identity.remove_member": A, "identity.delete_team": A,
+    "identity.update_team": A,
     "identity.grants": V, "identity.grant": OWN, "identity.revoke": OWN,
     "identity.create_token": V, "identity.list_tokens": V, "identity.revoke_token": V,
     "identity.login": V, "audit.list": V,

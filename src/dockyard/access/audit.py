@@ -69,23 +69,52 @@ class Auditor:
         detail: str = "",
         address: str = "",
     ) -> None:
-        outcome = "ok" if status < 400 else "denied" if status in (401, 403) else "failed"
         actor, kind = principal.name, principal.kind
         if op.on == PUBLIC:  # signing in: the account it names
             named = getattr(arguments.get("body"), "user", None)
             actor, kind = (str(named), "user") if named else (actor, kind)
-        target = _target(op, arguments)
         try:
             project_id, project = self._project(op, arguments)
+        except Exception:
+            log.exception("could not tell the project of the audit event of %s", op.key)
+            project_id, project = None, None
+        self.event(
+            actor,
+            kind,
+            op.key,
+            _target(op, arguments),
+            status=status,
+            detail=detail,
+            address=address,
+            user_id=principal.user_id,
+            project=(project_id, project),
+        )
+
+    def event(
+        self,
+        actor: str,
+        kind: str,
+        operation_key: str,
+        target: dict[str, Any],
+        *,
+        status: int,
+        detail: str = "",
+        address: str = "",
+        user_id: str | None = None,
+        project: tuple[str | None, str | None] = (None, None),
+    ) -> None:
+        """Write one event that is not a call of an operation (e.g. a single sign-on)."""
+        outcome = "ok" if status < 400 else "denied" if status in (401, 403) else "failed"
+        try:
             row = AuditEventRow(
                 id=new_id(),
                 at=utcnow(),
                 actor=actor[:128],
                 actor_kind=kind[:16],
-                user_id=principal.user_id,
-                operation=op.key,
-                project_id=project_id,
-                project=project,
+                user_id=user_id,
+                operation=operation_key,
+                project_id=project[0],
+                project=project[1],
                 target=json.dumps(target, default=str)[:4000],
                 address=address[:64],
                 status=status,
@@ -94,7 +123,7 @@ class Auditor:
             )
             self.db.write(lambda s: s.add(row))
         except Exception:  # the call happened; a lost event is logged, never raised
-            log.exception("could not write the audit event of %s by %s", op.key, actor)
+            log.exception("could not write the audit event of %s by %s", operation_key, actor)
 
     def _project(self, op: Operation, arguments: dict[str, Any]) -> tuple[str | None, str | None]:
         """The project of the call's first target that names one (its name as given when it

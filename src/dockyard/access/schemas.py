@@ -36,6 +36,12 @@ class UserUpdate(Model):
     email: str | None = Field(None, max_length=256, pattern=EMAIL)
     admin: bool | None = None
     disabled: bool | None = Field(None, description="a disabled user's tokens stop working")
+    sso_issuer: Text | None = Field(
+        None, max_length=256, description="with sso_subject: the single sign-on identity to link"
+    )
+    sso_subject: Text | None = Field(
+        None, max_length=256, description="the identity's subject (sub); empty: unlink"
+    )
 
 
 class PasswordChange(Model):
@@ -51,6 +57,7 @@ class User(Model):
     admin: bool
     disabled: bool
     has_password: bool
+    sso_subject: str | None = Field(None, description="the single sign-on identity, if linked")
     teams: list[str] = Field(default_factory=list)
     created_by: str
     created_at: dt.datetime
@@ -70,15 +77,32 @@ class Me(Model):
     may_create_projects: bool
 
 
+SSO_GROUP = Field(
+    None,
+    min_length=1,
+    max_length=256,
+    description="a single sign-on group: its members are the team's members (set by sign-in)",
+)
+
+
 class TeamCreate(Model):
     name: Name
     description: Text = Field("", max_length=10_000)
+    sso_group: Text | None = SSO_GROUP
+
+
+class TeamUpdate(Model):
+    """Fields to change; those left out stay as they are (an empty sso_group: none)."""
+
+    description: Text | None = Field(None, max_length=10_000)
+    sso_group: Text | None = Field(None, max_length=256)
 
 
 class Team(Model):
     id: str
     name: str
     description: str
+    sso_group: str | None = None
     members: list[str]
     created_by: str
     created_at: dt.datetime

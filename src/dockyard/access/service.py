@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dockyard.access import credentials
+from dockyard.access import credentials, sso
 from dockyard.access.principals import project_roles
 from dockyard.access.schemas import (
     Grant,
@@ -29,6 +29,7 @@ from dockyard.access.schemas import (
     PasswordChange,
     Team,
     TeamCreate,
+    TeamUpdate,
     Token,
     TokenCreate,
     TokenCreated,
@@ -100,6 +101,7 @@ def _user(session: Session, row: UserRow) -> User:
         admin=row.is_admin,
         disabled=row.disabled,
         has_password=row.password_hash is not None,
+        sso_subject=row.sso_subject,
         teams=list(teams),
         created_by=row.created_by,
         created_at=row.created_at,
@@ -117,6 +119,7 @@ def _team(session: Session, row: TeamRow) -> Team:
         id=row.id,
         name=row.name,
         description=row.description,
+        sso_group=row.sso_group,
         members=list(members),
         created_by=row.created_by,
         created_at=row.created_at,
@@ -291,6 +294,12 @@ class IdentityService:
                 row.is_admin = body.admin
             if body.disabled is not None:
                 row.disabled = body.disabled
+            if (body.sso_issuer is None) != (body.sso_subject is None):
+                raise InvalidInput("give both the issuer and the subject of the identity to link")
+            if body.sso_subject is not None:
+                linked = bool(body.sso_issuer and body.sso_subject)
+                row.sso_issuer = body.sso_issuer if linked else None
+                row.sso_subject = body.sso_subject if linked else None
             if row.id == principal.user_id and (row.disabled or not row.is_admin):
                 raise InvalidInput(
                     "you cannot disable yourself or take your own admin role: ask another admin"
@@ -299,7 +308,10 @@ class IdentityService:
             session.flush()
             return _user(session, row)
 
-        return self._write(change)
+        try:
+            return self._write(change)
+        except IntegrityError:
+            raise Conflict("another user is linked to that single sign-on identity") from None
 
     @operation("PUT", "/users/{user}/password", status=204, on=LISTING, role=Role.VIEWER)
     def set_password(self, principal: Principal, user: str, body: PasswordChange) -> None:
@@ -335,6 +347,7 @@ class IdentityService:
                 id=new_id(),
                 name=body.name,
                 description=body.description,
+                sso_group=body.sso_group,
                 created_by=principal.name,
                 created_at=utcnow(),
             )
@@ -346,6 +359,22 @@ class IdentityService:
             return self._write(insert)
         except IntegrityError:
             raise Conflict(f"a team named {body.name!r} already exists") from None
+
+    @operation("PATCH", "/teams/{team}", on=SERVER, role=Role.ADMIN)
+    def update_team(self, principal: Principal, team: str, body: TeamUpdate) -> Team:
+        """Change a team's description, or the single sign-on group whose members it has
+        (empty: none; its members then stay until taken out by hand)."""
+
+        def change(session: Session) -> Team:
+            row = _find_team(session, team)
+            if body.description is not None:
+                row.description = body.description
+            if body.sso_group is not None:
+                row.sso_group = body.sso_group or None
+            session.flush()
+            return _team(session, row)
+
+        return self._write(change)
 
     @operation("GET", "/teams", on=LISTING)
     def list_teams(self, principal: Principal) -> builtins.list[Team]:
@@ -615,6 +644,31 @@ class IdentityService:
             return TokenCreated(**_token(row, found.name, None).model_dump(), token=secret)
 
         return self._write(insert)
+
+    def sso_session(
+        self, who: sso.Identity, *, admin_group: str | None, seconds: int
+    ) -> tuple[str, str]:
+        """Sign ``who`` in through single sign-on (see :mod:`dockyard.access.sso`): a new
+        session token of their account, which expires after ``seconds``, and its name."""
+
+        def sign_in(session: Session) -> tuple[str, str]:
+            row = sso.account(session, who, admin_group)
+            secret = _new_token(session, row, "web session", expires_in=seconds)[1]
+            return secret, row.name
+
+        return self._write(sign_in)
+
+    def end_session(self, digest: str) -> bool:
+        """Revoke the token with ``digest`` (signing out); whether there was a live one."""
+
+        def revoke(session: Session) -> bool:
+            row = session.scalar(select(ApiTokenRow).where(ApiTokenRow.digest == digest))
+            if row is None or row.revoked_at is not None:
+                return False
+            row.revoked_at = utcnow()
+            return True
+
+        return self._write(revoke)
 
     def _throttle(self, user: str) -> None:
         """Refuse a sign-in as ``user`` after :data:`MAX_FAILURES` failed ones within

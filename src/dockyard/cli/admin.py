@@ -199,11 +199,13 @@ def server(
     from rich.markup import escape
 
     from dockyard.cli.schedules import log_line
+    from dockyard.core.errors import InvalidInput
     from dockyard.core.tokens import parse_token_grants
     from dockyard.sdk.scheduler import start_in_thread
     from dockyard.server.app import Background, create_app
     from dockyard.server.housekeeping import start_pruner, start_reaper
     from dockyard.server.runner import serve
+    from dockyard.server.sso import OidcSettings
 
     settings = overrides(ctx).settings()
     if settings.is_remote:
@@ -228,7 +230,11 @@ def server(
     background: list[Background] = [start_reaper, *([start_scheduler] if scheduler else [])]
     if keep is not None:
         background.append(functools.partial(start_pruner, keep_seconds=keep))
-    app = create_app(settings, user_tokens=grants or [], background=background)
+    try:
+        sso = OidcSettings.from_environment()
+    except InvalidInput as exc:
+        raise typer.BadParameter(str(exc)) from None
+    app = create_app(settings, user_tokens=grants or [], background=background, sso=sso)
     if not (settings.token or grants or _loopback(host) or _has_accounts(app.state.services)):
         app.state.services.close()
         raise typer.BadParameter(
@@ -238,6 +244,8 @@ def server(
             param_hint="--host",
         )
     say(f"dockyard server on http://{host}:{port} (API docs at /docs), data from {settings.db}")
+    if sso is not None:
+        say(escape(f"single sign-on through {sso.issuer} (client {sso.client_id})"))
     users = ", ".join(f"{g.name} ({g.role})" for g in grants or [])
     if settings.token or users:
         admin = "the admin token" if settings.token else "no admin token"

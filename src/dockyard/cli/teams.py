@@ -58,17 +58,48 @@ def create(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Unique name: letters, digits, '.', '_', '-'."),
     description: str = typer.Option("", "--description", help="What the team is for."),
+    sso_group: str | None = typer.Option(
+        None,
+        "--sso-group",
+        help="A single sign-on group: its members are the team's members, as of each one's "
+        "last sign-in.",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Create a team (the admin only)."""
     with overrides(ctx).client() as client:
-        team = client.identity.create_team(name, description=description)
+        team = client.identity.create_team(name, description=description, sso_group=sso_group)
     if as_json:
         dump_json(team)
     else:
         say(
             f"created team [bold]{team.name}[/]; `dockyard teams add {team.name} USER` adds members"
         )
+
+
+@app.command()
+def update(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The team."),
+    description: str | None = typer.Option(None, "--description", help="What the team is for."),
+    sso_group: str | None = typer.Option(
+        None,
+        "--sso-group",
+        help="The single sign-on group whose members the team has ('' for none: members are "
+        "then managed by hand).",
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Change a team's description or single sign-on group (the admin only)."""
+    if description is None and sso_group is None:
+        raise typer.BadParameter("nothing to change: give --description or --sso-group")
+    with overrides(ctx).client() as client:
+        team = client.identity.update_team(name, description=description, sso_group=sso_group)
+    if as_json:
+        dump_json(team)
+    else:
+        group = f"single sign-on group {team.sso_group!r}" if team.sso_group else "no group"
+        say(f"updated team [bold]{team.name}[/]: {group}")
 
 
 @app.command("list")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -136,15 +137,40 @@ def update(
         "--disable/--enable",
         help="Disable the user (their tokens stop working at once), or enable them again.",
     ),
+    sso_subject: str | None = typer.Option(
+        None,
+        "--sso-subject",
+        help="Link the account to this single sign-on identity (its 'sub'; '' unlinks), "
+        "with --sso-issuer.",
+    ),
+    sso_issuer: str | None = typer.Option(
+        None,
+        "--sso-issuer",
+        help="The identity provider's issuer URL [else env DOCKYARD_OIDC_ISSUER].",
+    ),
     as_json: bool = JSON,
 ) -> None:
-    """Change a user's email, admin role or whether they are disabled (the admin only)."""
-    if email is None and admin is None and disabled is None:
+    """Change a user's email, admin role or whether they are disabled, or link their account
+    to a single sign-on identity (the admin only)."""
+    if email is None and admin is None and disabled is None and sso_subject is None:
         raise typer.BadParameter(
-            "nothing to change: give --email, --admin/--no-admin or --disable/--enable"
+            "nothing to change: give --email, --admin/--no-admin, --disable/--enable or "
+            "--sso-subject"
         )
+    if sso_subject is not None:
+        sso_issuer = "" if not sso_subject else sso_issuer or os.environ.get("DOCKYARD_OIDC_ISSUER")
+        if sso_issuer is None:
+            raise typer.BadParameter("--sso-subject needs --sso-issuer (the provider's URL)")
+        sso_issuer = sso_issuer.rstrip("/")
     with overrides(ctx).client() as client:
-        user = client.identity.update_user(name, email=email, admin=admin, disabled=disabled)
+        user = client.identity.update_user(
+            name,
+            email=email,
+            admin=admin,
+            disabled=disabled,
+            sso_issuer=sso_issuer,
+            sso_subject=sso_subject,
+        )
     if as_json:
         dump_json(user)
     else:

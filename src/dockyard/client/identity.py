@@ -13,6 +13,7 @@ from dockyard.access.schemas import (
     PasswordChange,
     Team,
     TeamCreate,
+    TeamUpdate,
     Token,
     TokenCreate,
     TokenCreated,
@@ -86,9 +87,20 @@ class IdentityClient:
         email: str | None = None,
         admin: bool | None = None,
         disabled: bool | None = None,
+        sso_issuer: str | None = None,
+        sso_subject: str | None = None,
     ) -> User:
-        """Change a user's email, admin role or whether they are disabled (the admin only)."""
-        body = build(UserUpdate, email=email, admin=admin, disabled=disabled)
+        """Change a user's email, admin role or whether they are disabled, or link their
+        account to a single sign-on identity (issuer and subject; empty strings unlink it):
+        the admin only."""
+        body = build(
+            UserUpdate,
+            email=email,
+            admin=admin,
+            disabled=disabled,
+            sso_issuer=sso_issuer,
+            sso_subject=sso_subject,
+        )
         result: User = self._call("update_user", user=name, body=body)
         return result
 
@@ -99,9 +111,20 @@ class IdentityClient:
 
     # -- teams ---------------------------------------------------------------------------
 
-    def create_team(self, name: str, *, description: str = "") -> Team:
-        body = build(TeamCreate, name=name, description=description)
+    def create_team(
+        self, name: str, *, description: str = "", sso_group: str | None = None
+    ) -> Team:
+        """Create a team; with ``sso_group``, its members are that single sign-on group's."""
+        body = build(TeamCreate, name=name, description=description, sso_group=sso_group)
         result: Team = self._call("create_team", body=body)
+        return result
+
+    def update_team(
+        self, name: str, *, description: str | None = None, sso_group: str | None = None
+    ) -> Team:
+        """Change a team's description or single sign-on group ('' for none)."""
+        body = build(TeamUpdate, description=description, sso_group=sso_group)
+        result: Team = self._call("update_team", team=name, body=body)
         return result
 
     def teams(self) -> list[Team]:

@@ -24,6 +24,7 @@ from dockyard.server.limits import (
     streamed_routes,
 )
 from dockyard.server.routes import add_operation, error_schemas
+from dockyard.server.sso import OidcSettings, install_sign_in
 from dockyard.server.ui import install_ui
 from dockyard.services import Services
 
@@ -40,6 +41,7 @@ def create_app(
     user_tokens: Sequence[TokenGrant] | None = None,
     background: Sequence[Background] = (),
     max_json_body: int = DEFAULT_MAX_JSON_BODY,
+    sso: OidcSettings | None = None,
 ) -> FastAPI:
     """The API app for ``services`` (or services opened from ``settings``, closed on shutdown).
 
@@ -49,7 +51,8 @@ def create_app(
     the server starts and is stopped before the services close.
 
     A request body larger than ``max_json_body`` bytes gets a 413, except the streamed
-    uploads (artifacts, blobs), which have no limit.
+    uploads (artifacts, blobs), which have no limit. With ``sso``, the web UI also signs
+    people in through that OpenID Connect provider (see :mod:`dockyard.server.sso`).
     """
     if services is not None:
         given = services.settings
@@ -124,6 +127,7 @@ def create_app(
                 auth.audit,
                 API_PREFIX,
             )
+    install_sign_in(app, running, sso, API_PREFIX)
     install_api_docs(app)
     install_ui(app)
     plain_openapi = app.openapi
@@ -137,7 +141,12 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
 
     app.state.services = running
+    app.state.authenticator = auth
     app.state.routes = [
         (op.method, path_pattern(API_PREFIX + op.path)) for op in all_operations()
-    ] + [("GET", path_pattern(API_PREFIX + "/health"))]
+    ] + [
+        ("GET", path_pattern(API_PREFIX + "/health")),
+        ("GET", path_pattern(API_PREFIX + "/auth/methods")),
+        ("POST", path_pattern(API_PREFIX + "/auth/logout")),
+    ]
     return app

@@ -18,6 +18,7 @@ revocation takes effect within that time.
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -32,6 +33,13 @@ from dockyard.core.operations import PUBLIC, Operation
 from dockyard.core.principal import ANONYMOUS, Principal, Role
 from dockyard.core.tokens import ADMIN, TokenGrant, token_digest
 from dockyard.server.routes import client_address
+from dockyard.server.sso import (
+    CSRF_COOKIE,
+    CSRF_HEADER,
+    SAFE_METHODS,
+    SESSION_COOKIE,
+    csrf_token,
+)
 from dockyard.services import Services
 from dockyard.store.tables import utcnow
 
@@ -107,13 +115,39 @@ class Authenticator:
             self._remembered.pop(digest, None)
         return found
 
+    @staticmethod
+    def credential(request: Request) -> str | None:
+        """The token a request came with: its bearer token, else its session cookie."""
+        scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+        return request.cookies.get(SESSION_COOKIE) or None
+
+    def forget(self, digest: str) -> None:
+        """Stop using the kept principal of a token (it was just revoked)."""
+        self._remembered.pop(digest, None)
+
     async def principal(self, request: Request, *, required: bool = True) -> Principal:
-        """The caller: the principal of its bearer token (401 without a known one), or
-        ``anonymous`` on an open server (or where no credential is needed)."""
+        """The caller: the principal of its bearer token or session cookie (401 without a
+        known one), or ``anonymous`` on an open server (or where no credential is needed).
+        A session cookie alone does not carry a call that may change something: that call
+        also needs the session's CSRF token in its ``X-CSRF-Token`` header (403 without)."""
         if await self.is_open():
             return OPEN
-        scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
-        digest = token_digest(token.strip()) if scheme.lower() == "bearer" and token else None
+        token = self.credential(request)
+        if (
+            token is not None
+            and request.method not in SAFE_METHODS
+            and "authorization" not in request.headers
+            and not hmac.compare_digest(
+                request.headers.get(CSRF_HEADER, "").encode(), csrf_token(token).encode()
+            )
+        ):
+            raise Forbidden(
+                "this call comes with a session cookie but without its CSRF token: send the "
+                f"{CSRF_COOKIE} cookie's value in the X-CSRF-Token header"
+            )
+        digest = token_digest(token) if token else None
         found = self._fixed.get(digest) if digest else None
         if found is None and digest is not None:
             kept = self._remembered.get(digest)

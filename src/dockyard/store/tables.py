@@ -783,6 +783,11 @@ class UserRow(Base):
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # the OpenID Connect identity the user signs in with (None: no single sign-on yet)
+    sso_issuer: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    sso_subject: Mapped[str | None] = mapped_column(String(256), nullable=True)
+
+    __table_args__ = (UniqueConstraint("sso_issuer", "sso_subject"),)
 
 
 class TeamRow(Base):
@@ -791,6 +796,8 @@ class TeamRow(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    # members of this single sign-on group are the team's members (None: managed by hand)
+    sso_group: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
