@@ -3,11 +3,11 @@
 // the URLs through vitest's provide/inject.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BrowserServer, chromium } from "playwright-core";
 import type { TestProject } from "vitest/node";
+import { freePort } from "./servers";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "../..");
@@ -15,17 +15,6 @@ const python = process.env.DOCKYARD_PYTHON ?? resolve(repo, ".venv/bin/python");
 const home = process.env.E2E_HOME ?? resolve(here, ".home");
 const runs = process.env.E2E_RUNS ?? "100000";
 export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const probe = createServer();
-    probe.once("error", fail);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => done(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 async function waitFor(url: string, server: ChildProcess, seconds: number, what = "dockyard server"): Promise<void> {
   const deadline = Date.now() + seconds * 1000;

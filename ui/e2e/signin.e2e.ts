@@ -2,58 +2,23 @@
 // shared open one) asks for a password, refuses a wrong one with the server's words, and
 // after the right one shows the pages, who is signed in, and the audit log of both
 // sign-ins, until signing out.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, freshHome, startDockyard } from "./servers";
 import { expectNoErrors, open, shot } from "./support";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const python = process.env.DOCKYARD_PYTHON ?? resolve(here, "../../.venv/bin/python");
-const dockyard = resolve(dirname(python), "dockyard");
 const PASSWORD = "a passphrase long enough";
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const probe = createServer();
-    probe.once("error", fail);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => done(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 let server: ChildProcess | undefined;
 let url = "";
 
 beforeAll(async () => {
-  const home = mkdtempSync(join(tmpdir(), "dockyard-signin-"));
-  const env = { ...process.env, DOCKYARD_URL: "", DOCKYARD_TOKEN: "" };
-  const made = spawnSync(dockyard, ["--home", home, "users", "create", "ann", "--password-stdin"], {
-    input: `${PASSWORD}\n`,
-    env,
-    encoding: "utf8",
-  });
-  if (made.status !== 0) throw new Error(`users create failed: ${made.stderr}`);
-  const project = spawnSync(dockyard, ["--home", home, "projects", "create", "fraud"], { env, encoding: "utf8" });
-  if (project.status !== 0) throw new Error(`projects create failed: ${project.stderr}`);
+  const { home, run } = freshHome("dockyard-signin-");
+  run(["users", "create", "ann", "--password-stdin"], `${PASSWORD}\n`);
+  run(["projects", "create", "fraud"]);
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
-  server = spawn(dockyard, ["--home", home, "server", "--port", String(port)], { env, stdio: "ignore" });
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${url}/api/v1/health`)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error("the signing-in server did not start");
+  server = await startDockyard(home, port);
 }, 90_000);
 
 afterAll(() => {

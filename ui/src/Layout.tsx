@@ -1,7 +1,8 @@
 import { Link, NavLink, Outlet, isRouteErrorResponse, useLocation, useRouteError } from "react-router";
-import { getToken, setToken } from "./api/client";
+import { ApiError, signOut, signedIn } from "./api/client";
 import { useGet } from "./api/hooks";
 import { ErrorMessage } from "./components/ErrorMessage";
+import { SignIn } from "./components/SignIn";
 
 const SECTIONS: [string, string][] = [
   ["Projects", "/"],
@@ -25,25 +26,38 @@ function Health() {
   );
 }
 
-/** Who this browser is signed in as (when it holds a token), and signing out. */
+/** The caller as the server sees them (a 401 when this browser is not signed in). */
+function useMe() {
+  return useGet<{ name: string }>("/users/me", {}, { staleTime: 60_000 });
+}
+
+/** Who this browser is signed in as (with a token or a single sign-on session), and signing out. */
 function Account() {
-  const token = getToken();
-  const me = useGet<{ name: string }>("/users/me", {}, { staleTime: 60_000, enabled: Boolean(token) });
-  if (!token || !me.data) return null;
+  const me = useMe();
+  if (!signedIn() || !me.data) return null;
   return (
     <span className="account" data-testid="account">
       {me.data.name} ·{" "}
       <button
         type="button"
         className="link"
-        onClick={() => {
-          setToken(null);
-          window.location.reload();
-        }}
+        onClick={() => void signOut()}
       >
         sign out
       </button>
     </span>
+  );
+}
+
+/** One sign-in panel, above the page, when the server needs a credential this browser lacks. */
+function SignInNeeded() {
+  const me = useMe();
+  if (!(me.error instanceof ApiError) || me.error.status !== 401) return null;
+  return (
+    <div className="error sign-in-panel" data-testid="sign-in-panel">
+      <strong>Sign in to this server</strong>
+      <SignIn />
+    </div>
   );
 }
 
@@ -65,6 +79,7 @@ export function Layout() {
         <Health />
       </header>
       <main>
+        <SignInNeeded />
         <Outlet />
       </main>
     </div>

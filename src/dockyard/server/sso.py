@@ -24,13 +24,13 @@ import hashlib
 import html
 import logging
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
 import anyio
-from authlib.integrations.starlette_client import OAuth, OAuthError
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
@@ -45,6 +45,12 @@ from dockyard.core.principal import Principal
 from dockyard.core.tokens import token_digest
 from dockyard.server.routes import client_address
 from dockyard.services import Services
+
+with warnings.catch_warnings():  # Authlib 1.9 announces its move to httpx2 as it loads
+    from authlib.deprecate import AuthlibDeprecationWarning
+
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+    from authlib.integrations.starlette_client import OAuth, OAuthError
 
 log = logging.getLogger("dockyard.sso")
 SESSION_COOKIE = "dockyard_session"

@@ -57,9 +57,46 @@ export function setToken(token: string | null): void {
   else localStorage.removeItem(TOKEN_KEY);
 }
 
-function headers(extra: Record<string, string> = {}): Record<string, string> {
+/** The CSRF token of this browser's single sign-on session (its session cookie is HttpOnly:
+ * pages never see it), or null without one. */
+export function csrfToken(): string | null {
+  if (typeof document === "undefined") return null;
+  for (const part of document.cookie.split(";")) {
+    const [name, ...value] = part.trim().split("=");
+    if (name === "dockyard_csrf" && value.length) return decodeURIComponent(value.join("="));
+  }
+  return null;
+}
+
+/** Whether this browser is signed in: with a token it keeps, or a single sign-on session. */
+export function signedIn(): boolean {
+  return Boolean(getToken() || csrfToken());
+}
+
+/** The headers that authenticate a request: the kept token, else the session's CSRF token
+ * (the session cookie goes by itself; calls that change something need both). */
+export function authHeaders(extra: Record<string, string> = {}): Record<string, string> {
   const token = getToken();
-  return { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...extra };
+  if (token) return { Authorization: `Bearer ${token}`, ...extra };
+  const csrf = csrfToken();
+  return { ...(csrf ? { "X-CSRF-Token": csrf } : {}), ...extra };
+}
+
+const headers = authHeaders;
+
+/** Sign out: the server revokes the session or token, and a single sign-on session ends at
+ * the identity provider too (the browser goes there, and comes back). */
+export async function signOut(): Promise<void> {
+  let next: string | null = null;
+  try {
+    const response = await fetch(`${API_PREFIX}/auth/logout`, { method: "POST", headers: authHeaders() });
+    if (response.ok) next = ((await response.json()) as { logout_url?: string | null }).logout_url ?? null;
+  } catch {
+    // the server is unreachable: forget the token here all the same
+  }
+  setToken(null);
+  if (next) window.location.assign(next);
+  else window.location.reload();
 }
 
 /** The ApiError for a failed response, whatever its body. */

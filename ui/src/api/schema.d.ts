@@ -49,6 +49,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign Out
+         * @description Sign out: revoke the session (or the bearer token) the request came with, forget
+         *     the session's cookies, and say where to end the session at the provider.
+         */
+        post: operations["sign_out_api_v1_auth_logout_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/methods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sign In Methods
+         * @description How people sign in to this server: a password, and single sign-on if it has it.
+         */
+        get: operations["sign_in_methods_api_v1_auth_methods_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/blobs": {
         parameters: {
             query?: never;
@@ -2552,7 +2593,14 @@ export interface paths {
         delete: operations["identity.delete_team"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change a team's description, or the single sign-on group whose members it has
+         * @description Change a team's description, or the single sign-on group whose members it has
+         *     (empty: none; its members then stay until taken out by hand).
+         *
+         *     Needs the admin role on the whole server.
+         */
+        patch: operations["identity.update_team"];
         trace?: never;
     };
     "/api/v1/teams/{team}/members": {
@@ -5808,6 +5856,18 @@ export interface components {
             wanted?: number | null;
         };
         /**
+         * SignInMethods
+         * @description How people sign in to this server.
+         */
+        SignInMethods: {
+            /**
+             * Password
+             * @default true
+             */
+            password: boolean;
+            sso?: components["schemas"]["SsoMethod"] | null;
+        };
+        /**
          * Signature
          * @description The columns a model takes and the columns (or single output) it returns.
          */
@@ -5835,6 +5895,13 @@ export interface components {
              * @description shown in reports
              */
             name?: string | null;
+        };
+        /** SsoMethod */
+        SsoMethod: {
+            /** Label */
+            label: string;
+            /** Login */
+            login: string;
         };
         /** StepFinish */
         StepFinish: {
@@ -6028,6 +6095,8 @@ export interface components {
             members: string[];
             /** Name */
             name: string;
+            /** Sso Group */
+            sso_group?: string | null;
         };
         /** TeamCreate */
         TeamCreate: {
@@ -6041,6 +6110,21 @@ export interface components {
              * @description 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit
              */
             name: string;
+            /**
+             * Sso Group
+             * @description a single sign-on group: its members are the team's members (set by sign-in)
+             */
+            sso_group?: string | null;
+        };
+        /**
+         * TeamUpdate
+         * @description Fields to change; those left out stay as they are (an empty sso_group: none).
+         */
+        TeamUpdate: {
+            /** Description */
+            description?: string | null;
+            /** Sso Group */
+            sso_group?: string | null;
         };
         /** Token */
         Token: {
@@ -6307,6 +6391,11 @@ export interface components {
             kind: string;
             /** Name */
             name: string;
+            /**
+             * Sso Subject
+             * @description the single sign-on identity, if linked
+             */
+            sso_subject?: string | null;
             /** Teams */
             teams?: string[];
         };
@@ -6370,6 +6459,11 @@ export interface components {
             kind: string;
             /** Name */
             name: string;
+            /**
+             * Sso Subject
+             * @description the single sign-on identity, if linked
+             */
+            sso_subject?: string | null;
             /** Teams */
             teams?: string[];
             /**
@@ -6392,6 +6486,16 @@ export interface components {
             disabled?: boolean | null;
             /** Email */
             email?: string | null;
+            /**
+             * Sso Issuer
+             * @description with sso_subject: the single sign-on identity to link
+             */
+            sso_issuer?: string | null;
+            /**
+             * Sso Subject
+             * @description the identity's subject (sub); empty: unlink
+             */
+            sso_subject?: string | null;
         };
         /** ValidationReport */
         ValidationReport: {
@@ -6931,6 +7035,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sign_out_api_v1_auth_logout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+        };
+    };
+    sign_in_methods_api_v1_auth_methods_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignInMethods"];
                 };
             };
         };
@@ -20071,6 +20215,113 @@ export interface operations {
             };
             /** @description the request collides with existing state (a name taken, a gate that blocks) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a parameter or the body is not valid; the message says which and why */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server failed; the message names the error, the server log has the rest */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the metadata database or blob storage cannot be reached */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    "identity.update_team": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                team: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TeamUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Team"];
+                };
+            };
+            /** @description the request cannot be read as sent (a body that is not JSON, an unreadable file) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the server needs a token and none (or a wrong one) was given */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the caller may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an object named in the request does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request collides with existing state (a name taken, a gate that blocks) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the JSON body is larger than the server's limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,5 +1,4 @@
-import { useState } from "react";
-import { API_PREFIX, ApiError, errorOf, setToken } from "../api/client";
+import { ApiError } from "../api/client";
 
 const TITLES: Record<number, string> = {
   0: "The server could not be reached",
@@ -36,68 +35,7 @@ export function ErrorMessage({ error, what }: { error: unknown; what?: string })
       </strong>
       <div className="error-message">{message}</div>
       {query !== null && api?.position !== undefined && <Caret text={query} position={api.position} />}
-      {api?.status === 401 && <SignIn />}
-    </div>
-  );
-}
-
-/** A password sign-in (a 30-day API token, kept in this browser) or a token pasted in. */
-function SignIn() {
-  const [problem, setProblem] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  return (
-    <div className="sign-in">
-      <form
-        className="token-form"
-        data-testid="login-form"
-        onSubmit={async (event) => {
-          event.preventDefault();
-          const data = new FormData(event.currentTarget);
-          setBusy(true);
-          setProblem(null);
-          try {
-            const response = await fetch(`${API_PREFIX}/auth/login`, {
-              method: "POST",
-              headers: { "Content-Type": "application/json" },
-              body: JSON.stringify({ user: String(data.get("user") ?? ""), password: String(data.get("password") ?? ""), name: "web" }),
-            });
-            if (!response.ok) {
-              setProblem((await errorOf(response)).message);
-              return;
-            }
-            const made = (await response.json()) as { token: string };
-            setToken(made.token);
-            window.location.reload();
-          } catch (error) {
-            setProblem(error instanceof Error ? error.message : String(error));
-          } finally {
-            setBusy(false);
-          }
-        }}
-      >
-        <input name="user" autoComplete="username" placeholder="user" aria-label="user" required />
-        <input name="password" type="password" autoComplete="current-password" placeholder="password" aria-label="password" required />
-        <button type="submit" disabled={busy}>
-          Sign in
-        </button>
-      </form>
-      {problem && (
-        <div className="error-message" data-testid="login-problem">
-          {problem}
-        </div>
-      )}
-      <form
-        className="token-form"
-        data-testid="token-form"
-        onSubmit={(event) => {
-          event.preventDefault();
-          setToken(String(new FormData(event.currentTarget).get("token") ?? ""));
-          window.location.reload();
-        }}
-      >
-        <input name="token" type="password" placeholder="or an API token (DOCKYARD_TOKEN)" aria-label="API token" />
-        <button type="submit">Use token</button>
-      </form>
+      {api?.status === 401 && <div className="muted">Sign in at the top of the page.</div>}
     </div>
   );
 }
