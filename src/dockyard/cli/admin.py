@@ -195,7 +195,12 @@ def server(
     (user 'admin'), each user token is its user, and each account's API token (`dockyard
     tokens create`, `dockyard login`) is that account, with its roles per project. Without
     any token or account the server is open (for loopback use): anyone reads and writes as
-    'anonymous', and administration and deletion are refused over HTTP."""
+    'anonymous', and administration and deletion are refused over HTTP.
+
+    With DOCKYARD_OIDC_ISSUER, DOCKYARD_OIDC_CLIENT_ID and DOCKYARD_OIDC_CLIENT_SECRET (or
+    _FILE), the web UI also signs people in through that OpenID Connect provider (see the
+    README: DOCKYARD_OIDC_SCOPES, _GROUPS_CLAIM, _ADMIN_GROUP, _LABEL, DOCKYARD_PUBLIC_URL,
+    DOCKYARD_SESSION_HOURS)."""
     from rich.markup import escape
 
     from dockyard.cli.schedules import log_line
