@@ -36,8 +36,9 @@ NONCE_BYTES = 12
 KEY_FILE = "secrets.key"
 """The key an embedded session creates in its home."""
 _START_SERVER = (
-    "start the server with DOCKYARD_SECRETS_KEY_FILE=/path/to/key (32 random bytes, base64: "
-    "`openssl rand -base64 32 > key; chmod 600 key`) or DOCKYARD_SECRETS_KEY"
+    "start the server (or this process) with DOCKYARD_SECRETS_KEY_FILE=/path/to/key (32 "
+    "random bytes, base64: `openssl rand -base64 32 > key; chmod 600 key`) or "
+    "DOCKYARD_SECRETS_KEY"
 )
 
 

@@ -13,6 +13,7 @@ import builtins
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dockyard.access.cipher import KeySource
@@ -81,7 +82,10 @@ class SecretService:
             session.flush()
             return _secret(found.name, row)
 
-        return self.db.write(put)
+        try:
+            return self.db.write(put)
+        except IntegrityError:  # set at the same moment by another call: this one wins
+            return self.db.write(put)
 
     @operation("GET", "/projects/{project}/secrets")
     def list(self, principal: Principal, project: str) -> builtins.list[Secret]:

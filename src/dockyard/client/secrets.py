@@ -14,9 +14,10 @@ from dockyard.core.operations import build, operations_by_name
 _OPS = operations_by_name(SecretService)
 REMOTE = (
     "{who} needs secret(s) {names}, and secrets are injected only where the server's key "
-    "is, never sent over HTTP: run it on the server (a schedule: `dockyard pipelines schedule "
-    "create`, which the server's scheduler runs), or in a process opened on the metadata "
-    "store (DOCKYARD_DB) with the key (DOCKYARD_SECRETS_KEY_FILE)"
+    "is, never sent over HTTP: run it on the server (a pipeline: as a schedule, `dockyard "
+    "pipelines schedule create`, which the server's scheduler runs), or in a process opened "
+    "on the metadata store (DOCKYARD_DB, without DOCKYARD_URL) with the key "
+    "(DOCKYARD_SECRETS_KEY_FILE)"
 )
 
 

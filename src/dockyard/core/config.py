@@ -33,7 +33,7 @@ ENV_VARS = {
     "secrets_key_file": "DOCKYARD_SECRETS_KEY_FILE",
 }
 FILE_KEYS = ("db", "blobs", "url", "token", "user_tokens", "online", "secrets_key_file")
-PRIVATE = frozenset({"secrets_key"})
+PRIVATE = frozenset({"secrets_key", "secrets_key_file"})
 """Settings a process keeps to itself: never passed on to the environment of work it starts
 (a pipeline step, a model server's workers)."""
 CONFIG_FILE = "config.toml"

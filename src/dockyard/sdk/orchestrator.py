@@ -130,7 +130,9 @@ class Orchestrator:
         self.work_dir = Path(tempfile.mkdtemp(prefix="dockyard-pipeline-"))
         self._secrets: dict[tuple[str, ...], dict[str, str]] = {}
         # Work runs with the settings to connect with, never with this process's secrets key.
-        self._work_settings = dataclasses.replace(client.settings, secrets_key=None)
+        self._work_settings = dataclasses.replace(
+            client.settings, secrets_key=None, secrets_key_file=None
+        )
 
     # -- bookkeeping ----------------------------------------------------------------------
 
