@@ -107,6 +107,8 @@ EXPECTED_ROLES: dict[str, Role] = {
     "identity.grants": V, "identity.grant": OWN, "identity.revoke": OWN,
     "identity.create_token": V, "identity.list_tokens": V, "identity.revoke_token": V,
     "identity.login": V, "audit.list": V,
+    # secrets: maintainers set and delete them, viewers read their names (never a value)
+    "secrets.set": M, "secrets.list": V, "secrets.delete": M,
 }  # fmt: skip
 
 

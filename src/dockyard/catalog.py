@@ -4,6 +4,7 @@ OpenAPI document lists. (:class:`dockyard.services.Services` builds them lazily 
 from __future__ import annotations
 
 from dockyard.access.audit import AuditService
+from dockyard.access.secrets import SecretService
 from dockyard.access.service import IdentityService
 from dockyard.blobs.service import BlobService
 from dockyard.core.operations import Operation, operations_of
@@ -40,6 +41,7 @@ SERVICE_CLASSES: tuple[type, ...] = (
     GarbageCollector,
     IdentityService,
     AuditService,
+    SecretService,
 )
 
 

@@ -21,6 +21,7 @@ from dockyard.store.migrate import ensure_schema
 if TYPE_CHECKING:
     from dockyard.access.audit import Auditor, AuditService
     from dockyard.access.check import Access
+    from dockyard.access.secrets import SecretService
     from dockyard.access.service import IdentityService
     from dockyard.blobs.service import BlobService
     from dockyard.data.service import DatasetService
@@ -56,6 +57,7 @@ SERVICE_NAMES = (
     "gc",
     "identity",
     "audit",
+    "secrets",
 )
 """The names the services are mounted under (an :attr:`Operation.service`)."""
 
@@ -70,6 +72,9 @@ class Services:
         self.settings = settings
         self.db = db
         self.blob_store = blob_store
+        self.served = False
+        """Whether a server serves these services (``create_app`` says so): a server never
+        creates a secrets key of its own, an embedded session over a SQLite home does."""
 
     @classmethod
     def open(cls, settings: Settings, *, blob_options: dict[str, Any] | None = None) -> Services:
@@ -187,6 +192,19 @@ class Services:
         from dockyard.access.audit import AuditService
 
         return AuditService(self.db)
+
+    @cached_property
+    def secrets(self) -> SecretService:
+        from dockyard.access.cipher import KEY_FILE, KeySource
+        from dockyard.access.secrets import SecretService
+
+        settings = self.settings
+        keys = KeySource(
+            key=settings.secrets_key,
+            key_file=settings.secrets_key_file,
+            home_file=settings.home / KEY_FILE if self.db.dialect == "sqlite" else None,
+        )
+        return SecretService(self.db, keys, may_create_key=lambda: not self.served)
 
     @cached_property
     def auditor(self) -> Auditor:

@@ -1,4 +1,4 @@
-"""Request and response models of the identity service."""
+"""Request and response models of the identity, audit and secret services."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pydantic import Field
 
 from dockyard.core.principal import Role
 from dockyard.core.schemas import Limit, Model, Name, Text, UtcTime
+from dockyard.core.secrets import MAX_VALUE_BYTES
 
 ProjectRole = Literal["viewer", "editor", "maintainer", "owner"]
 MAX_LIFETIME = 10 * 365 * 86_400
@@ -200,3 +201,27 @@ class AuditEvent(Model):
 class AuditPage(Model):
     items: list[AuditEvent]
     next_cursor: str | None = None
+
+
+class SecretPut(Model):
+    """The value of a secret: written once, never read back over the API."""
+
+    value: str = Field(
+        min_length=1,
+        max_length=MAX_VALUE_BYTES,
+        repr=False,
+        description="the value (text, 1 byte to 64 KiB, no NUL); never returned",
+        json_schema_extra={"writeOnly": True},
+    )
+
+
+class Secret(Model):
+    """A secret as the API shows it: its name and who set it when, never its value."""
+
+    project: str
+    name: str
+    key_id: str = Field(description="a fingerprint of the key that encrypted it")
+    created_by: str
+    created_at: dt.datetime
+    updated_by: str
+    updated_at: dt.datetime

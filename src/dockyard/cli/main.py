@@ -25,6 +25,7 @@ from dockyard.cli import (
     projects,
     runs,
     schedules,
+    secrets,
     serve,
     teams,
     tokens,
@@ -54,6 +55,7 @@ app.add_typer(monitor.app, name="monitor")
 app.add_typer(users.app, name="users")
 app.add_typer(teams.app, name="teams")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(secrets.app, name="secrets")
 app.add_typer(admin.config_app, name="config")
 app.add_typer(admin.db_app, name="db")
 app.command("gc")(admin.gc)

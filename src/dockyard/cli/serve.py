@@ -59,17 +59,25 @@ def serve(
     trusted: bool = typer.Option(
         False, "--trusted", help="Also load models whose files run code (pickle, pyfunc)."
     ),
+    secrets: list[str] = typer.Option(
+        [],
+        "--secret",
+        help="A secret of the models' project to set as an environment variable of the "
+        "workers (repeatable); needs the metadata store and the secrets key here.",
+    ),
 ) -> None:
     """Serve registered models over HTTP, following their aliases: the native API at
     /v1/models/NAME/predict, the Open Inference Protocol at /v2/models/NAME/infer, MLflow's
     /invocations, plus /healthz, /readyz and /metrics."""
+    from dockyard.core.operations import build
     from dockyard.serving.config import ServeConfig
     from dockyard.serving.runner import serve as run
 
     settings = overrides(ctx).settings()
     with overrides(ctx).client() as client:
         _check_uris(client, uris)
-    config = ServeConfig(
+    config = build(
+        ServeConfig,
         uris=uris,
         host=host,
         port=port,
@@ -78,6 +86,7 @@ def serve(
         max_wait_ms=max_wait_ms,
         poll_seconds=poll,
         log_queue_rows=100_000 if log_predictions else 0,
+        secrets=secrets,
     )
     names = ", ".join(u.removeprefix("models:/") for u in uris)
     say(f"serving {names} on http://{host}:{port} ({workers} worker(s), {threads} thread(s) each)")

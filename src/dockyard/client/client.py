@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from dockyard.client.pipelines import PipelinesClient
     from dockyard.client.projects import ProjectsClient
     from dockyard.client.schedules import SchedulesClient
+    from dockyard.client.secrets import SecretsClient
     from dockyard.client.serving import ServingClient
     from dockyard.client.tracking import ExperimentsClient, RunsClient
 
@@ -73,6 +74,13 @@ class Client:
         from dockyard.client.audit import AuditClient
 
         return AuditClient(self.transport)
+
+    @cached_property
+    def secrets(self) -> SecretsClient:
+        """A project's secrets: set, list (names only), delete."""
+        from dockyard.client.secrets import SecretsClient
+
+        return SecretsClient(self.transport)
 
     @cached_property
     def blobs(self) -> BlobsClient:

@@ -1,11 +1,13 @@
 """Settings: explicit arguments > environment > config file > defaults, each with its source.
 
 The config file is ``$DOCKYARD_HOME/config.toml`` with keys ``db``, ``blobs``, ``url``,
-``token``, ``user_tokens`` and ``online`` (``home`` itself cannot come from the file that lives
-inside it). ``online`` is the online feature store: a file path (SQLite, the default
-``$DOCKYARD_HOME/online.sqlite``) or ``redis://host:port/db``.
+``token``, ``user_tokens``, ``online`` and ``secrets_key_file`` (``home`` itself cannot come
+from the file that lives inside it). ``online`` is the online feature store: a file path
+(SQLite, the default ``$DOCKYARD_HOME/online.sqlite``) or ``redis://host:port/db``.
 ``token`` is the credential a client sends, and a server's admin token; ``user_tokens`` are the
 further tokens a server accepts, each for a named user (see :mod:`dockyard.core.tokens`).
+``secrets_key`` (base64) or ``secrets_key_file`` is the key project secrets are encrypted
+with (see :mod:`dockyard.access.cipher`); the key itself never comes from the config file.
 """
 
 from __future__ import annotations
@@ -27,8 +29,13 @@ ENV_VARS = {
     "token": "DOCKYARD_TOKEN",
     "user_tokens": "DOCKYARD_USER_TOKENS",
     "online": "DOCKYARD_ONLINE",
+    "secrets_key": "DOCKYARD_SECRETS_KEY",
+    "secrets_key_file": "DOCKYARD_SECRETS_KEY_FILE",
 }
-FILE_KEYS = ("db", "blobs", "url", "token", "user_tokens", "online")
+FILE_KEYS = ("db", "blobs", "url", "token", "user_tokens", "online", "secrets_key_file")
+PRIVATE = frozenset({"secrets_key", "secrets_key_file"})
+"""Settings a process keeps to itself: never passed on to the environment of work it starts
+(a pipeline step, a model server's workers)."""
 CONFIG_FILE = "config.toml"
 
 
@@ -43,6 +50,8 @@ class Settings:
     token: str | None = None
     user_tokens: str | None = None
     online: str | None = None
+    secrets_key: str | None = field(default=None, repr=False)
+    secrets_key_file: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -63,6 +72,8 @@ class Settings:
             shown = None if value is None else str(value)
             if name == "token" and shown:
                 shown = shown[:4] + "…" if len(shown) > 8 else "…"
+            if name == "secrets_key" and shown:
+                shown = "(set)"
             if name == "user_tokens" and shown:
                 shown = describe_grants(shown)
             rows.append((name, shown, self.sources.get(name, "default")))
@@ -96,6 +107,8 @@ def load_settings(
     token: str | None = None,
     user_tokens: str | None = None,
     online: str | None = None,
+    secrets_key: str | None = None,
+    secrets_key_file: str | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve settings from explicit arguments, the environment, the config file and defaults."""
@@ -108,6 +121,8 @@ def load_settings(
         "token": token,
         "user_tokens": user_tokens,
         "online": online,
+        "secrets_key": secrets_key,
+        "secrets_key_file": secrets_key_file,
     }
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
@@ -136,5 +151,7 @@ def load_settings(
         token=values.get("token"),
         user_tokens=values.get("user_tokens"),
         online=values.get("online"),
+        secrets_key=values.get("secrets_key"),
+        secrets_key_file=values.get("secrets_key_file"),
         sources=sources,
     )

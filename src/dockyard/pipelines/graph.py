@@ -19,6 +19,7 @@ from typing import Any, Literal, overload
 
 from dockyard.compute.executor import Resources, parse_duration
 from dockyard.core.errors import InvalidInput
+from dockyard.core.secrets import check_names
 
 NodeKind = Literal["step", "map", "load"]
 Model = Any
@@ -157,6 +158,7 @@ class Step:
         cache: bool = True,
         pickle: bool = False,
         environment: Mapping[str, Any] | None = None,
+        secrets: Sequence[str] | None = None,
     ) -> None:
         if retries < 0:
             raise InvalidInput("retries must be 0 or more")
@@ -169,6 +171,9 @@ class Step:
         self.cache = cache
         self.pickle = pickle
         self.environment = dict(environment or {})
+        if isinstance(secrets, str):
+            raise InvalidInput(f"step {self.name}: secrets is a list of names, e.g. [{secrets!r}]")
+        self.secrets = tuple(check_names(secrets or (), f"step {self.name}"))
         self.signature = inspect.signature(fn)
         self._after: tuple[str, ...] = ()
         self.__doc__ = fn.__doc__
@@ -251,6 +256,7 @@ def step(
     cache: bool = True,
     pickle: bool = False,
     environment: Mapping[str, Any] | None = None,
+    secrets: Sequence[str] | None = None,
 ) -> Callable[[Callable[..., Any]], Step]: ...
 
 
@@ -265,6 +271,7 @@ def step(
     cache: bool = True,
     pickle: bool = False,
     environment: Mapping[str, Any] | None = None,
+    secrets: Sequence[str] | None = None,
 ) -> Step | Callable[[Callable[..., Any]], Step]:
     """Make a function a pipeline step: ``@dy.step`` or ``@dy.step(retries=2, ...)``.
 
@@ -275,6 +282,10 @@ def step(
     stored as Parquet (tables), JSON, ``.npy`` or model folders; ``pickle=True`` allows
     pickling other objects, and it is what lets the step's stored values be read back when
     that runs code (a pickle, a Python-function model): values of other steps never are.
+    ``secrets`` names project secrets the step gets as environment variables while it runs
+    (``secrets=["DB_PASSWORD"]``); printed, they show as ``***`` in its log. They are read
+    where the pipeline runs on the services with the key (embedded, or the server's
+    scheduler); a missing one fails the step before it starts.
     """
 
     def wrap(f: Callable[..., Any]) -> Step:
@@ -288,6 +299,7 @@ def step(
             cache=cache,
             pickle=pickle,
             environment=environment,
+            secrets=secrets,
         )
 
     return wrap(fn) if fn is not None else wrap

@@ -10,6 +10,7 @@ server.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import heapq
 import json
 import queue
@@ -26,8 +27,9 @@ from typing import Any
 from dockyard.client.client import Client
 from dockyard.compute.executor import Executor
 from dockyard.core.errors import DockyardError, Forbidden, InvalidInput
+from dockyard.core.secrets import redact
 from dockyard.pipelines import values
-from dockyard.pipelines.graph import Node, Output, Pipeline
+from dockyard.pipelines.graph import Node, Output, Pipeline, Step
 from dockyard.pipelines.schemas import (
     DONE,
     ITEM_CODES,
@@ -126,6 +128,11 @@ class Orchestrator:
         self._candidates = [n.id for n in self.order if not n.upstream()]
         self.child_runs: dict[str, str] = {}
         self.work_dir = Path(tempfile.mkdtemp(prefix="dockyard-pipeline-"))
+        self._secrets: dict[tuple[str, ...], dict[str, str]] = {}
+        # Work runs with the settings to connect with, never with this process's secrets key.
+        self._work_settings = dataclasses.replace(
+            client.settings, secrets_key=None, secrets_key_file=None
+        )
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -204,7 +211,7 @@ class Orchestrator:
             run_id=self.child_runs.get(node.id),
             project=self.project,
             experiment=self.pipeline.name,
-            settings=self.client.settings,
+            settings=self._work_settings,
             client=self.client if self.executor_name == "inprocess" else None,
             failure_log=f"dockyard/failed/{tag.lstrip('-')}.log" if tag else "dockyard/output.log",
         )
@@ -430,6 +437,22 @@ class Orchestrator:
             return "failed", f"step {names} failed: {failed[0].error[:2000]}"
         return "succeeded", ""
 
+    def _secrets_of(self, step: Step) -> dict[str, str]:
+        """The values of the secrets ``step`` declares, read once per run (a missing one,
+        or a run through a server's HTTP API, fails the step before it starts: not retried)."""
+        if not step.secrets:
+            return {}
+        found = self._secrets.get(step.secrets)
+        if found is None:
+            try:
+                found = self.client.secrets.environment(
+                    self.project, step.secrets, needed_by=f"step {step.name}"
+                )
+            except DockyardError as exc:
+                raise InvalidInput(exc.message, details=exc.details) from None
+            self._secrets[step.secrets] = found
+        return found
+
     def _submit(self, work: _Work) -> cf.Future[Result]:
         step = work.node.step
         assert step is not None
@@ -439,6 +462,7 @@ class Orchestrator:
             record.status = "running"
         label = work.node.id if work.item is None else f"{work.node.id}[{work.item}]"
         try:
+            work.call.secrets = self._secrets_of(step)
             return self.executor.submit(
                 partial(run_call, work.call),
                 resources=step.resources,
@@ -578,9 +602,13 @@ class Orchestrator:
             return values.load_files(value.ref, {k: Path(v) for k, v in value.files.items()})
         raise InvalidInput("a step's map() fans out over a list of JSON values or step outputs")
 
+    def _error(self, work: _Work, exc: BaseException) -> str:
+        """The error text of a failed call, with the step's secret values masked."""
+        return redact(_error_text(exc), tuple(work.call.secrets.values()))
+
     def _note_retry(self, work: _Work, exc: BaseException) -> None:
         record = self.records[work.node.id]
-        record.error = f"attempt {work.attempt} failed, retrying: {_error_text(exc)}"
+        record.error = f"attempt {work.attempt} failed, retrying: {self._error(work, exc)}"
         record.attempts = work.attempt + 1
         self._save(record)
 
@@ -591,7 +619,7 @@ class Orchestrator:
 
     def _failed(self, work: _Work, exc: BaseException) -> None:
         record = self.records[work.node.id]
-        text = _error_text(exc)
+        text = self._error(work, exc)
         if work.item is not None:
             state = self.maps[work.node.id]
             state.codes[work.item] = ITEM_CODES["failed"]

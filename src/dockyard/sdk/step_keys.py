@@ -1,7 +1,8 @@
 """What identifies a step call: its cache key, and its function as shipped to workers.
 
 A cache key covers the step's code (its source and the user's functions it reaches), its
-inputs' digests, its constant arguments, its declared environment and the Python version.
+inputs' digests, its constant arguments, its declared environment, the names of the secrets
+it declares (never their values) and the Python version.
 Both the fingerprint and the pickled function are computed once per step and run.
 """
 
@@ -61,6 +62,8 @@ class StepKeys:
             "python": f"{sys.version_info.major}.{sys.version_info.minor}",
             "pickle": step.pickle,
         }
+        if step.secrets:  # their names, never their values (a value's hash could be guessed)
+            material["secrets"] = sorted(step.secrets)
         text = json.dumps(material, sort_keys=True, allow_nan=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import os
 import shutil
 import sys
 import tempfile
@@ -21,9 +22,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dockyard.client.client import Client, connect_with
-from dockyard.core.config import Settings
+from dockyard.core.config import ENV_VARS, PRIVATE, Settings
 from dockyard.core.errors import DigestMismatch, NotFound
 from dockyard.core.paths import confined, confined_name
+from dockyard.core.secrets import redact, redact_bytes
 from dockyard.data.schemas import Version
 from dockyard.pipelines import values
 from dockyard.pipelines.values import ValueRef
@@ -72,6 +74,9 @@ class Call:
     client: Client | None = None
     failure_log: str = "dockyard/output.log"
     """Where in the step's run a failed call leaves its output and traceback."""
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    """The project secrets the step declares, by name: its environment while it runs, and
+    masked (``***``) in its log."""
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -184,16 +189,19 @@ def _store(ref: ValueRef, folder: Path, client: Client) -> None:
 
 
 class _Tee(io.TextIOBase):
-    """Writes to the terminal as usual and keeps a copy (up to a limit) for the step's log."""
+    """Writes to the terminal as usual and keeps a copy (up to a limit) for the step's log,
+    with the step's secret values masked in both."""
 
-    def __init__(self, original: TextIO, sink: io.BytesIO) -> None:
+    def __init__(self, original: TextIO, sink: io.BytesIO, hidden: tuple[str, ...]) -> None:
         self._original = original
         self._sink = sink
+        self._hidden = hidden
 
     def write(self, text: str) -> int:
-        self._original.write(text)
+        shown = redact(text, self._hidden) if self._hidden else text
+        self._original.write(shown)
         if self._sink.tell() < MAX_LOG_BYTES:
-            self._sink.write(text.encode("utf-8", "replace"))
+            self._sink.write(shown.encode("utf-8", "replace"))
         return len(text)
 
     def flush(self) -> None:
@@ -201,13 +209,46 @@ class _Tee(io.TextIOBase):
 
 
 @contextlib.contextmanager
-def _captured() -> Iterator[io.BytesIO]:
+def _captured(hidden: tuple[str, ...] = ()) -> Iterator[io.BytesIO]:
     sink = io.BytesIO()
     with (
-        contextlib.redirect_stdout(_Tee(sys.stdout, sink)),
-        contextlib.redirect_stderr(_Tee(sys.stderr, sink)),
+        contextlib.redirect_stdout(_Tee(sys.stdout, sink, hidden)),
+        contextlib.redirect_stderr(_Tee(sys.stderr, sink, hidden)),
     ):
         yield sink
+
+
+def _log_of(sink: io.BytesIO, hidden: tuple[str, ...]) -> bytes:
+    """What the step printed, with its secrets masked again over the whole text (a value
+    printed in pieces, or cut off at the size limit, is masked too)."""
+    data = sink.getvalue()
+    return redact_bytes(data, hidden, cut=len(data) >= MAX_LOG_BYTES) if hidden else data
+
+
+_PRIVATE_VARS = tuple(ENV_VARS[name] for name in PRIVATE)
+
+
+@contextlib.contextmanager
+def _environment(secrets: dict[str, str]) -> Iterator[None]:
+    """The step's secrets as environment variables (and the process's own secrets key out
+    of sight) while it runs; the environment as it was afterwards (a pool worker serves
+    the next step with its caller's environment)."""
+    hidden = [name for name in _PRIVATE_VARS if name in os.environ]
+    if not secrets and not hidden:
+        yield
+        return
+    before = {name: os.environ.get(name) for name in (*secrets, *hidden)}
+    for name in hidden:
+        del os.environ[name]
+    os.environ.update(secrets)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _leave_failure_log(call: Call, client: Client, log: bytes, exc: BaseException) -> None:
@@ -217,6 +258,7 @@ def _leave_failure_log(call: Call, client: Client, log: bytes, exc: BaseExceptio
     if call.run_id is None:
         return
     trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    trace = redact(trace, tuple(call.secrets.values()))
     text = log + (b"\n" if log and not log.endswith(b"\n") else b"") + trace.encode()
     with contextlib.suppress(Exception):
         client.runs.upload_artifact(call.run_id, call.failure_log, io.BytesIO(text))
@@ -235,13 +277,14 @@ def run_call(call: Call) -> Result:
         # The orchestrator keeps the step's run alive; the sender starts with a first metric.
         attached = ActiveRun(client, info, owns_client=False, lazy=True)
     token = _ACTIVE.set((*_ACTIVE.get(), attached)) if attached is not None else None
+    hidden = tuple(call.secrets.values())
     try:
-        with _captured() as log:
+        with _captured(hidden) as log, _environment(call.secrets):
             fn = _function(call.fn) if isinstance(call.fn, bytes) else call.fn
             try:
                 result = fn(**args)
             except BaseException as exc:
-                _leave_failure_log(call, client, log.getvalue(), exc)
+                _leave_failure_log(call, client, _log_of(log, hidden), exc)
                 raise
     finally:
         if token is not None:
@@ -257,4 +300,4 @@ def run_call(call: Call) -> Result:
     )
     folder = Path(call.out_dir) / "value"
     _store(ref, folder, client)  # where it was written: the worker may be on another machine
-    return Result(ref=ref, out_dir=str(folder), seconds=seconds, log=log.getvalue())
+    return Result(ref=ref, out_dir=str(folder), seconds=seconds, log=_log_of(log, hidden))

@@ -69,6 +69,7 @@ def create_app(
     else:
         owned = False
     running = services
+    running.served = True  # a server never makes up a secrets key (see dockyard.access.cipher)
     try:
         auth = Authenticator(running, token if token is not None else given.token, user_tokens)
     except BaseException:

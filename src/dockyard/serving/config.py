@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import re
+
+from pydantic import BaseModel, Field, field_validator
+
+from dockyard.core.secrets import MAX_PER_STEP, NAME_PATTERN
 
 
 class ServeConfig(BaseModel):
@@ -19,3 +23,17 @@ class ServeConfig(BaseModel):
     log_queue_rows: int = Field(100_000, ge=0, description="0 turns the prediction log off")
     log_flush_seconds: float = Field(2.0, gt=0, le=3600)
     heartbeat_seconds: float = Field(5.0, gt=0, le=600)
+    secrets: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_PER_STEP,
+        description="names of the models' project's secrets, set as environment variables of "
+        "every worker (the values never enter this config)",
+    )
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not re.match(NAME_PATTERN, name):
+                raise ValueError(f"{name[:140]!r} is not a secret's name (A-Z, 0-9, _)")
+        return list(dict.fromkeys(names))

@@ -17,7 +17,8 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from dockyard.core.config import ENV_VARS, Settings
+from dockyard.core.config import ENV_VARS, PRIVATE, Settings
+from dockyard.core.errors import InvalidInput
 from dockyard.serving.app import create_app
 from dockyard.serving.config import ServeConfig
 
@@ -51,9 +52,46 @@ def show_server_log() -> None:
         logger.propagate = False
 
 
+def secret_environment(config: ServeConfig, settings: Settings) -> dict[str, str]:
+    """The values of the secrets ``config`` names, from the project of the models it serves
+    (one project), read where the metadata store and the secrets key are."""
+    if not config.secrets:
+        return {}
+    from dockyard.client.client import connect_with
+    from dockyard.registry.uris import RegistryRef, parse_model_uri
+
+    with connect_with(settings) as client:
+        projects = set()
+        for uri in config.uris:
+            ref = parse_model_uri(uri)
+            if isinstance(ref, RegistryRef):
+                projects.add(client.models.get(ref.name).project)
+        if len(projects) != 1:
+            raise InvalidInput(
+                f"the models {', '.join(config.uris)} are in projects {sorted(projects)}: a "
+                "server with secrets serves the models of one project (its secrets)"
+            )
+        names = ", ".join(u.removeprefix("models:/") for u in config.uris)
+        return client.secrets.environment(
+            projects.pop(), config.secrets, needed_by=f"serving {names}"
+        )
+
+
+def inject_secrets(config: ServeConfig, settings: Settings) -> list[str]:
+    """Put the secrets ``config`` names into this process's environment (which its workers
+    inherit), and take this process's own secrets key out of it; the names set."""
+    found = secret_environment(config, settings)
+    for name in PRIVATE:
+        os.environ.pop(ENV_VARS[name], None)
+    os.environ.update(found)
+    return sorted(found)
+
+
 def serve(config: ServeConfig, settings: Settings, *, workers: int = 1, threads: int = 1) -> None:
     """Serve in the foreground until interrupted (SIGINT/SIGTERM stop it gracefully: the
-    prediction log is written out before the process ends)."""
+    prediction log is written out before the process ends). The secrets ``config`` names
+    are environment variables of the server and its workers."""
+    inject_secrets(config, settings)
     limit_threads(threads)
     show_server_log()
     options: dict[str, Any] = {
@@ -71,7 +109,7 @@ def serve(config: ServeConfig, settings: Settings, *, workers: int = 1, threads:
         return
     for name, variable in ENV_VARS.items():
         value = getattr(settings, name)
-        if value is not None:
+        if value is not None and name not in PRIVATE:  # workers never need the secrets key
             os.environ[variable] = str(value)
     os.environ[CONFIG_ENV] = config.model_dump_json()
     with tempfile.TemporaryDirectory(prefix="dockyard-metrics-") as metrics_dir:

@@ -869,3 +869,22 @@ class AuditEventRow(Base):
     detail: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (Index("ix_audit_events_project_id_at", "project_id", "at"),)
+
+
+class ProjectSecretRow(Base):
+    """A project's secret: its value sealed with AES-256-GCM (bound to the project id and
+    the name), and the fingerprint of the key that sealed it; never stored in the clear."""
+
+    __tablename__ = "project_secrets"
+
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary(12))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
