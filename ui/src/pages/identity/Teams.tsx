@@ -38,6 +38,7 @@ export default function Teams() {
 function NewTeam() {
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
+  const [group, setGroup] = useState("");
   const create = useSend<Record<string, string>, Team>("POST", () => "/teams", (body) => body, ["/teams"]);
   return (
     <div className="panel">
@@ -48,11 +49,12 @@ function NewTeam() {
         onSubmit={(event) => {
           event.preventDefault();
           create.mutate(
-            { name: name.trim(), description: description.trim() },
+            { name: name.trim(), description: description.trim(), ...(group.trim() ? { sso_group: group.trim() } : {}) },
             {
               onSuccess: () => {
                 setName("");
                 setDescription("");
+                setGroup("");
               },
             },
           );
@@ -65,6 +67,10 @@ function NewTeam() {
         <label>
           Description
           <input value={description} onChange={(e) => setDescription(e.target.value)} style={{ minWidth: 320 }} />
+        </label>
+        <label title="the members of this single sign-on group (the provider's group claim) join the team when they sign in">
+          Single sign-on group
+          <input value={group} onChange={(e) => setGroup(e.target.value)} placeholder="optional" maxLength={256} />
         </label>
         <button type="submit" className="primary" disabled={create.isPending}>
           Create team
@@ -116,6 +122,7 @@ function TeamTable({ teams, admin }: { teams: Team[]; admin: boolean }) {
               <td>
                 <b>{t.name}</b>
                 {t.description && <div className="small muted">{t.description}</div>}
+                {t.sso_group && <div className="small muted">single sign-on group: {t.sso_group}</div>}
               </td>
               <td data-testid="members">
                 {t.members.length === 0 && <span className="muted">no members</span>}

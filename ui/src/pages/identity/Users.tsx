@@ -108,6 +108,12 @@ function NewUser() {
   );
 }
 
+/** "password, single sign-on or token", "tokens only". */
+function signsInWith(user: User): string {
+  const ways = [user.has_password && "password", user.sso_subject && "single sign-on"].filter(Boolean);
+  return ways.length ? `${ways.join(", ")} or token` : "tokens only";
+}
+
 function UserTable({ users }: { users: User[] }) {
   const me = useMe();
   const update = useSend<{ name: string; body: Record<string, boolean> }, User>(
@@ -145,7 +151,7 @@ function UserTable({ users }: { users: User[] }) {
                 </td>
                 <td>{u.email || <span className="muted">—</span>}</td>
                 <td>{u.teams?.length ? u.teams.join(", ") : <span className="muted">—</span>}</td>
-                <td className="small">{u.has_password ? "password or token" : "tokens only"}</td>
+                <td className="small">{signsInWith(u)}</td>
                 <td className="muted" title={formatTime(u.created_at)}>
                   {formatAgo(u.created_at, now)} by {u.created_by}
                 </td>
