@@ -124,6 +124,17 @@ afterAll(async () => {
   browser = undefined;
 });
 
+/** Signs in with a password on the page's sign-in panel (shown while the server asks for a
+ * credential) as `user`, and waits until the top bar names them. */
+export async function signIn(page: Page, user: string, password: string): Promise<void> {
+  const form = page.locator("[data-testid=login-form]").first();
+  await form.waitFor();
+  await form.getByLabel("user", { exact: true }).fill(user);
+  await form.getByLabel("password", { exact: true }).fill(password);
+  await form.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("[data-testid=account]", { hasText: user }).waitFor();
+}
+
 /** Saves e2e/screenshots/<name>.png (the whole page) for a reviewer to look at. */
 export async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });

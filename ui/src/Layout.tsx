@@ -3,6 +3,7 @@ import { ApiError, signOut, signedIn } from "./api/client";
 import { useGet } from "./api/hooks";
 import { ErrorMessage } from "./components/ErrorMessage";
 import { SignIn } from "./components/SignIn";
+import { type Me, isAdmin } from "./pages/identity/logic";
 
 const SECTIONS: [string, string][] = [
   ["Projects", "/"],
@@ -13,6 +14,10 @@ const SECTIONS: [string, string][] = [
   ["Features", "/features"],
   ["Pipelines", "/pipelines"],
   ["Audit", "/audit"],
+];
+const ADMIN_SECTIONS: [string, string][] = [
+  ["Users", "/admin/users"],
+  ["Teams", "/admin/teams"],
 ];
 
 function Health() {
@@ -28,16 +33,21 @@ function Health() {
 
 /** The caller as the server sees them (a 401 when this browser is not signed in). */
 function useMe() {
-  return useGet<{ name: string }>("/users/me", {}, { staleTime: 60_000 });
+  return useGet<Me>("/users/me", {}, { staleTime: 60_000 });
 }
 
-/** Who this browser is signed in as (with a token or a single sign-on session), and signing out. */
+/** Who this browser is signed in as (with a token or a single sign-on session): a link to
+ * their account (tokens, password), and signing out. */
 function Account() {
   const me = useMe();
   if (!signedIn() || !me.data) return null;
   return (
     <span className="account" data-testid="account">
-      {me.data.name} ·{" "}
+      <Link to="/account" title="your account: tokens and password">
+        {me.data.name}
+      </Link>
+      {isAdmin(me.data) && " (admin)"} ·{" "}
+      <Link to="/account?tab=tokens">your tokens</Link> ·{" "}
       <button
         type="button"
         className="link"
@@ -62,6 +72,8 @@ function SignInNeeded() {
 }
 
 export function Layout() {
+  // the admin's pages are in the navigation only for the admin (the server refuses others anyway)
+  const sections = isAdmin(useMe().data) ? [...SECTIONS, ...ADMIN_SECTIONS] : SECTIONS;
   return (
     <div className="app">
       <header className="topbar">
@@ -69,7 +81,7 @@ export function Layout() {
           ⚓ dockyard
         </Link>
         <nav>
-          {SECTIONS.map(([label, href]) => (
+          {sections.map(([label, href]) => (
             <NavLink key={href} to={href} end={href === "/"}>
               {label}
             </NavLink>

@@ -1,11 +1,12 @@
-// One project: its experiments (with run counts), datasets, models, feature views, pipeline runs, schedules
-// and latest runs. Nothing here lists every run.
+// One project: its experiments (with run counts), datasets, models, feature views, pipeline runs, schedules,
+// latest runs and who may use it. Nothing here lists every run.
 import { Link, useParams } from "react-router";
 import { seg } from "../api/client";
 import { ErrorMessage, Loading } from "../components/ErrorMessage";
 import { PageHeader } from "../components/PageHeader";
 import { StatusBadge } from "../components/StatusBadge";
 import { elapsed, formatAgo, formatDuration, formatTime } from "../format";
+import { Access } from "./identity/Access";
 import { PipelineRunsTable } from "./pipeline/PipelineRunsTable";
 import { Aliases } from "./project/Activity";
 import {
@@ -74,6 +75,9 @@ export default function Project() {
         <Link className="btn-like" to={`/pipelines?project=${q}`}>
           Pipeline runs
         </Link>
+        <a className="btn-like" href="#access">
+          Access
+        </a>
       </PageHeader>
       <div className="pp-head-meta">
         <span>
@@ -277,6 +281,8 @@ export default function Project() {
           </Body>
         </div>
       </div>
+
+      <Access project={p.name} />
     </div>
   );
 }
