@@ -262,9 +262,11 @@ def test_order_when_sqlite_gives_up_the_index_walk(
     walks: list[bool] = []
     statement = search._Search.statement
 
-    def spy(self: search._Search, part: int | None, *, walk: bool = False) -> Select[Any]:
+    def spy(
+        self: search._Search, part: int | None, *, walk: bool = False, runs_first: bool = False
+    ) -> Select[Any]:
         walks.append(walk)
-        return statement(self, part, walk=walk)
+        return statement(self, part, walk=walk, runs_first=runs_first)
 
     monkeypatch.setattr(search._Search, "statement", spy)
     live = [run for name, run in sparse.items() if name not in ("r7", "r9")]
@@ -278,6 +280,27 @@ def test_order_when_sqlite_gives_up_the_index_walk(
         assert True in walks and False in walks  # tried to walk, then let SQLite plan
     else:
         assert True not in walks  # PostgreSQL has statistics to plan with
+
+
+@pytest.mark.parametrize("share", ["few", "some"])
+def test_same_results_when_sqlite_reads_the_projects_runs_first(
+    client: Client, sparse: dict[str, Run], monkeypatch: pytest.MonkeyPatch, share: str
+) -> None:
+    # A search of projects that hold few of the runs reads their runs from the projects'
+    # index (with a filter at once; else once a walk gives up): same results, same pages.
+    monkeypatch.setattr(search, "_FEW_SHARE" if share == "few" else "_SOME_SHARE", 2.0)
+    if share == "some":
+        monkeypatch.setattr(search, "_WALK_STEPS_PER_ROW", 0)
+        monkeypatch.setattr(search, "_PROGRESS_EVERY", 1)
+    live = [run for name, run in sparse.items() if name not in ("r7", "r9")]
+    passing = {name for name, run in sparse.items() if (_value(run, "metrics.auc") or 0) > 0.6}
+    for order_by in ("metrics.auc DESC", "params.lr", ""):
+        expected = expected_order(live, order_by)
+        assert all_pages(client, 3, projects=["sparse"], order_by=order_by) == expected
+        filtered = all_pages(
+            client, 2, query="metrics.auc > 0.6", projects=["sparse"], order_by=order_by
+        )
+        assert filtered == [name for name in expected if name in passing]
 
 
 def test_same_pages_and_totals_when_sqlite_gives_up_walking_the_runs(

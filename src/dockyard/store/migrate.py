@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from dockyard.core.errors import Unavailable
 from dockyard.store.db import Database
 
-HEAD = "0019"
+HEAD = "0020"
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x646F636B  # "dock"
 

@@ -138,6 +138,7 @@ class RunRow(Base):
     __table_args__ = (
         Index("ix_runs_experiment_start", "experiment_id", "start_time"),
         Index("ix_runs_project_start", "project_id", "start_time"),
+        Index("ix_runs_start_time", "start_time"),
         Index("ix_runs_parent", "parent_id"),
         Index("ix_runs_status_heartbeat", "status", "heartbeat_at"),
     )
