@@ -157,6 +157,8 @@ def seed(home: Path, db: str | None) -> list[str]:
                     for (p, kind, s), role in grants.items()
                 ],
             )
+            if conn.dialect.name == "postgresql":  # as autovacuum would after the moves
+                conn.exec_driver_sql("ANALYZE")
     finally:
         services.close()
     return [f"p{n:04d}" for n in mine]

@@ -60,6 +60,13 @@ describe("signing in", () => {
     expect(texts[1]).toContain("denied (401)");
     await page.locator("select[aria-label=outcome]").selectOption("denied");
     await expect.poll(async () => await rows.count(), { timeout: 20_000 }).toBe(1);
+    // a time range: nothing from the future, everything since yesterday
+    await page.locator("input[aria-label=since]").fill("2099-01-01T00:00");
+    await page.locator("[data-testid=audit-empty]").waitFor();
+    expect(page.url()).toContain("since=2099-01-01");
+    const yesterday = new Date(Date.now() - 86_400_000 - new Date().getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+    await page.locator("input[aria-label=since]").fill(yesterday);
+    await expect.poll(async () => await rows.count(), { timeout: 20_000 }).toBe(1);
     await expectNoErrors(page, errors);
     await shot(page, "audit-log");
 

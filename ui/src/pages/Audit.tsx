@@ -18,6 +18,17 @@ const FILTERS: [string, string][] = [
 ];
 const OUTCOMES = ["", "ok", "denied", "failed"];
 
+/** An ISO time (UTC) as a datetime-local input shows it (this browser's time), and back. */
+function localInput(iso: string): string {
+  const time = new Date(iso);
+  if (!iso || Number.isNaN(time.getTime())) return "";
+  return new Date(time.getTime() - time.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+function fromLocalInput(value: string): string {
+  const time = new Date(value);
+  return value && !Number.isNaN(time.getTime()) ? time.toISOString() : "";
+}
+
 function target(event: AuditEvent): string {
   return Object.entries(event.target)
     .filter(([key]) => key !== "project")
@@ -33,6 +44,8 @@ export default function Audit() {
     actor: params.get("actor") ?? "",
     operation: params.get("operation") ?? "",
     outcome: params.get("outcome") ?? "",
+    since: params.get("since") ?? "",
+    until: params.get("until") ?? "",
     limit: 100,
     cursor: cursors[cursors.length - 1] ?? "",
   };
@@ -64,6 +77,12 @@ export default function Audit() {
             </option>
           ))}
         </select>
+        {(["since", "until"] as const).map((key) => (
+          <label key={key} className="muted">
+            {key === "since" ? "from" : "to"}{" "}
+            <input type="datetime-local" aria-label={key} defaultValue={localInput(query[key])} onChange={(e) => set(key, fromLocalInput(e.currentTarget.value))} />
+          </label>
+        ))}
       </div>
       <Pending query={page} what="the audit log" />
       {page.data && events.length === 0 && (
