@@ -88,7 +88,8 @@ def account(session: Session, who: Identity, admin_group: str | None) -> UserRow
             email=who.email,
             kind="user",
             password_hash=None,
-            is_admin=first or (admin_group is not None and admin_group in who.groups),
+            # with an admin group, its members are the admins, and only they
+            is_admin=admin_group in who.groups if admin_group is not None else first,
             disabled=False,
             created_by="sso",
             created_at=now,

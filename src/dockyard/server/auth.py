@@ -135,10 +135,11 @@ class Authenticator:
         if await self.is_open():
             return OPEN
         token = self.credential(request)
+        by_cookie = token is not None and token == request.cookies.get(SESSION_COOKIE)
         if (
-            token is not None
+            by_cookie
+            and token is not None
             and request.method not in SAFE_METHODS
-            and "authorization" not in request.headers
             and not hmac.compare_digest(
                 request.headers.get(CSRF_HEADER, "").encode(), csrf_token(token).encode()
             )
