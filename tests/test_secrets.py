@@ -133,6 +133,10 @@ def test_roles_set_and_delete_are_maintainers_list_is_viewers(
         ("lower", "x", 422),
         ("9LIVES", "x", 422),
         ("A" * 129, "x", 422),
+        ("PYTHONPATH", "/tmp/evil", 422),  # would steer what code runs, not be a credential
+        ("LD_PRELOAD", "/tmp/evil.so", 422),
+        ("DOCKYARD_TOKEN", "dy_x", 422),
+        ("PATH", "/tmp", 422),
         ("OK", "", 422),
         ("OK", "a\x00b", 422),
         ("OK", "x" * (64 * 1024 + 1), 422),

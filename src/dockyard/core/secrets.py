@@ -19,6 +19,9 @@ MAX_PER_STEP = 100
 """At most this many secrets per step or served model."""
 MASK = "***"
 _NAME = re.compile(NAME_PATTERN)
+_STEERING = re.compile(r"^(PATH|HOME|SHELL|TMPDIR|PYTHON.*|LD_.*|DYLD_.*|DOCKYARD_.*)$")
+"""Names that steer the process itself (where it finds programs, libraries and Python code)
+or dockyard: a secret under such a name would change what runs, not hand it a credential."""
 
 
 def check_names(names: Iterable[str], where: str) -> list[str]:
@@ -32,6 +35,12 @@ def check_names(names: Iterable[str], where: str) -> list[str]:
             raise InvalidInput(
                 f"{where}: {str(name)[:140]!r} is not a secret's name: use an environment "
                 "variable's name (A-Z, 0-9 and _, not starting with a digit, at most 128)"
+            )
+        if _STEERING.match(name):
+            raise InvalidInput(
+                f"{where}: {name!r} would steer the process (where it finds programs, "
+                "libraries or Python code, or dockyard's own settings), not give it a "
+                "credential: choose another name"
             )
     return found
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, Field, field_validator
 
-from dockyard.core.secrets import MAX_PER_STEP, NAME_PATTERN
+from dockyard.core.errors import InvalidInput
+from dockyard.core.secrets import MAX_PER_STEP, check_names
 
 
 class ServeConfig(BaseModel):
@@ -33,7 +32,7 @@ class ServeConfig(BaseModel):
     @field_validator("secrets")
     @classmethod
     def _secret_names(cls, names: list[str]) -> list[str]:
-        for name in names:
-            if not re.match(NAME_PATTERN, name):
-                raise ValueError(f"{name[:140]!r} is not a secret's name (A-Z, 0-9, _)")
-        return list(dict.fromkeys(names))
+        try:
+            return check_names(names, "--secret")
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
