@@ -70,7 +70,12 @@ describe("signing in", () => {
     await expectNoErrors(page, errors);
     await shot(page, "audit-log");
 
+    // signing out revokes the token this sign-in made (a token pasted in would only be forgotten)
+    const token = await page.evaluate(() => localStorage.getItem("dockyard.token"));
+    expect(token).toMatch(/^dy_/);
     await page.locator("[data-testid=account] button").click();
     await page.locator("[data-testid=login-form]").waitFor();
+    const after = await fetch(`${url}/api/v1/users/me`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(after.status).toBe(401);
   });
 });

@@ -5,6 +5,7 @@ export type Schemas = components["schemas"];
 
 export const API_PREFIX = "/api/v1";
 const TOKEN_KEY = "dockyard.token";
+const MADE_HERE_KEY = "dockyard.token.signed-in-here";
 
 /** An error the server answered with ({error: {code, message, details}}) or a network failure. */
 export class ApiError extends Error {
@@ -52,9 +53,14 @@ export function getToken(): string | null {
   }
 }
 
-export function setToken(token: string | null): void {
+/** Keep `token` in this browser (null: forget it). `signedInHere`: the token was made by
+ * signing in from this page, so signing out revokes it; a token pasted in (a CI token, say)
+ * is only forgotten. */
+export function setToken(token: string | null, signedInHere = false): void {
   if (token) localStorage.setItem(TOKEN_KEY, token);
   else localStorage.removeItem(TOKEN_KEY);
+  if (token && signedInHere) localStorage.setItem(MADE_HERE_KEY, "1");
+  else localStorage.removeItem(MADE_HERE_KEY);
 }
 
 /** The CSRF token of this browser's single sign-on session (its session cookie is HttpOnly:
@@ -84,13 +90,17 @@ export function authHeaders(extra: Record<string, string> = {}): Record<string, 
 
 const headers = authHeaders;
 
-/** Sign out: the server revokes the session or token, and a single sign-on session ends at
- * the identity provider too (the browser goes there, and comes back). */
+/** Sign out: the server revokes the session (or the token a password sign-in made here; a
+ * token pasted in is only forgotten), and a single sign-on session ends at the identity
+ * provider too (the browser goes there, and comes back). */
 export async function signOut(): Promise<void> {
   let next: string | null = null;
+  const revoke = getToken() ? localStorage.getItem(MADE_HERE_KEY) === "1" : Boolean(csrfToken());
   try {
-    const response = await fetch(`${API_PREFIX}/auth/logout`, { method: "POST", headers: authHeaders() });
-    if (response.ok) next = ((await response.json()) as { logout_url?: string | null }).logout_url ?? null;
+    if (revoke) {
+      const response = await fetch(`${API_PREFIX}/auth/logout`, { method: "POST", headers: authHeaders() });
+      if (response.ok) next = ((await response.json()) as { logout_url?: string | null }).logout_url ?? null;
+    }
   } catch {
     // the server is unreachable: forget the token here all the same
   }

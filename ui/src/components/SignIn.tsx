@@ -42,7 +42,7 @@ export function SignIn() {
               return;
             }
             const made = (await response.json()) as { token: string };
-            setToken(made.token);
+            setToken(made.token, true);
             window.location.reload();
           } catch (error) {
             setProblem(error instanceof Error ? error.message : String(error));

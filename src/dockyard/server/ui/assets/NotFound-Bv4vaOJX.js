@@ -1,0 +1,1 @@
+import{C as e,l as t,r as n}from"./vendor-BQ_HnaVZ.js";import{x as r}from"./index-Is6YdUgQ.js";var i=e();function a(){let e=t();return(0,i.jsxs)(i.Fragment,{children:[(0,i.jsx)(r,{error:Error(`There is no page at ${e.pathname}.`),what:`unknown page`}),(0,i.jsx)(`p`,{children:(0,i.jsx)(n,{to:`/`,children:`Back to the projects`})})]})}export{a as default};
