@@ -400,9 +400,15 @@ def search_run_ids(
     # every project. Reading the projects' runs from their index costs a known time per run:
     # with a filter, that is the plan; without one, a walk is worth a try first.
     # Past a walk, SQLite's own plan for a list of projects is worse still than reading them.
-    share = _scope_share(session, project_ids) if dialect == "sqlite" and project_ids else 1.0
-    few = share <= _FEW_SHARE and where is not None
-    some = share <= _SOME_SHARE
+    scoped = dialect == "sqlite" and bool(project_ids)
+    few = scoped and where is not None and _holds_at_most(session, project_ids, _FEW_SHARE)
+
+    counted: list[bool] = []
+
+    def some() -> bool:  # asked only once a walk gave up (counting costs up to ~5 ms)
+        if not counted:
+            counted.append(few or (scoped and _holds_at_most(session, project_ids, _SOME_SHARE)))
+        return counted[0]
 
     def having(offset: int, count: int) -> list[str]:
         if dialect == "postgresql":
@@ -417,7 +423,7 @@ def search_run_ids(
             except OperationalError as exc:
                 if "interrupted" not in str(exc.orig):
                     raise
-            if some:
+            if some():
                 return fetch(0, offset, count, runs_first=True)
         return fetch(0, offset, count)  # the planner's choice, e.g. from a selective filter
 
@@ -433,7 +439,7 @@ def search_run_ids(
             except OperationalError as exc:
                 if "interrupted" not in str(exc.orig):
                     raise
-            if some:
+            if some():
                 return fetch(None, offset, count, runs_first=True)
         return fetch(None, offset, count)
 
@@ -451,19 +457,24 @@ def search_run_ids(
         skipped = 0 if ids or not start.offset else _count(session, search.statement(0))
         offset = max(start.offset - skipped, 0) if not ids and start.offset else 0
     taken = len(ids)
-    ids += fetch(1, offset, limit + 1 - taken, runs_first=some)
+    ids += fetch(1, offset, limit + 1 - taken, runs_first=some())
     more = len(ids) > limit
     return ids[:limit], Position(1, offset + limit - taken) if more else None
 
 
-def _scope_share(session: Session, project_ids: list[str]) -> float:
-    """About which share of all runs ``project_ids`` hold (two index lookups)."""
-    scoped = session.scalar(
-        select(func.count()).select_from(RunRow).where(RunRow.project_id.in_(project_ids))
-    )
+def _holds_at_most(session: Session, project_ids: list[str], share: float) -> bool:
+    """Whether ``project_ids`` hold at most about ``share`` of all runs (counted on their
+    index, no further than that share)."""
     # the highest rowid: about how many runs there are, in one index lookup
     total = session.scalar(select(func.max(literal_column("rowid"))).select_from(RunRow))
-    return (scoped or 0) / total if total else 1.0
+    if not total:
+        return False
+    cap = int(total * share) + 1
+    held: Select[Any] = (
+        select(literal_column("1")).where(RunRow.project_id.in_(project_ids)).limit(cap)
+    )
+    counted = session.scalar(select(func.count()).select_from(held.subquery()))
+    return (counted or 0) < cap
 
 
 @contextmanager
