@@ -38,18 +38,20 @@ def test_set_list_and_delete_embedded(
 ) -> None:
     ok(capsys, "projects", "create", "fraud")
     stdin(monkeypatch, VALUE + "\n")  # one final newline is dropped, the others kept
-    assert "set secret DB_PASSWORD of fraud" in ok(capsys, "secrets", "set", "fraud", "DB_PASSWORD")
+    assert "set secret DB_PASSWORD of fraud" in ok(
+        capsys, "secrets", "set", "-p", "fraud", "DB_PASSWORD"
+    )
     assert (home / "secrets.key").stat().st_mode & 0o777 == 0o600
-    listed = json.loads(ok(capsys, "secrets", "list", "fraud", "--json"))
+    listed = json.loads(ok(capsys, "secrets", "list", "-p", "fraud", "--json"))
     assert [(s["name"], s["project"]) for s in listed] == [("DB_PASSWORD", "fraud")]
-    assert "DB_PASSWORD" in ok(capsys, "secrets", "list", "fraud")
+    assert "DB_PASSWORD" in ok(capsys, "secrets", "list", "-p", "fraud")
     from dockyard.client.client import connect
 
     with connect(home=home) as client:
         assert client.secrets.environment("fraud", ["DB_PASSWORD"]) == {"DB_PASSWORD": VALUE}
-    ok(capsys, "secrets", "delete", "fraud", "DB_PASSWORD")
-    assert "no secrets in fraud" in ok(capsys, "secrets", "list", "fraud")
-    code, _, err = run_cli(capsys, "secrets", "delete", "fraud", "DB_PASSWORD")
+    ok(capsys, "secrets", "delete", "-p", "fraud", "DB_PASSWORD")
+    assert "no secrets in fraud" in ok(capsys, "secrets", "list", "-p", "fraud")
+    code, _, err = run_cli(capsys, "secrets", "delete", "-p", "fraud", "DB_PASSWORD")
     assert code == 3 and "no secret DB_PASSWORD" in err
 
 
@@ -58,13 +60,13 @@ def test_bad_input_is_refused_with_a_usage_exit_code(
 ) -> None:
     ok(capsys, "projects", "create", "fraud")
     stdin(monkeypatch, "")
-    code, _, err = run_cli(capsys, "secrets", "set", "fraud", "EMPTY")
+    code, _, err = run_cli(capsys, "secrets", "set", "-p", "fraud", "EMPTY")
     assert code == 2 and "no value" in err
     stdin(monkeypatch, "x\n")
-    code, _, err = run_cli(capsys, "secrets", "set", "fraud", "db-password")
+    code, _, err = run_cli(capsys, "secrets", "set", "-p", "fraud", "db-password")
     assert code == 2 and "not a secret's name" in err
     stdin(monkeypatch, "x\n")
-    code, _, err = run_cli(capsys, "secrets", "set", "nowhere", "TOKEN")
+    code, _, err = run_cli(capsys, "secrets", "set", "-p", "nowhere", "TOKEN")
     assert code == 3
 
 
@@ -98,13 +100,13 @@ def test_against_a_server_a_viewer_lists_names_and_cannot_set(
     ok(capsys, "projects", "create", "fraud")
     ok(capsys, "projects", "grant", "fraud", "--user", "bob", "--role", "viewer")
     stdin(monkeypatch, VALUE)
-    ok(capsys, "secrets", "set", "fraud", "API_KEY")
+    ok(capsys, "secrets", "set", "-p", "fraud", "API_KEY")
     out = ok(capsys, "tokens", "create", "--name", "ro", "--user", "bob", "--json")
     monkeypatch.setenv("DOCKYARD_TOKEN", json.loads(out)["token"])
-    assert [s["name"] for s in json.loads(ok(capsys, "secrets", "list", "fraud", "--json"))] == [
-        "API_KEY"
-    ]
+    assert [
+        s["name"] for s in json.loads(ok(capsys, "secrets", "list", "-p", "fraud", "--json"))
+    ] == ["API_KEY"]
     stdin(monkeypatch, "other\n")
-    code, _, err = run_cli(capsys, "secrets", "set", "fraud", "API_KEY")
+    code, _, err = run_cli(capsys, "secrets", "set", "-p", "fraud", "API_KEY")
     assert code == 5 and "maintainer" in err
     assert not (home / "secrets.key").exists()  # the key is the server's, not the client's

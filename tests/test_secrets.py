@@ -342,7 +342,7 @@ def test_a_missing_secret_fails_the_step_before_it_runs_naming_it(
     result = dy.run(mod.missing, project="fraud", executor="process", client=pipeline_client)
     assert result.status == "failed"
     record = result.step("needs_missing")
-    assert "NOT_SET" in record.error and "dockyard secrets set fraud" in record.error
+    assert "NOT_SET" in record.error and "dockyard secrets set -p fraud" in record.error
     assert record.attempts == 1
 
 

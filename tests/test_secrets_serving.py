@@ -61,7 +61,7 @@ def test_serve_with_secret_gives_the_workers_the_value_and_not_the_key(
     _register_probe(tmp_path)
     monkeypatch.setattr("sys.stdin", io.StringIO(VALUE + "\n"))
     monkeypatch.setenv("DOCKYARD_SECRETS_KEY", base64.b64encode(b"s" * 32).decode())
-    code, _, err = run_cli(capsys, "secrets", "set", "shop", "DB_PASSWORD")
+    code, _, err = run_cli(capsys, "secrets", "set", "-p", "shop", "DB_PASSWORD")
     assert code == 0, err
     monkeypatch.setenv("EXPECTED_FROM_TEST_ONLY", VALUE)  # for the probe to compare with
     options = ("--trusted", "--secret", "DB_PASSWORD", "--workers", "2")

@@ -117,7 +117,7 @@ class SecretService:
             if not getattr(gone, "rowcount", 1):
                 raise NotFound(
                     f"project {found.name!r} has no secret {name} "
-                    f"(`dockyard secrets list {found.name}`)"
+                    f"(`dockyard secrets list -p {found.name}`)"
                 )
 
         self.db.write(remove)
@@ -152,7 +152,7 @@ class SecretService:
         if missing:
             raise NotFound(
                 f"{who} secret(s) {', '.join(missing)}, which project {found.name!r} does not "
-                f"have: set them with `dockyard secrets set {found.name} NAME`",
+                f"have: set them with `dockyard secrets set -p {found.name} NAME`",
                 details={"missing": missing},
             )
         key = self.keys.require(why=f"{who} secret(s) {', '.join(wanted)}")

@@ -10,7 +10,7 @@ import sys
 import typer
 
 from dockyard.cli.context import overrides
-from dockyard.cli.options import JSON
+from dockyard.cli.options import JSON, PROJECT
 from dockyard.cli.output import Column, dump_json, say, table
 
 app = typer.Typer(
@@ -18,7 +18,6 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-PROJECT = typer.Argument(..., help="The project.")
 NAME = typer.Argument(..., help="The secret's name, an environment variable's: DB_PASSWORD.")
 
 
@@ -72,7 +71,7 @@ def list_(ctx: typer.Context, project: str = PROJECT, as_json: bool = JSON) -> N
             (s.name, s.updated_by, f"{s.updated_at:%Y-%m-%d %H:%M}", s.created_by, s.key_id)
             for s in secrets
         ],
-        empty=f"no secrets in {project}; `dockyard secrets set {project} NAME < value` sets one",
+        empty=f"no secrets in {project}; `dockyard secrets set -p {project} NAME < value` sets one",
     )
 
 
