@@ -661,6 +661,8 @@ def test_the_migration_packs_labels_stored_before_it(tmp_path: Path) -> None:
     written = _block_labels(services, "fraud")
     assert sum(len(v) for v in written.values()) == 400
     with services.db.engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_runs_start_time")  # 0020
+        conn.exec_driver_sql("DROP TABLE project_secrets")  # 0018 (0019's columns go below)
         conn.exec_driver_sql("DROP TABLE audit_events")  # 0017
         for table in ("api_tokens", "project_grants", "team_members", "teams", "users"):
             conn.exec_driver_sql(f"DROP TABLE {table}")  # 0016

@@ -60,10 +60,18 @@ def error_responses(op: Operation) -> dict[int | str, dict[str, Any]]:
     A reference, not ``model=ErrorBody``: FastAPI would build a response field per status
     and route (hundreds), doubling the time the OpenAPI document takes; the schema is added
     once by :func:`error_schemas`."""
+    return route_error_responses(body=op.body is not None, sign_in=op.on == PUBLIC)
+
+
+def route_error_responses(
+    *, body: bool = False, sign_in: bool = False
+) -> dict[int | str, dict[str, Any]]:
+    """:func:`error_responses` of a route that is not an operation (signing in and out):
+    ``body`` if it reads a JSON body, ``sign_in`` if it signs people in."""
     statuses = dict(_ERRORS)
-    if op.body:
+    if body:
         statuses[413] = "the JSON body is larger than the server's limit"
-    if op.on == PUBLIC:
+    if sign_in:
         statuses[429] = "too many failed sign-ins: wait, then try again"
     return {
         status: {"description": text, "content": _ERROR_REF}

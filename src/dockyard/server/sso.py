@@ -43,7 +43,7 @@ from dockyard.access import sso
 from dockyard.core.errors import DockyardError, InvalidInput
 from dockyard.core.principal import Principal
 from dockyard.core.tokens import token_digest
-from dockyard.server.routes import client_address
+from dockyard.server.routes import client_address, route_error_responses
 from dockyard.services import Services
 
 with warnings.catch_warnings():  # Authlib 1.9 announces its move to httpx2 as it loads
@@ -309,12 +309,12 @@ def install_sign_in(
         else None
     )
 
-    @app.get(api_prefix + "/auth/methods", tags=["identity"])
+    @app.get(api_prefix + "/auth/methods", tags=["identity"], responses=route_error_responses())
     def sign_in_methods() -> SignInMethods:
         """How people sign in to this server: a password, and single sign-on if it has it."""
         return methods
 
-    @app.post(api_prefix + "/auth/logout", tags=["identity"])
+    @app.post(api_prefix + "/auth/logout", tags=["identity"], responses=route_error_responses())
     async def sign_out(request: Request) -> Response:
         """Sign out: revoke the session (or the bearer token) the request came with, forget
         the session's cookies, and say where to end the session at the provider."""
