@@ -25,7 +25,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -54,6 +56,23 @@ def _percentiles(samples: list[float]) -> str:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return f"{statistics.median(ordered) * 1000:.3f} / {p99 * 1000:.3f}"
+
+
+def timed(
+    clients: dict[str, httpx.Client], call: Callable[[httpx.Client, int], Any], n: int
+) -> dict[str, list[float]]:
+    """``n`` calls per client after 50 of warm-up, alternating between the clients."""
+    times: dict[str, list[float]] = {name: [] for name in clients}
+    for i in range(n + 50):
+        for name, client in clients.items():
+            start = time.perf_counter()
+            answer = call(client, i)
+            elapsed = time.perf_counter() - start
+            if answer.status_code >= 400:
+                raise SystemExit(f"{name}: {answer.status_code} {answer.text[:300]}")
+            if i >= 50:
+                times[name].append(elapsed)
+    return times
 
 
 def main() -> None:
@@ -104,16 +123,7 @@ def main() -> None:
         print(f"| request | {' | '.join(clients)} |")
         print(f"|---|{'---:|' * len(clients)}")
         for kind, call in kinds.items():
-            times: dict[str, list[float]] = {name: [] for name in clients}
-            for i in range(args.calls + 50):
-                for name, client in clients.items():
-                    start = time.perf_counter()
-                    answer = call(client, i)
-                    elapsed = time.perf_counter() - start
-                    if answer.status_code >= 400:
-                        raise SystemExit(f"{kind} as {name}: {answer.status_code} {answer.text}")
-                    if i >= 50:  # warm-up left out
-                        times[name].append(elapsed)
+            times = timed(clients, call, args.calls)
             print(f"| {kind} | {' | '.join(_percentiles(times[n]) for n in clients)} |")
     finally:
         server.terminate()

@@ -35,7 +35,7 @@ from sqlalchemy import bindparam, insert, select, update
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from access import ADMIN, _free_port, _percentiles, _wait
+from access import ADMIN, _free_port, _percentiles, _wait, timed
 from dockyard.core.config import load_settings
 from dockyard.services import Services
 from dockyard.store.tables import (
@@ -162,23 +162,6 @@ def seed(home: Path, db: str | None) -> list[str]:
     finally:
         services.close()
     return [f"p{n:04d}" for n in mine]
-
-
-def timed(
-    clients: dict[str, httpx.Client], call: Callable[[httpx.Client, int], Any], n: int
-) -> dict[str, list[float]]:
-    """``n`` calls per client after 50 of warm-up, alternating between the clients."""
-    times: dict[str, list[float]] = {name: [] for name in clients}
-    for i in range(n + 50):
-        for name, client in clients.items():
-            start = time.perf_counter()
-            answer = call(client, i)
-            elapsed = time.perf_counter() - start
-            if answer.status_code >= 400:
-                raise SystemExit(f"{name}: {answer.status_code} {answer.text[:300]}")
-            if i >= 50:
-                times[name].append(elapsed)
-    return times
 
 
 def main() -> None:

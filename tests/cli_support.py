@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from dockyard.cli.main import main
@@ -13,3 +15,8 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
         main(list(argv))
     out, err = capsys.readouterr()
     return int(exit_info.value.code or 0), out, err
+
+
+def stdin(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    """What the next command reads from stdin (not a terminal)."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))

@@ -4,7 +4,6 @@ embedded (the local user is the admin) and against a server started with an admi
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cli_support import run_cli
+from cli_support import run_cli, stdin
 from dockyard.core.config import Settings
 from dockyard.server.app import create_app
 from dockyard.server.runner import RunningServer, serve_in_thread
@@ -21,11 +20,6 @@ from dockyard.services import Services
 PASSWORD = "correct-horse-battery"
 ADMIN = "admin-token-0123456789abcdef"
 Capsys = pytest.CaptureFixture[str]
-
-
-def stdin(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
-    """What the next command reads from stdin (not a terminal)."""
-    monkeypatch.setattr("sys.stdin", io.StringIO(text))
 
 
 def ok(capsys: Capsys, *argv: str) -> str:

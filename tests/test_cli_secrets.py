@@ -4,14 +4,13 @@ server with a key, where a viewer's token reads names and sets nothing."""
 from __future__ import annotations
 
 import base64
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cli_support import run_cli
+from cli_support import run_cli, stdin
 from dockyard.core.config import Settings
 from dockyard.server.app import create_app
 from dockyard.server.runner import RunningServer, serve_in_thread
@@ -20,10 +19,6 @@ from dockyard.services import Services
 ADMIN = "admin-token-0123456789abcdef"
 VALUE = "multi\nline-s3cret\u00e9"
 Capsys = pytest.CaptureFixture[str]
-
-
-def stdin(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO(text))
 
 
 def ok(capsys: Capsys, *argv: str) -> str:

@@ -23,8 +23,9 @@ from sqlalchemy import select
 from conftest import ADMIN_TOKEN
 from dockyard.core.errors import InvalidInput
 from dockyard.server.app import create_app
+from dockyard.server.auth import CSRF_COOKIE, SESSION_COOKIE, csrf_token
 from dockyard.server.runner import RunningServer, serve_in_thread
-from dockyard.server.sso import CSRF_COOKIE, SESSION_COOKIE, OidcSettings, csrf_token, safe_next
+from dockyard.server.sso import OidcSettings, safe_next
 from dockyard.services import Services
 from dockyard.store.tables import AuditEventRow
 

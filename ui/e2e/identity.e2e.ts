@@ -6,7 +6,7 @@
 import type { ChildProcess } from "node:child_process";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, freshHome, startDockyard } from "./servers";
+import { startWithAdmin } from "./servers";
 import { expectNoErrors, open, poll, shot, signIn } from "./support";
 
 const ADMIN_PASSWORD = "a passphrase long enough";
@@ -17,12 +17,7 @@ let server: ChildProcess | undefined;
 let url = "";
 
 beforeAll(async () => {
-  const { home, run } = freshHome("dockyard-identity-");
-  run(["users", "create", "ann", "--password-stdin"], `${ADMIN_PASSWORD}\n`); // the first user: the admin
-  run(["projects", "create", "fraud"]);
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  server = await startDockyard(home, port);
+  ({ url, server } = await startWithAdmin("dockyard-identity-", "ann", ADMIN_PASSWORD)); // the first user: the admin
 }, 90_000);
 
 afterAll(() => {

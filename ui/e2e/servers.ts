@@ -56,6 +56,16 @@ export async function startDockyard(home: string, port: number, env: Record<stri
   throw new Error(`the dockyard server on ${url} did not start`);
 }
 
+/** A `dockyard server` on a fresh home whose first account (the admin) is `admin` with
+ * `password`, and a project `fraud`; its URL, and the process to kill. */
+export async function startWithAdmin(prefix: string, admin: string, password: string): Promise<{ url: string; server: ChildProcess }> {
+  const { home, run } = freshHome(prefix);
+  run(["users", "create", admin, "--password-stdin"], `${password}\n`);
+  run(["projects", "create", "fraud"]);
+  const port = await freePort();
+  return { url: `http://127.0.0.1:${port}`, server: await startDockyard(home, port) };
+}
+
 export interface Provider {
   issuer: string;
   process: ChildProcess;

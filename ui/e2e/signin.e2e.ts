@@ -4,7 +4,7 @@
 // sign-ins, until signing out.
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, freshHome, startDockyard } from "./servers";
+import { startWithAdmin } from "./servers";
 import { expectNoErrors, open, shot } from "./support";
 
 const PASSWORD = "a passphrase long enough";
@@ -13,12 +13,7 @@ let server: ChildProcess | undefined;
 let url = "";
 
 beforeAll(async () => {
-  const { home, run } = freshHome("dockyard-signin-");
-  run(["users", "create", "ann", "--password-stdin"], `${PASSWORD}\n`);
-  run(["projects", "create", "fraud"]);
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  server = await startDockyard(home, port);
+  ({ url, server } = await startWithAdmin("dockyard-signin-", "ann", PASSWORD));
 }, 90_000);
 
 afterAll(() => {

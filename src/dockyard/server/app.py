@@ -128,7 +128,7 @@ def create_app(
                 auth.audit,
                 API_PREFIX,
             )
-    install_sign_in(app, running, sso, API_PREFIX)
+    install_sign_in(app, running, auth, sso, API_PREFIX)
     install_api_docs(app)
     install_ui(app)
     plain_openapi = app.openapi
@@ -142,7 +142,6 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
 
     app.state.services = running
-    app.state.authenticator = auth
     app.state.routes = [
         (op.method, path_pattern(API_PREFIX + op.path)) for op in all_operations()
     ] + [

@@ -18,6 +18,7 @@ revocation takes effect within that time.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -33,15 +34,19 @@ from dockyard.core.operations import PUBLIC, Operation
 from dockyard.core.principal import ANONYMOUS, Principal, Role
 from dockyard.core.tokens import ADMIN, TokenGrant, token_digest
 from dockyard.server.routes import client_address
-from dockyard.server.sso import (
-    CSRF_COOKIE,
-    CSRF_HEADER,
-    SAFE_METHODS,
-    SESSION_COOKIE,
-    csrf_token,
-)
 from dockyard.services import Services
 from dockyard.store.tables import utcnow
+
+SESSION_COOKIE = "dockyard_session"
+CSRF_COOKIE = "dockyard_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def csrf_token(session_token: str) -> str:
+    """The CSRF token that goes with a session: a digest of it (it tells nothing about it)."""
+    return hashlib.sha256(b"dockyard csrf\x00" + session_token.encode()).hexdigest()
+
 
 Guard = Callable[[Request], Awaitable[Principal]]
 Check = Callable[[Principal, dict[str, Any]], Principal]

@@ -43,6 +43,7 @@ from dockyard.access import sso
 from dockyard.core.errors import DockyardError, InvalidInput
 from dockyard.core.principal import Principal
 from dockyard.core.tokens import token_digest
+from dockyard.server.auth import CSRF_COOKIE, SESSION_COOKIE, Authenticator, csrf_token
 from dockyard.server.routes import client_address, route_error_responses
 from dockyard.services import Services
 
@@ -53,17 +54,8 @@ with warnings.catch_warnings():  # Authlib 1.9 announces its move to httpx2 as i
     from authlib.integrations.starlette_client import OAuth, OAuthError
 
 log = logging.getLogger("dockyard.sso")
-SESSION_COOKIE = "dockyard_session"
-CSRF_COOKIE = "dockyard_csrf"
-CSRF_HEADER = "x-csrf-token"
 FLOW_COOKIE = "dockyard_oidc"
 FLOW_SECONDS = 600
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def csrf_token(session_token: str) -> str:
-    """The CSRF token that goes with a session: a digest of it (it tells nothing about it)."""
-    return hashlib.sha256(b"dockyard csrf\x00" + session_token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -298,7 +290,11 @@ class SingleSignOn:
 
 
 def install_sign_in(
-    app: FastAPI, services: Services, settings: OidcSettings | None, api_prefix: str
+    app: FastAPI,
+    services: Services,
+    authenticator: Authenticator,
+    settings: OidcSettings | None,
+    api_prefix: str,
 ) -> None:
     """The routes that sign people in and out of the web UI (single sign-on only with
     ``settings``)."""
@@ -318,7 +314,6 @@ def install_sign_in(
     async def sign_out(request: Request) -> Response:
         """Sign out: revoke the session (or the bearer token) the request came with, forget
         the session's cookies, and say where to end the session at the provider."""
-        authenticator = app.state.authenticator
         principal: Principal = await authenticator.principal(request)
         credential = authenticator.credential(request)
         if credential and principal.user_id is not None:
